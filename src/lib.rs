@@ -1,0 +1,6 @@
+//! pagelab: a lab for building, editing and probing real page tables.
+//!
+//! `sim` is the simulation core (pure, no I/O, never panics on input); `lab` is the lab file;
+//! `cli` the headless command line; `ui` the desktop app (feature `gui`).
+
+pub mod sim;

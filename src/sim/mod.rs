@@ -1,0 +1,1 @@
+//! The simulation core: paging formats, physical memory, tables, the MMU walk, processes.

@@ -1,1 +1,18 @@
 //! The simulation core: paging formats, physical memory, tables, the MMU walk, processes.
+//! Pure Rust: no egui, no file I/O, and no panics on any input.
+
+pub mod addr;
+pub mod fault;
+pub mod format;
+pub mod machine;
+pub mod mem;
+pub mod mmu;
+pub mod presets;
+pub mod process;
+pub mod size;
+pub mod table;
+
+pub use fault::{Access, ArchReport, FaultKind, Mode, PageFault};
+pub use format::{Arch, PagingFormat, Role};
+pub use machine::{MapRequest, MapTarget, Machine, MachineError};
+pub use mmu::{MmuSettings, Outcome, Translation};

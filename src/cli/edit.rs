@@ -1,0 +1,172 @@
+//! `pagelab new`, `map` and `unmap`: commands that change a lab file (saved atomically).
+
+use crate::lab::{Lab, io};
+use crate::sim::addr::{format_size, parse_size, parse_u64};
+use crate::sim::machine::{MapRequest, MapTarget};
+use crate::sim::{Machine, PagingFormat, presets};
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Paging format: x86-32, x86-pae, x86-64, x86-64-la57, sv32, sv39, sv48, sv57,
+    /// ostep-multilevel, ostep-linear.
+    #[arg(long)]
+    pub format: String,
+    /// Output lab file.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Physical memory size (e.g. 64m, 4g); defaults to a size that suits the format.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// For ostep-linear: the address-space size (default 16k).
+    #[arg(long)]
+    pub address_space: Option<String>,
+    /// For ostep-linear: the page size (default 4k).
+    #[arg(long)]
+    pub page_size: Option<String>,
+    /// The lab's title.
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    pub lab: PathBuf,
+    /// Process name or number (default: the active process).
+    #[arg(long)]
+    pub process: Option<String>,
+    /// Virtual address of the first page (hex 0x... or decimal).
+    pub va: String,
+    /// Bytes to map (rounded up to whole pages); default one page.
+    #[arg(long)]
+    pub length: Option<String>,
+    /// Physical address of the first frame (consecutive frames follow).
+    #[arg(long, conflicts_with = "alloc")]
+    pub to: Option<String>,
+    /// Take fresh frames from the allocator (the default).
+    #[arg(long)]
+    pub alloc: bool,
+    /// Page size: 4k, 2m, 1g, 4m, ... (one the format has).
+    #[arg(long)]
+    pub page_size: Option<String>,
+    /// Comma-separated leaf flags, e.g. "R/W,U/S,NX" or "R,W,X,U"; the present bit is implied.
+    /// Without it the format's defaults apply. "none" sets only the present bit.
+    #[arg(long)]
+    pub flags: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnmapArgs {
+    pub lab: PathBuf,
+    #[arg(long)]
+    pub process: Option<String>,
+    /// Virtual address of the first page.
+    pub va: String,
+    /// Bytes to unmap; default one page.
+    #[arg(long)]
+    pub length: Option<String>,
+}
+
+/// Loads a lab for a command, with the file name in the error.
+pub fn load_lab(path: &Path) -> anyhow::Result<Lab> {
+    io::load(path).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+fn save_lab(lab: &Lab, path: &Path) -> anyhow::Result<()> {
+    io::save(lab, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The process a command acts on: by name or number, else the active one.
+pub fn pick_process(machine: &Machine, key: Option<&str>) -> anyhow::Result<usize> {
+    match key {
+        Some(k) => Ok(machine.find_process(k)?),
+        None => Ok(machine.active),
+    }
+}
+
+pub fn parse_addr(what: &str, text: &str) -> anyhow::Result<u64> {
+    parse_u64(text).map_err(|e| anyhow!("{what}: {e}"))
+}
+
+fn parse_len(text: Option<&str>) -> anyhow::Result<Option<u64>> {
+    text.map(|t| parse_size(t).map_err(|e| anyhow!("--length: {e}"))).transpose()
+}
+
+/// A default memory size that suits the format: the OSTEP sizes, else 256 MiB (sparse).
+pub fn default_memory(format: &PagingFormat) -> u64 {
+    match format.name.as_str() {
+        "ostep-multilevel" => 128 * 32,
+        "ostep-linear" => (1u64 << format.pa_bits.min(40)) + format.table_bytes(0).next_multiple_of(format.page_size()),
+        _ => 256 << 20,
+    }
+}
+
+pub fn new(args: &NewArgs) -> anyhow::Result<String> {
+    let mut format = presets::by_name(&args.format)
+        .ok_or_else(|| anyhow!("unknown format {:?}; choose one of {}", args.format, presets::NAMES.join(", ")))?;
+    let size_arg = |name: &str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
+        v.as_deref().map(|t| parse_size(t).map_err(|e| anyhow!("--{name}: {e}"))).transpose()
+    };
+    let memory = size_arg("memory", &args.memory)?;
+    let space = size_arg("address-space", &args.address_space)?;
+    let page = size_arg("page-size", &args.page_size)?;
+    if format.name == "ostep-linear" {
+        let log2 = |name: &str, v: u64| -> anyhow::Result<u32> {
+            if v.is_power_of_two() { Ok(v.trailing_zeros()) } else { bail!("--{name} must be a power of two, not {v}") }
+        };
+        let va_bits = space.map(|s| log2("address-space", s)).transpose()?.unwrap_or(format.va_bits);
+        let page_shift = page.map(|p| log2("page-size", p)).transpose()?.unwrap_or(format.page_shift);
+        let pa_bits = memory.map(|m| log2("memory", m)).transpose()?.unwrap_or(format.pa_bits);
+        format = presets::ostep_linear(va_bits, page_shift, pa_bits);
+    } else if space.is_some() || page.is_some() {
+        bail!("--address-space and --page-size apply to ostep-linear only");
+    }
+    format.validate().map_err(|e| anyhow!("{e}"))?;
+    let mem_size = if format.name == "ostep-linear" { default_memory(&format) } else { memory.unwrap_or_else(|| default_memory(&format)) };
+    let machine = Machine::new(format, mem_size)?;
+    let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format.name));
+    let lab = Lab::new(&title, "", machine);
+    save_lab(&lab, &args.output)?;
+    Ok(format!(
+        "created {} ({}, {} of physical memory, process \"{}\" with root frame {:#x})\n",
+        args.output.display(),
+        lab.machine.format.name,
+        format_size(lab.machine.mem.size()),
+        lab.machine.processes[0].name,
+        lab.machine.processes[0].root
+    ))
+}
+
+pub fn map(args: &MapArgs) -> anyhow::Result<String> {
+    let mut lab = load_lab(&args.lab)?;
+    let process = pick_process(&lab.machine, args.process.as_deref())?;
+    let va = parse_addr("virtual address", &args.va)?;
+    let len = parse_len(args.length.as_deref())?;
+    let page_size = args.page_size.as_deref().map(|p| parse_size(p).map_err(|e| anyhow!("--page-size: {e}"))).transpose()?;
+    let target = match &args.to {
+        Some(pa) => MapTarget::To(parse_addr("--to", pa)?),
+        None => MapTarget::Alloc,
+    };
+    let flags = args.flags.as_ref().map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let size = page_size.unwrap_or(lab.machine.format.page_size());
+    let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
+    let pages = lab.machine.map(process, &request)?;
+    save_lab(&lab, &args.lab)?;
+    Ok(format!(
+        "mapped {pages} page(s) of {} at {va:#x} in process \"{}\"\n",
+        format_size(size),
+        lab.machine.processes[process].name
+    ))
+}
+
+pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
+    let mut lab = load_lab(&args.lab)?;
+    let process = pick_process(&lab.machine, args.process.as_deref())?;
+    let va = parse_addr("virtual address", &args.va)?;
+    let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format.page_size());
+    let gone = lab.machine.unmap(process, va, len)?;
+    save_lab(&lab, &args.lab)?;
+    Ok(format!("unmapped {} page(s) in process \"{}\"\n", gone.len(), lab.machine.processes[process].name))
+}

@@ -1,0 +1,53 @@
+//! The headless command line (clap): scripting and autograding on top of `sim` and `lab`.
+
+pub mod edit;
+pub mod import;
+pub mod policy;
+pub mod show;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// pagelab: build, edit and probe real page tables. With no subcommand it opens the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "pagelab", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// A lab file to open in the desktop app.
+    pub lab: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new lab with one empty process.
+    New(edit::NewArgs),
+    /// Map a page or a range of pages.
+    Map(edit::MapArgs),
+    /// Unmap a page or a range, freeing tables that become empty.
+    Unmap(edit::UnmapArgs),
+    /// Check a lab file and summarize it.
+    Validate(show::ValidateArgs),
+    /// Walk the page tables for one or more addresses.
+    Translate(show::TranslateArgs),
+    /// Page-table size per process and level, beside a linear table's size.
+    Size(show::SizeArgs),
+    /// Import the output of OSTEP's homework simulators.
+    Import(import::ImportArgs),
+    /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
+    Policy(policy::PolicyArgs),
+}
+
+/// Runs a subcommand; returns what to print on standard output.
+pub fn run(command: &Command) -> anyhow::Result<String> {
+    match command {
+        Command::New(args) => edit::new(args),
+        Command::Map(args) => edit::map(args),
+        Command::Unmap(args) => edit::unmap(args),
+        Command::Validate(args) => show::validate(args),
+        Command::Translate(args) => show::translate(args),
+        Command::Size(args) => show::size(args),
+        Command::Import(args) => import::run(args),
+        Command::Policy(args) => policy::run(args),
+    }
+}

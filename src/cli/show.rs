@@ -1,0 +1,234 @@
+//! `pagelab validate`, `translate` and `size`: commands that read a lab and report on it.
+
+use super::edit::{load_lab, parse_addr, pick_process};
+use crate::sim::addr::{format_size, format_size_u128, hex_grouped};
+use crate::sim::mmu::{Outcome, Translation};
+use crate::sim::size::SizeReport;
+use crate::sim::{Access, ArchReport, Machine, Mode};
+use anyhow::anyhow;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    pub lab: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AccessArg {
+    Read,
+    Write,
+    Exec,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModeArg {
+    User,
+    Supervisor,
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    pub lab: PathBuf,
+    #[arg(long)]
+    pub process: Option<String>,
+    #[arg(long, value_enum, default_value = "read")]
+    pub access: AccessArg,
+    #[arg(long, value_enum, default_value = "user")]
+    pub mode: ModeArg,
+    /// Print a JSON array, one object per address.
+    #[arg(long)]
+    pub json: bool,
+    /// Virtual addresses (hex 0x... with optional `_`, or decimal).
+    #[arg(required = true)]
+    pub addrs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    pub lab: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
+    let lab = load_lab(&args.lab)?;
+    let m = &lab.machine;
+    let mut out = format!("{}: ok\n  title: {}\n  format: {}\n  memory: {} ({} frames in use)\n", args.lab.display(), lab.title, m.format.name, format_size(m.mem.size()), m.mem.allocated_count());
+    for (i, p) in m.processes.iter().enumerate() {
+        let size = m.table_size(i)?;
+        let active = if i == m.active { " (active)" } else { "" };
+        let _ = writeln!(out, "  process {i} \"{}\"{active}: ASID {}, root frame {:#x}, {} page(s) mapped, {} table(s)", p.name, p.asid, p.root, size.mapped_pages, size.tables);
+    }
+    Ok(out)
+}
+
+pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
+    let lab = load_lab(&args.lab)?;
+    let m = &lab.machine;
+    let process = pick_process(m, args.process.as_deref())?;
+    let access = match args.access {
+        AccessArg::Read => Access::Read,
+        AccessArg::Write => Access::Write,
+        AccessArg::Exec => Access::Execute,
+    };
+    let mode = match args.mode {
+        ModeArg::User => Mode::User,
+        ModeArg::Supervisor => Mode::Supervisor,
+    };
+    let mut walks = Vec::with_capacity(args.addrs.len());
+    for text in &args.addrs {
+        let va = parse_addr(&format!("address {text:?}"), text)?;
+        walks.push(m.translate(process, va, access, mode)?);
+    }
+    if args.json {
+        let array: Vec<Value> = walks.iter().map(|t| walk_json(m, process, t)).collect();
+        return Ok(serde_json::to_string_pretty(&array)? + "\n");
+    }
+    let mut out = String::new();
+    for t in &walks {
+        out.push_str(&walk_text(m, process, t));
+    }
+    Ok(out)
+}
+
+/// A walk in readable lines, like a textbook's worked example.
+pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
+    let f = &m.format;
+    let p = &m.processes[process.min(m.processes.len() - 1)];
+    let digits = (f.pte_bytes * 2) as usize;
+    let mut out = format!(
+        "Virtual address {} ({} {}, process \"{}\", {}):\n",
+        hex_grouped(t.va),
+        t.mode.label(),
+        t.access.label(),
+        p.name,
+        p.root_register(f)
+    );
+    for s in &t.steps {
+        let name = f.levels.get(s.level).map_or("?", |l| l.name.as_str());
+        let flags = f.flag_summary(s.raw, s.level);
+        let frame = f.frame(s.raw, s.level);
+        let target = if !f.present(s.raw, s.level) {
+            "not present".to_string()
+        } else if s.leaf {
+            format!("page frame {frame:#x} ({})", format_size(1u64 << f.entry_span_shift(s.level).min(63)))
+        } else {
+            format!("next table at {:#x}", frame << f.page_shift)
+        };
+        let indent = "  ".repeat(s.level + 1);
+        let _ = writeln!(
+            out,
+            "{indent}--> {name} index {:#x} [decimal {}]: entry at {:#x} = {:#0w$x} [{flags}] -> {target}",
+            s.index,
+            s.index,
+            s.entry_addr,
+            s.raw,
+            w = digits + 2
+        );
+    }
+    let indent = "  ".repeat(t.steps.len() + 1);
+    match &t.outcome {
+        Outcome::Mapped(mp) => {
+            let value = mp.value.map_or("(beyond physical memory)".to_string(), |v| format!("{v:#04x}"));
+            let _ = writeln!(out, "{indent}--> physical address {} --> value {value}", hex_grouped(mp.pa));
+        }
+        Outcome::Fault(fault) => {
+            let level = fault.level.and_then(|l| f.levels.get(l)).map_or(String::new(), |l| format!(" at the {} level", l.name));
+            let report = fault.report.describe();
+            let report = if report.is_empty() { String::new() } else { format!("; {report}") };
+            let _ = writeln!(out, "{indent}--> page fault: {}{level}{report}", fault.kind.describe());
+        }
+    }
+    out
+}
+
+/// One address's walk as JSON (the `translate --json` schema, documented in the README).
+pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
+    let f = &m.format;
+    let steps: Vec<Value> = t
+        .steps
+        .iter()
+        .map(|s| {
+            let fields: serde_json::Map<String, Value> = f.decode(s.raw, s.level).into_iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
+            json!({
+                "level": s.level,
+                "level_name": f.levels.get(s.level).map(|l| l.name.clone()),
+                "index": s.index,
+                "entry_addr": s.entry_addr,
+                "raw": s.raw,
+                "leaf": s.leaf,
+                "fields": fields,
+            })
+        })
+        .collect();
+    let mut obj = json!({
+        "va": t.va,
+        "process": m.processes.get(process).map(|p| p.name.clone()),
+        "access": t.access.label(),
+        "mode": t.mode.label(),
+        "steps": steps,
+    });
+    match &t.outcome {
+        Outcome::Mapped(mp) => {
+            obj["outcome"] = json!("ok");
+            obj["pa"] = json!(mp.pa);
+            obj["value"] = json!(mp.value);
+            obj["page_size"] = json!(1u64 << mp.page_shift.min(63));
+        }
+        Outcome::Fault(fault) => {
+            let mut details = json!({
+                "kind": fault.kind.id(),
+                "description": fault.kind.describe(),
+                "level": fault.level,
+                "level_name": fault.level.and_then(|l| f.levels.get(l)).map(|l| l.name.clone()),
+                "report": fault.report.describe(),
+            });
+            match fault.report {
+                ArchReport::X86PageFault { error_code } => {
+                    details["vector"] = json!("#PF");
+                    details["error_code"] = json!(error_code);
+                }
+                ArchReport::X86GeneralProtection => details["vector"] = json!("#GP"),
+                ArchReport::RiscV { cause } => details["cause"] = json!(cause),
+                ArchReport::None => {}
+            }
+            obj["outcome"] = json!("fault");
+            obj["fault"] = details;
+        }
+    }
+    obj
+}
+
+pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
+    let lab = load_lab(&args.lab)?;
+    let m = &lab.machine;
+    let reports: Vec<SizeReport> = (0..m.processes.len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
+    if args.json {
+        let processes: Vec<Value> = reports
+            .iter()
+            .zip(&m.processes)
+            .map(|(r, p)| {
+                let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+                v["name"] = json!(p.name);
+                v["asid"] = json!(p.asid);
+                v
+            })
+            .collect();
+        let doc = json!({ "format": m.format.name, "linear_bytes": m.format.linear_table_bytes(), "processes": processes });
+        return Ok(serde_json::to_string_pretty(&doc).map_err(|e| anyhow!(e))? + "\n");
+    }
+    let mut out = String::new();
+    for (r, p) in reports.iter().zip(&m.processes) {
+        let _ = writeln!(out, "process \"{}\" (ASID {}): {} page(s) mapped, {}", p.name, p.asid, r.mapped_pages, format_size_u128(r.mapped_bytes));
+        let _ = writeln!(out, "  {:<8} {:>8} {:>12}", "level", "tables", "bytes");
+        for l in &r.levels {
+            let _ = writeln!(out, "  {:<8} {:>8} {:>12}", l.name, l.tables, format_size(l.bytes));
+        }
+        let _ = writeln!(out, "  {:<8} {:>8} {:>12}", "total", r.tables, format_size(r.bytes));
+        let _ = writeln!(out, "  a linear table for the whole address space: {}", format_size_u128(r.linear_bytes));
+    }
+    Ok(out)
+}

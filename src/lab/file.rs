@@ -1,0 +1,314 @@
+//! The lab file: versioned JSON (`"format": "pagelab-lab"`) holding the paging format, the
+//! memory that is in use, processes and settings. Loading never panics; every problem is
+//! reported with the JSON path where it was found.
+
+use crate::sim::format::PagingFormat;
+use crate::sim::machine::Machine;
+use crate::sim::mem::PhysMem;
+use crate::sim::mmu::MmuSettings;
+use crate::sim::presets;
+use crate::sim::process::Process;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// The file-format marker.
+pub const MAGIC: &str = "pagelab-lab";
+/// The version this build writes; it reads versions 1..=CURRENT_VERSION.
+pub const CURRENT_VERSION: u32 = 1;
+
+/// A problem in a lab file, with the JSON path where it is.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("at {path}: ") })]
+pub struct LabError {
+    pub path: String,
+    pub message: String,
+}
+
+impl LabError {
+    pub fn new(path: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self { path: path.into(), message: message.to_string() }
+    }
+}
+
+/// A loaded lab: the machine plus the words around it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lab {
+    pub title: String,
+    /// Markdown shown beside the lab.
+    pub description: String,
+    pub machine: Machine,
+}
+
+/// The paging format as stored: a preset's name, or a full definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PagingSpec {
+    Preset(String),
+    Custom(Box<PagingFormat>),
+}
+
+/// One stored run of nonzero bytes inside a frame: `[offset, "hex"]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteRun(pub u64, pub String);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredFrame {
+    pub frame: u64,
+    pub bytes: Vec<ByteRun>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredMemory {
+    /// Size in bytes.
+    pub size: u64,
+    /// Allocated frames as `[first, count]` runs.
+    #[serde(default)]
+    pub allocated: Vec<[u64; 2]>,
+    /// Frames holding nonzero bytes.
+    #[serde(default)]
+    pub frames: Vec<StoredFrame>,
+}
+
+/// The file as it is on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFile {
+    pub format: String,
+    pub version: u32,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub paging: PagingSpec,
+    pub memory: StoredMemory,
+    pub processes: Vec<Process>,
+    #[serde(default)]
+    pub active: usize,
+    #[serde(default)]
+    pub settings: MmuSettings,
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+    if text.len() % 2 != 0 {
+        return Err(format!("hex string has an odd number of digits ({})", text.len()));
+    }
+    let digits = text.as_bytes();
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    digits
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => Ok(h << 4 | l),
+            _ => Err(format!("not a hex digit near position {}", i * 2)),
+        })
+        .collect()
+}
+
+/// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
+fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        let mut zeros = 0;
+        while i < bytes.len() && zeros < 8 {
+            if bytes[i] == 0 {
+                zeros += 1;
+            } else {
+                zeros = 0;
+                end = i + 1;
+            }
+            i += 1;
+        }
+        runs.push(ByteRun(start as u64, hex_encode(&bytes[start..end])));
+    }
+    runs
+}
+
+fn allocated_runs(mem: &PhysMem) -> Vec<[u64; 2]> {
+    let mut runs: Vec<[u64; 2]> = Vec::new();
+    for f in mem.allocated() {
+        match runs.last_mut() {
+            Some([first, count]) if *first + *count == f => *count += 1,
+            _ => runs.push([f, 1]),
+        }
+    }
+    runs
+}
+
+impl Lab {
+    pub fn new(title: &str, description: &str, machine: Machine) -> Self {
+        Self { title: title.to_string(), description: description.to_string(), machine }
+    }
+
+    /// The on-disk form.
+    pub fn to_file(&self) -> LabFile {
+        let m = &self.machine;
+        let paging = match presets::by_name(&m.format.name) {
+            Some(preset) if preset == m.format => PagingSpec::Preset(m.format.name.clone()),
+            _ => PagingSpec::Custom(Box::new(m.format.clone())),
+        };
+        let frames = m
+            .mem
+            .stored_frames()
+            .map(|(frame, bytes)| StoredFrame { frame, bytes: byte_runs(bytes) })
+            .filter(|f| !f.bytes.is_empty())
+            .collect();
+        LabFile {
+            format: MAGIC.into(),
+            version: CURRENT_VERSION,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            paging,
+            memory: StoredMemory { size: m.mem.size(), allocated: allocated_runs(&m.mem), frames },
+            processes: m.processes.clone(),
+            active: m.active,
+            settings: m.settings,
+        }
+    }
+
+    /// Pretty JSON, stable across saves of the same lab.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.to_file()).unwrap_or_default() + "\n"
+    }
+
+    /// Parses and validates a lab; errors carry the JSON path.
+    pub fn from_json(text: &str) -> Result<Self, LabError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| LabError::new("", format!("not valid JSON: {e}")))?;
+        check_header(&value)?;
+        let file: LabFile = serde_path_to_error::deserialize(&value)
+            .map_err(|e| LabError::new(e.path().to_string(), e.inner().to_string()))?;
+        Self::from_file(file)
+    }
+
+    /// Builds the machine from the on-disk form, checking every value.
+    pub fn from_file(file: LabFile) -> Result<Self, LabError> {
+        let format = match file.paging {
+            PagingSpec::Preset(name) => presets::by_name(&name).ok_or_else(|| {
+                LabError::new("paging", format!("unknown preset {name:?}; known: {}", presets::NAMES.join(", ")))
+            })?,
+            PagingSpec::Custom(format) => *format,
+        };
+        format.validate().map_err(|e| LabError::new("paging", e))?;
+        let mut mem =
+            PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
+        for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
+            let end = first.checked_add(count).filter(|&e| e <= mem.frame_count());
+            if end.is_none() {
+                return Err(LabError::new(
+                    format!("memory.allocated[{i}]"),
+                    format!("frames {first:#x}+{count} go beyond physical memory ({} frames)", mem.frame_count()),
+                ));
+            }
+            for f in first..first + count {
+                let _ = mem.reserve(f);
+            }
+        }
+        let frame_size = mem.frame_size();
+        for (i, stored) in file.memory.frames.iter().enumerate() {
+            let path = format!("memory.frames[{i}]");
+            if !mem.contains_frame(stored.frame) {
+                return Err(LabError::new(format!("{path}.frame"), format!("frame {:#x} is beyond physical memory", stored.frame)));
+            }
+            for (j, ByteRun(offset, hex)) in stored.bytes.iter().enumerate() {
+                let run_path = format!("{path}.bytes[{j}]");
+                let bytes = hex_decode(hex).map_err(|e| LabError::new(&run_path, e))?;
+                if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > frame_size) {
+                    return Err(LabError::new(run_path, format!("{} bytes at offset {offset:#x} overflow the {frame_size}-byte frame", bytes.len())));
+                }
+                mem.write((stored.frame << format.page_shift) + offset, &bytes).map_err(|e| LabError::new(&run_path, e))?;
+            }
+        }
+        for (i, p) in file.processes.iter().enumerate() {
+            let end = p.root.checked_add(format.table_frames(0));
+            if end.is_none_or(|e| e > mem.frame_count()) {
+                return Err(LabError::new(format!("processes[{i}].root"), format!("root frame {:#x} is beyond physical memory", p.root)));
+            }
+        }
+        if file.active >= file.processes.len().max(1) {
+            return Err(LabError::new("active", format!("there is no process {}", file.active)));
+        }
+        let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
+            .map_err(|e| LabError::new("processes", e))?;
+        Ok(Self { title: file.title, description: file.description, machine })
+    }
+}
+
+fn check_header(value: &serde_json::Value) -> Result<(), LabError> {
+    let Some(object) = value.as_object() else {
+        return Err(LabError::new("", "a lab file is a JSON object"));
+    };
+    match object.get("format").and_then(|f| f.as_str()) {
+        Some(MAGIC) => {}
+        Some(other) => return Err(LabError::new("format", format!("expected \"{MAGIC}\", found {other:?}"))),
+        None => return Err(LabError::new("format", format!("missing; a lab file starts with \"format\": \"{MAGIC}\""))),
+    }
+    match object.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if (1..=u64::from(CURRENT_VERSION)).contains(&v) => Ok(()),
+        Some(v) => Err(LabError::new(
+            "version",
+            format!("version {v} is not supported (this pagelab reads versions 1 to {CURRENT_VERSION}; a newer pagelab wrote it?)"),
+        )),
+        None => Err(LabError::new("version", "missing or not a positive integer")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::machine::{MapRequest, MapTarget};
+
+    fn sample() -> Lab {
+        let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
+        m.map(0, &MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None })
+            .unwrap();
+        m.mem.write(0x5_0010, b"hello").unwrap();
+        Lab::new("t", "d", m)
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let lab = sample();
+        let json = lab.to_json();
+        let back = Lab::from_json(&json).unwrap();
+        assert_eq!(back, lab);
+        assert_eq!(back.to_json(), json);
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let json = sample().to_json();
+        let bad = json.replace("\"size\": 16777216", "\"size\": \"big\"");
+        let err = Lab::from_json(&bad).unwrap_err();
+        assert_eq!(err.path, "memory.size");
+        let bad = json.replacen("\"root\": 0", "\"root\": 999999999", 1);
+        assert_eq!(Lab::from_json(&bad).unwrap_err().path, "processes[0].root");
+        let bad = json.replace("\"version\": 1", "\"version\": 7");
+        assert_eq!(Lab::from_json(&bad).unwrap_err().path, "version");
+        let bad = json.replace("\"x86-64\"", "\"vax\"");
+        assert_eq!(Lab::from_json(&bad).unwrap_err().path, "paging");
+    }
+
+    #[test]
+    fn byte_runs_skip_long_zero_gaps() {
+        let mut bytes = vec![0u8; 64];
+        bytes[1] = 1;
+        bytes[3] = 2;
+        bytes[40] = 3;
+        let runs = byte_runs(&bytes);
+        assert_eq!(runs, vec![ByteRun(1, "010002".into()), ByteRun(40, "03".into())]);
+    }
+}

@@ -1,0 +1,510 @@
+//! The machine: a paging format, physical memory, processes and the active one, and the MMU
+//! switches. Every operation either succeeds or leaves the machine exactly as it was.
+
+use super::fault::{Access, Mode};
+use super::format::{FormatError, PagingFormat, Role, low_mask};
+use super::mem::{MemError, PhysMem};
+use super::mmu::{self, MmuSettings, Request, Translation};
+use super::process::Process;
+use super::size::{self, SizeReport};
+use super::table::{self, TableError, Unmapped};
+use std::collections::BTreeSet;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MachineError {
+    #[error("invalid paging format: {0}")]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error(transparent)]
+    Mem(#[from] MemError),
+    #[error("no process {0:?} (give a name or a number from 0)")]
+    NoSuchProcess(String),
+    #[error("a process called {0:?} already exists")]
+    DuplicateName(String),
+    #[error("a process name cannot be empty")]
+    EmptyName,
+    #[error("the last process cannot be deleted")]
+    LastProcess,
+    #[error("physical memory ({mem_frame:#x}-byte frames) must use the format's page size ({page:#x})")]
+    FrameSizeMismatch { mem_frame: u64, page: u64 },
+    #[error("process {name}: root frame {root:#x} is beyond physical memory")]
+    RootOutOfRange { name: String, root: u64 },
+    #[error("no ASID is free (all 65536 are used)")]
+    NoFreeAsid,
+    #[error("the range of {len:#x} bytes at {va:#x} holds {pages} pages; at most {max} at once")]
+    RangeTooLarge { va: u64, len: u64, pages: u64, max: u64 },
+    #[error("entry address {addr:#x} is not aligned to the {bytes}-byte entry size")]
+    EntryMisaligned { addr: u64, bytes: u32 },
+    #[error("field {name:?} does not exist at level {level} of this format")]
+    NoSuchField { name: String, level: usize },
+}
+
+/// Where a new mapping's frames come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapTarget {
+    /// Consecutive frames starting at this physical address.
+    To(u64),
+    /// Fresh frames from the allocator.
+    Alloc,
+}
+
+/// A request to map `[va, va + len)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapRequest {
+    pub va: u64,
+    pub len: u64,
+    pub target: MapTarget,
+    /// Page size in bytes; `None` for the base page size.
+    pub page_size: Option<u64>,
+    /// Leaf flags (field names); `None` for the format's defaults.
+    pub flags: Option<Vec<String>>,
+}
+
+/// Most pages one map/unmap call may touch (the 4 GiB textbook example needs 1 Mi).
+pub const MAX_PAGES_PER_CALL: u64 = 1 << 22;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Machine {
+    pub format: PagingFormat,
+    pub mem: PhysMem,
+    pub processes: Vec<Process>,
+    pub active: usize,
+    pub settings: MmuSettings,
+}
+
+impl Machine {
+    /// A machine with one process ("init", ASID 1) and an empty root table.
+    pub fn new(format: PagingFormat, mem_size: u64) -> Result<Self, MachineError> {
+        format.validate()?;
+        let mem = PhysMem::new(mem_size, format.page_shift)?;
+        let mut machine = Self { format, mem, processes: Vec::new(), active: 0, settings: MmuSettings::default() };
+        machine.add_process("init")?;
+        Ok(machine)
+    }
+
+    /// Assembles a machine from stored parts, checking that they fit together.
+    pub fn from_parts(format: PagingFormat, mem: PhysMem, processes: Vec<Process>, active: usize, settings: MmuSettings) -> Result<Self, MachineError> {
+        format.validate()?;
+        if mem.frame_shift() != format.page_shift {
+            return Err(MachineError::FrameSizeMismatch { mem_frame: mem.frame_size(), page: format.page_size() });
+        }
+        let mut names = BTreeSet::new();
+        for p in &processes {
+            if p.name.trim().is_empty() {
+                return Err(MachineError::EmptyName);
+            }
+            if !names.insert(p.name.as_str()) {
+                return Err(MachineError::DuplicateName(p.name.clone()));
+            }
+            let end = p.root.checked_add(format.table_frames(0));
+            if end.is_none_or(|e| e > mem.frame_count()) {
+                return Err(MachineError::RootOutOfRange { name: p.name.clone(), root: p.root });
+            }
+        }
+        if processes.is_empty() {
+            return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
+        }
+        let active = active.min(processes.len() - 1);
+        Ok(Self { format, mem, processes, active, settings })
+    }
+
+    pub fn active_process(&self) -> &Process {
+        &self.processes[self.active.min(self.processes.len() - 1)]
+    }
+
+    /// Finds a process by name or by index ("0", "1", ...).
+    pub fn find_process(&self, key: &str) -> Result<usize, MachineError> {
+        if let Some(i) = self.processes.iter().position(|p| p.name == key) {
+            return Ok(i);
+        }
+        key.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < self.processes.len())
+            .ok_or_else(|| MachineError::NoSuchProcess(key.to_string()))
+    }
+
+    fn process(&self, index: usize) -> Result<&Process, MachineError> {
+        self.processes.get(index).ok_or_else(|| MachineError::NoSuchProcess(index.to_string()))
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<(), MachineError> {
+        if name.trim().is_empty() {
+            return Err(MachineError::EmptyName);
+        }
+        if self.processes.iter().any(|p| p.name == name) {
+            return Err(MachineError::DuplicateName(name.to_string()));
+        }
+        Ok(())
+    }
+
+    fn free_asid(&self) -> Result<u16, MachineError> {
+        let used: BTreeSet<u16> = self.processes.iter().map(|p| p.asid).collect();
+        (1..=u16::MAX).find(|a| !used.contains(a)).ok_or(MachineError::NoFreeAsid)
+    }
+
+    /// Adds a process with an empty root table; returns its index.
+    pub fn add_process(&mut self, name: &str) -> Result<usize, MachineError> {
+        self.check_new_name(name)?;
+        let asid = self.free_asid()?;
+        let root = self.mem.alloc(self.format.table_frames(0))?;
+        self.processes.push(Process { name: name.to_string(), root, asid });
+        Ok(self.processes.len() - 1)
+    }
+
+    /// Adds a copy of process `from`: its own copies of every table, the same data frames
+    /// (as after fork() before copy-on-write).
+    pub fn clone_process(&mut self, from: usize, name: &str) -> Result<usize, MachineError> {
+        self.check_new_name(name)?;
+        let source_root = self.process(from)?.root;
+        let asid = self.free_asid()?;
+        let backup = self.mem.clone();
+        match self.copy_tree(source_root, 0) {
+            Ok(root) => {
+                self.processes.push(Process { name: name.to_string(), root, asid });
+                Ok(self.processes.len() - 1)
+            }
+            Err(e) => {
+                self.mem = backup;
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies the table at `frame` (at `level`) and every table below it; returns the copy's frame.
+    fn copy_tree(&mut self, frame: u64, level: usize) -> Result<u64, MachineError> {
+        let f = &self.format;
+        let count = f.table_frames(level);
+        let bytes = usize::try_from(f.table_bytes(level)).unwrap_or(0);
+        let mut buf = vec![0u8; bytes];
+        self.mem.read(frame << f.page_shift, &mut buf)?;
+        let copy = self.mem.alloc(count)?;
+        let copy_addr = copy << self.format.page_shift;
+        self.mem.write(copy_addr, &buf)?;
+        if level + 1 < self.format.levels.len() {
+            let mut children = Vec::new();
+            let table = table::TableRef { level, addr: frame << self.format.page_shift };
+            table::for_each_present(&self.mem, &self.format, table, |e| {
+                if !self.format.is_leaf(e.raw, e.level) {
+                    children.push(e);
+                }
+            });
+            for e in children {
+                let child = self.format.frame(e.raw, level);
+                let child_end = child.checked_add(self.format.table_frames(level + 1));
+                if child_end.is_none_or(|end| end > self.mem.frame_count()) {
+                    continue; // a corrupt pointer is copied as it is
+                }
+                let child_copy = self.copy_tree(child, level + 1)?;
+                let raw = self.format.with(e.raw, Role::Frame, level, child_copy);
+                table::write_entry(&mut self.mem, &self.format, copy_addr + e.index * u64::from(self.format.pte_bytes), raw)?;
+            }
+        }
+        Ok(copy)
+    }
+
+    pub fn rename_process(&mut self, index: usize, name: &str) -> Result<(), MachineError> {
+        self.process(index)?;
+        if self.processes[index].name != name {
+            self.check_new_name(name)?;
+        }
+        self.processes[index].name = name.to_string();
+        Ok(())
+    }
+
+    /// Deletes a process and frees the tables (and allocated data frames) no other process uses.
+    pub fn remove_process(&mut self, index: usize) -> Result<(), MachineError> {
+        self.process(index)?;
+        if self.processes.len() == 1 {
+            return Err(MachineError::LastProcess);
+        }
+        let gone = self.processes.remove(index);
+        let kept_tables: BTreeSet<u64> = self.table_frames_in_use();
+        let mut kept_data = self.data_frames_in_use();
+        for t in table::tables(&self.mem, &self.format, gone.root) {
+            let frame = t.addr >> self.format.page_shift;
+            if !kept_tables.contains(&frame) {
+                self.mem.free(frame, self.format.table_frames(t.level));
+            }
+        }
+        let leaves = table::leaves(&self.mem, &self.format, gone.root);
+        kept_data.extend(self.table_frames_in_use());
+        for leaf in leaves {
+            self.release_data_frames(leaf.frame, 1u64 << (leaf.page_shift - self.format.page_shift), &kept_data);
+        }
+        if self.active > index || self.active >= self.processes.len() {
+            self.active = self.active.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    pub fn switch_to(&mut self, index: usize) -> Result<(), MachineError> {
+        self.process(index)?;
+        self.active = index;
+        Ok(())
+    }
+
+    /// Makes process `to` use the same upper-half root entries (the kernel's tables) as `from`.
+    /// Returns how many root entries were shared.
+    pub fn share_kernel_half(&mut self, from: usize, to: usize) -> Result<u64, MachineError> {
+        let src = self.process(from)?.root << self.format.page_shift;
+        let dst = self.process(to)?.root << self.format.page_shift;
+        let entries = self.format.entries_at(0);
+        let pte = u64::from(self.format.pte_bytes);
+        let backup = self.mem.clone();
+        let mut shared = 0;
+        for index in entries / 2..entries {
+            let result = self.mem.read_le(src + index * pte, self.format.pte_bytes).and_then(|raw| {
+                if self.format.present(raw, 0) {
+                    shared += 1;
+                }
+                self.mem.write_le(dst + index * pte, self.format.pte_bytes, raw)
+            });
+            if let Err(e) = result {
+                self.mem = backup;
+                return Err(e.into());
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Maps a page or a range. On error nothing changes.
+    pub fn map(&mut self, process: usize, request: &MapRequest) -> Result<u64, MachineError> {
+        let root = self.process(process)?.root;
+        let size = request.page_size.unwrap_or(self.format.page_size());
+        let level = table::level_for_size(&self.format, size)?;
+        let flags = request.flags.clone().unwrap_or_else(|| self.format.default_leaf_flags.clone());
+        let leaf = table::leaf_bits(&self.format, level, &flags)?;
+        let len = request.len.max(1);
+        let end = request.va.checked_add(len).ok_or(TableError::RangeOverflow { va: request.va, len })?;
+        if request.va % size != 0 {
+            return Err(TableError::Misaligned { va: request.va, size }.into());
+        }
+        let pages = (end - request.va).div_ceil(size);
+        if pages > MAX_PAGES_PER_CALL {
+            return Err(MachineError::RangeTooLarge { va: request.va, len, pages, max: MAX_PAGES_PER_CALL });
+        }
+        let frames_per_page = size >> self.format.page_shift;
+        let backup = self.mem.clone();
+        let result = (|| {
+            for i in 0..pages {
+                let va = request.va + i * size;
+                let frame = match request.target {
+                    MapTarget::To(pa) => {
+                        if pa % size != 0 {
+                            return Err(TableError::FrameMisaligned { frame: pa >> self.format.page_shift, size, align: frames_per_page }.into());
+                        }
+                        let frame = (pa >> self.format.page_shift) + i * frames_per_page;
+                        table::check_frame(&self.mem, &self.format, level, frame)?;
+                        for f in frame..frame + frames_per_page {
+                            self.mem.reserve(f)?;
+                        }
+                        frame
+                    }
+                    MapTarget::Alloc => self.mem.alloc_aligned(frames_per_page, frames_per_page)?,
+                };
+                table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
+            }
+            Ok(pages)
+        })();
+        if result.is_err() {
+            self.mem = backup;
+        }
+        result
+    }
+
+    /// Unmaps every page in `[va, va + len)`; frees tables that become empty and data frames no
+    /// other mapping uses. On error nothing changes.
+    pub fn unmap(&mut self, process: usize, va: u64, len: u64) -> Result<Vec<Unmapped>, MachineError> {
+        let root = self.process(process)?.root;
+        let backup = self.mem.clone();
+        match table::unmap_range(&mut self.mem, &self.format, root, va, len) {
+            Ok(gone) => {
+                if !gone.is_empty() {
+                    let mut in_use = self.data_frames_in_use();
+                    in_use.extend(self.table_frames_in_use());
+                    for u in &gone {
+                        self.release_data_frames(u.frame, u.frames, &in_use);
+                    }
+                }
+                Ok(gone)
+            }
+            Err(e) => {
+                self.mem = backup;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn release_data_frames(&mut self, first: u64, count: u64, in_use: &BTreeSet<u64>) {
+        for f in first..first.saturating_add(count) {
+            if !in_use.contains(&f) && self.mem.is_allocated(f) {
+                self.mem.release(f);
+            }
+        }
+    }
+
+    /// Frames holding tables of any process.
+    pub fn table_frames_in_use(&self) -> BTreeSet<u64> {
+        let mut frames = BTreeSet::new();
+        for p in &self.processes {
+            for t in table::tables(&self.mem, &self.format, p.root) {
+                let first = t.addr >> self.format.page_shift;
+                frames.extend(first..first + self.format.table_frames(t.level));
+            }
+        }
+        frames
+    }
+
+    /// Frames mapped as data pages by any process (large pages count every frame they cover).
+    pub fn data_frames_in_use(&self) -> BTreeSet<u64> {
+        let mut frames = BTreeSet::new();
+        for p in &self.processes {
+            for leaf in table::leaves(&self.mem, &self.format, p.root) {
+                let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(40);
+                frames.extend(leaf.frame..leaf.frame.saturating_add(count).min(self.mem.frame_count()));
+            }
+        }
+        frames
+    }
+
+    /// Translates without side effects.
+    pub fn translate(&self, process: usize, va: u64, access: Access, mode: Mode) -> Result<Translation, MachineError> {
+        let root = self.process(process)?.root;
+        Ok(mmu::translate(&self.mem, &self.format, root, &self.settings, Request { va, access, mode }))
+    }
+
+    /// Translates and applies the accessed/dirty writes, as the hardware would.
+    pub fn access(&mut self, process: usize, va: u64, access: Access, mode: Mode) -> Result<Translation, MachineError> {
+        let t = self.translate(process, va, access, mode)?;
+        self.apply_ad(&t);
+        Ok(t)
+    }
+
+    /// Writes a translation's A/D updates (skipping any whose entry changed since the walk).
+    pub fn apply_ad(&mut self, t: &Translation) {
+        for u in &t.ad_updates {
+            if self.mem.read_le(u.entry_addr, self.format.pte_bytes) == Ok(u.old) {
+                let _ = self.mem.write_le(u.entry_addr, self.format.pte_bytes, u.new);
+            }
+        }
+    }
+
+    /// Writes a whole entry.
+    pub fn set_entry(&mut self, entry_addr: u64, raw: u64) -> Result<(), MachineError> {
+        let bytes = self.format.pte_bytes;
+        if entry_addr % u64::from(bytes) != 0 {
+            return Err(MachineError::EntryMisaligned { addr: entry_addr, bytes });
+        }
+        table::write_entry(&mut self.mem, &self.format, entry_addr, raw)?;
+        Ok(())
+    }
+
+    /// Sets one named field of the entry at `entry_addr` (an entry of a table at `level`).
+    pub fn set_field(&mut self, entry_addr: u64, level: usize, name: &str, value: u64) -> Result<u64, MachineError> {
+        let field = self
+            .format
+            .field_named_at(name, level)
+            .ok_or_else(|| MachineError::NoSuchField { name: name.to_string(), level })?
+            .clone();
+        if value > low_mask(field.width) {
+            return Err(TableError::ValueTooWide { name: field.name, value, width: field.width }.into());
+        }
+        let raw = self.mem.read_le(entry_addr, self.format.pte_bytes)?;
+        let new = field.set(raw, value);
+        self.set_entry(entry_addr, new)?;
+        Ok(new)
+    }
+
+    pub fn table_size(&self, process: usize) -> Result<SizeReport, MachineError> {
+        let root = self.process(process)?.root;
+        Ok(size::table_size(&self.mem, &self.format, root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::mmu::Outcome;
+    use crate::sim::presets;
+
+    fn machine(name: &str) -> Machine {
+        Machine::new(presets::by_name(name).unwrap(), 256 << 20).unwrap()
+    }
+
+    fn map_req(va: u64, len: u64) -> MapRequest {
+        MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None }
+    }
+
+    #[test]
+    fn failed_range_map_changes_nothing() {
+        let mut m = machine("x86-64");
+        m.map(0, &map_req(0x5000, 0x1000)).unwrap();
+        let before = m.clone();
+        let err = m.map(0, &map_req(0x1000, 0x8000)).unwrap_err();
+        assert!(matches!(err, MachineError::Table(TableError::AlreadyMapped { .. })));
+        assert_eq!(m, before);
+    }
+
+    #[test]
+    fn unmap_releases_allocated_data_frames_not_shared_ones() {
+        let mut m = machine("x86-64");
+        m.map(0, &map_req(0x1000, 0x1000)).unwrap();
+        let frame = m.translate(0, 0x1000, Access::Read, Mode::User).unwrap().pa().unwrap() >> 12;
+        let b = m.clone_process(0, "child").unwrap();
+        m.unmap(0, 0x1000, 0x1000).unwrap();
+        assert!(m.mem.is_allocated(frame), "still mapped by the clone");
+        m.unmap(b, 0x1000, 0x1000).unwrap();
+        assert!(!m.mem.is_allocated(frame));
+    }
+
+    #[test]
+    fn clone_copies_tables_but_shares_pages() {
+        let mut m = machine("sv39");
+        m.map(0, &map_req(0x4000, 0x1000)).unwrap();
+        let child = m.clone_process(0, "child").unwrap();
+        let a = m.translate(0, 0x4000, Access::Read, Mode::User).unwrap();
+        let b = m.translate(child, 0x4000, Access::Read, Mode::User).unwrap();
+        assert_eq!(a.pa(), b.pa());
+        assert_ne!(a.steps[0].entry_addr, b.steps[0].entry_addr);
+        m.unmap(child, 0x4000, 0x1000).unwrap();
+        assert!(m.translate(0, 0x4000, Access::Read, Mode::User).unwrap().pa().is_some());
+    }
+
+    #[test]
+    fn shared_kernel_half_translates_identically() {
+        let mut m = machine("x86-64");
+        let kernel = MapRequest { flags: Some(vec!["R/W".into()]), ..map_req(0xffff_8000_0000_0000, 0x3000) };
+        m.map(0, &kernel).unwrap();
+        let b = m.add_process("other").unwrap();
+        assert!(m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().fault().is_some());
+        assert_eq!(m.share_kernel_half(0, b).unwrap(), 1);
+        let t = m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap();
+        assert!(matches!(t.outcome, Outcome::Mapped(_)));
+        assert_eq!(t.steps[1].table_addr, m.translate(0, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().steps[1].table_addr);
+    }
+
+    #[test]
+    fn removing_a_process_keeps_shared_tables() {
+        let mut m = machine("x86-64");
+        m.map(0, &map_req(0xffff_8000_0000_0000, 0x1000)).unwrap();
+        let b = m.add_process("b").unwrap();
+        m.share_kernel_half(0, b).unwrap();
+        m.remove_process(b).unwrap();
+        assert!(m.translate(0, 0xffff_8000_0000_0000, Access::Read, Mode::Supervisor).unwrap().pa().is_some());
+        assert!(matches!(m.remove_process(0), Err(MachineError::LastProcess)));
+    }
+
+    #[test]
+    fn processes_get_distinct_asids_and_names() {
+        let mut m = machine("sv39");
+        let b = m.add_process("b").unwrap();
+        assert_ne!(m.processes[0].asid, m.processes[b].asid);
+        assert!(matches!(m.add_process("b"), Err(MachineError::DuplicateName(_))));
+        assert!(matches!(m.rename_process(b, "init"), Err(MachineError::DuplicateName(_))));
+        assert_eq!(m.find_process("1").unwrap(), b);
+        assert!(m.find_process("zzz").is_err());
+    }
+}

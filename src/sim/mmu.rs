@@ -1,0 +1,444 @@
+//! `translate()`: a pure page walk over physical memory. It returns every step, the outcome and
+//! the accessed/dirty writes that hardware would make; the caller decides whether to apply them.
+//! The loop runs at most `levels` times, so corrupt or cyclic tables cannot hang it.
+
+use super::fault::{Access, ArchReport, FaultKind, Mode, PageFault, x86_error};
+use super::format::{Arch, LeafRule, PagingFormat, Role, SuperpageLowBits, low_mask};
+use super::mem::PhysMem;
+use serde::{Deserialize, Serialize};
+
+/// How RISC-V handles a clear A bit or a store with a clear D bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RiscvAd {
+    /// Svade: the access page-faults and software sets the bits.
+    #[default]
+    Svade,
+    /// Svadu: hardware sets the bits.
+    Svadu,
+}
+
+/// Control-register switches that change the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MmuSettings {
+    /// x86 CR0.WP: supervisor writes honour read-only pages.
+    pub wp: bool,
+    /// x86 CR4.SMEP: supervisor fetches from user pages fault.
+    pub smep: bool,
+    /// x86 CR4.SMAP (with EFLAGS.AC=0): supervisor data accesses to user pages fault.
+    pub smap: bool,
+    /// x86 EFER.NXE: the NX bit is honoured (otherwise it is reserved).
+    pub nxe: bool,
+    /// RISC-V sstatus.SUM: S-mode may load and store to U pages.
+    pub sum: bool,
+    /// RISC-V sstatus.MXR: loads from executable pages are allowed.
+    pub mxr: bool,
+    /// RISC-V accessed/dirty handling.
+    pub riscv_ad: RiscvAd,
+}
+
+impl Default for MmuSettings {
+    fn default() -> Self {
+        Self { wp: true, smep: false, smap: false, nxe: true, sum: false, mxr: false, riscv_ad: RiscvAd::Svade }
+    }
+}
+
+/// Effective rights after combining the entries read so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+    pub user: bool,
+}
+
+/// One entry read by the walk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalkStep {
+    pub level: usize,
+    pub index: u64,
+    /// Physical address of the table this entry belongs to.
+    pub table_addr: u64,
+    pub entry_addr: u64,
+    pub raw: u64,
+    /// The entry maps a page (rather than pointing to the next table).
+    pub leaf: bool,
+    /// Rights combined over this entry and those above it.
+    pub rights: Rights,
+}
+
+/// A write hardware makes to set accessed/dirty bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdUpdate {
+    pub level: usize,
+    pub entry_addr: u64,
+    pub old: u64,
+    pub new: u64,
+}
+
+/// The physical page a successful walk reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapped {
+    pub pa: u64,
+    /// The byte at `pa`, or `None` when `pa` is beyond physical memory.
+    pub value: Option<u8>,
+    /// log2 of the page size (12 for 4 KiB, 21 for 2 MiB, ...).
+    pub page_shift: u32,
+    pub leaf_level: usize,
+    pub global: bool,
+    pub rights: Rights,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Mapped(Mapped),
+    Fault(PageFault),
+}
+
+/// The full record of one translation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Translation {
+    pub va: u64,
+    pub access: Access,
+    pub mode: Mode,
+    pub steps: Vec<WalkStep>,
+    pub outcome: Outcome,
+    pub ad_updates: Vec<AdUpdate>,
+}
+
+impl Translation {
+    pub fn pa(&self) -> Option<u64> {
+        match &self.outcome {
+            Outcome::Mapped(m) => Some(m.pa),
+            Outcome::Fault(_) => None,
+        }
+    }
+
+    pub fn fault(&self) -> Option<&PageFault> {
+        match &self.outcome {
+            Outcome::Fault(f) => Some(f),
+            Outcome::Mapped(_) => None,
+        }
+    }
+}
+
+/// What the walk is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub va: u64,
+    pub access: Access,
+    pub mode: Mode,
+}
+
+/// Walks the tables under `root` (a frame number) for `request`. Never panics, never writes.
+pub fn translate(mem: &PhysMem, format: &PagingFormat, root: u64, settings: &MmuSettings, request: Request) -> Translation {
+    let mut walk = Walk { mem, format, settings, request, steps: Vec::with_capacity(format.levels.len()) };
+    let (outcome, ad_updates) = match walk.run(root) {
+        Ok((mapped, updates)) => (Outcome::Mapped(mapped), updates),
+        Err((kind, level)) => (Outcome::Fault(walk.fault(kind, level)), Vec::new()),
+    };
+    Translation { va: request.va, access: request.access, mode: request.mode, steps: walk.steps, outcome, ad_updates }
+}
+
+type Stop = (FaultKind, Option<usize>);
+
+struct Walk<'a> {
+    mem: &'a PhysMem,
+    format: &'a PagingFormat,
+    settings: &'a MmuSettings,
+    request: Request,
+    steps: Vec<WalkStep>,
+}
+
+impl Walk<'_> {
+    fn run(&mut self, root: u64) -> Result<(Mapped, Vec<AdUpdate>), Stop> {
+        let format = self.format;
+        if !format.va_in_range(self.request.va) {
+            let kind = if format.canonical { FaultKind::NonCanonical } else { FaultKind::OutOfRange };
+            return Err((kind, None));
+        }
+        let mut table_addr = root.checked_shl(format.page_shift).filter(|a| a >> format.page_shift == root);
+        let mut rights = Rights { read: true, write: true, execute: true, user: true };
+        for level in 0..format.levels.len() {
+            let index = format.index_of(self.request.va, level);
+            let entry_addr = table_addr
+                .and_then(|t| t.checked_add(index * u64::from(format.pte_bytes)))
+                .ok_or((FaultKind::TableOutsideMemory, Some(level)))?;
+            let raw = self
+                .mem
+                .read_le(entry_addr, format.pte_bytes)
+                .map_err(|_| (FaultKind::TableOutsideMemory, Some(level)))?;
+            let present = format.present(raw, level);
+            let leaf = present && format.is_leaf(raw, level);
+            if present {
+                rights = self.combine(rights, raw, level, leaf);
+            }
+            self.steps.push(WalkStep {
+                level,
+                index,
+                table_addr: table_addr.unwrap_or_default(),
+                entry_addr,
+                raw,
+                leaf,
+                rights,
+            });
+            if !present {
+                return Err((FaultKind::NotPresent, Some(level)));
+            }
+            self.check_entry(raw, level, leaf)?;
+            if leaf {
+                return self.finish_leaf(raw, level, rights);
+            }
+            table_addr = format.frame(raw, level).checked_shl(format.page_shift);
+        }
+        // Unreachable for valid formats (the last level is always a leaf), but never panic.
+        Err((FaultKind::InvalidEntry, Some(format.last_level())))
+    }
+
+    /// Rights after this entry: x86 combines over all levels; RISC-V takes the leaf's.
+    fn combine(&self, so_far: Rights, raw: u64, level: usize, leaf: bool) -> Rights {
+        let f = self.format;
+        match f.arch {
+            Arch::RiscV => {
+                if !leaf {
+                    return so_far;
+                }
+                Rights {
+                    read: f.flag(raw, Role::Readable, level, false),
+                    write: f.flag(raw, Role::Writable, level, false),
+                    execute: f.flag(raw, Role::Executable, level, false),
+                    user: f.flag(raw, Role::User, level, false),
+                }
+            }
+            Arch::X86 | Arch::Generic => {
+                let nx = self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
+                Rights {
+                    read: true,
+                    write: so_far.write && f.flag(raw, Role::Writable, level, true),
+                    execute: so_far.execute && !nx,
+                    user: so_far.user && f.flag(raw, Role::User, level, true),
+                }
+            }
+        }
+    }
+
+    /// Checks that apply to every present entry: reserved bits and reserved encodings.
+    fn check_entry(&self, raw: u64, level: usize, leaf: bool) -> Result<(), Stop> {
+        let f = self.format;
+        let reserved = f.fields_at(level).any(|field| field.role == Role::Reserved && field.get(raw) != 0);
+        let nx_reserved = f.arch == Arch::X86 && !self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
+        if reserved || nx_reserved {
+            return Err((FaultKind::ReservedBit, Some(level)));
+        }
+        if f.arch == Arch::RiscV
+            && f.flag(raw, Role::Writable, level, false)
+            && !f.flag(raw, Role::Readable, level, false)
+        {
+            return Err((FaultKind::InvalidEntry, Some(level)));
+        }
+        if leaf
+            && f.leaf_rule == LeafRule::ReadOrExecute
+            && !f.flag(raw, Role::Readable, level, false)
+            && !f.flag(raw, Role::Executable, level, false)
+        {
+            // A pointer where the last level must hold a leaf (RISC-V walk step 4: i < 0).
+            return Err((FaultKind::InvalidEntry, Some(level)));
+        }
+        if leaf && level < f.last_level() {
+            if let SuperpageLowBits::Reserved { except_bit } = f.superpage_low_bits {
+                if self.superpage_low_bits(raw, level, except_bit) != 0 {
+                    return Err((FaultKind::ReservedBit, Some(level)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The raw bits of the frame field that lie below a superpage's alignment.
+    fn superpage_low_bits(&self, raw: u64, level: usize, except_bit: Option<u32>) -> u64 {
+        let f = self.format;
+        let Some(frame) = f.field(Role::Frame, level) else { return 0 };
+        let low = f.entry_span_shift(level) - f.page_shift;
+        let mut mask = low_mask(low.min(frame.width)) << frame.lsb;
+        if let Some(bit) = except_bit.filter(|&b| b < 64) {
+            mask &= !(1u64 << bit);
+        }
+        raw & mask
+    }
+
+    fn finish_leaf(&self, raw: u64, level: usize, rights: Rights) -> Result<(Mapped, Vec<AdUpdate>), Stop> {
+        let f = self.format;
+        self.check_rights(rights, level)?;
+        let span = f.entry_span_shift(level);
+        let low_frames = span - f.page_shift;
+        let frame = f.frame(raw, level);
+        if f.superpage_low_bits == SuperpageLowBits::Misaligned && frame & low_mask(low_frames) != 0 {
+            return Err((FaultKind::MisalignedSuperpage, Some(level)));
+        }
+        let updates = self.ad_updates(raw, level)?;
+        let base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
+        let pa = base | (self.request.va & low_mask(span));
+        let value = self.mem.read_u8(pa).ok();
+        let global = f.flag(raw, Role::Global, level, false);
+        Ok((Mapped { pa, value, page_shift: span, leaf_level: level, global, rights }, updates))
+    }
+
+    fn check_rights(&self, rights: Rights, level: usize) -> Result<(), Stop> {
+        let s = self.settings;
+        let stop = |kind| Err((kind, Some(level)));
+        let Request { access, mode, .. } = self.request;
+        match self.format.arch {
+            Arch::RiscV => {
+                match mode {
+                    Mode::User if !rights.user => return stop(FaultKind::UserProtection),
+                    Mode::Supervisor if rights.user && (access == Access::Execute || !s.sum) => {
+                        return stop(FaultKind::SupervisorProtection);
+                    }
+                    _ => {}
+                }
+                let allowed = match access {
+                    Access::Read => rights.read || (s.mxr && rights.execute),
+                    Access::Write => rights.write,
+                    Access::Execute => rights.execute,
+                };
+                if !allowed {
+                    return stop(match access {
+                        Access::Read => FaultKind::ReadProtection,
+                        Access::Write => FaultKind::WriteProtection,
+                        Access::Execute => FaultKind::ExecuteProtection,
+                    });
+                }
+            }
+            Arch::X86 | Arch::Generic => {
+                let x86 = self.format.arch == Arch::X86;
+                match mode {
+                    Mode::User => {
+                        if !rights.user {
+                            return stop(FaultKind::UserProtection);
+                        }
+                        if access == Access::Write && !rights.write {
+                            return stop(FaultKind::WriteProtection);
+                        }
+                    }
+                    Mode::Supervisor => {
+                        let user_page = rights.user;
+                        if x86 && user_page && access == Access::Execute && s.smep {
+                            return stop(FaultKind::SupervisorProtection);
+                        }
+                        if x86 && user_page && access != Access::Execute && s.smap {
+                            return stop(FaultKind::SupervisorProtection);
+                        }
+                        let wp = s.wp || !x86;
+                        if access == Access::Write && wp && !rights.write {
+                            return stop(FaultKind::WriteProtection);
+                        }
+                    }
+                }
+                if access == Access::Execute && !rights.execute {
+                    return stop(FaultKind::ExecuteProtection);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// x86: A on every entry used, D on the leaf for a write. RISC-V: the leaf only, per Svade/Svadu.
+    fn ad_updates(&self, leaf_raw: u64, leaf_level: usize) -> Result<Vec<AdUpdate>, Stop> {
+        let f = self.format;
+        let write = self.request.access == Access::Write;
+        let mut updates: Vec<AdUpdate> = Vec::new();
+        let mut push = |level: usize, entry_addr: u64, old: u64, new: u64| {
+            if old == new {
+                return;
+            }
+            // A cyclic table can reach the same entry twice: merge so the writes agree.
+            if let Some(u) = updates.iter_mut().find(|u| u.entry_addr == entry_addr) {
+                u.new |= new;
+            } else {
+                updates.push(AdUpdate { level, entry_addr, old, new });
+            }
+        };
+        match f.arch {
+            Arch::RiscV => {
+                let a = f.flag(leaf_raw, Role::Accessed, leaf_level, true);
+                let d = f.flag(leaf_raw, Role::Dirty, leaf_level, true);
+                let needs_a = !a;
+                let needs_d = write && !d;
+                if !(needs_a || needs_d) {
+                    return Ok(Vec::new());
+                }
+                if self.settings.riscv_ad == RiscvAd::Svade {
+                    let kind = if needs_a { FaultKind::AccessedClear } else { FaultKind::DirtyClear };
+                    return Err((kind, Some(leaf_level)));
+                }
+                let Some(step) = self.steps.last() else { return Ok(Vec::new()) };
+                let mut new = f.with(leaf_raw, Role::Accessed, leaf_level, 1);
+                if write {
+                    new = f.with(new, Role::Dirty, leaf_level, 1);
+                }
+                push(leaf_level, step.entry_addr, leaf_raw, new);
+            }
+            Arch::X86 | Arch::Generic => {
+                for step in &self.steps {
+                    let mut new = f.with(step.raw, Role::Accessed, step.level, 1);
+                    if step.leaf && write {
+                        new = f.with(new, Role::Dirty, step.level, 1);
+                    }
+                    push(step.level, step.entry_addr, step.raw, new);
+                }
+            }
+        }
+        Ok(updates)
+    }
+
+    fn fault(&self, kind: FaultKind, level: Option<usize>) -> PageFault {
+        let Request { va, access, mode } = self.request;
+        PageFault { kind, level, va, access, mode, report: self.report(kind) }
+    }
+
+    fn report(&self, kind: FaultKind) -> ArchReport {
+        let Request { access, mode, .. } = self.request;
+        match self.format.arch {
+            Arch::X86 => {
+                if kind == FaultKind::NonCanonical {
+                    return ArchReport::X86GeneralProtection;
+                }
+                if matches!(kind, FaultKind::OutOfRange | FaultKind::TableOutsideMemory) {
+                    return ArchReport::None;
+                }
+                let mut code = 0;
+                if kind != FaultKind::NotPresent {
+                    code |= x86_error::P;
+                }
+                if access == Access::Write {
+                    code |= x86_error::W;
+                }
+                if mode == Mode::User {
+                    code |= x86_error::U;
+                }
+                if kind == FaultKind::ReservedBit {
+                    code |= x86_error::RSVD;
+                }
+                // SDM 4.7: I/D is reported only with SMEP, or with PAE-style entries and NXE.
+                let pae_style = self.format.pte_bytes == 8;
+                if access == Access::Execute && (self.settings.smep || (pae_style && self.settings.nxe)) {
+                    code |= x86_error::ID;
+                }
+                ArchReport::X86PageFault { error_code: code }
+            }
+            Arch::RiscV => {
+                if matches!(kind, FaultKind::TableOutsideMemory) {
+                    return ArchReport::None;
+                }
+                let cause = match access {
+                    Access::Execute => 12,
+                    Access::Read => 13,
+                    Access::Write => 15,
+                };
+                ArchReport::RiscV { cause }
+            }
+            Arch::Generic => ArchReport::None,
+        }
+    }
+}

@@ -1,1 +1,3 @@
 //! The simulation core: paging formats, physical memory, tables, the MMU walk, processes.
+
+pub mod replace;

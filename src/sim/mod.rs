@@ -8,6 +8,7 @@ pub mod machine;
 pub mod mem;
 pub mod mmu;
 pub mod presets;
+pub mod replace;
 pub mod process;
 pub mod size;
 pub mod table;

@@ -3,4 +3,5 @@
 //! `sim` is the simulation core (pure, no I/O, never panics on input); `lab` is the lab file;
 //! `cli` the headless command line; `ui` the desktop app (feature `gui`).
 
+pub mod lab;
 pub mod sim;

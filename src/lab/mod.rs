@@ -1,6 +1,9 @@
-//! The lab file: serde types, versioning, validation with JSON paths, atomic saves, imports.
+//! The lab file: serde types, versioning, validation with JSON paths, atomic saves, and the
+//! importers (`ostep` reads the text OSTEP's homework simulators print).
 
 pub mod file;
 pub mod io;
+pub mod ostep;
+pub mod ostep_import;
 
 pub use file::{Lab, LabError};

@@ -12,6 +12,8 @@ pub mod replace;
 pub mod process;
 pub mod size;
 pub mod table;
+pub mod tlb;
+pub mod trace;
 
 pub use fault::{Access, ArchReport, FaultKind, Mode, PageFault};
 pub use format::{Arch, PagingFormat, Role};

@@ -12,12 +12,7 @@ const PAGE_SHIFT: u32 = 12;
 const BATCH: u64 = 4096;
 
 fn shapes() -> [(&'static str, TlbConfig); 3] {
-    let config = |entries, ways, policy| TlbConfig {
-        entries,
-        ways,
-        policy,
-        ..TlbConfig::default()
-    };
+    let config = |entries, ways, policy| TlbConfig { entries, ways, policy, ..TlbConfig::default() };
     [
         ("64x4-lru", config(64, 4, TlbPolicy::Lru)),
         ("64x64-lru", config(64, 64, TlbPolicy::Lru)),
@@ -96,11 +91,7 @@ fn lackey_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("lackey-parse");
     group.throughput(Throughput::Elements(records));
     group.bench_function("records", |b| {
-        b.iter(|| {
-            TraceReader::new(text.as_bytes())
-                .filter(Result::is_ok)
-                .count()
-        });
+        b.iter(|| TraceReader::new(text.as_bytes()).filter(Result::is_ok).count());
     });
     group.finish();
 }

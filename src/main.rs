@@ -29,6 +29,8 @@ fn gui(lab: Option<std::path::PathBuf>) -> ExitCode {
 
 #[cfg(not(feature = "gui"))]
 fn gui(_lab: Option<std::path::PathBuf>) -> ExitCode {
-    eprintln!("this pagelab was built without the desktop app (feature \"gui\"); use a subcommand, see --help");
+    eprintln!(
+        "this pagelab was built without the desktop app (feature \"gui\"); use a subcommand, see --help"
+    );
     ExitCode::FAILURE
 }

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use pagelab::lab::ostep::{
-    LinearAnswer, MultilevelAnswer, MultilevelOutcome, OstepError, OstepKind, OstepLinear,
-    OstepMultilevel, detect, parse, parse_linear, parse_multilevel, render_linear_problem,
-    render_linear_solved, render_multilevel_problem, render_multilevel_solved,
+    LinearAnswer, MultilevelAnswer, MultilevelOutcome, OstepError, OstepKind, OstepLinear, OstepMultilevel,
+    detect, parse, parse_linear, parse_multilevel, render_linear_problem, render_linear_solved,
+    render_multilevel_problem, render_multilevel_solved,
 };
 use proptest::prelude::*;
 
@@ -23,8 +23,7 @@ fn fixture(name: &str) -> String {
 
 fn multilevel(seed: u32, kind: &str) -> (String, OstepMultilevel) {
     let text = fixture(&format!("multilevel_s{seed}_n5_{kind}.txt"));
-    let parsed =
-        parse_multilevel(&text).unwrap_or_else(|error| panic!("seed {seed} {kind}: {error}"));
+    let parsed = parse_multilevel(&text).unwrap_or_else(|error| panic!("seed {seed} {kind}: {error}"));
     (text, parsed)
 }
 
@@ -41,11 +40,7 @@ fn every_fixture_file_is_detected_and_parsed_or_refused_by_kind() {
     let mut seen = 0;
     for entry in std::fs::read_dir(FIXTURES).expect("fixture directory") {
         let path = entry.expect("directory entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         if !name.ends_with(".txt") {
             continue;
         }
@@ -62,11 +57,7 @@ fn every_fixture_file_is_detected_and_parsed_or_refused_by_kind() {
         assert_eq!(detect(&text), expected_kind, "{name}");
         match expected_kind {
             Some(_) => assert!(parse(&text).is_ok(), "{name}: {:?}", parse(&text)),
-            None => assert_eq!(
-                parse(&text),
-                Err(OstepError::Unrecognized { line: 1 }),
-                "{name}"
-            ),
+            None => assert_eq!(parse(&text), Err(OstepError::Unrecognized { line: 1 }), "{name}"),
         }
         // The wrong parser refuses without panicking.
         match expected_kind {
@@ -88,10 +79,7 @@ fn multilevel_fixtures_have_the_simulator_machine() {
         for kind in ["problem", "solved"] {
             let (_, parsed) = multilevel(seed, kind);
             assert_eq!(parsed.seed, Some(u64::from(seed)));
-            assert_eq!(
-                (parsed.page_size, parsed.va_bits, parsed.phys_pages),
-                (32, 15, 128)
-            );
+            assert_eq!((parsed.page_size, parsed.va_bits, parsed.phys_pages), (32, 15, 128));
             assert_eq!(parsed.pdbr, pdbr);
             let frames: Vec<u64> = parsed.pages.iter().map(|(frame, _)| *frame).collect();
             assert_eq!(frames, (0..128).collect::<Vec<_>>());
@@ -101,14 +89,8 @@ fn multilevel_fixtures_have_the_simulator_machine() {
         }
     }
     let (_, first) = multilevel(1, "problem");
-    assert_eq!(
-        first.addresses,
-        vec![0x6c74, 0x6b22, 0x03df, 0x69dc, 0x317a]
-    );
-    assert_eq!(
-        first.pages.first().map(|(_, bytes)| bytes.get(6).copied()),
-        Some(Some(0xb2))
-    );
+    assert_eq!(first.addresses, vec![0x6c74, 0x6b22, 0x03df, 0x69dc, 0x317a]);
+    assert_eq!(first.pages.first().map(|(_, bytes)| bytes.get(6).copied()), Some(Some(0xb2)));
 }
 
 #[test]
@@ -128,10 +110,7 @@ fn linear_fixtures_have_the_default_sizes() {
     }
     let (_, first) = linear(1, "problem");
     assert_eq!(first.entries, vec![0, 0x8000_000c, 0, 0]);
-    assert_eq!(
-        first.addresses,
-        vec![0x1cc4, 0x29b3, 0x327a, 0x0601, 0x01d0]
-    );
+    assert_eq!(first.addresses, vec![0x1cc4, 0x29b3, 0x327a, 0x0601, 0x01d0]);
 }
 
 // ---------------------------------------------------------------- problem and solved agree
@@ -141,18 +120,8 @@ fn multilevel_problem_and_solved_agree() {
     for seed in MULTILEVEL_SEEDS {
         let (_, problem) = multilevel(seed, "problem");
         let (_, solved) = multilevel(seed, "solved");
-        assert_eq!(
-            OstepMultilevel {
-                answers: None,
-                ..solved.clone()
-            },
-            problem,
-            "seed {seed}"
-        );
-        assert_eq!(
-            solved.answers.as_ref().map(Vec::len),
-            Some(problem.addresses.len())
-        );
+        assert_eq!(OstepMultilevel { answers: None, ..solved.clone() }, problem, "seed {seed}");
+        assert_eq!(solved.answers.as_ref().map(Vec::len), Some(problem.addresses.len()));
     }
 }
 
@@ -161,18 +130,8 @@ fn linear_problem_and_solved_agree() {
     for seed in LINEAR_SEEDS {
         let (_, problem) = linear(seed, "problem");
         let (_, solved) = linear(seed, "solved");
-        assert_eq!(
-            OstepLinear {
-                answers: None,
-                ..solved.clone()
-            },
-            problem,
-            "seed {seed}"
-        );
-        assert_eq!(
-            solved.answers.as_ref().map(Vec::len),
-            Some(problem.addresses.len())
-        );
+        assert_eq!(OstepLinear { answers: None, ..solved.clone() }, problem, "seed {seed}");
+        assert_eq!(solved.answers.as_ref().map(Vec::len), Some(problem.addresses.len()));
     }
 }
 
@@ -181,11 +140,8 @@ fn linear_problem_and_solved_agree() {
 /// The byte at a physical address of the dump, looked up without the library's help.
 fn byte_at(memory: &OstepMultilevel, physical: u64) -> u8 {
     let (frame, offset) = (physical / 32, physical % 32);
-    let (_, bytes) = memory
-        .pages
-        .iter()
-        .find(|(f, _)| *f == frame)
-        .unwrap_or_else(|| panic!("frame {frame} missing"));
+    let (_, bytes) =
+        memory.pages.iter().find(|(f, _)| *f == frame).unwrap_or_else(|| panic!("frame {frame} missing"));
     bytes[usize::try_from(offset).expect("offset")]
 }
 
@@ -194,36 +150,20 @@ fn hand_walk(memory: &OstepMultilevel, va: u64) -> MultilevelAnswer {
     use pagelab::lab::ostep::EntryRead;
     let pde_index = (va >> 10) & 0x1f;
     let pde = byte_at(memory, memory.pdbr * 32 + pde_index);
-    let pde_read = EntryRead {
-        index: pde_index,
-        contents: pde,
-    };
+    let pde_read = EntryRead { index: pde_index, contents: pde };
     if pde >> 7 == 0 {
-        return MultilevelAnswer {
-            pde: pde_read,
-            outcome: MultilevelOutcome::PdeInvalid,
-        };
+        return MultilevelAnswer { pde: pde_read, outcome: MultilevelOutcome::PdeInvalid };
     }
     let pte_index = (va >> 5) & 0x1f;
     let pte = byte_at(memory, u64::from(pde & 0x7f) * 32 + pte_index);
-    let pte_read = EntryRead {
-        index: pte_index,
-        contents: pte,
-    };
+    let pte_read = EntryRead { index: pte_index, contents: pte };
     if pte >> 7 == 0 {
-        return MultilevelAnswer {
-            pde: pde_read,
-            outcome: MultilevelOutcome::PteInvalid { pte: pte_read },
-        };
+        return MultilevelAnswer { pde: pde_read, outcome: MultilevelOutcome::PteInvalid { pte: pte_read } };
     }
     let pa = (u64::from(pte & 0x7f) << 5) | (va & 0x1f);
     MultilevelAnswer {
         pde: pde_read,
-        outcome: MultilevelOutcome::Translated {
-            pte: pte_read,
-            pa,
-            value: byte_at(memory, pa),
-        },
+        outcome: MultilevelOutcome::Translated { pte: pte_read, pa, value: byte_at(memory, pa) },
     }
 }
 
@@ -235,14 +175,7 @@ fn multilevel_answers_match_a_hand_decode() {
         let answers = solved.answers.clone().expect("solved answers");
         for (&va, answer) in solved.addresses.iter().zip(&answers) {
             assert_eq!(*answer, hand_walk(&solved, va), "seed {seed} va {va:#x}");
-            assert_eq!(
-                answer.steps(),
-                if answer.outcome == MultilevelOutcome::PdeInvalid {
-                    1
-                } else {
-                    2
-                }
-            );
+            assert_eq!(answer.steps(), if answer.outcome == MultilevelOutcome::PdeInvalid { 1 } else { 2 });
             assert_eq!(answer.pde.valid(), answer.pde.contents >= 0x80);
             let slot = match answer.outcome {
                 MultilevelOutcome::Translated { .. } => 0,
@@ -268,10 +201,7 @@ fn linear_answers_match_a_hand_decode() {
             let expected = if entry >> 31 == 1 {
                 let pfn = u64::from(entry & 0x7fff_ffff);
                 outcomes[0] += 1;
-                LinearAnswer::Translated {
-                    vpn,
-                    pa: pfn * solved.page_size + va % solved.page_size,
-                }
+                LinearAnswer::Translated { vpn, pa: pfn * solved.page_size + va % solved.page_size }
             } else {
                 outcomes[1] += 1;
                 LinearAnswer::Invalid { vpn }
@@ -289,31 +219,15 @@ fn linear_answers_match_a_hand_decode() {
 fn rendering_reproduces_the_fixtures_byte_for_byte() {
     for seed in MULTILEVEL_SEEDS {
         let (problem_text, problem) = multilevel(seed, "problem");
-        assert_eq!(
-            render_multilevel_problem(&problem),
-            problem_text,
-            "multilevel seed {seed}"
-        );
+        assert_eq!(render_multilevel_problem(&problem), problem_text, "multilevel seed {seed}");
         let (solved_text, solved) = multilevel(seed, "solved");
-        assert_eq!(
-            render_multilevel_solved(&solved),
-            Some(solved_text),
-            "multilevel seed {seed}"
-        );
+        assert_eq!(render_multilevel_solved(&solved), Some(solved_text), "multilevel seed {seed}");
     }
     for seed in LINEAR_SEEDS {
         let (problem_text, problem) = linear(seed, "problem");
-        assert_eq!(
-            render_linear_problem(&problem),
-            problem_text,
-            "linear seed {seed}"
-        );
+        assert_eq!(render_linear_problem(&problem), problem_text, "linear seed {seed}");
         let (solved_text, solved) = linear(seed, "solved");
-        assert_eq!(
-            render_linear_solved(&solved),
-            Some(solved_text),
-            "linear seed {seed}"
-        );
+        assert_eq!(render_linear_solved(&solved), Some(solved_text), "linear seed {seed}");
     }
 }
 
@@ -344,11 +258,7 @@ fn error_line(result: Result<impl std::fmt::Debug, OstepError>) -> usize {
     match result {
         Ok(value) => panic!("accepted: {value:?}"),
         Err(error) => {
-            assert!(
-                error
-                    .to_string()
-                    .starts_with(&format!("line {}: ", error.line()))
-            );
+            assert!(error.to_string().starts_with(&format!("line {}: ", error.line())));
             error.line()
         }
     }
@@ -358,13 +268,7 @@ fn error_line(result: Result<impl std::fmt::Debug, OstepError>) -> usize {
 fn with_line(text: &str, number: usize, replacement: &str) -> String {
     text.lines()
         .enumerate()
-        .map(|(index, line)| {
-            if index + 1 == number {
-                replacement
-            } else {
-                line
-            }
-        })
+        .map(|(index, line)| if index + 1 == number { replacement } else { line })
         .map(|line| format!("{line}\n"))
         .collect()
 }
@@ -378,71 +282,35 @@ fn multilevel_errors_name_the_line() {
     let bad_hex = with_line(&text, 6, &format!("page   1:{}", "zz".repeat(32)));
     assert_eq!(error_line(parse_multilevel(&bad_hex)), 6);
     let duplicate = with_line(&text, 6, &format!("page   0:{}", "00".repeat(32)));
-    assert!(matches!(
-        parse_multilevel(&duplicate),
-        Err(OstepError::Duplicate { line: 6, .. })
-    ));
+    assert!(matches!(parse_multilevel(&duplicate), Err(OstepError::Duplicate { line: 6, .. })));
     let beyond = with_line(&text, 6, &format!("page 128:{}", "00".repeat(32)));
-    assert!(matches!(
-        parse_multilevel(&beyond),
-        Err(OstepError::OutOfRange { line: 6, .. })
-    ));
+    assert!(matches!(parse_multilevel(&beyond), Err(OstepError::OutOfRange { line: 6, .. })));
     // Line 134 is the PDBR line; without it the first address is where it was expected.
     let no_pdbr = with_line(&text, 134, "");
     let error = parse_multilevel(&no_pdbr).expect_err("no PDBR");
     assert_eq!(error.line(), 136);
     assert!(error.to_string().contains("PDBR"), "{error}");
     let big_pdbr = with_line(&text, 134, "PDBR: 128  (decimal)");
-    assert!(matches!(
-        parse_multilevel(&big_pdbr),
-        Err(OstepError::OutOfRange { line: 134, .. })
-    ));
+    assert!(matches!(parse_multilevel(&big_pdbr), Err(OstepError::OutOfRange { line: 134, .. })));
     // Line 137 is the first PDE line, 138 its PTE line, 139 the outcome.
     let bad_pde = with_line(
         &text,
         137,
         "  --> pde index:0x1b [decimal 27] pde contents:0xa0 (valid 0, pfn 0x20 [decimal 32])",
     );
-    assert!(matches!(
-        parse_multilevel(&bad_pde),
-        Err(OstepError::Mismatch { line: 137, .. })
-    ));
-    let pde_fault_after_pte = with_line(
-        &text,
-        139,
-        "      --> Fault (page directory entry not valid)",
-    );
+    assert!(matches!(parse_multilevel(&bad_pde), Err(OstepError::Mismatch { line: 137, .. })));
+    let pde_fault_after_pte = with_line(&text, 139, "      --> Fault (page directory entry not valid)");
     assert_eq!(error_line(parse_multilevel(&pde_fault_after_pte)), 139);
-    let garbage_outcome = with_line(
-        &text,
-        139,
-        "      --> Translates to Physical Address 0xc34 --> Value: 0x100",
-    );
-    assert!(matches!(
-        parse_multilevel(&garbage_outcome),
-        Err(OstepError::OutOfRange { line: 139, .. })
-    ));
+    let garbage_outcome =
+        with_line(&text, 139, "      --> Translates to Physical Address 0xc34 --> Value: 0x100");
+    assert!(matches!(parse_multilevel(&garbage_outcome), Err(OstepError::OutOfRange { line: 139, .. })));
     let big_address = with_line(&text, 136, "Virtual Address 0x8000:");
-    assert!(matches!(
-        parse_multilevel(&big_address),
-        Err(OstepError::OutOfRange { line: 136, .. })
-    ));
+    assert!(matches!(parse_multilevel(&big_address), Err(OstepError::OutOfRange { line: 136, .. })));
     // Cut after the first answer block: ARG num (line 3) no longer matches.
-    let cut: String = text
-        .lines()
-        .take(139)
-        .map(|line| format!("{line}\n"))
-        .collect();
-    assert!(matches!(
-        parse_multilevel(&cut),
-        Err(OstepError::Mismatch { line: 3, .. })
-    ));
+    let cut: String = text.lines().take(139).map(|line| format!("{line}\n")).collect();
+    assert!(matches!(parse_multilevel(&cut), Err(OstepError::Mismatch { line: 3, .. })));
     // Cut inside a block: the missing line is expected at the end of the input.
-    let cut: String = text
-        .lines()
-        .take(137)
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let cut: String = text.lines().take(137).map(|line| format!("{line}\n")).collect();
     assert_eq!(error_line(parse_multilevel(&cut)), 138);
 }
 
@@ -450,14 +318,7 @@ fn multilevel_errors_name_the_line() {
 fn linear_errors_name_the_line() {
     let (text, _) = linear(1, "solved");
     let odd_size = with_line(&text, 2, "ARG address space size 12k");
-    assert!(matches!(
-        parse_linear(&odd_size),
-        Err(OstepError::NotPowerOfTwo {
-            line: 2,
-            value: 12288,
-            ..
-        })
-    ));
+    assert!(matches!(parse_linear(&odd_size), Err(OstepError::NotPowerOfTwo { line: 2, value: 12288, .. })));
     let bad_size = with_line(&text, 4, "ARG page size 4q");
     assert_eq!(error_line(parse_linear(&bad_size)), 4);
     let no_size = with_line(&text, 3, "");
@@ -466,32 +327,16 @@ fn linear_errors_name_the_line() {
     let bad_entry = with_line(&text, 18, "  0x8000000g");
     assert_eq!(error_line(parse_linear(&bad_entry)), 18);
     let wide_entry = with_line(&text, 18, "  0x180000000");
-    assert!(matches!(
-        parse_linear(&wide_entry),
-        Err(OstepError::OutOfRange { line: 18, .. })
-    ));
+    assert!(matches!(parse_linear(&wide_entry), Err(OstepError::OutOfRange { line: 18, .. })));
     let missing_entry = with_line(&text, 20, "");
-    assert!(matches!(
-        parse_linear(&missing_entry),
-        Err(OstepError::Mismatch { line: 22, .. })
-    ));
+    assert!(matches!(parse_linear(&missing_entry), Err(OstepError::Mismatch { line: 22, .. })));
     let bad_answer = with_line(&text, 24, "  VA 0x000029b3 (decimal:    10675) -->  maybe");
     assert_eq!(error_line(parse_linear(&bad_answer)), 24);
-    let question = with_line(
-        &text,
-        24,
-        "  VA 0x000029b3 (decimal:    10675) --> PA or invalid address?",
-    );
+    let question = with_line(&text, 24, "  VA 0x000029b3 (decimal:    10675) --> PA or invalid address?");
     assert_eq!(error_line(parse_linear(&question)), 24);
-    let bad_decimal = with_line(
-        &text,
-        23,
-        "  VA 0x00001cc4 (decimal:     7364) --> 0000ccc4 (decimal    52421) [VPN 1]",
-    );
-    assert!(matches!(
-        parse_linear(&bad_decimal),
-        Err(OstepError::Mismatch { line: 23, .. })
-    ));
+    let bad_decimal =
+        with_line(&text, 23, "  VA 0x00001cc4 (decimal:     7364) --> 0000ccc4 (decimal    52421) [VPN 1]");
+    assert!(matches!(parse_linear(&bad_decimal), Err(OstepError::Mismatch { line: 23, .. })));
     let trailing = format!("{text}Traceback (most recent call last):\n");
     assert_eq!(error_line(parse_linear(&trailing)), 29);
 }
@@ -519,9 +364,7 @@ fn every_prefix_of_every_fixture_is_handled_without_panicking() {
         // for no new paths.
         let answers_start = text.find("PDBR:").unwrap_or(0);
         let cuts = (0..=text.len()).filter(|&cut| {
-            cut >= answers_start
-                || cut % 97 == 0
-                || text.as_bytes().get(cut.wrapping_sub(1)) == Some(&b'\n')
+            cut >= answers_start || cut % 97 == 0 || text.as_bytes().get(cut.wrapping_sub(1)) == Some(&b'\n')
         });
         for cut in cuts.filter(|&cut| text.is_char_boundary(cut)) {
             let prefix = &text[..cut];
@@ -530,18 +373,11 @@ fn every_prefix_of_every_fixture_is_handled_without_panicking() {
                 parse_multilevel(prefix).map(|_| ()),
                 parse_linear(prefix).map(|_| ()),
                 // detect() then one of the above: checked where a line ends to save time.
-                if at_line_end {
-                    parse(prefix).map(|_| ())
-                } else {
-                    Ok(())
-                },
+                if at_line_end { parse(prefix).map(|_| ()) } else { Ok(()) },
             ];
             for result in results {
                 if let Err(error) = result {
-                    assert!(
-                        (1..=line_count + 1).contains(&error.line()),
-                        "{name} cut {cut}: {error}"
-                    );
+                    assert!((1..=line_count + 1).contains(&error.line()), "{name} cut {cut}: {error}");
                 }
             }
         }
@@ -553,11 +389,7 @@ fn every_prefix_of_every_fixture_is_handled_without_panicking() {
 fn any_multilevel() -> impl Strategy<Value = OstepMultilevel> {
     (
         proptest::option::of(any::<u64>()),
-        proptest::collection::btree_map(
-            0_u64..128,
-            proptest::collection::vec(any::<u8>(), 32),
-            1..20,
-        ),
+        proptest::collection::btree_map(0_u64..128, proptest::collection::vec(any::<u8>(), 32), 1..20),
         0_u64..128,
         proptest::collection::vec(0_u64..(1 << 15), 0..12),
     )
@@ -574,12 +406,7 @@ fn any_multilevel() -> impl Strategy<Value = OstepMultilevel> {
 }
 
 fn any_linear() -> impl Strategy<Value = OstepLinear> {
-    (
-        proptest::option::of(any::<u64>()),
-        0_u32..6,
-        0_u32..4,
-        4_u32..20,
-    )
+    (proptest::option::of(any::<u64>()), 0_u32..6, 0_u32..4, 4_u32..20)
         .prop_flat_map(|(seed, table_bits, extra_phys_bits, page_bits)| {
             let page_size = 1_u64 << page_bits;
             let address_space = page_size << table_bits;
@@ -591,17 +418,15 @@ fn any_linear() -> impl Strategy<Value = OstepLinear> {
                 proptest::collection::vec(0..address_space * 2, 0..8),
             )
         })
-        .prop_map(
-            |((seed, address_space, phys_mem, page_size), entries, addresses)| OstepLinear {
-                seed,
-                address_space,
-                phys_mem,
-                page_size,
-                entries,
-                addresses,
-                answers: None,
-            },
-        )
+        .prop_map(|((seed, address_space, phys_mem, page_size), entries, addresses)| OstepLinear {
+            seed,
+            address_space,
+            phys_mem,
+            page_size,
+            entries,
+            addresses,
+            answers: None,
+        })
 }
 
 /// Answers as the simulator would give them (plus out-of-bounds for addresses past the end).
@@ -611,10 +436,7 @@ fn solve_linear(problem: &OstepLinear) -> Vec<LinearAnswer> {
         .iter()
         .map(|&va| {
             let vpn = va / problem.page_size;
-            match usize::try_from(vpn)
-                .ok()
-                .and_then(|vpn| problem.entries.get(vpn))
-            {
+            match usize::try_from(vpn).ok().and_then(|vpn| problem.entries.get(vpn)) {
                 None => LinearAnswer::OutOfBounds,
                 Some(entry) if entry >> 31 == 1 => LinearAnswer::Translated {
                     vpn,
@@ -639,11 +461,7 @@ fn solve_multilevel(problem: &OstepMultilevel) -> Vec<MultilevelAnswer> {
             (frame, bytes)
         })
         .collect();
-    problem
-        .addresses
-        .iter()
-        .map(|&va| hand_walk(&full, va))
-        .collect()
+    problem.addresses.iter().map(|&va| hand_walk(&full, va)).collect()
 }
 
 proptest! {

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use pagelab::cli::policy::{PolicyArgs, PolicyChoice, run};
 use pagelab::sim::replace::{
-    Policy, Reference, ReplaceError, Replacer, Run, SplitMix64, fault_curve, reads, simulate,
-    simulate_seeded,
+    Policy, Reference, ReplaceError, Replacer, Run, SplitMix64, fault_curve, reads, simulate, simulate_seeded,
 };
 use proptest::prelude::*;
 
@@ -40,8 +39,7 @@ struct Fixture {
 
 fn field_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let (_, rest) = line.split_once(key)?;
-    rest.split(|c: char| c.is_whitespace() || c == ']')
-        .find(|word| !word.is_empty())
+    rest.split(|c: char| c.is_whitespace() || c == ']').find(|word| !word.is_empty())
 }
 
 fn parse_access(line: &str) -> Option<ExpectedAccess> {
@@ -122,10 +120,7 @@ fn policy_fixture_paths() -> Vec<PathBuf> {
 #[test]
 fn every_ostep_policy_fixture_matches_line_by_line() {
     let paths = policy_fixture_paths();
-    assert!(
-        paths.len() >= 4,
-        "expected the policy fixtures, found {paths:?}"
-    );
+    assert!(paths.len() >= 4, "expected the policy fixtures, found {paths:?}");
     for path in paths {
         let name = path.display();
         let fixture = parse_fixture(&path);
@@ -140,21 +135,14 @@ fn every_ostep_policy_fixture_matches_line_by_line() {
             let at = format!("{name}, access {} (page {})", index + 1, expected.page);
             assert_eq!(step.page, expected.page, "{at}");
             assert_eq!(step.outcome.hit, expected.hit, "{at}: hit/miss");
-            assert_eq!(
-                step.outcome.victim, expected.replaced,
-                "{at}: replaced page"
-            );
+            assert_eq!(step.outcome.victim, expected.replaced, "{at}: replaced page");
             assert_eq!(step.outcome.frames_after, expected.frames, "{at}: frames");
             if step.outcome.hit {
                 hits += 1;
             } else {
                 misses += 1;
             }
-            assert_eq!(
-                (hits, misses),
-                (expected.hits, expected.misses),
-                "{at}: counts"
-            );
+            assert_eq!((hits, misses), (expected.hits, expected.misses), "{at}: counts");
         }
         assert_eq!(run.hits, fixture.final_hits, "{name}: final hits");
         assert_eq!(run.misses, fixture.final_misses, "{name}: final misses");
@@ -170,10 +158,7 @@ fn beladys_anomaly_shows_for_fifo_only() {
     assert_eq!(fifo.get(3), Some(&(4, 10)));
     for policy in [Policy::Lru, Policy::Opt] {
         let curve = fault_curve(policy, &refs, 6);
-        assert!(
-            curve.windows(2).all(|pair| pair[1].1 <= pair[0].1),
-            "{policy}: {curve:?}"
-        );
+        assert!(curve.windows(2).all(|pair| pair[1].1 <= pair[0].1), "{policy}: {curve:?}");
     }
 }
 
@@ -247,11 +232,7 @@ fn enhanced_clock_prefers_clean_unused_victims_and_counts_write_backs() {
     assert!(!outcome.victim_dirty);
     assert_eq!(outcome.frames_after, vec![1, 4, 3]);
     assert_eq!(outcome.hand, Some(2));
-    let bits: Vec<(bool, bool)> = outcome
-        .slots_after
-        .iter()
-        .map(|f| (f.used, f.dirty))
-        .collect();
+    let bits: Vec<(bool, bool)> = outcome.slots_after.iter().map(|f| (f.used, f.dirty)).collect();
     assert_eq!(bits, vec![(false, true), (true, false), (false, true)]);
 
     // From the hand at slot 2: page 3 is (0,1), which beats page 4's (1,0). It is dirty: write-back.
@@ -283,9 +264,7 @@ fn victims(run: &Run) -> Vec<Option<u64>> {
 #[test]
 fn random_is_deterministic_per_seed() {
     let mut source = SplitMix64::new(5);
-    let pages: Vec<u64> = (0..200)
-        .map(|_| u64::try_from(source.below(12)).expect("small"))
-        .collect();
+    let pages: Vec<u64> = (0..200).map(|_| u64::try_from(source.below(12)).expect("small")).collect();
     let refs = reads(&pages);
     let first = simulate_seeded(Policy::Random, 4, &refs, 42).expect("frames > 0");
     let again = simulate_seeded(Policy::Random, 4, &refs, 42).expect("frames > 0");
@@ -299,17 +278,10 @@ fn random_is_deterministic_per_seed() {
 #[test]
 fn zero_frames_and_empty_strings_do_not_panic() {
     for policy in Policy::ALL {
-        assert_eq!(
-            simulate(policy, 0, &reads(&BELADY)).err(),
-            Some(ReplaceError::NoFrames)
-        );
+        assert_eq!(simulate(policy, 0, &reads(&BELADY)).err(), Some(ReplaceError::NoFrames));
         let empty = simulate(policy, 3, &[]).expect("frames > 0");
         assert!(empty.steps.is_empty());
-        assert!(
-            fault_curve(policy, &[], 3)
-                .iter()
-                .all(|&(_, misses)| misses == 0)
-        );
+        assert!(fault_curve(policy, &[], 3).iter().all(|&(_, misses)| misses == 0));
     }
 }
 
@@ -363,41 +335,25 @@ struct PolicyCli {
 }
 
 fn parse_cli(words: &[&str]) -> Result<PolicyArgs, clap::Error> {
-    PolicyCli::try_parse_from(std::iter::once("policy").chain(words.iter().copied()))
-        .map(|cli| cli.args)
+    PolicyCli::try_parse_from(std::iter::once("policy").chain(words.iter().copied())).map(|cli| cli.args)
 }
 
 #[test]
 fn cli_prints_each_access_and_totals() {
-    let args = parse_cli(&[
-        "--policy",
-        "fifo",
-        "--frames",
-        "3",
-        "--refs",
-        "1,2,3,4,1,2,5,1,2,3,4,5",
-    ])
-    .expect("valid arguments");
+    let args = parse_cli(&["--policy", "fifo", "--frames", "3", "--refs", "1,2,3,4,1,2,5,1,2,3,4,5"])
+        .expect("valid arguments");
     let text = run(&args).expect("runs");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 1 + 12 + 1, "{text}");
-    assert!(
-        lines[5].contains("MISS") && lines[5].contains("[2, 3, 4]"),
-        "{text}"
-    );
+    assert!(lines[5].contains("MISS") && lines[5].contains("[2, 3, 4]"), "{text}");
     assert!(lines[9].contains("HIT"), "{text}");
-    assert_eq!(
-        lines.last().copied(),
-        Some("hits 3  misses 9  hit rate 25.00%  write-backs 0")
-    );
+    assert_eq!(lines.last().copied(), Some("hits 3  misses 9  hit rate 25.00%  write-backs 0"));
 }
 
 #[test]
 fn cli_json_has_totals_and_steps() {
-    let args = parse_cli(&[
-        "--policy", "lru", "--frames", "2", "--refs", "1w,2,1,3", "--json",
-    ])
-    .expect("valid arguments");
+    let args = parse_cli(&["--policy", "lru", "--frames", "2", "--refs", "1w,2,1,3", "--json"])
+        .expect("valid arguments");
     let json: serde_json::Value = serde_json::from_str(&run(&args).expect("runs")).expect("JSON");
     assert_eq!(json["hits"], 1);
     assert_eq!(json["misses"], 3);
@@ -417,11 +373,8 @@ fn cli_json_has_totals_and_steps() {
 fn cli_reads_trace_files_with_writes_and_comments() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("refs.txt");
-    std::fs::write(
-        &path,
-        "# a store, then enough loads to push it out\n1 w\n2\n3 # load\n",
-    )
-    .expect("write trace");
+    std::fs::write(&path, "# a store, then enough loads to push it out\n1 w\n2\n3 # load\n")
+        .expect("write trace");
     let args = PolicyArgs {
         policy: PolicyChoice::Fifo,
         seed: 0,
@@ -439,15 +392,9 @@ fn cli_reads_trace_files_with_writes_and_comments() {
 
 #[test]
 fn cli_refuses_bad_input() {
+    assert!(parse_cli(&["--policy", "fifo", "--frames", "3"]).is_err(), "no references");
     assert!(
-        parse_cli(&["--policy", "fifo", "--frames", "3"]).is_err(),
-        "no references"
-    );
-    assert!(
-        parse_cli(&[
-            "--policy", "fifo", "--frames", "3", "--refs", "1", "--trace", "t.txt"
-        ])
-        .is_err(),
+        parse_cli(&["--policy", "fifo", "--frames", "3", "--refs", "1", "--trace", "t.txt"]).is_err(),
         "refs and trace together"
     );
     assert!(parse_cli(&["--policy", "mru", "--frames", "3", "--refs", "1"]).is_err());
@@ -468,17 +415,14 @@ fn cli_refuses_bad_input() {
 
 #[test]
 fn cli_clock_output_shows_the_hand_and_bits() {
-    let args = parse_cli(&["--policy", "clock", "--frames", "2", "--refs", "1,2w,3"])
-        .expect("valid arguments");
+    let args =
+        parse_cli(&["--policy", "clock", "--frames", "2", "--refs", "1,2w,3"]).expect("valid arguments");
     let text = run(&args).expect("runs");
     // After 3 replaces 1 in slot 0, the hand rests on slot 1, whose bit it cleared in passing.
     assert!(text.contains("[3*, ^2']"), "{text}");
-    let json_args = parse_cli(&[
-        "--policy", "clock", "--frames", "2", "--refs", "1,2w,3", "--json",
-    ])
-    .expect("valid arguments");
-    let json: serde_json::Value =
-        serde_json::from_str(&run(&json_args).expect("runs")).expect("JSON");
+    let json_args = parse_cli(&["--policy", "clock", "--frames", "2", "--refs", "1,2w,3", "--json"])
+        .expect("valid arguments");
+    let json: serde_json::Value = serde_json::from_str(&run(&json_args).expect("runs")).expect("JSON");
     assert_eq!(json["steps"][2]["hand"], 1);
     assert_eq!(
         json["steps"][2]["slots"],
@@ -487,9 +431,7 @@ fn cli_clock_output_shows_the_hand_and_bits() {
             {"page": 2, "used": false, "dirty": true},
         ])
     );
-    let seeded = parse_cli(&[
-        "--policy", "random", "--seed", "9", "--frames", "2", "--refs", "1,2,3,4",
-    ])
-    .expect("valid arguments");
+    let seeded = parse_cli(&["--policy", "random", "--seed", "9", "--frames", "2", "--refs", "1,2,3,4"])
+        .expect("valid arguments");
     assert_eq!(run(&seeded).expect("runs"), run(&seeded).expect("runs"));
 }

@@ -10,10 +10,7 @@ use std::io::BufReader;
 use pagelab::sim::tlb::{Tlb, TlbConfig, TlbEntry, TlbPolicy};
 use pagelab::sim::trace::{TraceFormat, TraceReader, pages_touched};
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/traces/lackey_sort.trace.gz"
-);
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/traces/lackey_sort.trace.gz");
 
 const PAGE_SHIFT: u32 = 12;
 const RECORDS: u64 = 1_477_006;
@@ -46,13 +43,7 @@ fn lackey_sort_matches_reference_counts() {
     let mut tlbs: Vec<Tlb<()>> = REFERENCE
         .iter()
         .map(|&(entries, ways, policy, _, _)| {
-            let config = TlbConfig {
-                entries,
-                ways,
-                policy,
-                seed: 0,
-                asid_tagging: true,
-            };
+            let config = TlbConfig { entries, ways, policy, seed: 0, asid_tagging: true };
             Tlb::new(config).unwrap_or_else(|error| panic!("{error}"))
         })
         .collect();

@@ -98,14 +98,17 @@ fn parse_len(text: Option<&str>) -> anyhow::Result<Option<u64>> {
 pub fn default_memory(format: &PagingFormat) -> u64 {
     match format.name.as_str() {
         "ostep-multilevel" => 128 * 32,
-        "ostep-linear" => (1u64 << format.pa_bits.min(40)) + format.table_bytes(0).next_multiple_of(format.page_size()),
+        "ostep-linear" => {
+            (1u64 << format.pa_bits.min(40)) + format.table_bytes(0).next_multiple_of(format.page_size())
+        }
         _ => 256 << 20,
     }
 }
 
 pub fn new(args: &NewArgs) -> anyhow::Result<String> {
-    let mut format = presets::by_name(&args.format)
-        .ok_or_else(|| anyhow!("unknown format {:?}; choose one of {}", args.format, presets::NAMES.join(", ")))?;
+    let mut format = presets::by_name(&args.format).ok_or_else(|| {
+        anyhow!("unknown format {:?}; choose one of {}", args.format, presets::NAMES.join(", "))
+    })?;
     let size_arg = |name: &str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
         v.as_deref().map(|t| parse_size(t).map_err(|e| anyhow!("--{name}: {e}"))).transpose()
     };
@@ -114,7 +117,11 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
     let page = size_arg("page-size", &args.page_size)?;
     if format.name == "ostep-linear" {
         let log2 = |name: &str, v: u64| -> anyhow::Result<u32> {
-            if v.is_power_of_two() { Ok(v.trailing_zeros()) } else { bail!("--{name} must be a power of two, not {v}") }
+            if v.is_power_of_two() {
+                Ok(v.trailing_zeros())
+            } else {
+                bail!("--{name} must be a power of two, not {v}")
+            }
         };
         let va_bits = space.map(|s| log2("address-space", s)).transpose()?.unwrap_or(format.va_bits);
         let page_shift = page.map(|p| log2("page-size", p)).transpose()?.unwrap_or(format.page_shift);
@@ -124,7 +131,11 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
         bail!("--address-space and --page-size apply to ostep-linear only");
     }
     format.validate().map_err(|e| anyhow!("{e}"))?;
-    let mem_size = if format.name == "ostep-linear" { default_memory(&format) } else { memory.unwrap_or_else(|| default_memory(&format)) };
+    let mem_size = if format.name == "ostep-linear" {
+        default_memory(&format)
+    } else {
+        memory.unwrap_or_else(|| default_memory(&format))
+    };
     let machine = Machine::new(format, mem_size)?;
     let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format.name));
     let lab = Lab::new(&title, "", machine);
@@ -144,12 +155,19 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
     let len = parse_len(args.length.as_deref())?;
-    let page_size = args.page_size.as_deref().map(|p| parse_size(p).map_err(|e| anyhow!("--page-size: {e}"))).transpose()?;
+    let page_size = args
+        .page_size
+        .as_deref()
+        .map(|p| parse_size(p).map_err(|e| anyhow!("--page-size: {e}")))
+        .transpose()?;
     let target = match &args.to {
         Some(pa) => MapTarget::To(parse_addr("--to", pa)?),
         None => MapTarget::Alloc,
     };
-    let flags = args.flags.as_ref().map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let flags = args
+        .flags
+        .as_ref()
+        .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     let size = page_size.unwrap_or(lab.machine.format.page_size());
     let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
     let pages = lab.machine.map(process, &request)?;

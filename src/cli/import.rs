@@ -23,11 +23,16 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: &ImportArgs) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let where_ = |e: &dyn std::fmt::Display| anyhow!("{}: {e}", args.file.display());
     let lab = match args.kind {
-        ImportKind::OstepMultilevel => ostep::parse_multilevel(&text).map_err(|e| where_(&e)).and_then(|p| ostep_import::multilevel_lab(&p).map_err(|e| where_(&e)))?,
-        ImportKind::OstepLinear => ostep::parse_linear(&text).map_err(|e| where_(&e)).and_then(|p| ostep_import::linear_lab(&p).map_err(|e| where_(&e)))?,
+        ImportKind::OstepMultilevel => ostep::parse_multilevel(&text)
+            .map_err(|e| where_(&e))
+            .and_then(|p| ostep_import::multilevel_lab(&p).map_err(|e| where_(&e)))?,
+        ImportKind::OstepLinear => ostep::parse_linear(&text)
+            .map_err(|e| where_(&e))
+            .and_then(|p| ostep_import::linear_lab(&p).map_err(|e| where_(&e)))?,
     };
     io::save(&lab, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
     Ok(format!("imported {} into {}\n", args.file.display(), args.output.display()))

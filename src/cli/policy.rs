@@ -97,10 +97,7 @@ pub fn parse_reference(token: &str) -> Result<Reference, ReferenceParseError> {
     } else {
         (token, false)
     };
-    let parsed = match number
-        .strip_prefix("0x")
-        .or_else(|| number.strip_prefix("0X"))
-    {
+    let parsed = match number.strip_prefix("0x").or_else(|| number.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => number.parse::<u64>(),
     };
@@ -115,23 +112,20 @@ pub fn parse_reference(token: &str) -> Result<Reference, ReferenceParseError> {
 pub fn parse_trace(text: &str) -> Result<Vec<Reference>> {
     let mut refs = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let content = line
-            .split_once('#')
-            .map_or(line, |(before, _)| before)
-            .trim();
+        let content = line.split_once('#').map_or(line, |(before, _)| before).trim();
         if content.is_empty() {
             continue;
         }
-        let reference = parse_reference(content)
-            .with_context(|| format!("line {}", index.saturating_add(1)))?;
+        let reference =
+            parse_reference(content).with_context(|| format!("line {}", index.saturating_add(1)))?;
         refs.push(reference);
     }
     Ok(refs)
 }
 
 fn read_trace(path: &Path) -> Result<Vec<Reference>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read trace {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read trace {}", path.display()))?;
     parse_trace(&text).with_context(|| format!("bad trace {}", path.display()))
 }
 
@@ -210,10 +204,7 @@ impl JsonReport {
                     victim_dirty: step.outcome.victim_dirty,
                     frames: step.outcome.frames_after.clone(),
                     hand: step.outcome.hand,
-                    slots: run
-                        .policy
-                        .has_hand()
-                        .then(|| step.outcome.slots_after.clone()),
+                    slots: run.policy.has_hand().then(|| step.outcome.slots_after.clone()),
                 })
                 .collect(),
         }
@@ -231,11 +222,7 @@ fn render_table(run: &Run) -> Result<String, std::fmt::Error> {
         run.policy.frame_order()
     )?;
     let with_hand = run.policy.has_hand();
-    write!(
-        out,
-        "{:>6}  {:<8}  {:<6}  {:<8}  frames",
-        "#", "access", "result", "victim"
-    )?;
+    write!(out, "{:>6}  {:<8}  {:<6}  {:<8}  frames", "#", "access", "result", "victim")?;
     if with_hand {
         write!(out, " (* use bit, ' dirty, ^ hand)")?;
     }
@@ -249,16 +236,9 @@ fn render_table(run: &Run) -> Result<String, std::fmt::Error> {
             Some(page) => page.to_string(),
             None => "-".to_owned(),
         };
-        let frames = if with_hand {
-            render_slots(&step.outcome)
-        } else {
-            render_pages(&step.outcome.frames_after)
-        };
-        writeln!(
-            out,
-            "{:>6}  {access:<8}  {result:<6}  {victim:<8}  {frames}",
-            index.saturating_add(1)
-        )?;
+        let frames =
+            if with_hand { render_slots(&step.outcome) } else { render_pages(&step.outcome.frames_after) };
+        writeln!(out, "{:>6}  {access:<8}  {result:<6}  {victim:<8}  {frames}", index.saturating_add(1))?;
     }
     writeln!(
         out,
@@ -309,10 +289,7 @@ mod tests {
     #[test]
     fn bad_references_are_explained() {
         assert_eq!(parse_reference(" "), Err(ReferenceParseError::Empty));
-        assert_eq!(
-            parse_reference("x"),
-            Err(ReferenceParseError::BadPage("x".to_owned()))
-        );
+        assert_eq!(parse_reference("x"), Err(ReferenceParseError::BadPage("x".to_owned())));
         assert!(parse_reference("-1").is_err());
         assert!(parse_reference("w").is_err());
     }
@@ -320,10 +297,7 @@ mod tests {
     #[test]
     fn traces_skip_comments_and_blank_lines() -> Result<()> {
         let refs = parse_trace("# header\n1\n\n2 w # store\n  3r\n")?;
-        assert_eq!(
-            refs,
-            vec![Reference::read(1), Reference::write(2), Reference::read(3)]
-        );
+        assert_eq!(refs, vec![Reference::read(1), Reference::write(2), Reference::read(3)]);
         Ok(())
     }
 
@@ -332,9 +306,7 @@ mod tests {
         let error = parse_trace("1\n2\nthree\n").err().map(|e| format!("{e:#}"));
         assert_eq!(
             error.as_deref(),
-            Some(
-                "line 3: `three` is not a page number (decimal or 0x hex, optionally followed by w or r)"
-            )
+            Some("line 3: `three` is not a page number (decimal or 0x hex, optionally followed by w or r)")
         );
     }
 }

@@ -56,11 +56,22 @@ pub struct SizeArgs {
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let m = &lab.machine;
-    let mut out = format!("{}: ok\n  title: {}\n  format: {}\n  memory: {} ({} frames in use)\n", args.lab.display(), lab.title, m.format.name, format_size(m.mem.size()), m.mem.allocated_count());
+    let mut out = format!(
+        "{}: ok\n  title: {}\n  format: {}\n  memory: {} ({} frames in use)\n",
+        args.lab.display(),
+        lab.title,
+        m.format.name,
+        format_size(m.mem.size()),
+        m.mem.allocated_count()
+    );
     for (i, p) in m.processes.iter().enumerate() {
         let size = m.table_size(i)?;
         let active = if i == m.active { " (active)" } else { "" };
-        let _ = writeln!(out, "  process {i} \"{}\"{active}: ASID {}, root frame {:#x}, {} page(s) mapped, {} table(s)", p.name, p.asid, p.root, size.mapped_pages, size.tables);
+        let _ = writeln!(
+            out,
+            "  process {i} \"{}\"{active}: ASID {}, root frame {:#x}, {} page(s) mapped, {} table(s)",
+            p.name, p.asid, p.root, size.mapped_pages, size.tables
+        );
     }
     Ok(out)
 }
@@ -136,7 +147,10 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
             let _ = writeln!(out, "{indent}--> physical address {} --> value {value}", hex_grouped(mp.pa));
         }
         Outcome::Fault(fault) => {
-            let level = fault.level.and_then(|l| f.levels.get(l)).map_or(String::new(), |l| format!(" at the {} level", l.name));
+            let level = fault
+                .level
+                .and_then(|l| f.levels.get(l))
+                .map_or(String::new(), |l| format!(" at the {} level", l.name));
             let report = fault.report.describe();
             let report = if report.is_empty() { String::new() } else { format!("; {report}") };
             let _ = writeln!(out, "{indent}--> page fault: {}{level}{report}", fault.kind.describe());
@@ -152,7 +166,8 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
         .steps
         .iter()
         .map(|s| {
-            let fields: serde_json::Map<String, Value> = f.decode(s.raw, s.level).into_iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
+            let fields: serde_json::Map<String, Value> =
+                f.decode(s.raw, s.level).into_iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
             json!({
                 "level": s.level,
                 "level_name": f.levels.get(s.level).map(|l| l.name.clone()),
@@ -205,7 +220,8 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
 pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let m = &lab.machine;
-    let reports: Vec<SizeReport> = (0..m.processes.len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
+    let reports: Vec<SizeReport> =
+        (0..m.processes.len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
     if args.json {
         let processes: Vec<Value> = reports
             .iter()
@@ -222,13 +238,24 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
     }
     let mut out = String::new();
     for (r, p) in reports.iter().zip(&m.processes) {
-        let _ = writeln!(out, "process \"{}\" (ASID {}): {} page(s) mapped, {}", p.name, p.asid, r.mapped_pages, format_size_u128(r.mapped_bytes));
+        let _ = writeln!(
+            out,
+            "process \"{}\" (ASID {}): {} page(s) mapped, {}",
+            p.name,
+            p.asid,
+            r.mapped_pages,
+            format_size_u128(r.mapped_bytes)
+        );
         let _ = writeln!(out, "  {:<8} {:>8} {:>12}", "level", "tables", "bytes");
         for l in &r.levels {
             let _ = writeln!(out, "  {:<8} {:>8} {:>12}", l.name, l.tables, format_size(l.bytes));
         }
         let _ = writeln!(out, "  {:<8} {:>8} {:>12}", "total", r.tables, format_size(r.bytes));
-        let _ = writeln!(out, "  a linear table for the whole address space: {}", format_size_u128(r.linear_bytes));
+        let _ = writeln!(
+            out,
+            "  a linear table for the whole address space: {}",
+            format_size_u128(r.linear_bytes)
+        );
     }
     Ok(out)
 }

@@ -198,7 +198,10 @@ impl Lab {
     pub fn from_file(file: LabFile) -> Result<Self, LabError> {
         let format = match file.paging {
             PagingSpec::Preset(name) => presets::by_name(&name).ok_or_else(|| {
-                LabError::new("paging", format!("unknown preset {name:?}; known: {}", presets::NAMES.join(", ")))
+                LabError::new(
+                    "paging",
+                    format!("unknown preset {name:?}; known: {}", presets::NAMES.join(", ")),
+                )
             })?,
             PagingSpec::Custom(format) => *format,
         };
@@ -210,7 +213,10 @@ impl Lab {
             if end.is_none() {
                 return Err(LabError::new(
                     format!("memory.allocated[{i}]"),
-                    format!("frames {first:#x}+{count} go beyond physical memory ({} frames)", mem.frame_count()),
+                    format!(
+                        "frames {first:#x}+{count} go beyond physical memory ({} frames)",
+                        mem.frame_count()
+                    ),
                 ));
             }
             for f in first..first + count {
@@ -221,21 +227,34 @@ impl Lab {
         for (i, stored) in file.memory.frames.iter().enumerate() {
             let path = format!("memory.frames[{i}]");
             if !mem.contains_frame(stored.frame) {
-                return Err(LabError::new(format!("{path}.frame"), format!("frame {:#x} is beyond physical memory", stored.frame)));
+                return Err(LabError::new(
+                    format!("{path}.frame"),
+                    format!("frame {:#x} is beyond physical memory", stored.frame),
+                ));
             }
             for (j, ByteRun(offset, hex)) in stored.bytes.iter().enumerate() {
                 let run_path = format!("{path}.bytes[{j}]");
                 let bytes = hex_decode(hex).map_err(|e| LabError::new(&run_path, e))?;
                 if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > frame_size) {
-                    return Err(LabError::new(run_path, format!("{} bytes at offset {offset:#x} overflow the {frame_size}-byte frame", bytes.len())));
+                    return Err(LabError::new(
+                        run_path,
+                        format!(
+                            "{} bytes at offset {offset:#x} overflow the {frame_size}-byte frame",
+                            bytes.len()
+                        ),
+                    ));
                 }
-                mem.write((stored.frame << format.page_shift) + offset, &bytes).map_err(|e| LabError::new(&run_path, e))?;
+                mem.write((stored.frame << format.page_shift) + offset, &bytes)
+                    .map_err(|e| LabError::new(&run_path, e))?;
             }
         }
         for (i, p) in file.processes.iter().enumerate() {
             let end = p.root.checked_add(format.table_frames(0));
             if end.is_none_or(|e| e > mem.frame_count()) {
-                return Err(LabError::new(format!("processes[{i}].root"), format!("root frame {:#x} is beyond physical memory", p.root)));
+                return Err(LabError::new(
+                    format!("processes[{i}].root"),
+                    format!("root frame {:#x} is beyond physical memory", p.root),
+                ));
             }
         }
         if file.active >= file.processes.len().max(1) {
@@ -254,13 +273,20 @@ fn check_header(value: &serde_json::Value) -> Result<(), LabError> {
     match object.get("format").and_then(|f| f.as_str()) {
         Some(MAGIC) => {}
         Some(other) => return Err(LabError::new("format", format!("expected \"{MAGIC}\", found {other:?}"))),
-        None => return Err(LabError::new("format", format!("missing; a lab file starts with \"format\": \"{MAGIC}\""))),
+        None => {
+            return Err(LabError::new(
+                "format",
+                format!("missing; a lab file starts with \"format\": \"{MAGIC}\""),
+            ));
+        }
     }
     match object.get("version").and_then(|v| v.as_u64()) {
         Some(v) if (1..=u64::from(CURRENT_VERSION)).contains(&v) => Ok(()),
         Some(v) => Err(LabError::new(
             "version",
-            format!("version {v} is not supported (this pagelab reads versions 1 to {CURRENT_VERSION}; a newer pagelab wrote it?)"),
+            format!(
+                "version {v} is not supported (this pagelab reads versions 1 to {CURRENT_VERSION}; a newer pagelab wrote it?)"
+            ),
         )),
         None => Err(LabError::new("version", "missing or not a positive integer")),
     }
@@ -273,8 +299,17 @@ mod tests {
 
     fn sample() -> Lab {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
-        m.map(0, &MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None })
-            .unwrap();
+        m.map(
+            0,
+            &MapRequest {
+                va: 0x40_0000,
+                len: 0x3000,
+                target: MapTarget::Alloc,
+                page_size: None,
+                flags: None,
+            },
+        )
+        .unwrap();
         m.mem.write(0x5_0010, b"hello").unwrap();
         Lab::new("t", "d", m)
     }

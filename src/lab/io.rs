@@ -8,7 +8,8 @@ use std::path::Path;
 
 /// Reads and validates a lab file.
 pub fn load(path: &Path) -> Result<Lab, LabError> {
-    let text = fs::read_to_string(path).map_err(|e| LabError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let text = fs::read_to_string(path)
+        .map_err(|e| LabError::new("", format!("cannot read {}: {e}", path.display())))?;
     Lab::from_json(&text)
 }
 

@@ -27,8 +27,7 @@ pub use multilevel::{
     MultilevelAnswer, MultilevelOutcome, OstepMultilevel, parse_multilevel,
 };
 pub use render::{
-    render_linear_problem, render_linear_solved, render_multilevel_problem,
-    render_multilevel_solved,
+    render_linear_problem, render_linear_solved, render_multilevel_problem, render_multilevel_solved,
 };
 
 /// Which simulator printed a text.
@@ -54,9 +53,8 @@ pub fn detect(text: &str) -> Option<OstepKind> {
     let mut multilevel = false;
     let mut linear = false;
     for line in text.lines().map(str::trim) {
-        multilevel |= line.starts_with("PDBR:")
-            || line.starts_with("ARG allocated")
-            || is_page_dump_line(line);
+        multilevel |=
+            line.starts_with("PDBR:") || line.starts_with("ARG allocated") || is_page_dump_line(line);
         linear |= line.starts_with("ARG address space size")
             || line.starts_with("ARG phys mem size")
             || line == linear::TABLE_HEADER
@@ -96,14 +94,8 @@ mod tests {
     #[test]
     fn detect_uses_lines_only_one_simulator_prints() {
         assert_eq!(detect("page   3:00\nPDBR: 3"), Some(OstepKind::Multilevel));
-        assert_eq!(
-            detect("ARG seed 1\nARG address space size 16k\n"),
-            Some(OstepKind::Linear)
-        );
-        assert_eq!(
-            detect("ARG seed 1\nARG addresses -1\nAccess: 1  MISS"),
-            None
-        );
+        assert_eq!(detect("ARG seed 1\nARG address space size 16k\n"), Some(OstepKind::Linear));
+        assert_eq!(detect("ARG seed 1\nARG addresses -1\nAccess: 1  MISS"), None);
         assert_eq!(detect("PDBR: 1\nVirtual Address Trace"), None);
         assert_eq!(detect(""), None);
         assert!(!is_page_dump_line("page:"));

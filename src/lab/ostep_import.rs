@@ -4,11 +4,11 @@
 
 use super::file::{Lab, LabError};
 use super::ostep::{OstepFile, OstepLinear, OstepMultilevel};
+use crate::sim::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
-use crate::sim::Machine;
 use std::fmt::Write as _;
 
 fn address_list(addresses: &[u64]) -> String {
@@ -23,16 +23,19 @@ fn address_list(addresses: &[u64]) -> String {
 pub fn multilevel_lab(problem: &OstepMultilevel) -> Result<Lab, LabError> {
     let format = presets::ostep_multilevel();
     let pages = problem.phys_pages.max(1);
-    let mut mem = PhysMem::new(pages * format.page_size(), format.page_shift).map_err(|e| LabError::new("memory", e))?;
+    let mut mem = PhysMem::new(pages * format.page_size(), format.page_shift)
+        .map_err(|e| LabError::new("memory", e))?;
     for (frame, bytes) in &problem.pages {
-        mem.write(frame << format.page_shift, bytes).map_err(|e| LabError::new(format!("page {frame}"), e))?;
+        mem.write(frame << format.page_shift, bytes)
+            .map_err(|e| LabError::new(format!("page {frame}"), e))?;
         if bytes.iter().any(|&b| b != 0) {
             let _ = mem.reserve(*frame);
         }
     }
     let _ = mem.reserve(problem.pdbr);
     let processes = vec![Process { name: "ostep".into(), root: problem.pdbr, asid: 1 }];
-    let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default()).map_err(|e| LabError::new("PDBR", e))?;
+    let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
+        .map_err(|e| LabError::new("PDBR", e))?;
     let seed = problem.seed.map_or(String::new(), |s| format!(" (seed {s})"));
     let description = format!(
         "Imported from OSTEP's `paging-multilevel-translate.py`{seed}.\n\n\
@@ -48,7 +51,11 @@ pub fn multilevel_lab(problem: &OstepMultilevel) -> Result<Lab, LabError> {
 /// A lab from `paging-linear-translate.py` output.
 pub fn linear_lab(problem: &OstepLinear) -> Result<Lab, LabError> {
     let log2 = |what: &str, v: u64| -> Result<u32, LabError> {
-        if v.is_power_of_two() { Ok(v.trailing_zeros()) } else { Err(LabError::new(what, format!("{v} is not a power of two"))) }
+        if v.is_power_of_two() {
+            Ok(v.trailing_zeros())
+        } else {
+            Err(LabError::new(what, format!("{v} is not a power of two")))
+        }
     };
     let va_bits = log2("address space size", problem.address_space)?;
     let page_shift = log2("page size", problem.page_size)?;
@@ -66,13 +73,15 @@ pub fn linear_lab(problem: &OstepLinear) -> Result<Lab, LabError> {
     let table_addr = root << page_shift;
     for (vpn, &raw) in problem.entries.iter().enumerate() {
         let entry_addr = table_addr + vpn as u64 * 4;
-        mem.write_le(entry_addr, 4, u64::from(raw)).map_err(|e| LabError::new(format!("page table entry {vpn}"), e))?;
+        mem.write_le(entry_addr, 4, u64::from(raw))
+            .map_err(|e| LabError::new(format!("page table entry {vpn}"), e))?;
         if format.present(u64::from(raw), 0) {
             let _ = mem.reserve(format.frame(u64::from(raw), 0));
         }
     }
     let processes = vec![Process { name: "ostep".into(), root, asid: 1 }];
-    let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default()).map_err(|e| LabError::new("table", e))?;
+    let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
+        .map_err(|e| LabError::new("table", e))?;
     let seed = problem.seed.map_or(String::new(), |s| format!(" (seed {s})"));
     let description = format!(
         "Imported from OSTEP's `paging-linear-translate.py`{seed}.\n\n\

@@ -37,7 +37,8 @@ pub fn parse_u64(text: &str) -> Result<u64, ParseError> {
 pub fn parse_size(text: &str) -> Result<u64, ParseError> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
-    let unit_start = lower.find(|c: char| matches!(c, 'k' | 'm' | 'g' | 't' | 'p' | 'b') && !lower.starts_with("0x"));
+    let unit_start =
+        lower.find(|c: char| matches!(c, 'k' | 'm' | 'g' | 't' | 'p' | 'b') && !lower.starts_with("0x"));
     let (number, unit) = match unit_start {
         Some(i) => lower.split_at(i),
         None => (lower.as_str(), ""),

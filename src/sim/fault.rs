@@ -124,16 +124,16 @@ impl FaultKind {
             Self::UserProtection => "user-mode access to a supervisor-only page",
             Self::ExecuteProtection => "instruction fetch from a non-executable page",
             Self::ReadProtection => "load from a page that is not readable",
-            Self::SupervisorProtection => {
-                "supervisor access to a user page (forbidden by SMEP/SMAP or SUM)"
-            }
+            Self::SupervisorProtection => "supervisor access to a user page (forbidden by SMEP/SMAP or SUM)",
             Self::ReservedBit => "a reserved bit is set in the entry",
             Self::NonCanonical => "the address is not canonical (upper bits are not a sign extension)",
             Self::OutOfRange => "the address is beyond the virtual address space",
             Self::MisalignedSuperpage => "superpage frame number is not aligned to the page size",
             Self::AccessedClear => "the accessed bit is clear (Svade: software must set it)",
             Self::DirtyClear => "store with the dirty bit clear (Svade: software must set it)",
-            Self::InvalidEntry => "the entry's encoding is reserved (W=1 with R=0, or no leaf at the last level)",
+            Self::InvalidEntry => {
+                "the entry's encoding is reserved (W=1 with R=0, or no leaf at the last level)"
+            }
             Self::TableOutsideMemory => "a table pointer leads outside physical memory",
         }
     }

@@ -196,7 +196,9 @@ pub enum FormatError {
     LeafRuleNeeds { rule: LeafRule, role: Role },
     #[error("the last level cannot be marked huge; it always maps pages")]
     HugeLastLevel,
-    #[error("the frame field at level {level} is {width} bits wide; it must hold at least one bit and at most {max}")]
+    #[error(
+        "the frame field at level {level} is {width} bits wide; it must hold at least one bit and at most {max}"
+    )]
     FrameWidth { level: usize, width: u32, max: u32 },
     #[error("default flag {0} is not a field of the format")]
     UnknownFlag(String),
@@ -298,12 +300,10 @@ impl PagingFormat {
         match self.leaf_rule {
             LeafRule::LastLevel => false,
             LeafRule::PageSizeBit => {
-                self.levels.get(level).is_some_and(|l| l.huge)
-                    && self.flag(raw, Role::PageSize, level, false)
+                self.levels.get(level).is_some_and(|l| l.huge) && self.flag(raw, Role::PageSize, level, false)
             }
             LeafRule::ReadOrExecute => {
-                self.flag(raw, Role::Readable, level, false)
-                    || self.flag(raw, Role::Executable, level, false)
+                self.flag(raw, Role::Readable, level, false) || self.flag(raw, Role::Executable, level, false)
             }
         }
     }
@@ -329,9 +329,7 @@ impl PagingFormat {
 
     /// Looks up a field by name at a given level (names may repeat across levels, e.g. x86 bit 7).
     pub fn field_named_at(&self, name: &str, level: usize) -> Option<&Field> {
-        self.fields
-            .iter()
-            .find(|f| f.at_level(level) && f.name.eq_ignore_ascii_case(name))
+        self.fields.iter().find(|f| f.at_level(level) && f.name.eq_ignore_ascii_case(name))
     }
 
     /// Does a virtual address fit the format (canonical form or address width)?
@@ -383,11 +381,7 @@ impl PagingFormat {
         }
         for (level, l) in self.levels.iter().enumerate() {
             if !(1..=30).contains(&l.index_bits) {
-                return Err(FormatError::BadIndexBits {
-                    level,
-                    name: l.name.clone(),
-                    bits: l.index_bits,
-                });
+                return Err(FormatError::BadIndexBits { level, name: l.name.clone(), bits: l.index_bits });
             }
             let entries = 1u64 << l.index_bits;
             if entries * u64::from(self.pte_bytes) > 1 << 30 {

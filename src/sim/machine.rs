@@ -79,16 +79,26 @@ impl Machine {
     pub fn new(format: PagingFormat, mem_size: u64) -> Result<Self, MachineError> {
         format.validate()?;
         let mem = PhysMem::new(mem_size, format.page_shift)?;
-        let mut machine = Self { format, mem, processes: Vec::new(), active: 0, settings: MmuSettings::default() };
+        let mut machine =
+            Self { format, mem, processes: Vec::new(), active: 0, settings: MmuSettings::default() };
         machine.add_process("init")?;
         Ok(machine)
     }
 
     /// Assembles a machine from stored parts, checking that they fit together.
-    pub fn from_parts(format: PagingFormat, mem: PhysMem, processes: Vec<Process>, active: usize, settings: MmuSettings) -> Result<Self, MachineError> {
+    pub fn from_parts(
+        format: PagingFormat,
+        mem: PhysMem,
+        processes: Vec<Process>,
+        active: usize,
+        settings: MmuSettings,
+    ) -> Result<Self, MachineError> {
         format.validate()?;
         if mem.frame_shift() != format.page_shift {
-            return Err(MachineError::FrameSizeMismatch { mem_frame: mem.frame_size(), page: format.page_size() });
+            return Err(MachineError::FrameSizeMismatch {
+                mem_frame: mem.frame_size(),
+                page: format.page_size(),
+            });
         }
         let mut names = BTreeSet::new();
         for p in &processes {
@@ -199,7 +209,12 @@ impl Machine {
                 }
                 let child_copy = self.copy_tree(child, level + 1)?;
                 let raw = self.format.with(e.raw, Role::Frame, level, child_copy);
-                table::write_entry(&mut self.mem, &self.format, copy_addr + e.index * u64::from(self.format.pte_bytes), raw)?;
+                table::write_entry(
+                    &mut self.mem,
+                    &self.format,
+                    copy_addr + e.index * u64::from(self.format.pte_bytes),
+                    raw,
+                )?;
             }
         }
         Ok(copy)
@@ -232,7 +247,11 @@ impl Machine {
         let leaves = table::leaves(&self.mem, &self.format, gone.root);
         kept_data.extend(self.table_frames_in_use());
         for leaf in leaves {
-            self.release_data_frames(leaf.frame, 1u64 << (leaf.page_shift - self.format.page_shift), &kept_data);
+            self.release_data_frames(
+                leaf.frame,
+                1u64 << (leaf.page_shift - self.format.page_shift),
+                &kept_data,
+            );
         }
         if self.active > index || self.active >= self.processes.len() {
             self.active = self.active.saturating_sub(1);
@@ -294,7 +313,12 @@ impl Machine {
                 let frame = match request.target {
                     MapTarget::To(pa) => {
                         if pa % size != 0 {
-                            return Err(TableError::FrameMisaligned { frame: pa >> self.format.page_shift, size, align: frames_per_page }.into());
+                            return Err(TableError::FrameMisaligned {
+                                frame: pa >> self.format.page_shift,
+                                size,
+                                align: frames_per_page,
+                            }
+                            .into());
                         }
                         let frame = (pa >> self.format.page_shift) + i * frames_per_page;
                         table::check_frame(&self.mem, &self.format, level, frame)?;
@@ -371,13 +395,25 @@ impl Machine {
     }
 
     /// Translates without side effects.
-    pub fn translate(&self, process: usize, va: u64, access: Access, mode: Mode) -> Result<Translation, MachineError> {
+    pub fn translate(
+        &self,
+        process: usize,
+        va: u64,
+        access: Access,
+        mode: Mode,
+    ) -> Result<Translation, MachineError> {
         let root = self.process(process)?.root;
         Ok(mmu::translate(&self.mem, &self.format, root, &self.settings, Request { va, access, mode }))
     }
 
     /// Translates and applies the accessed/dirty writes, as the hardware would.
-    pub fn access(&mut self, process: usize, va: u64, access: Access, mode: Mode) -> Result<Translation, MachineError> {
+    pub fn access(
+        &mut self,
+        process: usize,
+        va: u64,
+        access: Access,
+        mode: Mode,
+    ) -> Result<Translation, MachineError> {
         let t = self.translate(process, va, access, mode)?;
         self.apply_ad(&t);
         Ok(t)
@@ -403,7 +439,13 @@ impl Machine {
     }
 
     /// Sets one named field of the entry at `entry_addr` (an entry of a table at `level`).
-    pub fn set_field(&mut self, entry_addr: u64, level: usize, name: &str, value: u64) -> Result<u64, MachineError> {
+    pub fn set_field(
+        &mut self,
+        entry_addr: u64,
+        level: usize,
+        name: &str,
+        value: u64,
+    ) -> Result<u64, MachineError> {
         let field = self
             .format
             .field_named_at(name, level)
@@ -479,11 +521,17 @@ mod tests {
         let kernel = MapRequest { flags: Some(vec!["R/W".into()]), ..map_req(0xffff_8000_0000_0000, 0x3000) };
         m.map(0, &kernel).unwrap();
         let b = m.add_process("other").unwrap();
-        assert!(m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().fault().is_some());
+        assert!(
+            m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().fault().is_some()
+        );
         assert_eq!(m.share_kernel_half(0, b).unwrap(), 1);
         let t = m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap();
         assert!(matches!(t.outcome, Outcome::Mapped(_)));
-        assert_eq!(t.steps[1].table_addr, m.translate(0, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().steps[1].table_addr);
+        assert_eq!(
+            t.steps[1].table_addr,
+            m.translate(0, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().steps[1]
+                .table_addr
+        );
     }
 
     #[test]
@@ -493,7 +541,9 @@ mod tests {
         let b = m.add_process("b").unwrap();
         m.share_kernel_half(0, b).unwrap();
         m.remove_process(b).unwrap();
-        assert!(m.translate(0, 0xffff_8000_0000_0000, Access::Read, Mode::Supervisor).unwrap().pa().is_some());
+        assert!(
+            m.translate(0, 0xffff_8000_0000_0000, Access::Read, Mode::Supervisor).unwrap().pa().is_some()
+        );
         assert!(matches!(m.remove_process(0), Err(MachineError::LastProcess)));
     }
 

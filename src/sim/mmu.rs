@@ -40,7 +40,15 @@ pub struct MmuSettings {
 
 impl Default for MmuSettings {
     fn default() -> Self {
-        Self { wp: true, smep: false, smap: false, nxe: true, sum: false, mxr: false, riscv_ad: RiscvAd::Svade }
+        Self {
+            wp: true,
+            smep: false,
+            smap: false,
+            nxe: true,
+            sum: false,
+            mxr: false,
+            riscv_ad: RiscvAd::Svade,
+        }
     }
 }
 
@@ -132,13 +140,26 @@ pub struct Request {
 }
 
 /// Walks the tables under `root` (a frame number) for `request`. Never panics, never writes.
-pub fn translate(mem: &PhysMem, format: &PagingFormat, root: u64, settings: &MmuSettings, request: Request) -> Translation {
+pub fn translate(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    root: u64,
+    settings: &MmuSettings,
+    request: Request,
+) -> Translation {
     let mut walk = Walk { mem, format, settings, request, steps: Vec::with_capacity(format.levels.len()) };
     let (outcome, ad_updates) = match walk.run(root) {
         Ok((mapped, updates)) => (Outcome::Mapped(mapped), updates),
         Err((kind, level)) => (Outcome::Fault(walk.fault(kind, level)), Vec::new()),
     };
-    Translation { va: request.va, access: request.access, mode: request.mode, steps: walk.steps, outcome, ad_updates }
+    Translation {
+        va: request.va,
+        access: request.access,
+        mode: request.mode,
+        steps: walk.steps,
+        outcome,
+        ad_updates,
+    }
 }
 
 type Stop = (FaultKind, Option<usize>);
@@ -227,7 +248,8 @@ impl Walk<'_> {
     fn check_entry(&self, raw: u64, level: usize, leaf: bool) -> Result<(), Stop> {
         let f = self.format;
         let reserved = f.fields_at(level).any(|field| field.role == Role::Reserved && field.get(raw) != 0);
-        let nx_reserved = f.arch == Arch::X86 && !self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
+        let nx_reserved =
+            f.arch == Arch::X86 && !self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
         if reserved || nx_reserved {
             return Err((FaultKind::ReservedBit, Some(level)));
         }

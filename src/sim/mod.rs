@@ -8,8 +8,8 @@ pub mod machine;
 pub mod mem;
 pub mod mmu;
 pub mod presets;
-pub mod replace;
 pub mod process;
+pub mod replace;
 pub mod size;
 pub mod table;
 pub mod tlb;
@@ -17,5 +17,5 @@ pub mod trace;
 
 pub use fault::{Access, ArchReport, FaultKind, Mode, PageFault};
 pub use format::{Arch, PagingFormat, Role};
-pub use machine::{MapRequest, MapTarget, Machine, MachineError};
+pub use machine::{Machine, MachineError, MapRequest, MapTarget};
 pub use mmu::{MmuSettings, Outcome, Translation};

@@ -51,14 +51,16 @@ fn level(name: &str, index_bits: u32, huge: bool) -> Level {
 }
 
 const P_DOC: &str = "Present: the entry is used only when set; otherwise any access faults (#PF with P=0).";
-const RW_DOC: &str = "Read/write: writes are allowed only if set at every level (for supervisor writes, only when CR0.WP=1).";
+const RW_DOC: &str =
+    "Read/write: writes are allowed only if set at every level (for supervisor writes, only when CR0.WP=1).";
 const US_DOC: &str = "User/supervisor: user-mode accesses are allowed only if set at every level.";
 const PWT_DOC: &str = "Page-level write-through (caching attribute; ignored by this simulator's walk).";
 const PCD_DOC: &str = "Page-level cache disable (caching attribute; ignored by this simulator's walk).";
 const A_DOC: &str = "Accessed: the processor sets it the first time the entry is used for a translation.";
 const D_DOC: &str = "Dirty: set by the processor on the first write through this leaf entry.";
 const PS_DOC: &str = "Page size: when set, the entry maps a large page instead of pointing to a page table.";
-const G_DOC: &str = "Global: the TLB keeps the translation across CR3 loads (with CR4.PGE=1). Leaf entries only.";
+const G_DOC: &str =
+    "Global: the TLB keeps the translation across CR3 loads (with CR4.PGE=1). Leaf entries only.";
 const NX_DOC: &str = "Execute-disable: instruction fetches fault if set at any level (with EFER.NXE=1).";
 const PAT_DOC: &str = "Page attribute table index bit (caching attribute; ignored by this simulator's walk).";
 const AVL_DOC: &str = "Available to software: ignored by the processor.";
@@ -77,7 +79,13 @@ pub fn x86_32() -> PagingFormat {
         at(field("PAT", 7, 1, Role::Other, PAT_DOC), &[1]),
         field("G", 8, 1, Role::Global, G_DOC),
         field("AVL", 9, 3, Role::Other, AVL_DOC),
-        field("Frame", 12, 20, Role::Frame, "Physical frame number: bits 31:12 of the address of the next table or page."),
+        field(
+            "Frame",
+            12,
+            20,
+            Role::Frame,
+            "Physical frame number: bits 31:12 of the address of the next table or page.",
+        ),
     ];
     PagingFormat {
         name: "x86-32".into(),
@@ -111,13 +119,25 @@ fn x86_64bit_fields(all: &[usize], huge_levels: &[usize], pt_level: usize, rsvd_
         at(field("PAT", 7, 1, Role::Other, PAT_DOC), &[pt_level]),
         at(field("G", 8, 1, Role::Global, G_DOC), all),
         field("AVL", 9, 3, Role::Other, AVL_DOC),
-        field("Frame", 12, 40, Role::Frame, "Physical frame number: bits 51:12 of the address of the next table or page."),
+        field(
+            "Frame",
+            12,
+            40,
+            Role::Frame,
+            "Physical frame number: bits 51:12 of the address of the next table or page.",
+        ),
         at(field("AVL2", 52, 11, Role::Other, AVL_DOC), all),
         at(field("NX", 63, 1, Role::NoExecute, NX_DOC), all),
     ];
     if !rsvd_ps.is_empty() {
         fields.push(at(
-            field("PS (reserved)", 7, 1, Role::Reserved, "Reserved at this level: must be 0 (no page of this size exists)."),
+            field(
+                "PS (reserved)",
+                7,
+                1,
+                Role::Reserved,
+                "Reserved at this level: must be 0 (no page of this size exists).",
+            ),
             rsvd_ps,
         ));
     }
@@ -130,7 +150,10 @@ pub fn x86_pae() -> PagingFormat {
     // SDM table 4-8: a PDPTE has no R/W, U/S, A, D, PS, G or XD; those bits are reserved.
     fields.push(at(field("Reserved 2:1", 1, 2, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."), &[0]));
     fields.push(at(field("Reserved 8:5", 5, 4, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."), &[0]));
-    fields.push(at(field("Reserved 63:52", 52, 12, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."), &[0]));
+    fields.push(at(
+        field("Reserved 63:52", 52, 12, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."),
+        &[0],
+    ));
     PagingFormat {
         name: "x86-pae".into(),
         description: "Intel PAE paging: a 4-entry PDPT, then page directory and page table of 512 8-byte entries; 4 KiB and 2 MiB pages; NX.".into(),
@@ -161,11 +184,7 @@ pub fn x86_64(levels: usize) -> PagingFormat {
     let all: Vec<usize> = (0..n).collect();
     let huge = [n - 3, n - 2];
     let rsvd: Vec<usize> = (0..n - 3).collect();
-    let level_list = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| level(name, 9, huge.contains(&i)))
-        .collect();
+    let level_list = names.iter().enumerate().map(|(i, name)| level(name, 9, huge.contains(&i))).collect();
     PagingFormat {
         name: name.into(),
         description: if five {
@@ -196,25 +215,84 @@ pub fn riscv(levels: usize) -> PagingFormat {
     let pa_bits = if sv32 { 34 } else { 56 };
     let name = format!("sv{va_bits}");
     let mut fields = vec![
-        field("V", 0, 1, Role::Present, "Valid: the entry is used only when set; otherwise the access page-faults."),
-        field("R", 1, 1, Role::Readable, "Readable: loads allowed (or with MXR, when X is set). R or X set makes the entry a leaf."),
+        field(
+            "V",
+            0,
+            1,
+            Role::Present,
+            "Valid: the entry is used only when set; otherwise the access page-faults.",
+        ),
+        field(
+            "R",
+            1,
+            1,
+            Role::Readable,
+            "Readable: loads allowed (or with MXR, when X is set). R or X set makes the entry a leaf.",
+        ),
         field("W", 2, 1, Role::Writable, "Writable: stores allowed. W=1 with R=0 is reserved and faults."),
-        field("X", 3, 1, Role::Executable, "Executable: instruction fetches allowed. R or X set makes the entry a leaf."),
-        field("U", 4, 1, Role::User, "User: U-mode may access the page; S-mode only with SUM=1 (never to execute)."),
-        field("G", 5, 1, Role::Global, "Global mapping: exists in every address space (TLB keeps it across ASIDs)."),
-        field("A", 6, 1, Role::Accessed, "Accessed: with Svade an access with A=0 page-faults; with Svadu hardware sets it."),
-        field("D", 7, 1, Role::Dirty, "Dirty: with Svade a store with D=0 page-faults; with Svadu hardware sets it."),
+        field(
+            "X",
+            3,
+            1,
+            Role::Executable,
+            "Executable: instruction fetches allowed. R or X set makes the entry a leaf.",
+        ),
+        field(
+            "U",
+            4,
+            1,
+            Role::User,
+            "User: U-mode may access the page; S-mode only with SUM=1 (never to execute).",
+        ),
+        field(
+            "G",
+            5,
+            1,
+            Role::Global,
+            "Global mapping: exists in every address space (TLB keeps it across ASIDs).",
+        ),
+        field(
+            "A",
+            6,
+            1,
+            Role::Accessed,
+            "Accessed: with Svade an access with A=0 page-faults; with Svadu hardware sets it.",
+        ),
+        field(
+            "D",
+            7,
+            1,
+            Role::Dirty,
+            "Dirty: with Svade a store with D=0 page-faults; with Svadu hardware sets it.",
+        ),
         field("RSW", 8, 2, Role::Other, "Reserved for supervisor software: ignored by hardware."),
         field("PPN", 10, ppn_width, Role::Frame, "Physical page number of the next table or of the page."),
     ];
     if !sv32 {
-        fields.push(field("Reserved", 54, 7, Role::Reserved, "Reserved for future standard use: must be 0 or the access page-faults."));
-        fields.push(field("PBMT", 61, 2, Role::Reserved, "Page-based memory types (Svpbmt, not implemented here): must be 0."));
-        fields.push(field("N", 63, 1, Role::Reserved, "NAPOT translation contiguity (Svnapot, not implemented here): must be 0."));
+        fields.push(field(
+            "Reserved",
+            54,
+            7,
+            Role::Reserved,
+            "Reserved for future standard use: must be 0 or the access page-faults.",
+        ));
+        fields.push(field(
+            "PBMT",
+            61,
+            2,
+            Role::Reserved,
+            "Page-based memory types (Svpbmt, not implemented here): must be 0.",
+        ));
+        fields.push(field(
+            "N",
+            63,
+            1,
+            Role::Reserved,
+            "NAPOT translation contiguity (Svnapot, not implemented here): must be 0.",
+        ));
     }
-    let level_list = (0..levels)
-        .map(|i| level(&format!("L{}", levels - 1 - i), index_bits, i + 1 < levels))
-        .collect();
+    let level_list =
+        (0..levels).map(|i| level(&format!("L{}", levels - 1 - i), index_bits, i + 1 < levels)).collect();
     PagingFormat {
         description: format!(
             "RISC-V {} paging: {levels} levels of {} {pte_bytes}-byte entries; leaves at any level (R or X set); superpages must be aligned.",

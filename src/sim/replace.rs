@@ -18,6 +18,5 @@ pub use policy::{ParsePolicyError, Policy};
 pub use replacer::{AccessOutcome, Frame, ReplaceError, Replacer};
 pub use rng::SplitMix64;
 pub use run::{
-    DEFAULT_SEED, Reference, Run, Step, fault_curve, fault_curve_seeded, reads, simulate,
-    simulate_seeded,
+    DEFAULT_SEED, Reference, Run, Step, fault_curve, fault_curve_seeded, reads, simulate, simulate_seeded,
 };

@@ -22,7 +22,9 @@ pub enum TableError {
         "{va:#x} lies inside a {size:#x}-byte page mapped by the {level_name} entry at {entry_addr:#x}; unmap it first"
     )]
     InsideHugePage { va: u64, level_name: String, entry_addr: u64, size: u64 },
-    #[error("a {level_name} table is already in place at {entry_addr:#x} for {va:#x}; a large page cannot replace it")]
+    #[error(
+        "a {level_name} table is already in place at {entry_addr:#x} for {va:#x}; a large page cannot replace it"
+    )]
     TableInTheWay { va: u64, level_name: String, entry_addr: u64 },
     #[error("{va:#x} is already mapped (entry at {entry_addr:#x} holds {raw:#x}); unmap it first")]
     AlreadyMapped { va: u64, entry_addr: u64, raw: u64 },
@@ -126,7 +128,13 @@ pub fn child_table_addr(format: &PagingFormat, raw: u64, level: usize) -> Option
     format.frame(raw, level).checked_shl(format.page_shift)
 }
 
-pub fn read_entry(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: usize, index: u64) -> Result<EntryRef, TableError> {
+pub fn read_entry(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    table_addr: u64,
+    level: usize,
+    index: u64,
+) -> Result<EntryRef, TableError> {
     let entry_addr = index
         .checked_mul(u64::from(format.pte_bytes))
         .and_then(|o| table_addr.checked_add(o))
@@ -135,7 +143,12 @@ pub fn read_entry(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: 
     Ok(EntryRef { level, index, table_addr, entry_addr, raw })
 }
 
-pub fn write_entry(mem: &mut PhysMem, format: &PagingFormat, entry_addr: u64, raw: u64) -> Result<(), TableError> {
+pub fn write_entry(
+    mem: &mut PhysMem,
+    format: &PagingFormat,
+    entry_addr: u64,
+    raw: u64,
+) -> Result<(), TableError> {
     mem.write_le(entry_addr, format.pte_bytes, raw & low_mask(format.pte_bits()))?;
     Ok(())
 }
@@ -181,7 +194,15 @@ pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: u6
 
 /// Maps the page at `va` with a leaf at `level` to `frame`, creating missing tables.
 /// `leaf` holds the leaf's bits without the frame (see [`leaf_bits`]).
-pub fn map_page(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64, level: usize, frame: u64, leaf: u64) -> Result<(), TableError> {
+pub fn map_page(
+    mem: &mut PhysMem,
+    format: &PagingFormat,
+    root: u64,
+    va: u64,
+    level: usize,
+    frame: u64,
+    leaf: u64,
+) -> Result<(), TableError> {
     if level >= format.levels.len() {
         return Err(TableError::NoSuchLevel { level });
     }
@@ -228,7 +249,12 @@ pub fn map_page(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64, le
 }
 
 /// The entries from the root down to the leaf (or the first non-present entry) for `va`.
-pub fn entry_path(mem: &PhysMem, format: &PagingFormat, root: u64, va: u64) -> Result<Vec<EntryRef>, TableError> {
+pub fn entry_path(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    root: u64,
+    va: u64,
+) -> Result<Vec<EntryRef>, TableError> {
     let mut path = Vec::with_capacity(format.levels.len());
     let mut table_addr = root_addr(format, root)?;
     for l in 0..format.levels.len() {
@@ -252,7 +278,13 @@ pub struct Unmapped {
 
 /// Unmaps every page in `[va, va + len)`, freeing tables that become empty. Pages of the range
 /// that are not mapped are skipped. Returns what was unmapped; data frames are not freed here.
-pub fn unmap_range(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64, len: u64) -> Result<Vec<Unmapped>, TableError> {
+pub fn unmap_range(
+    mem: &mut PhysMem,
+    format: &PagingFormat,
+    root: u64,
+    va: u64,
+    len: u64,
+) -> Result<Vec<Unmapped>, TableError> {
     let len = len.max(1);
     let end = va.checked_add(len).ok_or(TableError::RangeOverflow { va, len })?;
     // First pass: refuse to split a large page, so that nothing changes on error.
@@ -267,7 +299,12 @@ pub fn unmap_range(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64,
                 let page = cursor & !low_mask(span);
                 let page_end = page.saturating_add(1u64 << span.min(63));
                 if page < va || page_end > end {
-                    return Err(TableError::SplitHugePage { start: va, end, page, size: 1u64 << span.min(63) });
+                    return Err(TableError::SplitHugePage {
+                        start: va,
+                        end,
+                        page,
+                        size: 1u64 << span.min(63),
+                    });
                 }
                 leaves.push((page, e));
                 1u64 << span.min(63)
@@ -292,7 +329,12 @@ pub fn unmap_range(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64,
     Ok(unmapped)
 }
 
-fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: usize) -> Result<bool, TableError> {
+fn table_is_empty(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    table_addr: u64,
+    level: usize,
+) -> Result<bool, TableError> {
     let bytes = format.table_bytes(level);
     let mut buf = vec![0u8; usize::try_from(bytes).unwrap_or(0)];
     mem.read(table_addr, &mut buf)?;
@@ -355,7 +397,12 @@ pub fn tables(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<TableRef> 
 
 /// Calls `visit` for every present entry of a table, in index order. Only frames holding data
 /// are scanned, so sparse tables in huge memories stay cheap.
-pub fn for_each_present(mem: &PhysMem, format: &PagingFormat, table: TableRef, mut visit: impl FnMut(EntryRef)) {
+pub fn for_each_present(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    table: TableRef,
+    mut visit: impl FnMut(EntryRef),
+) {
     let entries = format.entries_at(table.level);
     let pte = u64::from(format.pte_bytes);
     let frame_size = mem.frame_size();
@@ -416,7 +463,8 @@ pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<Leaf> {
                 continue;
             }
             if let Some(child) = child_table_addr(format, e.raw, e.level) {
-                let fits = child.checked_add(format.table_bytes(table.level + 1)).is_some_and(|x| x <= mem.size());
+                let fits =
+                    child.checked_add(format.table_bytes(table.level + 1)).is_some_and(|x| x <= mem.size());
                 if fits {
                     stack.push((TableRef { level: table.level + 1, addr: child }, va));
                 }
@@ -471,12 +519,27 @@ mod tests {
         let err = map_page(&mut mem, &f, root, 0x20_1000, 3, 0x50, small).unwrap_err();
         assert!(matches!(err, TableError::InsideHugePage { .. }), "{err}");
         assert!(err.to_string().contains("PD"));
-        assert!(matches!(map_page(&mut mem, &f, root, 0x20_0000, 2, 0x400, huge), Err(TableError::AlreadyMapped { .. })));
-        assert!(matches!(map_page(&mut mem, &f, root, 0x30_0000, 2, 0x200, huge), Err(TableError::Misaligned { .. })));
-        assert!(matches!(map_page(&mut mem, &f, root, 0x40_0000, 2, 0x201, huge), Err(TableError::FrameMisaligned { .. })));
-        assert!(matches!(map_page(&mut mem, &f, root, 0x60_0000, 2, 0x10_0000, huge), Err(TableError::FrameOutOfRange { .. })));
+        assert!(matches!(
+            map_page(&mut mem, &f, root, 0x20_0000, 2, 0x400, huge),
+            Err(TableError::AlreadyMapped { .. })
+        ));
+        assert!(matches!(
+            map_page(&mut mem, &f, root, 0x30_0000, 2, 0x200, huge),
+            Err(TableError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            map_page(&mut mem, &f, root, 0x40_0000, 2, 0x201, huge),
+            Err(TableError::FrameMisaligned { .. })
+        ));
+        assert!(matches!(
+            map_page(&mut mem, &f, root, 0x60_0000, 2, 0x10_0000, huge),
+            Err(TableError::FrameOutOfRange { .. })
+        ));
         map_page(&mut mem, &f, root, 0x60_1000, 3, 0x51, small).unwrap();
-        assert!(matches!(map_page(&mut mem, &f, root, 0x60_0000, 2, 0x400, huge), Err(TableError::TableInTheWay { .. })));
+        assert!(matches!(
+            map_page(&mut mem, &f, root, 0x60_0000, 2, 0x400, huge),
+            Err(TableError::TableInTheWay { .. })
+        ));
     }
 
     #[test]
@@ -505,7 +568,10 @@ mod tests {
     #[test]
     fn leaf_bits_accept_names_and_aliases() {
         let f = presets::by_name("x86-64").unwrap();
-        assert_eq!(leaf_bits(&f, 3, &["rw".into(), "user".into(), "nx".into()]).unwrap(), 0x8000_0000_0000_0007);
+        assert_eq!(
+            leaf_bits(&f, 3, &["rw".into(), "user".into(), "nx".into()]).unwrap(),
+            0x8000_0000_0000_0007
+        );
         assert_eq!(leaf_bits(&f, 2, &[]).unwrap(), 0x81);
         assert!(matches!(leaf_bits(&f, 3, &["R".into()]), Err(TableError::UnknownFlag { .. })));
         let sv = presets::by_name("sv39").unwrap();
@@ -517,7 +583,8 @@ mod tests {
     fn leaves_come_out_in_address_order_with_canonical_upper_half() {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &[]).unwrap();
-        for (va, frame) in [(0xffff_8000_0000_0000u64, 1u64 << 8), (0x1000, 0x101), (0x7fff_ffff_f000, 0x102)] {
+        for (va, frame) in [(0xffff_8000_0000_0000u64, 1u64 << 8), (0x1000, 0x101), (0x7fff_ffff_f000, 0x102)]
+        {
             map_page(&mut mem, &f, root, va, 3, frame, bits).unwrap();
         }
         let vas: Vec<u64> = leaves(&mem, &f, root).iter().map(|l| l.va).collect();

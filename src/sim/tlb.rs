@@ -48,13 +48,7 @@ pub struct TlbConfig {
 
 impl Default for TlbConfig {
     fn default() -> Self {
-        Self {
-            entries: 64,
-            ways: 4,
-            policy: TlbPolicy::Lru,
-            seed: 0,
-            asid_tagging: true,
-        }
+        Self { entries: 64, ways: 4, policy: TlbPolicy::Lru, seed: 0, asid_tagging: true }
     }
 }
 
@@ -85,16 +79,10 @@ impl TlbConfig {
             return Err(TlbConfigError::ZeroWays);
         }
         if self.entries > MAX_TLB_ENTRIES {
-            return Err(TlbConfigError::TooManyEntries {
-                entries: self.entries,
-                max: MAX_TLB_ENTRIES,
-            });
+            return Err(TlbConfigError::TooManyEntries { entries: self.entries, max: MAX_TLB_ENTRIES });
         }
         if !self.entries.is_multiple_of(self.ways) {
-            return Err(TlbConfigError::NotAMultipleOfWays {
-                entries: self.entries,
-                ways: self.ways,
-            });
+            return Err(TlbConfigError::NotAMultipleOfWays { entries: self.entries, ways: self.ways });
         }
         let sets = self.entries / self.ways;
         if !sets.is_power_of_two() {
@@ -126,24 +114,12 @@ pub struct TlbEntry<T> {
 
 impl<T> TlbEntry<T> {
     /// An entry for the page of size `1 << page_shift` that contains `va`.
-    pub fn new(
-        asid: u16,
-        va: u64,
-        page_shift: u32,
-        global: bool,
-        payload: T,
-    ) -> Result<Self, TlbEntryError> {
+    pub fn new(asid: u16, va: u64, page_shift: u32, global: bool, payload: T) -> Result<Self, TlbEntryError> {
         let shift = u8::try_from(page_shift)
             .ok()
             .filter(|&shift| shift < 64)
             .ok_or(TlbEntryError::PageShiftOutOfRange { page_shift })?;
-        Ok(Self {
-            vpn: va >> shift,
-            asid,
-            page_shift: shift,
-            global,
-            payload,
-        })
+        Ok(Self { vpn: va >> shift, asid, page_shift: shift, global, payload })
     }
 
     /// The ASID the entry was filled under (not compared for global entries or without tagging).
@@ -284,11 +260,7 @@ impl<T: Clone> Tlb<T> {
     /// An empty TLB, or the reason the configuration is unusable.
     pub fn new(config: TlbConfig) -> Result<Self, TlbConfigError> {
         let sets = config.validate()?;
-        let plru_len = if config.policy == TlbPolicy::Plru {
-            config.entries
-        } else {
-            0
-        };
+        let plru_len = if config.policy == TlbPolicy::Plru { config.entries } else { 0 };
         Ok(Self {
             sets,
             // Cannot fail (sets <= MAX_TLB_ENTRIES); a zero mask would still be in bounds.
@@ -357,9 +329,7 @@ impl<T> Tlb<T> {
 
     /// Like [`Tlb::lookup`] but changes nothing: for displays and consistency checks.
     pub fn peek(&self, asid: u16, va: u64) -> Option<&TlbEntry<T>> {
-        self.find(asid, va)
-            .and_then(|index| self.slots.get(index))
-            .and_then(Option::as_ref)
+        self.find(asid, va).and_then(|index| self.slots.get(index)).and_then(Option::as_ref)
     }
 
     /// Caches `entry`. An entry with the same tag is overwritten in place; otherwise a free way of
@@ -376,10 +346,7 @@ impl<T> Tlb<T> {
         let index = base + way;
         let global = entry.global;
         self.remember_shift(entry.page_shift);
-        let previous = self
-            .slots
-            .get_mut(index)
-            .and_then(|slot| slot.replace(entry));
+        let previous = self.slots.get_mut(index).and_then(|slot| slot.replace(entry));
         if let Some(old) = &previous {
             self.forget_shift(old.page_shift);
         }
@@ -458,26 +425,15 @@ impl<T> Tlb<T> {
     pub fn switch_asid(&mut self, asid: u16) -> usize {
         let changed = asid != self.current_asid;
         self.current_asid = asid;
-        if changed && !self.config.asid_tagging {
-            self.flush_non_global()
-        } else {
-            0
-        }
+        if changed && !self.config.asid_tagging { self.flush_non_global() } else { 0 }
     }
 
     /// The valid entries, sorted by set and then way.
     pub fn entries(&self) -> impl Iterator<Item = TlbSlot<'_, T>> {
         let ways = self.config.ways;
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(move |(index, slot)| {
-                slot.as_ref().map(|entry| TlbSlot {
-                    set: index / ways,
-                    way: index % ways,
-                    entry,
-                })
-            })
+        self.slots.iter().enumerate().filter_map(move |(index, slot)| {
+            slot.as_ref().map(|entry| TlbSlot { set: index / ways, way: index % ways, entry })
+        })
     }
 
     fn set_of(&self, vpn: u64) -> usize {
@@ -557,9 +513,8 @@ impl<T> Tlb<T> {
                 (Some(Some(kept)), Some(Some(other))) => self.same_tag(other, kept),
                 _ => false,
             };
-            if let Some(other) = shadowed
-                .then(|| self.slots.get_mut(base + way).and_then(Option::take))
-                .flatten()
+            if let Some(other) =
+                shadowed.then(|| self.slots.get_mut(base + way).and_then(Option::take)).flatten()
             {
                 self.forget_shift(other.page_shift);
             }
@@ -574,11 +529,7 @@ impl<T> Tlb<T> {
                 .stamps
                 .get(base..base + ways)
                 .and_then(|stamps| {
-                    stamps
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|&(_, stamp)| *stamp)
-                        .map(|(way, _)| way)
+                    stamps.iter().enumerate().min_by_key(|&(_, stamp)| *stamp).map(|(way, _)| way)
                 })
                 .unwrap_or(0),
             TlbPolicy::Random => self.rng.below(ways),
@@ -772,12 +723,7 @@ mod tests {
     const HUGE_1G: u32 = 30;
 
     fn tlb(entries: usize, ways: usize, policy: TlbPolicy) -> Tlb<u64> {
-        let config = TlbConfig {
-            entries,
-            ways,
-            policy,
-            ..TlbConfig::default()
-        };
+        let config = TlbConfig { entries, ways, policy, ..TlbConfig::default() };
         Tlb::new(config).expect("valid test config")
     }
 
@@ -796,11 +742,7 @@ mod tests {
         if tlb.lookup(0, page * PAGE).is_some() {
             return (true, None);
         }
-        (
-            false,
-            tlb.insert(small(0, page, page))
-                .map(|evicted| evicted.vpn()),
-        )
+        (false, tlb.insert(small(0, page, page)).map(|evicted| evicted.vpn()))
     }
 
     const A: u64 = 0xa;
@@ -813,37 +755,19 @@ mod tests {
     #[test]
     fn default_config_is_64_entries_4_ways_lru_tagged() {
         let config = TlbConfig::default();
-        assert_eq!(
-            (config.entries, config.ways, config.policy),
-            (64, 4, TlbPolicy::Lru)
-        );
+        assert_eq!((config.entries, config.ways, config.policy), (64, 4, TlbPolicy::Lru));
         assert!(config.asid_tagging);
         assert_eq!(config.validate(), Ok(16));
     }
 
     #[test]
     fn bad_configs_are_refused_with_a_reason() {
-        let with = |entries, ways, policy| TlbConfig {
-            entries,
-            ways,
-            policy,
-            seed: 0,
-            asid_tagging: true,
-        };
-        assert_eq!(
-            with(0, 1, TlbPolicy::Lru).validate(),
-            Err(TlbConfigError::ZeroEntries)
-        );
-        assert_eq!(
-            with(4, 0, TlbPolicy::Lru).validate(),
-            Err(TlbConfigError::ZeroWays)
-        );
+        let with = |entries, ways, policy| TlbConfig { entries, ways, policy, seed: 0, asid_tagging: true };
+        assert_eq!(with(0, 1, TlbPolicy::Lru).validate(), Err(TlbConfigError::ZeroEntries));
+        assert_eq!(with(4, 0, TlbPolicy::Lru).validate(), Err(TlbConfigError::ZeroWays));
         assert_eq!(
             with(10, 4, TlbPolicy::Lru).validate(),
-            Err(TlbConfigError::NotAMultipleOfWays {
-                entries: 10,
-                ways: 4
-            })
+            Err(TlbConfigError::NotAMultipleOfWays { entries: 10, ways: 4 })
         );
         assert_eq!(
             with(12, 4, TlbPolicy::Lru).validate(),
@@ -864,16 +788,9 @@ mod tests {
 
     #[test]
     fn config_round_trips_through_json() {
-        let config = TlbConfig {
-            policy: TlbPolicy::Plru,
-            seed: 7,
-            ..TlbConfig::default()
-        };
+        let config = TlbConfig { policy: TlbPolicy::Plru, seed: 7, ..TlbConfig::default() };
         let json = serde_json::to_string(&config).expect("serializes");
-        assert_eq!(
-            serde_json::from_str::<TlbConfig>(&json).expect("parses"),
-            config
-        );
+        assert_eq!(serde_json::from_str::<TlbConfig>(&json).expect("parses"), config);
     }
 
     #[test]
@@ -897,10 +814,7 @@ mod tests {
         assert_eq!(access(&mut tlb, B), (false, Some(A)));
         assert_eq!(access(&mut tlb, C), (true, None));
         let stats = tlb.stats();
-        assert_eq!(
-            (stats.lookups, stats.hits, stats.misses, stats.evictions),
-            (6, 2, 4, 2)
-        );
+        assert_eq!((stats.lookups, stats.hits, stats.misses, stats.evictions), (6, 2, 4, 2));
     }
 
     #[test]
@@ -935,10 +849,7 @@ mod tests {
         assert_eq!(access(&mut tlb, F), (false, Some(B)));
         assert_eq!(access(&mut tlb, A), (true, None));
         assert_eq!(access(&mut tlb, C), (false, Some(D)));
-        let ways: Vec<(usize, u64)> = tlb
-            .entries()
-            .map(|slot| (slot.way, *slot.entry.payload()))
-            .collect();
+        let ways: Vec<(usize, u64)> = tlb.entries().map(|slot| (slot.way, *slot.entry.payload())).collect();
         assert_eq!(ways, vec![(0, A), (1, F), (2, E), (3, C)]);
     }
 
@@ -956,17 +867,10 @@ mod tests {
     #[test]
     fn random_is_reproducible_from_its_seed() {
         let run = |seed| {
-            let config = TlbConfig {
-                entries: 8,
-                ways: 8,
-                policy: TlbPolicy::Random,
-                seed,
-                asid_tagging: true,
-            };
+            let config =
+                TlbConfig { entries: 8, ways: 8, policy: TlbPolicy::Random, seed, asid_tagging: true };
             let mut tlb: Tlb<u64> = Tlb::new(config).expect("valid");
-            (0..200)
-                .map(|i| access(&mut tlb, (i * 7) % 23))
-                .collect::<Vec<_>>()
+            (0..200).map(|i| access(&mut tlb, (i * 7) % 23)).collect::<Vec<_>>()
         };
         let first = run(1);
         assert_eq!(first, run(1));
@@ -982,16 +886,10 @@ mod tests {
         for page in [0, 4, 1] {
             assert_eq!(access(&mut tlb, page), (false, None));
         }
-        assert_eq!(
-            access(&mut tlb, 8),
-            (false, Some(0)),
-            "set 0 is full, page 0 is its LRU"
-        );
+        assert_eq!(access(&mut tlb, 8), (false, Some(0)), "set 0 is full, page 0 is its LRU");
         assert_eq!(access(&mut tlb, 1), (true, None), "set 1 was untouched");
-        let layout: Vec<(usize, usize, u64)> = tlb
-            .entries()
-            .map(|slot| (slot.set, slot.way, slot.entry.vpn()))
-            .collect();
+        let layout: Vec<(usize, usize, u64)> =
+            tlb.entries().map(|slot| (slot.set, slot.way, slot.entry.vpn())).collect();
         assert_eq!(layout, vec![(0, 0, 8), (0, 1, 4), (1, 0, 1)]);
         assert_eq!(tlb.len(), 3);
     }
@@ -1015,10 +913,7 @@ mod tests {
         assert_eq!(tlb.insert(global(A, 3)), None);
         assert_eq!(tlb.len(), 1);
         for asid in [1, 2, 9] {
-            assert_eq!(
-                tlb.peek(asid, A * PAGE).map(|entry| *entry.payload()),
-                Some(3)
-            );
+            assert_eq!(tlb.peek(asid, A * PAGE).map(|entry| *entry.payload()), Some(3));
         }
     }
 
@@ -1041,20 +936,11 @@ mod tests {
         tlb.insert(small(1, A, 100));
         assert_eq!(tlb.switch_asid(2), 0);
         assert_eq!(tlb.current_asid(), 2);
-        assert!(
-            tlb.lookup(2, A * PAGE).is_none(),
-            "another address space must miss"
-        );
+        assert!(tlb.lookup(2, A * PAGE).is_none(), "another address space must miss");
         tlb.insert(small(2, A, 200));
         assert_eq!(tlb.len(), 2, "same page, different ASIDs coexist");
-        assert_eq!(
-            tlb.lookup(1, A * PAGE).map(|entry| *entry.payload()),
-            Some(100)
-        );
-        assert_eq!(
-            tlb.lookup(2, A * PAGE).map(|entry| *entry.payload()),
-            Some(200)
-        );
+        assert_eq!(tlb.lookup(1, A * PAGE).map(|entry| *entry.payload()), Some(100));
+        assert_eq!(tlb.lookup(2, A * PAGE).map(|entry| *entry.payload()), Some(200));
         assert_eq!(tlb.invalidate_asid(1), 1);
         assert!(tlb.lookup(1, A * PAGE).is_none());
         assert!(tlb.lookup(2, A * PAGE).is_some());
@@ -1062,10 +948,7 @@ mod tests {
 
     #[test]
     fn without_tagging_a_switch_flushes_non_global_entries() {
-        let config = TlbConfig {
-            asid_tagging: false,
-            ..TlbConfig::default()
-        };
+        let config = TlbConfig { asid_tagging: false, ..TlbConfig::default() };
         let mut tlb: Tlb<u64> = Tlb::new(config).expect("valid");
         tlb.insert(small(1, A, 100));
         tlb.insert(global(B, 200));
@@ -1073,16 +956,9 @@ mod tests {
         assert!(tlb.peek(7, A * PAGE).is_some());
         assert_eq!(tlb.switch_asid(1), 1, "0 -> 1 is a switch");
         assert!(tlb.peek(1, A * PAGE).is_none());
-        assert_eq!(
-            tlb.peek(1, B * PAGE).map(|entry| *entry.payload()),
-            Some(200)
-        );
+        assert_eq!(tlb.peek(1, B * PAGE).map(|entry| *entry.payload()), Some(200));
         tlb.insert(small(1, A, 100));
-        assert_eq!(
-            tlb.switch_asid(1),
-            0,
-            "staying in the same process flushes nothing"
-        );
+        assert_eq!(tlb.switch_asid(1), 0, "staying in the same process flushes nothing");
         assert_eq!(tlb.stats().flushes, 1);
         // Refilling under another ASID replaces rather than duplicates, since tags are not kept.
         tlb.insert(small(2, A, 300));
@@ -1094,15 +970,8 @@ mod tests {
         let mut tlb = tlb(8, 8, TlbPolicy::Lru);
         tlb.insert(global(B, 200));
         tlb.insert(small(1, A, 100));
-        assert_eq!(
-            tlb.lookup(5, B * PAGE).map(|entry| *entry.payload()),
-            Some(200)
-        );
-        assert_eq!(
-            tlb.invalidate_asid(0),
-            0,
-            "a global entry belongs to no ASID"
-        );
+        assert_eq!(tlb.lookup(5, B * PAGE).map(|entry| *entry.payload()), Some(200));
+        assert_eq!(tlb.invalidate_asid(0), 0, "a global entry belongs to no ASID");
         assert_eq!(tlb.flush_non_global(), 1);
         assert!(tlb.peek(1, B * PAGE).is_some());
         assert_eq!(tlb.flush_all(), 1);
@@ -1132,10 +1001,7 @@ mod tests {
         assert_eq!(hit(&mut tlb, 0x60_1000), None);
 
         let entry = tlb.peek(0, base_2m + 5).expect("cached");
-        assert_eq!(
-            (entry.base(), entry.page_size(), entry.page_shift()),
-            (base_2m, 1 << 21, 21)
-        );
+        assert_eq!((entry.base(), entry.page_size(), entry.page_shift()), (base_2m, 1 << 21, 21));
         assert!(entry.covers(base_2m + 0x1f_ffff) && !entry.covers(base_2m + 0x20_0000));
     }
 
@@ -1159,14 +1025,8 @@ mod tests {
         // SFENCE.VMA va, asid: only ASID 1's entry for page A.
         assert_eq!(tlb.invalidate_page(A * PAGE + 0x10, Some(1)), 1);
         assert!(tlb.peek(1, A * PAGE).is_none());
-        assert!(
-            tlb.peek(1, (A + 1) * PAGE).is_some(),
-            "the neighbour page stays"
-        );
-        assert!(
-            tlb.peek(2, A * PAGE).is_some(),
-            "the other ASID's entry stays"
-        );
+        assert!(tlb.peek(1, (A + 1) * PAGE).is_some(), "the neighbour page stays");
+        assert!(tlb.peek(2, A * PAGE).is_some(), "the other ASID's entry stays");
 
         // With an ASID, a global entry stays; without one (INVLPG) it goes.
         assert_eq!(tlb.invalidate_page((A + 16) * PAGE, Some(1)), 0);
@@ -1195,10 +1055,7 @@ mod tests {
         tlb.invalidate_page(A * PAGE, Some(0));
         assert!(tlb.lookup(0, A * PAGE).is_none());
         tlb.insert(small(0, A, page_table_frame));
-        assert_eq!(
-            tlb.lookup(0, A * PAGE).map(|entry| *entry.payload()),
-            Some(8)
-        );
+        assert_eq!(tlb.lookup(0, A * PAGE).map(|entry| *entry.payload()), Some(8));
     }
 
     #[test]
@@ -1214,33 +1071,20 @@ mod tests {
 
     #[test]
     fn split_tlb_keeps_instructions_and_data_apart() {
-        let small_config = TlbConfig {
-            entries: 4,
-            ways: 4,
-            ..TlbConfig::default()
-        };
+        let small_config = TlbConfig { entries: 4, ways: 4, ..TlbConfig::default() };
         let mut split: SplitTlb<u64> =
             SplitTlb::new(small_config.clone(), small_config.clone()).expect("valid");
         split.insert(AccessClass::Instruction, small(0, A, 1));
         assert!(split.lookup(AccessClass::Data, 0, A * PAGE).is_none());
-        assert!(
-            split
-                .lookup(AccessClass::Instruction, 0, A * PAGE)
-                .is_some()
-        );
+        assert!(split.lookup(AccessClass::Instruction, 0, A * PAGE).is_some());
         split.insert(AccessClass::Data, small(0, A, 1));
         assert_eq!(split.invalidate_page(A * PAGE, None), 2);
         assert_eq!(split.get(AccessClass::Data).stats().misses, 1);
 
-        let bad = TlbConfig {
-            entries: 3,
-            ..small_config.clone()
-        };
+        let bad = TlbConfig { entries: 3, ..small_config.clone() };
         assert!(matches!(
             SplitTlb::<u64>::new(small_config, bad),
-            Err(SplitTlbConfigError::Data(
-                TlbConfigError::NotAMultipleOfWays { .. }
-            ))
+            Err(SplitTlbConfigError::Data(TlbConfigError::NotAMultipleOfWays { .. }))
         ));
     }
 
@@ -1264,20 +1108,9 @@ mod tests {
 
     #[derive(Clone, Debug)]
     enum Op {
-        Insert {
-            asid: u16,
-            va: u64,
-            shift: u32,
-            global: bool,
-        },
-        Lookup {
-            asid: u16,
-            va: u64,
-        },
-        InvalidatePage {
-            va: u64,
-            asid: Option<u16>,
-        },
+        Insert { asid: u16, va: u64, shift: u32, global: bool },
+        Lookup { asid: u16, va: u64 },
+        InvalidatePage { va: u64, asid: Option<u16> },
         InvalidateAsid(u16),
         FlushNonGlobal,
         Switch(u16),
@@ -1289,17 +1122,10 @@ mod tests {
         let va = (0u64..0x60_0000).prop_map(|va| va & !0xfff);
         let shift = prop_oneof![Just(SMALL), Just(SMALL), Just(HUGE_2M), Just(HUGE_1G)];
         prop_oneof![
-            (0u16..3, va.clone(), shift, any::<bool>()).prop_map(|(asid, va, shift, global)| {
-                Op::Insert {
-                    asid,
-                    va,
-                    shift,
-                    global,
-                }
-            }),
+            (0u16..3, va.clone(), shift, any::<bool>())
+                .prop_map(|(asid, va, shift, global)| { Op::Insert { asid, va, shift, global } }),
             (0u16..3, va.clone()).prop_map(|(asid, va)| Op::Lookup { asid, va }),
-            (va, proptest::option::of(0u16..3))
-                .prop_map(|(va, asid)| Op::InvalidatePage { va, asid }),
+            (va, proptest::option::of(0u16..3)).prop_map(|(va, asid)| Op::InvalidatePage { va, asid }),
             (0u16..3).prop_map(Op::InvalidateAsid),
             Just(Op::FlushNonGlobal),
             (0u16..3).prop_map(Op::Switch),

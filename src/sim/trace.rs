@@ -54,11 +54,7 @@ impl AccessKind {
 
     /// The half of a split TLB that serves this access.
     pub fn class(self) -> AccessClass {
-        if self.is_instruction() {
-            AccessClass::Instruction
-        } else {
-            AccessClass::Data
-        }
+        if self.is_instruction() { AccessClass::Instruction } else { AccessClass::Data }
     }
 }
 
@@ -173,10 +169,7 @@ impl<R: BufRead> TraceInput<R> {
         let head = Cursor::new(magic).take(u64::try_from(filled).unwrap_or(0));
         let sniffed = head.chain(input);
         Ok(if is_gzip {
-            Self::Gzip(BufReader::with_capacity(
-                1 << 16,
-                MultiGzDecoder::new(sniffed),
-            ))
+            Self::Gzip(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(sniffed)))
         } else {
             Self::Plain(sniffed)
         })
@@ -236,8 +229,7 @@ pub struct TraceReader<R> {
 impl<R: BufRead> TraceReader<TraceInput<R>> {
     /// A reader over `input`, gzip-compressed or not, whose format is detected from its content.
     pub fn auto(input: R) -> Result<Self, TraceError> {
-        let input =
-            TraceInput::detect(input).map_err(|source| TraceError::Io { line: 1, source })?;
+        let input = TraceInput::detect(input).map_err(|source| TraceError::Io { line: 1, source })?;
         Ok(TraceReader::new(input))
     }
 }
@@ -245,22 +237,12 @@ impl<R: BufRead> TraceReader<TraceInput<R>> {
 impl<R: BufRead> TraceReader<R> {
     /// A reader over uncompressed text whose format is detected from the first record line.
     pub fn new(input: R) -> Self {
-        Self {
-            input,
-            format: None,
-            line: 0,
-            spill: Vec::new(),
-            overlong: false,
-            finished: false,
-        }
+        Self { input, format: None, line: 0, spill: Vec::new(), overlong: false, finished: false }
     }
 
     /// A reader that parses every line as `format`.
     pub fn with_format(input: R, format: TraceFormat) -> Self {
-        Self {
-            format: Some(format),
-            ..Self::new(input)
-        }
+        Self { format: Some(format), ..Self::new(input) }
     }
 
     /// The format in use, once known.
@@ -322,9 +304,7 @@ impl<R: BufRead> TraceReader<R> {
     fn finish_spilled_line(&mut self) -> LineOutcome {
         self.line += 1;
         let outcome = if self.overlong {
-            LineOutcome::Problem(LineProblem::LineTooLong {
-                max: MAX_LINE_BYTES,
-            })
+            LineOutcome::Problem(LineProblem::LineTooLong { max: MAX_LINE_BYTES })
         } else {
             classify(&self.spill, &mut self.format)
         };
@@ -344,18 +324,12 @@ impl<R: BufRead> Iterator for TraceReader<R> {
                 Ok(Some(LineOutcome::Skip)) => {}
                 Ok(Some(LineOutcome::Record(record))) => return Some(Ok(record)),
                 Ok(Some(LineOutcome::Problem(problem))) => {
-                    return Some(Err(TraceError::Parse {
-                        line: self.line,
-                        problem,
-                    }));
+                    return Some(Err(TraceError::Parse { line: self.line, problem }));
                 }
                 Err(source) => {
                     // A failing reader would likely fail again; stop rather than spin.
                     self.finished = true;
-                    return Some(Err(TraceError::Io {
-                        line: self.line + 1,
-                        source,
-                    }));
+                    return Some(Err(TraceError::Io { line: self.line + 1, source }));
                 }
             }
         }
@@ -383,9 +357,7 @@ fn classify(line: &[u8], format: &mut Option<TraceFormat>) -> LineOutcome {
 /// Lackey lines start with a kind letter and a blank; plain lines start with a number.
 fn detect_format(text: &[u8]) -> TraceFormat {
     match text {
-        [b'I' | b'L' | b'S' | b'M', separator, ..] if separator.is_ascii_whitespace() => {
-            TraceFormat::Lackey
-        }
+        [b'I' | b'L' | b'S' | b'M', separator, ..] if separator.is_ascii_whitespace() => TraceFormat::Lackey,
         _ => TraceFormat::Plain,
     }
 }
@@ -415,20 +387,13 @@ fn parse_lackey(text: &[u8]) -> Result<TraceRecord, LineProblem> {
     let addr = parse_hex(address)?;
     let size = fields.next().ok_or(LineProblem::MissingSize)?;
     let size = parse_size(size)?;
-    Ok(TraceRecord {
-        kind,
-        addr,
-        size,
-        process: None,
-    })
+    Ok(TraceRecord { kind, addr, size, process: None })
 }
 
 /// Parses a trimmed plain line: `address [kind [process]]`, with an optional trailing comment.
 fn parse_plain(text: &[u8]) -> Result<TraceRecord, LineProblem> {
     let without_comment = text.split(|&byte| byte == b'#').next().unwrap_or_default();
-    let mut tokens = without_comment
-        .split(u8::is_ascii_whitespace)
-        .filter(|token| !token.is_empty());
+    let mut tokens = without_comment.split(u8::is_ascii_whitespace).filter(|token| !token.is_empty());
     let address = tokens.next().ok_or(LineProblem::MissingAddress)?;
     let addr = parse_plain_address(address)?;
     let kind = match tokens.next() {
@@ -437,21 +402,12 @@ fn parse_plain(text: &[u8]) -> Result<TraceRecord, LineProblem> {
     };
     let process = match tokens.next() {
         None => None,
-        Some(name) => Some(
-            std::str::from_utf8(name)
-                .map_err(|_| LineProblem::ProcessNotUtf8)?
-                .to_owned(),
-        ),
+        Some(name) => Some(std::str::from_utf8(name).map_err(|_| LineProblem::ProcessNotUtf8)?.to_owned()),
     };
     if let Some(extra) = tokens.next() {
         return Err(LineProblem::TrailingText(snippet(extra)));
     }
-    Ok(TraceRecord {
-        kind,
-        addr,
-        size: 1,
-        process,
-    })
+    Ok(TraceRecord { kind, addr, size: 1, process })
 }
 
 fn parse_access(token: &[u8]) -> Result<AccessKind, LineProblem> {
@@ -496,14 +452,8 @@ fn parse_plain_address(token: &[u8]) -> Result<u64, LineProblem> {
     }
     let mut value: u64 = 0;
     for &byte in digits.iter().filter(|&&byte| byte != b'_') {
-        let digit = hex_digit(byte)
-            .map(u64::from)
-            .filter(|&digit| digit < radix)
-            .ok_or_else(bad)?;
-        value = value
-            .checked_mul(radix)
-            .and_then(|v| v.checked_add(digit))
-            .ok_or_else(too_large)?;
+        let digit = hex_digit(byte).map(u64::from).filter(|&digit| digit < radix).ok_or_else(bad)?;
+        value = value.checked_mul(radix).and_then(|v| v.checked_add(digit)).ok_or_else(too_large)?;
     }
     Ok(value)
 }
@@ -515,14 +465,8 @@ fn parse_size(digits: &[u8]) -> Result<u32, LineProblem> {
     }
     let mut value: u32 = 0;
     for &byte in digits {
-        let digit = byte
-            .is_ascii_digit()
-            .then(|| u32::from(byte - b'0'))
-            .ok_or_else(bad)?;
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(digit))
-            .ok_or_else(bad)?;
+        let digit = byte.is_ascii_digit().then(|| u32::from(byte - b'0')).ok_or_else(bad)?;
+        value = value.checked_mul(10).and_then(|v| v.checked_add(digit)).ok_or_else(bad)?;
     }
     Ok(value)
 }
@@ -537,9 +481,7 @@ fn hex_digit(byte: u8) -> Option<u8> {
 }
 
 fn first_token(text: &[u8]) -> &[u8] {
-    text.split(u8::is_ascii_whitespace)
-        .next()
-        .unwrap_or_default()
+    text.split(u8::is_ascii_whitespace).next().unwrap_or_default()
 }
 
 /// A short, printable copy of part of a bad line for an error message.
@@ -563,10 +505,7 @@ mod tests {
     }
 
     fn ok_records(text: &str) -> Vec<TraceRecord> {
-        records(text)
-            .into_iter()
-            .map(|record| record.expect("valid line"))
-            .collect()
+        records(text).into_iter().map(|record| record.expect("valid line")).collect()
     }
 
     /// (line, problem) of every error, for comparing against expectations.
@@ -585,12 +524,7 @@ mod tests {
     }
 
     fn record(kind: AccessKind, addr: u64, size: u32) -> TraceRecord {
-        TraceRecord {
-            kind,
-            addr,
-            size,
-            process: None,
-        }
+        TraceRecord { kind, addr, size, process: None }
     }
 
     const LACKEY: &str = "==12345== Lackey, an example Valgrind tool\n\
@@ -651,31 +585,16 @@ mod tests {
             (5, Some(LineProblem::BadSize(String::new()))),
             (6, Some(LineProblem::BadSize("4x".into()))),
             (7, Some(LineProblem::BadSize("4294967296".into()))),
-            (
-                8,
-                Some(LineProblem::AddressTooLarge("10000000000000000".into())),
-            ),
+            (8, Some(LineProblem::AddressTooLarge("10000000000000000".into()))),
             (9, Some(LineProblem::MissingAddress)),
             (10, Some(LineProblem::MissingAddress)),
             (11, Some(LineProblem::UnknownKind("Lx".into()))),
         ];
         assert_eq!(problems(text), expected);
         let good: Vec<TraceRecord> = records(text).into_iter().filter_map(Result::ok).collect();
-        assert_eq!(
-            good,
-            vec![
-                record(AccessKind::Instr, 0x1000, 4),
-                record(AccessKind::Store, 0x2000, 8)
-            ]
-        );
-        let message = records(text)
-            .into_iter()
-            .find_map(Result::err)
-            .expect("an error");
-        assert_eq!(
-            message.to_string(),
-            "line 2: unknown record kind \"X\" (expected I, L, S or M)"
-        );
+        assert_eq!(good, vec![record(AccessKind::Instr, 0x1000, 4), record(AccessKind::Store, 0x2000, 8)]);
+        let message = records(text).into_iter().find_map(Result::err).expect("an error");
+        assert_eq!(message.to_string(), "line 2: unknown record kind \"X\" (expected I, L, S or M)");
     }
 
     #[test]
@@ -697,18 +616,8 @@ mod tests {
             vec![
                 record(AccessKind::Load, 0x7fff_f000, 1),
                 record(AccessKind::Store, 4096, 1),
-                TraceRecord {
-                    kind: AccessKind::Instr,
-                    addr: 0x1000,
-                    size: 1,
-                    process: process("init")
-                },
-                TraceRecord {
-                    kind: AccessKind::Load,
-                    addr: 0x2000,
-                    size: 1,
-                    process: process("shell")
-                },
+                TraceRecord { kind: AccessKind::Instr, addr: 0x1000, size: 1, process: process("init") },
+                TraceRecord { kind: AccessKind::Load, addr: 0x2000, size: 1, process: process("shell") },
                 record(AccessKind::Store, 1000, 1),
                 record(AccessKind::Instr, u64::MAX, 1),
             ]
@@ -732,14 +641,8 @@ mod tests {
             (3, Some(LineProblem::BadAddress("0x_1".into()))),
             (4, Some(LineProblem::BadAddress("12ab".into()))),
             (5, Some(LineProblem::BadAddress("0x1g".into()))),
-            (
-                6,
-                Some(LineProblem::AddressTooLarge("18446744073709551616".into())),
-            ),
-            (
-                7,
-                Some(LineProblem::AddressTooLarge("0x10000000000000000".into())),
-            ),
+            (6, Some(LineProblem::AddressTooLarge("18446744073709551616".into()))),
+            (7, Some(LineProblem::AddressTooLarge("0x10000000000000000".into()))),
             (8, Some(LineProblem::UnknownAccess("rw".into()))),
             (9, Some(LineProblem::TrailingText("extra".into()))),
         ];
@@ -751,10 +654,7 @@ mod tests {
             .filter_map(Result::err)
             .map(|error| error.to_string())
             .collect();
-        assert_eq!(
-            errors,
-            vec!["line 1: process name is not valid UTF-8".to_owned()]
-        );
+        assert_eq!(errors, vec!["line 1: process name is not valid UTF-8".to_owned()]);
     }
 
     #[test]
@@ -764,10 +664,7 @@ mod tests {
             reader.by_ref().for_each(drop);
             reader.format()
         };
-        assert_eq!(
-            detect("# comment\n\n==1== banner\nI  1000,4\n"),
-            Some(TraceFormat::Lackey)
-        );
+        assert_eq!(detect("# comment\n\n==1== banner\nI  1000,4\n"), Some(TraceFormat::Lackey));
         assert_eq!(detect("   \n L 1000,4\n"), Some(TraceFormat::Lackey));
         assert_eq!(detect("# comment\n0x1000 r\n"), Some(TraceFormat::Plain));
         assert_eq!(detect("# only comments\n\n"), None);
@@ -780,8 +677,7 @@ mod tests {
     fn lines_split_across_buffer_fills_parse_the_same() {
         let expected = ok_records(LACKEY);
         for capacity in 1..12 {
-            let reader =
-                TraceReader::new(io::BufReader::with_capacity(capacity, LACKEY.as_bytes()));
+            let reader = TraceReader::new(io::BufReader::with_capacity(capacity, LACKEY.as_bytes()));
             let parsed: Vec<TraceRecord> = reader.map(|r| r.expect("valid")).collect();
             assert_eq!(parsed, expected, "buffer of {capacity} bytes");
         }
@@ -794,30 +690,13 @@ mod tests {
         text.push_str("\nI  2000,4\n");
         for capacity in [7, 8192] {
             let reader = TraceReader::new(io::BufReader::with_capacity(capacity, text.as_bytes()));
-            let outcome: Vec<Result<u64, u64>> = reader
-                .map(|record| {
-                    record
-                        .map(|record| record.addr)
-                        .map_err(|error| error.line())
-                })
-                .collect();
-            assert_eq!(
-                outcome,
-                vec![Ok(0x1000), Err(2), Ok(0x2000)],
-                "buffer {capacity}"
-            );
+            let outcome: Vec<Result<u64, u64>> =
+                reader.map(|record| record.map(|record| record.addr).map_err(|error| error.line())).collect();
+            assert_eq!(outcome, vec![Ok(0x1000), Err(2), Ok(0x2000)], "buffer {capacity}");
         }
         // An overlong last line without a newline too.
         let tail = format!("I  1000,4\n{}", "y".repeat(MAX_LINE_BYTES + 1));
-        assert_eq!(
-            problems(&tail),
-            vec![(
-                2,
-                Some(LineProblem::LineTooLong {
-                    max: MAX_LINE_BYTES
-                })
-            )]
-        );
+        assert_eq!(problems(&tail), vec![(2, Some(LineProblem::LineTooLong { max: MAX_LINE_BYTES }))]);
     }
 
     #[test]
@@ -827,9 +706,7 @@ mod tests {
         let compressed = encoder.finish().expect("in memory");
         let input = TraceInput::detect(compressed.as_slice()).expect("in memory");
         assert!(input.is_gzip());
-        let parsed: Vec<TraceRecord> = TraceReader::new(input)
-            .map(|record| record.expect("valid"))
-            .collect();
+        let parsed: Vec<TraceRecord> = TraceReader::new(input).map(|record| record.expect("valid")).collect();
         assert_eq!(parsed, ok_records(LACKEY));
 
         // Plain text, one byte, and nothing at all pass through untouched.
@@ -837,9 +714,7 @@ mod tests {
             let input = TraceInput::detect(text.as_bytes()).expect("in memory");
             assert!(!input.is_gzip());
             let mut bytes = Vec::new();
-            io::BufReader::new(input)
-                .read_to_end(&mut bytes)
-                .expect("in memory");
+            io::BufReader::new(input).read_to_end(&mut bytes).expect("in memory");
             assert_eq!(bytes, text.as_bytes());
         }
     }
@@ -849,10 +724,7 @@ mod tests {
         let mut bytes = GZIP_MAGIC.to_vec();
         bytes.extend_from_slice(b"definitely not deflate data");
         let mut reader = TraceReader::auto(bytes.as_slice()).expect("magic read");
-        assert!(matches!(
-            reader.next(),
-            Some(Err(TraceError::Io { line: 1, .. }))
-        ));
+        assert!(matches!(reader.next(), Some(Err(TraceError::Io { line: 1, .. }))));
         assert!(reader.next().is_none());
     }
 
@@ -868,9 +740,7 @@ mod tests {
             }
             let count = self.good.len().min(buf.len());
             let (now, later) = self.good.split_at(count);
-            buf.get_mut(..count)
-                .expect("count <= buf.len()")
-                .copy_from_slice(now);
+            buf.get_mut(..count).expect("count <= buf.len()").copy_from_slice(now);
             self.good = later;
             Ok(count)
         }
@@ -878,19 +748,14 @@ mod tests {
 
     #[test]
     fn read_errors_name_the_line_being_read() {
-        let input = io::BufReader::new(FailingReader {
-            good: b"I  1000,4\nI  20",
-        });
+        let input = io::BufReader::new(FailingReader { good: b"I  1000,4\nI  20" });
         let outcome: Vec<String> = TraceReader::new(input)
             .map(|record| match record {
                 Ok(record) => format!("{:x}", record.addr),
                 Err(error) => error.to_string(),
             })
             .collect();
-        assert_eq!(
-            outcome,
-            vec!["1000", "line 2: cannot read the trace: disk on fire"]
-        );
+        assert_eq!(outcome, vec!["1000", "line 2: cannot read the trace: disk on fire"]);
     }
 
     #[test]
@@ -899,25 +764,13 @@ mod tests {
         assert_eq!(pages(0x1000, 0, 12), vec![1], "size 0 is one byte");
         assert_eq!(pages(0x1fff, 1, 12), vec![1]);
         assert_eq!(pages(0x1ffc, 8, 12), vec![1, 2], "straddles a boundary");
-        assert_eq!(
-            pages(0x1000, 0x1000, 12),
-            vec![1],
-            "ends exactly at the boundary"
-        );
+        assert_eq!(pages(0x1000, 0x1000, 12), vec![1], "ends exactly at the boundary");
         assert_eq!(pages(0x1000, 0x1001, 12), vec![1, 2]);
         assert_eq!(pages(0x0fff, 0x2002, 12), vec![0, 1, 2, 3]);
-        assert_eq!(
-            pages(u64::MAX - 3, 16, 12),
-            vec![u64::MAX >> 12],
-            "no wrap at the top"
-        );
+        assert_eq!(pages(u64::MAX - 3, 16, 12), vec![u64::MAX >> 12], "no wrap at the top");
         assert_eq!(pages(u64::MAX, u32::MAX, 0), vec![u64::MAX]);
         assert_eq!(pages(0x40_0000, 8, 21), vec![2]);
-        assert_eq!(
-            pages(0xdead_beef, 4, 64),
-            vec![0],
-            "one page spans everything"
-        );
+        assert_eq!(pages(0xdead_beef, 4, 64), vec![0], "one page spans everything");
         let record = record(AccessKind::Modify, 0x2ffe, 4);
         assert_eq!(record.pages(12).collect::<Vec<u64>>(), vec![2, 3]);
     }

@@ -151,10 +151,7 @@ impl Header {
                  before the page table",
             ));
         };
-        for ((line, size), what) in [
-            (address_space, "address space size"),
-            (phys_mem, "phys mem size"),
-        ] {
+        for ((line, size), what) in [(address_space, "address space size"), (phys_mem, "phys mem size")] {
             if page_size.1 > size {
                 return Err(OstepError::Mismatch {
                     line,
@@ -164,11 +161,7 @@ impl Header {
                 });
             }
         }
-        Ok(Sizes {
-            address_space: address_space.1,
-            phys_mem: phys_mem.1,
-            page_size: page_size.1,
-        })
+        Ok(Sizes { address_space: address_space.1, phys_mem: phys_mem.1, page_size: page_size.1 })
     }
 }
 
@@ -186,21 +179,13 @@ fn read_header(reader: &mut LineReader<'_>) -> Result<Header, OstepError> {
             continue;
         };
         if !seen.insert(name) {
-            return Err(OstepError::Duplicate {
-                line: line.number,
-                what: "ARG",
-                value: name.to_owned(),
-            });
+            return Err(OstepError::Duplicate { line: line.number, what: "ARG", value: name.to_owned() });
         }
-        let sized =
-            |what| parse_size(value, what, line.number).map(|size| Some((line.number, size)));
+        let sized = |what| parse_size(value, what, line.number).map(|size| Some((line.number, size)));
         match name {
             "seed" => {
-                let seed = Cursor::new(value)
-                    .decimal()
-                    .filter(|_| value.bytes().all(|b| b.is_ascii_digit()));
-                header.seed =
-                    Some(seed.ok_or_else(|| line.expected("a non-negative decimal seed"))?);
+                let seed = Cursor::new(value).decimal().filter(|_| value.bytes().all(|b| b.is_ascii_digit()));
+                header.seed = Some(seed.ok_or_else(|| line.expected("a non-negative decimal seed"))?);
             }
             "address space size" => header.address_space = sized("address space size")?,
             "phys mem size" => header.phys_mem = sized("phys mem size")?,
@@ -210,9 +195,7 @@ fn read_header(reader: &mut LineReader<'_>) -> Result<Header, OstepError> {
                     .split(',')
                     .map(|item| item.trim().parse::<u64>().ok())
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        line.expected("-1 or a comma-separated list of decimal addresses")
-                    })?;
+                    .ok_or_else(|| line.expected("-1 or a comma-separated list of decimal addresses"))?;
                 header.listed_addresses = Some((line.number, listed));
             }
             // Forks of the simulator add options; their ARG lines do not change the layout.
@@ -227,9 +210,7 @@ const ENTRY_LINE: &str =
 
 fn read_entries(reader: &mut LineReader<'_>, sizes: &Sizes) -> Result<Vec<u32>, OstepError> {
     if reader.next_nonblank().is_none() {
-        return Err(
-            reader.expected_at_end("the `Page Table (from entry 0 down to the max size)` header")
-        );
+        return Err(reader.expected_at_end("the `Page Table (from entry 0 down to the max size)` header"));
     }
     let mut entries = Vec::new();
     let trace_line = loop {
@@ -263,10 +244,7 @@ fn parse_entry(line: Line<'_>, position: usize) -> Result<u32, OstepError> {
     } else {
         None
     };
-    let entry = cursor
-        .hex_0x()
-        .filter(|_| cursor.at_end())
-        .ok_or_else(|| line.expected(ENTRY_LINE))?;
+    let entry = cursor.hex_0x().filter(|_| cursor.at_end()).ok_or_else(|| line.expected(ENTRY_LINE))?;
     let position = u64::try_from(position).unwrap_or(u64::MAX);
     if let Some(index) = index
         && index != position
@@ -323,42 +301,27 @@ mod tests {
         let plain = parse_with(TABLE, "").map(|parsed| parsed.entries);
         assert_eq!(parse_with(verbose, "").map(|parsed| parsed.entries), plain);
         let misnumbered = verbose.replace("[       2]", "[       7]");
-        assert!(matches!(
-            parse_with(&misnumbered, ""),
-            Err(OstepError::Mismatch { line: 11, .. })
-        ));
+        assert!(matches!(parse_with(&misnumbered, ""), Err(OstepError::Mismatch { line: 11, .. })));
     }
 
     #[test]
     fn entry_count_must_match_the_sizes() {
         let short = "  0x00000000\n  0x8000000c\n";
-        assert!(matches!(
-            parse_with(short, ""),
-            Err(OstepError::Mismatch { line: 12, .. })
-        ));
+        assert!(matches!(parse_with(short, ""), Err(OstepError::Mismatch { line: 12, .. })));
     }
 
     #[test]
     fn copies_of_an_address_must_agree() {
         let trace = "  VA 0x00001cc4 (decimal:     7365) --> PA or invalid address?\n";
-        assert!(matches!(
-            parse_with(TABLE, trace),
-            Err(OstepError::Mismatch { line: 15, .. })
-        ));
+        assert!(matches!(parse_with(TABLE, trace), Err(OstepError::Mismatch { line: 15, .. })));
     }
 
     #[test]
     fn sizes_must_fit_the_page() {
         let text = HEAD.replace("ARG page size 4k", "ARG page size 32k");
-        assert!(matches!(
-            parse_linear(&format!("{text}{TABLE}")),
-            Err(OstepError::Mismatch { line: 2, .. })
-        ));
+        assert!(matches!(parse_linear(&format!("{text}{TABLE}")), Err(OstepError::Mismatch { line: 2, .. })));
         let text = HEAD.replace("ARG page size 4k", "ARG page size 3k");
-        assert!(matches!(
-            parse_linear(&text),
-            Err(OstepError::NotPowerOfTwo { line: 4, .. })
-        ));
+        assert!(matches!(parse_linear(&text), Err(OstepError::NotPowerOfTwo { line: 4, .. })));
     }
 
     #[test]

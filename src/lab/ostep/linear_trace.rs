@@ -7,14 +7,8 @@ use super::linear::{LinearAnswer, PROBLEM_QUESTION, PROBLEM_TRAILER, Sizes};
 use super::scan::{Cursor, Line, LineReader};
 
 /// Phrases that mark an answer as a fault without saying which kind (matched in lowercase).
-const VAGUE_FAULTS: [&str; 6] = [
-    "segmentation violation",
-    "segfault",
-    "seg fault",
-    "out of bounds",
-    "out-of-bounds",
-    "invalid",
-];
+const VAGUE_FAULTS: [&str; 6] =
+    ["segmentation violation", "segfault", "seg fault", "out of bounds", "out-of-bounds", "invalid"];
 
 type Trace = (Vec<u64>, Option<Vec<LinearAnswer>>);
 
@@ -63,12 +57,7 @@ fn parse_va_line(line: Line<'_>, sizes: &Sizes) -> Result<(u64, Option<LinearAns
         Some((address, decimal))
     })()
     .ok_or_else(|| line.expected(VA_LINE))?;
-    check_copies(
-        line,
-        "virtual address in decimal (the hex address)",
-        address,
-        decimal,
-    )?;
+    check_copies(line, "virtual address in decimal (the hex address)", address, decimal)?;
     let answer_text = cursor.rest().trim();
     if answer_text == PROBLEM_QUESTION {
         return Ok((address, None));
@@ -92,9 +81,7 @@ fn parse_va_line(line: Line<'_>, sizes: &Sizes) -> Result<(u64, Option<LinearAns
         let answer = if address >= sizes.address_space {
             LinearAnswer::OutOfBounds
         } else {
-            LinearAnswer::Invalid {
-                vpn: address / sizes.page_size,
-            }
+            LinearAnswer::Invalid { vpn: address / sizes.page_size }
         };
         return Ok((address, Some(answer)));
     }
@@ -120,21 +107,11 @@ fn parse_translated(line: Line<'_>, text: &str) -> Result<Option<LinearAnswer>, 
     let Some((pa, decimal, vpn)) = fields else {
         return Ok(None);
     };
-    check_copies(
-        line,
-        "physical address in decimal (the hex address)",
-        pa,
-        decimal,
-    )?;
+    check_copies(line, "physical address in decimal (the hex address)", pa, decimal)?;
     Ok(Some(LinearAnswer::Translated { vpn, pa }))
 }
 
-fn check_copies(
-    line: Line<'_>,
-    what: &'static str,
-    hex: u64,
-    decimal: u64,
-) -> Result<(), OstepError> {
+fn check_copies(line: Line<'_>, what: &'static str, hex: u64, decimal: u64) -> Result<(), OstepError> {
     if hex == decimal {
         Ok(())
     } else {
@@ -151,11 +128,7 @@ fn check_copies(
 mod tests {
     use super::*;
 
-    const SIZES: Sizes = Sizes {
-        address_space: 1 << 14,
-        phys_mem: 1 << 16,
-        page_size: 1 << 12,
-    };
+    const SIZES: Sizes = Sizes { address_space: 1 << 14, phys_mem: 1 << 16, page_size: 1 << 12 };
 
     fn answer(text: &str) -> Result<(u64, Option<LinearAnswer>), OstepError> {
         parse_va_line(Line { number: 3, text }, &SIZES)
@@ -164,35 +137,19 @@ mod tests {
     #[test]
     fn vague_faults_are_inferred_from_the_address() {
         let inside = "  VA 0x00002000 (decimal:     8192) -->  Segmentation Violation";
-        assert_eq!(
-            answer(inside),
-            Ok((0x2000, Some(LinearAnswer::Invalid { vpn: 2 })))
-        );
+        assert_eq!(answer(inside), Ok((0x2000, Some(LinearAnswer::Invalid { vpn: 2 }))));
         let beyond = "  VA 0x00004001 (decimal:    16385) --> invalid";
-        assert_eq!(
-            answer(beyond),
-            Ok((0x4001, Some(LinearAnswer::OutOfBounds)))
-        );
+        assert_eq!(answer(beyond), Ok((0x4001, Some(LinearAnswer::OutOfBounds))));
         let student = "  VA 0x00000001 (decimal:        1) --> Out-Of-Bounds (segfault)";
-        assert_eq!(
-            answer(student),
-            Ok((1, Some(LinearAnswer::Invalid { vpn: 0 })))
-        );
+        assert_eq!(answer(student), Ok((1, Some(LinearAnswer::Invalid { vpn: 0 }))));
     }
 
     #[test]
     fn exact_forms_win_over_inference() {
         let named = "  VA 0x00004001 (decimal:    16385) -->  Invalid (VPN 9 not valid)";
-        assert_eq!(
-            answer(named),
-            Ok((0x4001, Some(LinearAnswer::Invalid { vpn: 9 })))
-        );
-        let translated =
-            "  VA 0x00000001 (decimal:        1) --> 0000c001 (decimal    49153) [VPN 0]";
-        assert_eq!(
-            answer(translated),
-            Ok((1, Some(LinearAnswer::Translated { vpn: 0, pa: 0xc001 })))
-        );
+        assert_eq!(answer(named), Ok((0x4001, Some(LinearAnswer::Invalid { vpn: 9 }))));
+        let translated = "  VA 0x00000001 (decimal:        1) --> 0000c001 (decimal    49153) [VPN 0]";
+        assert_eq!(answer(translated), Ok((1, Some(LinearAnswer::Translated { vpn: 0, pa: 0xc001 }))));
     }
 
     #[test]

@@ -45,8 +45,7 @@ pub const MULTILEVEL_ENTRIES: u64 = 32;
 
 const VALID_BIT: u8 = 0x80;
 const PFN_MASK: u8 = 0x7f;
-const PROBLEM_QUESTION: &str =
-    "Translates To What Physical Address (And Fetches what Value)? Or Fault?";
+const PROBLEM_QUESTION: &str = "Translates To What Physical Address (And Fetches what Value)? Or Fault?";
 
 /// One problem (and possibly its answers) of the multi-level page table simulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,9 +105,7 @@ impl MultilevelAnswer {
     pub fn pte(&self) -> Option<EntryRead> {
         match self.outcome {
             MultilevelOutcome::PdeInvalid => None,
-            MultilevelOutcome::PteInvalid { pte } | MultilevelOutcome::Translated { pte, .. } => {
-                Some(pte)
-            }
+            MultilevelOutcome::PteInvalid { pte } | MultilevelOutcome::Translated { pte, .. } => Some(pte),
         }
     }
 
@@ -183,22 +180,13 @@ fn read_header(reader: &mut LineReader<'_>) -> Result<Header, OstepError> {
         };
         reader.next_nonblank();
         if !seen.insert(name) {
-            return Err(OstepError::Duplicate {
-                line: line.number,
-                what: "ARG",
-                value: name.to_owned(),
-            });
+            return Err(OstepError::Duplicate { line: line.number, what: "ARG", value: name.to_owned() });
         }
-        let number = || {
-            Cursor::new(value)
-                .decimal()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-        };
+        let number = || Cursor::new(value).decimal().filter(|_| value.bytes().all(|b| b.is_ascii_digit()));
         // Forks of the simulator add options; their ARG lines do not change the layout.
         match name {
             "seed" => {
-                header.seed =
-                    Some(number().ok_or_else(|| line.expected("a non-negative decimal seed"))?);
+                header.seed = Some(number().ok_or_else(|| line.expected("a non-negative decimal seed"))?);
             }
             "allocated" => {
                 number().ok_or_else(|| line.expected("a decimal count of allocated pages"))?;
@@ -225,11 +213,7 @@ fn read_pages(reader: &mut LineReader<'_>) -> Result<Vec<(u64, Vec<u8>)>, OstepE
         reader.next_nonblank();
         let (frame, bytes) = parse_page_line(line)?;
         if !frames.insert(frame) {
-            return Err(OstepError::Duplicate {
-                line: line.number,
-                what: "page",
-                value: frame.to_string(),
-            });
+            return Err(OstepError::Duplicate { line: line.number, what: "page", value: frame.to_string() });
         }
         pages.push((frame, bytes));
     }
@@ -349,9 +333,8 @@ fn read_addresses(reader: &mut LineReader<'_>) -> Result<Addresses, OstepError> 
         } else if cursor.rest().trim() == PROBLEM_QUESTION {
             Form::Problem
         } else {
-            return Err(line.expected(
-                "`Virtual Address XXXX:` alone or followed by the question of the problem file",
-            ));
+            return Err(line
+                .expected("`Virtual Address XXXX:` alone or followed by the question of the problem file"));
         };
         if form.is_some_and(|form| form != this_form) {
             return Err(line.expected(
@@ -389,15 +372,9 @@ mod tests {
         let mut text = dump(3);
         text.push_str(&format!("Virtual Address 0421: {PROBLEM_QUESTION}\n\n"));
         let parsed = parse_multilevel(&text).map_err(|e| e.to_string());
-        let parsed = parsed.as_ref().map(|p| {
-            (
-                p.seed,
-                p.pdbr,
-                p.addresses.clone(),
-                p.answers.is_none(),
-                p.pages.len(),
-            )
-        });
+        let parsed = parsed
+            .as_ref()
+            .map(|p| (p.seed, p.pdbr, p.addresses.clone(), p.answers.is_none(), p.pages.len()));
         assert_eq!(parsed, Ok((Some(7), 3, vec![0x421], true, 128)));
     }
 
@@ -410,38 +387,19 @@ mod tests {
              Virtual Address 0x0021:\n  --> pde index:0x0 [decimal 0] pde contents:0x81 (valid 1, pfn 0x01 [decimal 1])\n    --> pte index:0x1 [decimal 1] pte contents:0x81 (valid 1, pfn 0x01 [decimal 1])\n      --> Translates to Physical Address 0x021 --> Value: 0x7f\n",
         );
         let answers = parse_multilevel(&text).map(|p| p.answers);
-        let pte = EntryRead {
-            index: 1,
-            contents: 0x7f,
-        };
-        let mapped = EntryRead {
-            index: 1,
-            contents: 0x81,
-        };
+        let pte = EntryRead { index: 1, contents: 0x7f };
+        let mapped = EntryRead { index: 1, contents: 0x81 };
         assert_eq!(
             answers,
             Ok(Some(vec![
+                MultilevelAnswer { pde: mapped, outcome: MultilevelOutcome::PteInvalid { pte } },
                 MultilevelAnswer {
-                    pde: mapped,
-                    outcome: MultilevelOutcome::PteInvalid { pte }
-                },
-                MultilevelAnswer {
-                    pde: EntryRead {
-                        index: 31,
-                        contents: 0x7f
-                    },
+                    pde: EntryRead { index: 31, contents: 0x7f },
                     outcome: MultilevelOutcome::PdeInvalid
                 },
                 MultilevelAnswer {
-                    pde: EntryRead {
-                        index: 0,
-                        contents: 0x81
-                    },
-                    outcome: MultilevelOutcome::Translated {
-                        pte: mapped,
-                        pa: 0x21,
-                        value: 0x7f
-                    }
+                    pde: EntryRead { index: 0, contents: 0x81 },
+                    outcome: MultilevelOutcome::Translated { pte: mapped, pa: 0x21, value: 0x7f }
                 },
             ]))
         );
@@ -450,19 +408,11 @@ mod tests {
     #[test]
     fn mixed_forms_and_wrong_counts_are_refused() {
         let mut mixed = dump(3).replace("ARG num 1", "ARG num 2");
-        mixed.push_str(&format!(
-            "Virtual Address 0421: {PROBLEM_QUESTION}\nVirtual Address 0x0421:\n"
-        ));
-        assert!(matches!(
-            parse_multilevel(&mixed),
-            Err(OstepError::Expected { line: 137, .. })
-        ));
+        mixed.push_str(&format!("Virtual Address 0421: {PROBLEM_QUESTION}\nVirtual Address 0x0421:\n"));
+        assert!(matches!(parse_multilevel(&mixed), Err(OstepError::Expected { line: 137, .. })));
         let mut short = dump(3);
         short.push('\n');
-        assert!(matches!(
-            parse_multilevel(&short),
-            Err(OstepError::Mismatch { line: 3, .. })
-        ));
+        assert!(matches!(parse_multilevel(&short), Err(OstepError::Mismatch { line: 3, .. })));
     }
 
     #[test]

@@ -15,40 +15,27 @@ use super::scan::{Cursor, Line, LineReader};
 
 const PDE_LINE: &str =
     "a `--> pde index:0x.. [decimal ..] pde contents:0x.. (valid .., pfn 0x.. [decimal ..])` line";
-const AFTER_PDE: &str =
-    "a `--> pte index:...` line or `--> Fault (page directory entry not valid)`";
+const AFTER_PDE: &str = "a `--> pte index:...` line or `--> Fault (page directory entry not valid)`";
 const AFTER_PTE: &str = "`--> Translates to Physical Address 0x... --> Value: 0x..` or \
                          `--> Fault (page table entry not valid)`";
 
 /// Reads the lines after `Virtual Address 0x....:` in a solved file.
 pub(super) fn read_answer(reader: &mut LineReader<'_>) -> Result<MultilevelAnswer, OstepError> {
-    let line = reader
-        .next_nonblank()
-        .ok_or_else(|| reader.expected_at_end(PDE_LINE))?;
+    let line = reader.next_nonblank().ok_or_else(|| reader.expected_at_end(PDE_LINE))?;
     let pde = parse_entry_line(line, "pde", PDE_LINE)?;
 
-    let line = reader
-        .next_nonblank()
-        .ok_or_else(|| reader.expected_at_end(AFTER_PDE))?;
+    let line = reader.next_nonblank().ok_or_else(|| reader.expected_at_end(AFTER_PDE))?;
     if is_fault(line.text, "page directory entry not valid") {
-        return Ok(MultilevelAnswer {
-            pde,
-            outcome: MultilevelOutcome::PdeInvalid,
-        });
+        return Ok(MultilevelAnswer { pde, outcome: MultilevelOutcome::PdeInvalid });
     }
     if !arrow_then(line.text, "pte") {
         return Err(line.expected(AFTER_PDE));
     }
     let pte = parse_entry_line(line, "pte", AFTER_PDE)?;
 
-    let line = reader
-        .next_nonblank()
-        .ok_or_else(|| reader.expected_at_end(AFTER_PTE))?;
+    let line = reader.next_nonblank().ok_or_else(|| reader.expected_at_end(AFTER_PTE))?;
     if is_fault(line.text, "page table entry not valid") {
-        return Ok(MultilevelAnswer {
-            pde,
-            outcome: MultilevelOutcome::PteInvalid { pte },
-        });
+        return Ok(MultilevelAnswer { pde, outcome: MultilevelOutcome::PteInvalid { pte } });
     }
     let mut cursor = Cursor::new(line.text);
     let (pa, value) = (|| {
@@ -67,10 +54,7 @@ pub(super) fn read_answer(reader: &mut LineReader<'_>) -> Result<MultilevelAnswe
         value,
         limit: 0x100,
     })?;
-    Ok(MultilevelAnswer {
-        pde,
-        outcome: MultilevelOutcome::Translated { pte, pa, value },
-    })
+    Ok(MultilevelAnswer { pde, outcome: MultilevelOutcome::Translated { pte, pa, value } })
 }
 
 /// Whether a line starts with `-->` and then `word`, which is how answer lines tell themselves apart.
@@ -84,11 +68,7 @@ fn is_fault(text: &str, reason: &str) -> bool {
     cursor.eat("-->")
         && cursor.eat("Fault")
         && cursor.eat("(")
-        && cursor
-            .rest()
-            .trim_start()
-            .strip_suffix(')')
-            .is_some_and(|inner| inner.trim() == reason)
+        && cursor.rest().trim_start().strip_suffix(')').is_some_and(|inner| inner.trim() == reason)
 }
 
 /// Reads `--> pde index:0x1b [decimal 27] pde contents:0xa0 (valid 1, pfn 0x20 [decimal 32])`
@@ -118,9 +98,7 @@ fn parse_entry_line(
         cursor.need("[decimal")?;
         let pfn_decimal = cursor.decimal()?;
         cursor.need("])")?;
-        cursor
-            .at_end()
-            .then_some((index, index_decimal, contents, valid, pfn, pfn_decimal))
+        cursor.at_end().then_some((index, index_decimal, contents, valid, pfn, pfn_decimal))
     })();
     let (index, index_decimal, contents, valid, pfn, pfn_decimal) =
         fields.ok_or_else(|| line.expected(expected))?;
@@ -131,11 +109,7 @@ fn parse_entry_line(
         found: found.to_string(),
     };
     if index_decimal != index {
-        return Err(mismatch(
-            "index in decimal (the hex index)",
-            index,
-            index_decimal,
-        ));
+        return Err(mismatch("index in decimal (the hex index)", index, index_decimal));
     }
     if index >= MULTILEVEL_ENTRIES {
         return Err(OstepError::OutOfRange {
@@ -153,11 +127,7 @@ fn parse_entry_line(
     })?;
     let entry = EntryRead { index, contents };
     if valid != u64::from(entry.valid()) {
-        return Err(mismatch(
-            "valid (bit 7 of the contents)",
-            u64::from(entry.valid()),
-            valid,
-        ));
+        return Err(mismatch("valid (bit 7 of the contents)", u64::from(entry.valid()), valid));
     }
     if pfn != entry.pfn() {
         return Err(mismatch("pfn (bits 6:0 of the contents)", entry.pfn(), pfn));
@@ -175,26 +145,22 @@ mod tests {
     #[test]
     fn entry_line_copies_must_agree() {
         let line = |text| Line { number: 4, text };
-        let bad_valid =
-            "--> pde index:0x1 [decimal 1] pde contents:0x81 (valid 0, pfn 0x01 [decimal 1])";
+        let bad_valid = "--> pde index:0x1 [decimal 1] pde contents:0x81 (valid 0, pfn 0x01 [decimal 1])";
         assert!(matches!(
             parse_entry_line(line(bad_valid), "pde", PDE_LINE),
             Err(OstepError::Mismatch { line: 4, .. })
         ));
-        let bad_index =
-            "--> pde index:0x1 [decimal 2] pde contents:0x81 (valid 1, pfn 0x01 [decimal 1])";
+        let bad_index = "--> pde index:0x1 [decimal 2] pde contents:0x81 (valid 1, pfn 0x01 [decimal 1])";
         assert!(matches!(
             parse_entry_line(line(bad_index), "pde", PDE_LINE),
             Err(OstepError::Mismatch { .. })
         ));
-        let big_index =
-            "--> pde index:0x20 [decimal 32] pde contents:0x81 (valid 1, pfn 0x01 [decimal 1])";
+        let big_index = "--> pde index:0x20 [decimal 32] pde contents:0x81 (valid 1, pfn 0x01 [decimal 1])";
         assert!(matches!(
             parse_entry_line(line(big_index), "pde", PDE_LINE),
             Err(OstepError::OutOfRange { .. })
         ));
-        let big_byte =
-            "--> pde index:0x1 [decimal 1] pde contents:0x181 (valid 1, pfn 0x01 [decimal 1])";
+        let big_byte = "--> pde index:0x1 [decimal 1] pde contents:0x181 (valid 1, pfn 0x01 [decimal 1])";
         assert!(matches!(
             parse_entry_line(line(big_byte), "pde", PDE_LINE),
             Err(OstepError::OutOfRange { .. })

@@ -43,10 +43,7 @@ pub fn render_multilevel_problem(problem: &OstepMultilevel) -> String {
 /// there are no answers or not one per address.
 #[must_use]
 pub fn render_multilevel_solved(problem: &OstepMultilevel) -> Option<String> {
-    let answers = problem
-        .answers
-        .as_ref()
-        .filter(|answers| answers.len() == problem.addresses.len())?;
+    let answers = problem.answers.as_ref().filter(|answers| answers.len() == problem.addresses.len())?;
     let mut text = multilevel_preamble(problem);
     for (address, answer) in problem.addresses.iter().zip(answers) {
         let _ = writeln!(text, "Virtual Address 0x{address:04x}:");
@@ -111,11 +108,8 @@ fn write_entry(text: &mut String, indent: &str, label: &str, entry: EntryRead) {
 
 /// Valid page table entries reachable from the page directory: the simulator's `-a`.
 fn allocated_pages(problem: &OstepMultilevel) -> usize {
-    let frames: BTreeMap<u64, &[u8]> = problem
-        .pages
-        .iter()
-        .map(|(frame, bytes)| (*frame, bytes.as_slice()))
-        .collect();
+    let frames: BTreeMap<u64, &[u8]> =
+        problem.pages.iter().map(|(frame, bytes)| (*frame, bytes.as_slice())).collect();
     let entries = |frame: u64| {
         frames
             .get(&frame)
@@ -124,9 +118,7 @@ fn allocated_pages(problem: &OstepMultilevel) -> usize {
             .map(|&contents| EntryRead { index: 0, contents })
             .filter(EntryRead::valid)
     };
-    entries(problem.pdbr)
-        .map(|pde| entries(pde.pfn()).count())
-        .sum()
+    entries(problem.pdbr).map(|pde| entries(pde.pfn()).count()).sum()
 }
 
 /// The problem as `paging-linear-translate.py` prints it without `-c` and `-v`.
@@ -134,10 +126,7 @@ fn allocated_pages(problem: &OstepMultilevel) -> usize {
 pub fn render_linear_problem(problem: &OstepLinear) -> String {
     let mut text = linear_preamble(problem);
     for &address in &problem.addresses {
-        let _ = writeln!(
-            text,
-            "  VA 0x{address:08x} (decimal: {address:8}) --> {PROBLEM_QUESTION}"
-        );
+        let _ = writeln!(text, "  VA 0x{address:08x} (decimal: {address:8}) --> {PROBLEM_QUESTION}");
     }
     text.push('\n');
     for sentence in PROBLEM_TRAILER {
@@ -153,10 +142,7 @@ pub fn render_linear_problem(problem: &OstepLinear) -> String {
 /// prints, is written as `SEGMENTATION VIOLATION` like OSTEP's segmentation simulators.
 #[must_use]
 pub fn render_linear_solved(problem: &OstepLinear) -> Option<String> {
-    let answers = problem
-        .answers
-        .as_ref()
-        .filter(|answers| answers.len() == problem.addresses.len())?;
+    let answers = problem.answers.as_ref().filter(|answers| answers.len() == problem.addresses.len())?;
     let mut text = linear_preamble(problem);
     for (&address, answer) in problem.addresses.iter().zip(answers) {
         let _ = write!(text, "  VA 0x{address:08x} (decimal: {address:8}) --> ");
@@ -177,11 +163,7 @@ fn linear_preamble(problem: &OstepLinear) -> String {
     if let Some(seed) = problem.seed {
         let _ = writeln!(text, "ARG seed {seed}");
     }
-    let _ = writeln!(
-        text,
-        "ARG address space size {}",
-        format_size(problem.address_space)
-    );
+    let _ = writeln!(text, "ARG address space size {}", format_size(problem.address_space));
     let _ = writeln!(text, "ARG phys mem size {}", format_size(problem.phys_mem));
     let _ = writeln!(text, "ARG page size {}", format_size(problem.page_size));
     text.push_str("ARG verbose False\nARG addresses -1\n\n\n");
@@ -204,8 +186,7 @@ mod tests {
     use crate::lab::ostep::{parse_linear, parse_multilevel};
 
     fn small_multilevel() -> OstepMultilevel {
-        let mut pages: Vec<(u64, Vec<u8>)> =
-            (0..128).map(|frame| (frame, vec![0x7f; 32])).collect();
+        let mut pages: Vec<(u64, Vec<u8>)> = (0..128).map(|frame| (frame, vec![0x7f; 32])).collect();
         // Directory in frame 2, entry 1 -> table in frame 5, entries 0 and 3 valid.
         if let Some((_, directory)) = pages.get_mut(2)
             && let Some(pde) = directory.get_mut(1)
@@ -213,11 +194,7 @@ mod tests {
             *pde = 0x85;
         }
         if let Some((_, table)) = pages.get_mut(5) {
-            table
-                .iter_mut()
-                .take(4)
-                .step_by(3)
-                .for_each(|pte| *pte = 0x80 | 9);
+            table.iter_mut().take(4).step_by(3).for_each(|pte| *pte = 0x80 | 9);
         }
         OstepMultilevel {
             seed: Some(4),
@@ -229,24 +206,15 @@ mod tests {
             addresses: vec![0x0400, 0x7fff],
             answers: Some(vec![
                 MultilevelAnswer {
-                    pde: EntryRead {
-                        index: 1,
-                        contents: 0x85,
-                    },
+                    pde: EntryRead { index: 1, contents: 0x85 },
                     outcome: MultilevelOutcome::Translated {
-                        pte: EntryRead {
-                            index: 0,
-                            contents: 0x89,
-                        },
+                        pte: EntryRead { index: 0, contents: 0x89 },
                         pa: 0x120,
                         value: 0x7f,
                     },
                 },
                 MultilevelAnswer {
-                    pde: EntryRead {
-                        index: 31,
-                        contents: 0x7f,
-                    },
+                    pde: EntryRead { index: 31, contents: 0x7f },
                     outcome: MultilevelOutcome::PdeInvalid,
                 },
             ]),
@@ -259,13 +227,7 @@ mod tests {
         let text = render_multilevel_problem(&problem);
         assert!(text.starts_with("ARG seed 4\nARG allocated 2\nARG num 2\n\npage   0:7f7f"));
         let reparsed = parse_multilevel(&text);
-        assert_eq!(
-            reparsed,
-            Ok(OstepMultilevel {
-                answers: None,
-                ..problem.clone()
-            })
-        );
+        assert_eq!(reparsed, Ok(OstepMultilevel { answers: None, ..problem.clone() }));
         let solved = render_multilevel_solved(&problem).unwrap_or_default();
         assert_eq!(parse_multilevel(&solved), Ok(problem));
     }
@@ -295,12 +257,6 @@ mod tests {
         let solved = render_linear_solved(&problem).unwrap_or_default();
         assert_eq!(parse_linear(&solved), Ok(problem.clone()));
         let text = render_linear_problem(&problem);
-        assert_eq!(
-            parse_linear(&text),
-            Ok(OstepLinear {
-                answers: None,
-                ..problem
-            })
-        );
+        assert_eq!(parse_linear(&text), Ok(OstepLinear { answers: None, ..problem }));
     }
 }

@@ -18,11 +18,7 @@ pub(super) struct Line<'a> {
 impl Line<'_> {
     /// An `Expected` error pointing at this line.
     pub fn expected(&self, expected: &'static str) -> OstepError {
-        OstepError::Expected {
-            line: self.number,
-            expected,
-            found: quote(self.text),
-        }
+        OstepError::Expected { line: self.number, expected, found: quote(self.text) }
     }
 }
 
@@ -35,10 +31,7 @@ pub(super) struct LineReader<'a> {
 
 impl<'a> LineReader<'a> {
     pub fn new(text: &'a str) -> Self {
-        Self {
-            lines: text.lines().enumerate().peekable(),
-            end_line: text.lines().count().saturating_add(1),
-        }
+        Self { lines: text.lines().enumerate().peekable(), end_line: text.lines().count().saturating_add(1) }
     }
 
     /// Skips blank lines and returns the next line without consuming it.
@@ -49,10 +42,9 @@ impl<'a> LineReader<'a> {
             }
             self.lines.next();
         }
-        self.lines.peek().map(|&(index, text)| Line {
-            number: index.saturating_add(1),
-            text: text.trim_end(),
-        })
+        self.lines
+            .peek()
+            .map(|&(index, text)| Line { number: index.saturating_add(1), text: text.trim_end() })
     }
 
     /// Skips blank lines and consumes the next line.
@@ -72,11 +64,7 @@ impl<'a> LineReader<'a> {
 
     /// An `Expected` error for the end of the input.
     pub fn expected_at_end(&self, expected: &'static str) -> OstepError {
-        OstepError::Expected {
-            line: self.end_line,
-            expected,
-            found: "end of input".to_owned(),
-        }
+        OstepError::Expected { line: self.end_line, expected, found: "end of input".to_owned() }
     }
 }
 
@@ -161,9 +149,7 @@ impl<'a> Cursor<'a> {
 
     fn number(&mut self, radix: u32) -> Option<u64> {
         let text = self.rest.trim_start();
-        let digits_end = text
-            .find(|c: char| !c.is_digit(radix))
-            .unwrap_or(text.len());
+        let digits_end = text.find(|c: char| !c.is_digit(radix)).unwrap_or(text.len());
         let (digits, rest) = text.split_at_checked(digits_end)?;
         if digits.is_empty() {
             return None;
@@ -216,10 +202,7 @@ mod tests {
 
     #[test]
     fn arg_lines_split_at_the_last_word() {
-        assert_eq!(
-            split_arg("ARG address space size 16k"),
-            Some(("address space size", "16k"))
-        );
+        assert_eq!(split_arg("ARG address space size 16k"), Some(("address space size", "16k")));
         assert_eq!(split_arg("ARG seed 1"), Some(("seed", "1")));
         assert_eq!(split_arg("ARG addressfile"), Some(("addressfile", "")));
         assert_eq!(split_arg("ARGUMENT 1"), None);

@@ -30,12 +30,8 @@ pub(super) fn parse_size(text: &str, what: &'static str, line: usize) -> Result<
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let count: u64 = digits
-        .parse()
-        .map_err(|_| OstepError::TooLarge { line, what })?;
-    let value = count
-        .checked_mul(multiplier)
-        .ok_or(OstepError::TooLarge { line, what })?;
+    let count: u64 = digits.parse().map_err(|_| OstepError::TooLarge { line, what })?;
+    let value = count.checked_mul(multiplier).ok_or(OstepError::TooLarge { line, what })?;
     if !value.is_power_of_two() {
         return Err(OstepError::NotPowerOfTwo { line, what, value });
     }
@@ -47,10 +43,7 @@ pub(super) fn format_size(value: u64) -> String {
     UNITS
         .iter()
         .find(|&&(_, multiplier)| value != 0 && value.is_multiple_of(multiplier))
-        .map_or_else(
-            || value.to_string(),
-            |&(unit, multiplier)| format!("{}{unit}", value / multiplier),
-        )
+        .map_or_else(|| value.to_string(), |&(unit, multiplier)| format!("{}{unit}", value / multiplier))
 }
 
 #[cfg(test)]
@@ -71,37 +64,21 @@ mod tests {
     fn non_powers_of_two_are_refused() {
         assert_eq!(
             parse_size("12k", "page size", 3),
-            Err(OstepError::NotPowerOfTwo {
-                line: 3,
-                what: "page size",
-                value: 12 * 1024
-            })
+            Err(OstepError::NotPowerOfTwo { line: 3, what: "page size", value: 12 * 1024 })
         );
-        assert!(matches!(
-            parse_size("0", "size", 1),
-            Err(OstepError::NotPowerOfTwo { value: 0, .. })
-        ));
+        assert!(matches!(parse_size("0", "size", 1), Err(OstepError::NotPowerOfTwo { value: 0, .. })));
     }
 
     #[test]
     fn malformed_sizes_are_refused_without_panicking() {
         for text in ["", "k", "16x", "-16k", "1.5k", "16kk", "é", "16é"] {
             assert!(
-                matches!(
-                    parse_size(text, "size", 9),
-                    Err(OstepError::Expected { line: 9, .. })
-                ),
+                matches!(parse_size(text, "size", 9), Err(OstepError::Expected { line: 9, .. })),
                 "{text:?}"
             );
         }
-        assert!(matches!(
-            parse_size("99999999999999999999g", "size", 1),
-            Err(OstepError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            parse_size("17179869184g", "size", 1),
-            Err(OstepError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_size("99999999999999999999g", "size", 1), Err(OstepError::TooLarge { .. })));
+        assert!(matches!(parse_size("17179869184g", "size", 1), Err(OstepError::TooLarge { .. })));
     }
 
     #[test]

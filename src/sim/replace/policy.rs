@@ -25,14 +25,8 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in the order a menu lists them.
-    pub const ALL: [Policy; 6] = [
-        Policy::Fifo,
-        Policy::Lru,
-        Policy::Opt,
-        Policy::Clock,
-        Policy::EnhancedClock,
-        Policy::Random,
-    ];
+    pub const ALL: [Policy; 6] =
+        [Policy::Fifo, Policy::Lru, Policy::Opt, Policy::Clock, Policy::EnhancedClock, Policy::Random];
 
     /// A short human-readable name.
     #[must_use]
@@ -92,9 +86,7 @@ impl fmt::Display for Policy {
 
 /// A policy name that matches none of the policies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown replacement policy `{name}` (expected fifo, lru, opt, clock, enhanced-clock or random)"
-)]
+#[error("unknown replacement policy `{name}` (expected fifo, lru, opt, clock, enhanced-clock or random)")]
 pub struct ParsePolicyError {
     /// The name as given.
     pub name: String,
@@ -113,9 +105,7 @@ impl FromStr for Policy {
             "enhanced-clock" | "eclock" | "enhanced_clock" => Policy::EnhancedClock,
             "random" | "rand" => Policy::Random,
             _ => {
-                return Err(ParsePolicyError {
-                    name: name.to_owned(),
-                });
+                return Err(ParsePolicyError { name: name.to_owned() });
             }
         };
         Ok(policy)
@@ -143,21 +133,13 @@ mod tests {
     #[test]
     fn unknown_name_is_reported() {
         let error = "mru".parse::<Policy>().err();
-        assert_eq!(
-            error,
-            Some(ParsePolicyError {
-                name: "mru".to_owned()
-            })
-        );
+        assert_eq!(error, Some(ParsePolicyError { name: "mru".to_owned() }));
     }
 
     #[test]
     fn serde_uses_the_cli_keys() -> Result<(), serde_json::Error> {
         for policy in Policy::ALL {
-            assert_eq!(
-                serde_json::to_string(&policy)?,
-                format!("\"{}\"", policy.key())
-            );
+            assert_eq!(serde_json::to_string(&policy)?, format!("\"{}\"", policy.key()));
         }
         Ok(())
     }

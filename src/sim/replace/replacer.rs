@@ -103,11 +103,7 @@ impl Replacer {
     /// The clock hand (an index into [`Self::frames`]) for the clock policies, `None` for the others.
     #[must_use]
     pub const fn hand(&self) -> Option<usize> {
-        if self.policy.has_hand() {
-            Some(self.hand)
-        } else {
-            None
-        }
+        if self.policy.has_hand() { Some(self.hand) } else { None }
     }
 
     /// Whether `page` is resident.
@@ -125,11 +121,7 @@ impl Replacer {
             self.touch(position, is_write);
             return self.outcome(true, None);
         }
-        let incoming = Frame {
-            page,
-            used: true,
-            dirty: is_write,
-        };
+        let incoming = Frame { page, used: true, dirty: is_write };
         if self.frames.len() < self.capacity {
             // Filling up: slots are taken in order, and the hand stays on slot 0, the oldest.
             self.frames.push(incoming);
@@ -210,10 +202,7 @@ mod tests {
 
     #[test]
     fn zero_frames_is_an_error() {
-        assert_eq!(
-            Replacer::new(Policy::Lru, 0, 0),
-            Err(ReplaceError::NoFrames)
-        );
+        assert_eq!(Replacer::new(Policy::Lru, 0, 0), Err(ReplaceError::NoFrames));
     }
 
     #[test]

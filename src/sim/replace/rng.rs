@@ -33,10 +33,7 @@ impl SplitMix64 {
         };
         // Multiply-shift instead of `%`: no division, and the bias is at most bound / 2^64.
         let scaled = (u128::from(self.next_u64()) * u128::from(bound64)) >> 64;
-        u64::try_from(scaled)
-            .ok()
-            .and_then(|value| usize::try_from(value).ok())
-            .unwrap_or(0)
+        u64::try_from(scaled).ok().and_then(|value| usize::try_from(value).ok()).unwrap_or(0)
     }
 }
 

@@ -150,11 +150,7 @@ pub fn simulate_seeded(
 ) -> Result<Run, ReplaceError> {
     let mut steps = Vec::with_capacity(refs.len());
     let totals = replay(policy, frames, refs, seed, |reference, outcome| {
-        steps.push(Step {
-            page: reference.page,
-            is_write: reference.write,
-            outcome,
-        });
+        steps.push(Step { page: reference.page, is_write: reference.write, outcome });
     })?;
     Ok(Run {
         policy,
@@ -214,21 +210,13 @@ mod tests {
 
     #[test]
     fn zero_frames_is_refused_and_curves_skip_it() {
-        assert_eq!(
-            simulate(Policy::Fifo, 0, &reads(&[1])),
-            Err(ReplaceError::NoFrames)
-        );
+        assert_eq!(simulate(Policy::Fifo, 0, &reads(&[1])), Err(ReplaceError::NoFrames));
         assert!(fault_curve(Policy::Fifo, &reads(&[1]), 0).is_empty());
     }
 
     #[test]
     fn write_backs_count_dirty_victims_only() -> Result<(), ReplaceError> {
-        let refs = [
-            Reference::write(1),
-            Reference::read(2),
-            Reference::read(3),
-            Reference::read(4),
-        ];
+        let refs = [Reference::write(1), Reference::read(2), Reference::read(3), Reference::read(4)];
         let run = simulate(Policy::Fifo, 1, &refs)?;
         assert_eq!(run.write_backs, 1);
         assert_eq!(run.misses, 4);

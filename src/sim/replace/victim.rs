@@ -102,21 +102,13 @@ mod tests {
 
     #[test]
     fn opt_takes_the_page_used_furthest_ahead() {
-        let frames = [
-            frame(1, true, false),
-            frame(2, true, false),
-            frame(3, true, false),
-        ];
+        let frames = [frame(1, true, false), frame(2, true, false), frame(3, true, false)];
         assert_eq!(furthest_next_use(&frames, &[2, 1, 2, 3]), 2);
     }
 
     #[test]
     fn opt_ties_go_to_the_last_loaded_page_never_used_again() {
-        let frames = [
-            frame(0, true, false),
-            frame(1, true, false),
-            frame(3, true, false),
-        ];
+        let frames = [frame(0, true, false), frame(1, true, false), frame(3, true, false)];
         // 0 and 3 are never used again; OSTEP's tool evicts the later one.
         assert_eq!(furthest_next_use(&frames, &[1]), 2);
         assert_eq!(furthest_next_use(&frames, &[]), 2);
@@ -124,11 +116,7 @@ mod tests {
 
     #[test]
     fn clock_clears_use_bits_it_passes() {
-        let mut frames = [
-            frame(1, true, false),
-            frame(2, false, false),
-            frame(3, true, false),
-        ];
+        let mut frames = [frame(1, true, false), frame(2, false, false), frame(3, true, false)];
         assert_eq!(second_chance(&mut frames, 0), 1);
         assert!(!frames[0].used);
         assert!(frames[2].used, "the hand stopped before slot 2");
@@ -143,18 +131,10 @@ mod tests {
 
     #[test]
     fn enhanced_clock_prefers_classes_in_order() {
-        let mut frames = [
-            frame(1, true, true),
-            frame(2, false, true),
-            frame(3, true, false),
-        ];
+        let mut frames = [frame(1, true, true), frame(2, false, true), frame(3, true, false)];
         // (0,1) beats (1,0) and (1,1).
         assert_eq!(enhanced_second_chance(&mut frames, 0), 1);
-        let mut frames = [
-            frame(1, true, true),
-            frame(2, true, false),
-            frame(3, true, true),
-        ];
+        let mut frames = [frame(1, true, true), frame(2, true, false), frame(3, true, true)];
         // All used: the second round finds the formerly (1,0) page.
         assert_eq!(enhanced_second_chance(&mut frames, 0), 1);
         let mut frames = [frame(1, true, true), frame(2, true, true)];

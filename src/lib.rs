@@ -6,3 +6,5 @@
 pub mod cli;
 pub mod lab;
 pub mod sim;
+#[cfg(feature = "gui")]
+pub mod ui;

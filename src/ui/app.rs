@@ -1,0 +1,397 @@
+//! The application: layout of the panels, menus and shortcuts, and the one place where actions
+//! emitted by the views are applied to the document.
+
+use super::doc::{Document, Edit};
+use super::state::{Action, PendingDiscard, Prefs, UiState};
+use super::{dialogs, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use crate::lab::{Lab, io};
+use crate::sim::addr::parse_u64;
+use egui::{Key, KeyboardShortcut, Modifiers};
+use std::path::PathBuf;
+
+const PREFS_KEY: &str = "pagelab-prefs";
+
+pub struct PagelabApp {
+    pub doc: Document,
+    pub state: UiState,
+    pub prefs: Prefs,
+    actions: Vec<Action>,
+    theme_applied: Option<bool>,
+    title: String,
+}
+
+impl PagelabApp {
+    pub fn new(lab: Lab, path: Option<PathBuf>) -> Self {
+        let mut app = Self {
+            doc: Document::new(lab, path),
+            state: UiState::new(),
+            prefs: Prefs::default(),
+            actions: Vec::new(),
+            theme_applied: None,
+            title: String::new(),
+        };
+        app.reset_view();
+        app
+    }
+
+    /// Opens `path` at start; a bad file leaves the welcome lab and shows why.
+    pub fn with_startup_file(mut self, path: Option<PathBuf>) -> Self {
+        if let Some(path) = path {
+            self.open(path);
+        }
+        self
+    }
+
+    /// Restores preferences saved by a previous run.
+    pub fn restore(mut self, storage: Option<&dyn eframe::Storage>) -> Self {
+        if let Some(prefs) = storage.and_then(|s| eframe::get_value::<Prefs>(s, PREFS_KEY)) {
+            self.prefs = prefs;
+        }
+        self
+    }
+
+    fn reset_view(&mut self) {
+        let m = &self.doc.lab.machine;
+        self.state.expanded = super::rows::all_table_entries(m, m.active);
+        self.state.rows_key = None;
+        self.state.selected = None;
+        self.state.last_walk = None;
+        self.state.history.clear();
+        self.state.show_description = !self.doc.lab.description.is_empty();
+    }
+
+    /// Queues an action as if a view had emitted it (tests and menus use this).
+    pub fn push(&mut self, action: Action) {
+        self.actions.push(action);
+    }
+
+    /// Draws the whole app into `ui` and applies what the views asked for. Used by the eframe
+    /// window, the GUI tests and the frame-time benchmark alike.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.theme_applied != Some(self.prefs.dark) {
+            theme::apply(&ctx, self.prefs.dark);
+            self.theme_applied = Some(self.prefs.dark);
+        }
+        self.shortcuts(&ctx);
+        self.dropped_files(&ctx);
+        let mut actions = std::mem::take(&mut self.actions);
+        egui::Panel::top("menu").show(ui, |ui| {
+            menus::menu_bar_ui(ui, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.prefs.show_processes {
+            egui::Panel::left("processes").resizable(true).default_size(210.0).show(ui, |ui| {
+                processes::processes_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+            });
+        }
+        if self.prefs.show_mmu {
+            egui::Panel::right("mmu").resizable(true).default_size(500.0).show(ui, |ui| {
+                mmu_panel::mmu_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+            });
+        }
+        if self.prefs.show_memory {
+            egui::Panel::bottom("memory").resizable(true).default_size(150.0).show(ui, |ui| {
+                memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
+            });
+        }
+        if self.prefs.show_inspector {
+            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).show(ui, |ui| {
+                inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);
+        });
+        dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
+        for action in actions {
+            self.run(action, &ctx);
+        }
+        self.update_title(&ctx);
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let m = &self.doc.lab.machine;
+            let p = m.active_process();
+            ui.label(format!(
+                "{} · process \"{}\" (ASID {}, {})",
+                m.format.name,
+                p.name,
+                p.asid,
+                p.root_register(&m.format)
+            ));
+            ui.separator();
+            let color = if self.state.status.error {
+                theme::fault_color(self.prefs.dark)
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.colored_label(color, &self.state.status.text);
+        });
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let cmd = Modifiers::COMMAND;
+        let shift_cmd = Modifiers::COMMAND | Modifiers::SHIFT;
+        let pressed =
+            |m: Modifiers, k: Key| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)));
+        // Shift+Ctrl+Z before Ctrl+Z: consume_shortcut matches logically, so order matters.
+        if pressed(shift_cmd, Key::Z) || pressed(cmd, Key::Y) {
+            self.actions.push(Action::Redo);
+        } else if pressed(cmd, Key::Z) {
+            self.actions.push(Action::Undo);
+        }
+        if pressed(shift_cmd, Key::S) {
+            self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc));
+        } else if pressed(cmd, Key::S) {
+            self.actions.push(Action::Save);
+        }
+        if pressed(cmd, Key::O) {
+            self.state.path_dialog = Some(super::state::PathDialog::default());
+        }
+        if pressed(cmd, Key::N) {
+            self.actions.push(Action::New("welcome".into()));
+        }
+        if pressed(cmd, Key::M) {
+            self.state.map_dialog = Some(dialogs::map_dialog_for(&self.doc.lab, None));
+        }
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.actions.push(Action::Open(path));
+        }
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let mark = if self.doc.dirty { "● " } else { "" };
+        let title = format!("{mark}{} — pagelab", self.doc.display_name());
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    /// The window title (tests read it).
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Applies one action.
+    pub fn run(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::Edit(edit) => self.edit(&edit),
+            Action::New(name) => {
+                self.guard_discard(Action::New(name.clone()), |app| match super::new_lab(&name) {
+                    Some(lab) => {
+                        app.doc = Document::new(lab, None);
+                        app.reset_view();
+                        app.state.info(format!("new {name} lab"));
+                    }
+                    None => app.state.error(format!("unknown preset {name}")),
+                })
+            }
+            Action::Open(path) => self.guard_discard(Action::Open(path.clone()), |app| app.open(path)),
+            Action::Save => match self.doc.path.clone() {
+                Some(path) => self.save_to(path),
+                None => self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc)),
+            },
+            Action::SaveAs(path) => self.save_to(path),
+            Action::Undo => match self.doc.undo() {
+                Some(what) => self.state.info(format!("undid {what}")),
+                None => self.state.info("nothing to undo"),
+            },
+            Action::Redo => match self.doc.redo() {
+                Some(what) => self.state.info(format!("redid {what}")),
+                None => self.state.info("nothing to redo"),
+            },
+            Action::RevealVa(va) => {
+                let m = &self.doc.lab.machine;
+                let (expand, leaf) = super::rows::path_to(m, m.active, va);
+                self.state.expanded.extend(expand);
+                self.state.selected = leaf;
+                self.state.scroll_to_entry = leaf;
+            }
+            Action::RevealTable(addr) => {
+                let m = &self.doc.lab.machine;
+                match super::rows::path_to_table(m, m.active, addr) {
+                    Some(chain) => {
+                        let last = chain.last().copied();
+                        self.state.expanded.extend(chain);
+                        self.state.selected = last;
+                        self.state.scroll_to_entry = last;
+                    }
+                    None => self.state.info(format!(
+                        "the table at {addr:#x} is not in process \"{}\"'s tree",
+                        m.active_process().name
+                    )),
+                }
+            }
+            Action::Translate { va, access, mode, process } => self.translate(va, access, mode, process),
+            Action::DiscardChanges => {
+                self.doc.dirty = false;
+                if let Some(pending) = self.state.pending_discard.take() {
+                    self.run(pending.then, ctx);
+                }
+            }
+            Action::Quit => self.guard_discard(Action::Quit, |app| {
+                app.state.allow_close = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }),
+        }
+    }
+
+    /// Runs `then` now if there is nothing to lose, else asks first.
+    fn guard_discard(&mut self, action: Action, then: impl FnOnce(&mut Self)) {
+        if self.doc.dirty {
+            self.state.pending_discard = Some(PendingDiscard { then: action });
+            return;
+        }
+        self.state.pending_discard = None;
+        then(self);
+    }
+
+    fn edit(&mut self, edit: &Edit) {
+        match self.doc.apply(edit) {
+            Ok(applied) => {
+                if let Some(t) = applied.translation {
+                    self.record_history(&t);
+                    self.state.last_walk = Some(t);
+                }
+                if matches!(
+                    edit,
+                    Edit::SwitchProcess { .. }
+                        | Edit::AddProcess { .. }
+                        | Edit::CloneProcess { .. }
+                        | Edit::RemoveProcess { .. }
+                ) {
+                    let m = &self.doc.lab.machine;
+                    self.state.expanded.extend(super::rows::all_table_entries(m, m.active));
+                    self.state.selected = None;
+                }
+                match edit {
+                    Edit::Map { request, .. } => {
+                        self.state.map_dialog = None;
+                        self.actions.push(Action::RevealVa(request.va));
+                    }
+                    Edit::Unmap { .. } => self.state.unmap_dialog = None,
+                    _ => {}
+                }
+                self.state.info(applied.message);
+            }
+            Err(e) => {
+                // Show the error where the user is looking: in the dialog that asked for it.
+                let message = e.to_string();
+                match (edit, self.state.map_dialog.as_mut(), self.state.unmap_dialog.as_mut()) {
+                    (Edit::Map { .. }, Some(dialog), _) => dialog.error = Some(message.clone()),
+                    (Edit::Unmap { .. }, _, Some(dialog)) => dialog.error = Some(message.clone()),
+                    _ => {}
+                }
+                self.state.error(format!("{}: {message}", edit.describe()));
+            }
+        }
+    }
+
+    fn translate(&mut self, va: u64, access: crate::sim::Access, mode: crate::sim::Mode, process: usize) {
+        self.state.mmu.addr_text = format!("{va:#x}");
+        self.state.mmu.access = access;
+        self.state.mmu.mode = mode;
+        if self.state.mmu.dry_run {
+            match self.doc.lab.machine.translate(process, va, access, mode) {
+                Ok(t) => {
+                    self.record_history(&t);
+                    self.state.last_walk = Some(t);
+                    self.state.info(format!("dry run of {va:#x}: memory untouched"));
+                }
+                Err(e) => self.state.error(e.to_string()),
+            }
+        } else {
+            self.edit(&Edit::Access { process, va, access, mode });
+        }
+    }
+
+    fn record_history(&mut self, t: &crate::sim::Translation) {
+        let m = &self.doc.lab.machine;
+        let summary = match t.fault() {
+            Some(f) => format!("fault: {}", f.kind.describe()),
+            None => format!("→ {}", crate::sim::addr::hex_grouped(t.pa().unwrap_or_default())),
+        };
+        self.state.history.insert(
+            0,
+            super::state::HistoryItem {
+                process: m.active,
+                va: t.va,
+                access: t.access,
+                mode: t.mode,
+                summary,
+                fault: t.fault().is_some(),
+            },
+        );
+        self.state.history.truncate(50);
+    }
+
+    pub fn open(&mut self, path: PathBuf) {
+        match io::load(&path) {
+            Ok(lab) => {
+                self.prefs.remember(&path);
+                self.state.info(format!("opened {}", path.display()));
+                self.doc = Document::new(lab, Some(path));
+                self.reset_view();
+                self.state.file_error = None;
+                self.state.path_dialog = None;
+            }
+            Err(e) => {
+                let message =
+                    format!("Could not open {}:\n{e}\n\nThe current lab is unchanged.", path.display());
+                self.state.error(format!("could not open {}", path.display()));
+                self.state.file_error = Some(message);
+            }
+        }
+    }
+
+    fn save_to(&mut self, path: PathBuf) {
+        match self.doc.save_to(path.clone()) {
+            Ok(()) => {
+                self.prefs.remember(&path);
+                self.state.path_dialog = None;
+                self.state.info(format!("saved {}", path.display()));
+            }
+            Err(e) => {
+                self.state.error(format!("could not save {}", path.display()));
+                self.state.file_error = Some(format!(
+                    "Could not save {}:\n{e}\n\nThe lab is still open and unsaved.",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    /// Parses the MMU panel's address field.
+    pub fn typed_address(&self) -> Option<u64> {
+        parse_u64(&self.state.mmu.addr_text).ok()
+    }
+}
+
+impl eframe::App for PagelabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        if ctx.input(|i| i.viewport().close_requested()) && self.doc.dirty && !self.state.allow_close {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.state.pending_discard = Some(PendingDiscard { then: Action::Quit });
+        }
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, PREFS_KEY, &self.prefs);
+    }
+}

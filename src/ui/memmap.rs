@@ -1,0 +1,157 @@
+//! The physical-memory map: every frame as a cell coloured by its use (a table at level N, a
+//! data page, allocated but unused, free). Large memories group frames per cell. Hover for
+//! details; click a table frame to show it in the tree.
+
+use super::doc::Document;
+use super::state::{Action, UiState};
+use super::theme;
+use crate::sim::Machine;
+use crate::sim::table;
+use egui::{Sense, vec2};
+use std::collections::BTreeMap;
+
+/// What a frame holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FrameUse {
+    /// A page table at this level (0 = root); tables rank first when cells group frames.
+    Table(usize),
+    Data,
+    Allocated,
+    Free,
+}
+
+/// Frame uses across all processes, computed once per change of the lab.
+#[derive(Clone, Debug, Default)]
+pub struct FrameMap {
+    pub generation: u64,
+    pub uses: BTreeMap<u64, FrameUse>,
+    pub frame_count: u64,
+}
+
+pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
+    let f = &m.format;
+    let mut uses = BTreeMap::new();
+    for frame in m.mem.allocated() {
+        uses.insert(frame, FrameUse::Allocated);
+    }
+    for p in &m.processes {
+        for leaf in table::leaves(&m.mem, f, p.root) {
+            let count = 1u64 << (leaf.page_shift - f.page_shift).min(20);
+            for fr in leaf.frame..leaf.frame.saturating_add(count).min(m.mem.frame_count()) {
+                uses.insert(fr, FrameUse::Data);
+            }
+        }
+    }
+    for p in &m.processes {
+        for t in table::tables(&m.mem, f, p.root) {
+            let first = t.addr >> f.page_shift;
+            for fr in first..first + f.table_frames(t.level) {
+                let e = uses.entry(fr).or_insert(FrameUse::Table(t.level));
+                *e = (*e).min(FrameUse::Table(t.level));
+            }
+        }
+    }
+    FrameMap { generation, uses, frame_count: m.mem.frame_count() }
+}
+
+impl FrameMap {
+    /// The most telling use among frames `[first, first + count)`.
+    pub fn cell_use(&self, first: u64, count: u64) -> FrameUse {
+        self.uses.range(first..first.saturating_add(count)).map(|(_, u)| *u).min().unwrap_or(FrameUse::Free)
+    }
+}
+
+fn use_color(u: FrameUse, dark: bool) -> egui::Color32 {
+    match u {
+        FrameUse::Table(level) => theme::level_color(level, dark),
+        FrameUse::Data => theme::data_color(dark),
+        FrameUse::Allocated => theme::reserved_color(dark),
+        FrameUse::Free => theme::free_color(dark),
+    }
+}
+
+fn describe(m: &Machine, u: FrameUse) -> String {
+    match u {
+        FrameUse::Table(level) => {
+            format!("{} table", m.format.levels.get(level).map_or("?", |l| l.name.as_str()))
+        }
+        FrameUse::Data => "data page".into(),
+        FrameUse::Allocated => "allocated, not mapped".into(),
+        FrameUse::Free => "free".into(),
+    }
+}
+
+pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
+    let m = &doc.lab.machine;
+    let dark = ui.visuals().dark_mode;
+    if state.frame_map.as_ref().is_none_or(|fm| fm.generation != doc.generation) {
+        state.frame_map = Some(frame_map(m, doc.generation));
+    }
+    let Some(map) = state.frame_map.as_ref() else { return };
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("Physical memory");
+        ui.label(format!(
+            "{} frames of {} · {} in use",
+            map.frame_count,
+            crate::sim::addr::format_size(m.mem.frame_size()),
+            map.uses.len()
+        ));
+        for (l, level) in m.format.levels.iter().enumerate() {
+            ui.colored_label(theme::level_color(l, dark), format!("■ {} table", level.name));
+        }
+        ui.colored_label(theme::data_color(dark), "■ data");
+        ui.colored_label(theme::reserved_color(dark), "■ allocated");
+        ui.colored_label(theme::free_color(dark), "■ free");
+    });
+    let cell = 12.0;
+    let columns = ((ui.available_width() / cell).floor() as u64).max(8);
+    let max_cells = columns * 64;
+    let per_cell = map.frame_count.div_ceil(max_cells).max(1);
+    let cells = map.frame_count.div_ceil(per_cell);
+    let rows = cells.div_ceil(columns);
+    egui::ScrollArea::vertical().id_salt("memmap").auto_shrink([false, false]).show(ui, |ui| {
+        let (rect, response) =
+            ui.allocate_exact_size(vec2(columns as f32 * cell, rows as f32 * cell), Sense::click());
+        let painter = ui.painter_at(rect);
+        let clip = ui.clip_rect();
+        for c in 0..cells {
+            let (row, col) = (c / columns, c % columns);
+            let min = rect.min + vec2(col as f32 * cell, row as f32 * cell);
+            let r = egui::Rect::from_min_size(min, vec2(cell - 2.0, cell - 2.0));
+            if !clip.intersects(r) {
+                continue;
+            }
+            painter.rect_filled(r, 2.0, use_color(map.cell_use(c * per_cell, per_cell), dark));
+        }
+        let hovered_cell = response.hover_pos().map(|p| {
+            let rel = p - rect.min;
+            let col = ((rel.x / cell) as u64).min(columns - 1);
+            (rel.y / cell) as u64 * columns + col
+        });
+        if let Some(c) = hovered_cell.filter(|&c| c < cells) {
+            let first = c * per_cell;
+            let u = map.cell_use(first, per_cell);
+            let what = describe(m, u);
+            let text = if per_cell == 1 {
+                format!("frame {first:#x} (physical {:#x}): {what}", first << m.format.page_shift)
+            } else {
+                format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
+            };
+            let text = if matches!(u, FrameUse::Table(_)) {
+                format!("{text}\nclick to show it in the tree")
+            } else {
+                text
+            };
+            response.clone().on_hover_text(text);
+            if response.clicked() {
+                if let FrameUse::Table(_) = u {
+                    let table_frame =
+                        map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
+                    if let Some(fr) = table_frame {
+                        actions.push(Action::RevealTable(fr << m.format.page_shift));
+                    }
+                }
+            }
+        }
+    });
+}

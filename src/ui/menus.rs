@@ -1,0 +1,118 @@
+//! The menu bar: File, Edit, View, Help. Every action of the app is reachable from here, with
+//! its keyboard shortcut shown beside it.
+
+use super::dialogs;
+use super::doc::Document;
+use super::state::{Action, PathDialog, Prefs, UiState};
+use crate::sim::presets;
+
+fn item(ui: &mut egui::Ui, text: &str, shortcut: &str, enabled: bool) -> bool {
+    let button = egui::Button::new(text).shortcut_text(shortcut);
+    ui.add_enabled(enabled, button).clicked()
+}
+
+pub fn menu_bar_ui(
+    ui: &mut egui::Ui,
+    doc: &Document,
+    prefs: &mut Prefs,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| file_menu_ui(ui, doc, prefs, state, actions));
+        ui.menu_button("Edit", |ui| edit_menu_ui(ui, doc, state, actions));
+        ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, state));
+        ui.menu_button("Help", |ui| {
+            if ui.button("About pagelab").clicked() {
+                state.show_about = true;
+            }
+            if ui.button("Lab description").clicked() {
+                state.show_description = true;
+            }
+        });
+    });
+}
+
+fn file_menu_ui(
+    ui: &mut egui::Ui,
+    doc: &Document,
+    prefs: &Prefs,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
+    ui.menu_button("New", |ui| {
+        if item(ui, "Welcome lab", "Ctrl+N", true) {
+            actions.push(Action::New("welcome".into()));
+        }
+        ui.separator();
+        for name in presets::NAMES {
+            if ui.button(format!("Empty {name}")).clicked() {
+                actions.push(Action::New(name.to_string()));
+            }
+        }
+    });
+    if item(ui, "Open…", "Ctrl+O", true) {
+        state.path_dialog = Some(PathDialog::default());
+    }
+    ui.menu_button("Open recent", |ui| {
+        if prefs.recent.is_empty() {
+            ui.label("No recent files");
+        }
+        for path in &prefs.recent {
+            if ui.button(path.display().to_string()).clicked() {
+                actions.push(Action::Open(path.clone()));
+            }
+        }
+    });
+    ui.separator();
+    if item(ui, "Save", "Ctrl+S", true) {
+        actions.push(Action::Save);
+    }
+    if item(ui, "Save as…", "Ctrl+Shift+S", true) {
+        state.path_dialog = Some(dialogs::save_as_dialog(doc));
+    }
+    ui.separator();
+    if ui.button("Quit").clicked() {
+        actions.push(Action::Quit);
+    }
+}
+
+fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
+    let undo = doc.undo_label().map_or("Undo".to_string(), |w| format!("Undo {w}"));
+    if item(ui, &undo, "Ctrl+Z", doc.can_undo()) {
+        actions.push(Action::Undo);
+    }
+    let redo = doc.redo_label().map_or("Redo".to_string(), |w| format!("Redo {w}"));
+    if item(ui, &redo, "Ctrl+Shift+Z", doc.can_redo()) {
+        actions.push(Action::Redo);
+    }
+    ui.separator();
+    if item(ui, "Map pages…", "Ctrl+M", true) {
+        state.map_dialog = Some(dialogs::map_dialog_for(&doc.lab, None));
+    }
+    if ui.button("Unmap pages…").clicked() {
+        state.unmap_dialog = Some(Default::default());
+    }
+    ui.separator();
+    if ui.button("Title and description…").clicked() {
+        state.show_description = true;
+    }
+}
+
+fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mut UiState) {
+    ui.checkbox(&mut prefs.show_processes, "Processes panel");
+    ui.checkbox(&mut prefs.show_mmu, "MMU panel");
+    ui.checkbox(&mut prefs.show_inspector, "Entry inspector");
+    ui.checkbox(&mut prefs.show_memory, "Physical memory map");
+    ui.separator();
+    ui.checkbox(&mut prefs.dark, "Dark theme");
+    ui.checkbox(&mut state.present_only, "Present entries only");
+    ui.separator();
+    if ui.button("Expand all tables").clicked() {
+        let m = &doc.lab.machine;
+        state.expanded = super::rows::all_table_entries(m, m.active);
+    }
+    if ui.button("Collapse all tables").clicked() {
+        state.expanded.clear();
+    }
+}

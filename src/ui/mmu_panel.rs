@@ -1,0 +1,308 @@
+//! The live MMU panel: type an address, pick the access and the mode, and watch the walk: the
+//! address as a strip of coloured index fields, one row per entry read, then the physical
+//! address and its byte or the page fault with its cause, level and architectural report.
+
+use super::doc::Edit;
+use super::state::{Action, UiState};
+use super::theme;
+use crate::lab::Lab;
+use crate::sim::addr::{format_size, hex_grouped, parse_u64};
+use crate::sim::format::{Arch, PagingFormat, low_mask};
+use crate::sim::mmu::{MmuSettings, Outcome, RiscvAd, Translation};
+use crate::sim::{Access, Machine, Mode};
+use egui::{Color32, RichText, Sense, vec2};
+
+pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
+    let m = &lab.machine;
+    let dark = ui.visuals().dark_mode;
+    ui.heading("MMU");
+    let va = inputs_ui(ui, m, state, actions);
+    egui::ScrollArea::vertical().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
+        if let Some(va) = va {
+            address_strip_ui(ui, &m.format, va, dark);
+            ui.add_space(6.0);
+            let t = match m.translate(m.active, va, state.mmu.access, state.mmu.mode) {
+                Ok(t) => t,
+                Err(e) => {
+                    ui.colored_label(theme::fault_color(dark), e.to_string());
+                    return;
+                }
+            };
+            walk_ui(ui, m, &t, dark);
+            outcome_ui(ui, m, &t, dark);
+            let performed =
+                state.last_walk.as_ref().filter(|w| w.va == t.va && w.access == t.access && w.mode == t.mode);
+            if let Some(done) = performed.filter(|w| !w.ad_updates.is_empty()) {
+                ad_ui(ui, m, done, "The last access wrote");
+            } else if !t.ad_updates.is_empty() {
+                ad_ui(ui, m, &t, "Performing it (Enter) will write");
+            }
+            state.last_walk = Some(t);
+        }
+        ui.add_space(8.0);
+        settings_ui(ui, m, actions);
+        ui.add_space(8.0);
+        history_ui(ui, m, state, actions, dark);
+    });
+}
+
+fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) -> Option<u64> {
+    let dark = ui.visuals().dark_mode;
+    let mut perform = false;
+    ui.horizontal(|ui| {
+        ui.label("Virtual address:");
+        let edit = egui::TextEdit::singleline(&mut state.mmu.addr_text)
+            .hint_text("hex 0x… or decimal")
+            .font(egui::TextStyle::Monospace)
+            .desired_width(220.0);
+        let response = ui.add(edit);
+        if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            perform = true;
+        }
+        if ui
+            .button("Translate")
+            .on_hover_text("Perform the access (Enter): A/D bits are written unless Dry run is on")
+            .clicked()
+        {
+            perform = true;
+        }
+    });
+    let parsed = parse_u64(&state.mmu.addr_text);
+    match &parsed {
+        Ok(va) if !m.format.va_in_range(*va) => {
+            let what = if m.format.canonical { "not canonical" } else { "beyond the address space" };
+            ui.colored_label(
+                theme::fault_color(dark),
+                format!("{va:#x} is {what} for {} ({} bits)", m.format.name, m.format.va_bits),
+            );
+        }
+        Ok(_) => {}
+        Err(_) if state.mmu.addr_text.trim().is_empty() => {
+            ui.label("Type an address to see its walk.");
+        }
+        Err(e) => {
+            ui.colored_label(theme::fault_color(dark), e.to_string());
+        }
+    }
+    ui.horizontal(|ui| {
+        ui.label("Access:");
+        for a in Access::ALL {
+            ui.radio_value(&mut state.mmu.access, a, a.label());
+        }
+        ui.separator();
+        ui.label("Mode:");
+        ui.radio_value(&mut state.mmu.mode, Mode::User, "user");
+        ui.radio_value(&mut state.mmu.mode, Mode::Supervisor, "supervisor");
+        ui.separator();
+        ui.checkbox(&mut state.mmu.dry_run, "Dry run")
+            .on_hover_text("Walk without writing accessed/dirty bits");
+    });
+    let va = parsed.ok();
+    if perform {
+        if let Some(va) = va {
+            actions.push(Action::Translate {
+                va,
+                access: state.mmu.access,
+                mode: state.mmu.mode,
+                process: m.active,
+            });
+        }
+    }
+    va
+}
+
+/// The address as bits, coloured by the index field of each level and the offset.
+fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
+    let bits = f.va_bits.min(64);
+    let width = ui.available_width().min(900.0);
+    let cell = (width / bits.max(1) as f32).clamp(6.0, 16.0);
+    let (rect, _) = ui.allocate_exact_size(vec2(cell * bits as f32, 22.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let field_of_bit = |bit: u32| -> Option<usize> {
+        if bit < f.page_shift {
+            return None;
+        }
+        (0..f.levels.len()).find(|&l| {
+            let lo = f.entry_span_shift(l);
+            bit >= lo && bit < lo + f.levels[l].index_bits
+        })
+    };
+    for i in 0..bits {
+        let bit = bits - 1 - i;
+        let color = field_of_bit(bit).map_or(theme::offset_color(dark), |l| theme::level_color(l, dark));
+        let cell_rect =
+            egui::Rect::from_min_size(rect.min + vec2(i as f32 * cell, 0.0), vec2(cell - 1.0, 22.0));
+        painter.rect_filled(cell_rect, 1.0, color.gamma_multiply(0.35));
+        let digit = if (va >> bit) & 1 == 1 { "1" } else { "0" };
+        let ink = if dark { Color32::WHITE } else { Color32::BLACK };
+        painter.text(
+            cell_rect.center(),
+            egui::Align2::CENTER_CENTER,
+            digit,
+            egui::FontId::monospace((cell * 0.9).min(13.0)),
+            ink,
+        );
+    }
+    ui.horizontal_wrapped(|ui| {
+        for l in 0..f.levels.len() {
+            let lo = f.entry_span_shift(l);
+            let hi = lo + f.levels[l].index_bits - 1;
+            let index = f.index_of(va, l);
+            ui.label(
+                RichText::new(format!("{} [{hi}:{lo}] = {index:#x} ({index})", f.levels[l].name))
+                    .monospace()
+                    .color(theme::level_color(l, dark)),
+            );
+        }
+        let offset = va & low_mask(f.page_shift);
+        ui.label(
+            RichText::new(format!("offset [{}:0] = {offset:#x}", f.page_shift - 1))
+                .monospace()
+                .color(theme::offset_color(dark)),
+        );
+    });
+}
+
+fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
+    let f = &m.format;
+    egui::Grid::new("walk").striped(true).num_columns(6).spacing(vec2(12.0, 4.0)).show(ui, |ui| {
+        for h in ["Level", "Index", "Entry at", "Raw", "Fields", "Rights so far"] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for s in &t.steps {
+            let name = f.levels.get(s.level).map_or("?", |l| l.name.as_str());
+            ui.label(RichText::new(name).color(theme::level_color(s.level, dark)).strong());
+            ui.monospace(format!("{:#x} ({})", s.index, s.index));
+            ui.monospace(format!("{:#x}", s.entry_addr));
+            ui.monospace(format!("{:#0w$x}", s.raw, w = (f.pte_bytes * 2 + 2) as usize));
+            let flags = f.flag_summary(s.raw, s.level);
+            let target = if !f.present(s.raw, s.level) {
+                "not present".to_string()
+            } else if s.leaf {
+                format!("page {:#x}", f.frame(s.raw, s.level))
+            } else {
+                format!("table {:#x}", f.frame(s.raw, s.level) << f.page_shift)
+            };
+            ui.monospace(format!("{flags} → {target}"));
+            let r = s.rights;
+            let right = |on: bool, c: &str| if on { c.to_string() } else { "-".into() };
+            let rights = match f.arch {
+                Arch::RiscV if !s.leaf => "(leaf decides)".to_string(),
+                _ => format!(
+                    "{}{}{} {}",
+                    right(r.read, "r"),
+                    right(r.write, "w"),
+                    right(r.execute, "x"),
+                    if r.user { "user" } else { "supervisor" }
+                ),
+            };
+            ui.monospace(rights);
+            ui.end_row();
+        }
+    });
+}
+
+fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
+    ui.add_space(4.0);
+    match &t.outcome {
+        Outcome::Mapped(mp) => {
+            let value = mp.value.map_or("(beyond physical memory)".into(), |v| format!("{v:#04x}"));
+            ui.label(
+                RichText::new(format!("→ physical address {}   byte there: {value}", hex_grouped(mp.pa)))
+                    .size(18.0)
+                    .color(theme::ok_color(dark)),
+            );
+            ui.label(format!(
+                "{} page{}",
+                format_size(1u64 << mp.page_shift.min(63)),
+                if mp.global { ", global" } else { "" }
+            ));
+        }
+        Outcome::Fault(fault) => {
+            let level = fault
+                .level
+                .and_then(|l| m.format.levels.get(l))
+                .map_or("before any entry was read".to_string(), |l| format!("at the {} level", l.name));
+            ui.label(
+                RichText::new(format!("Page fault: {}", fault.kind.describe()))
+                    .size(18.0)
+                    .color(theme::fault_color(dark)),
+            );
+            ui.label(format!("{} access in {} mode, {level}", t.access.label(), t.mode.label()));
+            let report = fault.report.describe();
+            if !report.is_empty() {
+                ui.monospace(report);
+            }
+        }
+    }
+}
+
+fn ad_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, heading: &str) {
+    let f = &m.format;
+    ui.label(RichText::new(heading).strong());
+    for u in &t.ad_updates {
+        let name = f.levels.get(u.level).map_or("?", |l| l.name.as_str());
+        let changed = f.flag_summary(u.new & !u.old, u.level);
+        ui.monospace(format!(
+            "  {name} entry at {:#x}: sets {changed}  ({:#x} → {:#x})",
+            u.entry_addr, u.old, u.new
+        ));
+    }
+}
+
+fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
+    egui::CollapsingHeader::new("MMU switches").default_open(false).show(ui, |ui| {
+        let mut s: MmuSettings = m.settings;
+        match m.format.arch {
+            Arch::X86 => {
+                ui.checkbox(&mut s.wp, "CR0.WP: supervisor writes respect read-only pages");
+                ui.checkbox(&mut s.nxe, "EFER.NXE: honour the NX bit (otherwise it is reserved)");
+                ui.checkbox(&mut s.smep, "CR4.SMEP: supervisor may not execute user pages");
+                ui.checkbox(&mut s.smap, "CR4.SMAP: supervisor may not read/write user pages");
+            }
+            Arch::RiscV => {
+                ui.checkbox(&mut s.sum, "sstatus.SUM: S-mode may load/store user pages");
+                ui.checkbox(&mut s.mxr, "sstatus.MXR: loads from executable pages allowed");
+                ui.horizontal(|ui| {
+                    ui.label("A/D bits:");
+                    ui.radio_value(&mut s.riscv_ad, RiscvAd::Svade, "Svade (fault)");
+                    ui.radio_value(&mut s.riscv_ad, RiscvAd::Svadu, "Svadu (hardware sets)");
+                });
+            }
+            Arch::Generic => {
+                ui.label("This teaching format has no MMU switches.");
+            }
+        }
+        if s != m.settings {
+            actions.push(Action::Edit(Edit::Settings(s)));
+        }
+    });
+}
+
+fn history_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>, dark: bool) {
+    ui.label(RichText::new("History (click to re-run)").strong());
+    if state.history.is_empty() {
+        ui.label("Accesses you perform (Enter) appear here.");
+    }
+    let mut rerun = None;
+    for item in &state.history {
+        let process = m.processes.get(item.process).map_or("?", |p| p.name.as_str());
+        let text = format!(
+            "{} {} {} [{process}] {}",
+            hex_grouped(item.va),
+            item.access.label(),
+            item.mode.label(),
+            item.summary
+        );
+        let color = if item.fault { theme::fault_color(dark) } else { ui.visuals().text_color() };
+        if ui.selectable_label(false, RichText::new(text).monospace().color(color)).clicked() {
+            rerun = Some(item.clone());
+        }
+    }
+    if let Some(item) = rerun {
+        state.mmu.addr_text = format!("{:#x}", item.va);
+        let process = if item.process < m.processes.len() { item.process } else { m.active };
+        actions.push(Action::Translate { va: item.va, access: item.access, mode: item.mode, process });
+    }
+}

@@ -1,0 +1,117 @@
+//! The process panel: every process with its root (CR3/satp) and ASID; add, clone, rename,
+//! delete, switch, and share the kernel half (the upper root entries) with another process.
+
+use super::doc::Edit;
+use super::state::{Action, UiState};
+use crate::lab::Lab;
+use egui::RichText;
+
+pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
+    let m = &lab.machine;
+    ui.heading("Processes");
+    ui.label("Click to switch; the tree and the MMU use the active one.");
+    ui.add_space(4.0);
+    for (i, p) in m.processes.iter().enumerate() {
+        let active = i == m.active;
+        if let Some((index, name)) = state.rename.as_mut().filter(|(index, _)| *index == i) {
+            let response = ui.text_edit_singleline(name);
+            let enter = response.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
+            if enter {
+                actions.push(Action::Edit(Edit::RenameProcess {
+                    process: *index,
+                    name: name.trim().to_string(),
+                }));
+                state.rename = None;
+            } else if ui.input(|inp| inp.key_pressed(egui::Key::Escape)) {
+                state.rename = None;
+            }
+            continue;
+        }
+        let text = RichText::new(format!(
+            "{}{}\n  root frame {:#x} · ASID {}",
+            if active { "▶ " } else { "" },
+            p.name,
+            p.root,
+            p.asid
+        ));
+        let response = ui.selectable_label(active, text).on_hover_text(p.root_register(&m.format));
+        if response.clicked() && !active {
+            actions.push(Action::Edit(Edit::SwitchProcess { process: i }));
+        }
+        response.context_menu(|ui| {
+            if ui.button("Rename").clicked() {
+                state.rename = Some((i, p.name.clone()));
+                ui.close();
+            }
+            if ui.button("Clone").clicked() {
+                actions.push(Action::Edit(Edit::CloneProcess {
+                    from: i,
+                    name: unique_name(lab, &format!("{}-copy", p.name)),
+                }));
+                ui.close();
+            }
+            if ui.add_enabled(m.processes.len() > 1, egui::Button::new("Delete")).clicked() {
+                actions.push(Action::Edit(Edit::RemoveProcess { process: i }));
+                ui.close();
+            }
+        });
+    }
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut state.new_process_name)
+                .hint_text("new process name")
+                .desired_width(120.0),
+        );
+        if ui.button("Add").clicked() {
+            let wanted = state.new_process_name.trim();
+            let name = if wanted.is_empty() { unique_name(lab, "proc") } else { wanted.to_string() };
+            actions.push(Action::Edit(Edit::AddProcess { name }));
+            state.new_process_name.clear();
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let active = m.active;
+        if ui.button("Clone active").clicked() {
+            let name = unique_name(lab, &format!("{}-copy", m.active_process().name));
+            actions.push(Action::Edit(Edit::CloneProcess { from: active, name }));
+        }
+        if ui.button("Rename").clicked() {
+            state.rename = Some((active, m.active_process().name.clone()));
+        }
+        if ui.add_enabled(m.processes.len() > 1, egui::Button::new("Delete")).clicked() {
+            actions.push(Action::Edit(Edit::RemoveProcess { process: active }));
+        }
+    });
+    ui.separator();
+    ui.label("Share the kernel half (upper root entries) of");
+    ui.horizontal(|ui| {
+        state.share_from = state.share_from.min(m.processes.len().saturating_sub(1));
+        egui::ComboBox::from_id_salt("share-from")
+            .selected_text(m.processes.get(state.share_from).map_or("", |p| p.name.as_str()))
+            .show_ui(ui, |ui| {
+                for (i, p) in m.processes.iter().enumerate() {
+                    ui.selectable_value(&mut state.share_from, i, &p.name);
+                }
+            });
+        let enabled = state.share_from != m.active;
+        if ui
+            .add_enabled(enabled, egui::Button::new("into active"))
+            .on_hover_text(
+                "Copies the upper half of the root table, so both processes use the same kernel tables",
+            )
+            .clicked()
+        {
+            actions.push(Action::Edit(Edit::ShareKernelHalf { from: state.share_from, to: m.active }));
+        }
+    });
+}
+
+/// `base`, or `base-2`, `base-3`, ... whichever no process uses yet.
+fn unique_name(lab: &Lab, base: &str) -> String {
+    let taken = |n: &str| lab.machine.processes.iter().any(|p| p.name == n);
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..).map(|i| format!("{base}-{i}")).find(|n| !taken(n)).unwrap_or_else(|| base.to_string())
+}

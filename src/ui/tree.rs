@@ -1,0 +1,226 @@
+//! The page-table tree of the active process: a toolbar (jump to address, filter, map/unmap),
+//! then one virtualized row per entry. Rows come from the cache in `UiState`, rebuilt only when
+//! the lab, the process, the filter or the expansion changes.
+
+use super::doc::Document;
+use super::rows::{self, RowKind, RowsKey, TreeRow};
+use super::state::{Action, UiState};
+use super::{dialogs, theme};
+use crate::sim::Machine;
+use crate::sim::addr::{format_size, hex_grouped, parse_u64};
+use egui::text::LayoutJob;
+use egui::{Color32, Sense, TextFormat, vec2};
+
+const ROW_PAD: f32 = 6.0;
+
+pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
+    let m = &doc.lab.machine;
+    toolbar_ui(ui, m, state, actions);
+    ensure_rows(doc, state);
+    let p = m.active_process();
+    ui.horizontal(|ui| {
+        ui.heading(format!("Page tables of \"{}\"", p.name));
+        ui.label(format!("root {} · {} rows", p.root_register(&m.format), state.rows.len()));
+    });
+    ui.separator();
+    rows_ui(ui, m, state, actions);
+}
+
+fn toolbar_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Jump to address:");
+        let response = ui.add(
+            egui::TextEdit::singleline(&mut state.search_text).hint_text("0x7fff_f000").desired_width(170.0),
+        );
+        let go = ui.button("Go").clicked()
+            || (response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)));
+        if go {
+            match parse_u64(&state.search_text) {
+                Ok(va) => {
+                    state.search_error = None;
+                    actions.push(Action::RevealVa(va));
+                }
+                Err(e) => state.search_error = Some(e.to_string()),
+            }
+        }
+        if let Some(err) = &state.search_error {
+            ui.colored_label(theme::fault_color(ui.visuals().dark_mode), err);
+        }
+        ui.separator();
+        ui.checkbox(&mut state.present_only, "Present only");
+        if ui.button("Expand all").clicked() {
+            state.expanded = rows::all_table_entries(m, m.active);
+        }
+        if ui.button("Collapse").clicked() {
+            state.expanded.clear();
+        }
+        ui.separator();
+        if ui.button("Map…").on_hover_text("Map a page or a range (Ctrl+M)").clicked() {
+            state.map_dialog = Some(dialogs::map_dialog_for_lab(m, None));
+        }
+        if ui.button("Unmap…").clicked() {
+            state.unmap_dialog = Some(Default::default());
+        }
+    });
+}
+
+/// Rebuilds the cached rows if anything they depend on changed.
+pub fn ensure_rows(doc: &Document, state: &mut UiState) {
+    let m = &doc.lab.machine;
+    let fresh = state.rows_key.as_ref().is_some_and(|k| {
+        k.generation == doc.generation
+            && k.process == m.active
+            && k.present_only == state.present_only
+            && k.expanded == state.expanded
+    });
+    if !fresh {
+        state.rows = rows::build_rows(m, m.active, &state.expanded, state.present_only);
+        state.rows_key = Some(RowsKey {
+            generation: doc.generation,
+            process: m.active,
+            present_only: state.present_only,
+            expanded: state.expanded.clone(),
+        });
+    }
+}
+
+/// The words of a row (also its accessible label, which GUI tests look for).
+pub fn row_text(m: &Machine, row: &TreeRow) -> String {
+    let f = &m.format;
+    let level = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
+    let digits = (f.pte_bytes * 2) as usize;
+    let target = match row.kind {
+        RowKind::Table { child_addr, .. } => format!("→ table {child_addr:#x}"),
+        RowKind::Page { frame } => {
+            format!("→ {} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)))
+        }
+        RowKind::Empty => "not present".into(),
+    };
+    format!(
+        "{level}[{:#x}]  {}–{}  @{:#x}  {:#0w$x}  {}  {target}",
+        row.index,
+        hex_grouped(row.va),
+        hex_grouped(row.va_end()),
+        row.entry_addr,
+        row.raw,
+        f.flag_summary(row.raw, row.level),
+        w = digits + 2
+    )
+}
+
+fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
+    let dark = ui.visuals().dark_mode;
+    let font = theme::mono(14.0);
+    let row_height = ui.ctx().fonts_mut(|f| f.row_height(&font)) + ROW_PAD;
+    let spacing = ui.spacing().item_spacing.y;
+    let mut area = egui::ScrollArea::both().auto_shrink([false, false]).id_salt("tree");
+    if let Some(target) = state.scroll_to_entry.take() {
+        if let Some(i) = state.rows.iter().position(|r| r.entry_addr == target) {
+            area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
+        }
+    }
+    let walk: Vec<u64> = state.last_walk.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect();
+    let rows = std::mem::take(&mut state.rows);
+    area.show_rows(ui, row_height, rows.len(), |ui, range| {
+        for row in &rows[range] {
+            let step = walk.iter().position(|&a| a == row.entry_addr);
+            row_ui(ui, m, row, step, row_height, &font, dark, state, actions);
+        }
+    });
+    state.rows = rows;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row_ui(
+    ui: &mut egui::Ui,
+    m: &Machine,
+    row: &TreeRow,
+    walk_step: Option<usize>,
+    height: f32,
+    font: &egui::FontId,
+    dark: bool,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
+    let text = row_text(m, row);
+    let width = ui.available_width().max(900.0);
+    let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
+    let selected = state.selected == Some(row.entry_addr);
+    let painter = ui.painter_at(rect);
+    if selected {
+        painter.rect_filled(rect, 3.0, ui.visuals().selection.bg_fill);
+    } else if walk_step.is_some() {
+        painter.rect_filled(rect, 3.0, theme::walk_highlight(dark));
+    } else if response.hovered() {
+        painter.rect_filled(rect, 3.0, ui.visuals().widgets.hovered.weak_bg_fill);
+    }
+    let indent = 22.0 * row.level as f32 + 4.0;
+    let toggle_rect = egui::Rect::from_min_size(rect.min + vec2(indent, 0.0), vec2(18.0, height));
+    let text_color = ui.visuals().text_color();
+    if let RowKind::Table { expanded, .. } = row.kind {
+        let arrow = if expanded { "▼" } else { "▶" };
+        painter.text(toggle_rect.center(), egui::Align2::CENTER_CENTER, arrow, font.clone(), text_color);
+    }
+    let level_color = theme::level_color(row.level, dark);
+    let body_color = match row.kind {
+        RowKind::Empty => theme::empty_entry_color(dark),
+        _ => text_color,
+    };
+    let mut job = LayoutJob::default();
+    let (head, tail) = text.split_once("  ").unwrap_or((&text, ""));
+    job.append(head, 0.0, TextFormat::simple(font.clone(), level_color));
+    job.append("  ", 0.0, TextFormat::simple(font.clone(), body_color));
+    job.append(tail, 0.0, TextFormat::simple(font.clone(), body_color));
+    if let Some(step) = walk_step {
+        job.append(
+            &format!("   ◀ walk step {}", step + 1),
+            0.0,
+            TextFormat::simple(font.clone(), Color32::from_rgb(0xe5, 0xa5, 0x4b)),
+        );
+    }
+    let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
+    painter.galley(rect.min + vec2(indent + 22.0, ROW_PAD / 2.0), galley, text_color);
+    if response.clicked() {
+        let on_toggle = response.interact_pointer_pos().is_some_and(|p| toggle_rect.contains(p));
+        if on_toggle {
+            toggle(state, row);
+        } else {
+            state.selected = Some(row.entry_addr);
+            state.raw_edit = format!("{:#x}", row.raw);
+        }
+    }
+    if response.double_clicked() {
+        toggle(state, row);
+    }
+    response.context_menu(|ui| {
+        if let RowKind::Page { .. } = row.kind {
+            if ui.button("Translate the page's first address").clicked() {
+                state.mmu.addr_text = format!("{:#x}", row.va);
+                ui.close();
+            }
+            if ui.button("Unmap this page").clicked() {
+                actions.push(Action::Edit(super::doc::Edit::Unmap {
+                    process: m.active,
+                    va: row.va,
+                    len: 1u64 << row.span_shift.min(63),
+                }));
+                ui.close();
+            }
+        }
+        if let RowKind::Empty = row.kind {
+            if ui.button("Map a page here…").clicked() {
+                state.map_dialog = Some(dialogs::map_dialog_for_lab(m, Some(row.va)));
+                ui.close();
+            }
+        }
+    });
+}
+
+fn toggle(state: &mut UiState, row: &TreeRow) {
+    if let RowKind::Table { .. } = row.kind {
+        if !state.expanded.remove(&row.entry_addr) {
+            state.expanded.insert(row.entry_addr);
+        }
+    }
+}

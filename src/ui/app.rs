@@ -323,7 +323,7 @@ impl PagelabApp {
         let m = &self.doc.lab.machine;
         let summary = match t.fault() {
             Some(f) => format!("fault: {}", f.kind.describe()),
-            None => format!("→ {}", crate::sim::addr::hex_grouped(t.pa().unwrap_or_default())),
+            None => format!("-> {}", crate::sim::addr::hex_grouped(t.pa().unwrap_or_default())),
         };
         self.state.history.insert(
             0,

@@ -69,14 +69,14 @@ fn map_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: &m
     egui::Window::new("Map pages").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
         ui.label(format!("In process \"{}\"", m.active_process().name));
         egui::Grid::new("map-grid").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-            ui.label("Virtual address");
-            ui.add(egui::TextEdit::singleline(&mut dialog.va).hint_text("0x40_0000"));
+            let label = ui.label("Virtual address");
+            ui.add(egui::TextEdit::singleline(&mut dialog.va).hint_text("0x40_0000")).labelled_by(label.id);
             ui.end_row();
             ui.label("Length (bytes)");
             ui.add(egui::TextEdit::singleline(&mut dialog.length).hint_text("one page; e.g. 16k, 2m"));
             ui.end_row();
-            ui.label("Page size");
-            egui::ComboBox::from_id_salt("map-size").selected_text(format_size(1u64 << shift)).show_ui(
+            ui.label("");
+            egui::ComboBox::from_label("Page size").selected_text(format_size(1u64 << shift)).show_ui(
                 ui,
                 |ui| {
                     for (i, (_, s)) in sizes.iter().enumerate() {
@@ -208,7 +208,10 @@ fn path_window(ctx: &egui::Context, prefs: &Prefs, state: &mut UiState, actions:
     egui::Window::new(title).open(&mut open).collapsible(false).default_width(520.0).show(ctx, |ui| {
         ui.label("Path of the lab file (you can also drop a file onto the window):");
         ui.horizontal(|ui| {
-            let response = ui.add(egui::TextEdit::singleline(&mut dialog.path).desired_width(380.0));
+            let label = ui.label("Path:");
+            let response = ui
+                .add(egui::TextEdit::singleline(&mut dialog.path).desired_width(380.0))
+                .labelled_by(label.id);
             if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 submit = true;
             }

@@ -42,12 +42,14 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         }
     });
     ui.horizontal(|ui| {
-        ui.label("Raw value:");
-        let response = ui.add(
-            egui::TextEdit::singleline(&mut state.raw_edit)
-                .font(egui::TextStyle::Monospace)
-                .desired_width(200.0),
-        );
+        let label = ui.label("Raw value:");
+        let response = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.raw_edit)
+                    .font(egui::TextStyle::Monospace)
+                    .desired_width(200.0),
+            )
+            .labelled_by(label.id);
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
             || ui.button("Write").clicked()
         {

@@ -81,6 +81,13 @@ fn describe(m: &Machine, u: FrameUse) -> String {
     }
 }
 
+/// A legend entry: a coloured square and its meaning.
+fn swatch_ui(ui: &mut egui::Ui, color: egui::Color32, text: &str) {
+    let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+    ui.painter().rect_filled(rect, 2.0, color);
+    ui.label(text);
+}
+
 pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &doc.lab.machine;
     let dark = ui.visuals().dark_mode;
@@ -97,11 +104,11 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
             map.uses.len()
         ));
         for (l, level) in m.format.levels.iter().enumerate() {
-            ui.colored_label(theme::level_color(l, dark), format!("■ {} table", level.name));
+            swatch_ui(ui, theme::level_color(l, dark), &format!("{} table", level.name));
         }
-        ui.colored_label(theme::data_color(dark), "■ data");
-        ui.colored_label(theme::reserved_color(dark), "■ allocated");
-        ui.colored_label(theme::free_color(dark), "■ free");
+        swatch_ui(ui, theme::data_color(dark), "data");
+        swatch_ui(ui, theme::reserved_color(dark), "allocated");
+        swatch_ui(ui, theme::free_color(dark), "free");
     });
     let cell = 12.0;
     let columns = ((ui.available_width() / cell).floor() as u64).max(8);

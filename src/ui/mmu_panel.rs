@@ -50,12 +50,12 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
     let dark = ui.visuals().dark_mode;
     let mut perform = false;
     ui.horizontal(|ui| {
-        ui.label("Virtual address:");
+        let label = ui.label("Virtual address:");
         let edit = egui::TextEdit::singleline(&mut state.mmu.addr_text)
             .hint_text("hex 0x… or decimal")
             .font(egui::TextStyle::Monospace)
             .desired_width(220.0);
-        let response = ui.add(edit);
+        let response = ui.add(edit).labelled_by(label.id);
         if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             perform = true;
         }
@@ -184,7 +184,7 @@ fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
             } else {
                 format!("table {:#x}", f.frame(s.raw, s.level) << f.page_shift)
             };
-            ui.monospace(format!("{flags} → {target}"));
+            ui.monospace(format!("{flags} -> {target}"));
             let r = s.rights;
             let right = |on: bool, c: &str| if on { c.to_string() } else { "-".into() };
             let rights = match f.arch {
@@ -209,7 +209,7 @@ fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
         Outcome::Mapped(mp) => {
             let value = mp.value.map_or("(beyond physical memory)".into(), |v| format!("{v:#04x}"));
             ui.label(
-                RichText::new(format!("→ physical address {}   byte there: {value}", hex_grouped(mp.pa)))
+                RichText::new(format!("-> physical address {}   byte there: {value}", hex_grouped(mp.pa)))
                     .size(18.0)
                     .color(theme::ok_color(dark)),
             );
@@ -245,7 +245,7 @@ fn ad_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, heading: &str) {
         let name = f.levels.get(u.level).map_or("?", |l| l.name.as_str());
         let changed = f.flag_summary(u.new & !u.old, u.level);
         ui.monospace(format!(
-            "  {name} entry at {:#x}: sets {changed}  ({:#x} → {:#x})",
+            "  {name} entry at {:#x}: sets {changed}  ({:#x} -> {:#x})",
             u.entry_addr, u.old, u.new
         ));
     }

@@ -27,14 +27,12 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             }
             continue;
         }
-        let text = RichText::new(format!(
-            "{}{}\n  root frame {:#x} · ASID {}",
-            if active { "▶ " } else { "" },
-            p.name,
-            p.root,
-            p.asid
-        ));
-        let response = ui.selectable_label(active, text).on_hover_text(p.root_register(&m.format));
+        let response = ui
+            .selectable_label(active, RichText::new(&p.name).strong())
+            .on_hover_text(p.root_register(&m.format));
+        let details =
+            format!("   root frame {:#x} · ASID {}{}", p.root, p.asid, if active { " · active" } else { "" });
+        ui.label(RichText::new(details).small());
         if response.clicked() && !active {
             actions.push(Action::Edit(Edit::SwitchProcess { process: i }));
         }
@@ -84,7 +82,7 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         }
     });
     ui.separator();
-    ui.label("Share the kernel half (upper root entries) of");
+    let label = ui.label("Share the kernel half (upper root entries) of");
     ui.horizontal(|ui| {
         state.share_from = state.share_from.min(m.processes.len().saturating_sub(1));
         egui::ComboBox::from_id_salt("share-from")
@@ -93,7 +91,9 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 for (i, p) in m.processes.iter().enumerate() {
                     ui.selectable_value(&mut state.share_from, i, &p.name);
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         let enabled = state.share_from != m.active;
         if ui
             .add_enabled(enabled, egui::Button::new("into active"))

@@ -90,9 +90,9 @@ pub fn row_text(m: &Machine, row: &TreeRow) -> String {
     let level = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
     let digits = (f.pte_bytes * 2) as usize;
     let target = match row.kind {
-        RowKind::Table { child_addr, .. } => format!("→ table {child_addr:#x}"),
+        RowKind::Table { child_addr, .. } => format!("-> table {child_addr:#x}"),
         RowKind::Page { frame } => {
-            format!("→ {} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)))
+            format!("-> {} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)))
         }
         RowKind::Empty => "not present".into(),
     };
@@ -159,8 +159,7 @@ fn row_ui(
     let toggle_rect = egui::Rect::from_min_size(rect.min + vec2(indent, 0.0), vec2(18.0, height));
     let text_color = ui.visuals().text_color();
     if let RowKind::Table { expanded, .. } = row.kind {
-        let arrow = if expanded { "▼" } else { "▶" };
-        painter.text(toggle_rect.center(), egui::Align2::CENTER_CENTER, arrow, font.clone(), text_color);
+        expander(&painter, toggle_rect.center(), expanded, text_color);
     }
     let level_color = theme::level_color(row.level, dark);
     let body_color = match row.kind {
@@ -174,7 +173,7 @@ fn row_ui(
     job.append(tail, 0.0, TextFormat::simple(font.clone(), body_color));
     if let Some(step) = walk_step {
         job.append(
-            &format!("   ◀ walk step {}", step + 1),
+            &format!("   <- walk step {}", step + 1),
             0.0,
             TextFormat::simple(font.clone(), Color32::from_rgb(0xe5, 0xa5, 0x4b)),
         );
@@ -215,6 +214,18 @@ fn row_ui(
             }
         }
     });
+}
+
+/// A triangle pointing right (collapsed) or down (expanded), drawn as a shape so it needs no
+/// glyph from any font.
+fn expander(painter: &egui::Painter, center: egui::Pos2, expanded: bool, color: Color32) {
+    let s = 5.0;
+    let points = if expanded {
+        vec![center + vec2(-s, -s * 0.6), center + vec2(s, -s * 0.6), center + vec2(0.0, s * 0.8)]
+    } else {
+        vec![center + vec2(-s * 0.6, -s), center + vec2(-s * 0.6, s), center + vec2(s * 0.8, 0.0)]
+    };
+    painter.add(egui::Shape::convex_polygon(points, color, egui::Stroke::NONE));
 }
 
 fn toggle(state: &mut UiState, row: &TreeRow) {

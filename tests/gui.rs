@@ -1,0 +1,168 @@
+//! The desktop app driven through egui_kittest: real widgets found by their labels, real
+//! clicks and typing, assertions on the lab's bytes and on what the panels show.
+#![cfg(feature = "gui")]
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use pagelab::sim::table;
+use pagelab::ui::app::PagelabApp;
+use pagelab::ui::welcome_lab;
+
+fn harness() -> Harness<'static, PagelabApp> {
+    let app = PagelabApp::new(welcome_lab(), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 1000.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    h
+}
+
+fn leaf_raw(app: &PagelabApp, va: u64) -> u64 {
+    let m = &app.doc.lab.machine;
+    let path = table::entry_path(&m.mem, &m.format, m.active_process().root, va).unwrap();
+    path.last().unwrap().raw
+}
+
+fn type_address(h: &mut Harness<'static, PagelabApp>, text: &str) {
+    let field = h.get_by_label("Virtual address:");
+    field.focus();
+    field.type_text(text);
+    h.run();
+}
+
+#[test]
+fn toggling_a_pte_bit_writes_the_entry_bytes() {
+    let mut h = harness();
+    let before = leaf_raw(h.state(), 0x40_0000);
+    assert_eq!(before & 0b10, 0, "the code page starts read-only");
+    h.get_by_label_contains("PT[0x0]  0x40_0000").click();
+    h.run();
+    h.get_by_label("R/W").click();
+    h.run();
+    let after = leaf_raw(h.state(), 0x40_0000);
+    assert_eq!(after, before | 0b10, "only R/W (bit 1) changed");
+    assert!(h.state().doc.dirty);
+    assert!(h.state().title().starts_with('●'), "the title marks unsaved changes: {}", h.state().title());
+}
+
+#[test]
+fn typing_an_address_shows_the_physical_address_or_the_fault() {
+    let mut h = harness();
+    type_address(&mut h, "0x600010");
+    let m = &h.state().doc.lab.machine;
+    let pa = m
+        .translate(0, 0x60_0010, pagelab::sim::Access::Read, pagelab::sim::Mode::User)
+        .unwrap()
+        .pa()
+        .unwrap();
+    h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa)));
+    let field = h.get_by_label("Virtual address:");
+    field.focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    field.type_text("0x900000");
+    h.run();
+    h.get_by_label_contains("Page fault: the entry is not present");
+}
+
+#[test]
+fn switching_process_changes_the_result_for_the_same_address() {
+    let mut h = harness();
+    type_address(&mut h, "0x400000");
+    h.get_by_label_contains("-> physical address");
+    h.get_by_label("Add").click();
+    h.run();
+    assert_eq!(h.state().doc.lab.machine.processes.len(), 2);
+    h.get_by_label_contains("Page fault: the entry is not present");
+    h.get_by_label("init").click();
+    h.run();
+    assert_eq!(h.state().doc.lab.machine.active, 0);
+    h.get_by_label_contains("-> physical address");
+}
+
+#[test]
+fn mapping_through_the_dialog_makes_the_fault_go_away_and_undo_restores_the_lab() {
+    let mut h = harness();
+    let original = h.state().doc.lab.clone();
+    type_address(&mut h, "0x900010");
+    h.get_by_label_contains("Page fault");
+    h.get_by_label("Map…").click();
+    h.run();
+    let va = h.get_by_label("Virtual address");
+    va.focus();
+    va.type_text("0x900000");
+    h.run();
+    h.get_by_label("Map").click();
+    h.run();
+    assert!(h.state().state.map_dialog.is_none(), "the dialog closes after a successful map");
+    h.get_by_label_contains("-> physical address");
+    assert!(h.query_by_label_contains("Page fault").is_none());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert_eq!(h.state().doc.lab, original, "undo restores the lab exactly");
+    h.get_by_label_contains("Page fault");
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run();
+    assert_ne!(h.state().doc.lab, original, "redo maps again");
+}
+
+#[test]
+fn mapping_over_an_existing_page_shows_the_error_in_the_dialog() {
+    let mut h = harness();
+    h.get_by_label("Map…").click();
+    h.run();
+    let va = h.get_by_label("Virtual address");
+    va.focus();
+    va.type_text("0x400000");
+    h.run();
+    h.get_by_label("Map").click();
+    h.run();
+    let error = h
+        .state()
+        .state
+        .map_dialog
+        .as_ref()
+        .and_then(|d| d.error.clone())
+        .expect("dialog stays open with the error");
+    assert!(error.contains("already mapped"), "{error}");
+    // Shown in the dialog (and repeated in the status line).
+    assert!(h.query_all_by_label_contains("already mapped").count() >= 2);
+}
+
+#[test]
+fn opening_a_malformed_file_shows_an_error_and_keeps_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(
+        &path,
+        r#"{"format": "pagelab-lab", "version": 1, "paging": "x86-64", "memory": {"size": "lots"}}"#,
+    )
+    .unwrap();
+    let mut h = harness();
+    let before = h.state().doc.lab.clone();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    h.run();
+    let field = h.get_by_label("Path:");
+    field.focus();
+    field.type_text(&path.display().to_string());
+    h.run();
+    h.get_by_label("Open").click();
+    h.run();
+    assert_eq!(h.state().doc.lab, before);
+    let message = h.state().state.file_error.clone().expect("an error is shown");
+    assert!(message.contains("memory.size"), "{message}");
+    h.get_by_label_contains("Could not open");
+}
+
+#[test]
+fn saving_and_reopening_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.json");
+    let mut h = harness();
+    h.state_mut().push(pagelab::ui::state::Action::SaveAs(path.clone()));
+    h.run();
+    assert!(!h.state().doc.dirty);
+    let saved = pagelab::lab::io::load(&path).unwrap();
+    assert_eq!(saved, h.state().doc.lab);
+}

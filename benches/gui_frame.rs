@@ -13,7 +13,13 @@ fn frame(c: &mut Criterion) {
 
     const PAGES: u64 = 100_000;
     let mut m = Machine::new(presets::x86_64(4), 1 << 30).expect("machine");
-    let request = MapRequest { va: 0x1000_0000, len: PAGES << 12, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request = MapRequest {
+        va: 0x1000_0000,
+        len: PAGES << 12,
+        target: MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
     m.map(0, &request).expect("map 100k pages");
     let mut app = PagelabApp::new(Lab::new("bench", "", m), None);
     app.state.mmu.addr_text = "0x1234_5678".into();

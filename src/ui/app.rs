@@ -57,7 +57,7 @@ impl PagelabApp {
         self.state.selected = None;
         self.state.last_walk = None;
         self.state.history.clear();
-        self.state.show_description = !self.doc.lab.description.is_empty();
+        self.state.show_description = false;
     }
 
     /// Queues an action as if a view had emitted it (tests and menus use this).

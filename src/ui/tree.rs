@@ -18,6 +18,18 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
     toolbar_ui(ui, m, state, actions);
     ensure_rows(doc, state);
     let p = m.active_process();
+    if !doc.lab.title.is_empty() || !doc.lab.description.is_empty() {
+        ui.horizontal(|ui| {
+            ui.strong(&doc.lab.title);
+            let first = doc.lab.description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
+            if let Some(line) = first {
+                ui.label(line.replace('`', ""));
+            }
+            if ui.small_button("Read more").clicked() {
+                state.show_description = true;
+            }
+        });
+    }
     ui.horizontal(|ui| {
         ui.heading(format!("Page tables of \"{}\"", p.name));
         ui.label(format!("root {} · {} rows", p.root_register(&m.format), state.rows.len()));

@@ -28,7 +28,7 @@ fn frame(c: &mut Criterion) {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1500.0, 950.0))),
         ..Default::default()
     };
-    let mut run = |app: &mut PagelabApp| {
+    let run = |app: &mut PagelabApp| {
         let mut out = ctx.run_ui(input(), |ui| app.show(ui));
         let shapes = std::mem::take(&mut out.shapes);
         let primitives = ctx.tessellate(shapes, out.pixels_per_point);

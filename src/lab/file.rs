@@ -96,7 +96,7 @@ fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("hex string has an odd number of digits ({})", text.len()));
     }
     let digits = text.as_bytes();

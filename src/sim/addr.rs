@@ -76,7 +76,7 @@ pub fn format_size_u128(bytes: u128) -> String {
         scale *= 1024;
         unit += 1;
     }
-    if bytes % scale == 0 {
+    if bytes.is_multiple_of(scale) {
         format!("{} {}", bytes / scale, UNITS[unit])
     } else {
         format!("{:.1} {}", bytes as f64 / scale as f64, UNITS[unit])

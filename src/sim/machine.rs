@@ -298,7 +298,7 @@ impl Machine {
         let leaf = table::leaf_bits(&self.format, level, &flags)?;
         let len = request.len.max(1);
         let end = request.va.checked_add(len).ok_or(TableError::RangeOverflow { va: request.va, len })?;
-        if request.va % size != 0 {
+        if !request.va.is_multiple_of(size) {
             return Err(TableError::Misaligned { va: request.va, size }.into());
         }
         let pages = (end - request.va).div_ceil(size);
@@ -431,7 +431,7 @@ impl Machine {
     /// Writes a whole entry.
     pub fn set_entry(&mut self, entry_addr: u64, raw: u64) -> Result<(), MachineError> {
         let bytes = self.format.pte_bytes;
-        if entry_addr % u64::from(bytes) != 0 {
+        if !entry_addr.is_multiple_of(u64::from(bytes)) {
             return Err(MachineError::EntryMisaligned { addr: entry_addr, bytes });
         }
         table::write_entry(&mut self.mem, &self.format, entry_addr, raw)?;

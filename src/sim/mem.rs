@@ -59,7 +59,7 @@ impl PhysMem {
     /// Memory of `size` bytes in frames of `1 << frame_shift` bytes.
     pub fn new(size: u64, frame_shift: u32) -> Result<Self, MemError> {
         let frame = 1u64.checked_shl(frame_shift).ok_or(MemError::BadSize(size))?;
-        if size == 0 || size % frame != 0 || frame_shift > 40 {
+        if size == 0 || !size.is_multiple_of(frame) || frame_shift > 40 {
             return Err(MemError::BadSize(size));
         }
         Ok(Self {
@@ -255,7 +255,7 @@ impl PhysMem {
 
     /// Resizes memory; refuses to cut off frames that are allocated or hold data.
     pub fn resize(&mut self, size: u64) -> Result<(), MemError> {
-        if size == 0 || size % self.frame_size() != 0 {
+        if size == 0 || !size.is_multiple_of(self.frame_size()) {
             return Err(MemError::BadSize(size));
         }
         let frames = size >> self.frame_shift;

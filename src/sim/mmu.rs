@@ -267,12 +267,12 @@ impl Walk<'_> {
             // A pointer where the last level must hold a leaf (RISC-V walk step 4: i < 0).
             return Err((FaultKind::InvalidEntry, Some(level)));
         }
-        if leaf && level < f.last_level() {
-            if let SuperpageLowBits::Reserved { except_bit } = f.superpage_low_bits {
-                if self.superpage_low_bits(raw, level, except_bit) != 0 {
-                    return Err((FaultKind::ReservedBit, Some(level)));
-                }
-            }
+        if leaf
+            && level < f.last_level()
+            && let SuperpageLowBits::Reserved { except_bit } = f.superpage_low_bits
+            && self.superpage_low_bits(raw, level, except_bit) != 0
+        {
+            return Err((FaultKind::ReservedBit, Some(level)));
         }
         Ok(())
     }

@@ -179,7 +179,7 @@ pub fn level_for_size(format: &PagingFormat, size: u64) -> Result<usize, TableEr
 pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: u64) -> Result<(), TableError> {
     let span = format.entry_span_shift(level);
     let pages = 1u64 << (span - format.page_shift).min(63);
-    if frame % pages != 0 {
+    if !frame.is_multiple_of(pages) {
         return Err(TableError::FrameMisaligned { frame, size: 1u64 << span.min(63), align: pages });
     }
     let width = format.field(Role::Frame, level).map_or(0, |f| f.width);
@@ -385,10 +385,10 @@ pub fn tables(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<TableRef> 
             continue;
         }
         for_each_present(mem, format, table, |entry| {
-            if !format.is_leaf(entry.raw, entry.level) {
-                if let Some(addr) = child_table_addr(format, entry.raw, entry.level) {
-                    stack.push(TableRef { level: table.level + 1, addr });
-                }
+            if !format.is_leaf(entry.raw, entry.level)
+                && let Some(addr) = child_table_addr(format, entry.raw, entry.level)
+            {
+                stack.push(TableRef { level: table.level + 1, addr });
             }
         });
     }

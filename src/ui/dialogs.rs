@@ -185,17 +185,17 @@ fn unmap_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: 
 }
 
 fn path_window(ctx: &egui::Context, prefs: &Prefs, state: &mut UiState, actions: &mut Vec<Action>) {
-    if let Some(rx) = &state.browse {
-        if let Ok(choice) = rx.try_recv() {
-            state.browse = None;
-            if let Some(dialog) = state.path_dialog.as_mut() {
-                match choice {
-                    Some(path) => dialog.path = path.display().to_string(),
-                    None => {
-                        dialog.error = Some(
-                            "No file was chosen (no file chooser may be available here): type a path.".into(),
-                        )
-                    }
+    if let Some(rx) = &state.browse
+        && let Ok(choice) = rx.try_recv()
+    {
+        state.browse = None;
+        if let Some(dialog) = state.path_dialog.as_mut() {
+            match choice {
+                Some(path) => dialog.path = path.display().to_string(),
+                None => {
+                    dialog.error = Some(
+                        "No file was chosen (no file chooser may be available here): type a path.".into(),
+                    )
                 }
             }
         }

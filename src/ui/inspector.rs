@@ -108,14 +108,14 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             }
         }
     });
-    if let RowKind::Page { .. } = row.kind {
-        if ui.button("Unmap this page").clicked() {
-            actions.push(Action::Edit(Edit::Unmap {
-                process: m.active,
-                va: row.va,
-                len: 1u64 << row.span_shift.min(63),
-            }));
-        }
+    if let RowKind::Page { .. } = row.kind
+        && ui.button("Unmap this page").clicked()
+    {
+        actions.push(Action::Edit(Edit::Unmap {
+            process: m.active,
+            va: row.va,
+            len: 1u64 << row.span_shift.min(63),
+        }));
     }
 }
 

@@ -150,13 +150,13 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                 text
             };
             response.clone().on_hover_text(text);
-            if response.clicked() {
-                if let FrameUse::Table(_) = u {
-                    let table_frame =
-                        map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
-                    if let Some(fr) = table_frame {
-                        actions.push(Action::RevealTable(fr << m.format.page_shift));
-                    }
+            if response.clicked()
+                && let FrameUse::Table(_) = u
+            {
+                let table_frame =
+                    map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
+                if let Some(fr) = table_frame {
+                    actions.push(Action::RevealTable(fr << m.format.page_shift));
                 }
             }
         }

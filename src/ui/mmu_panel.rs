@@ -98,15 +98,13 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
             .on_hover_text("Walk without writing accessed/dirty bits");
     });
     let va = parsed.ok();
-    if perform {
-        if let Some(va) = va {
-            actions.push(Action::Translate {
-                va,
-                access: state.mmu.access,
-                mode: state.mmu.mode,
-                process: m.active,
-            });
-        }
+    if perform && let Some(va) = va {
+        actions.push(Action::Translate {
+            va,
+            access: state.mmu.access,
+            mode: state.mmu.mode,
+            process: m.active,
+        });
     }
     va
 }

@@ -166,10 +166,10 @@ pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Opti
         }
         let mut children = Vec::new();
         table::for_each_present(&machine.mem, f, t, |e| {
-            if !f.is_leaf(e.raw, e.level) {
-                if let Some(c) = table::child_table_addr(f, e.raw, e.level) {
-                    children.push((e.entry_addr, c));
-                }
+            if !f.is_leaf(e.raw, e.level)
+                && let Some(c) = table::child_table_addr(f, e.raw, e.level)
+            {
+                children.push((e.entry_addr, c));
             }
         });
         for (entry_addr, child) in children {

@@ -126,10 +126,10 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
     let row_height = ui.ctx().fonts_mut(|f| f.row_height(&font)) + ROW_PAD;
     let spacing = ui.spacing().item_spacing.y;
     let mut area = egui::ScrollArea::both().auto_shrink([false, false]).id_salt("tree");
-    if let Some(target) = state.scroll_to_entry.take() {
-        if let Some(i) = state.rows.iter().position(|r| r.entry_addr == target) {
-            area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
-        }
+    if let Some(target) = state.scroll_to_entry.take()
+        && let Some(i) = state.rows.iter().position(|r| r.entry_addr == target)
+    {
+        area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
     }
     let walk: Vec<u64> = state.last_walk.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect();
     let rows = std::mem::take(&mut state.rows);
@@ -219,11 +219,11 @@ fn row_ui(
                 ui.close();
             }
         }
-        if let RowKind::Empty = row.kind {
-            if ui.button("Map a page here…").clicked() {
-                state.map_dialog = Some(dialogs::map_dialog_for_lab(m, Some(row.va)));
-                ui.close();
-            }
+        if let RowKind::Empty = row.kind
+            && ui.button("Map a page here…").clicked()
+        {
+            state.map_dialog = Some(dialogs::map_dialog_for_lab(m, Some(row.va)));
+            ui.close();
         }
     });
 }
@@ -241,9 +241,9 @@ fn expander(painter: &egui::Painter, center: egui::Pos2, expanded: bool, color: 
 }
 
 fn toggle(state: &mut UiState, row: &TreeRow) {
-    if let RowKind::Table { .. } = row.kind {
-        if !state.expanded.remove(&row.entry_addr) {
-            state.expanded.insert(row.entry_addr);
-        }
+    if let RowKind::Table { .. } = row.kind
+        && !state.expanded.remove(&row.entry_addr)
+    {
+        state.expanded.insert(row.entry_addr);
     }
 }

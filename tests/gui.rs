@@ -4,7 +4,7 @@
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use pagelab::sim::table;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::welcome_lab;
@@ -58,6 +58,13 @@ fn typing_an_address_shows_the_physical_address_or_the_fault() {
         .pa()
         .unwrap();
     h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa)));
+    // The walk's path is highlighted in the tree, level by level.
+    for step in 1..=4 {
+        h.get_by_label_contains(&format!("(walk step {step})"));
+    }
+    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 4);
+    let leaf_row = h.get_by_label_contains("(walk step 4)").accesskit_node().label().unwrap_or_default();
+    assert!(leaf_row.starts_with("PT[0x0]  0x60_0000"), "{leaf_row}");
     let field = h.get_by_label("Virtual address:");
     field.focus();
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
@@ -165,4 +172,36 @@ fn saving_and_reopening_round_trips() {
     assert!(!h.state().doc.dirty);
     let saved = pagelab::lab::io::load(&path).unwrap();
     assert_eq!(saved, h.state().doc.lab);
+}
+
+#[test]
+fn a_lab_given_at_launch_is_opened_and_a_bad_one_keeps_the_welcome_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    let mut lab = welcome_lab();
+    lab.title = "From disk".into();
+    pagelab::lab::io::save(&lab, &good).unwrap();
+    let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(good.clone()));
+    assert_eq!(app.doc.lab.title, "From disk");
+    assert_eq!(app.doc.path.as_deref(), Some(good.as_path()));
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(bad));
+    assert_eq!(app.doc.lab, welcome_lab());
+    assert!(app.state.file_error.as_deref().is_some_and(|e| e.contains("not valid JSON")));
+}
+
+#[test]
+fn without_a_display_the_app_says_so_and_exits_non_zero() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pagelab"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pagelab --help"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

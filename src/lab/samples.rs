@@ -277,8 +277,8 @@ PD, PT. The value at the end is the first byte of `shell: PATH=...`.\n\
 2. Switch to **editor** and translate the same address: same virtual address, different frame.\n\
 3. Try a user-mode write to the code page, a fetch from the data page and a user read of the \
 kernel: three different faults, each with its x86 error code.\n\
-4. Open another sample (File > Open, or `pagelab sample --list`) to compare x86-32, PAE, \
-5-level paging, RISC-V Sv32/39/48/57 and the OSTEP teaching formats."
+4. Open another sample from the `labs/` folder (`pagelab sample --list` names them) to compare \
+x86-32, PAE, 5-level paging, RISC-V Sv32/39/48/57 and the OSTEP teaching formats."
     );
     Ok(b.finish("Welcome to pagelab", &description))
 }
@@ -552,8 +552,8 @@ Things to try:\n\
 then check the walk.\n\
 - Translate `0x1000`: the directory entry is invalid, so the walk stops after one step (OSTEP \
 prints \"Fault (page directory entry not valid)\").\n\
-- Count the frames: the directory plus three page tables, against the 32-entry linear table the \
-same address space would need per process.",
+- Count the frames: the directory plus three page tables (4 frames), against the 1024 one-byte \
+entries (32 frames) a linear table would need for the same address space.",
     ))
 }
 

@@ -10,7 +10,8 @@
 //!   default flags) and the walk is repeated: the fault and the second walk are counted, the
 //!   lookup is not counted again. Without it, the fault is counted and the page skipped;
 //! - a hit is checked against the rights cached in the entry, never against memory: an edited
-//!   entry has no effect until the page is invalidated (stale entries, as on hardware);
+//!   entry has no effect until the page is invalidated (stale entries, as on hardware). A hit
+//!   that the cached rights refuse counts as a hit and a fault, without a walk;
 //! - a write that hits an entry cached while the page was clean walks again to set the dirty bit
 //!   (a dirty-bit assist): it stays a hit, and the walk is counted.
 //!
@@ -140,6 +141,7 @@ pub struct Counters {
 }
 
 impl Counters {
+    #[cold]
     fn count_fault(&mut self, kind: FaultKind) {
         self.faults += 1;
         *self.faults_by_kind.entry(kind).or_insert(0) += 1;
@@ -319,6 +321,18 @@ impl Replayer {
         machine: &mut Machine,
         record: &TraceRecord,
     ) -> Result<StepOutcome<'_>, UnknownProcess> {
+        let (process, switched, lookups) = self.replay(machine, record, true)?;
+        Ok(StepOutcome { process, switched, lookups, pages: &self.details })
+    }
+
+    /// Replays one record: (process, switched, lookups). With `detailed`, the first pages'
+    /// outcomes are kept for [`StepOutcome::pages`]; a whole run skips that.
+    fn replay(
+        &mut self,
+        machine: &mut Machine,
+        record: &TraceRecord,
+        detailed: bool,
+    ) -> Result<(usize, bool, u64), UnknownProcess> {
         let switched = self.follow_process(machine, record.process.as_deref())?;
         let process = self.current.unwrap_or(0);
         self.records += 1;
@@ -328,19 +342,17 @@ impl Replayer {
         if self.per_process.len() <= process {
             self.per_process.resize_with(process + 1, Counters::default);
         }
-        let Some(counters) = self.per_process.get_mut(process) else {
-            return Ok(StepOutcome { process, switched, lookups: 0, pages: &self.details });
-        };
+        let Some(counters) = self.per_process.get_mut(process) else { return Ok((process, switched, 0)) };
         let mut lookups = 0;
         for page in pages_touched(record.addr, record.size, shift) {
             let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
             let outcome = lookup(&mut self.tlb, counters, &self.config, machine, process, va, access);
             lookups += 1;
-            if self.details.len() < MAX_DETAILED_PAGES {
+            if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
             }
         }
-        Ok(StepOutcome { process, switched, lookups, pages: &self.details })
+        Ok((process, switched, lookups))
     }
 
     /// Replays the whole trace; returns the number of records replayed.
@@ -364,7 +376,7 @@ impl Replayer {
         while done < max_records {
             let Some(record) = trace.next() else { break };
             let record = record?;
-            if let Err(UnknownProcess(name)) = self.step(machine, &record) {
+            if let Err(UnknownProcess(name)) = self.replay(machine, &record, false) {
                 return Err(ReplayError::UnknownProcess { line: trace.line(), name });
             }
             done += 1;
@@ -398,7 +410,8 @@ impl Replayer {
     }
 
     /// Whether a cached entry disagrees with what a walk of the current tables gives for its page
-    /// (checked for the process owning its ASID, or the active one for global or untagged entries).
+    /// (walked for the process owning its ASID, or the active one for global or untagged entries).
+    /// A page that no access can reach any more counts as stale too.
     pub fn is_stale(&self, machine: &Machine, entry: &TlbEntry<CachedTranslation>) -> bool {
         let owner = machine
             .processes
@@ -407,13 +420,19 @@ impl Replayer {
             .filter(|_| self.config.tlb.asid_tagging && !entry.global())
             .unwrap_or(machine.active);
         let Some(root) = machine.processes.get(owner).map(|p| p.root) else { return true };
-        let request = Request { va: entry.base(), access: Access::Read, mode: Mode::Supervisor };
-        let walk = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
-        match walk.outcome {
-            Outcome::Mapped(mapped) => !entry.payload().agrees_with(&mapped),
-            // A supervisor read may be refused (SMAP, SUM) although the page is there.
-            Outcome::Fault(fault) => fault.kind == FaultKind::NotPresent || walk.steps.is_empty(),
+        // The first access the page allows shows its translation (a walk for a refused access
+        // reports only the fault).
+        let attempts = [Mode::User, Mode::Supervisor]
+            .into_iter()
+            .flat_map(|mode| [Access::Read, Access::Execute].map(|access| (access, mode)));
+        for (access, mode) in attempts {
+            let request = Request { va: entry.base(), access, mode };
+            let walk = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
+            if let Outcome::Mapped(mapped) = walk.outcome {
+                return !entry.payload().agrees_with(&mapped);
+            }
         }
+        true
     }
 
     /// Follows a record's process (if it names one) and the machine's active process: a change
@@ -521,7 +540,10 @@ fn fill(tlb: &mut Tlb<CachedTranslation>, va: u64, translation: CachedTranslatio
 }
 
 /// Walks for `va`; on a not-present fault with demand mapping, maps a fresh page and walks again.
-/// Applies the accessed/dirty writes of a successful walk.
+/// Applies the accessed/dirty writes of a successful walk. Kept out of line: the hit path,
+/// which runs a thousand times as often, then stays small.
+#[cold]
+#[inline(never)]
 fn walk(
     machine: &mut Machine,
     process: usize,

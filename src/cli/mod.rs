@@ -3,6 +3,8 @@
 pub mod edit;
 pub mod import;
 pub mod policy;
+pub mod replay;
+pub mod samples;
 pub mod show;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
     Policy(policy::PolicyArgs),
+    /// Replay a memory-access trace through a TLB and the lab's page tables.
+    Replay(replay::ReplayArgs),
+    /// Write one of the sample labs (or list them).
+    Sample(samples::SampleArgs),
 }
 
 /// Runs a subcommand; returns what to print on standard output.
@@ -49,5 +55,7 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Size(args) => show::size(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Sample(args) => samples::run(args),
     }
 }

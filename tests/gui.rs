@@ -9,8 +9,26 @@ use pagelab::sim::table;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::welcome_lab;
 
+/// A small x86-64 lab of its own, so that the tests do not depend on the samples' layout:
+/// read-only code at 0x400000, data at 0x600000, a stack below 0x8000_0000, one kernel page.
+fn test_lab() -> pagelab::lab::Lab {
+    use pagelab::sim::machine::{MapRequest, MapTarget};
+    let mut m = pagelab::sim::Machine::new(pagelab::sim::presets::x86_64(4), 64 << 20).unwrap();
+    let regions: [(u64, u64, &[&str]); 4] = [
+        (0x40_0000, 0x3000, &["U/S"]),
+        (0x60_0000, 0x2000, &["R/W", "U/S", "NX"]),
+        (0x7fff_c000, 0x4000, &["R/W", "U/S", "NX"]),
+        (0xffff_8000_0000_0000, 0x1000, &["R/W", "G"]),
+    ];
+    for (va, len, flags) in regions {
+        let flags = Some(flags.iter().map(|f| f.to_string()).collect());
+        m.map(0, &MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags }).unwrap();
+    }
+    pagelab::lab::Lab::new("GUI test lab", "", m)
+}
+
 fn harness() -> Harness<'static, PagelabApp> {
-    let app = PagelabApp::new(welcome_lab(), None);
+    let app = PagelabApp::new(test_lab(), None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1500.0, 1000.0))
         .with_max_steps(16)

@@ -33,6 +33,18 @@ use thiserror::Error;
 /// How many pages of one record [`StepOutcome::pages`] details (a record may touch millions).
 pub const MAX_DETAILED_PAGES: usize = 16;
 
+/// Flags of a demand-mapped page: the format's defaults, plus execute permission where the
+/// format grants it by a bit (RISC-V X), since a trace fetches instructions from such pages too.
+fn demand_flags(format: &PagingFormat) -> Vec<String> {
+    let mut flags = format.default_leaf_flags.clone();
+    if let Some(x) = format.fields.iter().find(|f| f.role == Role::Executable)
+        && !flags.contains(&x.name)
+    {
+        flags.push(x.name.clone());
+    }
+    flags
+}
+
 /// Costs behind the effective access time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Costs {
@@ -587,7 +599,7 @@ fn walk(
                     len: page,
                     target: MapTarget::Alloc,
                     page_size: None,
-                    flags: None,
+                    flags: Some(demand_flags(&machine.format)),
                 };
                 if machine.map(process, &request).is_err() {
                     counters.demand_map_failures += 1;

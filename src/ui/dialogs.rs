@@ -318,7 +318,7 @@ fn description_window(ctx: &egui::Context, doc: &Document, state: &mut UiState, 
                     if let Some(h) = line.strip_prefix("# ").or_else(|| line.strip_prefix("## ")) {
                         ui.heading(h);
                     } else {
-                        ui.label(line.replace('`', ""));
+                        ui.label(line.replace(['`', '*'], ""));
                     }
                 }
                 if lab.description.is_empty() {

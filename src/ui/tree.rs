@@ -23,7 +23,7 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
             ui.strong(&doc.lab.title);
             let first = doc.lab.description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
             if let Some(line) = first {
-                ui.label(line.replace('`', ""));
+                ui.label(line.replace(['`', '*'], ""));
             }
             if ui.small_button("Read more").clicked() {
                 state.show_description = true;

@@ -1,10 +1,15 @@
 //! `pagelab replay`: streams an access trace (valgrind lackey or plain, optionally gzipped)
-//! through a TLB in front of a lab's page tables and prints the statistics.
+//! through a TLB in front of a lab's page tables and prints the statistics. With `--frames N`
+//! (or a lab whose OS model is demand paging) the OS model answers page faults with N user
+//! frames and a replacement policy, and `--fault-curve MAX` replays once per frame count.
 
 use super::edit::{load_lab, pick_process};
+use super::policy::PolicyChoice;
 use super::show::ModeArg;
-use crate::lab::io;
+use crate::lab::{Lab, io};
 use crate::sim::Mode;
+use crate::sim::os::{Future, Os, OsModel, OsReport, OsSettings};
+use crate::sim::replace::Policy;
 use crate::sim::replay::{Costs, ReplayConfig, ReplayStats, Replayer, Summary};
 use crate::sim::tlb::{TlbConfig, TlbPolicy};
 use crate::sim::trace::TraceReader;
@@ -67,6 +72,22 @@ pub struct ReplayArgs {
     /// Cost of a memory access in ns (the data access and each entry a walk reads).
     #[arg(long, default_value_t = Costs::default().memory_ns)]
     pub memory_ns: f64,
+    /// Demand paging through the OS model with N frames for user pages (instead of
+    /// --demand-map's unlimited fresh frames). Default: the lab's OS settings, if its model is
+    /// demand paging.
+    #[arg(long, value_name = "N", conflicts_with = "demand_map")]
+    pub frames: Option<u32>,
+    /// Page replacement when the OS model's frames are full (default: the lab's, else clock).
+    /// OPT reads the whole trace first to know the future.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub replacement: Option<PolicyChoice>,
+    /// Seed of the random replacement policy (default: the lab's).
+    #[arg(long, value_name = "SEED")]
+    pub replacement_seed: Option<u64>,
+    /// Also replay with 1, 2, ..., MAX frames and print the page faults of each (a fault curve;
+    /// FIFO may show Belady's anomaly).
+    #[arg(long, value_name = "MAX")]
+    pub fault_curve: Option<u32>,
     /// Save the lab as the replay left it (demand-mapped pages, accessed/dirty bits).
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -99,6 +120,65 @@ fn open_trace(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
 }
 
+/// The OS model the replay uses: the command line's choice over the lab's; `None` without one.
+fn os_settings(args: &ReplayArgs, lab: &Lab) -> anyhow::Result<Option<OsSettings>> {
+    let from_lab = lab.os.model == OsModel::Demand && !args.demand_map;
+    if args.frames.is_none() && !from_lab {
+        if args.replacement.is_some() || args.fault_curve.is_some() {
+            bail!("--replacement and --fault-curve need the OS model: give --frames N");
+        }
+        return Ok(None);
+    }
+    let mut settings = lab.os;
+    settings.model = OsModel::Demand;
+    if let Some(frames) = args.frames {
+        settings.frames = frames;
+    }
+    if let Some(policy) = args.replacement {
+        settings.policy = Policy::from(policy);
+    }
+    if let Some(seed) = args.replacement_seed {
+        settings.seed = seed;
+    }
+    settings.validate().map_err(|e| anyhow!("--frames: {e}"))?;
+    Ok(Some(settings))
+}
+
+/// One whole replay of the trace on `lab`; returns the replayer.
+fn replay_once(
+    args: &ReplayArgs,
+    lab: &mut Lab,
+    config: &ReplayConfig,
+    os: Option<OsSettings>,
+) -> anyhow::Result<Replayer> {
+    let mut replayer = Replayer::new(config.clone()).map_err(|e| anyhow!("--tlb {}: {e}", args.tlb))?;
+    if let Some(settings) = os {
+        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?));
+    }
+    let input = open_trace(&args.trace)?;
+    let mut trace = TraceReader::auto(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    if os.is_some_and(|s| s.policy.needs_future()) {
+        // OPT needs the future: read the whole trace first.
+        let records = trace
+            .by_ref()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+        let future =
+            Future::of_trace(&lab.machine, &records).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+        if let Some(os) = replayer.os_mut() {
+            os.set_future(future);
+        }
+        for (index, record) in records.iter().enumerate() {
+            replayer
+                .step(&mut lab.machine, record)
+                .map_err(|e| anyhow!("{}: record {}: {e}", args.trace.display(), index + 1))?;
+        }
+    } else {
+        replayer.run(&mut lab.machine, &mut trace).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    }
+    Ok(replayer)
+}
+
 pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
     let mut lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
@@ -108,6 +188,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
     {
         bail!("--tlb-ns and --memory-ns must be finite and not negative");
     }
+    let os = os_settings(args, &lab)?;
     let config = ReplayConfig {
         tlb: TlbConfig {
             entries,
@@ -123,18 +204,70 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
         },
         costs: Costs { tlb_hit_ns: args.tlb_ns, memory_ns: args.memory_ns },
     };
-    let mut replayer = Replayer::new(config).map_err(|e| anyhow!("--tlb {}: {e}", args.tlb))?;
-    let input = open_trace(&args.trace)?;
-    let mut trace = TraceReader::auto(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
-    replayer.run(&mut lab.machine, &mut trace).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    let pristine = args.fault_curve.map(|_| lab.clone());
+    let replayer = replay_once(args, &mut lab, &config, os)?;
     if let Some(path) = &args.save {
         io::save(&lab, path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let stats = replayer.stats(&lab.machine);
-    if args.json {
-        return Ok(serde_json::to_string_pretty(&stats)? + "\n");
+    let mut curve = Vec::new();
+    if let (Some(max), Some(pristine), Some(settings)) = (args.fault_curve, pristine, os) {
+        if max == 0 || max > crate::sim::os::MAX_FRAMES {
+            bail!("--fault-curve takes 1 to {} frames", crate::sim::os::MAX_FRAMES);
+        }
+        for frames in 1..=max {
+            let mut copy = pristine.clone();
+            let settings = OsSettings { frames, ..settings };
+            let replayer = replay_once(args, &mut copy, &config, Some(settings))?;
+            curve.push((frames, replayer.os().map_or(0, |os| os.total().faults)));
+        }
     }
-    Ok(stats_text(&stats, &args.trace, args.demand_map))
+    if args.json {
+        let mut value = serde_json::to_value(&stats)?;
+        if let (Some(object), false) = (value.as_object_mut(), curve.is_empty()) {
+            object.insert("fault_curve".into(), serde_json::to_value(&curve)?);
+        }
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
+    }
+    let mut out = stats_text(&stats, &args.trace, args.demand_map || os.is_some());
+    if let Some(report) = &stats.os {
+        os_text(&mut out, report);
+    }
+    if !curve.is_empty() {
+        let points: Vec<String> =
+            curve.iter().map(|(frames, faults)| format!("{frames}: {faults}")).collect();
+        let _ = writeln!(out, "page faults by frames  {}", points.join(", "));
+    }
+    Ok(out)
+}
+
+/// The OS model's statistics as aligned lines.
+fn os_text(out: &mut String, report: &OsReport) {
+    let _ = writeln!(out, "OS model: demand paging, {} frames, {} replacement", report.frames, report.policy);
+    let lines = |out: &mut String, c: &crate::sim::os::OsCounters, indent: &str| {
+        let _ = writeln!(
+            out,
+            "{indent}page faults        {:>12}  ({} first touch, {} swap-in, {} refill)",
+            c.faults, c.first_touch, c.swap_ins, c.refills
+        );
+        let _ = writeln!(out, "{indent}evictions          {:>12}", c.evictions);
+        let _ = writeln!(out, "{indent}dirty write-backs  {:>12}", c.write_backs);
+        if c.ad_faults > 0 {
+            let _ = writeln!(out, "{indent}A/D faults (Svade) {:>12}", c.ad_faults);
+        }
+        if c.failures > 0 {
+            let _ = writeln!(out, "{indent}unresolved faults  {:>12}", c.failures);
+        }
+    };
+    lines(out, &report.total, "");
+    let _ = writeln!(out, "swap slots used    {:>12}", report.swap_slots);
+    let active: Vec<_> = report.per_process.iter().filter(|(_, c)| c.accesses > 0).collect();
+    if active.len() > 1 {
+        for (name, counters) in active {
+            let _ = writeln!(out, "OS, process \"{name}\":");
+            lines(out, counters, "  ");
+        }
+    }
 }
 
 fn policy_name(policy: TlbPolicy) -> &'static str {

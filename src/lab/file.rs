@@ -6,6 +6,7 @@ use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
+use crate::sim::os::OsSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,8 @@ pub struct Lab {
     /// Markdown shown beside the lab.
     pub description: String,
     pub machine: Machine,
+    /// Who answers page faults (left out of the file while it has the defaults).
+    pub os: OsSettings,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
@@ -89,6 +92,9 @@ pub struct LabFile {
     pub active: usize,
     #[serde(default)]
     pub settings: MmuSettings,
+    /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
+    #[serde(default, skip_serializing_if = "OsSettings::is_default")]
+    pub os: OsSettings,
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -150,7 +156,12 @@ fn allocated_runs(mem: &PhysMem) -> Vec<[u64; 2]> {
 
 impl Lab {
     pub fn new(title: &str, description: &str, machine: Machine) -> Self {
-        Self { title: title.to_string(), description: description.to_string(), machine }
+        Self {
+            title: title.to_string(),
+            description: description.to_string(),
+            machine,
+            os: OsSettings::default(),
+        }
     }
 
     /// The on-disk form.
@@ -176,6 +187,7 @@ impl Lab {
             processes: m.processes.clone(),
             active: m.active,
             settings: m.settings,
+            os: self.os,
         }
     }
 
@@ -262,7 +274,8 @@ impl Lab {
         }
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
-        Ok(Self { title: file.title, description: file.description, machine })
+        file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
+        Ok(Self { title: file.title, description: file.description, machine, os: file.os })
     }
 }
 
@@ -335,6 +348,20 @@ mod tests {
         assert_eq!(Lab::from_json(&bad).unwrap_err().path, "version");
         let bad = json.replace("\"x86-64\"", "\"vax\"");
         assert_eq!(Lab::from_json(&bad).unwrap_err().path, "paging");
+    }
+
+    #[test]
+    fn os_settings_round_trip_and_stay_out_of_default_labs() {
+        use crate::sim::os::{OsModel, OsSettings};
+        use crate::sim::replace::Policy;
+        let mut lab = sample();
+        assert!(!lab.to_json().contains("\"os\""));
+        lab.os = OsSettings { model: OsModel::Demand, frames: 3, policy: Policy::Lru, seed: 7 };
+        let json = lab.to_json();
+        assert!(json.contains("\"model\": \"demand\""));
+        assert_eq!(Lab::from_json(&json).unwrap(), lab);
+        let bad = json.replace("\"frames\": 3", "\"frames\": 0");
+        assert_eq!(Lab::from_json(&bad).unwrap_err().path, "os.frames");
     }
 
     #[test]

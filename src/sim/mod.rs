@@ -7,6 +7,7 @@ pub mod format;
 pub mod machine;
 pub mod mem;
 pub mod mmu;
+pub mod os;
 pub mod presets;
 pub mod process;
 pub mod replace;

@@ -15,6 +15,13 @@
 //! - a write that hits an entry cached while the page was clean walks again to set the dirty bit
 //!   (a dirty-bit assist): it stays a hit, and the walk is counted.
 //!
+//! - with an OS model set ([`Replayer::set_os`]) in demand-paging mode, not-present faults (and the
+//!   RISC-V Svade accessed/dirty faults) go to its handler instead: it loads the page into one of
+//!   its limited frames, evicting a victim if need be, and the walk is repeated. The fault and
+//!   the second walk are counted as above (`demand_maps` counts the page loads); an eviction
+//!   invalidates the victim's TLB entry. Every lookup, hit or miss, is reported to the model
+//!   (LRU's order and OPT's position in the future);
+//!
 //! Memory stays flat whatever the trace length: records are consumed as they stream in, and the
 //! per-step details live in one reused buffer.
 
@@ -22,6 +29,7 @@ use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{self, Mapped, MmuSettings, Outcome, Request, Rights};
+use super::os::{Os, OsReport};
 use super::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry, TlbStats};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
 use serde::{Deserialize, Serialize};
@@ -35,7 +43,7 @@ pub const MAX_DETAILED_PAGES: usize = 16;
 
 /// Flags of a demand-mapped page: the format's defaults, plus execute permission where the
 /// format grants it by a bit (RISC-V X), since a trace fetches instructions from such pages too.
-fn demand_flags(format: &PagingFormat) -> Vec<String> {
+pub(crate) fn demand_flags(format: &PagingFormat) -> Vec<String> {
     let mut flags = format.default_leaf_flags.clone();
     if let Some(x) = format.fields.iter().find(|f| f.role == Role::Executable)
         && !flags.contains(&x.name)
@@ -224,6 +232,9 @@ pub struct ReplayStats {
     pub tlb_config: TlbConfig,
     /// The TLB's own counters (inserts, evictions, flushes, invalidations).
     pub tlb: TlbStats,
+    /// The OS model's counters, when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<OsReport>,
 }
 
 /// How one lookup ended.
@@ -285,6 +296,8 @@ pub struct Replayer {
     switches: u64,
     /// Reused for every step, so stepping allocates nothing.
     details: Vec<PageOutcome>,
+    /// The operating system that answers faults, if any.
+    os: Option<Os>,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -293,6 +306,8 @@ struct Walked {
     refs: u64,
     demand_mapped: bool,
     fill: Option<CachedTranslation>,
+    /// Pages the OS model evicted meanwhile, as (va, ASID), to invalidate in the TLB.
+    evicted: Vec<(u64, u16)>,
 }
 
 impl Replayer {
@@ -306,7 +321,24 @@ impl Replayer {
             records: 0,
             switches: 0,
             details: Vec::with_capacity(MAX_DETAILED_PAGES),
+            os: None,
         })
+    }
+
+    /// Sets (or removes) the operating system that answers faults; it replaces plain demand
+    /// mapping while set.
+    pub fn set_os(&mut self, os: Option<Os>) {
+        self.os = os;
+    }
+
+    /// The OS model, to show its frames and statistics.
+    pub fn os(&self) -> Option<&Os> {
+        self.os.as_ref()
+    }
+
+    /// The OS model, e.g. to give OPT the future.
+    pub fn os_mut(&mut self) -> Option<&mut Os> {
+        self.os.as_mut()
     }
 
     pub fn config(&self) -> &ReplayConfig {
@@ -358,7 +390,8 @@ impl Replayer {
         let mut lookups = 0;
         for page in pages_touched(record.addr, record.size, shift) {
             let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
-            let outcome = lookup(&mut self.tlb, counters, &self.config, machine, process, va, access);
+            let os = self.os.as_mut();
+            let outcome = lookup(&mut self.tlb, counters, &self.config, machine, os, process, va, access);
             lookups += 1;
             if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
@@ -418,6 +451,7 @@ impl Replayer {
             costs,
             tlb_config: self.config.tlb.clone(),
             tlb: self.tlb.stats(),
+            os: self.os.as_ref().map(|os| os.report(machine)),
         }
     }
 
@@ -473,16 +507,21 @@ impl Replayer {
 
 /// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
 /// fields so the process's counters and the TLB can be borrowed together.
+#[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
 fn lookup(
     tlb: &mut Tlb<CachedTranslation>,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
+    mut os: Option<&mut Os>,
     process: usize,
     va: u64,
     access: Access,
 ) -> PageOutcome {
     let mode = config.mode;
+    if let Some(os) = os.as_deref_mut() {
+        os.touch(process, va);
+    }
     let asid = tlb.current_asid();
     counters.lookups += 1;
     let mut outcome = PageOutcome {
@@ -508,11 +547,13 @@ fn lookup(
         }
         counters.dirty_assists += 1;
         outcome.dirty_assist = true;
-        let walked = walk(machine, process, va, access, mode, config.demand_map, counters);
+        let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
+        invalidate_evicted(tlb, &mut walked);
         return finish_assist(tlb, va, walked, outcome);
     }
     counters.misses += 1;
-    let walked = walk(machine, process, va, access, mode, config.demand_map, counters);
+    let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
+    invalidate_evicted(tlb, &mut walked);
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
     outcome.result = walked.result;
@@ -542,6 +583,13 @@ fn finish_assist(
     outcome
 }
 
+/// Removes the TLB entries of pages the OS model evicted during a walk.
+fn invalidate_evicted(tlb: &mut Tlb<CachedTranslation>, walked: &mut Walked) {
+    for (va, asid) in walked.evicted.drain(..) {
+        tlb.invalidate_page(va, Some(asid));
+    }
+}
+
 /// Caches a walk's result for the current address space.
 fn fill(tlb: &mut Tlb<CachedTranslation>, va: u64, translation: CachedTranslation) {
     let (shift, global) = (translation.page_shift, translation.global);
@@ -551,13 +599,16 @@ fn fill(tlb: &mut Tlb<CachedTranslation>, va: u64, translation: CachedTranslatio
     }
 }
 
-/// Walks for `va`; on a not-present fault with demand mapping, maps a fresh page and walks again.
+/// Walks for `va`; on a not-present fault with demand mapping, maps a fresh page and walks again
+/// (or, with an OS model, lets its handler resolve the fault and walks again).
 /// Applies the accessed/dirty writes of a successful walk. Kept out of line: the hit path,
 /// which runs a thousand times as often, then stays small.
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn walk(
     machine: &mut Machine,
+    mut os: Option<&mut Os>,
     process: usize,
     va: u64,
     access: Access,
@@ -570,7 +621,10 @@ fn walk(
         refs: 0,
         demand_mapped: false,
         fill: None,
+        evicted: Vec::new(),
     };
+    // A page load, then an Svade fault: two handler calls resolve any fault the OS model takes.
+    let mut os_rounds = 0;
     let Some(root) = machine.processes.get(process).map(|p| p.root) else { return walked };
     loop {
         let request = Request { va, access, mode };
@@ -590,6 +644,28 @@ fn walk(
             Outcome::Fault(fault) => {
                 counters.count_fault(fault.kind);
                 walked.result = PageResult::Fault(fault.kind);
+                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(fault.kind)) {
+                    os_rounds += 1;
+                    if os_rounds > 2 {
+                        return walked;
+                    }
+                    match os.handle_fault(machine, process, va, access, fault.kind) {
+                        Ok(handled) => {
+                            if handled.resolution.loads_page() {
+                                counters.demand_maps += 1;
+                                walked.demand_mapped = true;
+                            }
+                            if let Some(eviction) = handled.evicted {
+                                walked.evicted.push((eviction.key.va, eviction.asid));
+                            }
+                            continue;
+                        }
+                        Err(_) => {
+                            counters.demand_map_failures += 1;
+                            return walked;
+                        }
+                    }
+                }
                 if fault.kind != FaultKind::NotPresent || !demand_map || walked.demand_mapped {
                     return walked;
                 }

@@ -3,7 +3,7 @@
 
 use super::doc::{Document, Edit};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
-use super::{dialogs, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use super::{dialogs, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
 use egui::{Key, KeyboardShortcut, Modifiers};
@@ -104,6 +104,17 @@ impl PagelabApp {
             tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
+        if self.prefs.show_frames {
+            let (lab, generation) = (&self.doc.lab, self.doc.generation);
+            frames_view::frames_window(
+                &ctx,
+                &mut self.prefs.show_frames,
+                lab,
+                generation,
+                &mut self.state.frames,
+                &mut actions,
+            );
+        }
         for action in actions {
             self.run(action, &ctx);
         }
@@ -237,6 +248,12 @@ impl PagelabApp {
                 }
             }
             Action::Translate { va, access, mode, process } => self.translate(va, access, mode, process),
+            Action::SetOs(settings) => {
+                // A lab setting, saved with the lab; not an undoable edit of its tables.
+                self.doc.lab.os = settings;
+                self.doc.dirty = true;
+                self.doc.generation += 1;
+            }
             Action::DiscardChanges => {
                 self.doc.dirty = false;
                 if let Some(pending) = self.state.pending_discard.take() {

@@ -34,6 +34,8 @@ pub enum Action {
     Quit,
     /// The user chose to lose unsaved changes: run the pending action.
     DiscardChanges,
+    /// New OS-model settings for the lab (frames view).
+    SetOs(crate::sim::os::OsSettings),
 }
 
 /// Preferences kept between runs.
@@ -46,6 +48,7 @@ pub struct Prefs {
     pub show_memory: bool,
     pub show_inspector: bool,
     pub recent: Vec<PathBuf>,
+    pub show_frames: bool,
 }
 
 impl Default for Prefs {
@@ -57,6 +60,7 @@ impl Default for Prefs {
             show_memory: true,
             show_inspector: true,
             recent: Vec::new(),
+            show_frames: false,
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct UiState {
     pub frame_map: Option<super::memmap::FrameMap>,
     /// The native file chooser's answer, when one is open on its thread.
     pub browse: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// The frames view (OS model runs).
+    pub frames: super::frames_view::FramesView,
 }
 
 impl UiState {

@@ -1,0 +1,31 @@
+//! The operating system that answers page faults: per lab, *manual* (faults are reported and
+//! the student repairs the tables) or *demand paging* with a limited pool of user frames.
+//!
+//! On a not-present fault the handler takes a free frame of the pool, or evicts a page chosen
+//! by the lab's policy (FIFO, LRU, OPT, Clock, enhanced Clock or random, with the orders and ties
+//! of [`crate::sim::replace`]). Clock reads and clears the accessed bits in the real PTEs;
+//! enhanced Clock reads A and D there too. A dirty victim is written to the swap area; the
+//! victim's PTE becomes not present and keeps its swap slot in the bits the hardware ignores
+//! (see [`SwapEncoding`]); a later fault on it reads the page back. The frame is filled (zeros,
+//! or the swap copy), mapped, and the access retried. Evictions report the victim's page and
+//! ASID so that a TLB in front can invalidate it.
+
+mod future;
+mod handler;
+mod model;
+mod refs;
+mod settings;
+mod stats;
+mod swap;
+mod victim;
+
+pub use future::{Future, PageKey};
+pub use model::{Eviction, Handled, Os, OsAccess, OsError, Resident, Resolution, UserFrame};
+pub use refs::{
+    RefAccess, RefError, RefRun, RefTarget, RefToken, StepRecord, fault_curve, from_trace, parse_refs,
+    ref_base, resolve,
+};
+pub use settings::{MAX_FRAMES, OsModel, OsSettings, SettingsError};
+pub use stats::{OsCounters, OsReport};
+pub use swap::{SwapArea, SwapEncoding};
+pub use victim::FrameBits;

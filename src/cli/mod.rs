@@ -1,6 +1,7 @@
 //! The headless command line (clap): scripting and autograding on top of `sim` and `lab`.
 
 pub mod edit;
+pub mod exercise;
 pub mod import;
 pub mod policy;
 pub mod show;
@@ -36,6 +37,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
     Policy(policy::PolicyArgs),
+    /// Grade a lab's exercises: per-task results, points and total (exit 0 unless the file is unusable).
+    Check(exercise::CheckArgs),
+    /// Make a per-student variant of an exercise template, reproducible from the seed.
+    Generate(exercise::GenerateArgs),
 }
 
 /// Runs a subcommand; returns what to print on standard output.
@@ -49,5 +54,7 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Size(args) => show::size(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Check(args) => exercise::check(args),
+        Command::Generate(args) => exercise::generate(args),
     }
 }

@@ -2,6 +2,7 @@
 //! memory that is in use, processes and settings. Loading never panics; every problem is
 //! reported with the JSON path where it was found.
 
+use crate::exercise::{Exercises, Locks};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
@@ -38,6 +39,10 @@ pub struct Lab {
     /// Markdown shown beside the lab.
     pub description: String,
     pub machine: Machine,
+    /// Tasks for students (empty in a plain lab).
+    pub exercises: Exercises,
+    /// Parts students cannot edit.
+    pub locks: Locks,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
@@ -89,6 +94,10 @@ pub struct LabFile {
     pub active: usize,
     #[serde(default)]
     pub settings: MmuSettings,
+    #[serde(default, skip_serializing_if = "Exercises::is_empty")]
+    pub exercises: Exercises,
+    #[serde(default, skip_serializing_if = "Locks::is_empty")]
+    pub locks: Locks,
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -150,7 +159,13 @@ fn allocated_runs(mem: &PhysMem) -> Vec<[u64; 2]> {
 
 impl Lab {
     pub fn new(title: &str, description: &str, machine: Machine) -> Self {
-        Self { title: title.to_string(), description: description.to_string(), machine }
+        Self {
+            title: title.to_string(),
+            description: description.to_string(),
+            machine,
+            exercises: Exercises::default(),
+            locks: Locks::default(),
+        }
     }
 
     /// The on-disk form.
@@ -176,6 +191,8 @@ impl Lab {
             processes: m.processes.clone(),
             active: m.active,
             settings: m.settings,
+            exercises: self.exercises.clone(),
+            locks: self.locks.clone(),
         }
     }
 
@@ -262,7 +279,14 @@ impl Lab {
         }
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
-        Ok(Self { title: file.title, description: file.description, machine })
+        crate::exercise::validate(&file.exercises)?;
+        Ok(Self {
+            title: file.title,
+            description: file.description,
+            machine,
+            exercises: file.exercises,
+            locks: file.locks,
+        })
     }
 }
 

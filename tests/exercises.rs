@@ -494,7 +494,12 @@ fn example_data_files_are_current() {
                 std::fs::write(&path, &json).unwrap();
             }
             let stored = std::fs::read_to_string(&path).unwrap_or_default();
-            assert_eq!(stored, json, "{} is stale; run UPDATE_DATA=1 cargo test --test exercises", path.display());
+            assert_eq!(
+                stored,
+                json,
+                "{} is stale; run UPDATE_DATA=1 cargo test --test exercises",
+                path.display()
+            );
         }
     }
 }

@@ -395,22 +395,22 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
     let ask = ui.add_enabled(va.is_some(), egui::Button::new("Ask this translation")).on_hover_text(
         "A translate task for the MMU panel's address, access and mode in the active process; the answer is sealed from the lab as it is now",
     );
-    if ask.clicked() {
-        if let Some(va) = va {
-            let result = author::ask_translation(lab, &id, m.active, va, access, mode, true);
-            add_task(lab, result, state, actions, &id);
-        }
+    if ask.clicked()
+        && let Some(va) = va
+    {
+        let result = author::ask_translation(lab, &id, m.active, va, access, mode, true);
+        add_task(lab, result, state, actions, &id);
     }
     let selected_row =
         state.selected.and_then(|addr| state.rows.iter().find(|r| r.entry_addr == addr)).copied();
     let require = ui
         .add_enabled(selected_row.is_some(), egui::Button::new("Require the selected entry's state"))
         .on_hover_text("A goal task: the selected entry must look as it does now");
-    if require.clicked() {
-        if let Some(row) = selected_row {
-            let result = author::require_entry_state(lab, &id, m.active, row.va, row.level);
-            add_task(lab, result, state, actions, &id);
-        }
+    if require.clicked()
+        && let Some(row) = selected_row
+    {
+        let result = author::require_entry_state(lab, &id, m.active, row.va, row.level);
+        add_task(lab, result, state, actions, &id);
     }
     ui.horizontal_wrapped(|ui| {
         let process = &m.active_process().name;

@@ -22,7 +22,10 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/
 /// What a solved file says about one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expected {
-    Translated { pa: u64, value: Option<u8> },
+    Translated {
+        pa: u64,
+        value: Option<u8>,
+    },
     /// The walk stopped at the page directory entry (multilevel) or the only entry (linear).
     FirstEntryInvalid,
     /// The walk read the directory entry, then found the page table entry invalid.
@@ -205,7 +208,11 @@ fn cli_import_then_translate_json_matches_the_solved_files() {
                 Expected::Translated { pa, value } => {
                     assert_eq!(w["outcome"], "ok", "{context}");
                     assert_eq!(w["pa"], pa, "{context}");
-                    assert_eq!(w["value"], u64::from(value.expect("multilevel answers give a value")), "{context}");
+                    assert_eq!(
+                        w["value"],
+                        u64::from(value.expect("multilevel answers give a value")),
+                        "{context}"
+                    );
                     assert_eq!(steps.len(), 2, "{context}");
                     assert!(w.get("fault").is_none(), "{context}");
                 }
@@ -290,10 +297,7 @@ fn multilevel_problem() -> impl Strategy<Value = OstepMultilevel> {
         2 => 0x80u8..=0xff,
         1 => 0u8..0x80,
     ];
-    let page = prop_oneof![
-        proptest::collection::vec(any::<u8>(), 32),
-        proptest::collection::vec(entry, 32),
-    ];
+    let page = prop_oneof![proptest::collection::vec(any::<u8>(), 32), proptest::collection::vec(entry, 32),];
     (
         proptest::collection::vec(page, 128),
         0u64..128,

@@ -66,7 +66,9 @@ fn pa(m: &Machine, va: u64, access: Access, mode: Mode) -> u64 {
 /// The fault kind and the cause a walk that must fail reports.
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
     let t = walk(m, va, access, mode);
-    let f = t.fault().unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
+    let f = t
+        .fault()
+        .unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
     match f.report {
         ArchReport::RiscV { cause } => (f.kind, cause),
         other => panic!("expected a RISC-V cause, got {other:?}"),
@@ -180,12 +182,20 @@ fn reserved_bits_fault() {
 fn misaligned_superpages_fault() {
     for low in [1u64, 0x100, 0x1ff] {
         let (m, _) = rig(VA, &[V, LEAF], 0x4_0000 | low);
-        assert_eq!(fault(&m, VA, Access::Read, Mode::User), (FaultKind::MisalignedSuperpage, 13), "ppn[0] = {low:#x}");
+        assert_eq!(
+            fault(&m, VA, Access::Read, Mode::User),
+            (FaultKind::MisalignedSuperpage, 13),
+            "ppn[0] = {low:#x}"
+        );
         assert_eq!(fault(&m, VA, Access::Execute, Mode::User).1, 12);
     }
     for low in [1u64, 0x200, 0x3_fe00] {
         let (m, _) = rig(VA, &[LEAF], 0xc_0000 | low);
-        assert_eq!(fault(&m, VA, Access::Write, Mode::User), (FaultKind::MisalignedSuperpage, 15), "ppn[1:0] = {low:#x}");
+        assert_eq!(
+            fault(&m, VA, Access::Write, Mode::User),
+            (FaultKind::MisalignedSuperpage, 15),
+            "ppn[1:0] = {low:#x}"
+        );
     }
     let (m, _) = rig(VA, &[LEAF], 0xc_0000);
     assert_eq!(pa(&m, VA, Access::Write, Mode::User), (0xc_0000 << 12) | (VA & (GIB - 1)));
@@ -286,9 +296,14 @@ fn leaf_r_w_x_grant_their_accesses() {
 #[test]
 fn non_canonical_addresses_page_fault() {
     let m = machine();
-    for va in [0x0000_0040_0000_0000u64, 0xffff_ffbf_ffff_f000, 0x0000_0080_0000_0000, 0x8000_0000_0000_0000] {
+    for va in [0x0000_0040_0000_0000u64, 0xffff_ffbf_ffff_f000, 0x0000_0080_0000_0000, 0x8000_0000_0000_0000]
+    {
         for access in [Access::Read, Access::Write, Access::Execute] {
-            assert_eq!(fault(&m, va, access, Mode::Supervisor), (FaultKind::NonCanonical, cause(access)), "{va:#x}");
+            assert_eq!(
+                fault(&m, va, access, Mode::Supervisor),
+                (FaultKind::NonCanonical, cause(access)),
+                "{va:#x}"
+            );
             assert!(walk(&m, va, access, Mode::Supervisor).steps.is_empty());
         }
     }

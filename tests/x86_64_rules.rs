@@ -43,7 +43,8 @@ fn build(m: &mut Machine, format: &str, va: u64, entries: &[u64], leaf_addr: u64
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + index(format, va, level) * u64::from(entry_bytes);
-        let target = if level + 1 == entries.len() { leaf_addr } else { m.mem.alloc(1).expect("frame") << 12 };
+        let target =
+            if level + 1 == entries.len() { leaf_addr } else { m.mem.alloc(1).expect("frame") << 12 };
         m.mem.write_le(entry_addr, entry_bytes, bits | target).expect("write entry");
         addrs.push(entry_addr);
         table = target;
@@ -72,7 +73,9 @@ fn pa(m: &Machine, va: u64, access: Access, mode: Mode) -> u64 {
 /// The fault kind and #PF error code of a walk that must fail.
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
     let t = walk(m, va, access, mode);
-    let f = t.fault().unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
+    let f = t
+        .fault()
+        .unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
     match f.report {
         ArchReport::X86PageFault { error_code } => (f.kind, error_code),
         other => panic!("expected #PF, got {other:?}"),
@@ -97,15 +100,27 @@ fn rw_and_us_must_be_set_at_every_level() {
         let mut entries = [ALL; 4];
         entries[level] &= !RW;
         let (m, _) = x86_64(VA, &entries, PAGE);
-        assert_eq!(fault(&m, VA, Access::Write, Mode::User), (FaultKind::WriteProtection, P | W | U), "R/W clear at {level}");
+        assert_eq!(
+            fault(&m, VA, Access::Write, Mode::User),
+            (FaultKind::WriteProtection, P | W | U),
+            "R/W clear at {level}"
+        );
         assert_eq!(pa(&m, VA, Access::Read, Mode::User), PAGE | 0xabc, "reads ignore R/W");
 
         let mut entries = [ALL; 4];
         entries[level] &= !US;
         let (m, _) = x86_64(VA, &entries, PAGE);
-        assert_eq!(fault(&m, VA, Access::Read, Mode::User), (FaultKind::UserProtection, P | U), "U/S clear at {level}");
+        assert_eq!(
+            fault(&m, VA, Access::Read, Mode::User),
+            (FaultKind::UserProtection, P | U),
+            "U/S clear at {level}"
+        );
         assert_eq!(fault(&m, VA, Access::Write, Mode::User).1, P | W | U);
-        assert_eq!(pa(&m, VA, Access::Read, Mode::Supervisor), PAGE | 0xabc, "a supervisor page for the kernel");
+        assert_eq!(
+            pa(&m, VA, Access::Read, Mode::Supervisor),
+            PAGE | 0xabc,
+            "a supervisor page for the kernel"
+        );
     }
 }
 
@@ -121,7 +136,11 @@ fn xd_at_any_level_forbids_fetches() {
         entries[level] |= XD;
         let (m, _) = x86_64(VA, &entries, PAGE);
         // I/D is reported: 4-level paging (CR4.PAE = 1) with IA32_EFER.NXE = 1 (SDM 4.7).
-        assert_eq!(fault(&m, VA, Access::Execute, Mode::User), (FaultKind::ExecuteProtection, P | U | ID), "XD at {level}");
+        assert_eq!(
+            fault(&m, VA, Access::Execute, Mode::User),
+            (FaultKind::ExecuteProtection, P | U | ID),
+            "XD at {level}"
+        );
         assert_eq!(fault(&m, VA, Access::Execute, Mode::Supervisor).1, P | ID);
         assert_eq!(pa(&m, VA, Access::Read, Mode::User), PAGE | 0xabc);
         assert_eq!(pa(&m, VA, Access::Write, Mode::User), PAGE | 0xabc);
@@ -159,7 +178,11 @@ fn smep_stops_supervisor_fetches_from_user_pages() {
 
     let (mut m, _) = x86_64(VA, &[ALL, PRESENT | RW, ALL, ALL], PAGE);
     m.settings.smep = true;
-    assert_eq!(pa(&m, VA, Access::Execute, Mode::Supervisor), PAGE | 0xabc, "U/S=0 at one level: a supervisor page");
+    assert_eq!(
+        pa(&m, VA, Access::Execute, Mode::Supervisor),
+        PAGE | 0xabc,
+        "U/S=0 at one level: a supervisor page"
+    );
 }
 
 /// SDM 4.6.1: "If CR4.SMAP = 1 ... If EFLAGS.AC = 0 or the access is implicit, data may not be
@@ -199,7 +222,11 @@ fn two_mib_pages_take_bits_51_21_from_the_pde() {
 
     for bit in 13..=20 {
         let (m, _) = x86_64(va, &[ALL, ALL, ALL | PS | (1 << bit)], page);
-        assert_eq!(fault(&m, va, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD), "bit {bit}");
+        assert_eq!(
+            fault(&m, va, Access::Read, Mode::User),
+            (FaultKind::ReservedBit, P | U | RSVD),
+            "bit {bit}"
+        );
         assert_eq!(fault(&m, va, Access::Write, Mode::Supervisor).1, P | W | RSVD);
     }
     let (m, _) = x86_64(va, &[ALL, ALL, ALL | PS | (1 << 12)], page);
@@ -219,7 +246,11 @@ fn one_gib_pages_take_bits_51_30_from_the_pdpte() {
     assert_eq!(t.steps.len(), 2);
     for bit in 13..=29 {
         let (m, _) = x86_64(va, &[ALL, ALL | PS | (1 << bit)], page);
-        assert_eq!(fault(&m, va, Access::Read, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD), "bit {bit}");
+        assert_eq!(
+            fault(&m, va, Access::Read, Mode::Supervisor),
+            (FaultKind::ReservedBit, P | RSVD),
+            "bit {bit}"
+        );
     }
     let (m, _) = x86_64(va, &[ALL, ALL | PS | (1 << 12)], page);
     assert_eq!(pa(&m, va, Access::Read, Mode::User), page | (va & (GIB - 1)));
@@ -245,10 +276,15 @@ fn ps_in_a_pml4e_is_reserved() {
 #[test]
 fn non_canonical_addresses_raise_gp_without_a_walk() {
     let m = machine("x86-64", 64 * MIB);
-    for va in [0x0000_8000_0000_0000u64, 0xffff_7fff_ffff_f000, 0x0001_0000_0000_0000, 0x8000_0000_0000_0000] {
+    for va in [0x0000_8000_0000_0000u64, 0xffff_7fff_ffff_f000, 0x0001_0000_0000_0000, 0x8000_0000_0000_0000]
+    {
         let t = walk(&m, va, Access::Read, Mode::User);
         let f = t.fault().expect("fault");
-        assert_eq!((f.kind, f.report), (FaultKind::NonCanonical, ArchReport::X86GeneralProtection), "{va:#x}");
+        assert_eq!(
+            (f.kind, f.report),
+            (FaultKind::NonCanonical, ArchReport::X86GeneralProtection),
+            "{va:#x}"
+        );
         assert!(t.steps.is_empty());
     }
     for va in [0x0000_7fff_ffff_ffffu64, 0xffff_8000_0000_0000, 0] {
@@ -335,7 +371,11 @@ fn without_nxe_bit_63_is_reserved() {
         entries[level] |= XD;
         let (mut m, _) = x86_64(VA, &entries, PAGE);
         m.settings.nxe = false;
-        assert_eq!(fault(&m, VA, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD), "bit 63 at level {level}");
+        assert_eq!(
+            fault(&m, VA, Access::Read, Mode::User),
+            (FaultKind::ReservedBit, P | U | RSVD),
+            "bit 63 at level {level}"
+        );
         assert_eq!(fault(&m, VA, Access::Execute, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
     }
     let (mut m, _) = x86_64(VA, &[ALL; 4], PAGE);
@@ -359,7 +399,11 @@ fn x86_32_four_mib_pages() {
     for bit in 13..=21 {
         let mut m = machine("x86-32", 4 * GIB);
         build(&mut m, "x86-32", va, &[ALL | PS | (1 << bit)], page);
-        assert_eq!(fault(&m, va, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD), "bit {bit}");
+        assert_eq!(
+            fault(&m, va, Access::Read, Mode::User),
+            (FaultKind::ReservedBit, P | U | RSVD),
+            "bit {bit}"
+        );
     }
     let mut m = machine("x86-32", 4 * GIB);
     build(&mut m, "x86-32", va, &[ALL | PS | (1 << 12)], page);
@@ -397,7 +441,11 @@ fn pae_pdpte_reserved_bits_are_refused() {
         let mut m = machine("x86-pae", 64 * MIB);
         build(&mut m, "x86-pae", va, &[PRESENT | (1 << bit), ALL, ALL], 0x0040_0000);
         let t = walk(&m, va, Access::Read, Mode::User);
-        assert_eq!(t.fault().map(|f| (f.kind, f.level)), Some((FaultKind::ReservedBit, Some(0))), "PDPTE bit {bit}");
+        assert_eq!(
+            t.fault().map(|f| (f.kind, f.level)),
+            Some((FaultKind::ReservedBit, Some(0))),
+            "PDPTE bit {bit}"
+        );
     }
     for bit in [3, 4, 9, 10, 11] {
         let mut m = machine("x86-pae", 64 * MIB);
@@ -418,6 +466,10 @@ fn pae_two_mib_pages_and_execute_disable() {
     for bit in 13..=20 {
         let mut m = machine("x86-pae", 64 * MIB);
         build(&mut m, "x86-pae", va, &[PRESENT, ALL | PS | (1 << bit)], 0x0020_0000);
-        assert_eq!(fault(&m, va, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD), "bit {bit}");
+        assert_eq!(
+            fault(&m, va, Access::Read, Mode::User),
+            (FaultKind::ReservedBit, P | U | RSVD),
+            "bit {bit}"
+        );
     }
 }

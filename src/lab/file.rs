@@ -101,23 +101,35 @@ pub struct LabFile {
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     if !text.len().is_multiple_of(2) {
         return Err(format!("hex string has an odd number of digits ({})", text.len()));
     }
-    let digits = text.as_bytes();
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    digits
-        .chunks(2)
-        .enumerate()
-        .map(|(i, pair)| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => Ok(h << 4 | l),
-            _ => Err(format!("not a hex digit near position {}", i * 2)),
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => bytes.push(h << 4 | l),
+            _ => return Err(format!("not a hex digit near position {}", i * 2)),
+        }
+    }
+    Ok(bytes)
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).

@@ -252,7 +252,9 @@ impl Walk<'_> {
             f.arch == Arch::X86 && !self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
         let pointer_reserved = f.arch == Arch::RiscV
             && !leaf
-            && [Role::Accessed, Role::Dirty, Role::User].into_iter().any(|role| f.flag(raw, role, level, false));
+            && [Role::Accessed, Role::Dirty, Role::User]
+                .into_iter()
+                .any(|role| f.flag(raw, role, level, false));
         if reserved || nx_reserved || pointer_reserved {
             return Err((FaultKind::ReservedBit, Some(level)));
         }

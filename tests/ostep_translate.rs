@@ -69,7 +69,9 @@ fn multilevel_answers(solved: &str) -> Vec<(u64, Expected)> {
             answers.push((hex(rest.trim_end_matches(':')), None));
             continue;
         }
-        let Some((_, current)) = answers.last_mut() else { continue };
+        let Some((_, current)) = answers.last_mut() else {
+            continue;
+        };
         if let Some(rest) = line.strip_prefix("--> Translates to Physical Address ") {
             let (pa, value) = rest.split_once(" --> Value: ").expect("value after the address");
             *current = Some(Expected::Translated { pa: hex(pa), value: Some(hex(value) as u8) });

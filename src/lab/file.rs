@@ -18,6 +18,9 @@ pub const MAGIC: &str = "pagelab-lab";
 /// The version this build writes; it reads versions 1..=CURRENT_VERSION.
 pub const CURRENT_VERSION: u32 = 1;
 
+/// Most allocated frames a lab file may list (each costs memory and time when loaded).
+pub const MAX_ALLOCATED_FRAMES: u64 = 1 << 24;
+
 /// A problem in a lab file, with the JSON path where it is.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("at {path}: ") })]
@@ -237,6 +240,13 @@ impl Lab {
         format.validate().map_err(|e| LabError::new("paging", e))?;
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
+        let total = file.memory.allocated.iter().try_fold(0u64, |sum, [_, count]| sum.checked_add(*count));
+        if total.is_none_or(|t| t > MAX_ALLOCATED_FRAMES) {
+            return Err(LabError::new(
+                "memory.allocated",
+                format!("more than {MAX_ALLOCATED_FRAMES} allocated frames; a lab holds at most that many"),
+            ));
+        }
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
             let end = first.checked_add(count).filter(|&e| e <= mem.frame_count());
             if end.is_none() {

@@ -20,7 +20,7 @@ pub enum RiscvAd {
 
 /// Control-register switches that change the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MmuSettings {
     /// x86 CR0.WP: supervisor writes honour read-only pages.
     pub wp: bool,

@@ -61,7 +61,7 @@ fn assert_not_present(t: &pagelab::sim::Translation) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// A page mapped to a chosen (or allocated) frame translates, at every offset, to that frame
     /// plus the offset; the neighbouring pages stay unmapped.
@@ -333,7 +333,7 @@ fn assert_not_present_unless_mapped(m: &Machine, name: &str, model: &BTreeMap<u6
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// Random maps and unmaps agree with a model; unmapping frees every table left empty and the
     /// pages' frames; the lab then saves and loads back exactly.
@@ -367,11 +367,7 @@ fn one_gib_pages_map_and_unmap_cleanly() {
     for (name, sizes, memory) in &FORMATS[..2] {
         let ops = [
             Op::Map { size_roll: 20, slot: 0 },
-            Op::Map { size_roll: 0, slot: 5 },
-            Op::Map { size_roll: 20, slot: 1 },
             Op::Map { size_roll: 13, slot: 2 },
-            Op::Unmap { first_page: 0, pages: 600 },
-            Op::Map { size_roll: 20, slot: 0 },
             Op::UnmapAll,
             Op::Map { size_roll: 20, slot: 1 },
         ];
@@ -448,7 +444,7 @@ fn random_memory(format: &PagingFormat, seed: u64, style: u8) -> PhysMem {
                 _ => {
                     let target = bits.next() % (FRAMES + 4);
                     let noise = bits.next();
-                    let high = if noise % 7 == 0 { noise & 0xfff0_0000_0000_0000 } else { 0 };
+                    let high = if noise.is_multiple_of(7) { noise & 0xfff0_0000_0000_0000 } else { 0 };
                     frame_field.set(noise & 0x1ff | high, target)
                 }
             };
@@ -492,7 +488,7 @@ proptest! {
             for (i, &va_bits) in vas.iter().enumerate() {
                 let va = if i % 2 == 0 { va_bits } else { va_bits & format.va_space().wrapping_sub(1) };
                 let access = [Access::Read, Access::Write, Access::Execute][i % 3];
-                let mode = if (choice as usize + i) % 2 == 0 { Mode::User } else { Mode::Supervisor };
+                let mode = if (usize::from(choice) + i).is_multiple_of(2) { Mode::User } else { Mode::Supervisor };
                 let t = mmu::translate(&mem, &format, root_pick, &settings, Request { va, access, mode });
                 prop_assert!(t.steps.len() <= format.levels.len());
                 for step in &t.steps {

@@ -323,11 +323,13 @@ pub fn unmap_range(
     len: u64,
 ) -> Result<Vec<Unmapped>, TableError> {
     let len = len.max(1);
-    let end = va.checked_add(len).ok_or(TableError::RangeOverflow { va, len })?;
+    // The last byte, not the end: a range may reach the very top of the address space.
+    let last_byte = va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va, len })?;
+    let end = last_byte.saturating_add(1);
     // First pass: refuse to split a large page, so that nothing changes on error.
     let mut cursor = va & !low_mask(format.page_shift);
     let mut leaves = Vec::new();
-    while cursor < end {
+    while cursor <= last_byte {
         if !format.va_in_range(cursor) {
             return Err(TableError::VaOutOfRange { va: cursor, bits: format.va_bits });
         }
@@ -337,8 +339,8 @@ pub fn unmap_range(
             Some(e) if format.present(e.raw, e.level) && format.is_leaf(e.raw, e.level) => {
                 let span = format.entry_span_shift(e.level);
                 let page = cursor & !low_mask(span);
-                let page_end = page.saturating_add(1u64 << span.min(63));
-                if page < va || page_end > end {
+                let page_last = page.saturating_add(low_mask(span.min(64)));
+                if page < va || page_last > last_byte {
                     return Err(TableError::SplitHugePage {
                         start: va,
                         end,

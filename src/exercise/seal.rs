@@ -314,22 +314,7 @@ pub fn expected_text(task: &Task, machine: &Machine) -> Option<String> {
 }
 
 /// All fault kinds, in the order a picker shows them.
-pub const FAULT_KINDS: [FaultKind; 14] = [
-    FaultKind::NotPresent,
-    FaultKind::WriteProtection,
-    FaultKind::UserProtection,
-    FaultKind::ExecuteProtection,
-    FaultKind::ReadProtection,
-    FaultKind::SupervisorProtection,
-    FaultKind::ReservedBit,
-    FaultKind::NonCanonical,
-    FaultKind::OutOfRange,
-    FaultKind::MisalignedSuperpage,
-    FaultKind::AccessedClear,
-    FaultKind::DirtyClear,
-    FaultKind::InvalidEntry,
-    FaultKind::TableOutsideMemory,
-];
+pub const FAULT_KINDS: [FaultKind; 14] = FaultKind::ALL;
 
 #[cfg(test)]
 mod tests {

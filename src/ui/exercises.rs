@@ -40,23 +40,6 @@ pub struct ExerciseUi {
     pub new_id: String,
 }
 
-const FAULT_KINDS: [FaultKind; 14] = [
-    FaultKind::NotPresent,
-    FaultKind::WriteProtection,
-    FaultKind::UserProtection,
-    FaultKind::ExecuteProtection,
-    FaultKind::ReadProtection,
-    FaultKind::SupervisorProtection,
-    FaultKind::ReservedBit,
-    FaultKind::NonCanonical,
-    FaultKind::OutOfRange,
-    FaultKind::MisalignedSuperpage,
-    FaultKind::AccessedClear,
-    FaultKind::DirtyClear,
-    FaultKind::InvalidEntry,
-    FaultKind::TableOutsideMemory,
-];
-
 pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
     let dark = ui.visuals().dark_mode;
     let student_copy = lab.exercises.student;
@@ -195,7 +178,7 @@ fn task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState, actions:
             if ex.says_fault {
                 let selected = ex.fault.map_or("choose the fault kind", |k| k.describe());
                 egui::ComboBox::from_label("Fault kind").selected_text(selected).show_ui(ui, |ui| {
-                    for kind in FAULT_KINDS {
+                    for kind in FaultKind::ALL {
                         ui.selectable_value(&mut ex.fault, Some(kind), kind.describe());
                     }
                 });

@@ -4,13 +4,31 @@
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use pagelab::sim::table;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::welcome_lab;
 
+/// A small x86-64 lab of its own, so that the tests do not depend on the samples' layout:
+/// read-only code at 0x400000, data at 0x600000, a stack below 0x8000_0000, one kernel page.
+fn test_lab() -> pagelab::lab::Lab {
+    use pagelab::sim::machine::{MapRequest, MapTarget};
+    let mut m = pagelab::sim::Machine::new(pagelab::sim::presets::x86_64(4), 64 << 20).unwrap();
+    let regions: [(u64, u64, &[&str]); 4] = [
+        (0x40_0000, 0x3000, &["U/S"]),
+        (0x60_0000, 0x2000, &["R/W", "U/S", "NX"]),
+        (0x7fff_c000, 0x4000, &["R/W", "U/S", "NX"]),
+        (0xffff_8000_0000_0000, 0x1000, &["R/W", "G"]),
+    ];
+    for (va, len, flags) in regions {
+        let flags = Some(flags.iter().map(|f| f.to_string()).collect());
+        m.map(0, &MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags }).unwrap();
+    }
+    pagelab::lab::Lab::new("GUI test lab", "", m)
+}
+
 fn harness() -> Harness<'static, PagelabApp> {
-    let app = PagelabApp::new(welcome_lab(), None);
+    let app = PagelabApp::new(test_lab(), None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1500.0, 1000.0))
         .with_max_steps(16)
@@ -58,6 +76,13 @@ fn typing_an_address_shows_the_physical_address_or_the_fault() {
         .pa()
         .unwrap();
     h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa)));
+    // The walk's path is highlighted in the tree, level by level.
+    for step in 1..=4 {
+        h.get_by_label_contains(&format!("(walk step {step})"));
+    }
+    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 4);
+    let leaf_row = h.get_by_label_contains("(walk step 4)").accesskit_node().label().unwrap_or_default();
+    assert!(leaf_row.starts_with("PT[0x0]  0x60_0000"), "{leaf_row}");
     let field = h.get_by_label("Virtual address:");
     field.focus();
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
@@ -165,4 +190,36 @@ fn saving_and_reopening_round_trips() {
     assert!(!h.state().doc.dirty);
     let saved = pagelab::lab::io::load(&path).unwrap();
     assert_eq!(saved, h.state().doc.lab);
+}
+
+#[test]
+fn a_lab_given_at_launch_is_opened_and_a_bad_one_keeps_the_welcome_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    let mut lab = welcome_lab();
+    lab.title = "From disk".into();
+    pagelab::lab::io::save(&lab, &good).unwrap();
+    let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(good.clone()));
+    assert_eq!(app.doc.lab.title, "From disk");
+    assert_eq!(app.doc.path.as_deref(), Some(good.as_path()));
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(bad));
+    assert_eq!(app.doc.lab, welcome_lab());
+    assert!(app.state.file_error.as_deref().is_some_and(|e| e.contains("not valid JSON")));
+}
+
+#[test]
+fn without_a_display_the_app_says_so_and_exits_non_zero() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pagelab"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pagelab --help"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -4,6 +4,8 @@ pub mod edit;
 pub mod exercise;
 pub mod import;
 pub mod policy;
+pub mod replay;
+pub mod samples;
 pub mod show;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +39,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
     Policy(policy::PolicyArgs),
+    /// Replay a memory-access trace through a TLB and the lab's page tables.
+    Replay(replay::ReplayArgs),
+    /// Write one of the sample labs (or list them).
+    Sample(samples::SampleArgs),
     /// Grade a lab's exercises: per-task results, points and total (exit 0 unless the file is unusable).
     Check(exercise::CheckArgs),
     /// Make a per-student variant of an exercise template, reproducible from the seed.
@@ -54,6 +60,8 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Size(args) => show::size(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Sample(args) => samples::run(args),
         Command::Check(args) => exercise::check(args),
         Command::Generate(args) => exercise::generate(args),
     }

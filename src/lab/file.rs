@@ -18,6 +18,9 @@ pub const MAGIC: &str = "pagelab-lab";
 /// The version this build writes; it reads versions 1..=CURRENT_VERSION.
 pub const CURRENT_VERSION: u32 = 1;
 
+/// Most allocated frames a lab file may list (each costs memory and time when loaded).
+pub const MAX_ALLOCATED_FRAMES: u64 = 1 << 24;
+
 /// A problem in a lab file, with the JSON path where it is.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("at {path}: ") })]
@@ -101,23 +104,35 @@ pub struct LabFile {
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     if !text.len().is_multiple_of(2) {
         return Err(format!("hex string has an odd number of digits ({})", text.len()));
     }
-    let digits = text.as_bytes();
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    digits
-        .chunks(2)
-        .enumerate()
-        .map(|(i, pair)| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => Ok(h << 4 | l),
-            _ => Err(format!("not a hex digit near position {}", i * 2)),
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => bytes.push(h << 4 | l),
+            _ => return Err(format!("not a hex digit near position {}", i * 2)),
+        }
+    }
+    Ok(bytes)
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
@@ -225,6 +240,13 @@ impl Lab {
         format.validate().map_err(|e| LabError::new("paging", e))?;
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
+        let total = file.memory.allocated.iter().try_fold(0u64, |sum, [_, count]| sum.checked_add(*count));
+        if total.is_none_or(|t| t > MAX_ALLOCATED_FRAMES) {
+            return Err(LabError::new(
+                "memory.allocated",
+                format!("more than {MAX_ALLOCATED_FRAMES} allocated frames; a lab holds at most that many"),
+            ));
+        }
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
             let end = first.checked_add(count).filter(|&e| e <= mem.frame_count());
             if end.is_none() {

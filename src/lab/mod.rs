@@ -1,9 +1,10 @@
 //! The lab file: serde types, versioning, validation with JSON paths, atomic saves, and the
-//! importers (`ostep` reads the text OSTEP's homework simulators print).
+//! importers (`ostep` reads the text OSTEP's homework simulators print), and the sample labs.
 
 pub mod file;
 pub mod io;
 pub mod ostep;
 pub mod ostep_import;
+pub mod samples;
 
 pub use file::{Lab, LabError};

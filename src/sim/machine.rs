@@ -306,8 +306,10 @@ impl Machine {
             return Err(MachineError::RangeTooLarge { va: request.va, len, pages, max: MAX_PAGES_PER_CALL });
         }
         let frames_per_page = size >> self.format.page_shift;
+        let parent_shift = level.checked_sub(1).map_or(64, |parent| self.format.entry_span_shift(parent));
         let backup = self.mem.clone();
         let result = (|| {
+            let mut leaf_table: Option<(u64, u64)> = None;
             for i in 0..pages {
                 let va = request.va + i * size;
                 let frame = match request.target {
@@ -329,7 +331,17 @@ impl Machine {
                     }
                     MapTarget::Alloc => self.mem.alloc_aligned(frames_per_page, frames_per_page)?,
                 };
-                table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
+                let parent = va.checked_shr(parent_shift).unwrap_or(0);
+                match leaf_table {
+                    Some((p, table_addr)) if p == parent => {
+                        table::map_page_in(&mut self.mem, &self.format, table_addr, va, level, frame, leaf)?;
+                    }
+                    _ => {
+                        table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
+                        let path = table::entry_path(&self.mem, &self.format, root, va)?;
+                        leaf_table = path.last().map(|e| (parent, e.table_addr));
+                    }
+                }
             }
             Ok(pages)
         })();
@@ -363,7 +375,7 @@ impl Machine {
     }
 
     fn release_data_frames(&mut self, first: u64, count: u64, in_use: &BTreeSet<u64>) {
-        for f in first..first.saturating_add(count) {
+        for f in first..first.saturating_add(count).min(self.mem.frame_count()) {
             if !in_use.contains(&f) && self.mem.is_allocated(f) {
                 self.mem.release(f);
             }

@@ -10,6 +10,7 @@ pub mod mmu;
 pub mod presets;
 pub mod process;
 pub mod replace;
+pub mod replay;
 pub mod size;
 pub mod table;
 pub mod tlb;

@@ -3,7 +3,7 @@
 
 use super::doc::{Document, Edit};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
-use super::{dialogs, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use super::{dialogs, exercises, inspector, memmap, menus, mmu_panel, processes, theme, tree};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
 use egui::{Key, KeyboardShortcut, Modifiers};
@@ -58,6 +58,10 @@ impl PagelabApp {
         self.state.last_walk = None;
         self.state.history.clear();
         self.state.show_description = false;
+        self.state.exercises = Default::default();
+        if !self.doc.lab.exercises.tasks.is_empty() {
+            self.prefs.show_exercises = true;
+        }
     }
 
     /// Queues an action as if a view had emitted it (tests and menus use this).
@@ -83,6 +87,13 @@ impl PagelabApp {
         if self.prefs.show_processes {
             egui::Panel::left("processes").resizable(true).default_size(210.0).show(ui, |ui| {
                 processes::processes_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+            });
+        }
+        if self.prefs.show_exercises {
+            egui::Panel::left("exercises").resizable(true).default_size(330.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().id_salt("exercises-panel").show(ui, |ui| {
+                    exercises::exercises_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                });
             });
         }
         if self.prefs.show_mmu {
@@ -206,6 +217,18 @@ impl PagelabApp {
                 None => self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc)),
             },
             Action::SaveAs(path) => self.save_to(path),
+            Action::ExportStudent(path) => {
+                let student = crate::exercise::student_version(&self.doc.lab);
+                match io::save(&student, &path) {
+                    Ok(()) => {
+                        self.state.path_dialog = None;
+                        self.state.info(format!("exported the student version to {}", path.display()));
+                    }
+                    Err(e) => {
+                        self.state.file_error = Some(format!("Could not write {}:\n{e}", path.display()))
+                    }
+                }
+            }
             Action::Undo => match self.doc.undo() {
                 Some(what) => self.state.info(format!("undid {what}")),
                 None => self.state.info("nothing to undo"),

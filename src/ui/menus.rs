@@ -44,12 +44,20 @@ fn file_menu_ui(
         if item(ui, "Welcome lab", "Ctrl+N", true) {
             actions.push(Action::New("welcome".into()));
         }
-        ui.separator();
-        for name in presets::NAMES {
-            if ui.button(format!("Empty {name}")).clicked() {
-                actions.push(Action::New(name.to_string()));
+        ui.menu_button("Sample lab", |ui| {
+            for name in crate::lab::samples::names().filter(|n| *n != "welcome") {
+                if ui.button(name).clicked() {
+                    actions.push(Action::New(name.to_string()));
+                }
             }
-        }
+        });
+        ui.menu_button("Empty lab", |ui| {
+            for name in presets::NAMES {
+                if ui.button(name).clicked() {
+                    actions.push(Action::New(format!("empty:{name}")));
+                }
+            }
+        });
     });
     if item(ui, "Open…", "Ctrl+O", true) {
         state.path_dialog = Some(PathDialog::default());
@@ -104,6 +112,7 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mu
     ui.checkbox(&mut prefs.show_mmu, "MMU panel");
     ui.checkbox(&mut prefs.show_inspector, "Entry inspector");
     ui.checkbox(&mut prefs.show_memory, "Physical memory map");
+    ui.checkbox(&mut prefs.show_exercises, "Exercises");
     ui.separator();
     ui.checkbox(&mut prefs.dark, "Dark theme");
     ui.checkbox(&mut state.present_only, "Present entries only");

@@ -17,7 +17,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut V
     let dark = ui.visuals().dark_mode;
     ui.heading("MMU");
     let va = inputs_ui(ui, m, state, actions);
-    egui::ScrollArea::vertical().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
+    egui::ScrollArea::both().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
         if let Some(va) = va {
             address_strip_ui(ui, &m.format, va, dark);
             ui.add_space(6.0);

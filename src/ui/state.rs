@@ -32,6 +32,8 @@ pub enum Action {
         process: usize,
     },
     Quit,
+    /// Save the student version of the lab (no plain answers) to this path.
+    ExportStudent(PathBuf),
     /// The user chose to lose unsaved changes: run the pending action.
     DiscardChanges,
 }
@@ -45,6 +47,7 @@ pub struct Prefs {
     pub show_mmu: bool,
     pub show_memory: bool,
     pub show_inspector: bool,
+    pub show_exercises: bool,
     pub recent: Vec<PathBuf>,
 }
 
@@ -56,6 +59,7 @@ impl Default for Prefs {
             show_mmu: true,
             show_memory: true,
             show_inspector: true,
+            show_exercises: false,
             recent: Vec::new(),
         }
     }
@@ -123,6 +127,8 @@ pub struct PathDialog {
     pub path: String,
     pub save: bool,
     pub error: Option<String>,
+    /// Save the student version rather than the lab itself.
+    pub export_student: bool,
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -170,6 +176,7 @@ pub struct UiState {
     pub frame_map: Option<super::memmap::FrameMap>,
     /// The native file chooser's answer, when one is open on its thread.
     pub browse: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    pub exercises: super::exercises::ExerciseUi,
 }
 
 impl UiState {

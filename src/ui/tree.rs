@@ -23,7 +23,7 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
             ui.strong(&doc.lab.title);
             let first = doc.lab.description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
             if let Some(line) = first {
-                ui.label(line.replace('`', ""));
+                ui.label(line.replace(['`', '*'], ""));
             }
             if ui.small_button("Read more").clicked() {
                 state.show_description = true;
@@ -157,7 +157,13 @@ fn row_ui(
     let text = row_text(m, row);
     let width = ui.available_width().max(900.0);
     let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
+    response.widget_info(|| {
+        let label = match walk_step {
+            Some(step) => format!("{text}  (walk step {})", step + 1),
+            None => text.clone(),
+        };
+        egui::WidgetInfo::labeled(egui::Role::Button, true, label)
+    });
     let selected = state.selected == Some(row.entry_addr);
     let painter = ui.painter_at(rect);
     if selected {

@@ -1,0 +1,767 @@
+//! Trace replay: drives a [`Machine`] and a TLB through an access trace one record at a time and
+//! keeps the statistics a student compares across TLB shapes, page sizes and ASID modes.
+//!
+//! Conventions (those of `fixtures/traces/README.md`, so counts agree with a plain cache model):
+//! - every distinct base page a record touches is one TLB lookup, in address order; a lackey `M`
+//!   (modify) record is one lookup per page, checked as a write;
+//! - a miss walks the tables once (its memory references are the entries it read), applies the
+//!   accessed/dirty writes and fills one entry of the leaf's page size (a 2 MiB leaf, one entry);
+//! - with demand mapping, a not-present fault maps a fresh frame (base page size, the format's
+//!   default flags) and the walk is repeated: the fault and the second walk are counted, the
+//!   lookup is not counted again. Without it, the fault is counted and the page skipped;
+//! - a hit is checked against the rights cached in the entry, never against memory: an edited
+//!   entry has no effect until the page is invalidated (stale entries, as on hardware). A hit
+//!   that the cached rights refuse counts as a hit and a fault, without a walk;
+//! - a write that hits an entry cached while the page was clean walks again to set the dirty bit
+//!   (a dirty-bit assist): it stays a hit, and the walk is counted.
+//!
+//! Memory stays flat whatever the trace length: records are consumed as they stream in, and the
+//! per-step details live in one reused buffer.
+
+use super::fault::{Access, FaultKind, Mode};
+use super::format::{Arch, PagingFormat, Role, low_mask};
+use super::machine::{Machine, MapRequest, MapTarget};
+use super::mmu::{self, Mapped, MmuSettings, Outcome, Request, Rights};
+use super::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry, TlbStats};
+use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use thiserror::Error;
+
+/// How many pages of one record [`StepOutcome::pages`] details (a record may touch millions).
+pub const MAX_DETAILED_PAGES: usize = 16;
+
+/// Flags of a demand-mapped page: the format's defaults, plus execute permission where the
+/// format grants it by a bit (RISC-V X), since a trace fetches instructions from such pages too.
+fn demand_flags(format: &PagingFormat) -> Vec<String> {
+    let mut flags = format.default_leaf_flags.clone();
+    if let Some(x) = format.fields.iter().find(|f| f.role == Role::Executable)
+        && !flags.contains(&x.name)
+    {
+        flags.push(x.name.clone());
+    }
+    flags
+}
+
+/// Costs behind the effective access time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Costs {
+    /// One TLB probe, paid by every lookup.
+    pub tlb_hit_ns: f64,
+    /// One memory access: the data access itself and each entry a walk reads.
+    pub memory_ns: f64,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Self { tlb_hit_ns: 1.0, memory_ns: 100.0 }
+    }
+}
+
+/// Everything that shapes a replay besides the machine and the trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplayConfig {
+    pub tlb: TlbConfig,
+    /// Resolve not-present faults by mapping a fresh frame (first touch of a page).
+    pub demand_map: bool,
+    /// Privilege of every access (traces of user programs: [`Mode::User`]).
+    pub mode: Mode,
+    pub costs: Costs,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self { tlb: TlbConfig::default(), demand_map: false, mode: Mode::User, costs: Costs::default() }
+    }
+}
+
+/// What a TLB entry caches: the result of a successful walk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedTranslation {
+    /// Physical address of the first byte of the page.
+    pub frame_base: u64,
+    /// log2 of the page size (12, 21, 22, 30, ...).
+    pub page_shift: u32,
+    /// Rights combined over the walk, as the hardware checks them on a hit.
+    pub rights: Rights,
+    pub global: bool,
+    /// Whether the leaf was dirty when cached. A `Cell` because a dirty-bit assist updates the
+    /// cached entry in place, and the TLB hands out shared references only (a refill would reset
+    /// the entry's replacement age).
+    dirty: Cell<bool>,
+}
+
+impl CachedTranslation {
+    fn new(mapped: &Mapped, dirty: bool) -> Self {
+        Self {
+            frame_base: mapped.pa & !low_mask(mapped.page_shift),
+            page_shift: mapped.page_shift,
+            rights: mapped.rights,
+            global: mapped.global,
+            dirty: Cell::new(dirty),
+        }
+    }
+
+    /// Whether a write may proceed without a walk to set the dirty bit.
+    pub fn dirty(&self) -> bool {
+        self.dirty.get()
+    }
+
+    /// The physical address of `va` (which must lie in the cached page).
+    pub fn pa(&self, va: u64) -> u64 {
+        self.frame_base | (va & low_mask(self.page_shift))
+    }
+
+    /// Whether a fresh walk reached the same page with the same rights; when not, the entry is
+    /// stale (the tables changed and nobody invalidated it).
+    pub fn agrees_with(&self, mapped: &Mapped) -> bool {
+        self.same_page(&Self::new(mapped, false))
+    }
+
+    /// The same translation, whatever the dirty state.
+    fn same_page(&self, other: &Self) -> bool {
+        self.frame_base == other.frame_base
+            && self.page_shift == other.page_shift
+            && self.rights == other.rights
+            && self.global == other.global
+    }
+}
+
+/// Counters of one process, or of all of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// TLB lookups: one per distinct base page per record.
+    pub lookups: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// Page walks: one per miss, plus the repeat after a demand map and dirty-bit assists.
+    pub walks: u64,
+    /// Entries read by those walks.
+    pub walk_memory_refs: u64,
+    /// Write hits on an entry cached clean, which walk again to set the dirty bit.
+    pub dirty_assists: u64,
+    /// Faults of every kind (a demand-mapped page counts one).
+    pub faults: u64,
+    /// Faults by kind, keyed by the kind's id (`not-present`, `write-protection`, ...).
+    pub faults_by_kind: BTreeMap<FaultKind, u64>,
+    /// Not-present faults resolved by mapping a fresh frame.
+    pub demand_maps: u64,
+    /// Not-present faults that demand mapping could not resolve (e.g. memory is full).
+    pub demand_map_failures: u64,
+}
+
+impl Counters {
+    #[cold]
+    fn count_fault(&mut self, kind: FaultKind) {
+        self.faults += 1;
+        *self.faults_by_kind.entry(kind).or_insert(0) += 1;
+    }
+
+    fn add(&mut self, other: &Counters) {
+        self.lookups += other.lookups;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.walks += other.walks;
+        self.walk_memory_refs += other.walk_memory_refs;
+        self.dirty_assists += other.dirty_assists;
+        self.faults += other.faults;
+        for (&kind, &count) in &other.faults_by_kind {
+            *self.faults_by_kind.entry(kind).or_insert(0) += count;
+        }
+        self.demand_maps += other.demand_maps;
+        self.demand_map_failures += other.demand_map_failures;
+    }
+
+    /// Hits per lookup, or `None` before the first lookup.
+    pub fn hit_rate(&self) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)] // a ratio: 2^53 lookups are out of reach
+        (self.lookups > 0).then(|| self.hits as f64 / self.lookups as f64)
+    }
+
+    /// Mean time per lookup: a TLB probe and the data access every time, plus one memory access
+    /// per entry read by walks. Fault handling is not priced.
+    pub fn effective_access_ns(&self, costs: &Costs) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (self.lookups > 0).then(|| {
+            let lookups = self.lookups as f64;
+            let refs = self.walk_memory_refs as f64;
+            costs.tlb_hit_ns + costs.memory_ns + refs * costs.memory_ns / lookups
+        })
+    }
+
+    fn summary(self, costs: &Costs) -> Summary {
+        Summary {
+            hit_rate: self.hit_rate(),
+            effective_access_ns: self.effective_access_ns(costs),
+            counters: self,
+        }
+    }
+}
+
+/// Counters with the rates derived from them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub hit_rate: Option<f64>,
+    pub effective_access_ns: Option<f64>,
+}
+
+/// The statistics of a replay so far.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplayStats {
+    /// Trace records replayed.
+    pub records: u64,
+    /// Changes of the active process during the replay.
+    pub switches: u64,
+    #[serde(flatten)]
+    pub total: Summary,
+    /// By process name, sorted.
+    pub per_process: BTreeMap<String, Summary>,
+    pub costs: Costs,
+    pub tlb_config: TlbConfig,
+    /// The TLB's own counters (inserts, evictions, flushes, invalidations).
+    pub tlb: TlbStats,
+}
+
+/// How one lookup ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageResult {
+    Mapped { pa: u64 },
+    Fault(FaultKind),
+}
+
+/// One TLB lookup of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageOutcome {
+    /// The address looked up: the record's own address in its first page, a page base after.
+    pub va: u64,
+    pub hit: bool,
+    /// Entries read by walks for this lookup (0 for a plain hit).
+    pub walk_refs: u64,
+    pub dirty_assist: bool,
+    pub demand_mapped: bool,
+    pub result: PageResult,
+}
+
+/// What one record did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepOutcome<'a> {
+    /// The process the record ran in.
+    pub process: usize,
+    /// The record switched the active process.
+    pub switched: bool,
+    /// Lookups the record made (one per distinct base page).
+    pub lookups: u64,
+    /// The first [`MAX_DETAILED_PAGES`] lookups, in address order.
+    pub pages: &'a [PageOutcome],
+}
+
+/// A record named a process the lab does not have.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("the trace names process {0:?}, which the lab does not have")]
+pub struct UnknownProcess(pub String);
+
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("line {line}: the trace names process {name:?}, which the lab does not have")]
+    UnknownProcess { line: u64, name: String },
+}
+
+/// Replays traces through a TLB in front of a machine's page tables.
+#[derive(Clone, Debug)]
+pub struct Replayer {
+    config: ReplayConfig,
+    tlb: Tlb<CachedTranslation>,
+    /// By process index.
+    per_process: Vec<Counters>,
+    /// The process whose ASID the TLB was last switched to.
+    current: Option<usize>,
+    records: u64,
+    switches: u64,
+    /// Reused for every step, so stepping allocates nothing.
+    details: Vec<PageOutcome>,
+}
+
+/// The result of a walk (or two, around a demand map), before it reaches the TLB.
+struct Walked {
+    result: PageResult,
+    refs: u64,
+    demand_mapped: bool,
+    fill: Option<CachedTranslation>,
+}
+
+impl Replayer {
+    pub fn new(config: ReplayConfig) -> Result<Self, TlbConfigError> {
+        let tlb = Tlb::new(config.tlb.clone())?;
+        Ok(Self {
+            config,
+            tlb,
+            per_process: Vec::new(),
+            current: None,
+            records: 0,
+            switches: 0,
+            details: Vec::with_capacity(MAX_DETAILED_PAGES),
+        })
+    }
+
+    pub fn config(&self) -> &ReplayConfig {
+        &self.config
+    }
+
+    /// The TLB, to show its entries.
+    pub fn tlb(&self) -> &Tlb<CachedTranslation> {
+        &self.tlb
+    }
+
+    /// The TLB, to invalidate pages (INVLPG, SFENCE.VMA) or flush it.
+    pub fn tlb_mut(&mut self) -> &mut Tlb<CachedTranslation> {
+        &mut self.tlb
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Replays one record.
+    pub fn step(
+        &mut self,
+        machine: &mut Machine,
+        record: &TraceRecord,
+    ) -> Result<StepOutcome<'_>, UnknownProcess> {
+        let (process, switched, lookups) = self.replay(machine, record, true)?;
+        Ok(StepOutcome { process, switched, lookups, pages: &self.details })
+    }
+
+    /// Replays one record: (process, switched, lookups). With `detailed`, the first pages'
+    /// outcomes are kept for [`StepOutcome::pages`]; a whole run skips that.
+    fn replay(
+        &mut self,
+        machine: &mut Machine,
+        record: &TraceRecord,
+        detailed: bool,
+    ) -> Result<(usize, bool, u64), UnknownProcess> {
+        let switched = self.follow_process(machine, record.process.as_deref())?;
+        let process = self.current.unwrap_or(0);
+        self.records += 1;
+        self.details.clear();
+        let access = access_of(record.kind);
+        let shift = machine.format.page_shift;
+        if self.per_process.len() <= process {
+            self.per_process.resize_with(process + 1, Counters::default);
+        }
+        let Some(counters) = self.per_process.get_mut(process) else { return Ok((process, switched, 0)) };
+        let mut lookups = 0;
+        for page in pages_touched(record.addr, record.size, shift) {
+            let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
+            let outcome = lookup(&mut self.tlb, counters, &self.config, machine, process, va, access);
+            lookups += 1;
+            if detailed && self.details.len() < MAX_DETAILED_PAGES {
+                self.details.push(outcome);
+            }
+        }
+        Ok((process, switched, lookups))
+    }
+
+    /// Replays the whole trace; returns the number of records replayed.
+    pub fn run<R: BufRead>(
+        &mut self,
+        machine: &mut Machine,
+        trace: &mut TraceReader<R>,
+    ) -> Result<u64, ReplayError> {
+        self.run_some(machine, trace, u64::MAX)
+    }
+
+    /// Replays at most `max_records` records (a GUI plays a long trace in slices); returns how
+    /// many were replayed, fewer only at the end of the trace.
+    pub fn run_some<R: BufRead>(
+        &mut self,
+        machine: &mut Machine,
+        trace: &mut TraceReader<R>,
+        max_records: u64,
+    ) -> Result<u64, ReplayError> {
+        let mut done = 0;
+        while done < max_records {
+            let Some(record) = trace.next() else { break };
+            let record = record?;
+            if let Err(UnknownProcess(name)) = self.replay(machine, &record, false) {
+                return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+            }
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// The statistics so far, per process (named from `machine`) and in total.
+    pub fn stats(&self, machine: &Machine) -> ReplayStats {
+        let costs = self.config.costs;
+        let mut total = Counters::default();
+        let mut per_process = BTreeMap::new();
+        for (index, process) in machine.processes.iter().enumerate() {
+            let counters = self.per_process.get(index).cloned().unwrap_or_default();
+            total.add(&counters);
+            per_process.insert(process.name.clone(), counters.summary(&costs));
+        }
+        // Counters of processes deleted since (by index beyond the list) still count in the total.
+        for counters in self.per_process.iter().skip(machine.processes.len()) {
+            total.add(counters);
+        }
+        ReplayStats {
+            records: self.records,
+            switches: self.switches,
+            total: total.summary(&costs),
+            per_process,
+            costs,
+            tlb_config: self.config.tlb.clone(),
+            tlb: self.tlb.stats(),
+        }
+    }
+
+    /// Whether a cached entry disagrees with what a walk of the current tables gives for its page
+    /// (walked for the process owning its ASID, or the active one for global or untagged entries).
+    /// A page that no access can reach any more counts as stale too.
+    pub fn is_stale(&self, machine: &Machine, entry: &TlbEntry<CachedTranslation>) -> bool {
+        let owner = machine
+            .processes
+            .iter()
+            .position(|p| p.asid == entry.asid())
+            .filter(|_| self.config.tlb.asid_tagging && !entry.global())
+            .unwrap_or(machine.active);
+        let Some(root) = machine.processes.get(owner).map(|p| p.root) else { return true };
+        // The first access the page allows shows its translation (a walk for a refused access
+        // reports only the fault).
+        let attempts = [Mode::User, Mode::Supervisor]
+            .into_iter()
+            .flat_map(|mode| [Access::Read, Access::Execute].map(|access| (access, mode)));
+        for (access, mode) in attempts {
+            let request = Request { va: entry.base(), access, mode };
+            let walk = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
+            if let Outcome::Mapped(mapped) = walk.outcome {
+                return !entry.payload().agrees_with(&mapped);
+            }
+        }
+        true
+    }
+
+    /// Follows a record's process (if it names one) and the machine's active process: a change
+    /// switches the TLB's address space (a flush of non-global entries without ASID tagging).
+    fn follow_process(&mut self, machine: &mut Machine, name: Option<&str>) -> Result<bool, UnknownProcess> {
+        if let Some(name) = name.filter(|&name| machine.active_process().name != name) {
+            let index = machine.find_process(name).map_err(|_| UnknownProcess(name.to_string()))?;
+            machine.switch_to(index).map_err(|_| UnknownProcess(name.to_string()))?;
+        }
+        let active = machine.active.min(machine.processes.len().saturating_sub(1));
+        if self.per_process.len() < machine.processes.len() {
+            self.per_process.resize_with(machine.processes.len(), Counters::default);
+        }
+        if self.current == Some(active) {
+            return Ok(false);
+        }
+        let switched = self.current.is_some();
+        self.current = Some(active);
+        self.tlb.switch_asid(machine.active_process().asid);
+        if switched {
+            self.switches += 1;
+        }
+        Ok(switched)
+    }
+}
+
+/// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
+/// fields so the process's counters and the TLB can be borrowed together.
+fn lookup(
+    tlb: &mut Tlb<CachedTranslation>,
+    counters: &mut Counters,
+    config: &ReplayConfig,
+    machine: &mut Machine,
+    process: usize,
+    va: u64,
+    access: Access,
+) -> PageOutcome {
+    let mode = config.mode;
+    let asid = tlb.current_asid();
+    counters.lookups += 1;
+    let mut outcome = PageOutcome {
+        va,
+        hit: false,
+        walk_refs: 0,
+        dirty_assist: false,
+        demand_mapped: false,
+        result: PageResult::Mapped { pa: 0 },
+    };
+    if let Some(entry) = tlb.lookup(asid, va) {
+        counters.hits += 1;
+        outcome.hit = true;
+        let cached = entry.payload();
+        if let Some(kind) = check_rights(&machine.format, &machine.settings, cached.rights, access, mode) {
+            counters.count_fault(kind);
+            outcome.result = PageResult::Fault(kind);
+            return outcome;
+        }
+        outcome.result = PageResult::Mapped { pa: cached.pa(va) };
+        if access != Access::Write || cached.dirty() {
+            return outcome;
+        }
+        counters.dirty_assists += 1;
+        outcome.dirty_assist = true;
+        let walked = walk(machine, process, va, access, mode, config.demand_map, counters);
+        return finish_assist(tlb, va, walked, outcome);
+    }
+    counters.misses += 1;
+    let walked = walk(machine, process, va, access, mode, config.demand_map, counters);
+    outcome.walk_refs = walked.refs;
+    outcome.demand_mapped = walked.demand_mapped;
+    outcome.result = walked.result;
+    if let Some(translation) = walked.fill {
+        fill(tlb, va, translation);
+    }
+    outcome
+}
+
+/// After a dirty-bit assist: marks the cached entry dirty, or replaces it if the walk found
+/// another translation (the entry was stale).
+fn finish_assist(
+    tlb: &mut Tlb<CachedTranslation>,
+    va: u64,
+    walked: Walked,
+    mut outcome: PageOutcome,
+) -> PageOutcome {
+    outcome.walk_refs = walked.refs;
+    outcome.demand_mapped = walked.demand_mapped;
+    outcome.result = walked.result;
+    if let Some(translation) = walked.fill {
+        match tlb.peek(tlb.current_asid(), va).map(TlbEntry::payload) {
+            Some(cached) if cached.same_page(&translation) => cached.dirty.set(true),
+            _ => fill(tlb, va, translation),
+        }
+    }
+    outcome
+}
+
+/// Caches a walk's result for the current address space.
+fn fill(tlb: &mut Tlb<CachedTranslation>, va: u64, translation: CachedTranslation) {
+    let (shift, global) = (translation.page_shift, translation.global);
+    // Only a page shift of 64 or more is refused, which no format has: then nothing is cached.
+    if let Ok(entry) = TlbEntry::new(tlb.current_asid(), va, shift, global, translation) {
+        tlb.insert(entry);
+    }
+}
+
+/// Walks for `va`; on a not-present fault with demand mapping, maps a fresh page and walks again.
+/// Applies the accessed/dirty writes of a successful walk. Kept out of line: the hit path,
+/// which runs a thousand times as often, then stays small.
+#[cold]
+#[inline(never)]
+fn walk(
+    machine: &mut Machine,
+    process: usize,
+    va: u64,
+    access: Access,
+    mode: Mode,
+    demand_map: bool,
+    counters: &mut Counters,
+) -> Walked {
+    let mut walked = Walked {
+        result: PageResult::Fault(FaultKind::NotPresent),
+        refs: 0,
+        demand_mapped: false,
+        fill: None,
+    };
+    let Some(root) = machine.processes.get(process).map(|p| p.root) else { return walked };
+    loop {
+        let request = Request { va, access, mode };
+        let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
+        let refs = u64::try_from(translation.steps.len()).unwrap_or(u64::MAX);
+        counters.walks += 1;
+        counters.walk_memory_refs += refs;
+        walked.refs += refs;
+        match &translation.outcome {
+            Outcome::Mapped(mapped) => {
+                machine.apply_ad(&translation);
+                let dirty = leaf_dirty(&machine.format, &translation, mapped.leaf_level);
+                walked.result = PageResult::Mapped { pa: mapped.pa };
+                walked.fill = Some(CachedTranslation::new(mapped, dirty));
+                return walked;
+            }
+            Outcome::Fault(fault) => {
+                counters.count_fault(fault.kind);
+                walked.result = PageResult::Fault(fault.kind);
+                if fault.kind != FaultKind::NotPresent || !demand_map || walked.demand_mapped {
+                    return walked;
+                }
+                let page = machine.format.page_size();
+                let request = MapRequest {
+                    va: va & !(page - 1),
+                    len: page,
+                    target: MapTarget::Alloc,
+                    page_size: None,
+                    flags: Some(demand_flags(&machine.format)),
+                };
+                if machine.map(process, &request).is_err() {
+                    counters.demand_map_failures += 1;
+                    return walked;
+                }
+                counters.demand_maps += 1;
+                walked.demand_mapped = true;
+            }
+        }
+    }
+}
+
+/// The leaf's dirty bit after the walk's own updates; formats without one never need an assist.
+fn leaf_dirty(format: &PagingFormat, translation: &mmu::Translation, leaf_level: usize) -> bool {
+    let Some(leaf) = translation.steps.iter().rev().find(|step| step.leaf) else { return true };
+    let raw = translation
+        .ad_updates
+        .iter()
+        .find(|update| update.entry_addr == leaf.entry_addr)
+        .map_or(leaf.raw, |update| update.new);
+    format.flag(raw, Role::Dirty, leaf_level, true)
+}
+
+/// The access a trace record makes: a modify needs write permission (and dirties the page).
+pub fn access_of(kind: AccessKind) -> Access {
+    match kind {
+        AccessKind::Instr => Access::Execute,
+        AccessKind::Load => Access::Read,
+        AccessKind::Store | AccessKind::Modify => Access::Write,
+    }
+}
+
+/// The permission check a TLB hit makes with the rights cached in the entry: the same rules as
+/// the walk's final check (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U with SUM, R/W/X with
+/// MXR). `None` when the access is allowed. A test checks it against `mmu::translate`.
+pub fn check_rights(
+    format: &PagingFormat,
+    settings: &MmuSettings,
+    rights: Rights,
+    access: Access,
+    mode: Mode,
+) -> Option<FaultKind> {
+    match format.arch {
+        Arch::RiscV => {
+            match mode {
+                Mode::User if !rights.user => return Some(FaultKind::UserProtection),
+                Mode::Supervisor if rights.user && (access == Access::Execute || !settings.sum) => {
+                    return Some(FaultKind::SupervisorProtection);
+                }
+                _ => {}
+            }
+            let (allowed, kind) = match access {
+                Access::Read => (rights.read || (settings.mxr && rights.execute), FaultKind::ReadProtection),
+                Access::Write => (rights.write, FaultKind::WriteProtection),
+                Access::Execute => (rights.execute, FaultKind::ExecuteProtection),
+            };
+            (!allowed).then_some(kind)
+        }
+        Arch::X86 | Arch::Generic => {
+            let x86 = format.arch == Arch::X86;
+            match mode {
+                Mode::User => {
+                    if !rights.user {
+                        return Some(FaultKind::UserProtection);
+                    }
+                    if access == Access::Write && !rights.write {
+                        return Some(FaultKind::WriteProtection);
+                    }
+                }
+                Mode::Supervisor => {
+                    if x86 && rights.user && access == Access::Execute && settings.smep {
+                        return Some(FaultKind::SupervisorProtection);
+                    }
+                    if x86 && rights.user && access != Access::Execute && settings.smap {
+                        return Some(FaultKind::SupervisorProtection);
+                    }
+                    if access == Access::Write && (settings.wp || !x86) && !rights.write {
+                        return Some(FaultKind::WriteProtection);
+                    }
+                }
+            }
+            (access == Access::Execute && !rights.execute).then_some(FaultKind::ExecuteProtection)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::presets;
+
+    /// Every combination of leaf flags, switches, access and mode: the hit-path check must agree
+    /// with the walk's own verdict, so a cached entry behaves as the page table did.
+    #[test]
+    fn check_rights_agrees_with_the_walk() {
+        let cases: [(&str, &[&str], &[&str]); 2] =
+            [("x86-64", &["R/W", "U/S", "NX"], &[]), ("sv39", &["R", "W", "X", "U"], &["A", "D"])];
+        let mut compared = 0;
+        for (preset, optional, always) in cases {
+            for subset in 0u32..1 << optional.len() {
+                let mut flags: Vec<String> = always.iter().map(|f| (*f).to_string()).collect();
+                flags.extend(
+                    optional
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| subset >> i & 1 == 1)
+                        .map(|(_, f)| f.to_string()),
+                );
+                let format = presets::by_name(preset).expect("preset");
+                let mut machine = Machine::new(format, 1 << 20).expect("machine");
+                let request = MapRequest {
+                    va: 0x40_0000,
+                    len: 0x1000,
+                    target: MapTarget::Alloc,
+                    page_size: None,
+                    flags: Some(flags),
+                };
+                if machine.map(0, &request).is_err() {
+                    continue; // e.g. RISC-V W without R or X is still a leaf the walk refuses
+                }
+                for switches in 0u32..16 {
+                    let bit = |n: u32| switches >> n & 1 == 1;
+                    machine.settings = MmuSettings {
+                        wp: bit(0),
+                        smep: bit(1),
+                        smap: bit(2),
+                        nxe: true,
+                        sum: bit(1),
+                        mxr: bit(3),
+                        ..MmuSettings::default()
+                    };
+                    for access in Access::ALL {
+                        for mode in [Mode::User, Mode::Supervisor] {
+                            let t = machine.translate(0, 0x40_0123, access, mode).expect("process");
+                            let Some(rights) = t.steps.last().map(|s| s.rights) else { continue };
+                            let expected = match &t.outcome {
+                                Outcome::Mapped(_) => None,
+                                Outcome::Fault(f) if f.kind == FaultKind::InvalidEntry => continue,
+                                Outcome::Fault(f) => Some(f.kind),
+                            };
+                            let got = check_rights(&machine.format, &machine.settings, rights, access, mode);
+                            assert_eq!(got, expected, "{preset} {subset:b} {switches:b} {access:?} {mode:?}");
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
+    }
+
+    #[test]
+    fn a_huge_record_details_only_the_first_pages() {
+        let mut machine =
+            Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 24).expect("machine");
+        let config = ReplayConfig { demand_map: true, ..ReplayConfig::default() };
+        let mut replayer = Replayer::new(config).expect("tlb");
+        let record = TraceRecord { kind: AccessKind::Load, addr: 0x1000, size: 100 << 12, process: None };
+        let step = replayer.step(&mut machine, &record).expect("step");
+        assert_eq!(step.lookups, 100);
+        assert_eq!(step.pages.len(), MAX_DETAILED_PAGES);
+        assert!(step.pages.iter().all(|p| !p.hit && p.demand_mapped));
+        assert_eq!(replayer.stats(&machine).total.counters.demand_maps, 100);
+    }
+}

@@ -503,3 +503,31 @@ fn example_data_files_are_current() {
         }
     }
 }
+
+#[test]
+fn instructors_edit_and_reseal_tasks() {
+    let mut lab = small_lab();
+    let id = author::unused_id(&lab, "walk");
+    let t = ask_translation(&lab, &id, 0, 0x40_0000, Access::Read, Mode::User, false).unwrap();
+    add_task(&mut lab, t).unwrap();
+    assert_eq!(author::unused_id(&lab, "walk"), "walk-2");
+    assert!(add_task(&mut lab, ask_choice("walk", 1, "?", &["a"], &[0]).unwrap()).is_err(), "duplicate id");
+    // The instructor changes the address: the old key is stale until resealed.
+    if let Some(Question::Translate(q)) = lab.exercises.task_mut("walk").map(|t| &mut t.question) {
+        q.va = 0x40_0008;
+    }
+    let task = lab.exercises.task("walk").unwrap().clone();
+    assert_eq!(pagelab::exercise::seal::is_current(&task, &lab.machine), Some(false));
+    author::reseal_task(&mut lab, "walk").unwrap();
+    let task = lab.exercises.task("walk").unwrap().clone();
+    assert_eq!(pagelab::exercise::seal::is_current(&task, &lab.machine), Some(true));
+    assert_eq!(
+        pagelab::exercise::seal::expected_text(&task, &lab.machine).as_deref(),
+        Some("physical address 0x123008")
+    );
+    assert!(submit(&mut lab, "walk", Answer::Address { pa: 0x12_3008, byte: None }).unwrap().passed);
+    // A student version cannot be resealed or extended.
+    let mut student = student_version(&lab);
+    assert!(author::reseal_task(&mut student, "walk").is_err());
+    assert!(author::add_task(&mut student, goal("g", 1, Condition::AllOf(vec![]))).is_err());
+}

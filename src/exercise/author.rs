@@ -32,13 +32,11 @@ pub fn new_task(id: &str, points: u32, question: Question) -> Task {
 }
 
 fn process_name(machine: &Machine, process: usize) -> Result<String, ExerciseError> {
-    machine.processes.get(process).map(|p| p.name.clone()).ok_or_else(|| {
-        SealError::Query {
-            id: String::new(),
-            message: MachineError::NoSuchProcess(process.to_string()).to_string(),
-        }
-        .into()
-    })
+    machine
+        .processes
+        .get(process)
+        .map(|p| p.name.clone())
+        .ok_or_else(|| MachineError::NoSuchProcess(process.to_string()).into())
 }
 
 /// "Ask this translation": a translate task for `va` in process number `process`, with a
@@ -270,4 +268,25 @@ pub fn solution_answers(lab: &Lab) -> Vec<(String, super::task::Answer)> {
         out.push((task.id.clone(), answer));
     }
     out
+}
+
+/// A task id not used yet in `lab`: `prefix`, then `prefix-2`, `prefix-3`, ...
+pub fn unused_id(lab: &Lab, prefix: &str) -> String {
+    let prefix = if prefix.trim().is_empty() { "task" } else { prefix.trim() };
+    std::iter::once(prefix.to_string())
+        .chain((2u32..).map(|n| format!("{prefix}-{n}")))
+        .find(|id| lab.exercises.task(id).is_none())
+        .unwrap_or_else(|| prefix.to_string())
+}
+
+/// Recomputes the key of task `id` from the lab's machine with a fresh salt, after the
+/// instructor edited its question (address, access, query, correct options...).
+pub fn reseal_task(lab: &mut Lab, id: &str) -> Result<(), ExerciseError> {
+    if lab.exercises.student {
+        return Err(ExerciseError::StudentVersion("its answers cannot be recomputed"));
+    }
+    let machine = &lab.machine;
+    let task = lab.exercises.task_mut(id).ok_or_else(|| ExerciseError::NoSuchTask(id.into()))?;
+    seal::seal_task(task, machine, &seal::fresh_salt(id))?;
+    Ok(())
 }

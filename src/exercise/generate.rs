@@ -254,7 +254,8 @@ fn move_page(
 ) -> Result<(), GenerateError> {
     let err = |message: String| GenerateError::Page { slot, message };
     let process = m.find_process(&page.process).map_err(|e| err(e.to_string()))?;
-    let root = m.processes[process].root;
+    let root =
+        m.processes.get(process).map(|p| p.root).ok_or_else(|| err(format!("no process {process}")))?;
     let f = m.format.clone();
     let path = table::entry_path(&m.mem, &f, root, page.va).unwrap_or_default();
     let leaf = path.last().copied().filter(|e| f.present(e.raw, e.level) && f.is_leaf(e.raw, e.level));

@@ -56,6 +56,8 @@ pub enum ExerciseError {
     NoSuchOption { id: String, index: usize },
     #[error(transparent)]
     Seal(#[from] seal::SealError),
+    #[error(transparent)]
+    Machine(#[from] crate::sim::MachineError),
     #[error("task ids must be unique and non-empty: {0:?}")]
     BadId(String),
     #[error("this lab is a student version; {0}")]

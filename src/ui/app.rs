@@ -102,14 +102,20 @@ impl PagelabApp {
             });
         }
         if self.prefs.show_memory {
-            egui::Panel::bottom("memory").resizable(true).default_size(150.0).show(ui, |ui| {
-                memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
-            });
+            egui::Panel::bottom("memory").resizable(true).default_size(150.0).max_size(500.0).show(
+                ui,
+                |ui| {
+                    memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
+                },
+            );
         }
         if self.prefs.show_inspector {
-            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).show(ui, |ui| {
-                inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
-            });
+            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).max_size(400.0).show(
+                ui,
+                |ui| {
+                    inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                },
+            );
         }
         egui::CentralPanel::default().show(ui, |ui| {
             tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);

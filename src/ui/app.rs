@@ -121,6 +121,10 @@ impl PagelabApp {
             tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
+        // What the actions changed is drawn next frame: ask for it now, not at the next input.
+        if !actions.is_empty() || !self.actions.is_empty() {
+            ctx.request_repaint();
+        }
         for action in actions {
             self.run(action, &ctx);
         }

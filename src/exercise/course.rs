@@ -17,6 +17,9 @@ use crate::sim::table;
 use crate::sim::tlb::{TlbConfig, TlbPolicy};
 use crate::sim::{Access, FaultKind, Machine, MachineError, MapRequest, MapTarget, Mode, presets};
 
+mod labs;
+pub use labs::{exam_format, exam16, linear_table, processes_shared, x86_64_huge};
+
 /// Why an example lab could not be built (a bug in this file, never user input).
 #[derive(Debug, thiserror::Error)]
 pub enum CourseError {
@@ -477,7 +480,14 @@ pub fn sv39_tlb() -> Result<Lab, CourseError> {
 
 /// Every example lab, with a file-name stem.
 pub fn all() -> Result<Vec<(&'static str, Lab)>, CourseError> {
-    Ok(vec![("x86-64-walks", x86_64_walks()?), ("sv39-tlb", sv39_tlb()?)])
+    Ok(vec![
+        ("linear-table", linear_table()?),
+        ("x86-64-walks", x86_64_walks()?),
+        ("x86-64-huge", x86_64_huge()?),
+        ("processes-shared", processes_shared()?),
+        ("sv39-tlb", sv39_tlb()?),
+        ("exam16", exam16()?),
+    ])
 }
 
 /// The instructor's solution to a lab built here or generated from one: the goal edits made on
@@ -522,19 +532,44 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Cou
                 .leaves()
                 .iter()
                 .any(|c| matches!(c, Condition::Faults { va: v, access: Access::Execute, .. } if v == va));
-            let mut flags = vec!["R/W", "U/S"];
+            let mut roles = vec![Role::Writable, Role::User];
             if no_exec {
-                flags.push("NX");
+                roles.push(Role::NoExecute);
             }
+            let flags: Vec<String> = roles
+                .iter()
+                .filter_map(|r| m.format.field(*r, m.format.levels.len() - 1))
+                .map(|f| f.name.clone())
+                .collect();
             let page = va & !(m.format.page_size() - 1);
             let request = MapRequest {
                 va: page,
                 len: m.format.page_size(),
                 target: MapTarget::To(frame << m.format.page_shift),
                 page_size: None,
-                flags: Some(flags.iter().map(|f| f.to_string()).collect()),
+                flags: Some(flags),
             };
             m.map(p, &request)?;
+        }
+        Condition::Translates { process, va, access, mode, frame: None } => {
+            // Grant the rights the access needs at every level of the walk.
+            let p = find(m, process)?;
+            let mut roles = Vec::new();
+            if *access == Access::Write {
+                roles.push(Role::Writable);
+            }
+            if *mode == Mode::User {
+                roles.push(Role::User);
+            }
+            let root = m.processes.get(p).map_or(0, |p| p.root);
+            let path = table::entry_path(&m.mem, &m.format, root, *va).unwrap_or_default();
+            for entry in path {
+                for role in &roles {
+                    if let Some(name) = m.format.field(*role, entry.level).map(|f| f.name.clone()) {
+                        m.set_field(entry.entry_addr, entry.level, &name, 1)?;
+                    }
+                }
+            }
         }
         Condition::Faults { process, va, access: Access::Execute, .. } => {
             let p = find(m, process)?;

@@ -104,13 +104,3 @@ fn course_files_are_current() {
         }
     }
 }
-
-#[test]
-#[ignore = "prints every answer, for reviewing the labs' texts"]
-fn print_answers() {
-    for (name, lab) in course::all().unwrap() {
-        for (id, answer) in solution_answers(&lab) {
-            println!("{name}/{id}: {answer:?}");
-        }
-    }
-}

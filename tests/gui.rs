@@ -223,3 +223,25 @@ fn without_a_display_the_app_says_so_and_exits_non_zero() {
     assert!(stderr.contains("pagelab --help"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn quitting_or_opening_with_unsaved_changes_asks_first() {
+    let mut h = harness();
+    h.get_by_label("Add").click();
+    h.run();
+    assert!(h.state().doc.dirty);
+    h.state_mut().push(pagelab::ui::state::Action::New("empty:sv39".into()));
+    h.run();
+    assert_eq!(h.state().doc.lab.machine.format.name, "x86-64", "nothing is lost before the user answers");
+    assert!(h.state().state.pending_discard.is_some(), "the app asks");
+    h.get_by_label_contains("Unsaved changes");
+    h.get_by_label("Cancel").click();
+    h.run();
+    assert!(h.state().state.pending_discard.is_none());
+    h.state_mut().push(pagelab::ui::state::Action::New("empty:sv39".into()));
+    h.run();
+    h.get_by_label("Discard changes").click();
+    h.run();
+    assert_eq!(h.state().doc.lab.machine.format.name, "sv39");
+    assert!(!h.state().doc.dirty);
+}

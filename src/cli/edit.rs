@@ -170,7 +170,9 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
         .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     let size = page_size.unwrap_or(lab.machine.format.page_size());
     let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
+    let before = lab.machine.clone();
     let pages = lab.machine.map(process, &request)?;
+    crate::exercise::locks::refuse_locked_edit(&lab, &before)?;
     save_lab(&lab, &args.lab)?;
     Ok(format!(
         "mapped {pages} page(s) of {} at {va:#x} in process \"{}\"\n",
@@ -184,7 +186,9 @@ pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
     let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format.page_size());
+    let before = lab.machine.clone();
     let gone = lab.machine.unmap(process, va, len)?;
+    crate::exercise::locks::refuse_locked_edit(&lab, &before)?;
     save_lab(&lab, &args.lab)?;
     Ok(format!("unmapped {} page(s) in process \"{}\"\n", gone.len(), lab.machine.processes[process].name))
 }

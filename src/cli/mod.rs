@@ -1,6 +1,7 @@
 //! The headless command line (clap): scripting and autograding on top of `sim` and `lab`.
 
 pub mod edit;
+pub mod exercise;
 pub mod import;
 pub mod policy;
 pub mod replay;
@@ -42,6 +43,10 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Write one of the sample labs (or list them).
     Sample(samples::SampleArgs),
+    /// Grade a lab's exercises: per-task results, points and total (exit 0 unless the file is unusable).
+    Check(exercise::CheckArgs),
+    /// Make a per-student variant of an exercise template, reproducible from the seed.
+    Generate(exercise::GenerateArgs),
 }
 
 /// Runs a subcommand; returns what to print on standard output.
@@ -57,5 +62,7 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Policy(args) => policy::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Sample(args) => samples::run(args),
+        Command::Check(args) => exercise::check(args),
+        Command::Generate(args) => exercise::generate(args),
     }
 }

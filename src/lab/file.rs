@@ -2,6 +2,7 @@
 //! memory that is in use, processes and settings. Loading never panics; every problem is
 //! reported with the JSON path where it was found.
 
+use crate::exercise::{Exercises, Locks};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
@@ -17,6 +18,9 @@ use thiserror::Error;
 pub const MAGIC: &str = "pagelab-lab";
 /// The version this build writes; it reads versions 1..=CURRENT_VERSION.
 pub const CURRENT_VERSION: u32 = 1;
+
+/// Most allocated frames a lab file may list (each costs memory and time when loaded).
+pub const MAX_ALLOCATED_FRAMES: u64 = 1 << 24;
 
 /// A problem in a lab file, with the JSON path where it is.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -41,6 +45,10 @@ pub struct Lab {
     pub machine: Machine,
     /// Who answers page faults (left out of the file while it has the defaults).
     pub os: OsSettings,
+    /// Tasks for students (empty in a plain lab).
+    pub exercises: Exercises,
+    /// Parts students cannot edit.
+    pub locks: Locks,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
@@ -95,26 +103,42 @@ pub struct LabFile {
     /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
     #[serde(default, skip_serializing_if = "OsSettings::is_default")]
     pub os: OsSettings,
+    #[serde(default, skip_serializing_if = "Exercises::is_empty")]
+    pub exercises: Exercises,
+    #[serde(default, skip_serializing_if = "Locks::is_empty")]
+    pub locks: Locks,
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     if !text.len().is_multiple_of(2) {
         return Err(format!("hex string has an odd number of digits ({})", text.len()));
     }
-    let digits = text.as_bytes();
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    digits
-        .chunks(2)
-        .enumerate()
-        .map(|(i, pair)| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => Ok(h << 4 | l),
-            _ => Err(format!("not a hex digit near position {}", i * 2)),
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => bytes.push(h << 4 | l),
+            _ => return Err(format!("not a hex digit near position {}", i * 2)),
+        }
+    }
+    Ok(bytes)
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
@@ -161,6 +185,8 @@ impl Lab {
             description: description.to_string(),
             machine,
             os: OsSettings::default(),
+            exercises: Exercises::default(),
+            locks: Locks::default(),
         }
     }
 
@@ -188,6 +214,8 @@ impl Lab {
             active: m.active,
             settings: m.settings,
             os: self.os,
+            exercises: self.exercises.clone(),
+            locks: self.locks.clone(),
         }
     }
 
@@ -220,6 +248,13 @@ impl Lab {
         format.validate().map_err(|e| LabError::new("paging", e))?;
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
+        let total = file.memory.allocated.iter().try_fold(0u64, |sum, [_, count]| sum.checked_add(*count));
+        if total.is_none_or(|t| t > MAX_ALLOCATED_FRAMES) {
+            return Err(LabError::new(
+                "memory.allocated",
+                format!("more than {MAX_ALLOCATED_FRAMES} allocated frames; a lab holds at most that many"),
+            ));
+        }
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
             let end = first.checked_add(count).filter(|&e| e <= mem.frame_count());
             if end.is_none() {
@@ -275,7 +310,15 @@ impl Lab {
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
-        Ok(Self { title: file.title, description: file.description, machine, os: file.os })
+        crate::exercise::validate(&file.exercises)?;
+        Ok(Self {
+            title: file.title,
+            description: file.description,
+            machine,
+            os: file.os,
+            exercises: file.exercises,
+            locks: file.locks,
+        })
     }
 }
 

@@ -96,6 +96,24 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind, in the order pickers list them.
+    pub const ALL: [FaultKind; 14] = [
+        Self::NotPresent,
+        Self::WriteProtection,
+        Self::UserProtection,
+        Self::ExecuteProtection,
+        Self::ReadProtection,
+        Self::SupervisorProtection,
+        Self::ReservedBit,
+        Self::NonCanonical,
+        Self::OutOfRange,
+        Self::MisalignedSuperpage,
+        Self::AccessedClear,
+        Self::DirtyClear,
+        Self::InvalidEntry,
+        Self::TableOutsideMemory,
+    ];
+
     /// A short identifier used in JSON and the CLI.
     pub fn id(self) -> &'static str {
         match self {

@@ -52,6 +52,7 @@ pub enum Role {
 
 /// A named bit field of a page-table entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Field {
     pub name: String,
     /// Least significant bit.
@@ -96,6 +97,7 @@ pub fn low_mask(bits: u32) -> u64 {
 
 /// One level of the tree, root first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Level {
     pub name: String,
     pub index_bits: u32,
@@ -131,6 +133,7 @@ pub enum SuperpageLowBits {
 
 /// A complete paging format.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PagingFormat {
     pub name: String,
     #[serde(default)]

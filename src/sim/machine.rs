@@ -297,17 +297,21 @@ impl Machine {
         let flags = request.flags.clone().unwrap_or_else(|| self.format.default_leaf_flags.clone());
         let leaf = table::leaf_bits(&self.format, level, &flags)?;
         let len = request.len.max(1);
-        let end = request.va.checked_add(len).ok_or(TableError::RangeOverflow { va: request.va, len })?;
+        // The range may end exactly at the top of the address space (the last page of the
+        // canonical upper half), so check its last byte rather than the end.
+        request.va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va: request.va, len })?;
         if !request.va.is_multiple_of(size) {
             return Err(TableError::Misaligned { va: request.va, size }.into());
         }
-        let pages = (end - request.va).div_ceil(size);
+        let pages = len.div_ceil(size);
         if pages > MAX_PAGES_PER_CALL {
             return Err(MachineError::RangeTooLarge { va: request.va, len, pages, max: MAX_PAGES_PER_CALL });
         }
         let frames_per_page = size >> self.format.page_shift;
+        let parent_shift = level.checked_sub(1).map_or(64, |parent| self.format.entry_span_shift(parent));
         let backup = self.mem.clone();
         let result = (|| {
+            let mut leaf_table: Option<(u64, u64)> = None;
             for i in 0..pages {
                 let va = request.va + i * size;
                 let frame = match request.target {
@@ -329,7 +333,17 @@ impl Machine {
                     }
                     MapTarget::Alloc => self.mem.alloc_aligned(frames_per_page, frames_per_page)?,
                 };
-                table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
+                let parent = va.checked_shr(parent_shift).unwrap_or(0);
+                match leaf_table {
+                    Some((p, table_addr)) if p == parent => {
+                        table::map_page_in(&mut self.mem, &self.format, table_addr, va, level, frame, leaf)?;
+                    }
+                    _ => {
+                        table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
+                        let path = table::entry_path(&self.mem, &self.format, root, va)?;
+                        leaf_table = path.last().map(|e| (parent, e.table_addr));
+                    }
+                }
             }
             Ok(pages)
         })();
@@ -363,7 +377,7 @@ impl Machine {
     }
 
     fn release_data_frames(&mut self, first: u64, count: u64, in_use: &BTreeSet<u64>) {
-        for f in first..first.saturating_add(count) {
+        for f in first..first.saturating_add(count).min(self.mem.frame_count()) {
             if !in_use.contains(&f) && self.mem.is_allocated(f) {
                 self.mem.release(f);
             }
@@ -478,6 +492,21 @@ mod tests {
 
     fn map_req(va: u64, len: u64) -> MapRequest {
         MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None }
+    }
+
+    #[test]
+    fn the_last_page_of_the_address_space_can_be_mapped() {
+        let mut m = machine("x86-64");
+        let last = map_req(0xffff_ffff_ffff_f000, 0x1000);
+        assert_eq!(m.map(0, &last), Ok(1));
+        assert!(
+            m.translate(0, 0xffff_ffff_ffff_ffff, Access::Read, Mode::Supervisor).unwrap().pa().is_some()
+        );
+        assert!(matches!(
+            m.map(0, &map_req(0xffff_ffff_ffff_f000, 0x2000)),
+            Err(MachineError::Table(TableError::RangeOverflow { .. }))
+        ));
+        assert_eq!(m.unmap(0, 0xffff_ffff_ffff_f000, 0x1000).map(|u| u.len()), Ok(1));
     }
 
     #[test]

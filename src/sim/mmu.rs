@@ -20,7 +20,7 @@ pub enum RiscvAd {
 
 /// Control-register switches that change the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MmuSettings {
     /// x86 CR0.WP: supervisor writes honour read-only pages.
     pub wp: bool,
@@ -250,7 +250,12 @@ impl Walk<'_> {
         let reserved = f.fields_at(level).any(|field| field.role == Role::Reserved && field.get(raw) != 0);
         let nx_reserved =
             f.arch == Arch::X86 && !self.settings.nxe && f.flag(raw, Role::NoExecute, level, false);
-        if reserved || nx_reserved {
+        let pointer_reserved = f.arch == Arch::RiscV
+            && !leaf
+            && [Role::Accessed, Role::Dirty, Role::User]
+                .into_iter()
+                .any(|role| f.flag(raw, role, level, false));
+        if reserved || nx_reserved || pointer_reserved {
             return Err((FaultKind::ReservedBit, Some(level)));
         }
         if f.arch == Arch::RiscV

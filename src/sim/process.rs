@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Process {
     pub name: String,
     /// Frame number of the root table (x86 CR3 >> 12, RISC-V satp.PPN, OSTEP's PDBR).

@@ -203,17 +203,7 @@ pub fn map_page(
     frame: u64,
     leaf: u64,
 ) -> Result<(), TableError> {
-    if level >= format.levels.len() {
-        return Err(TableError::NoSuchLevel { level });
-    }
-    if !format.va_in_range(va) {
-        return Err(TableError::VaOutOfRange { va, bits: format.va_bits });
-    }
-    let span = format.entry_span_shift(level);
-    if va & low_mask(span) != 0 {
-        return Err(TableError::Misaligned { va, size: 1u64 << span.min(63) });
-    }
-    check_frame(mem, format, level, frame)?;
+    check_leaf(mem, format, va, level, frame)?;
     let mut table_addr = root_addr(format, root)?;
     for l in 0..level {
         let entry = read_entry(mem, format, table_addr, l, format.index_of(va, l))?;
@@ -234,6 +224,53 @@ pub fn map_page(
             table_addr = child << format.page_shift;
         }
     }
+    write_leaf(mem, format, table_addr, va, level, frame, leaf)
+}
+
+/// Maps the page at `va` like [`map_page`], into `table_addr`, the table at `level` that holds
+/// the entry for `va` (mapping a range fills a table without walking from the root each time).
+pub fn map_page_in(
+    mem: &mut PhysMem,
+    format: &PagingFormat,
+    table_addr: u64,
+    va: u64,
+    level: usize,
+    frame: u64,
+    leaf: u64,
+) -> Result<(), TableError> {
+    check_leaf(mem, format, va, level, frame)?;
+    write_leaf(mem, format, table_addr, va, level, frame, leaf)
+}
+
+fn check_leaf(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    va: u64,
+    level: usize,
+    frame: u64,
+) -> Result<(), TableError> {
+    if level >= format.levels.len() {
+        return Err(TableError::NoSuchLevel { level });
+    }
+    if !format.va_in_range(va) {
+        return Err(TableError::VaOutOfRange { va, bits: format.va_bits });
+    }
+    let span = format.entry_span_shift(level);
+    if va & low_mask(span) != 0 {
+        return Err(TableError::Misaligned { va, size: 1u64 << span.min(63) });
+    }
+    check_frame(mem, format, level, frame)
+}
+
+fn write_leaf(
+    mem: &mut PhysMem,
+    format: &PagingFormat,
+    table_addr: u64,
+    va: u64,
+    level: usize,
+    frame: u64,
+    leaf: u64,
+) -> Result<(), TableError> {
     let entry = read_entry(mem, format, table_addr, level, format.index_of(va, level))?;
     if format.present(entry.raw, level) {
         if level < format.last_level() && !format.is_leaf(entry.raw, level) {
@@ -286,19 +323,24 @@ pub fn unmap_range(
     len: u64,
 ) -> Result<Vec<Unmapped>, TableError> {
     let len = len.max(1);
-    let end = va.checked_add(len).ok_or(TableError::RangeOverflow { va, len })?;
+    // The last byte, not the end: a range may reach the very top of the address space.
+    let last_byte = va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va, len })?;
+    let end = last_byte.saturating_add(1);
     // First pass: refuse to split a large page, so that nothing changes on error.
     let mut cursor = va & !low_mask(format.page_shift);
     let mut leaves = Vec::new();
-    while cursor < end {
+    while cursor <= last_byte {
+        if !format.va_in_range(cursor) {
+            return Err(TableError::VaOutOfRange { va: cursor, bits: format.va_bits });
+        }
         let path = entry_path(mem, format, root, cursor)?;
         let last = path.last().copied();
         let step = match last {
             Some(e) if format.present(e.raw, e.level) && format.is_leaf(e.raw, e.level) => {
                 let span = format.entry_span_shift(e.level);
                 let page = cursor & !low_mask(span);
-                let page_end = page.saturating_add(1u64 << span.min(63));
-                if page < va || page_end > end {
+                let page_last = page.saturating_add(low_mask(span.min(64)));
+                if page < va || page_last > last_byte {
                     return Err(TableError::SplitHugePage {
                         start: va,
                         end,

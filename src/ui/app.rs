@@ -3,7 +3,7 @@
 
 use super::doc::{Document, Edit};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
-use super::{dialogs, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use super::{dialogs, exercises, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
 use egui::{Key, KeyboardShortcut, Modifiers};
@@ -58,6 +58,10 @@ impl PagelabApp {
         self.state.last_walk = None;
         self.state.history.clear();
         self.state.show_description = false;
+        self.state.exercises = Default::default();
+        if !self.doc.lab.exercises.tasks.is_empty() {
+            self.prefs.show_exercises = true;
+        }
     }
 
     /// Queues an action as if a view had emitted it (tests and menus use this).
@@ -85,20 +89,33 @@ impl PagelabApp {
                 processes::processes_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
             });
         }
+        if self.prefs.show_exercises {
+            egui::Panel::left("exercises").resizable(true).default_size(330.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().id_salt("exercises-panel").show(ui, |ui| {
+                    exercises::exercises_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                });
+            });
+        }
         if self.prefs.show_mmu {
             egui::Panel::right("mmu").resizable(true).default_size(500.0).show(ui, |ui| {
                 mmu_panel::mmu_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_memory {
-            egui::Panel::bottom("memory").resizable(true).default_size(150.0).show(ui, |ui| {
-                memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
-            });
+            egui::Panel::bottom("memory").resizable(true).default_size(150.0).max_size(500.0).show(
+                ui,
+                |ui| {
+                    memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
+                },
+            );
         }
         if self.prefs.show_inspector {
-            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).show(ui, |ui| {
-                inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
-            });
+            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).max_size(400.0).show(
+                ui,
+                |ui| {
+                    inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                },
+            );
         }
         egui::CentralPanel::default().show(ui, |ui| {
             tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);
@@ -114,6 +131,10 @@ impl PagelabApp {
                 &mut self.state.frames,
                 &mut actions,
             );
+        }
+        // What the actions changed is drawn next frame: ask for it now, not at the next input.
+        if !actions.is_empty() || !self.actions.is_empty() {
+            ctx.request_repaint();
         }
         for action in actions {
             self.run(action, &ctx);
@@ -217,6 +238,18 @@ impl PagelabApp {
                 None => self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc)),
             },
             Action::SaveAs(path) => self.save_to(path),
+            Action::ExportStudent(path) => {
+                let student = crate::exercise::student_version(&self.doc.lab);
+                match io::save(&student, &path) {
+                    Ok(()) => {
+                        self.state.path_dialog = None;
+                        self.state.info(format!("exported the student version to {}", path.display()));
+                    }
+                    Err(e) => {
+                        self.state.file_error = Some(format!("Could not write {}:\n{e}", path.display()))
+                    }
+                }
+            }
             Action::Undo => match self.doc.undo() {
                 Some(what) => self.state.info(format!("undid {what}")),
                 None => self.state.info("nothing to undo"),

@@ -1,6 +1,7 @@
 //! The open document: the lab, where it lives on disk, whether it changed, and undo/redo.
 //! Every change goes through [`Document::apply`], which snapshots the lab first.
 
+use crate::exercise::{Exercises, LockError, Locks};
 use crate::lab::{Lab, io};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::machine::{MachineError, MapRequest};
@@ -65,6 +66,18 @@ pub enum Edit {
         title: String,
         description: String,
     },
+    /// New exercises (tasks edited by the instructor, or answers and hints saved by a student).
+    SetExercises(Box<Exercises>),
+    SetLocks(Locks),
+}
+
+/// Why an edit was refused; the lab is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+    #[error(transparent)]
+    Locked(#[from] LockError),
 }
 
 impl Edit {
@@ -84,6 +97,8 @@ impl Edit {
             Edit::Access { va, .. } => format!("access {va:#x}"),
             Edit::Settings(_) => "change MMU settings".into(),
             Edit::Retitle { .. } => "edit title".into(),
+            Edit::SetExercises(_) => "change exercises".into(),
+            Edit::SetLocks(_) => "change locks".into(),
         }
     }
 }
@@ -103,17 +118,28 @@ pub struct Document {
     redo: Vec<(Lab, String)>,
     /// Bumped on every change so that views can cache what they derive from the lab.
     pub generation: u64,
+    /// Refuse edits to parts the exercise locks (student mode).
+    pub enforce_locks: bool,
 }
 
 impl Document {
     pub fn new(lab: Lab, path: Option<PathBuf>) -> Self {
-        Self { lab, path, dirty: false, undo: Vec::new(), redo: Vec::new(), generation: 1 }
+        let enforce_locks = lab.exercises.student;
+        Self { lab, path, dirty: false, undo: Vec::new(), redo: Vec::new(), generation: 1, enforce_locks }
     }
 
     /// Applies an edit; on error the lab is unchanged and nothing is recorded.
-    pub fn apply(&mut self, edit: &Edit) -> Result<Applied, MachineError> {
+    pub fn apply(&mut self, edit: &Edit) -> Result<Applied, EditError> {
         let before = self.lab.clone();
-        let result = self.apply_inner(edit);
+        let result = self.apply_inner(edit).map_err(EditError::from).and_then(|applied| {
+            if self.enforce_locks {
+                before.locks.check_change(&before.machine, &self.lab.machine)?;
+                if self.lab.locks != before.locks {
+                    return Err(EditError::Locked(LockError::Process("(the locks themselves)".into())));
+                }
+            }
+            Ok(applied)
+        });
         match &result {
             Ok(applied) => {
                 let changed = self.lab != before;
@@ -177,6 +203,8 @@ impl Document {
                 self.lab.title = title.clone();
                 self.lab.description = description.clone();
             }
+            Edit::SetExercises(exercises) => self.lab.exercises = (**exercises).clone(),
+            Edit::SetLocks(locks) => self.lab.locks = locks.clone(),
         }
         Ok(applied)
     }

@@ -116,49 +116,53 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
     let per_cell = map.frame_count.div_ceil(max_cells).max(1);
     let cells = map.frame_count.div_ceil(per_cell);
     let rows = cells.div_ceil(columns);
-    egui::ScrollArea::vertical().id_salt("memmap").auto_shrink([false, false]).show(ui, |ui| {
-        let (rect, response) =
-            ui.allocate_exact_size(vec2(columns as f32 * cell, rows as f32 * cell), Sense::click());
-        let painter = ui.painter_at(rect);
-        let clip = ui.clip_rect();
-        for c in 0..cells {
-            let (row, col) = (c / columns, c % columns);
-            let min = rect.min + vec2(col as f32 * cell, row as f32 * cell);
-            let r = egui::Rect::from_min_size(min, vec2(cell - 2.0, cell - 2.0));
-            if !clip.intersects(r) {
-                continue;
+    egui::ScrollArea::vertical()
+        .id_salt("memmap")
+        .auto_shrink([false, false])
+        .max_height(ui.available_height())
+        .show(ui, |ui| {
+            let (rect, response) =
+                ui.allocate_exact_size(vec2(columns as f32 * cell, rows as f32 * cell), Sense::click());
+            let painter = ui.painter_at(rect);
+            let clip = ui.clip_rect();
+            for c in 0..cells {
+                let (row, col) = (c / columns, c % columns);
+                let min = rect.min + vec2(col as f32 * cell, row as f32 * cell);
+                let r = egui::Rect::from_min_size(min, vec2(cell - 2.0, cell - 2.0));
+                if !clip.intersects(r) {
+                    continue;
+                }
+                painter.rect_filled(r, 2.0, use_color(map.cell_use(c * per_cell, per_cell), dark));
             }
-            painter.rect_filled(r, 2.0, use_color(map.cell_use(c * per_cell, per_cell), dark));
-        }
-        let hovered_cell = response.hover_pos().map(|p| {
-            let rel = p - rect.min;
-            let col = ((rel.x / cell) as u64).min(columns - 1);
-            (rel.y / cell) as u64 * columns + col
-        });
-        if let Some(c) = hovered_cell.filter(|&c| c < cells) {
-            let first = c * per_cell;
-            let u = map.cell_use(first, per_cell);
-            let what = describe(m, u);
-            let text = if per_cell == 1 {
-                format!("frame {first:#x} (physical {:#x}): {what}", first << m.format.page_shift)
-            } else {
-                format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
-            };
-            let text = if matches!(u, FrameUse::Table(_)) {
-                format!("{text}\nclick to show it in the tree")
-            } else {
-                text
-            };
-            response.clone().on_hover_text(text);
-            if response.clicked()
-                && let FrameUse::Table(_) = u
-            {
-                let table_frame =
-                    map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
-                if let Some(fr) = table_frame {
-                    actions.push(Action::RevealTable(fr << m.format.page_shift));
+            let hovered_cell = response.hover_pos().map(|p| {
+                let rel = p - rect.min;
+                let col = ((rel.x / cell) as u64).min(columns - 1);
+                (rel.y / cell) as u64 * columns + col
+            });
+            if let Some(c) = hovered_cell.filter(|&c| c < cells) {
+                let first = c * per_cell;
+                let u = map.cell_use(first, per_cell);
+                let what = describe(m, u);
+                let text = if per_cell == 1 {
+                    format!("frame {first:#x} (physical {:#x}): {what}", first << m.format.page_shift)
+                } else {
+                    format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
+                };
+                let text = if matches!(u, FrameUse::Table(_)) {
+                    format!("{text}\nclick to show it in the tree")
+                } else {
+                    text
+                };
+                response.clone().on_hover_text(text);
+                if response.clicked()
+                    && let FrameUse::Table(_) = u
+                {
+                    let table_frame =
+                        map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
+                    if let Some(fr) = table_frame {
+                        actions.push(Action::RevealTable(fr << m.format.page_shift));
+                    }
                 }
             }
-        }
-    });
+        });
 }

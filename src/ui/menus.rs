@@ -113,6 +113,7 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mu
     ui.checkbox(&mut prefs.show_inspector, "Entry inspector");
     ui.checkbox(&mut prefs.show_memory, "Physical memory map");
     ui.checkbox(&mut prefs.show_frames, "Frames and page faults");
+    ui.checkbox(&mut prefs.show_exercises, "Exercises");
     ui.separator();
     ui.checkbox(&mut prefs.dark, "Dark theme");
     ui.checkbox(&mut state.present_only, "Present entries only");

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod dialogs;
 pub mod doc;
+pub mod exercises;
 pub mod frames_view;
 pub mod inspector;
 pub mod memmap;

@@ -32,6 +32,8 @@ pub enum Action {
         process: usize,
     },
     Quit,
+    /// Save the student version of the lab (no plain answers) to this path.
+    ExportStudent(PathBuf),
     /// The user chose to lose unsaved changes: run the pending action.
     DiscardChanges,
     /// New OS-model settings for the lab (frames view).
@@ -47,6 +49,7 @@ pub struct Prefs {
     pub show_mmu: bool,
     pub show_memory: bool,
     pub show_inspector: bool,
+    pub show_exercises: bool,
     pub recent: Vec<PathBuf>,
     pub show_frames: bool,
 }
@@ -59,6 +62,7 @@ impl Default for Prefs {
             show_mmu: true,
             show_memory: true,
             show_inspector: true,
+            show_exercises: false,
             recent: Vec::new(),
             show_frames: false,
         }
@@ -127,6 +131,8 @@ pub struct PathDialog {
     pub path: String,
     pub save: bool,
     pub error: Option<String>,
+    /// Save the student version rather than the lab itself.
+    pub export_student: bool,
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -176,6 +182,7 @@ pub struct UiState {
     pub browse: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
     /// The frames view (OS model runs).
     pub frames: super::frames_view::FramesView,
+    pub exercises: super::exercises::ExerciseUi,
 }
 
 impl UiState {

@@ -1,0 +1,95 @@
+//! Exercises in the desktop app: an instructor authors a task from what is on screen, previews
+//! it as a student and answers it; a student copy refuses edits to locked parts.
+#![cfg(feature = "gui")]
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use pagelab::lab::Lab;
+use pagelab::sim::machine::{MapRequest, MapTarget};
+use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::ui::app::PagelabApp;
+
+fn lab() -> Lab {
+    let mut m = Machine::new(presets::x86_64(4), 16 << 20).unwrap();
+    let flags = Some(vec!["R/W".to_string(), "U/S".to_string()]);
+    m.map(0, &MapRequest { va: 0x60_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags })
+        .unwrap();
+    let pa = m.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
+    m.mem.write(pa, &[0x5a]).unwrap();
+    Lab::new("Exercise test", "", m)
+}
+
+fn harness(lab: Lab) -> Harness<'static, PagelabApp> {
+    let mut app = PagelabApp::new(lab, None);
+    app.prefs.show_exercises = true;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    h
+}
+
+fn type_into(h: &mut Harness<'static, PagelabApp>, label: &str, text: &str) {
+    let field = h.get_by_label(label);
+    field.focus();
+    field.type_text(text);
+    h.run();
+}
+
+#[test]
+fn author_a_translation_task_then_answer_it_as_a_student() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    type_into(&mut h, "Virtual address:", "0x600010");
+    h.get_by_label("Ask this translation").click();
+    h.run();
+    let tasks = &h.state().doc.lab.exercises.tasks;
+    assert_eq!(tasks.len(), 1, "the task was added to the lab");
+    let json = h.state().doc.lab.to_json();
+    let pa =
+        h.state().doc.lab.machine.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
+    assert!(!json.contains(&pa.to_string()), "the expected address is sealed, not stored");
+
+    h.get_by_label("Preview as student").click();
+    h.run();
+    h.get_by_label_contains("t1 (1 pt)").click();
+    h.run();
+    // A wrong answer first: feedback at once, no points.
+    type_into(&mut h, "Physical address:", "0x1234");
+    type_into(&mut h, "Byte:", "0x5a");
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Not yet");
+    h.get_by_label_contains("Score 0 / 1");
+
+    let pa_field = h.get_by_label("Physical address:");
+    pa_field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    pa_field.type_text(&format!("{pa:#x}"));
+    h.run();
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Right: ");
+    h.get_by_label_contains("Score 1 / 1");
+    let saved = h.state().doc.lab.exercises.tasks[0].answer.clone();
+    assert!(saved.is_some(), "the answer is saved in the lab");
+}
+
+#[test]
+fn a_student_copy_refuses_edits_to_locked_processes() {
+    let mut instructor = lab();
+    instructor.locks.lock(pagelab::exercise::LockTarget::Process("init"));
+    let student = pagelab::exercise::student_version(&instructor);
+    let mut h = harness(student);
+    let before = h.state().doc.lab.clone();
+    h.get_by_label("Map…").click();
+    h.run();
+    type_into(&mut h, "Virtual address", "0x900000");
+    h.get_by_label("Map").click();
+    h.run();
+    assert_eq!(h.state().doc.lab, before, "the locked process is unchanged");
+    // Said in the map dialog and in the status line.
+    assert!(h.query_all_by_label_contains("locked by the exercise").count() >= 1);
+}

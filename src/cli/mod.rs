@@ -4,6 +4,7 @@ pub mod edit;
 pub mod exercise;
 pub mod import;
 pub mod policy;
+pub mod procmaps;
 pub mod replay;
 pub mod samples;
 pub mod show;
@@ -35,7 +36,7 @@ pub enum Command {
     Translate(show::TranslateArgs),
     /// Page-table size per process and level, beside a linear table's size.
     Size(show::SizeArgs),
-    /// Import the output of OSTEP's homework simulators.
+    /// Import the output of OSTEP's homework simulators, or a process's /proc/PID/maps.
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
     Policy(policy::PolicyArgs),

@@ -5,6 +5,7 @@ pub mod file;
 pub mod io;
 pub mod ostep;
 pub mod ostep_import;
+pub mod procmaps;
 pub mod samples;
 
 pub use file::{Lab, LabError};

@@ -481,19 +481,45 @@ impl Replayer {
         true
     }
 
-    /// Follows a record's process (if it names one) and the machine's active process: a change
-    /// switches the TLB's address space (a flush of non-global entries without ASID tagging).
-    fn follow_process(&mut self, machine: &mut Machine, name: Option<&str>) -> Result<bool, UnknownProcess> {
-        if let Some(name) = name.filter(|&name| machine.active_process().name != name) {
-            let index = machine.find_process(name).map_err(|_| UnknownProcess(name.to_string()))?;
-            machine.switch_to(index).map_err(|_| UnknownProcess(name.to_string()))?;
+    /// Turns demand mapping on or off for the records that follow.
+    pub fn set_demand_map(&mut self, on: bool) {
+        self.config.demand_map = on;
+    }
+
+    /// One access made outside a trace (the GUI's MMU panel): a lookup for the active process in
+    /// `mode`, a walk and a fill on a miss, counted like a trace lookup but never demand-mapped
+    /// (the fault is what the student asked to see).
+    pub fn access(&mut self, machine: &mut Machine, va: u64, access: Access, mode: Mode) -> PageOutcome {
+        self.follow_active(machine);
+        let process = self.current.unwrap_or(0);
+        if self.per_process.len() <= process {
+            self.per_process.resize_with(process + 1, Counters::default);
         }
+        let config = ReplayConfig { mode, demand_map: false, ..self.config.clone() };
+        let Some(counters) = self.per_process.get_mut(process) else {
+            return PageOutcome {
+                va,
+                hit: false,
+                walk_refs: 0,
+                dirty_assist: false,
+                demand_mapped: false,
+                result: PageResult::Fault(FaultKind::NotPresent),
+            };
+        };
+        lookup(&mut self.tlb, counters, &config, machine, process, va, access)
+    }
+
+    /// Follows the machine's active process: a change switches the TLB's address space, which
+    /// flushes the non-global entries without ASID tagging (a CR3 write without PCIDs). Returns
+    /// whether the process changed.
+    pub fn follow_active(&mut self, machine: &Machine) -> bool {
         let active = machine.active.min(machine.processes.len().saturating_sub(1));
         if self.per_process.len() < machine.processes.len() {
             self.per_process.resize_with(machine.processes.len(), Counters::default);
         }
-        if self.current == Some(active) {
-            return Ok(false);
+        // The ASID too: deleting a process can give the same index to another one.
+        if self.current == Some(active) && self.tlb.current_asid() == machine.active_process().asid {
+            return false;
         }
         let switched = self.current.is_some();
         self.current = Some(active);
@@ -501,7 +527,17 @@ impl Replayer {
         if switched {
             self.switches += 1;
         }
-        Ok(switched)
+        switched
+    }
+
+    /// Follows a record's process (if it names one) and the machine's active process: a change
+    /// switches the TLB's address space (a flush of non-global entries without ASID tagging).
+    fn follow_process(&mut self, machine: &mut Machine, name: Option<&str>) -> Result<bool, UnknownProcess> {
+        if let Some(name) = name.filter(|&name| machine.active_process().name != name) {
+            let index = machine.find_process(name).map_err(|_| UnknownProcess(name.to_string()))?;
+            machine.switch_to(index).map_err(|_| UnknownProcess(name.to_string()))?;
+        }
+        Ok(self.follow_active(machine))
     }
 }
 

@@ -15,6 +15,8 @@ pub struct PagelabApp {
     pub doc: Document,
     pub state: UiState,
     pub prefs: Prefs,
+    /// The TLB in front of the tables, trace playback and plots (not saved, not undone).
+    pub tlb: super::tlb_state::TlbSim,
     actions: Vec<Action>,
     theme_applied: Option<bool>,
     title: String,
@@ -26,6 +28,7 @@ impl PagelabApp {
             doc: Document::new(lab, path),
             state: UiState::new(),
             prefs: Prefs::default(),
+            tlb: super::tlb_state::TlbSim::new(),
             actions: Vec::new(),
             theme_applied: None,
             title: String::new(),
@@ -62,6 +65,8 @@ impl PagelabApp {
         if !self.doc.lab.exercises.tasks.is_empty() {
             self.prefs.show_exercises = true;
         }
+        self.tlb.reset();
+        self.state.tlb.last_access = None;
     }
 
     /// Queues an action as if a view had emitted it (tests and menus use this).
@@ -79,6 +84,7 @@ impl PagelabApp {
         }
         self.shortcuts(&ctx);
         self.dropped_files(&ctx);
+        self.tlb_tick(&ctx);
         let mut actions = std::mem::take(&mut self.actions);
         egui::Panel::top("menu").show(ui, |ui| {
             menus::menu_bar_ui(ui, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
@@ -99,6 +105,11 @@ impl PagelabApp {
         if self.prefs.show_mmu {
             egui::Panel::right("mmu").resizable(true).default_size(500.0).show(ui, |ui| {
                 mmu_panel::mmu_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+            });
+        }
+        if self.prefs.show_tlb {
+            egui::Panel::right("tlb").resizable(true).default_size(560.0).show(ui, |ui| {
+                super::tlb_panel::tlb_panel_ui(ui, &self.doc, &self.tlb, &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_memory {
@@ -132,6 +143,9 @@ impl PagelabApp {
                 &mut actions,
             );
         }
+        let m = &self.doc.lab.machine;
+        super::plots::plots_window(&ctx, &self.tlb, m, &mut self.prefs, &mut self.state, &mut actions);
+        super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
         if !actions.is_empty() || !self.actions.is_empty() {
             ctx.request_repaint();
@@ -200,7 +214,11 @@ impl PagelabApp {
                 .collect()
         });
         if let Some(path) = dropped.into_iter().next() {
-            self.actions.push(Action::Open(path));
+            if super::trace_player::looks_like_trace(&path) {
+                self.actions.push(Action::Tlb(super::tlb_state::TlbAction::OpenTrace(path)));
+            } else {
+                self.actions.push(Action::Open(path));
+            }
         }
     }
 
@@ -287,6 +305,26 @@ impl PagelabApp {
                 self.doc.dirty = true;
                 self.doc.generation += 1;
             }
+            Action::Tlb(action) => self.run_tlb(action),
+            Action::ImportProcMaps(request) => {
+                self.guard_discard(Action::ImportProcMaps(request.clone()), |app| {
+                    match super::procmaps_dialog::import(&request) {
+                        Ok((lab, message)) => {
+                            app.doc = Document::new(lab, None);
+                            app.reset_view();
+                            app.state.procmaps_dialog = None;
+                            app.prefs.show_tlb = true;
+                            app.state.info(message);
+                        }
+                        Err(e) => {
+                            if let Some(dialog) = app.state.procmaps_dialog.as_mut() {
+                                dialog.error = Some(e.clone());
+                            }
+                            app.state.error(e);
+                        }
+                    }
+                })
+            }
             Action::DiscardChanges => {
                 self.doc.dirty = false;
                 if let Some(pending) = self.state.pending_discard.take() {
@@ -365,7 +403,16 @@ impl PagelabApp {
                 Err(e) => self.state.error(e.to_string()),
             }
         } else {
-            self.edit(&Edit::Access { process, va, access, mode });
+            // Through the TLB, in the active address space (as the CPU does).
+            let _ = process;
+            match self.perform_through_tlb(va, access, mode) {
+                Ok((t, message)) => {
+                    self.record_history(&t);
+                    self.state.last_walk = Some(t);
+                    self.state.info(message);
+                }
+                Err(e) => self.state.error(e),
+            }
         }
     }
 

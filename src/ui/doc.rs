@@ -209,6 +209,38 @@ impl Document {
         Ok(applied)
     }
 
+    /// Changes the lab outside of an [`Edit`] (an access through the TLB, which walks and writes
+    /// A/D bits only on a miss): one undo step named `what`, recorded only if the lab changed.
+    pub fn change<R>(&mut self, what: &str, change: impl FnOnce(&mut Lab) -> R) -> R {
+        let before = self.lab.clone();
+        let result = change(&mut self.lab);
+        if self.lab != before {
+            self.push_undo(before, what.to_string());
+            self.touch();
+        }
+        result
+    }
+
+    /// Records one undo snapshot before a long run of changes made straight to the lab (a trace
+    /// replay); each of them then calls [`Document::touch`]. Undo reverts the whole run.
+    pub fn begin_batch(&mut self, what: &str) {
+        self.push_undo(self.lab.clone(), what.to_string());
+    }
+
+    /// Marks a change made straight to the lab (after [`Document::begin_batch`]).
+    pub fn touch(&mut self) {
+        self.dirty = true;
+        self.generation += 1;
+    }
+
+    fn push_undo(&mut self, lab: Lab, what: String) {
+        self.undo.push((lab, what));
+        if self.undo.len() > UNDO_DEPTH {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+    }
+
     pub fn can_undo(&self) -> bool {
         !self.undo.is_empty()
     }
@@ -286,6 +318,23 @@ mod tests {
         assert_eq!(d.lab, original);
         d.redo();
         assert_eq!(d.lab, with_b);
+    }
+
+    #[test]
+    fn a_batch_is_one_undo_step_and_an_unchanged_change_records_nothing() {
+        let mut d = doc();
+        let original = d.lab.clone();
+        d.change("nothing", |_| ());
+        assert!(!d.can_undo() && !d.dirty);
+        d.begin_batch("replay");
+        for name in ["b", "c"] {
+            d.lab.machine.add_process(name).unwrap();
+            d.touch();
+        }
+        assert!(d.dirty);
+        assert_eq!(d.undo(), Some("replay".into()));
+        assert_eq!(d.lab, original);
+        assert!(!d.can_undo());
     }
 
     #[test]

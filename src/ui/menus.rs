@@ -36,7 +36,7 @@ pub fn menu_bar_ui(
 fn file_menu_ui(
     ui: &mut egui::Ui,
     doc: &Document,
-    prefs: &Prefs,
+    prefs: &mut Prefs,
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
@@ -70,6 +70,14 @@ fn file_menu_ui(
             if ui.button(path.display().to_string()).clicked() {
                 actions.push(Action::Open(path.clone()));
             }
+        }
+    });
+    ui.menu_button("Import", |ui| {
+        if ui.button("/proc/PID/maps…").clicked() {
+            state.procmaps_dialog = Some(Default::default());
+        }
+        if ui.button("Trace for the TLB…").clicked() {
+            prefs.show_tlb = true;
         }
     });
     ui.separator();
@@ -114,6 +122,8 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mu
     ui.checkbox(&mut prefs.show_memory, "Physical memory map");
     ui.checkbox(&mut prefs.show_frames, "Frames and page faults");
     ui.checkbox(&mut prefs.show_exercises, "Exercises");
+    ui.checkbox(&mut prefs.show_tlb, "TLB panel");
+    ui.checkbox(&mut prefs.show_plots, "Plots");
     ui.separator();
     ui.checkbox(&mut prefs.dark, "Dark theme");
     ui.checkbox(&mut state.present_only, "Present entries only");

@@ -30,6 +30,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut V
             };
             walk_ui(ui, m, &t, dark);
             outcome_ui(ui, m, &t, dark);
+            super::tlb_panel::access_report_ui(ui, state, t.va, t.access, t.mode);
             let performed =
                 state.last_walk.as_ref().filter(|w| w.va == t.va && w.access == t.access && w.mode == t.mode);
             if let Some(done) = performed.filter(|w| !w.ad_updates.is_empty()) {

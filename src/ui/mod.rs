@@ -10,10 +10,15 @@ pub mod inspector;
 pub mod memmap;
 pub mod menus;
 pub mod mmu_panel;
+pub mod plots;
 pub mod processes;
+pub mod procmaps_dialog;
 pub mod rows;
 pub mod state;
 pub mod theme;
+pub mod tlb_panel;
+pub mod tlb_state;
+pub mod trace_player;
 pub mod tree;
 
 use crate::lab::{Lab, samples};

@@ -34,6 +34,10 @@ pub enum Action {
     Quit,
     /// Save the student version of the lab (no plain answers) to this path.
     ExportStudent(PathBuf),
+    /// TLB, trace playback and plots (applied by `tlb_state`).
+    Tlb(super::tlb_state::TlbAction),
+    /// Replace the lab with a process layout read from a /proc/PID/maps file.
+    ImportProcMaps(super::procmaps_dialog::ProcMapsRequest),
     /// The user chose to lose unsaved changes: run the pending action.
     DiscardChanges,
     /// New OS-model settings for the lab (frames view).
@@ -50,6 +54,8 @@ pub struct Prefs {
     pub show_memory: bool,
     pub show_inspector: bool,
     pub show_exercises: bool,
+    pub show_tlb: bool,
+    pub show_plots: bool,
     pub recent: Vec<PathBuf>,
     pub show_frames: bool,
 }
@@ -63,6 +69,8 @@ impl Default for Prefs {
             show_memory: true,
             show_inspector: true,
             show_exercises: false,
+            show_tlb: false,
+            show_plots: false,
             recent: Vec::new(),
             show_frames: false,
         }
@@ -183,6 +191,9 @@ pub struct UiState {
     /// The frames view (OS model runs).
     pub frames: super::frames_view::FramesView,
     pub exercises: super::exercises::ExerciseUi,
+    /// The TLB panel's, trace player's and plots' fields.
+    pub tlb: super::tlb_state::TlbUi,
+    pub procmaps_dialog: Option<super::procmaps_dialog::ProcMapsDialog>,
 }
 
 impl UiState {

@@ -1,0 +1,391 @@
+//! The TLB panel: trace playback, the TLB's shape (applied with a button, which empties it),
+//! invalidations (INVLPG / SFENCE.VMA, per ASID, flushes), its contents with stale entries
+//! marked, the statistics with the effective access time, and the page-table sizes. Also the
+//! line the MMU panel shows after an access went through the TLB.
+
+use super::doc::Document;
+use super::state::{Action, UiState};
+use super::theme;
+use super::tlb_state::{AccessReport, TlbAction, TlbSim};
+use super::trace_player::trace_player_ui;
+use crate::sim::addr::{format_size, format_size_u128, hex_grouped, parse_u64};
+use crate::sim::format::Arch;
+use crate::sim::replay::{Costs, Summary};
+use crate::sim::tlb::{TlbConfig, TlbPolicy};
+use crate::sim::{Access, Machine, Mode};
+use egui::{RichText, vec2};
+use std::collections::BTreeSet;
+
+/// Height of one row of the contents table.
+const ROW_HEIGHT: f32 = 20.0;
+/// Column widths of the contents table.
+const COLUMNS: [(&str, f32); 9] = [
+    ("Set", 34.0),
+    ("Way", 34.0),
+    ("ASID", 40.0),
+    ("Virtual page", 150.0),
+    ("Size", 52.0),
+    ("Frame base", 130.0),
+    ("Rights", 74.0),
+    ("G", 16.0),
+    ("", 50.0),
+];
+
+pub fn tlb_panel_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState, actions: &mut Vec<Action>) {
+    let m = &doc.lab.machine;
+    let t = tlb.replayer.tlb();
+    let config = t.config();
+    ui.heading("TLB");
+    ui.label(format!(
+        "{} entries, {} way(s) ({} set(s)), {}, ASID tagging {} · {} valid",
+        config.entries,
+        config.ways,
+        t.sets(),
+        policy_name(config.policy),
+        if config.asid_tagging { "on" } else { "off (a process switch flushes)" },
+        t.len()
+    ));
+    egui::ScrollArea::vertical().id_salt("tlb-scroll").auto_shrink([false, false]).show(ui, |ui| {
+        egui::CollapsingHeader::new("Trace replay").default_open(true).show(ui, |ui| {
+            trace_player_ui(ui, tlb, state, actions);
+        });
+        egui::CollapsingHeader::new("Configuration").default_open(false).show(ui, |ui| {
+            config_ui(ui, config, state, actions);
+        });
+        egui::CollapsingHeader::new("Invalidation").default_open(true).show(ui, |ui| {
+            invalidation_ui(ui, m, state, actions);
+        });
+        egui::CollapsingHeader::new("Contents").default_open(true).show(ui, |ui| {
+            contents_ui(ui, doc, tlb, state);
+        });
+        egui::CollapsingHeader::new("Statistics").default_open(true).show(ui, |ui| {
+            statistics_ui(ui, m, tlb, state);
+        });
+        egui::CollapsingHeader::new("Sizes").default_open(false).show(ui, |ui| {
+            sizes_ui(ui, doc, state);
+        });
+    });
+}
+
+fn policy_name(policy: TlbPolicy) -> &'static str {
+    match policy {
+        TlbPolicy::Lru => "LRU",
+        TlbPolicy::Fifo => "FIFO",
+        TlbPolicy::Random => "random",
+        TlbPolicy::Plru => "tree pseudo-LRU",
+    }
+}
+
+fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, actions: &mut Vec<Action>) {
+    let draft = &mut state.tlb.draft;
+    egui::Grid::new("tlb-config").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+        let label = ui.label("Entries");
+        ui.add(egui::DragValue::new(&mut draft.entries).range(1..=crate::sim::tlb::MAX_TLB_ENTRIES))
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("Ways");
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut draft.ways).range(1..=draft.entries.max(1))).labelled_by(label.id);
+            if ui.small_button("fully associative").clicked() {
+                draft.ways = draft.entries;
+            }
+            if ui.small_button("direct-mapped").clicked() {
+                draft.ways = 1;
+            }
+        });
+        ui.end_row();
+        ui.label("Replacement");
+        egui::ComboBox::from_id_salt("tlb-policy").selected_text(policy_name(draft.policy)).show_ui(ui, |ui| {
+            for policy in [TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru] {
+                ui.selectable_value(&mut draft.policy, policy, policy_name(policy));
+            }
+        });
+        ui.end_row();
+        let label = ui.label("Seed (random)");
+        ui.add(egui::DragValue::new(&mut draft.seed)).labelled_by(label.id);
+        ui.end_row();
+    });
+    ui.checkbox(&mut draft.asid_tagging, "ASID tagging (off: a process switch flushes non-global entries)");
+    let valid = draft.validate();
+    if let Err(e) = &valid {
+        ui.colored_label(theme::fault_color(ui.visuals().dark_mode), e.to_string());
+    }
+    ui.horizontal(|ui| {
+        let apply = ui.add_enabled(valid.is_ok(), egui::Button::new("Apply (empties the TLB)"));
+        if apply.clicked() {
+            actions.push(Action::Tlb(TlbAction::Configure(draft.clone())));
+        }
+        if draft != current && ui.button("Revert").clicked() {
+            *draft = current.clone();
+        }
+    });
+}
+
+fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
+    let dark = ui.visuals().dark_mode;
+    let page_op = match m.format.arch {
+        Arch::X86 => "INVLPG",
+        Arch::RiscV => "SFENCE.VMA",
+        Arch::Generic => "Invalidate page",
+    };
+    ui.horizontal(|ui| {
+        let label = ui.label("Address to invalidate:");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.tlb.invalidate_text)
+                .hint_text("0x40_0000")
+                .font(egui::TextStyle::Monospace)
+                .desired_width(170.0),
+        )
+        .labelled_by(label.id);
+        let parsed = parse_u64(&state.tlb.invalidate_text);
+        let button = ui
+            .add_enabled(parsed.is_ok(), egui::Button::new(page_op))
+            .on_hover_text("Remove every entry covering this address, global ones too");
+        if button.clicked()
+            && let Ok(va) = parsed
+        {
+            actions.push(Action::Tlb(TlbAction::InvalidatePage(va)));
+        }
+        if ui.small_button("use MMU address").clicked() {
+            state.tlb.invalidate_text = state.mmu.addr_text.clone();
+        }
+    });
+    let text = state.tlb.invalidate_text.trim();
+    if !text.is_empty()
+        && let Err(e) = parse_u64(text)
+    {
+        ui.colored_label(theme::fault_color(dark), e.to_string());
+    }
+    ui.horizontal_wrapped(|ui| {
+        let p = m.active_process();
+        if ui
+            .button(format!("Flush ASID {}", p.asid))
+            .on_hover_text(format!("Drop the non-global entries of \"{}\" (the active process)", p.name))
+            .clicked()
+        {
+            actions.push(Action::Tlb(TlbAction::InvalidateActiveAsid));
+        }
+        if ui.button("Flush non-global").on_hover_text("As a CR3 write without PCIDs").clicked() {
+            actions.push(Action::Tlb(TlbAction::FlushNonGlobal));
+        }
+        if ui.button("Flush all").on_hover_text("Global entries too").clicked() {
+            actions.push(Action::Tlb(TlbAction::FlushAll));
+        }
+    });
+}
+
+/// The (set, way) of every entry that disagrees with the tables, recomputed only when the lab
+/// or the TLB changed.
+fn stale_entries(doc: &Document, tlb: &TlbSim, state: &mut UiState) -> BTreeSet<(usize, usize)> {
+    let key = (doc.generation, tlb.replayer.tlb().stats(), tlb.epoch);
+    if state.tlb.stale.as_ref().is_none_or(|(k, _)| *k != key) {
+        let m = &doc.lab.machine;
+        let stale = tlb
+            .replayer
+            .tlb()
+            .entries()
+            .filter(|slot| tlb.replayer.is_stale(m, slot.entry))
+            .map(|slot| (slot.set, slot.way))
+            .collect();
+        state.tlb.stale = Some((key, stale));
+    }
+    state.tlb.stale.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+}
+
+fn cell(ui: &mut egui::Ui, width: f32, text: impl Into<egui::WidgetText>) {
+    ui.add_sized(vec2(width, ROW_HEIGHT), egui::Label::new(text).truncate());
+}
+
+fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState) {
+    let dark = ui.visuals().dark_mode;
+    let m = &doc.lab.machine;
+    let stale = stale_entries(doc, tlb, state);
+    let t = tlb.replayer.tlb();
+    if t.is_empty() {
+        ui.label("Empty: accesses (Enter in the MMU panel) and trace records fill it.");
+        return;
+    }
+    if !stale.is_empty() {
+        ui.colored_label(
+            theme::fault_color(dark),
+            format!(
+                "{} stale entr{}: the tables changed and nobody invalidated them",
+                stale.len(),
+                if stale.len() == 1 { "y" } else { "ies" }
+            ),
+        );
+    }
+    ui.horizontal(|ui| {
+        for (name, width) in COLUMNS {
+            cell(ui, width, RichText::new(name).strong());
+        }
+    });
+    let slots: Vec<_> = t.entries().collect();
+    let pte_digits = (m.format.pa_bits.div_ceil(4)) as usize + 2;
+    egui::ScrollArea::vertical().id_salt("tlb-contents").max_height(260.0).auto_shrink([false, true]).show_rows(
+        ui,
+        ROW_HEIGHT,
+        slots.len(),
+        |ui, rows| {
+            for slot in slots.get(rows).unwrap_or_default() {
+                let e = slot.entry;
+                let c = e.payload();
+                let is_stale = stale.contains(&(slot.set, slot.way));
+                let r = c.rights;
+                let flag = |on: bool, ch: &str| if on { ch.to_string() } else { "-".into() };
+                let rights = format!(
+                    "{}{}{} {}",
+                    flag(r.read, "r"),
+                    flag(r.write, "w"),
+                    flag(r.execute, "x"),
+                    if r.user { "U" } else { "S" }
+                );
+                ui.horizontal(|ui| {
+                    let mono = |text: String| RichText::new(text).monospace();
+                    cell(ui, COLUMNS[0].1, mono(slot.set.to_string()));
+                    cell(ui, COLUMNS[1].1, mono(slot.way.to_string()));
+                    cell(ui, COLUMNS[2].1, mono(if e.global() { "-".into() } else { e.asid().to_string() }));
+                    cell(ui, COLUMNS[3].1, mono(hex_grouped(e.base())));
+                    cell(ui, COLUMNS[4].1, mono(format_size(e.page_size())));
+                    cell(ui, COLUMNS[5].1, mono(format!("{:#0w$x}", c.frame_base, w = pte_digits)));
+                    cell(ui, COLUMNS[6].1, mono(rights));
+                    cell(ui, COLUMNS[7].1, mono(if e.global() { "G".into() } else { String::new() }));
+                    if is_stale {
+                        cell(
+                            ui,
+                            COLUMNS[8].1,
+                            RichText::new("STALE").monospace().strong().color(theme::fault_color(dark)),
+                        );
+                    }
+                });
+            }
+        },
+    );
+}
+
+fn costs_ui(ui: &mut egui::Ui, costs: &mut Costs) {
+    ui.horizontal(|ui| {
+        let label = ui.label("TLB hit (ns):");
+        ui.add(egui::DragValue::new(&mut costs.tlb_hit_ns).range(0.0..=1e6).speed(0.1)).labelled_by(label.id);
+        let label = ui.label("Memory access (ns):");
+        ui.add(egui::DragValue::new(&mut costs.memory_ns).range(0.0..=1e6).speed(1.0)).labelled_by(label.id);
+    });
+}
+
+fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiState) {
+    costs_ui(ui, &mut state.tlb.costs);
+    let costs = state.tlb.costs;
+    let stats = tlb.replayer.stats(m);
+    let mut rows: Vec<(String, &Summary)> = vec![("Total".to_string(), &stats.total)];
+    rows.extend(stats.per_process.iter().map(|(name, s)| (name.clone(), s)));
+    egui::Grid::new("tlb-stats").striped(true).num_columns(9).spacing([10.0, 4.0]).show(ui, |ui| {
+        for h in ["", "Lookups", "Hits", "Misses", "Hit rate", "Walks", "Walk refs", "Faults", "EAT"] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for (name, s) in rows {
+            let c = &s.counters;
+            ui.label(RichText::new(name).strong());
+            ui.monospace(c.lookups.to_string());
+            ui.monospace(c.hits.to_string());
+            ui.monospace(c.misses.to_string());
+            ui.monospace(c.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r)));
+            ui.monospace(c.walks.to_string());
+            ui.monospace(c.walk_memory_refs.to_string());
+            ui.monospace(c.faults.to_string());
+            ui.monospace(c.effective_access_ns(&costs).map_or("-".into(), |ns| format!("{ns:.2} ns")));
+            ui.end_row();
+        }
+    });
+    let total = &stats.total.counters;
+    if !total.faults_by_kind.is_empty() {
+        ui.label(RichText::new("Faults by kind").strong());
+        for (kind, count) in &total.faults_by_kind {
+            ui.monospace(format!("  {count:>8}  {}", kind.describe()));
+        }
+    }
+    ui.label(format!(
+        "Records {} · switches {} · demand maps {} · dirty-bit assists {} · inserts {} · evictions {} · flushes {} · pages invalidated {}",
+        stats.records,
+        stats.switches,
+        total.demand_maps,
+        total.dirty_assists,
+        stats.tlb.inserts,
+        stats.tlb.evictions,
+        stats.tlb.flushes,
+        stats.tlb.page_invalidations
+    ));
+    ui.label(
+        RichText::new("EAT: a TLB probe and the data access every time, plus one memory access per entry a walk reads.")
+            .small(),
+    );
+}
+
+fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {
+    let m = &doc.lab.machine;
+    if state.tlb.sizes.as_ref().is_none_or(|(generation, _)| *generation != doc.generation) {
+        let sizes = m
+            .processes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| m.table_size(i).ok().map(|s| (p.name.clone(), s)))
+            .collect();
+        state.tlb.sizes = Some((doc.generation, sizes));
+    }
+    let Some((_, sizes)) = &state.tlb.sizes else { return };
+    let linear = m.format.linear_table_bytes();
+    ui.label(format!(
+        "{}: a linear table for the whole {}-bit address space would take {}.",
+        m.format.name,
+        m.format.va_bits,
+        format_size_u128(linear)
+    ));
+    for (name, report) in sizes {
+        ui.label(RichText::new(format!(
+            "{name}: {} table(s), {} for {} page(s) ({})",
+            report.tables,
+            format_size(report.bytes),
+            report.mapped_pages,
+            format_size_u128(report.mapped_bytes)
+        ))
+        .strong());
+        egui::Grid::new(("sizes", name)).striped(true).num_columns(3).show(ui, |ui| {
+            for h in ["Level", "Tables", "Bytes"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for l in &report.levels {
+                ui.label(&l.name);
+                ui.monospace(l.tables.to_string());
+                ui.monospace(format_size(l.bytes));
+                ui.end_row();
+            }
+        });
+    }
+}
+
+/// The MMU panel's line about the access last performed through the TLB, when it is the one
+/// the panel shows.
+pub fn access_report_ui(ui: &mut egui::Ui, state: &UiState, va: u64, access: Access, mode: Mode) {
+    let Some(report) = state.tlb.last_access.as_ref().filter(|r| r.va == va && r.access == access && r.mode == mode)
+    else {
+        return;
+    };
+    let dark = ui.visuals().dark_mode;
+    report_ui(ui, report, dark);
+}
+
+fn report_ui(ui: &mut egui::Ui, report: &AccessReport, dark: bool) {
+    ui.add_space(4.0);
+    let color = match (&report.stale, report.result) {
+        (Some(_), _) | (None, crate::sim::replay::PageResult::Fault(_)) => theme::fault_color(dark),
+        _ => theme::ok_color(dark),
+    };
+    ui.label(RichText::new(format!("Last access: {}", report.summary())).strong().color(color));
+    if let Some(now) = &report.stale {
+        ui.colored_label(
+            theme::fault_color(dark),
+            format!("The translation used a STALE TLB entry: {now}. Invalidate the page to see the change."),
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The TLB the app runs in front of the lab's tables: a [`Replayer`] (the TLB and its
+//! statistics) that the MMU panel's accesses and trace playback go through, the trace player,
+//! the plot data and the background sweep. Like hardware state it is neither saved in the lab
+//! nor undone, and starts empty when another lab is opened. Here too: the actions of the TLB
+//! panel, the trace player and the plots, and how the app applies them.
+
+use super::app::PagelabApp;
+use super::doc::Document;
+use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, SweepShape};
+use super::trace_player::TracePlayer;
+use crate::sim::mmu::{Outcome, Translation};
+use crate::sim::replay::{Costs, PageResult, ReplayConfig, Replayer};
+use crate::sim::tlb::TlbConfig;
+use crate::sim::{Access, Mode};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+/// Longest a frame spends replaying, whatever the speed asks: the UI stays responsive.
+const SLICE_BUDGET: Duration = Duration::from_millis(25);
+/// Records replayed between two checks of the clock and the plot windows.
+const CHUNK: u64 = 2048;
+
+/// What the TLB panel, the trace player and the plots ask the app to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TlbAction {
+    /// Rebuild the TLB with this shape: it starts empty, with fresh statistics.
+    Configure(TlbConfig),
+    /// INVLPG / SFENCE.VMA for one address (global entries too).
+    InvalidatePage(u64),
+    /// Drop the active process's non-global entries (INVPCID single context, SFENCE.VMA x0, asid).
+    InvalidateActiveAsid,
+    FlushNonGlobal,
+    FlushAll,
+    OpenTrace(PathBuf),
+    CloseTrace,
+    /// Read the trace again from its start (the lab and the TLB stay as they are).
+    Rewind,
+    Play,
+    Pause,
+    Step,
+    StartSweep(SweepShape),
+    CancelSweep,
+    ExportCsv(PlotKind, PathBuf),
+    ExportPng(PlotKind, PathBuf),
+}
+
+/// What the last access performed through the TLB did, for the MMU panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccessReport {
+    pub va: u64,
+    pub access: Access,
+    pub mode: Mode,
+    pub hit: bool,
+    pub result: PageResult,
+    /// Entries read by the walk (0 on a plain hit).
+    pub walk_refs: u64,
+    /// A write hit on an entry cached clean walked again to set the dirty bit.
+    pub dirty_assist: bool,
+    /// On a hit through a stale entry: what the tables say now.
+    pub stale: Option<String>,
+}
+
+impl AccessReport {
+    /// One line: "TLB hit -> 0x1234", "TLB miss: walk read 4 entries -> page fault: ...".
+    pub fn summary(&self) -> String {
+        let result = match self.result {
+            PageResult::Mapped { pa } => format!("-> physical address {}", crate::sim::addr::hex_grouped(pa)),
+            PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe()),
+        };
+        if self.hit {
+            let assist =
+                if self.dirty_assist { format!(" (walk read {} entries to set D)", self.walk_refs) } else { String::new() };
+            format!("TLB hit{assist} {result}")
+        } else {
+            format!("TLB miss: walk read {} entries, entry filled {result}", self.walk_refs)
+        }
+    }
+}
+
+/// The TLB panel's, player's and plots' fields (UI state: not saved, not undone).
+pub struct TlbUi {
+    /// The configuration being edited; applied with a button.
+    pub draft: TlbConfig,
+    pub invalidate_text: String,
+    pub costs: Costs,
+    pub trace_path: String,
+    /// Records replayed per frame while playing.
+    pub speed: u32,
+    pub demand_map: bool,
+    /// Lookups per hit-rate point for the next playback.
+    pub window: u64,
+    pub sweep_shape: SweepShape,
+    pub export_plot: PlotKind,
+    pub export_path: String,
+    pub last_access: Option<AccessReport>,
+    /// The player's last message (error or end of trace).
+    pub message: Option<(String, bool)>,
+    /// The plots window's last message (exports, sweep).
+    pub plot_message: Option<(String, bool)>,
+    /// Per process: table sizes, for the Sizes section; rebuilt when the lab changes.
+    pub sizes: Option<(u64, Vec<(String, crate::sim::size::SizeReport)>)>,
+    /// Where each plot was drawn last (PNG export crops the screenshot to it).
+    pub plot_rects: BTreeMap<PlotKind, egui::Rect>,
+    pub pending_png: Option<(PlotKind, PathBuf)>,
+    /// (set, way) of stale entries, and the state they were computed for.
+    pub stale: Option<(StaleKey, BTreeSet<(usize, usize)>)>,
+}
+
+/// What the stale marks depend on: the lab and the TLB's contents.
+pub type StaleKey = (u64, crate::sim::tlb::TlbStats, u64);
+
+impl Default for TlbUi {
+    fn default() -> Self {
+        Self {
+            draft: TlbConfig::default(),
+            invalidate_text: String::new(),
+            costs: Costs::default(),
+            trace_path: String::new(),
+            speed: 5000,
+            demand_map: true,
+            window: plots::DEFAULT_WINDOW,
+            sweep_shape: SweepShape::FullyAssociative,
+            export_plot: PlotKind::HitRate,
+            export_path: String::new(),
+            last_access: None,
+            message: None,
+            plot_message: None,
+            sizes: None,
+            plot_rects: BTreeMap::new(),
+            pending_png: None,
+            stale: None,
+        }
+    }
+}
+
+/// The app's TLB and what runs through it.
+pub struct TlbSim {
+    pub replayer: Replayer,
+    pub player: Option<TracePlayer>,
+    pub series: PlotSeries,
+    pub sweep: Option<SweepJob>,
+    pub sweep_result: Option<SweepResult>,
+    png_tx: Sender<Result<PathBuf, String>>,
+    png_rx: Receiver<Result<PathBuf, String>>,
+    /// Bumped whenever the TLB is rebuilt, so views can tell one TLB from the next.
+    pub epoch: u64,
+}
+
+impl Default for TlbSim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn replayer_for(tlb: TlbConfig) -> Replayer {
+    let config = ReplayConfig { tlb, ..ReplayConfig::default() };
+    Replayer::new(config).unwrap_or_else(|_| {
+        // The default configuration is valid; only a bad draft could fail, and drafts are
+        // validated before they get here.
+        Replayer::new(ReplayConfig::default()).unwrap_or_else(|_| unreachable!("the default TLB is valid"))
+    })
+}
+
+impl TlbSim {
+    pub fn new() -> Self {
+        let (png_tx, png_rx) = channel();
+        Self {
+            replayer: replayer_for(TlbConfig::default()),
+            player: None,
+            series: PlotSeries::default(),
+            sweep: None,
+            sweep_result: None,
+            png_tx,
+            png_rx,
+            epoch: 0,
+        }
+    }
+
+    pub fn png_sender(&self) -> Sender<Result<PathBuf, String>> {
+        self.png_tx.clone()
+    }
+
+    /// An empty TLB of the same shape, fresh statistics and plots (another lab was opened). An
+    /// open trace starts again from its beginning.
+    pub fn reset(&mut self) {
+        self.replayer = replayer_for(self.replayer.config().tlb.clone());
+        self.series.clear();
+        self.epoch += 1;
+        if let Some(job) = self.sweep.take() {
+            job.cancel();
+        }
+        self.sweep_result = None;
+        if let Some(player) = &self.player
+            && let Ok(fresh) = TracePlayer::open(&player.path)
+        {
+            self.player = Some(fresh);
+        }
+    }
+
+    /// Performs an access for the active process through the TLB: a hit uses the cached entry
+    /// (even a stale one, as hardware does), a miss walks, writes A/D bits and fills. Returns
+    /// what happened and the walk memory gives now (for the tree's highlight and the history).
+    pub fn perform(
+        &mut self,
+        doc: &mut Document,
+        va: u64,
+        access: Access,
+        mode: Mode,
+    ) -> Result<(AccessReport, Translation), String> {
+        let m = &doc.lab.machine;
+        self.replayer.follow_active(m);
+        let asid = self.replayer.tlb().current_asid();
+        let cached_stale = self.replayer.tlb().peek(asid, va).map(|entry| self.replayer.is_stale(m, entry));
+        let mut walk = m.translate(m.active, va, access, mode).map_err(|e| e.to_string())?;
+        let replayer = &mut self.replayer;
+        let outcome = doc.change(&format!("access {va:#x}"), |lab| replayer.access(&mut lab.machine, va, access, mode));
+        let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
+            Outcome::Mapped(mapped) => {
+                format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
+            }
+            Outcome::Fault(fault) => format!("the tables now say: page fault, {}", fault.kind.describe()),
+        });
+        if outcome.hit && !outcome.dirty_assist {
+            // No walk happened, so nothing was written.
+            walk.ad_updates.clear();
+        }
+        let report = AccessReport {
+            va,
+            access,
+            mode,
+            hit: outcome.hit,
+            result: outcome.result,
+            walk_refs: outcome.walk_refs,
+            dirty_assist: outcome.dirty_assist,
+            stale,
+        };
+        Ok((report, walk))
+    }
+
+    fn sample_now(&self) -> Sample {
+        let s = self.replayer.tlb().stats();
+        Sample { lookups: s.lookups, hits: s.hits, misses: s.misses }
+    }
+}
+
+/// The counters the plots' table sizes depend on: tables change with demand maps and edits.
+fn tables_key(doc: &Document, replayer: &Replayer) -> (u64, u64) {
+    let demand_maps = replayer.stats(&doc.lab.machine).total.counters.demand_maps;
+    (demand_maps, doc.lab.machine.processes.len() as u64)
+}
+
+impl PagelabApp {
+    /// Per-frame work: follow process switches (a flush without ASID tagging), play a slice of
+    /// the trace, collect the sweep's and the PNG export's news.
+    pub(super) fn tlb_tick(&mut self, ctx: &egui::Context) {
+        self.tlb.replayer.follow_active(&self.doc.lab.machine);
+        if self.tlb.player.as_ref().is_some_and(|p| p.playing) {
+            let budget = u64::from(self.state.tlb.speed.max(1));
+            self.play(budget, false);
+            ctx.request_repaint();
+        }
+        if let Some(job) = self.tlb.sweep.as_mut() {
+            match job.poll() {
+                Some(Ok(points)) => {
+                    let label = job.label.clone();
+                    self.state.tlb.plot_message = Some((format!("Sweep done: {} sizes ({label}).", points.len()), false));
+                    self.tlb.sweep_result = Some(SweepResult { label, points });
+                    self.tlb.sweep = None;
+                }
+                Some(Err(e)) => {
+                    self.state.tlb.plot_message = Some((format!("Sweep: {e}"), e != "cancelled"));
+                    self.tlb.sweep = None;
+                }
+                None => ctx.request_repaint_after(Duration::from_millis(100)),
+            }
+        }
+        while let Ok(result) = self.tlb.png_rx.try_recv() {
+            self.state.tlb.plot_message = Some(match result {
+                Ok(path) => (format!("Saved {}", path.display()), false),
+                Err(e) => (format!("PNG export: {e}"), true),
+            });
+        }
+    }
+
+    /// Replays up to `budget` records (one step in detail when `single`), as one undo step
+    /// together with the slices before it, unless the lab was changed in between.
+    fn play(&mut self, budget: u64, single: bool) {
+        let Some(player) = self.tlb.player.as_mut() else { return };
+        if player.batch_generation != Some(self.doc.generation) {
+            self.doc.begin_batch(&format!("replay of {}", player.name()));
+            if self.tlb.series.hit_rate.is_empty() && self.tlb.series.misses.is_empty() {
+                self.tlb.series = PlotSeries::new(self.state.tlb.window);
+            }
+        }
+        self.tlb.replayer.set_demand_map(self.state.tlb.demand_map);
+        let walks_before = self.tlb.replayer.stats(&self.doc.lab.machine).total.counters.walks;
+        let started = Instant::now();
+        let mut left = budget;
+        let mut error = None;
+        while left > 0 && !player.finished && started.elapsed() < SLICE_BUDGET {
+            let result = if single {
+                player.step(&mut self.tlb.replayer, &mut self.doc.lab.machine).map(u64::from)
+            } else {
+                let to_window = self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlb().stats().lookups);
+                let chunk = left.min(CHUNK).min(to_window);
+                player.run(&mut self.tlb.replayer, &mut self.doc.lab.machine, chunk)
+            };
+            let stats = self.tlb.replayer.tlb().stats();
+            let now = Sample { lookups: stats.lookups, hits: stats.hits, misses: stats.misses };
+            let key = tables_key(&self.doc, &self.tlb.replayer);
+            self.tlb.series.sample(now, &self.doc.lab.machine, key);
+            match result {
+                Ok(0) => break,
+                Ok(n) => left = left.saturating_sub(n),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+            if single {
+                break;
+            }
+        }
+        let walks = self.tlb.replayer.stats(&self.doc.lab.machine).total.counters.walks;
+        if walks != walks_before {
+            // Walks write A/D bits and demand maps add tables: views rebuild what they derive.
+            self.doc.touch();
+        }
+        player.batch_generation = Some(self.doc.generation);
+        if let Some(e) = error {
+            player.playing = false;
+            self.state.tlb.message = Some((format!("{e} (paused; Play goes on with the next line)"), true));
+        } else if player.finished {
+            let records = player.records;
+            let now = self.tlb.sample_now();
+            let key = tables_key(&self.doc, &self.tlb.replayer);
+            self.tlb.series.finish(now, &self.doc.lab.machine, key);
+            self.state.tlb.message = Some((format!("End of trace: {records} records replayed."), false));
+        }
+    }
+
+    /// Applies one action of the TLB panel, the trace player or the plots.
+    pub(super) fn run_tlb(&mut self, action: TlbAction) {
+        let m = &self.doc.lab.machine;
+        match action {
+            TlbAction::Configure(config) => match config.validate() {
+                Ok(_) => {
+                    let demand = self.tlb.replayer.config().demand_map;
+                    self.tlb.replayer = replayer_for(config);
+                    self.tlb.replayer.set_demand_map(demand);
+                    self.tlb.replayer.follow_active(m);
+                    self.tlb.series = PlotSeries::new(self.state.tlb.window);
+                    self.tlb.epoch += 1;
+                    self.state.tlb.last_access = None;
+                    self.state.info("TLB rebuilt: empty, statistics reset");
+                }
+                Err(e) => self.state.error(format!("TLB: {e}")),
+            },
+            TlbAction::InvalidatePage(va) => {
+                let n = self.tlb.replayer.tlb_mut().invalidate_page(va, None);
+                self.state.info(format!("invalidated {va:#x}: {n} entr{} removed", if n == 1 { "y" } else { "ies" }));
+            }
+            TlbAction::InvalidateActiveAsid => {
+                let asid = m.active_process().asid;
+                let n = self.tlb.replayer.tlb_mut().invalidate_asid(asid);
+                self.state.info(format!("flushed ASID {asid}: {n} entr{} removed", if n == 1 { "y" } else { "ies" }));
+            }
+            TlbAction::FlushNonGlobal => {
+                let n = self.tlb.replayer.tlb_mut().flush_non_global();
+                self.state.info(format!("flushed non-global entries: {n} removed"));
+            }
+            TlbAction::FlushAll => {
+                let n = self.tlb.replayer.tlb_mut().flush_all();
+                self.state.info(format!("flushed the whole TLB: {n} entries removed"));
+            }
+            TlbAction::OpenTrace(path) => match TracePlayer::open(&path) {
+                Ok(player) => {
+                    self.state.tlb.trace_path = path.display().to_string();
+                    self.state.tlb.message = Some((format!("Opened {}: press Play or Step.", player.name()), false));
+                    self.tlb.player = Some(player);
+                    self.tlb.series = PlotSeries::new(self.state.tlb.window);
+                    self.tlb.sweep_result = None;
+                    self.prefs.show_tlb = true;
+                }
+                Err(e) => {
+                    self.state.tlb.message = Some((e.clone(), true));
+                    self.state.error(e);
+                }
+            },
+            TlbAction::CloseTrace => {
+                self.tlb.player = None;
+                self.state.tlb.message = None;
+            }
+            TlbAction::Rewind => {
+                if let Some(player) = &self.tlb.player {
+                    match TracePlayer::open(&player.path) {
+                        Ok(fresh) => {
+                            self.tlb.player = Some(fresh);
+                            self.state.tlb.message = Some(("Back at the start of the trace.".into(), false));
+                        }
+                        Err(e) => self.state.tlb.message = Some((e, true)),
+                    }
+                }
+            }
+            TlbAction::Play => {
+                if let Some(player) = self.tlb.player.as_mut() {
+                    player.playing = !player.finished;
+                    self.state.tlb.message = None;
+                }
+            }
+            TlbAction::Pause => {
+                if let Some(player) = self.tlb.player.as_mut() {
+                    player.playing = false;
+                }
+            }
+            TlbAction::Step => {
+                if let Some(player) = self.tlb.player.as_mut() {
+                    player.playing = false;
+                }
+                self.state.tlb.message = None;
+                self.play(1, true);
+            }
+            TlbAction::StartSweep(shape) => match &self.tlb.player {
+                Some(player) => {
+                    if let Some(job) = self.tlb.sweep.take() {
+                        job.cancel();
+                    }
+                    let base = ReplayConfig {
+                        demand_map: self.state.tlb.demand_map,
+                        ..self.tlb.replayer.config().clone()
+                    };
+                    self.tlb.sweep = Some(SweepJob::start(player.path.clone(), m.clone(), base, shape));
+                    self.state.tlb.plot_message = Some(("Sweep running…".into(), false));
+                }
+                None => self.state.tlb.plot_message = Some(("Open a trace first.".into(), true)),
+            },
+            TlbAction::CancelSweep => {
+                if let Some(job) = &self.tlb.sweep {
+                    job.cancel();
+                }
+            }
+            TlbAction::ExportCsv(kind, path) => {
+                let text = plots::csv(kind, &self.tlb);
+                self.state.tlb.plot_message = Some(match crate::lab::io::write_atomic(&path, &text) {
+                    Ok(()) => (format!("Saved {} ({} rows)", path.display(), text.lines().count().saturating_sub(1)), false),
+                    Err(e) => (format!("Cannot write {}: {e}", path.display()), true),
+                });
+            }
+            TlbAction::ExportPng(kind, path) => {
+                self.prefs.show_plots = true;
+                self.state.tlb.pending_png = Some((kind, path));
+            }
+        }
+    }
+
+    /// The non-dry-run access of the MMU panel, through the TLB.
+    pub(super) fn perform_through_tlb(
+        &mut self,
+        va: u64,
+        access: Access,
+        mode: Mode,
+    ) -> Result<(Translation, String), String> {
+        let (report, walk) = self.tlb.perform(&mut self.doc, va, access, mode)?;
+        let mut message = format!("{va:#x}: {}", report.summary());
+        if report.stale.is_some() {
+            message.push_str(" (stale TLB entry)");
+        }
+        self.state.tlb.last_access = Some(report);
+        Ok((walk, message))
+    }
+}

@@ -66,7 +66,9 @@ impl PagelabApp {
             self.prefs.show_exercises = true;
         }
         self.tlb.reset();
-        self.state.tlb.last_access = None;
+        self.state.tlb.forget_lab();
+        // A new document restarts its generation count: what was cached by generation is stale.
+        self.state.frame_map = None;
     }
 
     /// Queues an action as if a view had emitted it (tests and menus use this).
@@ -108,7 +110,7 @@ impl PagelabApp {
             });
         }
         if self.prefs.show_tlb {
-            egui::Panel::right("tlb").resizable(true).default_size(560.0).show(ui, |ui| {
+            egui::Panel::right("tlb").resizable(true).default_size(520.0).show(ui, |ui| {
                 super::tlb_panel::tlb_panel_ui(ui, &self.doc, &self.tlb, &mut self.state, &mut actions);
             });
         }

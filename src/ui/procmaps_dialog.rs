@@ -66,12 +66,16 @@ pub fn procmaps_window(ctx: &egui::Context, state: &mut UiState, actions: &mut V
                 submit = true;
             }
             ui.end_row();
-            ui.label("Paging format:");
-            egui::ComboBox::from_id_salt("procmaps-format").selected_text(&dialog.format).show_ui(ui, |ui| {
-                for name in presets::NAMES.iter().filter(|n| !n.starts_with("ostep")) {
-                    ui.selectable_value(&mut dialog.format, (*name).to_string(), *name);
-                }
-            });
+            let label = ui.label("Paging format:");
+            egui::ComboBox::from_id_salt("procmaps-format")
+                .selected_text(&dialog.format)
+                .show_ui(ui, |ui| {
+                    for name in presets::NAMES.iter().filter(|n| !n.starts_with("ostep")) {
+                        ui.selectable_value(&mut dialog.format, (*name).to_string(), *name);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
             ui.end_row();
             ui.label("Largest page:");
             let sizes: Vec<u64> = presets::by_name(&dialog.format)

@@ -20,15 +20,15 @@ use std::collections::BTreeSet;
 const ROW_HEIGHT: f32 = 20.0;
 /// Column widths of the contents table.
 const COLUMNS: [(&str, f32); 9] = [
-    ("Set", 34.0),
-    ("Way", 34.0),
-    ("ASID", 40.0),
-    ("Virtual page", 150.0),
-    ("Size", 52.0),
-    ("Frame base", 130.0),
-    ("Rights", 74.0),
-    ("G", 16.0),
-    ("", 50.0),
+    ("Set", 30.0),
+    ("Way", 30.0),
+    ("ASID", 36.0),
+    ("Virtual page", 140.0),
+    ("Size", 50.0),
+    ("Frame base", 110.0),
+    ("Rights", 52.0),
+    ("G", 14.0),
+    ("", 44.0),
 ];
 
 pub fn tlb_panel_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState, actions: &mut Vec<Action>) {
@@ -61,7 +61,7 @@ pub fn tlb_panel_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut
         egui::CollapsingHeader::new("Statistics").default_open(true).show(ui, |ui| {
             statistics_ui(ui, m, tlb, state);
         });
-        egui::CollapsingHeader::new("Sizes").default_open(false).show(ui, |ui| {
+        egui::CollapsingHeader::new("Sizes").default_open(true).show(ui, |ui| {
             sizes_ui(ui, doc, state);
         });
     });
@@ -94,12 +94,16 @@ fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, action
             }
         });
         ui.end_row();
-        ui.label("Replacement");
-        egui::ComboBox::from_id_salt("tlb-policy").selected_text(policy_name(draft.policy)).show_ui(ui, |ui| {
-            for policy in [TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru] {
-                ui.selectable_value(&mut draft.policy, policy, policy_name(policy));
-            }
-        });
+        let label = ui.label("Replacement");
+        egui::ComboBox::from_id_salt("tlb-policy")
+            .selected_text(policy_name(draft.policy))
+            .show_ui(ui, |ui| {
+                for policy in [TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru] {
+                    ui.selectable_value(&mut draft.policy, policy, policy_name(policy));
+                }
+            })
+            .response
+            .labelled_by(label.id);
         ui.end_row();
         let label = ui.label("Seed (random)");
         ui.add(egui::DragValue::new(&mut draft.seed)).labelled_by(label.id);
@@ -132,9 +136,9 @@ fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions:
         let label = ui.label("Address to invalidate:");
         ui.add(
             egui::TextEdit::singleline(&mut state.tlb.invalidate_text)
-                .hint_text("0x40_0000")
+                .hint_text("0x40_1000")
                 .font(egui::TextStyle::Monospace)
-                .desired_width(170.0),
+                .desired_width(140.0),
         )
         .labelled_by(label.id);
         let parsed = parse_u64(&state.tlb.invalidate_text);
@@ -146,7 +150,7 @@ fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions:
         {
             actions.push(Action::Tlb(TlbAction::InvalidatePage(va)));
         }
-        if ui.small_button("use MMU address").clicked() {
+        if ui.small_button("from MMU").on_hover_text("The MMU panel's address").clicked() {
             state.tlb.invalidate_text = state.mmu.addr_text.clone();
         }
     });
@@ -198,7 +202,6 @@ fn cell(ui: &mut egui::Ui, width: f32, text: impl Into<egui::WidgetText>) {
 
 fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState) {
     let dark = ui.visuals().dark_mode;
-    let m = &doc.lab.machine;
     let stale = stale_entries(doc, tlb, state);
     let t = tlb.replayer.tlb();
     if t.is_empty() {
@@ -215,18 +218,21 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
             ),
         );
     }
-    ui.horizontal(|ui| {
-        for (name, width) in COLUMNS {
-            cell(ui, width, RichText::new(name).strong());
-        }
-    });
     let slots: Vec<_> = t.entries().collect();
-    let pte_digits = (m.format.pa_bits.div_ceil(4)) as usize + 2;
-    egui::ScrollArea::vertical().id_salt("tlb-contents").max_height(260.0).auto_shrink([false, true]).show_rows(
+    // Both ways: a wide table scrolls instead of widening the panel.
+    egui::ScrollArea::both().id_salt("tlb-contents").max_height(280.0).auto_shrink([false, true]).show_rows(
         ui,
         ROW_HEIGHT,
-        slots.len(),
+        slots.len() + 1,
         |ui, rows| {
+            if rows.start == 0 {
+                ui.horizontal(|ui| {
+                    for (name, width) in COLUMNS {
+                        cell(ui, width, RichText::new(name).strong());
+                    }
+                });
+            }
+            let rows = rows.start.saturating_sub(1)..rows.end.saturating_sub(1);
             for slot in slots.get(rows).unwrap_or_default() {
                 let e = slot.entry;
                 let c = e.payload();
@@ -247,7 +253,7 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
                     cell(ui, COLUMNS[2].1, mono(if e.global() { "-".into() } else { e.asid().to_string() }));
                     cell(ui, COLUMNS[3].1, mono(hex_grouped(e.base())));
                     cell(ui, COLUMNS[4].1, mono(format_size(e.page_size())));
-                    cell(ui, COLUMNS[5].1, mono(format!("{:#0w$x}", c.frame_base, w = pte_digits)));
+                    cell(ui, COLUMNS[5].1, mono(hex_grouped(c.frame_base)));
                     cell(ui, COLUMNS[6].1, mono(rights));
                     cell(ui, COLUMNS[7].1, mono(if e.global() { "G".into() } else { String::new() }));
                     if is_stale {
@@ -278,25 +284,7 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiSta
     let stats = tlb.replayer.stats(m);
     let mut rows: Vec<(String, &Summary)> = vec![("Total".to_string(), &stats.total)];
     rows.extend(stats.per_process.iter().map(|(name, s)| (name.clone(), s)));
-    egui::Grid::new("tlb-stats").striped(true).num_columns(9).spacing([10.0, 4.0]).show(ui, |ui| {
-        for h in ["", "Lookups", "Hits", "Misses", "Hit rate", "Walks", "Walk refs", "Faults", "EAT"] {
-            ui.label(RichText::new(h).strong());
-        }
-        ui.end_row();
-        for (name, s) in rows {
-            let c = &s.counters;
-            ui.label(RichText::new(name).strong());
-            ui.monospace(c.lookups.to_string());
-            ui.monospace(c.hits.to_string());
-            ui.monospace(c.misses.to_string());
-            ui.monospace(c.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r)));
-            ui.monospace(c.walks.to_string());
-            ui.monospace(c.walk_memory_refs.to_string());
-            ui.monospace(c.faults.to_string());
-            ui.monospace(c.effective_access_ns(&costs).map_or("-".into(), |ns| format!("{ns:.2} ns")));
-            ui.end_row();
-        }
-    });
+    egui::ScrollArea::horizontal().id_salt("tlb-stats-scroll").show(ui, |ui| stats_grid_ui(ui, rows, &costs));
     let total = &stats.total.counters;
     if !total.faults_by_kind.is_empty() {
         ui.label(RichText::new("Faults by kind").strong());
@@ -319,6 +307,28 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiSta
         RichText::new("EAT: a TLB probe and the data access every time, plus one memory access per entry a walk reads.")
             .small(),
     );
+}
+
+fn stats_grid_ui(ui: &mut egui::Ui, rows: Vec<(String, &Summary)>, costs: &Costs) {
+    egui::Grid::new("tlb-stats").striped(true).num_columns(9).spacing([10.0, 4.0]).show(ui, |ui| {
+        for h in ["", "Lookups", "Hits", "Misses", "Hit rate", "Walks", "Walk refs", "Faults", "EAT"] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for (name, s) in rows {
+            let c = &s.counters;
+            ui.label(RichText::new(name).strong());
+            ui.monospace(c.lookups.to_string());
+            ui.monospace(c.hits.to_string());
+            ui.monospace(c.misses.to_string());
+            ui.monospace(c.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r)));
+            ui.monospace(c.walks.to_string());
+            ui.monospace(c.walk_memory_refs.to_string());
+            ui.monospace(c.faults.to_string());
+            ui.monospace(c.effective_access_ns(costs).map_or("-".into(), |ns| format!("{ns:.2} ns")));
+            ui.end_row();
+        }
+    });
 }
 
 fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {

@@ -111,6 +111,15 @@ pub struct TlbUi {
 /// What the stale marks depend on: the lab and the TLB's contents.
 pub type StaleKey = (u64, crate::sim::tlb::TlbStats, u64);
 
+impl TlbUi {
+    /// Forgets what belongs to the lab that was open (another one replaces it).
+    pub fn forget_lab(&mut self) {
+        self.last_access = None;
+        self.sizes = None;
+        self.stale = None;
+    }
+}
+
 impl Default for TlbUi {
     fn default() -> Self {
         Self {

@@ -1,0 +1,290 @@
+//! The TLB in the desktop app, driven through egui_kittest: accesses from the MMU panel go through
+//! the TLB (a miss then a hit), an edited PTE leaves a stale entry until INVLPG, a process switch
+//! without ASID tagging flushes, a plain trace steps and plays (one undo step for the whole
+//! replay), the sweep gives one point per TLB size, and /proc/PID/maps imports from the GUI.
+#![cfg(feature = "gui")]
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use pagelab::lab::Lab;
+use pagelab::sim::machine::{MapRequest, MapTarget};
+use pagelab::sim::replay::ReplayStats;
+use pagelab::sim::{Machine, presets};
+use pagelab::ui::app::PagelabApp;
+use pagelab::ui::plots::{PlotKind, SWEEP_SIZES};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Read-only code at 0x400000 (3 pages), data at 0x600000 (2 pages), one global kernel page.
+fn test_lab() -> Lab {
+    let mut m = Machine::new(presets::x86_64(4), 64 << 20).unwrap();
+    let regions: [(u64, u64, &[&str]); 3] = [
+        (0x40_0000, 0x3000, &["U/S"]),
+        (0x60_0000, 0x2000, &["R/W", "U/S", "NX"]),
+        (0xffff_8000_0000_0000, 0x1000, &["R/W", "G"]),
+    ];
+    for (va, len, flags) in regions {
+        let flags = Some(flags.iter().map(|f| f.to_string()).collect());
+        m.map(0, &MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags }).unwrap();
+    }
+    Lab::new("TLB test lab", "", m)
+}
+
+fn harness_with(app: PagelabApp) -> Harness<'static, PagelabApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1700.0, 1100.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    h
+}
+
+fn harness() -> Harness<'static, PagelabApp> {
+    let mut app = PagelabApp::new(test_lab(), None);
+    app.prefs.show_tlb = true;
+    harness_with(app)
+}
+
+fn type_into(h: &mut Harness<'static, PagelabApp>, label: &str, text: &str) {
+    let field = h.get_by_label(label);
+    field.focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    field.type_text(text);
+    h.run();
+}
+
+fn click(h: &mut Harness<'static, PagelabApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.run();
+}
+
+fn stats(h: &Harness<'static, PagelabApp>) -> ReplayStats {
+    let app = h.state();
+    app.tlb.replayer.stats(&app.doc.lab.machine)
+}
+
+fn write_trace(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_same_access_twice_is_a_miss_then_a_hit() {
+    let mut h = harness();
+    type_into(&mut h, "Virtual address:", "0x400010");
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB miss: walk read 4 entries");
+    assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "the miss filled one entry");
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB hit -> physical address");
+    let total = stats(&h).total.counters;
+    assert_eq!((total.lookups, total.hits, total.misses, total.walks), (2, 1, 1, 1));
+    // The contents table lists the entry: its page, size and rights.
+    assert!(h.query_all_by_label("0x40_0000").count() >= 1);
+    h.get_by_label("r-x U");
+    // The history records both accesses; the status line says hit.
+    assert_eq!(h.state().state.history.len(), 2);
+    assert!(h.state().state.status.text.contains("TLB hit"), "{}", h.state().state.status.text);
+}
+
+#[test]
+fn an_edited_pte_keeps_its_old_translation_marked_stale_until_invlpg() {
+    let mut h = harness();
+    type_into(&mut h, "Virtual address:", "0x400000");
+    click(&mut h, "Translate");
+    assert!(h.query_by_label("STALE").is_none());
+    // Make the code page writable in the inspector: memory changes, the TLB does not.
+    // Select the leaf entry (through accesskit: the row is wider than the centre panel, and a
+    // pointer at its middle would land on the TLB panel).
+    h.get_by_label_contains("PT[0x0]  0x40_0000").click_accesskit();
+    h.run();
+    assert!(h.state().state.selected.is_some(), "the leaf is selected");
+    click(&mut h, "R/W");
+    h.get_by_label("STALE");
+    h.get_by_label_contains("1 stale entry");
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB hit");
+    h.get_by_label_contains("used a STALE TLB entry: the tables now say physical address");
+    // A write still faults: the cached rights are the old, read-only ones.
+    h.get_by_label("write").click();
+    h.run();
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB hit -> page fault: write to a read-only page");
+    let m = &h.state().doc.lab.machine;
+    let walk = m.translate(0, 0x40_0000, pagelab::sim::Access::Write, pagelab::sim::Mode::User).unwrap();
+    assert!(walk.fault().is_none(), "memory already allows the write");
+
+    type_into(&mut h, "Address to invalidate:", "0x400000");
+    click(&mut h, "INVLPG");
+    assert!(h.query_by_label("STALE").is_none(), "the stale entry is gone");
+    assert_eq!(h.state().tlb.replayer.tlb().len(), 0);
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB miss");
+    assert!(h.query_by_label_contains("page fault").is_none(), "the fresh walk allows the write");
+}
+
+#[test]
+fn without_asid_tagging_a_process_switch_flushes_but_global_entries_stay() {
+    let mut h = harness();
+    h.get_by_label("Configuration").click();
+    h.run();
+    h.get_by_label_contains("ASID tagging (off").click();
+    h.run();
+    click(&mut h, "Apply (empties the TLB)");
+    assert!(!h.state().tlb.replayer.config().tlb.asid_tagging);
+    for va in ["0x400000", "0xffff800000000000"] {
+        type_into(&mut h, "Virtual address:", va);
+        h.get_by_label("supervisor").click();
+        h.run();
+        click(&mut h, "Translate");
+    }
+    assert_eq!(h.state().tlb.replayer.tlb().len(), 2);
+    // A new process becomes the active one: a CR3 write.
+    click(&mut h, "Add");
+    assert_eq!(h.state().doc.lab.machine.active, 1);
+    let entries: Vec<bool> = h.state().tlb.replayer.tlb().entries().map(|s| s.entry.global()).collect();
+    assert_eq!(entries, vec![true], "only the global kernel page survives");
+    assert_eq!(stats(&h).switches, 1);
+}
+
+#[test]
+fn with_asid_tagging_entries_survive_switches() {
+    let mut h = harness();
+    type_into(&mut h, "Virtual address:", "0x600000");
+    click(&mut h, "Translate");
+    click(&mut h, "Add");
+    // Back to the first process (its name also labels its statistics row, so by action).
+    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::SwitchProcess { process: 0 }));
+    h.run();
+    assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "tagged with ASID 1, kept");
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB hit");
+}
+
+#[test]
+fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0x900000 is unmapped: demand mapping (on by default) maps it.
+    let trace = write_trace(dir.path(), "t.txt", "0x400000 r\n0x400008 r\n0x600000 w\n0x900000 w\n0x900010 r\n");
+    let mut h = harness();
+    let original = h.state().doc.lab.clone();
+    type_into(&mut h, "Trace file:", &trace.display().to_string());
+    click(&mut h, "Open trace");
+    click(&mut h, "Step");
+    h.get_by_label_contains("line 1: load 0x400000");
+    click(&mut h, "Step");
+    h.get_by_label_contains("line 2: load 0x400008 (1 byte(s), init): TLB hit");
+    let s = stats(&h);
+    assert_eq!((s.records, s.total.counters.lookups, s.total.counters.hits, s.total.counters.misses), (2, 2, 1, 1));
+    // The statistics grid shows the same numbers (in the total and the process's row).
+    assert_eq!(h.query_all_by_label("50.000%").count(), 2);
+    click(&mut h, "Play");
+    h.run_steps(4);
+    let s = stats(&h);
+    assert_eq!(s.records, 5);
+    assert_eq!((s.total.counters.lookups, s.total.counters.hits, s.total.counters.misses), (5, 2, 3));
+    assert_eq!(s.total.counters.demand_maps, 1);
+    h.get_by_label_contains("End of trace: 5 records replayed.");
+    assert_ne!(h.state().doc.lab, original, "walks set A/D bits, the demand map added a page");
+    // The windowed series closed its last window at the end.
+    assert_eq!(h.state().tlb.series.hit_rate.last(), Some(&[5.0, 40.0]));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert_eq!(h.state().doc.lab, original, "one undo step reverts the whole replay");
+}
+
+#[test]
+fn the_sweep_produces_one_point_per_size_and_exports_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..2000u64).map(|i| format!("{:#x} r\n", 0x40_0000 + ((i * 13) % 200) * 0x1000)).collect();
+    let trace = write_trace(dir.path(), "sweep.trace", &text);
+    let mut h = harness();
+    type_into(&mut h, "Trace file:", &trace.display().to_string());
+    click(&mut h, "Open trace");
+    // The plots window opens over the TLB panel.
+    h.get_by_label("View").click();
+    h.run();
+    click(&mut h, "Plots");
+    assert!(h.state().prefs.show_plots);
+    h.get_by_label("Run sweep").click();
+    h.run_steps(1);
+    let started = Instant::now();
+    while h.state().tlb.sweep_result.is_none() {
+        let message = h.state().state.tlb.plot_message.clone();
+        assert!(h.state().tlb.sweep.is_some(), "the sweep stopped: {message:?}");
+        assert!(started.elapsed() < Duration::from_secs(120), "the sweep did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    h.run();
+    let points = &h.state().tlb.sweep_result.as_ref().unwrap().points;
+    assert_eq!(points.iter().map(|p| p.entries).collect::<Vec<_>>(), SWEEP_SIZES.to_vec());
+    assert!(points.iter().all(|p| p.lookups == 2000));
+    h.get_by_label_contains("Sweep done: 11 sizes");
+    h.state_mut().state.tlb.export_plot = PlotKind::Sweep;
+    let csv = dir.path().join("sweep.csv");
+    type_into(&mut h, "Export path:", &csv.display().to_string());
+    click(&mut h, "Export CSV");
+    let written = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(written.lines().count(), 1 + SWEEP_SIZES.len(), "{written}");
+    assert!(written.lines().last().unwrap().starts_with("4096,4096,2000,1800,200,"), "{written}");
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_dropped_trace_opens_in_the_player_and_a_dropped_lab_opens_as_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(dir.path(), "accesses", "0x400000 r\n");
+    let mut h = harness();
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(trace.clone())));
+    h.run();
+    assert_eq!(h.state().tlb.player.as_ref().map(|p| p.path.clone()), Some(trace));
+    let lab_path = dir.path().join("other.json");
+    let mut other = test_lab();
+    other.title = "Dropped lab".into();
+    pagelab::lab::io::save(&other, &lab_path).unwrap();
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(lab_path)));
+    h.run();
+    assert_eq!(h.state().doc.lab.title, "Dropped lab");
+}
+
+#[test]
+fn proc_maps_import_from_the_gui_shows_the_table_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let maps = dir.path().join("maps");
+    std::fs::write(
+        &maps,
+        "00400000-00402000 r-xp 00000000 08:01 12 /usr/bin/demo\n\
+         00600000-00a00000 rw-p 00000000 00:00 0 [heap]\n\
+         7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 [stack]\n",
+    )
+    .unwrap();
+    let mut h = harness();
+    h.state_mut().state.procmaps_dialog = Some(Default::default());
+    h.run();
+    type_into(&mut h, "Maps file:", &maps.display().to_string());
+    click(&mut h, "2 MiB");
+    click(&mut h, "Import");
+    let m = &h.state().doc.lab.machine;
+    assert_eq!(m.active_process().name, "demo");
+    // PML4, two PDPTs, two PDs, PTs for the code and the stack (the heap is two 2 MiB pages).
+    assert_eq!(m.table_size(0).unwrap().tables, 7);
+    assert!(h.state().state.procmaps_dialog.is_none());
+    h.get_by_label_contains("demo: 7 table(s), 28 KiB");
+    h.get_by_label_contains("a linear table for the whole 48-bit address space would take 512 GiB");
+}
+

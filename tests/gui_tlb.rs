@@ -106,7 +106,8 @@ fn an_edited_pte_keeps_its_old_translation_marked_stale_until_invlpg() {
     h.get_by_label_contains("1 stale entry");
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB hit");
-    h.get_by_label_contains("used a STALE TLB entry: the tables now say physical address");
+    h.get_by_label("The translation used a STALE TLB entry:");
+    h.get_by_label_contains("the tables now say physical address");
     // A write still faults: the cached rights are the old, read-only ones.
     h.get_by_label("write").click();
     h.run();
@@ -156,7 +157,8 @@ fn with_asid_tagging_entries_survive_switches() {
     click(&mut h, "Translate");
     click(&mut h, "Add");
     // Back to the first process (its name also labels its statistics row, so by action).
-    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::SwitchProcess { process: 0 }));
+    h.state_mut()
+        .push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::SwitchProcess { process: 0 }));
     h.run();
     assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "tagged with ASID 1, kept");
     click(&mut h, "Translate");
@@ -167,7 +169,8 @@ fn with_asid_tagging_entries_survive_switches() {
 fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
     let dir = tempfile::tempdir().unwrap();
     // 0x900000 is unmapped: demand mapping (on by default) maps it.
-    let trace = write_trace(dir.path(), "t.txt", "0x400000 r\n0x400008 r\n0x600000 w\n0x900000 w\n0x900010 r\n");
+    let trace =
+        write_trace(dir.path(), "t.txt", "0x400000 r\n0x400008 r\n0x600000 w\n0x900000 w\n0x900010 r\n");
     let mut h = harness();
     let original = h.state().doc.lab.clone();
     type_into(&mut h, "Trace file:", &trace.display().to_string());
@@ -177,7 +180,10 @@ fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
     click(&mut h, "Step");
     h.get_by_label_contains("line 2: load 0x400008 (1 byte(s), init): TLB hit");
     let s = stats(&h);
-    assert_eq!((s.records, s.total.counters.lookups, s.total.counters.hits, s.total.counters.misses), (2, 2, 1, 1));
+    assert_eq!(
+        (s.records, s.total.counters.lookups, s.total.counters.hits, s.total.counters.misses),
+        (2, 2, 1, 1)
+    );
     // The statistics grid shows the same numbers (in the total and the process's row).
     assert_eq!(h.query_all_by_label("50.000%").count(), 2);
     click(&mut h, "Play");
@@ -198,7 +204,8 @@ fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
 #[test]
 fn the_sweep_produces_one_point_per_size_and_exports_as_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let text: String = (0..2000u64).map(|i| format!("{:#x} r\n", 0x40_0000 + ((i * 13) % 200) * 0x1000)).collect();
+    let text: String =
+        (0..2000u64).map(|i| format!("{:#x} r\n", 0x40_0000 + ((i * 13) % 200) * 0x1000)).collect();
     let trace = write_trace(dir.path(), "sweep.trace", &text);
     let mut h = harness();
     type_into(&mut h, "Trace file:", &trace.display().to_string());
@@ -287,4 +294,3 @@ fn proc_maps_import_from_the_gui_shows_the_table_sizes() {
     h.get_by_label_contains("demo: 7 table(s), 28 KiB");
     h.get_by_label_contains("a linear table for the whole 48-bit address space would take 512 GiB");
 }
-

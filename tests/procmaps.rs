@@ -110,7 +110,8 @@ fn the_cli_imports_and_size_reports_the_tables() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let maps = dir.path().join("maps");
     std::fs::write(&maps, MAPS).expect("write maps");
-    let cases = [("x86-64", "4k", 16u64), ("x86-64", "2m", 13), ("x86-64-la57", "4k", 18), ("x86-64-la57", "2m", 15)];
+    let cases =
+        [("x86-64", "4k", 16u64), ("x86-64", "2m", 13), ("x86-64-la57", "4k", 18), ("x86-64-la57", "2m", 15)];
     for (format, page, tables) in cases {
         let lab = dir.path().join(format!("{format}-{page}.json"));
         let out = Command::new(PAGELAB)
@@ -150,11 +151,8 @@ fn the_cli_compares_formats_and_refuses_malformed_files_with_the_line() {
         .expect("run pagelab");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|l| l.starts_with("x86-64"))
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let rows: Vec<Vec<&str>> =
+        stdout.lines().filter(|l| l.starts_with("x86-64")).map(|l| l.split_whitespace().collect()).collect();
     let tables: Vec<&str> = rows.iter().filter_map(|r| r.get(3).copied()).collect();
     assert_eq!(tables, vec!["16", "13", "18", "15"], "{stdout}");
 

@@ -45,8 +45,8 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
     };
     let regions = procmaps::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let source = file.display().to_string();
-    let (lab, summary) =
-        procmaps::build_lab(&regions, format, page, &source).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let (lab, summary) = procmaps::build_lab(&regions, format, page, &source)
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     io::save(&lab, output).with_context(|| format!("cannot write {}", output.display()))?;
     let m = &lab.machine;
     let size = table_size(&m.mem, &m.format, m.active_process().root);
@@ -85,10 +85,12 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
 
 /// The table-size comparison across [`COMPARED`].
 fn compare(regions: &[procmaps::Region], source: &str) -> anyhow::Result<String> {
-    let mut out = format!("\n{:<14} {:>8} {:>8} {:>12} {:>16}\n", "format", "pages", "tables", "bytes", "linear table");
+    let mut out =
+        format!("\n{:<14} {:>8} {:>8} {:>12} {:>16}\n", "format", "pages", "tables", "bytes", "linear table");
     for (name, page) in COMPARED {
         let format = presets::by_name(name).ok_or_else(|| anyhow!("missing preset {name}"))?;
-        let (lab, _) = procmaps::build_lab(regions, format, page, source).map_err(|e| anyhow!("{name}: {e}"))?;
+        let (lab, _) =
+            procmaps::build_lab(regions, format, page, source).map_err(|e| anyhow!("{name}: {e}"))?;
         let m = &lab.machine;
         let size = table_size(&m.mem, &m.format, m.active_process().root);
         let _ = writeln!(

@@ -68,9 +68,7 @@ pub enum ProcMapsError {
     Empty,
     #[error("no region fits the {format} address space ({bits}-bit addresses)")]
     NothingMapped { format: String, bits: u32 },
-    #[error(
-        "{size} pages are not a page size of {format} (it has {available}); choose one of those, or 4k"
-    )]
+    #[error("{size} pages are not a page size of {format} (it has {available}); choose one of those, or 4k")]
     PageSize { size: String, format: String, available: String },
     #[error("cannot build the lab: {0}")]
     Machine(#[from] MachineError),
@@ -120,7 +118,10 @@ fn parse_line(line: usize, text: &str) -> Result<Region, ProcMapsError> {
         && matches!(p[2], 'x' | '-')
         && matches!(p[3], 'p' | 's');
     if !valid {
-        return Err(line_error(line, format!("permissions {perms:?} are not of the form rwxp (r/w/x or -, then p or s)")));
+        return Err(line_error(
+            line,
+            format!("permissions {perms:?} are not of the form rwxp (r/w/x or -, then p or s)"),
+        ));
     }
     let offset = hex(line, "offset", offset)?;
     let dev_ok = dev.split_once(':').is_some_and(|(major, minor)| {
@@ -352,7 +353,11 @@ pub fn build_lab(
                     let frame = m.mem.alloc_aligned(frames, frames)?;
                     table::map_page(&mut m.mem, &m.format, root, page_va, level, frame, leaf)
                 };
-                map(&mut machine).map_err(|source| ProcMapsError::Map { line: region.line, va: page_va, source })?;
+                map(&mut machine).map_err(|source| ProcMapsError::Map {
+                    line: region.line,
+                    va: page_va,
+                    source,
+                })?;
             }
             *pages_by_size.entry(1u64 << shift).or_insert(0) += count;
             mapped_bytes = mapped_bytes.saturating_add(count << shift);
@@ -479,8 +484,7 @@ mod tests {
     #[test]
     fn a_small_layout_maps_every_region_with_its_rights() {
         let regions = parse(SAMPLE).expect("parses");
-        let (lab, summary) =
-            build_lab(&regions, presets::x86_64(4), 4096, "test").expect("builds");
+        let (lab, summary) = build_lab(&regions, presets::x86_64(4), 4096, "test").expect("builds");
         assert_eq!(summary.mapped_regions, 3);
         assert_eq!(summary.skipped.len(), 1);
         assert_eq!(summary.pages_by_size.get(&4096), Some(&(1 + 512 + 2)));
@@ -497,7 +501,8 @@ mod tests {
 
     #[test]
     fn sv39_skips_what_lies_beyond_39_bits_and_refuses_foreign_page_sizes() {
-        let text = "00400000-00401000 r-xp 0 08:01 1 /bin/x\n7ffd00000000-7ffd00001000 rw-p 0 00:00 0 [stack]\n";
+        let text =
+            "00400000-00401000 r-xp 0 08:01 1 /bin/x\n7ffd00000000-7ffd00001000 rw-p 0 00:00 0 [stack]\n";
         let regions = parse(text).expect("parses");
         let (_, summary) = build_lab(&regions, presets::riscv(3), 4096, "t").expect("builds");
         assert_eq!(summary.skipped, vec![(regions[1].clone(), SkipReason::OutOfRange)]);

@@ -12,7 +12,7 @@ use crate::sim::addr::{format_size, format_size_u128};
 use crate::sim::replay::{ReplayConfig, Replayer};
 use crate::sim::table;
 use crate::sim::tlb::{TlbConfig, TlbPolicy};
-use egui_plot::{GridMark, HLine, HoverPosition, Legend, Line, Plot, Points};
+use egui_plot::{Corner, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, Points};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,8 @@ pub enum PlotKind {
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 4] = [PlotKind::HitRate, PlotKind::Misses, PlotKind::TableBytes, PlotKind::Sweep];
+    pub const ALL: [PlotKind; 4] =
+        [PlotKind::HitRate, PlotKind::Misses, PlotKind::TableBytes, PlotKind::Sweep];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -108,7 +109,8 @@ pub fn table_bytes(m: &Machine) -> Vec<(String, u64)> {
     m.processes
         .iter()
         .map(|p| {
-            let bytes = table::tables(&m.mem, &m.format, p.root).iter().map(|t| m.format.table_bytes(t.level)).sum();
+            let bytes =
+                table::tables(&m.mem, &m.format, p.root).iter().map(|t| m.format.table_bytes(t.level)).sum();
             (p.name.clone(), bytes)
         })
         .collect()
@@ -231,7 +233,9 @@ impl SweepPoint {
 /// The TLB of one sweep size.
 pub fn sweep_config(base: &TlbConfig, shape: SweepShape, entries: usize) -> TlbConfig {
     match shape {
-        SweepShape::FullyAssociative => TlbConfig { entries, ways: entries, policy: TlbPolicy::Lru, ..base.clone() },
+        SweepShape::FullyAssociative => {
+            TlbConfig { entries, ways: entries, policy: TlbPolicy::Lru, ..base.clone() }
+        }
         SweepShape::CurrentWays => {
             // The largest power of two up to the current ways: the sets stay a power of two.
             let cap = base.ways.min(entries).max(1);
@@ -268,7 +272,8 @@ pub fn run_sweep(
         records += 1;
         if records.is_multiple_of(4096) {
             #[allow(clippy::cast_precision_loss)]
-            let fraction = if len == 0 { 0.0 } else { (consumed.load(Ordering::Relaxed) as f64 / len as f64) as f32 };
+            let fraction =
+                if len == 0 { 0.0 } else { (consumed.load(Ordering::Relaxed) as f64 / len as f64) as f32 };
             if !progress(fraction.min(1.0)) {
                 return Err("cancelled".into());
             }
@@ -279,7 +284,13 @@ pub fn run_sweep(
         .map(|(replayer, m)| {
             let c = replayer.stats(m).total.counters;
             let config = &replayer.config().tlb;
-            SweepPoint { entries: config.entries, ways: config.ways, lookups: c.lookups, hits: c.hits, misses: c.misses }
+            SweepPoint {
+                entries: config.entries,
+                ways: config.ways,
+                lookups: c.lookups,
+                hits: c.hits,
+                misses: c.misses,
+            }
         })
         .collect())
 }
@@ -369,7 +380,16 @@ pub fn csv(kind: PlotKind, tlb: &TlbSim) -> String {
         PlotKind::Sweep => {
             out.push_str("entries,ways,lookups,hits,misses,hit_rate_percent\n");
             for p in tlb.sweep_result.iter().flat_map(|r| &r.points) {
-                let _ = writeln!(out, "{},{},{},{},{},{:.4}", p.entries, p.ways, p.lookups, p.hits, p.misses, p.hit_rate());
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{},{:.4}",
+                    p.entries,
+                    p.ways,
+                    p.lookups,
+                    p.hits,
+                    p.misses,
+                    p.hit_rate()
+                );
             }
         }
     }
@@ -377,11 +397,20 @@ pub fn csv(kind: PlotKind, tlb: &TlbSim) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Cuts `rect` (in points) out of a screenshot and writes it as a PNG.
-pub fn save_png_crop(image: &egui::ColorImage, rect: egui::Rect, pixels_per_point: f32, path: &Path) -> Result<(), String> {
+pub fn save_png_crop(
+    image: &egui::ColorImage,
+    rect: egui::Rect,
+    pixels_per_point: f32,
+    path: &Path,
+) -> Result<(), String> {
     let [width, height] = image.size;
     let to_px = |v: f32, max: usize| -> usize {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to the image
@@ -400,9 +429,14 @@ pub fn save_png_crop(image: &egui::ColorImage, rect: egui::Rect, pixels_per_poin
             bytes.extend_from_slice(&pixel.to_array());
         }
     }
-    let (w, h) = (u32::try_from(x1 - x0).map_err(|e| e.to_string())?, u32::try_from(y1 - y0).map_err(|e| e.to_string())?);
+    let (w, h) = (
+        u32::try_from(x1 - x0).map_err(|e| e.to_string())?,
+        u32::try_from(y1 - y0).map_err(|e| e.to_string())?,
+    );
     let buffer = image::RgbaImage::from_raw(w, h, bytes).ok_or("the crop has the wrong size")?;
-    buffer.save_with_format(path, image::ImageFormat::Png).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    buffer
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Integer grid marks, at most about eight, for log2 axes.
@@ -420,16 +454,42 @@ fn integer_marks(input: egui_plot::GridInput) -> Vec<GridMark> {
     marks
 }
 
+/// 1500 as "1.5k", 2000000 as "2M": axis labels of lookup counts.
+fn count_label(value: f64) -> String {
+    let (scaled, suffix) = match value.abs() {
+        v if v >= 1e9 => (value / 1e9, "G"),
+        v if v >= 1e6 => (value / 1e6, "M"),
+        v if v >= 1e3 => (value / 1e3, "k"),
+        _ => (value, ""),
+    };
+    let text = format!("{scaled:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}{suffix}")
+}
+
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // axis labels of log2 values
 fn pow2_label(value: f64) -> u64 {
-    if value <= 0.0 { 1 } else if value >= 63.0 { u64::MAX } else { 2f64.powf(value).round() as u64 }
+    if value <= 0.0 {
+        1
+    } else if value >= 63.0 {
+        u64::MAX
+    } else {
+        2f64.powf(value).round() as u64
+    }
 }
 
 fn log2_points(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
     points.iter().map(|[x, y]| [*x, y.max(1.0).log2()]).collect()
 }
 
-pub fn plots_window(ctx: &egui::Context, tlb: &TlbSim, m: &Machine, prefs: &mut Prefs, state: &mut UiState, actions: &mut Vec<Action>) {
+pub fn plots_window(
+    ctx: &egui::Context,
+    tlb: &TlbSim,
+    m: &Machine,
+    prefs: &mut Prefs,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
     if !prefs.show_plots {
         return;
     }
@@ -481,8 +541,12 @@ fn plots_ui(ui: &mut egui::Ui, tlb: &TlbSim, m: &Machine, state: &mut UiState, a
             }
         });
         let label = ui.label("Export path:");
-        ui.add(egui::TextEdit::singleline(&mut t.export_path).hint_text("plot.csv or plot.png").desired_width(220.0))
-            .labelled_by(label.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut t.export_path)
+                .hint_text("plot.csv or plot.png")
+                .desired_width(220.0),
+        )
+        .labelled_by(label.id);
         let path = PathBuf::from(t.export_path.trim());
         let has_path = !t.export_path.trim().is_empty();
         if ui.add_enabled(has_path, egui::Button::new("Export CSV")).clicked() {
@@ -503,11 +567,12 @@ fn plots_ui(ui: &mut egui::Ui, tlb: &TlbSim, m: &Machine, state: &mut UiState, a
     egui::Grid::new("plots-grid").num_columns(2).spacing(spacing).show(ui, |ui| {
         for row in [[PlotKind::HitRate, PlotKind::Misses], [PlotKind::TableBytes, PlotKind::Sweep]] {
             for kind in row {
-                ui.vertical(|ui| {
+                // PNG exports take the heading, the axes and the legend along with the plot.
+                let block = ui.vertical(|ui| {
                     ui.strong(kind.label());
-                    let rect = plot_ui(ui, kind, tlb, m, egui::vec2(width, height), dark);
-                    rects.insert(kind, rect);
+                    plot_ui(ui, kind, tlb, m, egui::vec2(width, height), dark);
                 });
+                rects.insert(kind, block.response.rect);
             }
             ui.end_row();
         }
@@ -529,30 +594,48 @@ fn plots_ui(ui: &mut egui::Ui, tlb: &TlbSim, m: &Machine, state: &mut UiState, a
     }
 }
 
-/// Draws one plot at `size`; returns its rectangle (for PNG export).
-fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: egui::Vec2, dark: bool) -> egui::Rect {
+/// Draws one plot at `size`.
+fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: egui::Vec2, dark: bool) {
     let s = &tlb.series;
+    // Legends go where the data usually is not.
+    let corner = match kind {
+        PlotKind::Misses => Corner::LeftTop,
+        PlotKind::TableBytes => Corner::RightTop,
+        PlotKind::HitRate | PlotKind::Sweep => Corner::RightBottom,
+    };
     let plot = Plot::new(kind.stem())
         .width(size.x)
         .height(size.y)
-        .legend(Legend::default())
+        .legend(Legend::default().position(corner))
         .allow_scroll(false)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_boxed_zoom(false);
-    let response = match kind {
-        PlotKind::HitRate => plot.x_axis_label("lookups").y_axis_label("hit rate (%)").include_y(100.0).show(ui, |p| {
-            p.line(Line::new(format!("per {} lookups", s.window), s.hit_rate.clone()).color(theme::ok_color(dark)));
-        }),
-        PlotKind::Misses => plot.x_axis_label("lookups").y_axis_label("misses").include_y(0.0).show(ui, |p| {
-            p.line(Line::new("misses so far", s.misses.clone()).color(theme::fault_color(dark)));
-        }),
+    let plot =
+        if kind == PlotKind::Sweep { plot } else { plot.x_axis_formatter(|mark, _| count_label(mark.value)) };
+    match kind {
+        PlotKind::HitRate => {
+            plot.x_axis_label("lookups").y_axis_label("hit rate (%)").include_y(100.0).show(ui, |p| {
+                p.line(
+                    Line::new(format!("per {} lookups", s.window), s.hit_rate.clone())
+                        .color(theme::ok_color(dark)),
+                );
+            })
+        }
+        PlotKind::Misses => {
+            plot.x_axis_label("lookups").y_axis_label("misses").include_y(0.0).show(ui, |p| {
+                p.line(Line::new("misses so far", s.misses.clone()).color(theme::fault_color(dark)));
+            })
+        }
         PlotKind::TableBytes => {
             let linear = m.format.linear_table_bytes();
             #[allow(clippy::cast_precision_loss)] // a plot coordinate
             let linear_y = (linear.max(1) as f64).log2();
             plot.x_axis_label("lookups")
                 .y_axis_label("bytes (log scale)")
+                // Room above the linear table's line for the legend.
+                .include_y(linear_y + 8.0)
+                .include_y(10.0)
                 .y_grid_spacer(integer_marks)
                 .y_axis_formatter(|mark, _| format_size(pow2_label(mark.value)))
                 .label_formatter(|pos| {
@@ -565,11 +648,14 @@ fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: e
                 })
                 .show(ui, |p| {
                     for (i, (name, points)) in s.table_bytes.iter().enumerate() {
-                        p.line(Line::new(name.clone(), log2_points(points)).color(theme::level_color(i, dark)));
+                        p.line(
+                            Line::new(name.clone(), log2_points(points)).color(theme::level_color(i, dark)),
+                        );
                     }
                     p.add(
                         HLine::new(format!("linear table ({})", format_size_u128(linear)), linear_y)
-                            .color(theme::offset_color(dark)),
+                            .color(theme::offset_color(dark))
+                            .style(LineStyle::dashed_loose()),
                     );
                 })
         }
@@ -586,7 +672,8 @@ fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: e
                 .x_grid_spacer(integer_marks)
                 .x_axis_formatter(|mark, _| pow2_label(mark.value).to_string())
                 .label_formatter(|pos| {
-                    let (HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position }) = *pos;
+                    let (HoverPosition::NearDataPoint { position, .. }
+                    | HoverPosition::Elsewhere { position }) = *pos;
                     Some(format!("{} entries: {:.3}%", pow2_label(position.x), position.y))
                 })
                 .include_y(100.0)
@@ -596,7 +683,6 @@ fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: e
                 })
         }
     };
-    response.response.rect
 }
 
 #[cfg(test)]
@@ -617,6 +703,14 @@ mod tests {
         assert_eq!(s.hit_rate.last(), Some(&[140.0, 100.0]));
         assert_eq!(s.misses, vec![[120.0, 20.0], [140.0, 20.0]]);
         assert_eq!(s.table_bytes.get("init").map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn counts_are_labelled_with_suffixes() {
+        assert_eq!(count_label(0.0), "0");
+        assert_eq!(count_label(1500.0), "1.5k");
+        assert_eq!(count_label(2_000_000.0), "2M");
+        assert_eq!(count_label(1_250_000.0), "1.25M");
     }
 
     #[test]

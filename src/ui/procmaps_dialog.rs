@@ -37,7 +37,8 @@ impl Default for ProcMapsDialog {
 pub fn import(request: &ProcMapsRequest) -> Result<(Lab, String), String> {
     let text = std::fs::read_to_string(&request.path)
         .map_err(|e| format!("cannot read {}: {e}", request.path.display()))?;
-    let format = presets::by_name(&request.format).ok_or_else(|| format!("unknown format {}", request.format))?;
+    let format =
+        presets::by_name(&request.format).ok_or_else(|| format!("unknown format {}", request.format))?;
     let regions = procmaps::parse(&text).map_err(|e| format!("{}: {e}", request.path.display()))?;
     let source = request.path.display().to_string();
     let (lab, summary) = procmaps::build_lab(&regions, format, request.max_page, &source)

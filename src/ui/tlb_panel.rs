@@ -19,19 +19,24 @@ use std::collections::BTreeSet;
 /// Height of one row of the contents table.
 const ROW_HEIGHT: f32 = 20.0;
 /// Column widths of the contents table.
-const COLUMNS: [(&str, f32); 9] = [
-    ("Set", 30.0),
-    ("Way", 30.0),
-    ("ASID", 36.0),
-    ("Virtual page", 140.0),
-    ("Size", 50.0),
-    ("Frame base", 110.0),
-    ("Rights", 52.0),
-    ("G", 14.0),
-    ("", 44.0),
+const COLUMNS: [(&str, f32); 8] = [
+    ("Set/way", 58.0),
+    ("ASID", 34.0),
+    ("Virtual page", 118.0),
+    ("Size", 52.0),
+    ("Frame base", 86.0),
+    ("Rights", 42.0),
+    ("G", 12.0),
+    ("", 42.0),
 ];
 
-pub fn tlb_panel_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState, actions: &mut Vec<Action>) {
+pub fn tlb_panel_ui(
+    ui: &mut egui::Ui,
+    doc: &Document,
+    tlb: &TlbSim,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
     let m = &doc.lab.machine;
     let t = tlb.replayer.tlb();
     let config = t.config();
@@ -85,7 +90,8 @@ fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, action
         ui.end_row();
         let label = ui.label("Ways");
         ui.horizontal(|ui| {
-            ui.add(egui::DragValue::new(&mut draft.ways).range(1..=draft.entries.max(1))).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut draft.ways).range(1..=draft.entries.max(1)))
+                .labelled_by(label.id);
             if ui.small_button("fully associative").clicked() {
                 draft.ways = draft.entries;
             }
@@ -220,13 +226,14 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
     }
     let slots: Vec<_> = t.entries().collect();
     // Both ways: a wide table scrolls instead of widening the panel.
-    egui::ScrollArea::both().id_salt("tlb-contents").max_height(280.0).auto_shrink([false, true]).show_rows(
+    egui::ScrollArea::both().id_salt("tlb-contents").max_height(220.0).auto_shrink([false, true]).show_rows(
         ui,
         ROW_HEIGHT,
         slots.len() + 1,
         |ui, rows| {
             if rows.start == 0 {
                 ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 4.0;
                     for (name, width) in COLUMNS {
                         cell(ui, width, RichText::new(name).strong());
                     }
@@ -247,19 +254,19 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
                     if r.user { "U" } else { "S" }
                 );
                 ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 4.0;
                     let mono = |text: String| RichText::new(text).monospace();
-                    cell(ui, COLUMNS[0].1, mono(slot.set.to_string()));
-                    cell(ui, COLUMNS[1].1, mono(slot.way.to_string()));
-                    cell(ui, COLUMNS[2].1, mono(if e.global() { "-".into() } else { e.asid().to_string() }));
-                    cell(ui, COLUMNS[3].1, mono(hex_grouped(e.base())));
-                    cell(ui, COLUMNS[4].1, mono(format_size(e.page_size())));
-                    cell(ui, COLUMNS[5].1, mono(hex_grouped(c.frame_base)));
-                    cell(ui, COLUMNS[6].1, mono(rights));
-                    cell(ui, COLUMNS[7].1, mono(if e.global() { "G".into() } else { String::new() }));
+                    cell(ui, COLUMNS[0].1, mono(format!("{}/{}", slot.set, slot.way)));
+                    cell(ui, COLUMNS[1].1, mono(if e.global() { "-".into() } else { e.asid().to_string() }));
+                    cell(ui, COLUMNS[2].1, mono(hex_grouped(e.base())));
+                    cell(ui, COLUMNS[3].1, mono(format_size(e.page_size())));
+                    cell(ui, COLUMNS[4].1, mono(hex_grouped(c.frame_base)));
+                    cell(ui, COLUMNS[5].1, mono(rights));
+                    cell(ui, COLUMNS[6].1, mono(if e.global() { "G".into() } else { String::new() }));
                     if is_stale {
                         cell(
                             ui,
-                            COLUMNS[8].1,
+                            COLUMNS[7].1,
                             RichText::new("STALE").monospace().strong().color(theme::fault_color(dark)),
                         );
                     }
@@ -293,42 +300,56 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiSta
         }
     }
     ui.label(format!(
-        "Records {} · switches {} · demand maps {} · dirty-bit assists {} · inserts {} · evictions {} · flushes {} · pages invalidated {}",
+        "Records {} · switches {} · TLB inserts {} · evictions {} · flushes {} · pages invalidated {}",
         stats.records,
         stats.switches,
-        total.demand_maps,
-        total.dirty_assists,
         stats.tlb.inserts,
         stats.tlb.evictions,
         stats.tlb.flushes,
         stats.tlb.page_invalidations
     ));
     ui.label(
-        RichText::new("EAT: a TLB probe and the data access every time, plus one memory access per entry a walk reads.")
-            .small(),
+        RichText::new(
+            "EAT: a TLB probe and the data access every time, plus one memory access per entry a walk reads.",
+        )
+        .small(),
     );
 }
 
-fn stats_grid_ui(ui: &mut egui::Ui, rows: Vec<(String, &Summary)>, costs: &Costs) {
-    egui::Grid::new("tlb-stats").striped(true).num_columns(9).spacing([10.0, 4.0]).show(ui, |ui| {
-        for h in ["", "Lookups", "Hits", "Misses", "Hit rate", "Walks", "Walk refs", "Faults", "EAT"] {
-            ui.label(RichText::new(h).strong());
-        }
-        ui.end_row();
-        for (name, s) in rows {
-            let c = &s.counters;
-            ui.label(RichText::new(name).strong());
-            ui.monospace(c.lookups.to_string());
-            ui.monospace(c.hits.to_string());
-            ui.monospace(c.misses.to_string());
-            ui.monospace(c.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r)));
-            ui.monospace(c.walks.to_string());
-            ui.monospace(c.walk_memory_refs.to_string());
-            ui.monospace(c.faults.to_string());
-            ui.monospace(c.effective_access_ns(costs).map_or("-".into(), |ns| format!("{ns:.2} ns")));
+/// One row per counter, one column per process (after the total): narrow panels fit it.
+fn stats_grid_ui(ui: &mut egui::Ui, columns: Vec<(String, &Summary)>, costs: &Costs) {
+    type Cell = fn(&Summary, &Costs) -> String;
+    let rows: [(&str, Cell); 10] = [
+        ("Lookups", |s, _| s.counters.lookups.to_string()),
+        ("Hits", |s, _| s.counters.hits.to_string()),
+        ("Misses", |s, _| s.counters.misses.to_string()),
+        ("Hit rate", |s, _| s.counters.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r))),
+        ("Walks", |s, _| s.counters.walks.to_string()),
+        ("Entries read by walks", |s, _| s.counters.walk_memory_refs.to_string()),
+        ("Faults", |s, _| s.counters.faults.to_string()),
+        ("Demand maps", |s, _| s.counters.demand_maps.to_string()),
+        ("Dirty-bit assists", |s, _| s.counters.dirty_assists.to_string()),
+        ("Effective access", |s, costs| {
+            s.counters.effective_access_ns(costs).map_or("-".into(), |ns| format!("{ns:.2} ns"))
+        }),
+    ];
+    egui::Grid::new("tlb-stats").striped(true).num_columns(columns.len() + 1).spacing([14.0, 4.0]).show(
+        ui,
+        |ui| {
+            ui.label("");
+            for (name, _) in &columns {
+                ui.label(RichText::new(name).strong());
+            }
             ui.end_row();
-        }
-    });
+            for (label, value) in rows {
+                ui.label(label);
+                for (_, summary) in &columns {
+                    ui.monospace(value(summary, costs));
+                }
+                ui.end_row();
+            }
+        },
+    );
 }
 
 fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {
@@ -351,14 +372,16 @@ fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {
         format_size_u128(linear)
     ));
     for (name, report) in sizes {
-        ui.label(RichText::new(format!(
-            "{name}: {} table(s), {} for {} page(s) ({})",
-            report.tables,
-            format_size(report.bytes),
-            report.mapped_pages,
-            format_size_u128(report.mapped_bytes)
-        ))
-        .strong());
+        ui.label(
+            RichText::new(format!(
+                "{name}: {} table(s), {} for {} page(s) ({})",
+                report.tables,
+                format_size(report.bytes),
+                report.mapped_pages,
+                format_size_u128(report.mapped_bytes)
+            ))
+            .strong(),
+        );
         egui::Grid::new(("sizes", name)).striped(true).num_columns(3).show(ui, |ui| {
             for h in ["Level", "Tables", "Bytes"] {
                 ui.label(RichText::new(h).strong());
@@ -377,7 +400,8 @@ fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {
 /// The MMU panel's line about the access last performed through the TLB, when it is the one
 /// the panel shows.
 pub fn access_report_ui(ui: &mut egui::Ui, state: &UiState, va: u64, access: Access, mode: Mode) {
-    let Some(report) = state.tlb.last_access.as_ref().filter(|r| r.va == va && r.access == access && r.mode == mode)
+    let Some(report) =
+        state.tlb.last_access.as_ref().filter(|r| r.va == va && r.access == access && r.mode == mode)
     else {
         return;
     };
@@ -393,9 +417,9 @@ fn report_ui(ui: &mut egui::Ui, report: &AccessReport, dark: bool) {
     };
     ui.label(RichText::new(format!("Last access: {}", report.summary())).strong().color(color));
     if let Some(now) = &report.stale {
-        ui.colored_label(
-            theme::fault_color(dark),
-            format!("The translation used a STALE TLB entry: {now}. Invalidate the page to see the change."),
-        );
+        let fault = theme::fault_color(dark);
+        ui.colored_label(fault, "The translation used a STALE TLB entry:");
+        ui.colored_label(fault, format!("{now}."));
+        ui.colored_label(fault, "Invalidate the page (TLB panel) to see the change.");
     }
 }

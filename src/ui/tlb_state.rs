@@ -70,8 +70,11 @@ impl AccessReport {
             PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe()),
         };
         if self.hit {
-            let assist =
-                if self.dirty_assist { format!(" (walk read {} entries to set D)", self.walk_refs) } else { String::new() };
+            let assist = if self.dirty_assist {
+                format!(" (walk read {} entries to set D)", self.walk_refs)
+            } else {
+                String::new()
+            };
             format!("TLB hit{assist} {result}")
         } else {
             format!("TLB miss: walk read {} entries, entry filled {result}", self.walk_refs)
@@ -224,7 +227,8 @@ impl TlbSim {
         let cached_stale = self.replayer.tlb().peek(asid, va).map(|entry| self.replayer.is_stale(m, entry));
         let mut walk = m.translate(m.active, va, access, mode).map_err(|e| e.to_string())?;
         let replayer = &mut self.replayer;
-        let outcome = doc.change(&format!("access {va:#x}"), |lab| replayer.access(&mut lab.machine, va, access, mode));
+        let outcome =
+            doc.change(&format!("access {va:#x}"), |lab| replayer.access(&mut lab.machine, va, access, mode));
         let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
             Outcome::Mapped(mapped) => {
                 format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
@@ -274,7 +278,8 @@ impl PagelabApp {
             match job.poll() {
                 Some(Ok(points)) => {
                     let label = job.label.clone();
-                    self.state.tlb.plot_message = Some((format!("Sweep done: {} sizes ({label}).", points.len()), false));
+                    self.state.tlb.plot_message =
+                        Some((format!("Sweep done: {} sizes ({label}).", points.len()), false));
                     self.tlb.sweep_result = Some(SweepResult { label, points });
                     self.tlb.sweep = None;
                 }
@@ -312,7 +317,8 @@ impl PagelabApp {
             let result = if single {
                 player.step(&mut self.tlb.replayer, &mut self.doc.lab.machine).map(u64::from)
             } else {
-                let to_window = self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlb().stats().lookups);
+                let to_window =
+                    self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlb().stats().lookups);
                 let chunk = left.min(CHUNK).min(to_window);
                 player.run(&mut self.tlb.replayer, &mut self.doc.lab.machine, chunk)
             };
@@ -369,12 +375,18 @@ impl PagelabApp {
             },
             TlbAction::InvalidatePage(va) => {
                 let n = self.tlb.replayer.tlb_mut().invalidate_page(va, None);
-                self.state.info(format!("invalidated {va:#x}: {n} entr{} removed", if n == 1 { "y" } else { "ies" }));
+                self.state.info(format!(
+                    "invalidated {va:#x}: {n} entr{} removed",
+                    if n == 1 { "y" } else { "ies" }
+                ));
             }
             TlbAction::InvalidateActiveAsid => {
                 let asid = m.active_process().asid;
                 let n = self.tlb.replayer.tlb_mut().invalidate_asid(asid);
-                self.state.info(format!("flushed ASID {asid}: {n} entr{} removed", if n == 1 { "y" } else { "ies" }));
+                self.state.info(format!(
+                    "flushed ASID {asid}: {n} entr{} removed",
+                    if n == 1 { "y" } else { "ies" }
+                ));
             }
             TlbAction::FlushNonGlobal => {
                 let n = self.tlb.replayer.tlb_mut().flush_non_global();
@@ -387,7 +399,8 @@ impl PagelabApp {
             TlbAction::OpenTrace(path) => match TracePlayer::open(&path) {
                 Ok(player) => {
                     self.state.tlb.trace_path = path.display().to_string();
-                    self.state.tlb.message = Some((format!("Opened {}: press Play or Step.", player.name()), false));
+                    self.state.tlb.message =
+                        Some((format!("Opened {}: press Play or Step.", player.name()), false));
                     self.tlb.player = Some(player);
                     self.tlb.series = PlotSeries::new(self.state.tlb.window);
                     self.tlb.sweep_result = None;
@@ -453,7 +466,10 @@ impl PagelabApp {
             TlbAction::ExportCsv(kind, path) => {
                 let text = plots::csv(kind, &self.tlb);
                 self.state.tlb.plot_message = Some(match crate::lab::io::write_atomic(&path, &text) {
-                    Ok(()) => (format!("Saved {} ({} rows)", path.display(), text.lines().count().saturating_sub(1)), false),
+                    Ok(()) => (
+                        format!("Saved {} ({} rows)", path.display(), text.lines().count().saturating_sub(1)),
+                        false,
+                    ),
                     Err(e) => (format!("Cannot write {}: {e}", path.display()), true),
                 });
             }

@@ -153,7 +153,10 @@ impl TracePlayer {
         let line = self.reader.line();
         let record = record.map_err(|e| format!("{}: {e}", self.name()))?;
         let step = replayer.step(machine, &record).map_err(|UnknownProcess(name)| {
-            format!("{}: line {line}: the trace names process {name:?}, which the lab does not have", self.name())
+            format!(
+                "{}: line {line}: the trace names process {name:?}, which the lab does not have",
+                self.name()
+            )
         })?;
         self.records += 1;
         let kind = match record.kind {
@@ -171,7 +174,11 @@ impl TracePlayer {
                     PageResult::Mapped { pa } => format!("-> {pa:#x}"),
                     PageResult::Fault(kind) => format!("fault: {}", kind.describe()),
                 };
-                let walk = if p.walk_refs > 0 { format!(", walk read {} entries", p.walk_refs) } else { String::new() };
+                let walk = if p.walk_refs > 0 {
+                    format!(", walk read {} entries", p.walk_refs)
+                } else {
+                    String::new()
+                };
                 let demand = if p.demand_mapped { ", demand-mapped" } else { "" };
                 format!("TLB {what}{walk}{demand} {result}")
             })
@@ -217,11 +224,17 @@ pub fn trace_player_ui(ui: &mut egui::Ui, tlb: &TlbSim, state: &mut UiState, act
         if ui.add_enabled(!player.finished, egui::Button::new(play_label)).clicked() {
             actions.push(Action::Tlb(play_action));
         }
-        if ui.add_enabled(!player.finished, egui::Button::new("Step")).on_hover_text("Replay one record").clicked()
+        if ui
+            .add_enabled(!player.finished, egui::Button::new("Step"))
+            .on_hover_text("Replay one record")
+            .clicked()
         {
             actions.push(Action::Tlb(TlbAction::Step));
         }
-        if ui.button("Rewind").on_hover_text("Start the trace again (the lab and the TLB stay as they are)").clicked()
+        if ui
+            .button("Rewind")
+            .on_hover_text("Start the trace again (the lab and the TLB stay as they are)")
+            .clicked()
         {
             actions.push(Action::Tlb(TlbAction::Rewind));
         }

@@ -404,9 +404,11 @@ impl PagelabApp {
                 }
                 Err(e) => self.state.error(e.to_string()),
             }
+        } else if process != self.doc.lab.machine.active {
+            // A re-run from the history of another process: its tables, without the TLB.
+            self.edit(&Edit::Access { process, va, access, mode });
         } else {
-            // Through the TLB, in the active address space (as the CPU does).
-            let _ = process;
+            // Through the TLB, in the active address space, as the CPU does.
             match self.perform_through_tlb(va, access, mode) {
                 Ok((t, message)) => {
                     self.record_history(&t);

@@ -506,7 +506,7 @@ impl Replayer {
                 result: PageResult::Fault(FaultKind::NotPresent),
             };
         };
-        lookup(&mut self.tlb, counters, &config, machine, process, va, access)
+        lookup(&mut self.tlb, counters, &config, machine, None, process, va, access)
     }
 
     /// Follows the machine's active process: a change switches the TLB's address space, which

@@ -487,8 +487,7 @@ impl Replayer {
     }
 
     /// One access made outside a trace (the GUI's MMU panel): a lookup for the active process in
-    /// `mode`, a walk and a fill on a miss, counted like a trace lookup but never demand-mapped
-    /// (the fault is what the student asked to see).
+    /// `mode`, a walk and a fill on a miss, counted like a trace lookup but never demand-mapped.
     pub fn access(&mut self, machine: &mut Machine, va: u64, access: Access, mode: Mode) -> PageOutcome {
         self.follow_active(machine);
         let process = self.current.unwrap_or(0);
@@ -506,6 +505,7 @@ impl Replayer {
                 result: PageResult::Fault(FaultKind::NotPresent),
             };
         };
+        // No OS model either: the fault itself is what the student asked to see.
         lookup(&mut self.tlb, counters, &config, machine, None, process, va, access)
     }
 

@@ -65,16 +65,7 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
             .join(", ")
     );
     for (region, reason) in &summary.skipped {
-        let _ = writeln!(
-            out,
-            "  skipped line {}: {:#x}-{:#x} {} {}: {}",
-            region.line,
-            region.start,
-            region.end,
-            region.perms(),
-            region.path,
-            reason.describe()
-        );
+        let _ = writeln!(out, "  skipped line {}: {}: {}", region.line, region.summary(), reason.describe());
     }
     let _ = writeln!(out, "page tables: {} table(s), {}", size.tables, format_size(size.bytes));
     if args.compare {

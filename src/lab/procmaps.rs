@@ -46,6 +46,12 @@ impl Region {
         self.end == self.start
     }
 
+    /// `0x400000-0x401000 r-xp /usr/bin/cat`, for messages.
+    pub fn summary(&self) -> String {
+        let path = if self.path.is_empty() { String::new() } else { format!(" {}", self.path) };
+        format!("{:#x}-{:#x} {}{path}", self.start, self.end, self.perms())
+    }
+
     /// The rights as the maps file writes them (`r-xp`).
     pub fn perms(&self) -> String {
         let flag = |on: bool, c: char| if on { c } else { '-' };
@@ -86,6 +92,17 @@ fn hex(line: usize, what: &str, text: &str) -> Result<u64, ProcMapsError> {
     }
     u64::from_str_radix(text, 16)
         .map_err(|_| line_error(line, format!("{what} {text:?} is not a hex number")))
+}
+
+/// What follows the first `n` whitespace-separated fields of `text`.
+fn after_fields(text: &str, n: usize) -> &str {
+    let mut rest = text;
+    for _ in 0..n {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest.get(end..).unwrap_or_default();
+    }
+    rest
 }
 
 /// Parses one non-blank line.
@@ -136,10 +153,7 @@ fn parse_line(line: usize, text: &str) -> Result<Region, ProcMapsError> {
         return Err(line_error(line, format!("inode {inode:?} is not a decimal number")));
     }
     // The path is the rest of the line after the inode, spaces included.
-    let path = text
-        .find(inode)
-        .and_then(|at| text.get(at + inode.len()..))
-        .map_or_else(String::new, |rest| rest.trim().to_string());
+    let path = after_fields(text, 5).trim().to_string();
     Ok(Region {
         start,
         end,
@@ -400,16 +414,8 @@ fn describe(summary: &ImportSummary, source: &str, format: &str, max_page: u64) 
         let _ = writeln!(text, "- {count} page(s) of {}", format_size(*size));
     }
     for (region, reason) in &summary.skipped {
-        let _ = writeln!(
-            text,
-            "- skipped line {} ({:#x}-{:#x} {} {}): {}",
-            region.line,
-            region.start,
-            region.end,
-            region.perms(),
-            region.path,
-            reason.describe()
-        );
+        let _ =
+            writeln!(text, "- skipped line {} ({}): {}", region.line, region.summary(), reason.describe());
     }
     text
 }
@@ -435,6 +441,11 @@ mod tests {
         assert!(r.read && !r.write && r.exec && r.shared);
         assert_eq!(r.path, "/opt/my app/bin (deleted)");
         assert_eq!(r.perms(), "r-xs");
+        // Anonymous memory: inode 0, which also appears in the addresses; no path.
+        let anon = parse("7f4090318000-7f4090319000 rw-p 00000000 00:00 0 \n").expect("parses");
+        assert_eq!(anon[0].path, "");
+        let stack = parse("7ffd0000-7ffd2000 rw-p 00000000 00:00 0      [stack]\n").expect("parses");
+        assert_eq!(stack[0].path, "[stack]");
     }
 
     #[test]

@@ -162,6 +162,60 @@ pub fn translate(
     }
 }
 
+/// Whether combined `rights` allow the access: the walk's final check, and the check a TLB hit
+/// makes with the rights cached in its entry (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U
+/// with SUM, R/W/X with MXR). `None` when the access is allowed.
+pub fn check_rights(
+    format: &PagingFormat,
+    settings: &MmuSettings,
+    rights: Rights,
+    access: Access,
+    mode: Mode,
+) -> Option<FaultKind> {
+    match format.arch {
+        Arch::RiscV => {
+            match mode {
+                Mode::User if !rights.user => return Some(FaultKind::UserProtection),
+                Mode::Supervisor if rights.user && (access == Access::Execute || !settings.sum) => {
+                    return Some(FaultKind::SupervisorProtection);
+                }
+                _ => {}
+            }
+            let (allowed, kind) = match access {
+                Access::Read => (rights.read || (settings.mxr && rights.execute), FaultKind::ReadProtection),
+                Access::Write => (rights.write, FaultKind::WriteProtection),
+                Access::Execute => (rights.execute, FaultKind::ExecuteProtection),
+            };
+            (!allowed).then_some(kind)
+        }
+        Arch::X86 | Arch::Generic => {
+            let x86 = format.arch == Arch::X86;
+            match mode {
+                Mode::User => {
+                    if !rights.user {
+                        return Some(FaultKind::UserProtection);
+                    }
+                    if access == Access::Write && !rights.write {
+                        return Some(FaultKind::WriteProtection);
+                    }
+                }
+                Mode::Supervisor => {
+                    if x86 && rights.user && access == Access::Execute && settings.smep {
+                        return Some(FaultKind::SupervisorProtection);
+                    }
+                    if x86 && rights.user && access != Access::Execute && settings.smap {
+                        return Some(FaultKind::SupervisorProtection);
+                    }
+                    if access == Access::Write && (settings.wp || !x86) && !rights.write {
+                        return Some(FaultKind::WriteProtection);
+                    }
+                }
+            }
+            (access == Access::Execute && !rights.execute).then_some(FaultKind::ExecuteProtection)
+        }
+    }
+}
+
 type Stop = (FaultKind, Option<usize>);
 
 struct Walk<'a> {
@@ -312,62 +366,11 @@ impl Walk<'_> {
     }
 
     fn check_rights(&self, rights: Rights, level: usize) -> Result<(), Stop> {
-        let s = self.settings;
-        let stop = |kind| Err((kind, Some(level)));
         let Request { access, mode, .. } = self.request;
-        match self.format.arch {
-            Arch::RiscV => {
-                match mode {
-                    Mode::User if !rights.user => return stop(FaultKind::UserProtection),
-                    Mode::Supervisor if rights.user && (access == Access::Execute || !s.sum) => {
-                        return stop(FaultKind::SupervisorProtection);
-                    }
-                    _ => {}
-                }
-                let allowed = match access {
-                    Access::Read => rights.read || (s.mxr && rights.execute),
-                    Access::Write => rights.write,
-                    Access::Execute => rights.execute,
-                };
-                if !allowed {
-                    return stop(match access {
-                        Access::Read => FaultKind::ReadProtection,
-                        Access::Write => FaultKind::WriteProtection,
-                        Access::Execute => FaultKind::ExecuteProtection,
-                    });
-                }
-            }
-            Arch::X86 | Arch::Generic => {
-                let x86 = self.format.arch == Arch::X86;
-                match mode {
-                    Mode::User => {
-                        if !rights.user {
-                            return stop(FaultKind::UserProtection);
-                        }
-                        if access == Access::Write && !rights.write {
-                            return stop(FaultKind::WriteProtection);
-                        }
-                    }
-                    Mode::Supervisor => {
-                        let user_page = rights.user;
-                        if x86 && user_page && access == Access::Execute && s.smep {
-                            return stop(FaultKind::SupervisorProtection);
-                        }
-                        if x86 && user_page && access != Access::Execute && s.smap {
-                            return stop(FaultKind::SupervisorProtection);
-                        }
-                        let wp = s.wp || !x86;
-                        if access == Access::Write && wp && !rights.write {
-                            return stop(FaultKind::WriteProtection);
-                        }
-                    }
-                }
-                if access == Access::Execute && !rights.execute {
-                    return stop(FaultKind::ExecuteProtection);
-                }
-            }
+        match check_rights(self.format, self.settings, rights, access, mode) {
+            Some(kind) => Err((kind, Some(level))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// x86: A on every entry used, D on the leaf for a write. RISC-V: the leaf only, per Svade/Svadu.

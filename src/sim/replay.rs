@@ -26,9 +26,9 @@
 //! per-step details live in one reused buffer.
 
 use super::fault::{Access, FaultKind, Mode};
-use super::format::{Arch, PagingFormat, Role, low_mask};
+use super::format::{PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
-use super::mmu::{self, Mapped, MmuSettings, Outcome, Request, Rights};
+use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
 use super::os::{Os, OsReport};
 use super::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry, TlbStats};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
@@ -744,63 +744,10 @@ pub fn access_of(kind: AccessKind) -> Access {
     }
 }
 
-/// The permission check a TLB hit makes with the rights cached in the entry: the same rules as
-/// the walk's final check (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U with SUM, R/W/X with
-/// MXR). `None` when the access is allowed. A test checks it against `mmu::translate`.
-pub fn check_rights(
-    format: &PagingFormat,
-    settings: &MmuSettings,
-    rights: Rights,
-    access: Access,
-    mode: Mode,
-) -> Option<FaultKind> {
-    match format.arch {
-        Arch::RiscV => {
-            match mode {
-                Mode::User if !rights.user => return Some(FaultKind::UserProtection),
-                Mode::Supervisor if rights.user && (access == Access::Execute || !settings.sum) => {
-                    return Some(FaultKind::SupervisorProtection);
-                }
-                _ => {}
-            }
-            let (allowed, kind) = match access {
-                Access::Read => (rights.read || (settings.mxr && rights.execute), FaultKind::ReadProtection),
-                Access::Write => (rights.write, FaultKind::WriteProtection),
-                Access::Execute => (rights.execute, FaultKind::ExecuteProtection),
-            };
-            (!allowed).then_some(kind)
-        }
-        Arch::X86 | Arch::Generic => {
-            let x86 = format.arch == Arch::X86;
-            match mode {
-                Mode::User => {
-                    if !rights.user {
-                        return Some(FaultKind::UserProtection);
-                    }
-                    if access == Access::Write && !rights.write {
-                        return Some(FaultKind::WriteProtection);
-                    }
-                }
-                Mode::Supervisor => {
-                    if x86 && rights.user && access == Access::Execute && settings.smep {
-                        return Some(FaultKind::SupervisorProtection);
-                    }
-                    if x86 && rights.user && access != Access::Execute && settings.smap {
-                        return Some(FaultKind::SupervisorProtection);
-                    }
-                    if access == Access::Write && (settings.wp || !x86) && !rights.write {
-                        return Some(FaultKind::WriteProtection);
-                    }
-                }
-            }
-            (access == Access::Execute && !rights.execute).then_some(FaultKind::ExecuteProtection)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::mmu::MmuSettings;
     use crate::sim::presets;
 
     /// Every combination of leaf flags, switches, access and mode: the hit-path check must agree

@@ -67,6 +67,7 @@ impl PagelabApp {
         }
         self.tlb.reset();
         self.state.tlb.forget_lab();
+        self.state.sizes.forget_lab();
         // A new document restarts its generation count: what was cached by generation is stale.
         self.state.frame_map = None;
     }

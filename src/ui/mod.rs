@@ -14,6 +14,7 @@ pub mod plots;
 pub mod processes;
 pub mod procmaps_dialog;
 pub mod rows;
+pub mod sizes;
 pub mod state;
 pub mod theme;
 pub mod tlb_panel;

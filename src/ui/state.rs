@@ -194,6 +194,8 @@ pub struct UiState {
     /// The TLB panel's, trace player's and plots' fields.
     pub tlb: super::tlb_state::TlbUi,
     pub procmaps_dialog: Option<super::procmaps_dialog::ProcMapsDialog>,
+    /// The TLB panel's Sizes section.
+    pub sizes: super::sizes::SizesView,
 }
 
 impl UiState {

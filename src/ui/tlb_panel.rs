@@ -8,7 +8,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use super::tlb_state::{AccessReport, TlbAction, TlbSim};
 use super::trace_player::trace_player_ui;
-use crate::sim::addr::{format_size, format_size_u128, hex_grouped, parse_u64};
+use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::Arch;
 use crate::sim::replay::{Costs, Summary};
 use crate::sim::tlb::{TlbConfig, TlbPolicy};
@@ -67,7 +67,7 @@ pub fn tlb_panel_ui(
             statistics_ui(ui, m, tlb, state);
         });
         egui::CollapsingHeader::new("Sizes").default_open(true).show(ui, |ui| {
-            sizes_ui(ui, doc, state);
+            super::sizes::sizes_ui(ui, doc, &mut state.sizes);
         });
     });
 }
@@ -350,51 +350,6 @@ fn stats_grid_ui(ui: &mut egui::Ui, columns: Vec<(String, &Summary)>, costs: &Co
             }
         },
     );
-}
-
-fn sizes_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState) {
-    let m = &doc.lab.machine;
-    if state.tlb.sizes.as_ref().is_none_or(|(generation, _)| *generation != doc.generation) {
-        let sizes = m
-            .processes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| m.table_size(i).ok().map(|s| (p.name.clone(), s)))
-            .collect();
-        state.tlb.sizes = Some((doc.generation, sizes));
-    }
-    let Some((_, sizes)) = &state.tlb.sizes else { return };
-    let linear = m.format.linear_table_bytes();
-    ui.label(format!(
-        "{}: a linear table for the whole {}-bit address space would take {}.",
-        m.format.name,
-        m.format.va_bits,
-        format_size_u128(linear)
-    ));
-    for (name, report) in sizes {
-        ui.label(
-            RichText::new(format!(
-                "{name}: {} table(s), {} for {} page(s) ({})",
-                report.tables,
-                format_size(report.bytes),
-                report.mapped_pages,
-                format_size_u128(report.mapped_bytes)
-            ))
-            .strong(),
-        );
-        egui::Grid::new(("sizes", name)).striped(true).num_columns(3).show(ui, |ui| {
-            for h in ["Level", "Tables", "Bytes"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            for l in &report.levels {
-                ui.label(&l.name);
-                ui.monospace(l.tables.to_string());
-                ui.monospace(format_size(l.bytes));
-                ui.end_row();
-            }
-        });
-    }
 }
 
 /// The MMU panel's line about the access last performed through the TLB, when it is the one

@@ -102,8 +102,6 @@ pub struct TlbUi {
     pub message: Option<(String, bool)>,
     /// The plots window's last message (exports, sweep).
     pub plot_message: Option<(String, bool)>,
-    /// Per process: table sizes, for the Sizes section; rebuilt when the lab changes.
-    pub sizes: Option<(u64, Vec<(String, crate::sim::size::SizeReport)>)>,
     /// Where each plot was drawn last (PNG export crops the screenshot to it).
     pub plot_rects: BTreeMap<PlotKind, egui::Rect>,
     pub pending_png: Option<(PlotKind, PathBuf)>,
@@ -118,7 +116,6 @@ impl TlbUi {
     /// Forgets what belongs to the lab that was open (another one replaces it).
     pub fn forget_lab(&mut self) {
         self.last_access = None;
-        self.sizes = None;
         self.stale = None;
     }
 }
@@ -139,7 +136,6 @@ impl Default for TlbUi {
             last_access: None,
             message: None,
             plot_message: None,
-            sizes: None,
             plot_rects: BTreeMap::new(),
             pending_png: None,
             stale: None,

@@ -151,6 +151,50 @@ fn without_asid_tagging_a_process_switch_flushes_but_global_entries_stay() {
 }
 
 #[test]
+fn split_tlbs_send_fetches_to_the_itlb_and_data_to_the_dtlb() {
+    let mut h = harness();
+    h.get_by_label("Configuration").click();
+    h.run();
+    h.get_by_label("Split instruction and data TLBs").click();
+    h.run();
+    // The iTLB's own fields appear; an impossible shape is refused before Apply.
+    type_into(&mut h, "iTLB entries", "6");
+    h.get_by_label_contains("instruction TLB: ");
+    type_into(&mut h, "iTLB entries", "8");
+    click(&mut h, "Apply (empties the TLB)");
+    let config = h.state().tlb.replayer.config().clone();
+    assert_eq!(config.itlb.map(|i| i.entries), Some(8));
+    assert_eq!(config.tlb.entries, 64, "the data TLB keeps its shape");
+    h.get_by_label_contains("Instruction TLB (iTLB): 8 entries");
+
+    type_into(&mut h, "Virtual address:", "0x400000");
+    h.get_by_label("execute").click();
+    h.run();
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: iTLB miss");
+    // A read of the same page misses in the dTLB: the halves are separate.
+    h.get_by_label("read").click();
+    h.run();
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: dTLB miss");
+    h.get_by_label("execute").click();
+    h.run();
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: iTLB hit");
+    let tlbs = &h.state().tlb.replayer;
+    assert_eq!(tlbs.tlbs().instruction().map(|t| t.len()), Some(1));
+    assert_eq!(tlbs.tlbs().data().len(), 1);
+    h.get_by_label_contains("Instruction TLB (iTLB) (1 valid)");
+    h.get_by_label_contains("Data TLB (dTLB) (1 valid)");
+    h.get_by_label_contains("Instruction TLB (iTLB): 2 lookups, 1 hits (50.000%), 1 misses");
+    // One INVLPG empties both.
+    type_into(&mut h, "Address to invalidate:", "0x400000");
+    click(&mut h, "INVLPG");
+    assert!(h.state().tlb.replayer.tlbs().is_empty());
+    assert!(h.state().state.status.text.contains("2 entries removed"), "{}", h.state().state.status.text);
+}
+
+#[test]
 fn with_asid_tagging_entries_survive_switches() {
     let mut h = harness();
     type_into(&mut h, "Virtual address:", "0x600000");

@@ -209,7 +209,7 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     assert!(replayer.is_stale(&machine, &entry), "the cached frame disagrees with memory");
 
     // INVLPG: the next access walks and sees the new frame.
-    assert_eq!(replayer.tlb_mut().invalidate_page(A, None), 1);
+    assert_eq!(replayer.tlbs_mut().invalidate_page(A, None), 1);
     assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (false, PageResult::Mapped { pa: new_pa }));
     let entry = replayer.tlb().peek(1, A).unwrap_or_else(|| panic!("cached")).clone();
     assert!(!replayer.is_stale(&machine, &entry));
@@ -228,7 +228,7 @@ fn a_stale_entry_keeps_its_old_rights_too() {
         .set_entry(entry_addr, machine.format.with(raw, Role::Writable, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(write(&mut replayer, &mut machine, A), (true, PageResult::Mapped { pa: page_pa }));
-    replayer.tlb_mut().invalidate_page(A, None);
+    replayer.tlbs_mut().invalidate_page(A, None);
     assert_eq!(write(&mut replayer, &mut machine, A), (false, PageResult::Fault(FaultKind::WriteProtection)));
     // The read-only translation is cached now: a write hit faults from the TLB without a walk.
     let walks = replayer.stats(&machine).total.counters.walks;
@@ -412,4 +412,133 @@ fn a_trace_naming_an_unknown_process_is_refused_with_its_line() {
         other => panic!("{other:?}"),
     }
     assert_eq!(replayer.records(), 1);
+}
+
+// ---- Split instruction and data TLBs ----
+
+fn split(itlb: TlbConfig, dtlb: TlbConfig) -> ReplayConfig {
+    ReplayConfig { tlb: dtlb, itlb: Some(itlb), ..ReplayConfig::default() }
+}
+
+fn one_entry() -> TlbConfig {
+    TlbConfig { entries: 1, ways: 1, ..TlbConfig::default() }
+}
+
+#[test]
+fn split_tlbs_stop_code_and_data_from_evicting_each_other() {
+    let code = A;
+    let data = A + 0x10_0000;
+    let fetch = record(AccessKind::Instr, code, None);
+    let load = record(AccessKind::Load, data, None);
+    let trace = [&fetch, &load, &fetch, &load, &fetch, &load];
+    // One unified entry: the fetch and the load evict each other every time.
+    let mut machine = x86_64();
+    map(&mut machine, 0, code, PAGE, &["U/S"]);
+    map(&mut machine, 0, data, PAGE, &["R/W", "U/S", "NX"]);
+    let mut unified = replayer(ReplayConfig { tlb: one_entry(), ..ReplayConfig::default() });
+    let hits: Vec<bool> = trace.iter().map(|r| access(&mut unified, &mut machine, r).0).collect();
+    assert_eq!(hits, [false; 6]);
+    // One entry each in an iTLB and a dTLB: two compulsory misses, then hits.
+    let mut split_replayer = replayer(split(one_entry(), one_entry()));
+    let hits: Vec<bool> = trace.iter().map(|r| access(&mut split_replayer, &mut machine, r).0).collect();
+    assert_eq!(hits, [false, false, true, true, true, true]);
+    let stats = split_replayer.stats(&machine);
+    let (itlb, dtlb) = (stats.itlb.unwrap_or_default(), stats.dtlb.unwrap_or_default());
+    assert_eq!((itlb.lookups, itlb.hits, dtlb.lookups, dtlb.hits), (3, 2, 3, 2));
+    assert_eq!((stats.tlb.lookups, stats.total.counters.lookups, stats.total.counters.misses), (6, 6, 2));
+    // The iTLB holds the code page, the dTLB the data page.
+    let tlbs = split_replayer.tlbs();
+    let base = |t: &pagelab::sim::tlb::Tlb<_>| t.entries().map(|s| s.entry.base()).collect::<Vec<_>>();
+    assert_eq!(tlbs.instruction().map(base), Some(vec![code]));
+    assert_eq!(base(tlbs.data()), [data]);
+
+    // An invalidation reaches both; an edit without one leaves the iTLB stale.
+    let both = record(AccessKind::Load, code, None);
+    access(&mut split_replayer, &mut machine, &both);
+    assert_eq!(split_replayer.tlbs_mut().invalidate_page(code, None), 2, "the iTLB's and the dTLB's");
+    let (entry_addr, raw, level) = leaf(&machine, 0, code);
+    machine.set_entry(entry_addr, raw & !1).unwrap_or_else(|e| panic!("{e}"));
+    let before = split_replayer.stats(&machine).total.counters.faults;
+    let _ = split_replayer.step(&mut machine, &fetch);
+    assert_eq!(split_replayer.stats(&machine).total.counters.faults, before + 1, "not present now");
+    machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!access(&mut split_replayer, &mut machine, &fetch).0);
+    machine
+        .set_entry(entry_addr, machine.format.with(raw, Role::Present, level, 0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (hit, result) = access(&mut split_replayer, &mut machine, &fetch);
+    assert!(hit && matches!(result, PageResult::Mapped { .. }), "the stale iTLB entry still translates");
+    let tlbs = split_replayer.tlbs();
+    let itlb = tlbs.instruction().unwrap_or_else(|| panic!("split"));
+    let entry = itlb.entries().next().unwrap_or_else(|| panic!("cached")).entry;
+    assert!(split_replayer.is_stale(&machine, entry));
+}
+
+/// Writes the records of `trace` that `keep` selects as a lackey trace.
+fn lackey_subset(trace: &Path, out: &Path, keep: impl Fn(AccessKind) -> bool) {
+    use std::io::Write as _;
+    let file = std::fs::File::open(trace).unwrap_or_else(|e| panic!("{e}"));
+    let reader = std::io::BufReader::new(file);
+    let records = TraceReader::auto(reader).unwrap_or_else(|e| panic!("{e}"));
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out).unwrap_or_else(|e| panic!("{e}")));
+    for record in records {
+        let r = record.unwrap_or_else(|e| panic!("{e}"));
+        let tag = match r.kind {
+            AccessKind::Instr => "I ",
+            AccessKind::Load => " L",
+            AccessKind::Store => " S",
+            AccessKind::Modify => " M",
+        };
+        if keep(r.kind) {
+            writeln!(w, "{tag} {:x},{}", r.addr, r.size).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    w.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A split TLB is two independent TLBs: its iTLB counts what a unified TLB of the same shape
+/// counts on the fetches alone, its dTLB what one counts on the loads and stores alone.
+#[test]
+fn a_split_tlb_counts_as_two_tlbs_fed_fetches_and_data_apart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let lab = empty_x86_64_lab(dir.path());
+    let gz = format!("{TRACES}lackey_sort.trace.gz");
+    let fetches = dir.path().join("fetches.trace");
+    let data = dir.path().join("data.trace");
+    lackey_subset(Path::new(&gz), &fetches, |k| k == AccessKind::Instr);
+    lackey_subset(Path::new(&gz), &data, |k| k != AccessKind::Instr);
+    let run = |args: &[&str]| -> Value {
+        let json = stdout_of(args);
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    };
+    let (fetches, data) = (fetches.to_str().unwrap_or_default(), data.to_str().unwrap_or_default());
+    let (split_stats, (alone_i, alone_d)) = std::thread::scope(|scope| {
+        let split = scope.spawn(|| {
+            run(&["replay", &lab, &gz, "--itlb", "16x16", "--tlb", "64x4", "--demand-map", "--json"])
+        });
+        let i = run(&["replay", &lab, fetches, "--tlb", "16x16", "--demand-map", "--json"]);
+        let d = run(&["replay", &lab, data, "--tlb", "64x4", "--demand-map", "--json"]);
+        (split.join().unwrap_or_else(|_| panic!("split replay")), (i, d))
+    });
+    for (half, alone) in [("itlb", &alone_i), ("dtlb", &alone_d)] {
+        let stats = &split_stats[half];
+        assert_eq!(
+            (count(stats, "lookups"), count(stats, "hits"), count(stats, "misses")),
+            (count(alone, "lookups"), count(alone, "hits"), count(alone, "misses")),
+            "{half}"
+        );
+    }
+    assert_eq!(count(&split_stats, "lookups"), LOOKUPS);
+    assert_eq!(count(&split_stats["itlb_config"], "entries"), 16);
+    assert_eq!(count(&split_stats["tlb_config"], "ways"), 4);
+    let misses = count(&alone_i, "misses") + count(&alone_d, "misses");
+    assert_eq!(count(&split_stats, "misses"), misses);
+    assert_eq!(count(&split_stats["tlb"], "misses"), misses, "the TLB counters add both up");
+
+    let text = stdout_of(&["replay", &lab, fetches, "--itlb", "8", "--tlb", "8x2", "--demand-map"]);
+    assert!(text.contains("split TLB: iTLB 8 entries x 8 ways, dTLB 8 entries x 2 ways"), "{text}");
+    assert!(text.lines().any(|l| l.trim_start().starts_with("iTLB (8 x 8) lookups")), "{text}");
+    let out = pagelab(&["replay", &lab, fetches, "--itlb", "6x4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--itlb 6x4"), "{err}");
 }

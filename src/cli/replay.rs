@@ -11,7 +11,7 @@ use crate::sim::Mode;
 use crate::sim::os::{Future, Os, OsModel, OsReport, OsSettings};
 use crate::sim::replace::Policy;
 use crate::sim::replay::{Costs, ReplayConfig, ReplayStats, Replayer, Summary};
-use crate::sim::tlb::{TlbConfig, TlbPolicy};
+use crate::sim::tlb::{TlbConfig, TlbPolicy, TlbStats, TlbsConfigError};
 use crate::sim::trace::TraceReader;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, ValueEnum};
@@ -52,6 +52,11 @@ pub struct ReplayArgs {
     /// TLB shape: ENTRIES (fully associative) or ENTRIESxWAYS, e.g. 64x4.
     #[arg(long, default_value = "64x4")]
     pub tlb: String,
+    /// Split the TLB: a separate instruction TLB of this shape (ENTRIES or ENTRIESxWAYS) for
+    /// instruction fetches (lackey `I` records, plain `x` lines); --tlb is then the data TLB.
+    /// Both use --policy and --seed.
+    #[arg(long, value_name = "SHAPE")]
+    pub itlb: Option<String>,
     #[arg(long, value_enum, default_value = "lru")]
     pub policy: PolicyArg,
     /// Seed of the random replacement policy.
@@ -96,12 +101,17 @@ pub struct ReplayArgs {
     pub json: bool,
 }
 
-/// Parses `ENTRIES` or `ENTRIESxWAYS`.
+/// Parses `ENTRIES` or `ENTRIESxWAYS` (of the `--tlb` option).
 pub fn parse_tlb_shape(text: &str) -> anyhow::Result<(usize, usize)> {
+    parse_shape("--tlb", text)
+}
+
+/// Parses `ENTRIES` or `ENTRIESxWAYS` given to `option`.
+fn parse_shape(option: &str, text: &str) -> anyhow::Result<(usize, usize)> {
     let number = |part: &str| {
         part.trim()
             .parse::<usize>()
-            .map_err(|_| anyhow!("--tlb {text:?}: expected ENTRIES or ENTRIESxWAYS, e.g. 64x4"))
+            .map_err(|_| anyhow!("{option} {text:?}: expected ENTRIES or ENTRIESxWAYS, e.g. 64x4"))
     };
     match text.to_ascii_lowercase().split_once('x') {
         Some((entries, ways)) => Ok((number(entries)?, number(ways)?)),
@@ -151,7 +161,11 @@ fn replay_once(
     config: &ReplayConfig,
     os: Option<OsSettings>,
 ) -> anyhow::Result<Replayer> {
-    let mut replayer = Replayer::new(config.clone()).map_err(|e| anyhow!("--tlb {}: {e}", args.tlb))?;
+    let mut replayer = Replayer::new(config.clone()).map_err(|e| match (e, &args.itlb) {
+        (TlbsConfigError::Instruction(e), Some(itlb)) => anyhow!("--itlb {itlb}: {e}"),
+        (TlbsConfigError::Data(e) | TlbsConfigError::Unified(e), _) => anyhow!("--tlb {}: {e}", args.tlb),
+        (e, _) => anyhow!("{e}"),
+    })?;
     if let Some(settings) = os {
         replayer.set_os(Some(Os::new(settings, &lab.machine.format)?));
     }
@@ -189,14 +203,17 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
         bail!("--tlb-ns and --memory-ns must be finite and not negative");
     }
     let os = os_settings(args, &lab)?;
+    let shape = |(entries, ways)| TlbConfig {
+        entries,
+        ways,
+        policy: args.policy.into(),
+        seed: args.seed,
+        asid_tagging: !args.no_asid_tagging,
+    };
+    let itlb = args.itlb.as_deref().map(|text| parse_shape("--itlb", text)).transpose()?;
     let config = ReplayConfig {
-        tlb: TlbConfig {
-            entries,
-            ways,
-            policy: args.policy.into(),
-            seed: args.seed,
-            asid_tagging: !args.no_asid_tagging,
-        },
+        tlb: shape((entries, ways)),
+        itlb: itlb.map(shape),
         demand_map: args.demand_map,
         mode: match args.mode {
             ModeArg::User => Mode::User,
@@ -316,20 +333,43 @@ fn summary_lines(out: &mut String, summary: &Summary, costs: &Costs, indent: &st
     }
 }
 
+/// One split TLB's line: its shape and hit rate.
+fn split_line(out: &mut String, name: &str, config: &TlbConfig, stats: &TlbStats) {
+    let _ = writeln!(
+        out,
+        "  {name} ({} x {}) lookups {:>10}, hits {:>10} ({}), misses {:>10}",
+        config.entries,
+        config.ways,
+        stats.lookups,
+        stats.hits,
+        percent(stats.hits, stats.lookups),
+        stats.misses
+    );
+}
+
 /// The statistics as aligned lines.
 pub fn stats_text(stats: &ReplayStats, trace: &Path, demand_map: bool) -> String {
     let tlb = &stats.tlb_config;
+    let shape = match &stats.itlb_config {
+        Some(itlb) => format!(
+            "split TLB: iTLB {} entries x {} ways, dTLB {} entries x {} ways",
+            itlb.entries, itlb.ways, tlb.entries, tlb.ways
+        ),
+        None => format!("TLB {} entries x {} ways", tlb.entries, tlb.ways),
+    };
     let mut out = format!(
-        "{}: {} records; TLB {} entries x {} ways, {}, ASID tagging {}, demand mapping {}\n",
+        "{}: {} records; {shape}, {}, ASID tagging {}, demand mapping {}\n",
         trace.display(),
         stats.records,
-        tlb.entries,
-        tlb.ways,
         policy_name(tlb.policy),
         if tlb.asid_tagging { "on" } else { "off" },
         if demand_map { "on" } else { "off" },
     );
     summary_lines(&mut out, &stats.total, &stats.costs, "");
+    if let (Some(itlb_config), Some(itlb), Some(dtlb)) = (&stats.itlb_config, &stats.itlb, &stats.dtlb) {
+        split_line(&mut out, "iTLB", itlb_config, itlb);
+        split_line(&mut out, "dTLB", tlb, dtlb);
+    }
     let active: Vec<_> = stats.per_process.iter().filter(|(_, s)| s.counters.lookups > 0).collect();
     if active.len() > 1 || stats.switches > 0 {
         let _ = writeln!(out, "process switches   {:>12}", stats.switches);

@@ -30,7 +30,7 @@ use super::format::{PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
 use super::os::{Os, OsReport};
-use super::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry, TlbStats};
+use super::tlb::{AccessClass, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -71,7 +71,11 @@ impl Default for Costs {
 /// Everything that shapes a replay besides the machine and the trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplayConfig {
+    /// The data TLB when `itlb` is set, else the one unified TLB.
     pub tlb: TlbConfig,
+    /// A separate instruction TLB: instruction fetches use it, loads and stores `tlb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itlb: Option<TlbConfig>,
     /// Resolve not-present faults by mapping a fresh frame (first touch of a page).
     pub demand_map: bool,
     /// Privilege of every access (traces of user programs: [`Mode::User`]).
@@ -81,7 +85,13 @@ pub struct ReplayConfig {
 
 impl Default for ReplayConfig {
     fn default() -> Self {
-        Self { tlb: TlbConfig::default(), demand_map: false, mode: Mode::User, costs: Costs::default() }
+        Self {
+            tlb: TlbConfig::default(),
+            itlb: None,
+            demand_map: false,
+            mode: Mode::User,
+            costs: Costs::default(),
+        }
     }
 }
 
@@ -229,9 +239,20 @@ pub struct ReplayStats {
     /// By process name, sorted.
     pub per_process: BTreeMap<String, Summary>,
     pub costs: Costs,
+    /// The data TLB's shape when split, else the unified TLB's.
     pub tlb_config: TlbConfig,
-    /// The TLB's own counters (inserts, evictions, flushes, invalidations).
+    /// The instruction TLB's shape, when the TLBs are split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itlb_config: Option<TlbConfig>,
+    /// The TLBs' own counters (lookups, inserts, evictions, flushes, invalidations), added up
+    /// over both when split.
     pub tlb: TlbStats,
+    /// When split: the instruction TLB's counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itlb: Option<TlbStats>,
+    /// When split: the data TLB's counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtlb: Option<TlbStats>,
     /// The OS model's counters, when one is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os: Option<OsReport>,
@@ -287,7 +308,7 @@ pub enum ReplayError {
 #[derive(Clone, Debug)]
 pub struct Replayer {
     config: ReplayConfig,
-    tlb: Tlb<CachedTranslation>,
+    tlb: Tlbs<CachedTranslation>,
     /// By process index.
     per_process: Vec<Counters>,
     /// The process whose ASID the TLB was last switched to.
@@ -311,8 +332,8 @@ struct Walked {
 }
 
 impl Replayer {
-    pub fn new(config: ReplayConfig) -> Result<Self, TlbConfigError> {
-        let tlb = Tlb::new(config.tlb.clone())?;
+    pub fn new(config: ReplayConfig) -> Result<Self, TlbsConfigError> {
+        let tlb = Tlbs::new(config.tlb.clone(), config.itlb.clone())?;
         Ok(Self {
             config,
             tlb,
@@ -345,13 +366,18 @@ impl Replayer {
         &self.config
     }
 
-    /// The TLB, to show its entries.
+    /// The data TLB when split, else the one unified TLB.
     pub fn tlb(&self) -> &Tlb<CachedTranslation> {
+        self.tlb.data()
+    }
+
+    /// The TLBs (one unified, or an instruction and a data TLB), to show their entries.
+    pub fn tlbs(&self) -> &Tlbs<CachedTranslation> {
         &self.tlb
     }
 
-    /// The TLB, to invalidate pages (INVLPG, SFENCE.VMA) or flush it.
-    pub fn tlb_mut(&mut self) -> &mut Tlb<CachedTranslation> {
+    /// The TLBs, to invalidate pages (INVLPG, SFENCE.VMA) or flush them.
+    pub fn tlbs_mut(&mut self) -> &mut Tlbs<CachedTranslation> {
         &mut self.tlb
     }
 
@@ -450,7 +476,10 @@ impl Replayer {
             per_process,
             costs,
             tlb_config: self.config.tlb.clone(),
+            itlb_config: self.config.itlb.clone(),
             tlb: self.tlb.stats(),
+            itlb: self.tlb.instruction().map(Tlb::stats),
+            dtlb: self.tlb.is_split().then(|| self.tlb.data().stats()),
             os: self.os.as_ref().map(|os| os.report(machine)),
         }
     }
@@ -545,7 +574,7 @@ impl Replayer {
 /// fields so the process's counters and the TLB can be borrowed together.
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
 fn lookup(
-    tlb: &mut Tlb<CachedTranslation>,
+    tlbs: &mut Tlbs<CachedTranslation>,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -558,6 +587,8 @@ fn lookup(
     if let Some(os) = os.as_deref_mut() {
         os.touch(process, va);
     }
+    let class = if access == Access::Execute { AccessClass::Instruction } else { AccessClass::Data };
+    let tlb = tlbs.get_mut(class);
     let asid = tlb.current_asid();
     counters.lookups += 1;
     let mut outcome = PageOutcome {
@@ -584,17 +615,17 @@ fn lookup(
         counters.dirty_assists += 1;
         outcome.dirty_assist = true;
         let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
-        invalidate_evicted(tlb, &mut walked);
-        return finish_assist(tlb, va, walked, outcome);
+        invalidate_evicted(tlbs, &mut walked);
+        return finish_assist(tlbs.get_mut(class), va, walked, outcome);
     }
     counters.misses += 1;
     let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
-    invalidate_evicted(tlb, &mut walked);
+    invalidate_evicted(tlbs, &mut walked);
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
     outcome.result = walked.result;
     if let Some(translation) = walked.fill {
-        fill(tlb, va, translation);
+        fill(tlbs.get_mut(class), va, translation);
     }
     outcome
 }
@@ -619,8 +650,8 @@ fn finish_assist(
     outcome
 }
 
-/// Removes the TLB entries of pages the OS model evicted during a walk.
-fn invalidate_evicted(tlb: &mut Tlb<CachedTranslation>, walked: &mut Walked) {
+/// Removes the TLB entries (instruction and data) of pages the OS model evicted during a walk.
+fn invalidate_evicted(tlb: &mut Tlbs<CachedTranslation>, walked: &mut Walked) {
     for (va, asid) in walked.evicted.drain(..) {
         tlb.invalidate_page(va, Some(asid));
     }

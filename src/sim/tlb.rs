@@ -186,6 +186,20 @@ pub struct TlbStats {
 }
 
 impl TlbStats {
+    /// The counters of two TLBs added up.
+    pub fn plus(&self, other: &TlbStats) -> TlbStats {
+        TlbStats {
+            lookups: self.lookups.saturating_add(other.lookups),
+            hits: self.hits.saturating_add(other.hits),
+            misses: self.misses.saturating_add(other.misses),
+            inserts: self.inserts.saturating_add(other.inserts),
+            evictions: self.evictions.saturating_add(other.evictions),
+            flushes: self.flushes.saturating_add(other.flushes),
+            page_invalidations: self.page_invalidations.saturating_add(other.page_invalidations),
+            entries_invalidated: self.entries_invalidated.saturating_add(other.entries_invalidated),
+        }
+    }
+
     /// Hits per lookup, or `None` before the first lookup.
     pub fn hit_rate(&self) -> Option<f64> {
         // Precision loss above 2^53 lookups is irrelevant for a ratio.
@@ -619,50 +633,107 @@ impl<T> Tlb<T> {
 }
 
 /// Which of a split TLB's halves an access uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AccessClass {
     Instruction,
     Data,
 }
 
-/// Why a [`SplitTlb`] could not be built: the error of the offending half.
+/// Why the TLBs could not be built: the error of the offending one.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum SplitTlbConfigError {
+pub enum TlbsConfigError {
+    #[error(transparent)]
+    Unified(TlbConfigError),
     #[error("instruction TLB: {0}")]
     Instruction(#[source] TlbConfigError),
     #[error("data TLB: {0}")]
     Data(#[source] TlbConfigError),
 }
 
-/// Separate instruction and data TLBs (an iTLB and a dTLB) that are invalidated together.
+/// The TLBs in front of the tables: one unified TLB, or separate instruction and data TLBs (an
+/// iTLB and a dTLB, as on most processors' first level) that are invalidated and switched
+/// together. Instruction fetches use the iTLB, loads and stores the dTLB.
 #[derive(Clone, Debug)]
-pub struct SplitTlb<T> {
-    instruction: Tlb<T>,
+pub struct Tlbs<T> {
+    /// The data TLB, or the only one.
     data: Tlb<T>,
+    instruction: Option<Tlb<T>>,
 }
 
-impl<T: Clone> SplitTlb<T> {
-    pub fn new(instruction: TlbConfig, data: TlbConfig) -> Result<Self, SplitTlbConfigError> {
+impl<T: Clone> Tlbs<T> {
+    /// One unified TLB, or (with `instruction`) a split pair whose data half is `data`. ASID
+    /// tagging belongs to the processor, not to one TLB: the iTLB follows the data TLB's.
+    pub fn new(data: TlbConfig, instruction: Option<TlbConfig>) -> Result<Self, TlbsConfigError> {
+        let Some(mut instruction) = instruction else {
+            return Ok(Self { data: Tlb::new(data).map_err(TlbsConfigError::Unified)?, instruction: None });
+        };
+        instruction.asid_tagging = data.asid_tagging;
         Ok(Self {
-            instruction: Tlb::new(instruction).map_err(SplitTlbConfigError::Instruction)?,
-            data: Tlb::new(data).map_err(SplitTlbConfigError::Data)?,
+            instruction: Some(Tlb::new(instruction).map_err(TlbsConfigError::Instruction)?),
+            data: Tlb::new(data).map_err(TlbsConfigError::Data)?,
         })
     }
 }
 
-impl<T> SplitTlb<T> {
+impl<T> Tlbs<T> {
+    pub fn is_split(&self) -> bool {
+        self.instruction.is_some()
+    }
+
+    /// The TLB an access of `class` uses: the data (or unified) one unless split.
     pub fn get(&self, class: AccessClass) -> &Tlb<T> {
-        match class {
-            AccessClass::Instruction => &self.instruction,
-            AccessClass::Data => &self.data,
+        match (class, &self.instruction) {
+            (AccessClass::Instruction, Some(itlb)) => itlb,
+            _ => &self.data,
         }
     }
 
     pub fn get_mut(&mut self, class: AccessClass) -> &mut Tlb<T> {
-        match class {
-            AccessClass::Instruction => &mut self.instruction,
-            AccessClass::Data => &mut self.data,
+        match (class, &mut self.instruction) {
+            (AccessClass::Instruction, Some(itlb)) => itlb,
+            _ => &mut self.data,
         }
+    }
+
+    /// The data TLB, or the unified one.
+    pub fn data(&self) -> &Tlb<T> {
+        &self.data
+    }
+
+    /// The instruction TLB when split.
+    pub fn instruction(&self) -> Option<&Tlb<T>> {
+        self.instruction.as_ref()
+    }
+
+    /// Every TLB with its class: `None` for a unified TLB; the iTLB first when split.
+    pub fn all(&self) -> impl Iterator<Item = (Option<AccessClass>, &Tlb<T>)> {
+        let split = self.is_split();
+        self.instruction
+            .iter()
+            .map(|itlb| (Some(AccessClass::Instruction), itlb))
+            .chain(std::iter::once((split.then_some(AccessClass::Data), &self.data)))
+    }
+
+    fn each(&mut self, mut op: impl FnMut(&mut Tlb<T>) -> usize) -> usize {
+        op(&mut self.data) + self.instruction.as_mut().map_or(0, op)
+    }
+
+    pub fn current_asid(&self) -> u16 {
+        self.data.current_asid()
+    }
+
+    /// Valid entries in all TLBs.
+    pub fn len(&self) -> usize {
+        self.all().map(|(_, tlb)| tlb.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The counters of all TLBs added up.
+    pub fn stats(&self) -> TlbStats {
+        self.all().fold(TlbStats::default(), |sum, (_, tlb)| sum.plus(&tlb.stats()))
     }
 
     pub fn lookup(&mut self, class: AccessClass, asid: u16, va: u64) -> Option<&TlbEntry<T>> {
@@ -673,25 +744,25 @@ impl<T> SplitTlb<T> {
         self.get_mut(class).insert(entry)
     }
 
-    /// [`Tlb::invalidate_page`] on both halves; returns the total removed.
+    /// [`Tlb::invalidate_page`] on every TLB; returns the total removed.
     pub fn invalidate_page(&mut self, va: u64, asid: Option<u16>) -> usize {
-        self.instruction.invalidate_page(va, asid) + self.data.invalidate_page(va, asid)
+        self.each(|tlb| tlb.invalidate_page(va, asid))
     }
 
     pub fn invalidate_asid(&mut self, asid: u16) -> usize {
-        self.instruction.invalidate_asid(asid) + self.data.invalidate_asid(asid)
+        self.each(|tlb| tlb.invalidate_asid(asid))
     }
 
     pub fn flush_all(&mut self) -> usize {
-        self.instruction.flush_all() + self.data.flush_all()
+        self.each(Tlb::flush_all)
     }
 
     pub fn flush_non_global(&mut self) -> usize {
-        self.instruction.flush_non_global() + self.data.flush_non_global()
+        self.each(Tlb::flush_non_global)
     }
 
     pub fn switch_asid(&mut self, asid: u16) -> usize {
-        self.instruction.switch_asid(asid) + self.data.switch_asid(asid)
+        self.each(|tlb| tlb.switch_asid(asid))
     }
 }
 
@@ -1070,22 +1141,38 @@ mod tests {
     }
 
     #[test]
-    fn split_tlb_keeps_instructions_and_data_apart() {
+    fn split_tlbs_keep_instructions_and_data_apart() {
         let small_config = TlbConfig { entries: 4, ways: 4, ..TlbConfig::default() };
-        let mut split: SplitTlb<u64> =
-            SplitTlb::new(small_config.clone(), small_config.clone()).expect("valid");
+        let mut split: Tlbs<u64> =
+            Tlbs::new(small_config.clone(), Some(small_config.clone())).expect("valid");
+        assert!(split.is_split());
         split.insert(AccessClass::Instruction, small(0, A, 1));
         assert!(split.lookup(AccessClass::Data, 0, A * PAGE).is_none());
         assert!(split.lookup(AccessClass::Instruction, 0, A * PAGE).is_some());
         split.insert(AccessClass::Data, small(0, A, 1));
-        assert_eq!(split.invalidate_page(A * PAGE, None), 2);
+        assert_eq!(split.len(), 2);
+        assert_eq!(split.invalidate_page(A * PAGE, None), 2, "an invalidation reaches both");
         assert_eq!(split.get(AccessClass::Data).stats().misses, 1);
+        assert_eq!(split.stats().lookups, 2, "the sum of both");
+        let classes: Vec<_> = split.all().map(|(class, _)| class).collect();
+        assert_eq!(classes, [Some(AccessClass::Instruction), Some(AccessClass::Data)]);
+
+        // Unified: instruction fetches and data share the one TLB.
+        let mut unified: Tlbs<u64> = Tlbs::new(small_config.clone(), None).expect("valid");
+        unified.insert(AccessClass::Instruction, small(0, A, 1));
+        assert!(unified.lookup(AccessClass::Data, 0, A * PAGE).is_some());
+        assert_eq!(unified.all().map(|(class, _)| class).collect::<Vec<_>>(), [None]);
 
         let bad = TlbConfig { entries: 3, ..small_config.clone() };
         assert!(matches!(
-            SplitTlb::<u64>::new(small_config, bad),
-            Err(SplitTlbConfigError::Data(TlbConfigError::NotAMultipleOfWays { .. }))
+            Tlbs::<u64>::new(bad.clone(), Some(small_config.clone())),
+            Err(TlbsConfigError::Data(TlbConfigError::NotAMultipleOfWays { .. }))
         ));
+        assert!(matches!(
+            Tlbs::<u64>::new(small_config, Some(bad.clone())),
+            Err(TlbsConfigError::Instruction(TlbConfigError::NotAMultipleOfWays { .. }))
+        ));
+        assert!(matches!(Tlbs::<u64>::new(bad, None), Err(TlbsConfigError::Unified(_))));
     }
 
     /// A fully associative LRU TLB is a recency list: the reference model for the proptest.

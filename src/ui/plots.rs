@@ -259,7 +259,12 @@ pub fn run_sweep(
     let mut runs: Vec<(Replayer, Machine)> = SWEEP_SIZES
         .iter()
         .map(|&entries| {
-            let config = ReplayConfig { tlb: sweep_config(&base.tlb, shape, entries), ..base.clone() };
+            // Split TLBs: both halves get the size of the point.
+            let config = ReplayConfig {
+                tlb: sweep_config(&base.tlb, shape, entries),
+                itlb: base.itlb.as_ref().map(|itlb| sweep_config(itlb, shape, entries)),
+                ..base.clone()
+            };
             Replayer::new(config).map(|r| (r, machine.clone())).map_err(|e| format!("{entries} entries: {e}"))
         })
         .collect::<Result<_, _>>()?;
@@ -320,10 +325,13 @@ impl SweepJob {
         let (tx, rx) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancel);
-        let label = match shape {
+        let mut label = match shape {
             SweepShape::FullyAssociative => "fully associative, LRU".to_string(),
             SweepShape::CurrentWays => format!("up to {} ways, {:?}", base.tlb.ways, base.tlb.policy),
         };
+        if base.itlb.is_some() {
+            label.push_str("; split: iTLB and dTLB each of that size");
+        }
         std::thread::spawn(move || {
             let result = run_sweep(&path, &machine, &base, shape, |fraction| {
                 let _ = tx.send(SweepMessage::Progress(fraction));

@@ -6,12 +6,12 @@
 use super::doc::Document;
 use super::state::{Action, UiState};
 use super::theme;
-use super::tlb_state::{AccessReport, TlbAction, TlbSim};
+use super::tlb_state::{AccessReport, StaleSlot, TlbAction, TlbSim};
 use super::trace_player::trace_player_ui;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::Arch;
-use crate::sim::replay::{Costs, Summary};
-use crate::sim::tlb::{TlbConfig, TlbPolicy};
+use crate::sim::replay::{CachedTranslation, Costs, ReplayConfig, Summary};
+use crate::sim::tlb::{AccessClass, Tlb, TlbConfig, TlbPolicy, Tlbs};
 use crate::sim::{Access, Machine, Mode};
 use egui::{RichText, vec2};
 use std::collections::BTreeSet;
@@ -22,9 +22,9 @@ const ROW_HEIGHT: f32 = 20.0;
 const COLUMNS: [(&str, f32); 8] = [
     ("Set/way", 58.0),
     ("ASID", 34.0),
-    ("Virtual page", 118.0),
+    ("Virtual page", 150.0),
     ("Size", 52.0),
-    ("Frame base", 86.0),
+    ("Frame base", 96.0),
     ("Rights", 42.0),
     ("G", 12.0),
     ("", 42.0),
@@ -38,24 +38,31 @@ pub fn tlb_panel_ui(
     actions: &mut Vec<Action>,
 ) {
     let m = &doc.lab.machine;
-    let t = tlb.replayer.tlb();
-    let config = t.config();
+    let tlbs = tlb.replayer.tlbs();
     ui.heading("TLB");
-    ui.label(format!(
-        "{} entries, {} way(s) ({} set(s)), {}, ASID tagging {} · {} valid",
-        config.entries,
-        config.ways,
-        t.sets(),
-        policy_name(config.policy),
-        if config.asid_tagging { "on" } else { "off (a process switch flushes)" },
-        t.len()
-    ));
+    for (class, t) in tlbs.all() {
+        let config = t.config();
+        ui.label(format!(
+            "{}: {} entries, {} way(s) ({} set(s)), {} · {} valid",
+            tlb_name(class),
+            config.entries,
+            config.ways,
+            t.sets(),
+            policy_name(config.policy),
+            t.len()
+        ));
+    }
+    ui.label(if tlb.replayer.config().tlb.asid_tagging {
+        "ASID tagging on: entries of other processes stay"
+    } else {
+        "ASID tagging off: a process switch flushes non-global entries"
+    });
     egui::ScrollArea::vertical().id_salt("tlb-scroll").auto_shrink([false, false]).show(ui, |ui| {
         egui::CollapsingHeader::new("Trace replay").default_open(true).show(ui, |ui| {
             trace_player_ui(ui, tlb, state, actions);
         });
         egui::CollapsingHeader::new("Configuration").default_open(false).show(ui, |ui| {
-            config_ui(ui, config, state, actions);
+            config_ui(ui, tlb.replayer.config(), state, actions);
         });
         egui::CollapsingHeader::new("Invalidation").default_open(true).show(ui, |ui| {
             invalidation_ui(ui, m, state, actions);
@@ -81,14 +88,26 @@ fn policy_name(policy: TlbPolicy) -> &'static str {
     }
 }
 
-fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, actions: &mut Vec<Action>) {
-    let draft = &mut state.tlb.draft;
-    egui::Grid::new("tlb-config").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-        let label = ui.label("Entries");
+/// "TLB", or which half of split TLBs.
+pub fn tlb_name(class: Option<AccessClass>) -> &'static str {
+    match class {
+        None => "TLB",
+        Some(AccessClass::Instruction) => "Instruction TLB (iTLB)",
+        Some(AccessClass::Data) => "Data TLB (dTLB)",
+    }
+}
+
+/// Entries, ways, replacement and seed of one TLB; `prefix` tells two TLBs' fields apart.
+fn shape_grid(ui: &mut egui::Ui, prefix: &str, draft: &mut TlbConfig) {
+    let name = |field: &str| {
+        if prefix.is_empty() { field.to_string() } else { format!("{prefix} {}", field.to_lowercase()) }
+    };
+    egui::Grid::new(("tlb-config", prefix)).num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+        let label = ui.label(name("Entries"));
         ui.add(egui::DragValue::new(&mut draft.entries).range(1..=crate::sim::tlb::MAX_TLB_ENTRIES))
             .labelled_by(label.id);
         ui.end_row();
-        let label = ui.label("Ways");
+        let label = ui.label(name("Ways"));
         ui.horizontal(|ui| {
             ui.add(egui::DragValue::new(&mut draft.ways).range(1..=draft.entries.max(1)))
                 .labelled_by(label.id);
@@ -100,8 +119,8 @@ fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, action
             }
         });
         ui.end_row();
-        let label = ui.label("Replacement");
-        egui::ComboBox::from_id_salt("tlb-policy")
+        let label = ui.label(name("Replacement"));
+        egui::ComboBox::from_id_salt(("tlb-policy", prefix))
             .selected_text(policy_name(draft.policy))
             .show_ui(ui, |ui| {
                 for policy in [TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru] {
@@ -111,22 +130,46 @@ fn config_ui(ui: &mut egui::Ui, current: &TlbConfig, state: &mut UiState, action
             .response
             .labelled_by(label.id);
         ui.end_row();
-        let label = ui.label("Seed (random)");
+        let label = ui.label(name("Seed (random)"));
         ui.add(egui::DragValue::new(&mut draft.seed)).labelled_by(label.id);
         ui.end_row();
     });
-    ui.checkbox(&mut draft.asid_tagging, "ASID tagging (off: a process switch flushes non-global entries)");
-    let valid = draft.validate();
+}
+
+fn config_ui(ui: &mut egui::Ui, current: &ReplayConfig, state: &mut UiState, actions: &mut Vec<Action>) {
+    let t = &mut state.tlb;
+    ui.checkbox(&mut t.draft_split, "Split instruction and data TLBs").on_hover_text(
+        "Instruction fetches (execute accesses, lackey I records) use the iTLB; loads and stores the dTLB",
+    );
+    if t.draft_split {
+        ui.label(RichText::new(tlb_name(Some(AccessClass::Data))).strong());
+    }
+    shape_grid(ui, if t.draft_split { "dTLB" } else { "" }, &mut t.draft);
+    if t.draft_split {
+        ui.add_space(4.0);
+        ui.label(RichText::new(tlb_name(Some(AccessClass::Instruction))).strong());
+        shape_grid(ui, "iTLB", &mut t.draft_itlb);
+    }
+    ui.checkbox(&mut t.draft.asid_tagging, "ASID tagging (off: a process switch flushes non-global entries)");
+    let itlb = t.draft_split.then(|| t.draft_itlb.clone());
+    let valid = Tlbs::<()>::new(t.draft.clone(), itlb.clone());
     if let Err(e) = &valid {
         ui.colored_label(theme::fault_color(ui.visuals().dark_mode), e.to_string());
     }
     ui.horizontal(|ui| {
         let apply = ui.add_enabled(valid.is_ok(), egui::Button::new("Apply (empties the TLB)"));
         if apply.clicked() {
-            actions.push(Action::Tlb(TlbAction::Configure(draft.clone())));
+            actions.push(Action::Tlb(TlbAction::Configure(t.draft.clone(), itlb.clone())));
         }
-        if draft != current && ui.button("Revert").clicked() {
-            *draft = current.clone();
+        let changed = t.draft != current.tlb
+            || itlb.is_some() != current.itlb.is_some()
+            || itlb.as_ref().zip(current.itlb.as_ref()).is_some_and(|(draft, now)| draft != now);
+        if changed && ui.button("Revert").clicked() {
+            t.draft = current.tlb.clone();
+            t.draft_split = current.itlb.is_some();
+            if let Some(itlb) = &current.itlb {
+                t.draft_itlb = itlb.clone();
+            }
         }
     });
 }
@@ -184,18 +227,18 @@ fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions:
     });
 }
 
-/// The (set, way) of every entry that disagrees with the tables, recomputed only when the lab
-/// or the TLB changed.
-fn stale_entries(doc: &Document, tlb: &TlbSim, state: &mut UiState) -> BTreeSet<(usize, usize)> {
-    let key = (doc.generation, tlb.replayer.tlb().stats(), tlb.epoch);
+/// The (TLB, set, way) of every entry that disagrees with the tables, recomputed only when the
+/// lab or the TLB changed.
+fn stale_entries(doc: &Document, tlb: &TlbSim, state: &mut UiState) -> BTreeSet<StaleSlot> {
+    let tlbs = tlb.replayer.tlbs();
+    let key = (doc.generation, tlbs.stats(), tlb.epoch);
     if state.tlb.stale.as_ref().is_none_or(|(k, _)| *k != key) {
         let m = &doc.lab.machine;
-        let stale = tlb
-            .replayer
-            .tlb()
-            .entries()
-            .filter(|slot| tlb.replayer.is_stale(m, slot.entry))
-            .map(|slot| (slot.set, slot.way))
+        let stale = tlbs
+            .all()
+            .flat_map(|(class, t)| t.entries().map(move |slot| (class, slot)))
+            .filter(|(_, slot)| tlb.replayer.is_stale(m, slot.entry))
+            .map(|(class, slot)| (class, slot.set, slot.way))
             .collect();
         state.tlb.stale = Some((key, stale));
     }
@@ -209,8 +252,8 @@ fn cell(ui: &mut egui::Ui, width: f32, text: impl Into<egui::WidgetText>) {
 fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState) {
     let dark = ui.visuals().dark_mode;
     let stale = stale_entries(doc, tlb, state);
-    let t = tlb.replayer.tlb();
-    if t.is_empty() {
+    let tlbs = tlb.replayer.tlbs();
+    if tlbs.is_empty() {
         ui.label("Empty: accesses (Enter in the MMU panel) and trace records fill it.");
         return;
     }
@@ -224,13 +267,34 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
             ),
         );
     }
+    for (class, t) in tlbs.all() {
+        if let Some(class) = class {
+            ui.label(RichText::new(format!("{} ({} valid)", tlb_name(Some(class)), t.len())).strong());
+        }
+        if t.is_empty() {
+            ui.label("Empty.");
+            continue;
+        }
+        contents_table(ui, class, t, &stale, dark);
+    }
+}
+
+/// One TLB's valid entries, a row each, stale ones marked.
+fn contents_table(
+    ui: &mut egui::Ui,
+    class: Option<AccessClass>,
+    t: &Tlb<CachedTranslation>,
+    stale: &BTreeSet<StaleSlot>,
+    dark: bool,
+) {
     let slots: Vec<_> = t.entries().collect();
     // Both ways: a wide table scrolls instead of widening the panel.
-    egui::ScrollArea::both().id_salt("tlb-contents").max_height(220.0).auto_shrink([false, true]).show_rows(
-        ui,
-        ROW_HEIGHT,
-        slots.len() + 1,
-        |ui, rows| {
+    let height = if class.is_some() { 160.0 } else { 220.0 };
+    egui::ScrollArea::both()
+        .id_salt(("tlb-contents", class))
+        .max_height(height)
+        .auto_shrink([false, true])
+        .show_rows(ui, ROW_HEIGHT, slots.len() + 1, |ui, rows| {
             if rows.start == 0 {
                 ui.horizontal(|ui| {
                     ui.spacing_mut().item_spacing.x = 4.0;
@@ -243,7 +307,7 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
             for slot in slots.get(rows).unwrap_or_default() {
                 let e = slot.entry;
                 let c = e.payload();
-                let is_stale = stale.contains(&(slot.set, slot.way));
+                let is_stale = stale.contains(&(class, slot.set, slot.way));
                 let r = c.rights;
                 let flag = |on: bool, ch: &str| if on { ch.to_string() } else { "-".into() };
                 let rights = format!(
@@ -272,8 +336,7 @@ fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiSt
                     }
                 });
             }
-        },
-    );
+        });
 }
 
 fn costs_ui(ui: &mut egui::Ui, costs: &mut Costs) {
@@ -298,6 +361,18 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiSta
         for (kind, count) in &total.faults_by_kind {
             ui.monospace(format!("  {count:>8}  {}", kind.describe()));
         }
+    }
+    for (class, t) in tlb.replayer.tlbs().all() {
+        let Some(class) = class else { continue };
+        let s = t.stats();
+        ui.label(format!(
+            "{}: {} lookups, {} hits ({}), {} misses",
+            tlb_name(Some(class)),
+            s.lookups,
+            s.hits,
+            s.hit_rate().map_or("-".into(), |r| format!("{:.3}%", 100.0 * r)),
+            s.misses
+        ));
     }
     ui.label(format!(
         "Records {} · switches {} · TLB inserts {} · evictions {} · flushes {} · pages invalidated {}",

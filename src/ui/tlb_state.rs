@@ -10,7 +10,7 @@ use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, Sw
 use super::trace_player::TracePlayer;
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::replay::{Costs, PageResult, ReplayConfig, Replayer};
-use crate::sim::tlb::TlbConfig;
+use crate::sim::tlb::{AccessClass, TlbConfig};
 use crate::sim::{Access, Mode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,8 +25,9 @@ const CHUNK: u64 = 2048;
 /// What the TLB panel, the trace player and the plots ask the app to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TlbAction {
-    /// Rebuild the TLB with this shape: it starts empty, with fresh statistics.
-    Configure(TlbConfig),
+    /// Rebuild the TLB with this shape (the data TLB when an instruction TLB is given too): it
+    /// starts empty, with fresh statistics.
+    Configure(TlbConfig, Option<TlbConfig>),
     /// INVLPG / SFENCE.VMA for one address (global entries too).
     InvalidatePage(u64),
     /// Drop the active process's non-global entries (INVPCID single context, SFENCE.VMA x0, asid).
@@ -49,6 +50,8 @@ pub enum TlbAction {
 /// What the last access performed through the TLB did, for the MMU panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccessReport {
+    /// Which of split TLBs the access used (`None`: the unified TLB).
+    pub tlb: Option<AccessClass>,
     pub va: u64,
     pub access: Access,
     pub mode: Mode,
@@ -69,23 +72,32 @@ impl AccessReport {
             PageResult::Mapped { pa } => format!("-> physical address {}", crate::sim::addr::hex_grouped(pa)),
             PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe()),
         };
+        let tlb = match self.tlb {
+            None => "TLB",
+            Some(AccessClass::Instruction) => "iTLB",
+            Some(AccessClass::Data) => "dTLB",
+        };
         if self.hit {
             let assist = if self.dirty_assist {
                 format!(" (walk read {} entries to set D)", self.walk_refs)
             } else {
                 String::new()
             };
-            format!("TLB hit{assist} {result}")
+            format!("{tlb} hit{assist} {result}")
         } else {
-            format!("TLB miss: walk read {} entries, entry filled {result}", self.walk_refs)
+            format!("{tlb} miss: walk read {} entries, entry filled {result}", self.walk_refs)
         }
     }
 }
 
 /// The TLB panel's, player's and plots' fields (UI state: not saved, not undone).
 pub struct TlbUi {
-    /// The configuration being edited; applied with a button.
+    /// The configuration being edited (the data TLB's when split); applied with a button.
     pub draft: TlbConfig,
+    /// Whether the draft splits instruction and data TLBs.
+    pub draft_split: bool,
+    /// The instruction TLB of the draft, used when `draft_split`.
+    pub draft_itlb: TlbConfig,
     pub invalidate_text: String,
     pub costs: Costs,
     pub trace_path: String,
@@ -105,12 +117,15 @@ pub struct TlbUi {
     /// Where each plot was drawn last (PNG export crops the screenshot to it).
     pub plot_rects: BTreeMap<PlotKind, egui::Rect>,
     pub pending_png: Option<(PlotKind, PathBuf)>,
-    /// (set, way) of stale entries, and the state they were computed for.
-    pub stale: Option<(StaleKey, BTreeSet<(usize, usize)>)>,
+    /// (TLB, set, way) of stale entries, and the state they were computed for. The TLB is
+    /// `None` for a unified one.
+    pub stale: Option<(StaleKey, BTreeSet<StaleSlot>)>,
 }
 
 /// What the stale marks depend on: the lab and the TLB's contents.
 pub type StaleKey = (u64, crate::sim::tlb::TlbStats, u64);
+/// A stale entry's place: which TLB (`None`: unified), set and way.
+pub type StaleSlot = (Option<AccessClass>, usize, usize);
 
 impl TlbUi {
     /// Forgets what belongs to the lab that was open (another one replaces it).
@@ -124,6 +139,8 @@ impl Default for TlbUi {
     fn default() -> Self {
         Self {
             draft: TlbConfig::default(),
+            draft_split: false,
+            draft_itlb: TlbConfig { entries: 32, ways: 4, ..TlbConfig::default() },
             invalidate_text: String::new(),
             costs: Costs::default(),
             trace_path: String::new(),
@@ -162,8 +179,8 @@ impl Default for TlbSim {
     }
 }
 
-fn replayer_for(tlb: TlbConfig) -> Replayer {
-    let config = ReplayConfig { tlb, ..ReplayConfig::default() };
+fn replayer_for(tlb: TlbConfig, itlb: Option<TlbConfig>) -> Replayer {
+    let config = ReplayConfig { tlb, itlb, ..ReplayConfig::default() };
     Replayer::new(config).unwrap_or_else(|_| {
         // The default configuration is valid; only a bad draft could fail, and drafts are
         // validated before they get here.
@@ -175,7 +192,7 @@ impl TlbSim {
     pub fn new() -> Self {
         let (png_tx, png_rx) = channel();
         Self {
-            replayer: replayer_for(TlbConfig::default()),
+            replayer: replayer_for(TlbConfig::default(), None),
             player: None,
             series: PlotSeries::default(),
             sweep: None,
@@ -193,7 +210,8 @@ impl TlbSim {
     /// An empty TLB of the same shape, fresh statistics and plots (another lab was opened). An
     /// open trace starts again from its beginning.
     pub fn reset(&mut self) {
-        self.replayer = replayer_for(self.replayer.config().tlb.clone());
+        let config = self.replayer.config();
+        self.replayer = replayer_for(config.tlb.clone(), config.itlb.clone());
         self.series.clear();
         self.epoch += 1;
         if let Some(job) = self.sweep.take() {
@@ -219,8 +237,11 @@ impl TlbSim {
     ) -> Result<(AccessReport, Translation), String> {
         let m = &doc.lab.machine;
         self.replayer.follow_active(m);
-        let asid = self.replayer.tlb().current_asid();
-        let cached_stale = self.replayer.tlb().peek(asid, va).map(|entry| self.replayer.is_stale(m, entry));
+        let class = if access == Access::Execute { AccessClass::Instruction } else { AccessClass::Data };
+        let tlbs = self.replayer.tlbs();
+        let tlb = tlbs.get(class);
+        let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| self.replayer.is_stale(m, entry));
+        let which = tlbs.is_split().then_some(class);
         let mut walk = m.translate(m.active, va, access, mode).map_err(|e| e.to_string())?;
         let replayer = &mut self.replayer;
         let outcome =
@@ -236,6 +257,7 @@ impl TlbSim {
             walk.ad_updates.clear();
         }
         let report = AccessReport {
+            tlb: which,
             va,
             access,
             mode,
@@ -249,7 +271,7 @@ impl TlbSim {
     }
 
     fn sample_now(&self) -> Sample {
-        let s = self.replayer.tlb().stats();
+        let s = self.replayer.tlbs().stats();
         Sample { lookups: s.lookups, hits: s.hits, misses: s.misses }
     }
 }
@@ -314,11 +336,11 @@ impl PagelabApp {
                 player.step(&mut self.tlb.replayer, &mut self.doc.lab.machine).map(u64::from)
             } else {
                 let to_window =
-                    self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlb().stats().lookups);
+                    self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlbs().stats().lookups);
                 let chunk = left.min(CHUNK).min(to_window);
                 player.run(&mut self.tlb.replayer, &mut self.doc.lab.machine, chunk)
             };
-            let stats = self.tlb.replayer.tlb().stats();
+            let stats = self.tlb.replayer.tlbs().stats();
             let now = Sample { lookups: stats.lookups, hits: stats.hits, misses: stats.misses };
             let key = tables_key(&self.doc, &self.tlb.replayer);
             self.tlb.series.sample(now, &self.doc.lab.machine, key);
@@ -356,11 +378,14 @@ impl PagelabApp {
     pub(super) fn run_tlb(&mut self, action: TlbAction) {
         let m = &self.doc.lab.machine;
         match action {
-            TlbAction::Configure(config) => match config.validate() {
-                Ok(_) => {
-                    let demand = self.tlb.replayer.config().demand_map;
-                    self.tlb.replayer = replayer_for(config);
-                    self.tlb.replayer.set_demand_map(demand);
+            TlbAction::Configure(tlb, itlb) => match Replayer::new(ReplayConfig {
+                tlb,
+                itlb,
+                demand_map: self.tlb.replayer.config().demand_map,
+                ..ReplayConfig::default()
+            }) {
+                Ok(replayer) => {
+                    self.tlb.replayer = replayer;
                     self.tlb.replayer.follow_active(m);
                     self.tlb.series = PlotSeries::new(self.state.tlb.window);
                     self.tlb.epoch += 1;
@@ -370,7 +395,7 @@ impl PagelabApp {
                 Err(e) => self.state.error(format!("TLB: {e}")),
             },
             TlbAction::InvalidatePage(va) => {
-                let n = self.tlb.replayer.tlb_mut().invalidate_page(va, None);
+                let n = self.tlb.replayer.tlbs_mut().invalidate_page(va, None);
                 self.state.info(format!(
                     "invalidated {va:#x}: {n} entr{} removed",
                     if n == 1 { "y" } else { "ies" }
@@ -378,18 +403,18 @@ impl PagelabApp {
             }
             TlbAction::InvalidateActiveAsid => {
                 let asid = m.active_process().asid;
-                let n = self.tlb.replayer.tlb_mut().invalidate_asid(asid);
+                let n = self.tlb.replayer.tlbs_mut().invalidate_asid(asid);
                 self.state.info(format!(
                     "flushed ASID {asid}: {n} entr{} removed",
                     if n == 1 { "y" } else { "ies" }
                 ));
             }
             TlbAction::FlushNonGlobal => {
-                let n = self.tlb.replayer.tlb_mut().flush_non_global();
+                let n = self.tlb.replayer.tlbs_mut().flush_non_global();
                 self.state.info(format!("flushed non-global entries: {n} removed"));
             }
             TlbAction::FlushAll => {
-                let n = self.tlb.replayer.tlb_mut().flush_all();
+                let n = self.tlb.replayer.tlbs_mut().flush_all();
                 self.state.info(format!("flushed the whole TLB: {n} entries removed"));
             }
             TlbAction::OpenTrace(path) => match TracePlayer::open(&path) {

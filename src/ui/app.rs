@@ -105,16 +105,14 @@ impl PagelabApp {
                 });
             });
         }
-        // Side panels never take more than their share: the tree in the middle stays usable.
-        let side_max = (ui.available_width() * 0.4).max(320.0);
         if self.prefs.show_mmu {
             let width = if self.prefs.show_tlb { 450.0 } else { 500.0 };
-            egui::Panel::right("mmu").resizable(true).default_size(width).max_size(side_max).show(ui, |ui| {
+            egui::Panel::right("mmu").resizable(true).default_size(width).show(ui, |ui| {
                 mmu_panel::mmu_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_tlb {
-            egui::Panel::right("tlb").resizable(true).default_size(480.0).max_size(side_max).show(ui, |ui| {
+            egui::Panel::right("tlb").resizable(true).default_size(480.0).show(ui, |ui| {
                 super::tlb_panel::tlb_panel_ui(ui, &self.doc, &self.tlb, &mut self.state, &mut actions);
             });
         }

@@ -152,6 +152,11 @@ impl TracePlayer {
         };
         let line = self.reader.line();
         let record = record.map_err(|e| format!("{}: {e}", self.name()))?;
+        let tlb = match (replayer.tlbs().is_split(), record.kind) {
+            (false, _) => "TLB",
+            (true, AccessKind::Instr) => "iTLB",
+            (true, _) => "dTLB",
+        };
         let step = replayer.step(machine, &record).map_err(|UnknownProcess(name)| {
             format!(
                 "{}: line {line}: the trace names process {name:?}, which the lab does not have",
@@ -180,7 +185,7 @@ impl TracePlayer {
                     String::new()
                 };
                 let demand = if p.demand_mapped { ", demand-mapped" } else { "" };
-                format!("TLB {what}{walk}{demand} {result}")
+                format!("{tlb} {what}{walk}{demand} {result}")
             })
             .collect();
         let process = machine.processes.get(step.process).map_or("?", |p| p.name.as_str());

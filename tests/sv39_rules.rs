@@ -323,3 +323,19 @@ fn invalid_entries_report_the_cause_of_the_access() {
         assert_eq!(walk(&m, VA + GIB, access, Mode::User).steps.len(), 1);
     }
 }
+
+/// Walk step 2: "If accessing pte violates a PMA or PMP check, raise an access-fault exception
+/// corresponding to the original access type" (mcause: 1 instruction access fault, 5 load access
+/// fault, 7 store/AMO access fault). Here a pointer to a table beyond the end of memory.
+#[test]
+fn a_table_outside_memory_raises_an_access_fault() {
+    let beyond = (8 * GIB) >> 12; // the first PPN past the machine's 8 GiB
+    let mut m = machine();
+    let root_entry = (m.processes[0].root << 12) + vpn(VA, 0) * 8;
+    m.mem.write_le(root_entry, 8, V | (beyond << 10)).expect("write");
+    for (access, code) in [(Access::Execute, 1), (Access::Read, 5), (Access::Write, 7)] {
+        assert_eq!(fault(&m, VA, access, Mode::User), (FaultKind::TableOutsideMemory, code), "{access:?}");
+    }
+    let described = walk(&m, VA, Access::Read, Mode::User).fault().map(|f| f.report.describe());
+    assert_eq!(described.as_deref(), Some("scause 5 (load access fault)"));
+}

@@ -198,6 +198,9 @@ impl ArchReport {
             Self::X86GeneralProtection => "#GP(0) general-protection fault".into(),
             Self::RiscV { cause } => {
                 let what = match cause {
+                    1 => "instruction access fault",
+                    5 => "load access fault",
+                    7 => "store/AMO access fault",
                     12 => "instruction page fault",
                     13 => "load page fault",
                     15 => "store/AMO page fault",

@@ -458,13 +458,17 @@ impl Walk<'_> {
                 ArchReport::X86PageFault { error_code: code }
             }
             Arch::RiscV => {
-                if matches!(kind, FaultKind::TableOutsideMemory) {
-                    return ArchReport::None;
-                }
-                let cause = match access {
-                    Access::Execute => 12,
-                    Access::Read => 13,
-                    Access::Write => 15,
+                // Privileged spec, "Virtual Address Translation Process" step 2: a PTE read
+                // that fails a PMA or PMP check (here: no memory there) raises an access-fault
+                // exception of the original access type, not a page fault.
+                let outside = kind == FaultKind::TableOutsideMemory;
+                let cause = match (access, outside) {
+                    (Access::Execute, false) => 12,
+                    (Access::Read, false) => 13,
+                    (Access::Write, false) => 15,
+                    (Access::Execute, true) => 1,
+                    (Access::Read, true) => 5,
+                    (Access::Write, true) => 7,
                 };
                 ArchReport::RiscV { cause }
             }

@@ -430,7 +430,7 @@ fn x86_32_has_no_id_bit_without_smep_and_no_execute_disable() {
 /// SDM Table 4-8 (format of a PAE page-directory-pointer-table entry): bits 2:1, 8:5 and 63:M are
 /// "Reserved (must be 0)". (Hardware checks them when CR3 is loaded, SDM 4.4.1: "If any of the
 /// PDPTEs sets both the P flag (bit 0) and any reserved bit, the MOV to CR instruction causes a
-/// general-protection exception"; here the walk refuses such a PDPTE.)
+/// general-protection exception"; here the walk refuses such a PDPTE and reports #GP.)
 #[test]
 fn pae_pdpte_reserved_bits_are_refused() {
     let va = 0xc012_3456u64;
@@ -446,6 +446,7 @@ fn pae_pdpte_reserved_bits_are_refused() {
             Some((FaultKind::ReservedBit, Some(0))),
             "PDPTE bit {bit}"
         );
+        assert_eq!(t.fault().map(|f| f.report), Some(ArchReport::X86GeneralProtection), "PDPTE bit {bit}");
     }
     for bit in [3, 4, 9, 10, 11] {
         let mut m = machine("x86-pae", 64 * MIB);

@@ -424,14 +424,22 @@ impl Walk<'_> {
 
     fn fault(&self, kind: FaultKind, level: Option<usize>) -> PageFault {
         let Request { va, access, mode } = self.request;
-        PageFault { kind, level, va, access, mode, report: self.report(kind) }
+        PageFault { kind, level, va, access, mode, report: self.report(kind, level) }
     }
 
-    fn report(&self, kind: FaultKind) -> ArchReport {
+    fn report(&self, kind: FaultKind, level: Option<usize>) -> ArchReport {
         let Request { access, mode, .. } = self.request;
         match self.format.arch {
             Arch::X86 => {
                 if kind == FaultKind::NonCanonical {
+                    return ArchReport::X86GeneralProtection;
+                }
+                // PAE's four PDPTEs are loaded with CR3 (SDM 4.4.1): "If any of the PDPTEs sets
+                // both the P flag (bit 0) and any reserved bit, the MOV to CR instruction causes
+                // a general-protection exception". The walk reports the bad PDPTE, as #GP.
+                let pae_pdpte =
+                    level == Some(0) && self.format.pte_bytes == 8 && self.format.entries_at(0) == 4;
+                if kind == FaultKind::ReservedBit && pae_pdpte {
                     return ArchReport::X86GeneralProtection;
                 }
                 if matches!(kind, FaultKind::OutOfRange | FaultKind::TableOutsideMemory) {

@@ -766,4 +766,26 @@ mod tests {
         assert_eq!(csv_text.lines().count(), 12);
         assert!(csv_text.starts_with("entries,ways,lookups,hits,misses,hit_rate_percent\n4,4,3000,"));
     }
+
+    #[test]
+    fn a_split_sweep_sizes_both_tlbs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.txt");
+        // 8 pages cycled, each fetched then loaded: the fetch goes to the iTLB, the load to the
+        // dTLB, and each point gives both TLBs its size.
+        let text: String = (0..800u64)
+            .map(|i| format!("{:#x} {}\n", (i / 2 % 8) << 12, if i % 2 == 0 { "x" } else { "r" }))
+            .collect();
+        std::fs::write(&path, text).expect("write");
+        let m = Machine::new(presets::x86_64(4), 16 << 20).expect("machine");
+        let itlb = Some(TlbConfig::default());
+        let base = ReplayConfig { demand_map: true, itlb, ..ReplayConfig::default() };
+        let points = run_sweep(&path, &m, &base, SweepShape::FullyAssociative, |_| true).expect("sweep");
+        assert!(points.iter().all(|p| p.lookups == 800));
+        let at = |entries: usize| points.iter().find(|p| p.entries == entries).map(|p| p.misses);
+        // 8 entries each: every page misses once in the iTLB and once in the dTLB.
+        assert_eq!(at(8), Some(16));
+        // 4 entries each, LRU over 8 pages cycled: every lookup misses.
+        assert_eq!(at(4), Some(800));
+    }
 }

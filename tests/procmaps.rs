@@ -170,3 +170,123 @@ fn the_cli_compares_formats_and_refuses_malformed_files_with_the_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2: permissions \"rwq\""), "{stderr}");
 }
+
+/// Imports `maps` into an x86-64 lab with 4 KiB pages in `dir`, and returns the lab's path.
+fn import_lab(dir: &std::path::Path, name: &str, maps: &str) -> std::path::PathBuf {
+    let file = dir.join(format!("{name}.maps"));
+    std::fs::write(&file, maps).expect("write maps");
+    let lab = dir.join(format!("{name}.json"));
+    let out = Command::new(PAGELAB)
+        .args(["import", "proc-maps"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&lab)
+        .output()
+        .expect("run pagelab");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    lab
+}
+
+fn size_of(lab: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(PAGELAB).arg("size").arg(lab).args(extra).output().expect("run pagelab")
+}
+
+#[test]
+fn size_compare_prints_the_labs_layout_in_every_format() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let lab = import_lab(dir.path(), "demo", MAPS);
+    let out = size_of(&lab, &["--compare"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The usual per-process report comes first, then the comparison.
+    let usual = stdout.find("process \"demo\" (ASID").expect("per-process report");
+    let compared = stdout.find("process \"demo\" rebuilt in other formats").expect("comparison");
+    assert!(usual < compared, "{stdout}");
+    let rows: Vec<Vec<&str>> = stdout[compared..]
+        .lines()
+        .filter(|l| l.starts_with("x86-64") || l.starts_with("sv"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let formats: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[2])).collect();
+    let expected = [
+        ("x86-64", "KiB"),
+        ("x86-64", "MiB"),
+        ("x86-64-la57", "KiB"),
+        ("x86-64-la57", "MiB"),
+        ("sv39", "KiB"),
+        ("sv39", "MiB"),
+        ("sv48", "KiB"),
+        ("sv48", "MiB"),
+        ("sv57", "KiB"),
+        ("sv57", "MiB"),
+    ];
+    assert_eq!(formats, expected, "{stdout}");
+    // The lab's process reads back as the maps file (less the ---p guard): the same tables as an
+    // import into each format (worked out by hand above).
+    let tables: Vec<&str> = rows.iter().filter_map(|r| r.get(3).copied()).collect();
+    assert_eq!(tables[..5], ["16", "13", "18", "15", "7"], "{stdout}");
+    assert!(stdout.contains("3 region(s) out of range skipped"), "Sv39: libc and the stack\n{stdout}");
+
+    let by_name = size_of(&lab, &["--compare", "--process", "demo"]);
+    assert_eq!(String::from_utf8_lossy(&by_name.stdout), stdout, "demo is the active process");
+    let unknown = size_of(&lab, &["--compare", "--process", "nobody"]);
+    assert!(!unknown.status.success());
+    let without_compare = size_of(&lab, &["--process", "demo"]);
+    assert!(!without_compare.status.success(), "--process needs --compare");
+}
+
+#[test]
+fn size_compare_json_adds_a_row_per_format_and_keeps_the_other_fields() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // Code, heap and stack all below 512 GiB: one PML4 entry, so LA57 adds just its PML5.
+    let small = "\
+00400000-00402000 r-xp 00000000 08:01 12                       /usr/bin/demo
+00600000-00a00000 rw-p 00000000 00:00 0                        [heap]
+7ffd0000-7ffd2000 rw-p 00000000 00:00 0                        [stack]
+";
+    let lab = import_lab(dir.path(), "small", small);
+    let plain: Value = serde_json::from_slice(&size_of(&lab, &["--json"]).stdout).expect("JSON");
+    let out = size_of(&lab, &["--json", "--compare"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("size --compare --json is JSON");
+    for field in ["format", "linear_bytes", "processes"] {
+        assert_eq!(json[field], plain[field], "{field} unchanged");
+    }
+    assert!(plain.get("comparison").is_none(), "only with --compare");
+    let rows = json["comparison"].as_array().expect("comparison array");
+    assert_eq!(rows.len(), 10);
+    let row = |format: &str, page: u64| {
+        rows.iter()
+            .find(|r| r["format"] == format && r["max_page"] == page)
+            .unwrap_or_else(|| panic!("row {format} {page}: {json}"))
+    };
+    let x86 = row("x86-64", KIB4);
+    for field in ["format", "max_page", "tables", "bytes", "linear_bytes", "pages_by_size", "skipped_regions"]
+    {
+        assert!(!x86[field].is_null(), "{field}: {x86}");
+    }
+    assert!(x86.get("error").is_none(), "{x86}");
+    let tables = |r: &Value| r["tables"].as_u64().expect("tables");
+    // PML4; a PDPT; PDs for PDPT[0] and PDPT[1] (the stack is near 2 GiB); PTs for the code,
+    // the two heap slots and the stack.
+    assert_eq!(tables(x86), 1 + 1 + 2 + 4);
+    assert_eq!(x86["bytes"].as_u64(), Some(tables(x86) * 4096));
+    assert_eq!(x86["linear_bytes"].as_u64(), Some(8 << 36));
+    assert_eq!(x86["pages_by_size"]["4096"].as_u64(), Some(2 + 1024 + 2));
+    assert_eq!(tables(row("x86-64-la57", KIB4)), tables(x86) + 1, "one more level on top");
+    assert_eq!(tables(row("x86-64-la57", MIB2)), tables(row("x86-64", MIB2)) + 1);
+    assert_eq!(row("x86-64", MIB2)["pages_by_size"]["2097152"].as_u64(), Some(2), "the heap");
+
+    // A layout Sv39 cannot address at all: its rows carry an error instead of numbers.
+    let high = import_lab(dir.path(), "high", "7ffffffde000-7ffffffff000 rw-p 0 00:00 0 [stack]\n");
+    let json: Value = serde_json::from_slice(&size_of(&high, &["--json", "--compare"]).stdout).expect("JSON");
+    let rows = json["comparison"].as_array().expect("comparison array");
+    let sv39: Vec<&Value> = rows.iter().filter(|r| r["format"] == "sv39").collect();
+    assert_eq!(sv39.len(), 2);
+    for r in sv39 {
+        let error = r["error"].as_str().expect("an error text");
+        assert!(error.contains("no region fits the sv39 address space"), "{error}");
+        assert!(r["tables"].is_null(), "{r}");
+    }
+    assert!(rows.iter().filter(|r| r["format"] != "sv39").all(|r| r.get("error").is_none()));
+}

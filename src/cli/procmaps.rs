@@ -1,18 +1,16 @@
 //! `pagelab import proc-maps FILE -o LAB [--format F] [--page-size 4k|2m|1g] [--compare]`: a
 //! real process's layout as a lab, and its page-table size across formats and page sizes.
 
+use crate::lab::procmaps::ComparisonRow;
 use crate::lab::{io, procmaps};
 use crate::sim::addr::{format_size, format_size_u128, parse_size};
 use crate::sim::presets;
 use crate::sim::size::table_size;
 use anyhow::{Context, anyhow};
 use clap::Args;
+use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// The formats and largest page sizes `--compare` reports, in this order.
-pub const COMPARED: [(&str, u64); 4] =
-    [("x86-64", 4 << 10), ("x86-64", 2 << 20), ("x86-64-la57", 4 << 10), ("x86-64-la57", 2 << 20)];
 
 #[derive(Debug, Args, Default)]
 pub struct ProcMapsArgs {
@@ -22,7 +20,8 @@ pub struct ProcMapsArgs {
     /// proc-maps: largest page size, used where a region's alignment allows (4k, 2m, 1g).
     #[arg(long)]
     pub page_size: Option<String>,
-    /// proc-maps: also print the table size for x86-64 and x86-64-la57 with 4 KiB and 2 MiB pages.
+    /// proc-maps: also print the table size for x86-64, x86-64-la57, sv39, sv48 and sv57 with 4 KiB
+    /// and 2 MiB pages.
     #[arg(long)]
     pub compare: bool,
 }
@@ -69,30 +68,81 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
     }
     let _ = writeln!(out, "page tables: {} table(s), {}", size.tables, format_size(size.bytes));
     if args.compare {
-        out.push_str(&compare(&regions, &source)?);
+        out.push('\n');
+        out.push_str(&comparison_text(&procmaps::compare(&regions, &source)));
     }
     Ok(out)
 }
 
-/// The table-size comparison across [`COMPARED`].
-fn compare(regions: &[procmaps::Region], source: &str) -> anyhow::Result<String> {
-    let mut out =
-        format!("\n{:<14} {:>8} {:>8} {:>12} {:>16}\n", "format", "pages", "tables", "bytes", "linear table");
-    for (name, page) in COMPARED {
-        let format = presets::by_name(name).ok_or_else(|| anyhow!("missing preset {name}"))?;
-        let (lab, _) =
-            procmaps::build_lab(regions, format, page, source).map_err(|e| anyhow!("{name}: {e}"))?;
-        let m = &lab.machine;
-        let size = table_size(&m.mem, &m.format, m.active_process().root);
+/// A [`procmaps::compare`] as a table, one line per format and page size: tables, their bytes and
+/// a linear table's, then the pages mapped and what was skipped (or why the row has no numbers).
+pub fn comparison_text(rows: &[ComparisonRow]) -> String {
+    let mut out = format!(
+        "{:<14} {:>8} {:>8} {:>12} {:>16}  {}\n",
+        "format", "pages", "tables", "bytes", "linear table", "mapped"
+    );
+    for row in rows {
+        let (tables, bytes, note) = match &row.outcome {
+            Ok(size) => {
+                let mut note = size
+                    .pages_by_size
+                    .iter()
+                    .map(|(page, count)| format!("{count} x {}", format_size(*page)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if size.skipped_regions > 0 {
+                    let _ = write!(note, "; {} region(s) out of range skipped", size.skipped_regions);
+                }
+                (size.tables.to_string(), format_size(size.bytes), note)
+            }
+            Err(e) => ("-".to_string(), "-".to_string(), format!("cannot build: {e}")),
+        };
         let _ = writeln!(
             out,
-            "{:<14} {:>8} {:>8} {:>12} {:>16}",
-            name,
-            format_size(page),
-            size.tables,
-            format_size(size.bytes),
-            format_size_u128(size.linear_bytes)
+            "{:<14} {:>8} {tables:>8} {bytes:>12} {:>16}  {note}",
+            row.format,
+            format_size(row.max_page),
+            format_size_u128(row.linear_bytes)
         );
     }
-    Ok(out)
+    out
+}
+
+/// A [`procmaps::compare`] as a JSON array (the `size --compare --json` schema): `format`,
+/// `max_page`, `linear_bytes`, then `tables`, `bytes`, `pages_by_size` (page size in bytes ->
+/// count) and `skipped_regions`, or `error` (and nulls) for a format that cannot take the layout.
+pub fn comparison_json(rows: &[ComparisonRow]) -> Value {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            // Past u64, which no preset reaches, a float keeps the magnitude.
+            let linear =
+                u64::try_from(row.linear_bytes).map_or_else(|_| json!(row.linear_bytes as f64), |b| json!(b));
+            let mut obj = json!({
+                "format": row.format,
+                "max_page": row.max_page,
+                "linear_bytes": linear,
+                "tables": null,
+                "bytes": null,
+                "pages_by_size": null,
+                "skipped_regions": null,
+            });
+            match &row.outcome {
+                Ok(size) => {
+                    let pages: serde_json::Map<String, Value> = size
+                        .pages_by_size
+                        .iter()
+                        .map(|(page, count)| (page.to_string(), json!(count)))
+                        .collect();
+                    obj["tables"] = json!(size.tables);
+                    obj["bytes"] = json!(size.bytes);
+                    obj["pages_by_size"] = Value::Object(pages);
+                    obj["skipped_regions"] = json!(size.skipped_regions);
+                }
+                Err(e) => obj["error"] = json!(e.to_string()),
+            }
+            obj
+        })
+        .collect();
+    Value::Array(rows)
 }

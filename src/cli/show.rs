@@ -1,6 +1,7 @@
 //! `pagelab validate`, `translate` and `size`: commands that read a lab and report on it.
 
 use super::edit::{load_lab, parse_addr, pick_process};
+use crate::lab::procmaps;
 use crate::sim::addr::{format_size, format_size_u128, hex_grouped};
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::size::SizeReport;
@@ -51,6 +52,13 @@ pub struct SizeArgs {
     pub lab: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Also rebuild a process's mapped layout in x86-64, x86-64-la57, sv39, sv48 and sv57 with 4 KiB
+    /// and 2 MiB pages, and compare the page tables each needs.
+    #[arg(long)]
+    pub compare: bool,
+    /// The process to compare (name or index; default: the active one).
+    #[arg(long, requires = "compare")]
+    pub process: Option<String>,
 }
 
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
@@ -222,6 +230,15 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
     let m = &lab.machine;
     let reports: Vec<SizeReport> =
         (0..m.processes.len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
+    let comparison = if args.compare {
+        let process = pick_process(m, args.process.as_deref())?;
+        let regions = procmaps::regions_of(m, process)?;
+        let name = m.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
+        let source = format!("process \"{name}\" of {}", args.lab.display());
+        Some((name, regions.len(), procmaps::compare(&regions, &source)))
+    } else {
+        None
+    };
     if args.json {
         let processes: Vec<Value> = reports
             .iter()
@@ -233,7 +250,11 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
                 v
             })
             .collect();
-        let doc = json!({ "format": m.format.name, "linear_bytes": m.format.linear_table_bytes(), "processes": processes });
+        let mut doc = json!({ "format": m.format.name, "linear_bytes": m.format.linear_table_bytes(), "processes": processes });
+        if let Some((name, _, rows)) = &comparison {
+            doc["comparison_process"] = json!(name);
+            doc["comparison"] = super::procmaps::comparison_json(rows);
+        }
         return Ok(serde_json::to_string_pretty(&doc).map_err(|e| anyhow!(e))? + "\n");
     }
     let mut out = String::new();
@@ -256,6 +277,13 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
             "  a linear table for the whole address space: {}",
             format_size_u128(r.linear_bytes)
         );
+    }
+    if let Some((name, regions, rows)) = &comparison {
+        let _ = writeln!(
+            out,
+            "\nprocess \"{name}\" rebuilt in other formats ({regions} region(s) of mapped pages, contents not copied):"
+        );
+        out.push_str(&super::procmaps::comparison_text(rows));
     }
     Ok(out)
 }

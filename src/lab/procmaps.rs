@@ -6,12 +6,18 @@
 //! Simplification, said in the lab's description: a region is mapped whole, as if every page had
 //! been touched (Linux fills tables lazily). Regions without any right (`---p`, guard pages and
 //! reservations) get no entries, as Linux leaves them unpopulated.
+//!
+//! The other way round, [`regions_of`] reads a lab's process back as regions, so that any lab's
+//! layout (an imported one, or one built by hand) can be compared across formats with [`compare`].
 
 use super::file::Lab;
 use crate::sim::addr::format_size;
 use crate::sim::format::{Arch, PagingFormat, Role};
 use crate::sim::machine::{Machine, MachineError};
+use crate::sim::presets;
+use crate::sim::size::table_size;
 use crate::sim::table;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use thiserror::Error;
 
@@ -33,17 +39,17 @@ pub struct Region {
     pub offset: u64,
     /// The file, `[heap]`, `[stack]`, ... or empty for anonymous memory.
     pub path: String,
-    /// Line number in the file (from 1).
+    /// Line number in the file (from 1); for a region read from a lab, its number in order.
     pub line: usize,
 }
 
 impl Region {
     pub fn len(&self) -> u64 {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.end == self.start
+        self.end <= self.start
     }
 
     /// `0x400000-0x401000 r-xp /usr/bin/cat`, for messages.
@@ -80,6 +86,8 @@ pub enum ProcMapsError {
     Machine(#[from] MachineError),
     #[error("cannot map the region of line {line} at {va:#x}: {source}")]
     Map { line: usize, va: u64, source: table::TableError },
+    #[error("no preset format is named {0:?}")]
+    UnknownFormat(String),
 }
 
 fn line_error(line: usize, problem: impl Into<String>) -> ProcMapsError {
@@ -205,6 +213,8 @@ pub enum SkipReason {
     NoAccess,
     /// Beyond the format's virtual address space (e.g. a 47-bit stack in Sv39).
     OutOfRange,
+    /// No byte in it: its end is not above its start (only a region made by hand, not parsed).
+    Empty,
 }
 
 impl SkipReason {
@@ -212,6 +222,7 @@ impl SkipReason {
         match self {
             SkipReason::NoAccess => "no access rights (Linux leaves such pages unpopulated)",
             SkipReason::OutOfRange => "outside the format's virtual address space",
+            SkipReason::Empty => "an empty range",
         }
     }
 }
@@ -223,7 +234,7 @@ pub struct ImportSummary {
     pub mapped_regions: usize,
     pub skipped: Vec<(Region, SkipReason)>,
     /// Pages mapped, by page size in bytes (sorted).
-    pub pages_by_size: std::collections::BTreeMap<u64, u64>,
+    pub pages_by_size: BTreeMap<u64, u64>,
     pub mapped_bytes: u64,
 }
 
@@ -331,10 +342,14 @@ pub fn build_lab(
     let mut skipped = Vec::new();
     let mut kept = Vec::new();
     for region in regions {
-        let last = region.end - 1;
-        if !(region.read || region.write || region.exec) {
+        let last = region.end.saturating_sub(1);
+        // An end that cannot be rounded up to a page lies past the top of every address space.
+        let end_fits = region.end.checked_next_multiple_of(format.page_size()).is_some();
+        if region.is_empty() {
+            skipped.push((region.clone(), SkipReason::Empty));
+        } else if !(region.read || region.write || region.exec) {
             skipped.push((region.clone(), SkipReason::NoAccess));
-        } else if !format.va_in_range(region.start) || !format.va_in_range(last) {
+        } else if !format.va_in_range(region.start) || !format.va_in_range(last) || !end_fits {
             skipped.push((region.clone(), SkipReason::OutOfRange));
         } else {
             kept.push(region);
@@ -349,13 +364,13 @@ pub fn build_lab(
     let process_name = process_name(regions);
     machine.rename_process(0, &process_name)?;
     let root = machine.active_process().root;
-    let mut pages_by_size = std::collections::BTreeMap::new();
+    let mut pages_by_size = BTreeMap::new();
     let mut mapped_bytes = 0u64;
     for region in &kept {
         let flags = region_flags(&machine.format, region);
         let page = machine.format.page_size();
         let start = region.start - region.start % page;
-        let end = region.end.next_multiple_of(page);
+        let Some(end) = region.end.checked_next_multiple_of(page) else { continue };
         for (va, shift, count) in page_runs(start, end, &shifts) {
             let Some(level) = machine.format.level_for_page_shift(shift) else { continue };
             let leaf = table::leaf_bits(&machine.format, level, &flags)
@@ -418,6 +433,126 @@ fn describe(summary: &ImportSummary, source: &str, format: &str, max_page: u64) 
             writeln!(text, "- skipped line {} ({}): {}", region.line, region.summary(), reason.describe());
     }
     text
+}
+
+/// Rights of a leaf as a maps file would write them, from its bits by role: a format without a
+/// read bit reads whatever is present, one without an execute bit executes unless NX is set.
+/// Only the leaf counts (an x86 walk also combines the upper levels' bits, which pagelab's own
+/// mapping leaves permissive).
+fn leaf_rights(format: &PagingFormat, raw: u64, level: usize) -> (bool, bool, bool) {
+    let read = format.flag(raw, Role::Readable, level, true);
+    let write = format.flag(raw, Role::Writable, level, true);
+    let no_execute = format.flag(raw, Role::NoExecute, level, false);
+    let exec = format.flag(raw, Role::Executable, level, !no_execute);
+    (read, write, exec)
+}
+
+/// The mapped layout of `process`, as the regions a maps file would list: its present leaves in
+/// address order, address-contiguous leaves with equal rights merged into one region (whatever
+/// their page sizes). Paths are empty, regions private, and `line` numbers the regions from 1 so
+/// that messages can name them. A page ending at the very top of the address space, which no
+/// maps file can write, is left out.
+pub fn regions_of(machine: &Machine, process: usize) -> Result<Vec<Region>, ProcMapsError> {
+    let root =
+        machine.processes.get(process).ok_or_else(|| MachineError::NoSuchProcess(process.to_string()))?.root;
+    let format = &machine.format;
+    let mut regions: Vec<Region> = Vec::new();
+    for leaf in table::leaves(&machine.mem, format, root) {
+        let Some(end) = 1u64.checked_shl(leaf.page_shift).and_then(|size| leaf.va.checked_add(size)) else {
+            continue;
+        };
+        let (read, write, exec) = leaf_rights(format, leaf.entry.raw, leaf.level);
+        match regions.last_mut() {
+            Some(last)
+                if last.end == leaf.va && (last.read, last.write, last.exec) == (read, write, exec) =>
+            {
+                last.end = end;
+            }
+            _ => {
+                let line = regions.len() + 1;
+                let path = String::new();
+                regions.push(Region {
+                    start: leaf.va,
+                    end,
+                    read,
+                    write,
+                    exec,
+                    shared: false,
+                    offset: 0,
+                    path,
+                    line,
+                });
+            }
+        }
+    }
+    Ok(regions)
+}
+
+/// The formats and largest page sizes a [`compare`] reports, in this order: 4- and 5-level x86-64
+/// first, then the RISC-V formats, each with 4 KiB and 2 MiB pages.
+pub const COMPARED: [(&str, u64); 10] = [
+    ("x86-64", 4 << 10),
+    ("x86-64", 2 << 20),
+    ("x86-64-la57", 4 << 10),
+    ("x86-64-la57", 2 << 20),
+    ("sv39", 4 << 10),
+    ("sv39", 2 << 20),
+    ("sv48", 4 << 10),
+    ("sv48", 2 << 20),
+    ("sv57", 4 << 10),
+    ("sv57", 2 << 20),
+];
+
+/// What one layout's tables take in one format of a [`compare`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComparisonRow {
+    /// The preset's name (`x86-64-la57`).
+    pub format: String,
+    /// Largest page size, used where a region's alignment allows.
+    pub max_page: u64,
+    /// Bytes a linear table for the format's whole address space would take.
+    pub linear_bytes: u128,
+    /// The tables, or why the layout could not be built in this format.
+    pub outcome: Result<RowSize, ProcMapsError>,
+}
+
+/// The page tables of a layout built in one format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowSize {
+    /// Pages mapped, by page size in bytes.
+    pub pages_by_size: BTreeMap<u64, u64>,
+    pub tables: u64,
+    /// Bytes of the tables themselves.
+    pub bytes: u64,
+    /// Regions left out because they lie beyond the format's address space.
+    pub skipped_regions: usize,
+}
+
+/// The page-table size of `regions` in every format of [`COMPARED`], in that order: each row
+/// builds a lab of its own. A format that cannot take the layout gets its error in its row.
+pub fn compare(regions: &[Region], source: &str) -> Vec<ComparisonRow> {
+    COMPARED.iter().map(|&(name, max_page)| compare_one(regions, name, max_page, source)).collect()
+}
+
+fn compare_one(regions: &[Region], name: &str, max_page: u64, source: &str) -> ComparisonRow {
+    let Some(format) = presets::by_name(name) else {
+        let outcome = Err(ProcMapsError::UnknownFormat(name.to_string()));
+        return ComparisonRow { format: name.to_string(), max_page, linear_bytes: 0, outcome };
+    };
+    let linear_bytes = format.linear_table_bytes();
+    let outcome = build_lab(regions, format, max_page, source).map(|(lab, summary)| {
+        let m = &lab.machine;
+        let size = table_size(&m.mem, &m.format, m.active_process().root);
+        let skipped_regions =
+            summary.skipped.iter().filter(|(_, why)| *why == SkipReason::OutOfRange).count();
+        RowSize {
+            pages_by_size: summary.pages_by_size,
+            tables: size.tables,
+            bytes: size.bytes,
+            skipped_regions,
+        }
+    });
+    ComparisonRow { format: name.to_string(), max_page, linear_bytes, outcome }
 }
 
 #[cfg(test)]
@@ -519,5 +654,126 @@ mod tests {
         assert_eq!(summary.skipped, vec![(regions[1].clone(), SkipReason::OutOfRange)]);
         let err = build_lab(&regions, presets::x86_32(), 2 << 20, "t").expect_err("x86-32 has 4 MiB pages");
         assert!(err.to_string().contains("4 MiB"), "{err}");
+    }
+
+    fn region(start: u64, end: u64, perms: &str, line: usize) -> Region {
+        let has = |c: char| perms.contains(c);
+        let (read, write, exec) = (has('r'), has('w'), has('x'));
+        Region { start, end, read, write, exec, shared: false, offset: 0, path: String::new(), line }
+    }
+
+    #[test]
+    fn regions_of_merges_contiguous_leaves_with_equal_rights_and_splits_where_they_change() {
+        use crate::sim::machine::{MapRequest, MapTarget};
+        let mut m = Machine::new(presets::x86_64(4), 64 << 20).expect("machine");
+        let maps: [(u64, u64, u64, &[&str]); 5] = [
+            // A 2 MiB code page and two 4 KiB ones after it: one r-x region across page sizes.
+            (0x20_0000, 2 << 20, 2 << 20, &["U/S"]),
+            (0x40_0000, 0x2000, 4096, &["U/S"]),
+            // Data right after the code: same addresses run on, the rights change.
+            (0x40_2000, 0x1000, 4096, &["U/S", "R/W", "NX"]),
+            (0x40_3000, 0x1000, 4096, &["U/S", "R/W", "NX"]),
+            // After a gap: a region of its own although its rights equal the data's.
+            (0x60_0000, 0x1000, 4096, &["U/S", "R/W", "NX"]),
+        ];
+        for (va, len, page, flags) in maps {
+            let flags = Some(flags.iter().map(|f| f.to_string()).collect());
+            let request = MapRequest { va, len, target: MapTarget::Alloc, page_size: Some(page), flags };
+            m.map(0, &request).expect("maps");
+        }
+        let regions = regions_of(&m, 0).expect("process 0");
+        assert_eq!(
+            regions,
+            vec![
+                region(0x20_0000, 0x40_2000, "r-x", 1),
+                region(0x40_2000, 0x40_4000, "rw-", 2),
+                region(0x60_0000, 0x60_1000, "rw-", 3),
+            ]
+        );
+        assert!(regions_of(&m, 1).is_err(), "no second process");
+    }
+
+    #[test]
+    fn regions_of_reads_riscv_rights_from_their_own_bits() {
+        let regions = parse(SAMPLE).expect("parses");
+        let (lab, _) = build_lab(&regions, presets::riscv(4), 4096, "t").expect("builds");
+        let perms: Vec<String> =
+            regions_of(&lab.machine, 0).expect("process").iter().map(Region::perms).collect();
+        assert_eq!(perms, ["r-xp", "rw-p", "rw-p"]);
+    }
+
+    /// Tables for SAMPLE's mapped regions (code 0x400000, heap 0x600000-0x800000, stack
+    /// 0x7ffd0000-0x7ffd2000), counted by hand with x86-64's indices PML4 47:39, PDPT 38:30, PD
+    /// 29:21, PT 20:12: every address is below 512 GiB, so one PML4 and one PDPT (PML4[0]). The
+    /// stack is 1.999 GiB up: PDPT[1], while code and heap are in PDPT[0], so two PDs. PTs: the
+    /// code's (PD[2] of the low PD), the heap's (PD[3]) and the stack's (PD[511] of the other):
+    /// 1 + 1 + 2 + 3 = 7. With 2 MiB pages the aligned heap is one PD[3] leaf: no PT, 6. LA57
+    /// adds one PML5 on top; Sv48 has x86-64's shape, Sv57 LA57's; Sv39 has no PML4 level.
+    #[test]
+    fn the_comparison_counts_tables_by_hand_for_a_small_layout() {
+        let rows = compare(&parse(SAMPLE).expect("parses"), "t");
+        let formats: Vec<(&str, u64)> = rows.iter().map(|r| (r.format.as_str(), r.max_page)).collect();
+        assert_eq!(formats, COMPARED.to_vec());
+        let tables: Vec<u64> = rows.iter().map(|r| r.outcome.as_ref().map_or(0, |s| s.tables)).collect();
+        assert_eq!(tables, vec![7, 6, 8, 7, 6, 5, 7, 6, 8, 7]);
+        for row in &rows {
+            let size = row.outcome.as_ref().expect("every format takes the layout");
+            assert_eq!(size.bytes, size.tables * 4096, "{}", row.format);
+            assert_eq!(size.skipped_regions, 0, "the ---p guard is not out of range");
+            let expected: Vec<(u64, u64)> =
+                if row.max_page == 4096 { vec![(4096, 515)] } else { vec![(4096, 3), (2 << 20, 1)] };
+            assert_eq!(
+                size.pages_by_size.clone().into_iter().collect::<Vec<_>>(),
+                expected,
+                "{}",
+                row.format
+            );
+        }
+        assert_eq!(rows[0].linear_bytes, 8 << 36, "2^36 entries of 8 bytes");
+        // The 2 MiB heap is a PD leaf: a walk stops at the third level, and one PT fewer.
+        let (lab, _) =
+            build_lab(&parse(SAMPLE).expect("parses"), presets::x86_64(4), 2 << 20, "t").expect("builds");
+        let m = &lab.machine;
+        use crate::sim::{Access, Mode};
+        let heap = m.translate(0, 0x70_0000, Access::Write, Mode::User).expect("process");
+        assert!(heap.fault().is_none());
+        assert_eq!(heap.steps.len(), 3, "PML4, PDPT, PD leaf");
+        let levels: Vec<u64> = m.table_size(0).expect("size").levels.iter().map(|l| l.tables).collect();
+        assert_eq!(levels, vec![1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn an_imported_lab_compares_like_the_maps_file_it_came_from() {
+        let regions = parse(SAMPLE).expect("parses");
+        let from_file = compare(&regions, "maps");
+        for (format, page) in [("x86-64", 4096), ("x86-64", 2 << 20), ("sv39", 4096)] {
+            let format = presets::by_name(format).expect("preset");
+            let (lab, _) = build_lab(&regions, format, page, "maps").expect("builds");
+            let read_back = regions_of(&lab.machine, 0).expect("process");
+            assert_eq!(read_back.len(), 3, "the ---p guard has no entries");
+            assert_eq!(compare(&read_back, "lab"), from_file);
+        }
+    }
+
+    #[test]
+    fn rows_say_why_a_format_cannot_take_the_layout() {
+        // Only a 47-bit stack: beyond Sv39, within the others.
+        let regions = vec![region(0x7ffd_0000_0000, 0x7ffd_0000_2000, "rw-", 1)];
+        let rows = compare(&regions, "t");
+        let sv39: Vec<&ComparisonRow> = rows.iter().filter(|r| r.format == "sv39").collect();
+        assert_eq!(sv39.len(), 2);
+        for row in sv39 {
+            let err = row.outcome.as_ref().expect_err("nothing fits 39 bits").to_string();
+            assert!(err.contains("no region fits the sv39 address space"), "{err}");
+        }
+        assert!(rows.iter().filter(|r| r.format != "sv39").all(|r| r.outcome.is_ok()));
+        // A region Sv39 cannot hold beside one it can: counted as skipped.
+        let two = vec![region(0x40_0000, 0x40_1000, "r-x", 1), regions[0].clone()];
+        let sv39_4k = &compare(&two, "t")[4];
+        assert_eq!(sv39_4k.outcome.as_ref().map(|s| s.skipped_regions), Ok(1));
+        // Nothing at all, and regions no maps file could hold: errors, no panic.
+        assert!(compare(&[], "t").iter().all(|r| r.outcome.is_err()));
+        let odd = vec![region(u64::MAX - 10, u64::MAX, "rw-", 1), region(5, 3, "r--", 2)];
+        assert!(compare(&odd, "t").iter().all(|r| r.outcome.is_err()));
     }
 }

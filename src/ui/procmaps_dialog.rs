@@ -1,6 +1,6 @@
 //! File ▸ Import ▸ /proc/PID/maps: a typed path, a paging format and the largest page size; the
 //! app replaces the lab with the process's layout (its table sizes appear in the TLB panel's
-//! Sizes section).
+//! Sizes section, which also compares them across formats and page sizes).
 
 use super::state::{Action, UiState};
 use super::theme;

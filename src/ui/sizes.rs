@@ -218,49 +218,53 @@ fn comparison_table_ui(ui: &mut egui::Ui, doc: &Document, comparison: &Compariso
         comparison.process_name, comparison.regions
     ));
     let mut notes: Vec<String> = Vec::new();
-    egui::Grid::new("size-comparison").striped(true).num_columns(6).show(ui, |ui| {
-        for h in ["Format", "Pages up to", "Tables", "Table bytes", "Linear table", "Note"] {
-            ui.label(RichText::new(h).strong());
-        }
-        ui.end_row();
-        for row in &comparison.rows {
-            let mine = comparison.is_lab_row(row);
-            let cell = |text: String| {
-                let text = RichText::new(text);
-                let text = if mine { text.strong() } else { text };
-                if outdated { text.weak() } else { text }
-            };
-            ui.label(cell(row.format.clone()));
-            ui.label(cell(format_size(row.max_page)));
-            let mut note: Vec<String> = Vec::new();
-            if mine {
-                note.push("this lab".into());
+    // A wide table scrolls sideways instead of widening the panel (and squeezing the tree).
+    egui::ScrollArea::horizontal().id_salt("size-comparison-scroll").show(ui, |ui| {
+        egui::Grid::new("size-comparison").striped(true).num_columns(6).show(ui, |ui| {
+            for h in ["Format", "Pages up to", "Tables", "Table bytes", "Linear table", "Note"] {
+                ui.label(RichText::new(h).strong());
             }
-            match &row.outcome {
-                Ok(size) => {
-                    let pages = size
-                        .pages_by_size
-                        .iter()
-                        .map(|(page, count)| format!("{count} x {}", format_size(*page)))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    ui.label(cell(size.tables.to_string())).on_hover_text(format!("Pages mapped: {pages}"));
-                    ui.label(cell(format_size(size.bytes)));
-                    if size.skipped_regions > 0 {
-                        note.push(format!("{} region(s) out of range", size.skipped_regions));
+            ui.end_row();
+            for row in &comparison.rows {
+                let mine = comparison.is_lab_row(row);
+                let cell = |text: String| {
+                    let text = RichText::new(text);
+                    let text = if mine { text.strong() } else { text };
+                    if outdated { text.weak() } else { text }
+                };
+                ui.label(cell(row.format.clone()));
+                ui.label(cell(format_size(row.max_page)));
+                let mut note: Vec<String> = Vec::new();
+                if mine {
+                    note.push("this lab".into());
+                }
+                match &row.outcome {
+                    Ok(size) => {
+                        let pages = size
+                            .pages_by_size
+                            .iter()
+                            .map(|(page, count)| format!("{count} x {}", format_size(*page)))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        ui.label(cell(size.tables.to_string()))
+                            .on_hover_text(format!("Pages mapped: {pages}"));
+                        ui.label(cell(format_size(size.bytes)));
+                        if size.skipped_regions > 0 {
+                            note.push(format!("{} region(s) out of range", size.skipped_regions));
+                        }
+                    }
+                    Err(e) => {
+                        ui.label(cell("-".into()));
+                        ui.label(cell("-".into()));
+                        note.push("cannot build, see below".into());
+                        notes.push(format!("{} with {} pages: {e}", row.format, format_size(row.max_page)));
                     }
                 }
-                Err(e) => {
-                    ui.label(cell("-".into()));
-                    ui.label(cell("-".into()));
-                    note.push("cannot build, see below".into());
-                    notes.push(format!("{} with {} pages: {e}", row.format, format_size(row.max_page)));
-                }
+                ui.label(cell(format_size_u128(row.linear_bytes)));
+                ui.label(cell(note.join("; ")));
+                ui.end_row();
             }
-            ui.label(cell(format_size_u128(row.linear_bytes)));
-            ui.label(cell(note.join("; ")));
-            ui.end_row();
-        }
+        });
     });
     for note in notes {
         ui.label(note);

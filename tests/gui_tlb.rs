@@ -1,7 +1,9 @@
 //! The TLB in the desktop app, driven through egui_kittest: accesses from the MMU panel go through
 //! the TLB (a miss then a hit), an edited PTE leaves a stale entry until INVLPG, a process switch
 //! without ASID tagging flushes, a plain trace steps and plays (one undo step for the whole
-//! replay), the sweep gives one point per TLB size, and /proc/PID/maps imports from the GUI.
+//! replay), the sweep gives one point per TLB size, /proc/PID/maps imports from the GUI, and the
+//! Sizes section compares the layout across formats on its own thread (outdated once the lab
+//! changes).
 #![cfg(feature = "gui")]
 
 use egui::{Key, Modifiers};
@@ -337,4 +339,73 @@ fn proc_maps_import_from_the_gui_shows_the_table_sizes() {
     assert!(h.state().state.procmaps_dialog.is_none());
     h.get_by_label_contains("demo: 7 table(s), 28 KiB");
     h.get_by_label_contains("a linear table for the whole 48-bit address space would take 512 GiB");
+}
+
+// ---- The Sizes section: the layout compared across formats ----
+
+/// Clicks "Compare across formats" and steps until the thread's result is in, for a few seconds
+/// at most. The Sizes section sits low in the TLB panel's scroll area: click through accesskit.
+fn compare(h: &mut Harness<'static, PagelabApp>) {
+    h.get_by_label("Compare across formats").click_accesskit();
+    h.run_steps(1);
+    if h.state().state.sizes.job.is_some() {
+        h.get_by_label("Comparing...");
+    }
+    let started = Instant::now();
+    while h.state().state.sizes.job.is_some() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the comparison did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    h.run();
+    assert_eq!(h.state().state.sizes.error, None);
+    assert!(h.query_by_label("Comparing...").is_none());
+}
+
+#[test]
+fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
+    let mut h = harness();
+    let x86_labels = h.query_all_by_label("x86-64").count();
+    assert!(h.query_by_label("Pages up to").is_none(), "no table before the first comparison");
+    h.get_by_label_contains("rebuilds the active process's mapped layout");
+    compare(&mut h);
+
+    // The model: the rows of a comparison of the active process's layout.
+    let expected = pagelab::lab::procmaps::compare(
+        &pagelab::lab::procmaps::regions_of(&h.state().doc.lab.machine, 0).unwrap(),
+        "t",
+    );
+    let comparison = h.state().state.sizes.comparison.clone().expect("a comparison");
+    assert_eq!(comparison.rows, expected);
+    assert_eq!((comparison.process_name.as_str(), comparison.regions), ("init", 3));
+    // The view: a row per format and page size (x86-64 is also the lab's format elsewhere).
+    h.get_by_label("Pages up to");
+    assert_eq!(h.query_all_by_label("x86-64").count(), x86_labels + 2);
+    assert_eq!(h.query_all_by_label("x86-64-la57").count(), 2);
+    assert_eq!(h.query_all_by_label("sv57").count(), 2);
+    // PML4, PDPTs under PML4[0] and PML4[256], a PD under each, PTs for the code (PD[2]), the
+    // data (PD[3]) and the kernel page: 8 tables; LA57 adds its PML5 and a second PML4 (the
+    // kernel half lies under PML5[511]).
+    let tables = |i: usize| comparison.rows[i].outcome.as_ref().unwrap().tables;
+    assert_eq!((tables(0), tables(2)), (8, 10));
+    // The lab as it is (x86-64, 4 KiB pages only) is marked; Sv39 cannot address the kernel page.
+    h.get_by_label("this lab");
+    assert_eq!(h.query_all_by_label("1 region(s) out of range").count(), 2, "Sv39 4 KiB and 2 MiB");
+    assert!(h.query_by_label_contains("The lab changed since").is_none());
+
+    // Map one more page: the numbers stay, marked outdated.
+    let request =
+        MapRequest { va: 0x80_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
+    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::Map { process: 0, request }));
+    h.run();
+    assert_eq!(h.state().doc.lab.machine.table_size(0).unwrap().mapped_pages, 7);
+    h.get_by_label_contains("The lab changed since this comparison: Compare again");
+    assert_eq!(h.query_all_by_label("x86-64-la57").count(), 2, "the old rows still show");
+
+    // Comparing again brings the numbers up to date: the new page shares the code's tables.
+    compare(&mut h);
+    assert!(h.query_by_label_contains("The lab changed since").is_none());
+    let comparison = h.state().state.sizes.comparison.clone().expect("a comparison");
+    assert_eq!(comparison.regions, 4);
+    assert_eq!(comparison.rows[0].outcome.as_ref().unwrap().tables, 9, "0x800000 is PD[4]: a PT more");
 }

@@ -675,6 +675,18 @@ impl<T: Clone> Tlbs<T> {
     }
 }
 
+/// Checks the shapes [`Tlbs::new`] would be given, without building anything (a form checks
+/// its draft every frame).
+pub fn validate_tlbs(data: &TlbConfig, instruction: Option<&TlbConfig>) -> Result<(), TlbsConfigError> {
+    match instruction {
+        None => data.validate().map(|_| ()).map_err(TlbsConfigError::Unified),
+        Some(instruction) => {
+            instruction.validate().map_err(TlbsConfigError::Instruction)?;
+            data.validate().map(|_| ()).map_err(TlbsConfigError::Data)
+        }
+    }
+}
+
 impl<T> Tlbs<T> {
     pub fn is_split(&self) -> bool {
         self.instruction.is_some()
@@ -1172,7 +1184,13 @@ mod tests {
             Tlbs::<u64>::new(small_config, Some(bad.clone())),
             Err(TlbsConfigError::Instruction(TlbConfigError::NotAMultipleOfWays { .. }))
         ));
-        assert!(matches!(Tlbs::<u64>::new(bad, None), Err(TlbsConfigError::Unified(_))));
+        assert!(matches!(Tlbs::<u64>::new(bad.clone(), None), Err(TlbsConfigError::Unified(_))));
+        // The check without building agrees.
+        let good = TlbConfig { entries: 4, ways: 4, ..TlbConfig::default() };
+        assert!(matches!(validate_tlbs(&bad, None), Err(TlbsConfigError::Unified(_))));
+        assert!(matches!(validate_tlbs(&good, Some(&bad)), Err(TlbsConfigError::Instruction(_))));
+        assert!(matches!(validate_tlbs(&bad, Some(&good)), Err(TlbsConfigError::Data(_))));
+        assert_eq!(validate_tlbs(&good, Some(&good)), Ok(()));
     }
 
     /// A fully associative LRU TLB is a recency list: the reference model for the proptest.

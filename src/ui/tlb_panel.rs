@@ -11,7 +11,7 @@ use super::trace_player::trace_player_ui;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::Arch;
 use crate::sim::replay::{CachedTranslation, Costs, ReplayConfig, Summary};
-use crate::sim::tlb::{AccessClass, Tlb, TlbConfig, TlbPolicy, Tlbs};
+use crate::sim::tlb::{AccessClass, Tlb, TlbConfig, TlbPolicy, validate_tlbs};
 use crate::sim::{Access, Machine, Mode};
 use egui::{RichText, vec2};
 use std::collections::BTreeSet;
@@ -152,7 +152,7 @@ fn config_ui(ui: &mut egui::Ui, current: &ReplayConfig, state: &mut UiState, act
     }
     ui.checkbox(&mut t.draft.asid_tagging, "ASID tagging (off: a process switch flushes non-global entries)");
     let itlb = t.draft_split.then(|| t.draft_itlb.clone());
-    let valid = Tlbs::<()>::new(t.draft.clone(), itlb.clone());
+    let valid = validate_tlbs(&t.draft, itlb.as_ref());
     if let Err(e) = &valid {
         ui.colored_label(theme::fault_color(ui.visuals().dark_mode), e.to_string());
     }

@@ -56,12 +56,7 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
         summary.mapped_regions,
         summary.regions,
         m.format.name,
-        summary
-            .pages_by_size
-            .iter()
-            .map(|(size, count)| format!("{count} x {}", format_size(*size)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        procmaps::pages_summary(&summary.pages_by_size)
     );
     for (region, reason) in &summary.skipped {
         let _ = writeln!(out, "  skipped line {}: {}: {}", region.line, region.summary(), reason.describe());
@@ -84,12 +79,7 @@ pub fn comparison_text(rows: &[ComparisonRow]) -> String {
     for row in rows {
         let (tables, bytes, note) = match &row.outcome {
             Ok(size) => {
-                let mut note = size
-                    .pages_by_size
-                    .iter()
-                    .map(|(page, count)| format!("{count} x {}", format_size(*page)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let mut note = procmaps::pages_summary(&size.pages_by_size);
                 if size.skipped_regions > 0 {
                     let _ = write!(note, "; {} region(s) out of range skipped", size.skipped_regions);
                 }

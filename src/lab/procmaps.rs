@@ -238,6 +238,15 @@ pub struct ImportSummary {
     pub mapped_bytes: u64,
 }
 
+/// Pages mapped by size, as one phrase: "13 x 4 KiB, 1 x 2 MiB".
+pub fn pages_summary(pages_by_size: &BTreeMap<u64, u64>) -> String {
+    pages_by_size
+        .iter()
+        .map(|(size, count)| format!("{count} x {}", format_size(*size)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The leaf flags for a region in `format`, by role rather than by name so every preset works.
 fn region_flags(format: &PagingFormat, region: &Region) -> Vec<String> {
     let name_of = |role: Role| format.fields.iter().find(|f| f.role == role).map(|f| f.name.clone());

@@ -587,7 +587,7 @@ fn lookup(
     if let Some(os) = os.as_deref_mut() {
         os.touch(process, va);
     }
-    let class = if access == Access::Execute { AccessClass::Instruction } else { AccessClass::Data };
+    let class = AccessClass::of(access);
     let tlb = tlbs.get_mut(class);
     let asid = tlb.current_asid();
     counters.lookups += 1;

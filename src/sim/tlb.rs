@@ -639,6 +639,22 @@ pub enum AccessClass {
     Data,
 }
 
+impl AccessClass {
+    /// Instruction fetches use the instruction TLB; reads and writes the data TLB.
+    pub fn of(access: crate::sim::Access) -> Self {
+        if access == crate::sim::Access::Execute { Self::Instruction } else { Self::Data }
+    }
+
+    /// "TLB" for a unified TLB (`None`), else "iTLB" or "dTLB".
+    pub fn short_name(class: Option<Self>) -> &'static str {
+        match class {
+            None => "TLB",
+            Some(Self::Instruction) => "iTLB",
+            Some(Self::Data) => "dTLB",
+        }
+    }
+}
+
 /// Why the TLBs could not be built: the error of the offending one.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum TlbsConfigError {

@@ -240,12 +240,7 @@ fn comparison_table_ui(ui: &mut egui::Ui, doc: &Document, comparison: &Compariso
                 }
                 match &row.outcome {
                     Ok(size) => {
-                        let pages = size
-                            .pages_by_size
-                            .iter()
-                            .map(|(page, count)| format!("{count} x {}", format_size(*page)))
-                            .collect::<Vec<_>>()
-                            .join(", ");
+                        let pages = procmaps::pages_summary(&size.pages_by_size);
                         ui.label(cell(size.tables.to_string()))
                             .on_hover_text(format!("Pages mapped: {pages}"));
                         ui.label(cell(format_size(size.bytes)));

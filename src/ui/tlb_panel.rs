@@ -161,9 +161,7 @@ fn config_ui(ui: &mut egui::Ui, current: &ReplayConfig, state: &mut UiState, act
         if apply.clicked() {
             actions.push(Action::Tlb(TlbAction::Configure(t.draft.clone(), itlb.clone())));
         }
-        let changed = t.draft != current.tlb
-            || itlb.is_some() != current.itlb.is_some()
-            || itlb.as_ref().zip(current.itlb.as_ref()).is_some_and(|(draft, now)| draft != now);
+        let changed = t.draft != current.tlb || itlb != current.itlb;
         if changed && ui.button("Revert").clicked() {
             t.draft = current.tlb.clone();
             t.draft_split = current.itlb.is_some();

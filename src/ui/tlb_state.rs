@@ -72,11 +72,7 @@ impl AccessReport {
             PageResult::Mapped { pa } => format!("-> physical address {}", crate::sim::addr::hex_grouped(pa)),
             PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe()),
         };
-        let tlb = match self.tlb {
-            None => "TLB",
-            Some(AccessClass::Instruction) => "iTLB",
-            Some(AccessClass::Data) => "dTLB",
-        };
+        let tlb = AccessClass::short_name(self.tlb);
         if self.hit {
             let assist = if self.dirty_assist {
                 format!(" (walk read {} entries to set D)", self.walk_refs)
@@ -237,7 +233,7 @@ impl TlbSim {
     ) -> Result<(AccessReport, Translation), String> {
         let m = &doc.lab.machine;
         self.replayer.follow_active(m);
-        let class = if access == Access::Execute { AccessClass::Instruction } else { AccessClass::Data };
+        let class = AccessClass::of(access);
         let tlbs = self.replayer.tlbs();
         let tlb = tlbs.get(class);
         let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| self.replayer.is_stale(m, entry));

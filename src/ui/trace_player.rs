@@ -7,6 +7,7 @@ use super::theme;
 use super::tlb_state::{TlbAction, TlbSim};
 use crate::sim::Machine;
 use crate::sim::replay::{PageResult, ReplayError, Replayer, UnknownProcess};
+use crate::sim::tlb::AccessClass;
 use crate::sim::trace::{AccessKind, TraceInput, TraceReader};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -152,11 +153,7 @@ impl TracePlayer {
         };
         let line = self.reader.line();
         let record = record.map_err(|e| format!("{}: {e}", self.name()))?;
-        let tlb = match (replayer.tlbs().is_split(), record.kind) {
-            (false, _) => "TLB",
-            (true, AccessKind::Instr) => "iTLB",
-            (true, _) => "dTLB",
-        };
+        let tlb = AccessClass::short_name(replayer.tlbs().is_split().then(|| record.kind.class()));
         let step = replayer.step(machine, &record).map_err(|UnknownProcess(name)| {
             format!(
                 "{}: line {line}: the trace names process {name:?}, which the lab does not have",

@@ -3,7 +3,7 @@
 #   pagelab replay labs/x86-64-empty.json TRACE --tlb 64x4 --policy lru --demand-map
 #   gzip -dc TRACE
 # Target: replay takes at most 2x as long as gzip -dc.
-# Usage: benches/replay_vs_gzip.sh [TRACE]   (default: ../shared/fixtures/traces/lackey_sort.trace.gz)
+# Usage: benches/replay_vs_gzip.sh [TRACE]   (default: tests/data/traces/lackey_sort.trace.gz)
 #        RUNS=N sets the number of runs of each command (default 30).
 # The two commands run alternately, so that load from other processes on a shared machine hits
 # both alike; the script prints the median wall-clock time of each and their ratio, and the
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pagelab-target}"
-trace="${1:-../shared/fixtures/traces/lackey_sort.trace.gz}"
+trace="${1:-tests/data/traces/lackey_sort.trace.gz}"
 runs="${RUNS:-30}"
 # The CLI is the same with or without the GUI feature; skip the GUI to build faster.
 cargo build --release --no-default-features --quiet

@@ -175,7 +175,7 @@ fn sv39_faults_report_their_cause() {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ostep/")).join(name)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ostep/")).join(name)
 }
 
 #[test]

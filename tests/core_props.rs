@@ -311,7 +311,7 @@ fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     // Allocated frames are exactly the tables plus the pages' frames: each allocated frame is one
     // of them, and there are as many as there are of them.
     let mut next_run = 0;
-    for frame in m.mem.allocated() {
+    for frame in m.mem.allocated_runs().values() {
         if table_frames.contains(&frame) {
             continue;
         }
@@ -357,7 +357,7 @@ fn unmapping_everything_leaves_only_the_root() {
             .chain([Op::UnmapAll])
             .collect();
         let m = run_ops(name, sizes, memory, &ops);
-        assert_eq!(m.mem.allocated().collect::<Vec<_>>(), vec![m.processes[0].root], "{name}");
+        assert_eq!(m.mem.allocated_runs().values().collect::<Vec<_>>(), vec![m.processes[0].root], "{name}");
     }
 }
 

@@ -15,7 +15,7 @@ use pagelab::sim::trace::{AccessKind, TraceReader, TraceRecord};
 use pagelab::sim::{Access, FaultKind, Machine, Mode, presets};
 use proptest::prelude::*;
 
-const TRACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/traces/lackey_sort.trace.gz");
+const TRACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traces/lackey_sort.trace.gz");
 const PAGELAB: &str = env!("CARGO_BIN_EXE_pagelab");
 const BELADY: [u64; 12] = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
 

@@ -1,4 +1,4 @@
-//! The OSTEP importers against the real simulator outputs in ../shared/fixtures/ostep: every file
+//! The OSTEP importers against the real simulator outputs in tests/data/ostep: every file
 //! parses, problem and solved files agree, the solved answers match a decode of the bytes done
 //! here by hand, rendering reproduces the files byte for byte, and broken input gives errors with
 //! line numbers instead of panics.
@@ -12,7 +12,7 @@ use pagelab::lab::ostep::{
 };
 use proptest::prelude::*;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ostep/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ostep/");
 const MULTILEVEL_SEEDS: [u32; 3] = [1, 2, 3];
 const LINEAR_SEEDS: [u32; 2] = [1, 2];
 

@@ -17,7 +17,7 @@ use pagelab::sim::{Access, FaultKind, Mode, Translation};
 use proptest::prelude::*;
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ostep/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ostep/");
 
 /// What a solved file says about one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use pagelab::sim::trace::{AccessKind, TraceReader, TraceRecord};
 use pagelab::sim::{Access, FaultKind, Machine, Mode, presets};
 use serde_json::Value;
 
-const TRACES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/traces/");
+const TRACES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traces/");
 const PAGELAB: &str = env!("CARGO_BIN_EXE_pagelab");
 
 /// (--tlb, --policy, hits, misses), copied from the README's table.

@@ -10,7 +10,7 @@ use std::io::BufReader;
 use pagelab::sim::tlb::{Tlb, TlbConfig, TlbEntry, TlbPolicy};
 use pagelab::sim::trace::{TraceFormat, TraceReader, pages_touched};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/traces/lackey_sort.trace.gz");
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traces/lackey_sort.trace.gz");
 
 const PAGE_SHIFT: u32 = 12;
 const RECORDS: u64 = 1_477_006;

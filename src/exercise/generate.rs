@@ -227,7 +227,7 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
         let in_use = m.data_frames_in_use();
         let pick = (0..TRIES)
             .map(|_| lo + v.below(hi - lo))
-            .find(|f| !m.mem.is_allocated(*f) && !in_use.contains(f) && !taken_frames.contains(f))
+            .find(|f| !m.mem.is_allocated(*f) && !in_use.contains(*f) && !taken_frames.contains(f))
             .ok_or_else(|| err("no free frame found in the range"))?;
         taken_frames.insert(pick);
         v.frames.push(FrameMove { old: fs.frame, count: 1, new: pick });
@@ -293,7 +293,7 @@ fn move_page(
             let slots = m.mem.frame_count() / frames_per_page;
             let free = |first: u64| {
                 (first..first + frames_per_page)
-                    .all(|fr| !m.mem.is_allocated(fr) && !in_use.contains(&fr) && !taken_frames.contains(&fr))
+                    .all(|fr| !m.mem.is_allocated(fr) && !in_use.contains(fr) && !taken_frames.contains(&fr))
             };
             match (0..TRIES).map(|_| v.below(slots) * frames_per_page).find(|&fr| free(fr)) {
                 Some(fr) => fr,
@@ -310,11 +310,7 @@ fn move_page(
                 }
             }
             if page.move_frame {
-                for i in 0..frames_per_page {
-                    if let Some(bytes) = m.mem.frame_bytes(old_frame + i).map(<[u8]>::to_vec) {
-                        m.mem.write((new_frame + i) << f.page_shift, &bytes)?;
-                    }
-                }
+                m.mem.copy_frames(old_frame, new_frame, frames_per_page)?;
             }
             let bits = f.with(entry.raw, Role::Frame, level, 0);
             table::map_page(&mut m.mem, &f, root, base, level, new_frame, bits)?;

@@ -19,9 +19,6 @@ pub const MAGIC: &str = "pagelab-lab";
 /// The version this build writes; it reads versions 1..=CURRENT_VERSION.
 pub const CURRENT_VERSION: u32 = 1;
 
-/// Most allocated frames a lab file may list (each costs memory and time when loaded).
-pub const MAX_ALLOCATED_FRAMES: u64 = 1 << 24;
-
 /// A problem in a lab file, with the JSON path where it is.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("at {path}: ") })]
@@ -168,14 +165,25 @@ fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
 }
 
 fn allocated_runs(mem: &PhysMem) -> Vec<[u64; 2]> {
-    let mut runs: Vec<[u64; 2]> = Vec::new();
-    for f in mem.allocated() {
-        match runs.last_mut() {
-            Some([first, count]) if *first + *count == f => *count += 1,
-            _ => runs.push([f, 1]),
+    mem.allocated_runs().iter().map(|(start, end)| [start, end - start]).collect()
+}
+
+/// Stored frames with their nonzero byte runs; big frames are stored in chunks, whose runs are
+/// joined under their frame.
+fn stored_frames(mem: &PhysMem) -> Vec<StoredFrame> {
+    let shift = mem.frame_shift();
+    let mut frames: Vec<StoredFrame> = Vec::new();
+    for (addr, bytes) in mem.stored_chunks() {
+        let frame = addr >> shift;
+        let offset = addr - (frame << shift);
+        let runs = byte_runs(bytes).into_iter().map(|ByteRun(at, hex)| ByteRun(at + offset, hex));
+        match frames.last_mut() {
+            Some(last) if last.frame == frame => last.bytes.extend(runs),
+            _ => frames.push(StoredFrame { frame, bytes: runs.collect() }),
         }
     }
-    runs
+    frames.retain(|f| !f.bytes.is_empty());
+    frames
 }
 
 impl Lab {
@@ -197,12 +205,7 @@ impl Lab {
             Some(preset) if preset == m.format => PagingSpec::Preset(m.format.name.clone()),
             _ => PagingSpec::Custom(Box::new(m.format.clone())),
         };
-        let frames = m
-            .mem
-            .stored_frames()
-            .map(|(frame, bytes)| StoredFrame { frame, bytes: byte_runs(bytes) })
-            .filter(|f| !f.bytes.is_empty())
-            .collect();
+        let frames = stored_frames(&m.mem);
         LabFile {
             format: MAGIC.into(),
             version: CURRENT_VERSION,
@@ -248,27 +251,16 @@ impl Lab {
         format.validate().map_err(|e| LabError::new("paging", e))?;
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
-        let total = file.memory.allocated.iter().try_fold(0u64, |sum, [_, count]| sum.checked_add(*count));
-        if total.is_none_or(|t| t > MAX_ALLOCATED_FRAMES) {
-            return Err(LabError::new(
-                "memory.allocated",
-                format!("more than {MAX_ALLOCATED_FRAMES} allocated frames; a lab holds at most that many"),
-            ));
-        }
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
-            let end = first.checked_add(count).filter(|&e| e <= mem.frame_count());
-            if end.is_none() {
-                return Err(LabError::new(
+            mem.reserve_range(first, count).map_err(|_| {
+                LabError::new(
                     format!("memory.allocated[{i}]"),
                     format!(
                         "frames {first:#x}+{count} go beyond physical memory ({} frames)",
                         mem.frame_count()
                     ),
-                ));
-            }
-            for f in first..first + count {
-                let _ = mem.reserve(f);
-            }
+                )
+            })?;
         }
         let frame_size = mem.frame_size();
         for (i, stored) in file.memory.frames.iter().enumerate() {

@@ -2,13 +2,14 @@
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
 use super::fault::{Access, Mode};
-use super::format::{FormatError, PagingFormat, Role, low_mask};
+use super::format::{Arch, FormatError, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use super::mmu::{self, MmuSettings, Request, Translation};
 use super::process::Process;
+use super::runs::Runs;
 use super::size::{self, SizeReport};
 use super::table::{self, TableError, Unmapped};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub enum MachineError {
     EntryMisaligned { addr: u64, bytes: u32 },
     #[error("field {name:?} does not exist at level {level} of this format")]
     NoSuchField { name: String, level: usize },
+    #[error(
+        "physical memory of {size:#x} bytes is more than the format can address ({pa_bits}-bit physical addresses)"
+    )]
+    MemoryTooLarge { size: u64, pa_bits: u32 },
 }
 
 /// Where a new mapping's frames come from.
@@ -74,11 +79,46 @@ pub struct Machine {
     pub settings: MmuSettings,
 }
 
+/// Physical memory may not be larger than the format's physical address width can reach (x86:
+/// 4 GiB without PAE, MAXPHYADDR with it; RISC-V: 34 bits for Sv32, 56 for Sv39/48/57). Teaching
+/// formats are exempt: OSTEP's linear tables live in memory above what a page can address.
+fn check_addressable(format: &PagingFormat, mem: &PhysMem) -> Result<(), MachineError> {
+    if format.arch == Arch::Generic {
+        return Ok(());
+    }
+    let limit = 1u64.checked_shl(format.pa_bits).unwrap_or(u64::MAX);
+    let size = mem.size();
+    // A 64-bit width is limited by u64 itself.
+    if format.pa_bits < 64 && size > limit {
+        return Err(MachineError::MemoryTooLarge { size, pa_bits: format.pa_bits });
+    }
+    Ok(())
+}
+
 impl Machine {
+    /// Runs `change` as one all-or-nothing step: on error, memory is rolled back from the
+    /// journal of what the change overwrote (no copy of memory is made). `change` must leave
+    /// the process list alone until it cannot fail any more.
+    fn transact<R>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> Result<R, MachineError>,
+    ) -> Result<R, MachineError> {
+        self.mem.begin();
+        let result = change(self);
+        match result {
+            Ok(_) => {
+                self.mem.commit();
+            }
+            Err(_) => self.mem.rollback(),
+        }
+        result
+    }
+
     /// A machine with one process ("init", ASID 1) and an empty root table.
     pub fn new(format: PagingFormat, mem_size: u64) -> Result<Self, MachineError> {
         format.validate()?;
         let mem = PhysMem::new(mem_size, format.page_shift)?;
+        check_addressable(&format, &mem)?;
         let mut machine =
             Self { format, mem, processes: Vec::new(), active: 0, settings: MmuSettings::default() };
         machine.add_process("init")?;
@@ -100,6 +140,7 @@ impl Machine {
                 page: format.page_size(),
             });
         }
+        check_addressable(&format, &mem)?;
         let mut names = BTreeSet::new();
         for p in &processes {
             if p.name.trim().is_empty() {
@@ -170,29 +211,28 @@ impl Machine {
         self.check_new_name(name)?;
         let source_root = self.process(from)?.root;
         let asid = self.free_asid()?;
-        let backup = self.mem.clone();
-        match self.copy_tree(source_root, 0) {
-            Ok(root) => {
-                self.processes.push(Process { name: name.to_string(), root, asid });
-                Ok(self.processes.len() - 1)
-            }
-            Err(e) => {
-                self.mem = backup;
-                Err(e)
-            }
-        }
+        let root = self.transact(|m| m.copy_tree(source_root, 0, &mut BTreeMap::new()))?;
+        self.processes.push(Process { name: name.to_string(), root, asid });
+        Ok(self.processes.len() - 1)
     }
 
     /// Copies the table at `frame` (at `level`) and every table below it; returns the copy's frame.
-    fn copy_tree(&mut self, frame: u64, level: usize) -> Result<u64, MachineError> {
-        let f = &self.format;
-        let count = f.table_frames(level);
-        let bytes = usize::try_from(f.table_bytes(level)).unwrap_or(0);
-        let mut buf = vec![0u8; bytes];
-        self.mem.read(frame << f.page_shift, &mut buf)?;
+    /// A table reached twice (shared within the tree) is copied once and stays shared in the copy,
+    /// so aliasing tables cost their number, not the number of paths to them.
+    fn copy_tree(
+        &mut self,
+        frame: u64,
+        level: usize,
+        copies: &mut BTreeMap<(u64, usize), u64>,
+    ) -> Result<u64, MachineError> {
+        if let Some(&copy) = copies.get(&(frame, level)) {
+            return Ok(copy);
+        }
+        let count = self.format.table_frames(level);
         let copy = self.mem.alloc(count)?;
+        copies.insert((frame, level), copy);
+        self.mem.copy_frames(frame, copy, count)?;
         let copy_addr = copy << self.format.page_shift;
-        self.mem.write(copy_addr, &buf)?;
         if level + 1 < self.format.levels.len() {
             let mut children = Vec::new();
             let table = table::TableRef { level, addr: frame << self.format.page_shift };
@@ -207,7 +247,7 @@ impl Machine {
                 if child_end.is_none_or(|end| end > self.mem.frame_count()) {
                     continue; // a corrupt pointer is copied as it is
                 }
-                let child_copy = self.copy_tree(child, level + 1)?;
+                let child_copy = self.copy_tree(child, level + 1, copies)?;
                 let raw = self.format.with(e.raw, Role::Frame, level, child_copy);
                 table::write_entry(
                     &mut self.mem,
@@ -236,22 +276,24 @@ impl Machine {
             return Err(MachineError::LastProcess);
         }
         let gone = self.processes.remove(index);
-        let kept_tables: BTreeSet<u64> = self.table_frames_in_use();
-        let mut kept_data = self.data_frames_in_use();
+        let kept_tables = self.table_frames_in_use();
+        let mut doomed_tables = Runs::new();
         for t in table::tables(&self.mem, &self.format, gone.root) {
             let frame = t.addr >> self.format.page_shift;
-            if !kept_tables.contains(&frame) {
-                self.mem.free(frame, self.format.table_frames(t.level));
-            }
+            doomed_tables.insert(frame, frame.saturating_add(self.format.table_frames(t.level)));
         }
+        doomed_tables.subtract(&kept_tables);
         let leaves = table::leaves(&self.mem, &self.format, gone.root);
-        kept_data.extend(self.table_frames_in_use());
+        for (start, end) in doomed_tables.iter() {
+            self.mem.free(start, end - start);
+        }
+        let mut kept = self.data_frames_in_use();
+        for (start, end) in kept_tables.iter() {
+            kept.insert(start, end);
+        }
         for leaf in leaves {
-            self.release_data_frames(
-                leaf.frame,
-                1u64 << (leaf.page_shift - self.format.page_shift),
-                &kept_data,
-            );
+            let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(63);
+            self.release_data_frames(leaf.frame, count, &kept);
         }
         if self.active > index || self.active >= self.processes.len() {
             self.active = self.active.saturating_sub(1);
@@ -272,21 +314,18 @@ impl Machine {
         let dst = self.process(to)?.root << self.format.page_shift;
         let entries = self.format.entries_at(0);
         let pte = u64::from(self.format.pte_bytes);
-        let backup = self.mem.clone();
-        let mut shared = 0;
-        for index in entries / 2..entries {
-            let result = self.mem.read_le(src + index * pte, self.format.pte_bytes).and_then(|raw| {
-                if self.format.present(raw, 0) {
+        let bytes = self.format.pte_bytes;
+        self.transact(|m| {
+            let mut shared = 0;
+            for index in entries / 2..entries {
+                let raw = m.mem.read_le(src + index * pte, bytes)?;
+                if m.format.present(raw, 0) {
                     shared += 1;
                 }
-                self.mem.write_le(dst + index * pte, self.format.pte_bytes, raw)
-            });
-            if let Err(e) = result {
-                self.mem = backup;
-                return Err(e.into());
+                m.mem.write_le(dst + index * pte, bytes, raw)?;
             }
-        }
-        Ok(shared)
+            Ok(shared)
+        })
     }
 
     /// Maps a page or a range. On error nothing changes.
@@ -309,8 +348,7 @@ impl Machine {
         }
         let frames_per_page = size >> self.format.page_shift;
         let parent_shift = level.checked_sub(1).map_or(64, |parent| self.format.entry_span_shift(parent));
-        let backup = self.mem.clone();
-        let result = (|| {
+        self.transact(|m| {
             let mut leaf_table: Option<(u64, u64)> = None;
             for i in 0..pages {
                 let va = request.va + i * size;
@@ -318,91 +356,89 @@ impl Machine {
                     MapTarget::To(pa) => {
                         if pa % size != 0 {
                             return Err(TableError::FrameMisaligned {
-                                frame: pa >> self.format.page_shift,
+                                frame: pa >> m.format.page_shift,
                                 size,
                                 align: frames_per_page,
                             }
                             .into());
                         }
-                        let frame = (pa >> self.format.page_shift) + i * frames_per_page;
-                        table::check_frame(&self.mem, &self.format, level, frame)?;
-                        for f in frame..frame + frames_per_page {
-                            self.mem.reserve(f)?;
-                        }
+                        let frame = (pa >> m.format.page_shift) + i * frames_per_page;
+                        table::check_frame(&m.mem, &m.format, level, frame)?;
+                        m.mem.reserve_range(frame, frames_per_page)?;
                         frame
                     }
-                    MapTarget::Alloc => self.mem.alloc_aligned(frames_per_page, frames_per_page)?,
+                    MapTarget::Alloc => m.mem.alloc_aligned(frames_per_page, frames_per_page)?,
                 };
                 let parent = va.checked_shr(parent_shift).unwrap_or(0);
                 match leaf_table {
                     Some((p, table_addr)) if p == parent => {
-                        table::map_page_in(&mut self.mem, &self.format, table_addr, va, level, frame, leaf)?;
+                        table::map_page_in(&mut m.mem, &m.format, table_addr, va, level, frame, leaf)?;
                     }
                     _ => {
-                        table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)?;
-                        let path = table::entry_path(&self.mem, &self.format, root, va)?;
+                        table::map_page(&mut m.mem, &m.format, root, va, level, frame, leaf)?;
+                        let path = table::entry_path(&m.mem, &m.format, root, va)?;
                         leaf_table = path.last().map(|e| (parent, e.table_addr));
                     }
                 }
             }
             Ok(pages)
-        })();
-        if result.is_err() {
-            self.mem = backup;
-        }
-        result
+        })
     }
 
-    /// Unmaps every page in `[va, va + len)`; frees tables that become empty and data frames no
-    /// other mapping uses. On error nothing changes.
+    /// Unmaps every page in `[va, va + len)`; frees tables that become empty unless another
+    /// root still reaches them (a shared kernel half), and data frames no other mapping uses.
+    /// On error nothing changes.
     pub fn unmap(&mut self, process: usize, va: u64, len: u64) -> Result<Vec<Unmapped>, MachineError> {
         let root = self.process(process)?.root;
-        let backup = self.mem.clone();
-        match table::unmap_range(&mut self.mem, &self.format, root, va, len) {
-            Ok(gone) => {
-                if !gone.is_empty() {
-                    let mut in_use = self.data_frames_in_use();
-                    in_use.extend(self.table_frames_in_use());
-                    for u in &gone {
-                        self.release_data_frames(u.frame, u.frames, &in_use);
-                    }
+        self.transact(|m| {
+            let outcome = table::unmap_range(&mut m.mem, &m.format, root, va, len)?;
+            if outcome.pages.is_empty() {
+                return Ok(outcome.pages);
+            }
+            let reachable = m.table_frames_in_use();
+            for &(first, count) in &outcome.unhooked_tables {
+                if reachable.last_overlap(first, first.saturating_add(count)).is_none() {
+                    m.mem.free(first, count);
                 }
-                Ok(gone)
             }
-            Err(e) => {
-                self.mem = backup;
-                Err(e.into())
+            let mut in_use = m.data_frames_in_use();
+            for (start, end) in reachable.iter() {
+                in_use.insert(start, end);
             }
+            for u in &outcome.pages {
+                m.release_data_frames(u.frame, u.frames, &in_use);
+            }
+            Ok(outcome.pages)
+        })
+    }
+
+    /// Releases the allocated frames of `[first, first + count)` that `in_use` does not hold.
+    fn release_data_frames(&mut self, first: u64, count: u64, in_use: &Runs) {
+        let end = first.saturating_add(count).min(self.mem.frame_count());
+        for (start, stop) in in_use.gaps(first, end) {
+            self.mem.release_range(start, stop - start);
         }
     }
 
-    fn release_data_frames(&mut self, first: u64, count: u64, in_use: &BTreeSet<u64>) {
-        for f in first..first.saturating_add(count).min(self.mem.frame_count()) {
-            if !in_use.contains(&f) && self.mem.is_allocated(f) {
-                self.mem.release(f);
-            }
-        }
-    }
-
-    /// Frames holding tables of any process.
-    pub fn table_frames_in_use(&self) -> BTreeSet<u64> {
-        let mut frames = BTreeSet::new();
+    /// Frames holding tables reachable from the root of any process.
+    pub fn table_frames_in_use(&self) -> Runs {
+        let mut frames = Runs::new();
         for p in &self.processes {
             for t in table::tables(&self.mem, &self.format, p.root) {
                 let first = t.addr >> self.format.page_shift;
-                frames.extend(first..first + self.format.table_frames(t.level));
+                frames.insert(first, first.saturating_add(self.format.table_frames(t.level)));
             }
         }
         frames
     }
 
     /// Frames mapped as data pages by any process (large pages count every frame they cover).
-    pub fn data_frames_in_use(&self) -> BTreeSet<u64> {
-        let mut frames = BTreeSet::new();
+    pub fn data_frames_in_use(&self) -> Runs {
+        let mut frames = Runs::new();
         for p in &self.processes {
             for leaf in table::leaves(&self.mem, &self.format, p.root) {
-                let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(40);
-                frames.extend(leaf.frame..leaf.frame.saturating_add(count).min(self.mem.frame_count()));
+                let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(63);
+                frames.insert(leaf.frame, leaf.frame.saturating_add(count).min(self.mem.frame_count()));
             }
         }
         frames

@@ -1,7 +1,12 @@
-//! Simulated physical memory: sparse frames of real bytes (a frame that was never written reads
-//! as zeros and costs nothing) and a deterministic frame allocator (lowest free frame first).
+//! Simulated physical memory: real bytes stored in chunks of at most 4 KiB (a chunk that was never
+//! written reads as zeros and costs nothing, so even a 1 TiB frame costs only what is written into
+//! it), and a deterministic frame allocator (lowest free frame first) that keeps allocated frames
+//! as runs. Changes can be journaled: a journal records the bytes and allocation state that a
+//! change overwrote, so a failed operation rolls back and an undo step restores, without ever
+//! copying the whole memory.
 
-use std::collections::{BTreeMap, BTreeSet};
+use super::runs::Runs;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -16,19 +21,59 @@ pub enum MemError {
     BadSize(u64),
 }
 
+/// Largest storage chunk: bigger frames are stored in pieces of this size.
+const MAX_CHUNK_SHIFT: u32 = 12;
+
+/// A change of allocation state: `(start, end, the runs of [start, end) allocated before)`.
+type AllocChange = (u64, u64, Vec<(u64, u64)>);
+
+/// What a change overwrote: the old contents of every chunk it touched (first touch wins) and the
+/// old allocation state of every frame range it changed, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Journal {
+    chunks: BTreeMap<u64, Option<Box<[u8]>>>,
+    alloc: Vec<AllocChange>,
+    frame_count: Option<u64>,
+}
+
+impl Journal {
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.alloc.is_empty() && self.frame_count.is_none()
+    }
+
+    /// Bytes the journal holds (for undo accounting).
+    pub fn heap_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.values().map(|c| c.as_ref().map_or(0, |b| b.len()) + 32).sum();
+        let alloc: usize = self.alloc.iter().map(|(_, _, runs)| 40 + runs.len() * 16).sum();
+        chunks + alloc
+    }
+
+    /// Appends a later journal of the same memory (its older images lose to ours).
+    fn absorb(&mut self, later: Journal) {
+        for (chunk, old) in later.chunks {
+            self.chunks.entry(chunk).or_insert(old);
+        }
+        self.alloc.extend(later.alloc);
+        if self.frame_count.is_none() {
+            self.frame_count = later.frame_count;
+        }
+    }
+}
+
 /// Physical memory of `frame_count` frames of `1 << frame_shift` bytes.
 #[derive(Clone)]
 pub struct PhysMem {
     frame_shift: u32,
     frame_count: u64,
+    chunk_shift: u32,
+    /// Chunk index (address >> chunk_shift) -> bytes.
     data: BTreeMap<u64, Box<[u8]>>,
-    allocated: BTreeSet<u64>,
-    /// Lowest frame that might be free: keeps sequential allocation O(log n).
-    free_hint: u64,
+    allocated: Runs,
+    /// Open journals, innermost last; changes are recorded in the innermost.
+    journals: Vec<Journal>,
 }
 
-/// Equal when sizes, allocation and every byte agree (the allocator's hint and frames that
-/// were written back to zeros do not matter).
+/// Equal when sizes, allocation and every byte agree (chunks written back to zeros do not matter).
 impl PartialEq for PhysMem {
     fn eq(&self, other: &Self) -> bool {
         fn nonzero(m: &PhysMem) -> Vec<(u64, &[u8])> {
@@ -43,13 +88,13 @@ impl PartialEq for PhysMem {
 
 impl Eq for PhysMem {}
 
-/// A summary: frames of real bytes would flood test output.
+/// A summary: chunks of real bytes would flood test output.
 impl std::fmt::Debug for PhysMem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PhysMem")
             .field("frame_size", &self.frame_size())
             .field("frame_count", &self.frame_count)
-            .field("stored_frames", &self.data.keys().collect::<Vec<_>>())
+            .field("stored_chunks", &self.data.len())
             .field("allocated", &self.allocated.len())
             .finish()
     }
@@ -65,9 +110,10 @@ impl PhysMem {
         Ok(Self {
             frame_shift,
             frame_count: size >> frame_shift,
+            chunk_shift: frame_shift.min(MAX_CHUNK_SHIFT),
             data: BTreeMap::new(),
-            allocated: BTreeSet::new(),
-            free_hint: 0,
+            allocated: Runs::new(),
+            journals: Vec::new(),
         })
     }
 
@@ -87,6 +133,11 @@ impl PhysMem {
         self.frame_count << self.frame_shift
     }
 
+    /// Bytes per storage chunk (the frame size, or 4 KiB for bigger frames).
+    pub fn chunk_size(&self) -> u64 {
+        1 << self.chunk_shift
+    }
+
     pub fn contains_frame(&self, frame: u64) -> bool {
         frame < self.frame_count
     }
@@ -98,17 +149,112 @@ impl PhysMem {
         }
     }
 
+    // ---- journaling ----
+
+    /// Starts recording changes; every `begin` is closed by [`PhysMem::commit`] or
+    /// [`PhysMem::rollback`]. Journals nest: an inner one commits into the outer one.
+    pub fn begin(&mut self) {
+        self.journals.push(Journal::default());
+    }
+
+    /// Keeps the changes since the matching `begin`; returns what they overwrote when this was
+    /// the outermost journal (for an undo step), else merges it into the enclosing one.
+    pub fn commit(&mut self) -> Journal {
+        let Some(journal) = self.journals.pop() else { return Journal::default() };
+        match self.journals.last_mut() {
+            Some(outer) => {
+                outer.absorb(journal);
+                Journal::default()
+            }
+            None => journal,
+        }
+    }
+
+    /// Undoes the changes since the matching `begin`.
+    pub fn rollback(&mut self) {
+        if let Some(journal) = self.journals.pop() {
+            self.restore(journal);
+        }
+    }
+
+    /// Puts back what `journal` recorded, itself recorded in the open journal if any.
+    fn restore(&mut self, journal: Journal) {
+        for (start, end, was) in journal.alloc.into_iter().rev() {
+            self.set_allocation(start, end, false);
+            for (s, e) in was {
+                self.set_allocation(s, e, true);
+            }
+        }
+        for (chunk, old) in journal.chunks {
+            self.note_chunk(chunk);
+            match old {
+                Some(bytes) => {
+                    self.data.insert(chunk, bytes);
+                }
+                None => {
+                    self.data.remove(&chunk);
+                }
+            }
+        }
+        if let Some(count) = journal.frame_count {
+            self.note_frame_count();
+            self.frame_count = count;
+        }
+    }
+
+    /// Applies an undo journal and returns the journal that reverts that (redo, then undo again).
+    pub fn revert(&mut self, journal: Journal) -> Journal {
+        self.begin();
+        self.restore(journal);
+        // `begin` above made this the innermost journal; hand it back instead of merging it.
+        self.journals.pop().unwrap_or_default()
+    }
+
+    fn note_chunk(&mut self, chunk: u64) {
+        if let Some(journal) = self.journals.last_mut()
+            && !journal.chunks.contains_key(&chunk)
+        {
+            journal.chunks.insert(chunk, self.data.get(&chunk).cloned());
+        }
+    }
+
+    fn note_frame_count(&mut self) {
+        if let Some(journal) = self.journals.last_mut()
+            && journal.frame_count.is_none()
+        {
+            journal.frame_count = Some(self.frame_count);
+        }
+    }
+
+    /// Marks `[start, end)` allocated or free, journaled.
+    fn set_allocation(&mut self, start: u64, end: u64, allocated: bool) {
+        if start >= end {
+            return;
+        }
+        if let Some(journal) = self.journals.last_mut() {
+            journal.alloc.push((start, end, self.allocated.intersect(start, end)));
+        }
+        if allocated {
+            self.allocated.insert(start, end);
+        } else {
+            self.allocated.remove(start, end);
+        }
+    }
+
+    // ---- bytes ----
+
     /// Reads `buf.len()` bytes at `addr`; the range may cross frames.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         self.check(addr, buf.len() as u64)?;
+        let chunk_size = self.chunk_size();
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr + done as u64;
-            let frame = a >> self.frame_shift;
-            let offset = (a & (self.frame_size() - 1)) as usize;
-            let n = (buf.len() - done).min(self.frame_size() as usize - offset);
+            let chunk = a >> self.chunk_shift;
+            let offset = (a & (chunk_size - 1)) as usize;
+            let n = (buf.len() - done).min(chunk_size as usize - offset);
             let dst = &mut buf[done..done + n];
-            match self.data.get(&frame) {
+            match self.data.get(&chunk) {
                 Some(bytes) => dst.copy_from_slice(&bytes[offset..offset + n]),
                 None => dst.fill(0),
             }
@@ -120,20 +266,20 @@ impl PhysMem {
     /// Writes `bytes` at `addr`; the range may cross frames.
     pub fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
         self.check(addr, bytes.len() as u64)?;
-        let frame_size = self.frame_size() as usize;
+        let chunk_size = self.chunk_size() as usize;
         let mut done = 0usize;
         while done < bytes.len() {
             let a = addr + done as u64;
-            let frame = a >> self.frame_shift;
-            let offset = (a & (self.frame_size() - 1)) as usize;
-            let n = (bytes.len() - done).min(frame_size - offset);
+            let chunk = a >> self.chunk_shift;
+            let offset = (a & (self.chunk_size() - 1)) as usize;
+            let n = (bytes.len() - done).min(chunk_size - offset);
             let src = &bytes[done..done + n];
-            if let Some(existing) = self.data.get_mut(&frame) {
+            let stored = self.data.contains_key(&chunk);
+            if stored || src.iter().any(|&b| b != 0) {
+                self.note_chunk(chunk);
+                let existing =
+                    self.data.entry(chunk).or_insert_with(|| vec![0u8; chunk_size].into_boxed_slice());
                 existing[offset..offset + n].copy_from_slice(src);
-            } else if src.iter().any(|&b| b != 0) {
-                let mut fresh = vec![0u8; frame_size].into_boxed_slice();
-                fresh[offset..offset + n].copy_from_slice(src);
-                self.data.insert(frame, fresh);
             }
             done += n;
         }
@@ -160,49 +306,131 @@ impl PhysMem {
         self.write(addr, &value.to_le_bytes()[..n])
     }
 
+    /// The chunk range that frames `[first, first + count)` cover.
+    fn chunk_range(&self, first: u64, count: u64) -> (u64, u64) {
+        let per_frame = self.frame_shift - self.chunk_shift;
+        let start = first.checked_shl(per_frame).filter(|s| s >> per_frame == first).unwrap_or(u64::MAX);
+        let end = first.saturating_add(count);
+        let end = end.checked_shl(per_frame).filter(|e| e >> per_frame == end).unwrap_or(u64::MAX);
+        (start, end)
+    }
+
     /// Zeroes `count` frames from `first` (drops their storage).
     pub fn zero_frames(&mut self, first: u64, count: u64) {
-        let end = first.saturating_add(count);
-        let doomed: Vec<u64> = self.data.range(first..end).map(|(&f, _)| f).collect();
-        for f in doomed {
-            self.data.remove(&f);
+        let (start, end) = self.chunk_range(first, count);
+        if start >= end {
+            return;
+        }
+        let doomed: Vec<u64> = self.data.range(start..end).map(|(&c, _)| c).collect();
+        for chunk in doomed {
+            self.note_chunk(chunk);
+            self.data.remove(&chunk);
         }
     }
 
-    /// The bytes of a frame, if it holds any nonzero byte.
-    pub fn frame_bytes(&self, frame: u64) -> Option<&[u8]> {
-        self.data.get(&frame).map(|b| &b[..])
+    /// Copies `count` frames from `src` to `dst` (which must not overlap), chunk by chunk: only
+    /// stored chunks are copied, so a huge, sparse frame costs what it stores.
+    pub fn copy_frames(&mut self, src: u64, dst: u64, count: u64) -> Result<(), MemError> {
+        let in_range = |f: u64| f.checked_add(count).is_some_and(|end| end <= self.frame_count);
+        if !in_range(src) || !in_range(dst) {
+            return Err(MemError::FrameOutOfRange { frame: src.max(dst), frames: self.frame_count });
+        }
+        self.zero_frames(dst, count);
+        let (start, end) = self.chunk_range(src, count);
+        let (dst_start, _) = self.chunk_range(dst, count);
+        let stored: Vec<(u64, Box<[u8]>)> =
+            self.data.range(start..end).map(|(&c, b)| (c, b.clone())).collect();
+        for (chunk, bytes) in stored {
+            let target = dst_start + (chunk - start);
+            self.note_chunk(target);
+            self.data.insert(target, bytes);
+        }
+        Ok(())
     }
 
-    /// Frames holding nonzero bytes, in order.
-    pub fn stored_frames(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.data.iter().map(|(&f, b)| (f, &b[..]))
+    /// Whether frame `frame` holds any stored byte (a frame without one reads as zeros).
+    pub fn frame_has_data(&self, frame: u64) -> bool {
+        let (start, end) = self.chunk_range(frame, 1);
+        start < end && self.data.range(start..end).next().is_some()
     }
 
-    /// Drops storage of frames that became all zeros (keeps saves compact).
+    /// The stored chunk holding `addr`, as (its first address, its bytes); `None` reads as zeros.
+    pub fn chunk_at(&self, addr: u64) -> Option<(u64, &[u8])> {
+        let chunk = addr >> self.chunk_shift;
+        self.data.get(&chunk).map(|b| (chunk << self.chunk_shift, &b[..]))
+    }
+
+    /// Stored chunks as (first address, bytes), in address order.
+    pub fn stored_chunks(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.data.iter().map(|(&c, b)| (c << self.chunk_shift, &b[..]))
+    }
+
+    /// Bytes the memory model holds for stored data (what a file or edits made it materialise).
+    pub fn stored_bytes(&self) -> u64 {
+        self.data.len() as u64 * self.chunk_size()
+    }
+
+    /// The bytes of a whole frame, or `None` when it holds no stored byte. Frames beyond
+    /// `max_bytes` are refused (`Err`) rather than materialised.
+    pub fn frame_copy(&self, frame: u64, max_bytes: u64) -> Result<Option<Vec<u8>>, MemError> {
+        if !self.frame_has_data(frame) {
+            return Ok(None);
+        }
+        if self.frame_size() > max_bytes {
+            return Err(MemError::OutOfRange {
+                addr: frame << self.frame_shift,
+                len: self.frame_size(),
+                size: max_bytes,
+            });
+        }
+        let mut bytes = vec![0u8; usize::try_from(self.frame_size()).unwrap_or(0)];
+        self.read(frame << self.frame_shift, &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Drops storage of chunks that became all zeros (keeps saves compact).
     pub fn compact(&mut self) {
-        self.data.retain(|_, b| b.iter().any(|&x| x != 0));
+        let zero: Vec<u64> =
+            self.data.iter().filter(|(_, b)| b.iter().all(|&x| x == 0)).map(|(&c, _)| c).collect();
+        for chunk in zero {
+            self.note_chunk(chunk);
+            self.data.remove(&chunk);
+        }
     }
+
+    // ---- the allocator ----
 
     pub fn is_allocated(&self, frame: u64) -> bool {
-        self.allocated.contains(&frame)
+        self.allocated.contains(frame)
     }
 
-    /// Allocated frames, in order.
-    pub fn allocated(&self) -> impl Iterator<Item = u64> + '_ {
-        self.allocated.iter().copied()
+    /// Allocated frames as runs.
+    pub fn allocated_runs(&self) -> &Runs {
+        &self.allocated
     }
 
     pub fn allocated_count(&self) -> u64 {
-        self.allocated.len() as u64
+        self.allocated.len()
     }
 
     /// Marks a frame as in use (for frames chosen by the user rather than the allocator).
     pub fn reserve(&mut self, frame: u64) -> Result<(), MemError> {
-        if !self.contains_frame(frame) {
-            return Err(MemError::FrameOutOfRange { frame, frames: self.frame_count });
+        self.reserve_range(frame, 1)
+    }
+
+    /// Marks `count` frames from `first` as in use.
+    pub fn reserve_range(&mut self, first: u64, count: u64) -> Result<(), MemError> {
+        let end = first.checked_add(count).filter(|&e| e <= self.frame_count);
+        let Some(end) = end else {
+            return Err(MemError::FrameOutOfRange {
+                frame: first.saturating_add(count).saturating_sub(1),
+                frames: self.frame_count,
+            });
+        };
+        if self.allocated.gaps(first, end).is_empty() {
+            return Ok(());
         }
-        self.allocated.insert(frame);
+        self.set_allocation(first, end, true);
         Ok(())
     }
 
@@ -212,45 +440,46 @@ impl PhysMem {
     }
 
     /// Allocates the lowest run of `count` free contiguous frames starting at a multiple of
-    /// `align` frames (large pages need aligned frames), zeroed.
+    /// `align` frames (large pages need aligned frames), zeroed. Each step skips a whole
+    /// allocated run, so the cost grows with the runs passed, not with the frames.
     pub fn alloc_aligned(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
         let count = count.max(1);
         let align = align.max(1);
-        let out_of_frames = MemError::OutOfFrames { count, frames: self.frame_count };
-        let mut start = self.free_hint.div_ceil(align).checked_mul(align).ok_or(out_of_frames.clone())?;
+        let out_of_frames = || MemError::OutOfFrames { count, frames: self.frame_count };
+        let align_up = |v: u64| v.div_ceil(align).checked_mul(align);
+        let mut start = align_up(self.allocated.first_gap()).ok_or_else(out_of_frames)?;
         loop {
-            let end = start.checked_add(count).filter(|&e| e <= self.frame_count);
-            let Some(end) = end else { return Err(out_of_frames) };
-            match self.allocated.range(start..end).next_back() {
-                Some(&busy) => {
-                    start = (busy + 1).div_ceil(align).checked_mul(align).ok_or(out_of_frames.clone())?;
-                }
+            let end =
+                start.checked_add(count).filter(|&e| e <= self.frame_count).ok_or_else(out_of_frames)?;
+            match self.allocated.last_overlap(start, end) {
+                Some((_, busy_end)) => start = align_up(busy_end).ok_or_else(out_of_frames)?,
                 None => break,
             }
         }
-        for f in start..start + count {
-            self.allocated.insert(f);
-        }
+        self.set_allocation(start, start + count, true);
         self.zero_frames(start, count);
-        if self.free_hint == start || (count == 1 && align == 1) {
-            self.free_hint = start + count;
-        }
         Ok(start)
     }
 
     /// Returns frames to the allocator and zeroes them.
     pub fn free(&mut self, first: u64, count: u64) {
-        for f in first..first.saturating_add(count) {
-            self.allocated.remove(&f);
+        let end = first.saturating_add(count).min(self.frame_count);
+        if self.allocated.last_overlap(first, end).is_some() {
+            self.set_allocation(first, end, false);
         }
         self.zero_frames(first, count);
-        self.free_hint = self.free_hint.min(first);
     }
 
-    /// Frees a frame without zeroing it (a data page whose contents the user may still inspect).
+    /// Frees frames without zeroing them (a data page whose contents the user may still inspect).
+    pub fn release_range(&mut self, first: u64, count: u64) {
+        let end = first.saturating_add(count).min(self.frame_count);
+        if self.allocated.last_overlap(first, end).is_some() {
+            self.set_allocation(first, end, false);
+        }
+    }
+
     pub fn release(&mut self, frame: u64) {
-        self.allocated.remove(&frame);
-        self.free_hint = self.free_hint.min(frame);
+        self.release_range(frame, 1);
     }
 
     /// Resizes memory; refuses to cut off frames that are allocated or hold data.
@@ -259,11 +488,12 @@ impl PhysMem {
             return Err(MemError::BadSize(size));
         }
         let frames = size >> self.frame_shift;
-        let highest = self.allocated.iter().next_back().copied().into_iter();
-        let highest = highest.chain(self.data.keys().next_back().copied()).max();
+        let highest_data = self.data.keys().next_back().map(|&c| c >> (self.frame_shift - self.chunk_shift));
+        let highest = self.allocated.last().into_iter().chain(highest_data).max();
         if let Some(h) = highest.filter(|&h| h >= frames) {
             return Err(MemError::FrameOutOfRange { frame: h, frames });
         }
+        self.note_frame_count();
         self.frame_count = frames;
         Ok(())
     }
@@ -278,7 +508,7 @@ mod tests {
         let mut m = PhysMem::new(1 << 20, 12).unwrap();
         assert_eq!(m.read_le(0x1234, 8).unwrap(), 0);
         m.write_le(0x2000, 8, 0).unwrap();
-        assert_eq!(m.stored_frames().count(), 0);
+        assert_eq!(m.stored_chunks().count(), 0);
     }
 
     #[test]
@@ -341,5 +571,71 @@ mod tests {
         assert!(m.resize(4 << 12).is_err());
         assert!(m.resize(16 << 12).is_ok());
         assert_eq!(m.frame_count(), 16);
+    }
+
+    #[test]
+    fn a_rolled_back_change_leaves_bytes_and_allocation_as_they_were() {
+        let mut m = PhysMem::new(64 << 12, 12).unwrap();
+        let f = m.alloc(2).unwrap();
+        m.write_le(f << 12, 8, 0x1122).unwrap();
+        let before = m.clone();
+        m.begin();
+        m.write_le(f << 12, 8, 0x3344).unwrap();
+        m.write_le(0x9000, 4, 7).unwrap();
+        m.alloc_aligned(8, 8).unwrap();
+        m.free(f, 2);
+        m.rollback();
+        assert_eq!(m, before);
+        assert_eq!(m.read_le(f << 12, 8).unwrap(), 0x1122);
+    }
+
+    #[test]
+    fn nested_journals_commit_into_the_outer_one_and_revert_round_trips() {
+        let mut m = PhysMem::new(64 << 12, 12).unwrap();
+        let original = m.clone();
+        m.begin();
+        m.write_le(0x1000, 8, 1).unwrap();
+        m.begin();
+        m.write_le(0x1000, 8, 2).unwrap();
+        m.reserve_range(10, 5).unwrap();
+        assert!(m.commit().is_empty(), "an inner commit hands its record to the outer journal");
+        let undo = m.commit();
+        let edited = m.clone();
+        let redo = m.revert(undo);
+        assert_eq!(m, original, "undo restores the first image of each chunk");
+        let undo_again = m.revert(redo);
+        assert_eq!(m, edited);
+        m.revert(undo_again);
+        assert_eq!(m, original);
+    }
+
+    #[test]
+    fn huge_frames_store_only_the_chunks_written() {
+        // 4 frames of 1 TiB (a custom format may have 2^40-byte pages).
+        let mut m = PhysMem::new(4 << 40, 40).unwrap();
+        for frame in 0..4u64 {
+            m.write_le((frame << 40) + 0x1234_5678, 8, 0xfeed).unwrap();
+        }
+        assert_eq!(m.stored_bytes(), 4 * 4096, "one 4 KiB chunk per write, not a whole frame");
+        assert_eq!(m.read_le((2 << 40) + 0x1234_5678, 8).unwrap(), 0xfeed);
+        assert!(m.frame_copy(1, 1 << 21).is_err(), "a whole 1 TiB frame is refused, not materialised");
+        let dst = 3;
+        m.copy_frames(0, dst, 1).unwrap();
+        assert_eq!(m.read_le((dst << 40) + 0x1234_5678, 8).unwrap(), 0xfeed);
+        assert_eq!(m.stored_bytes(), 4 * 4096);
+    }
+
+    #[test]
+    fn allocation_is_kept_as_runs() {
+        // 64 GiB of 2 MiB pages: 32,768 aligned runs of 512 frames merge into one run.
+        let mut m = PhysMem::new(1 << 36, 12).unwrap();
+        let root = m.alloc(1).unwrap();
+        for _ in 0..32_767 {
+            m.alloc_aligned(512, 512).unwrap();
+        }
+        assert_eq!(root, 0);
+        assert_eq!(m.allocated_count(), 1 + 32_767 * 512);
+        assert_eq!(m.allocated_runs().run_count(), 2, "the root, then one run of pages");
+        assert!(m.alloc_aligned(512, 512).is_err(), "memory is full: the one 2 MiB slot left holds the root");
     }
 }

@@ -12,6 +12,7 @@ pub mod presets;
 pub mod process;
 pub mod replace;
 pub mod replay;
+pub mod runs;
 pub mod size;
 pub mod table;
 pub mod tlb;

@@ -313,15 +313,25 @@ pub struct Unmapped {
     pub frames: u64,
 }
 
-/// Unmaps every page in `[va, va + len)`, freeing tables that become empty. Pages of the range
-/// that are not mapped are skipped. Returns what was unmapped; data frames are not freed here.
+/// What [`unmap_range`] did: the leaves it cleared, and the tables it unhooked from this root
+/// because they became empty. Neither is freed here: the caller frees only what no root of any
+/// process still reaches (a table may be shared with another process).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnmapOutcome {
+    pub pages: Vec<Unmapped>,
+    /// Unhooked tables as (first frame, frame count).
+    pub unhooked_tables: Vec<(u64, u64)>,
+}
+
+/// Unmaps every page in `[va, va + len)`, unhooking tables that become empty. Pages of the range
+/// that are not mapped are skipped.
 pub fn unmap_range(
     mem: &mut PhysMem,
     format: &PagingFormat,
     root: u64,
     va: u64,
     len: u64,
-) -> Result<Vec<Unmapped>, TableError> {
+) -> Result<UnmapOutcome, TableError> {
     let len = len.max(1);
     // The last byte, not the end: a range may reach the very top of the address space.
     let last_byte = va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va, len })?;
@@ -361,46 +371,43 @@ pub fn unmap_range(
             None => break,
         }
     }
-    let mut unmapped = Vec::with_capacity(leaves.len());
+    let mut outcome = UnmapOutcome { pages: Vec::with_capacity(leaves.len()), unhooked_tables: Vec::new() };
     for (page, leaf) in leaves {
         write_entry(mem, format, leaf.entry_addr, 0)?;
         let pages = 1u64 << (format.entry_span_shift(leaf.level) - format.page_shift).min(63);
-        unmapped.push(Unmapped { va: page, frame: format.frame(leaf.raw, leaf.level), frames: pages });
-        free_empty_tables(mem, format, root, page)?;
+        outcome.pages.push(Unmapped { va: page, frame: format.frame(leaf.raw, leaf.level), frames: pages });
+        unhook_empty_tables(mem, format, root, page, &mut outcome.unhooked_tables)?;
     }
-    Ok(unmapped)
+    Ok(outcome)
 }
 
-fn table_is_empty(
-    mem: &PhysMem,
+/// Whether a table holds no present entry (only stored chunks are scanned).
+fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: usize) -> bool {
+    let mut empty = true;
+    for_each_present(mem, format, TableRef { level, addr: table_addr }, |_| empty = false);
+    empty
+}
+
+/// Clears the entries on the path to `va` that point to tables holding no present entry (never
+/// the root) and records those tables in `unhooked`.
+fn unhook_empty_tables(
+    mem: &mut PhysMem,
     format: &PagingFormat,
-    table_addr: u64,
-    level: usize,
-) -> Result<bool, TableError> {
-    let bytes = format.table_bytes(level);
-    let mut buf = vec![0u8; usize::try_from(bytes).unwrap_or(0)];
-    mem.read(table_addr, &mut buf)?;
-    let pte = format.pte_bytes as usize;
-    Ok(buf.chunks(pte).all(|chunk| {
-        let mut b = [0u8; 8];
-        b[..chunk.len()].copy_from_slice(chunk);
-        !format.present(u64::from_le_bytes(b), level)
-    }))
-}
-
-/// Frees the tables on the path to `va` that no longer hold any present entry (never the root).
-fn free_empty_tables(mem: &mut PhysMem, format: &PagingFormat, root: u64, va: u64) -> Result<(), TableError> {
+    root: u64,
+    va: u64,
+    unhooked: &mut Vec<(u64, u64)>,
+) -> Result<(), TableError> {
     let path = entry_path(mem, format, root, va)?;
     // path[l] is the entry at level l; the table at level l+1 hangs off path[l].
     for l in (0..path.len().saturating_sub(1)).rev() {
         let parent = path[l];
         let child_level = l + 1;
         let child_addr = path[child_level].table_addr;
-        if !table_is_empty(mem, format, child_addr, child_level)? {
+        if !table_is_empty(mem, format, child_addr, child_level) {
             break;
         }
         write_entry(mem, format, parent.entry_addr, 0)?;
-        mem.free(child_addr >> format.page_shift, format.table_frames(child_level));
+        unhooked.push((child_addr >> format.page_shift, format.table_frames(child_level)));
     }
     Ok(())
 }
@@ -447,21 +454,19 @@ pub fn for_each_present(
 ) {
     let entries = format.entries_at(table.level);
     let pte = u64::from(format.pte_bytes);
-    let frame_size = mem.frame_size();
+    let n = format.pte_bytes as usize;
     let mut index = 0;
     while index < entries {
         let entry_addr = table.addr + index * pte;
-        let frame = entry_addr / frame_size;
-        let Some(bytes) = mem.frame_bytes(frame) else {
-            // An all-zero frame holds no present entry (every format has a present bit).
-            let next_frame_addr = (frame + 1) * frame_size;
-            index = (next_frame_addr - table.addr).div_ceil(pte).max(index + 1);
+        let Some((chunk_addr, bytes)) = mem.chunk_at(entry_addr) else {
+            // An all-zero chunk holds no present entry (every format has a present bit).
+            let next_chunk_addr = (entry_addr | (mem.chunk_size() - 1)).saturating_add(1);
+            index = (next_chunk_addr.saturating_sub(table.addr)).div_ceil(pte).max(index + 1);
             continue;
         };
-        let offset = usize::try_from(entry_addr % frame_size).unwrap_or(0);
+        let offset = usize::try_from(entry_addr - chunk_addr).unwrap_or(usize::MAX);
         let mut b = [0u8; 8];
-        let n = format.pte_bytes as usize;
-        if let Some(src) = bytes.get(offset..offset + n) {
+        if let Some(src) = offset.checked_add(n).and_then(|end| bytes.get(offset..end)) {
             b[..n].copy_from_slice(src);
         } else if let Ok(raw) = mem.read_le(entry_addr, format.pte_bytes) {
             b = raw.to_le_bytes();
@@ -585,14 +590,14 @@ mod tests {
     }
 
     #[test]
-    fn unmap_frees_tables_that_become_empty() {
+    fn unmap_unhooks_tables_that_become_empty() {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &[]).unwrap();
         map_page(&mut mem, &f, root, 0x7000_0000, 3, 0x100, bits).unwrap();
-        let before = mem.allocated_count();
         let gone = unmap_range(&mut mem, &f, root, 0x7000_0000, 0x1000).unwrap();
-        assert_eq!(gone, vec![Unmapped { va: 0x7000_0000, frame: 0x100, frames: 1 }]);
-        assert_eq!(mem.allocated_count(), before - 3);
+        assert_eq!(gone.pages, vec![Unmapped { va: 0x7000_0000, frame: 0x100, frames: 1 }]);
+        // The PT, PD and PDPT under the root (frames 1, 2 and 3) were unhooked, leaf first.
+        assert_eq!(gone.unhooked_tables, vec![(root + 3, 1), (root + 2, 1), (root + 1, 1)]);
         assert_eq!(tables(&mem, &f, root).len(), 1);
         assert_eq!(mem.read_le(root << 12, 8).unwrap(), 0);
     }

@@ -6,9 +6,9 @@ use super::doc::Document;
 use super::state::{Action, UiState};
 use super::theme;
 use crate::sim::Machine;
+use crate::sim::runs::Runs;
 use crate::sim::table;
 use egui::{Sense, vec2};
-use std::collections::BTreeMap;
 
 /// What a frame holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,44 +20,70 @@ pub enum FrameUse {
     Free,
 }
 
-/// Frame uses across all processes, computed once per change of the lab.
+/// Frame uses across all processes, computed once per change of the lab, kept as runs so that
+/// a memory of millions of frames (or a few 1 GiB pages) costs one entry per run.
 #[derive(Clone, Debug, Default)]
 pub struct FrameMap {
     pub generation: u64,
-    pub uses: BTreeMap<u64, FrameUse>,
+    /// Table frames per level (index = level).
+    pub tables: Vec<Runs>,
+    pub data: Runs,
+    pub allocated: Runs,
     pub frame_count: u64,
 }
 
 pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
     let f = &m.format;
-    let mut uses = BTreeMap::new();
-    for frame in m.mem.allocated() {
-        uses.insert(frame, FrameUse::Allocated);
-    }
-    for p in &m.processes {
-        for leaf in table::leaves(&m.mem, f, p.root) {
-            let count = 1u64 << (leaf.page_shift - f.page_shift).min(20);
-            for fr in leaf.frame..leaf.frame.saturating_add(count).min(m.mem.frame_count()) {
-                uses.insert(fr, FrameUse::Data);
-            }
-        }
-    }
+    let mut tables = vec![Runs::new(); f.levels.len()];
     for p in &m.processes {
         for t in table::tables(&m.mem, f, p.root) {
             let first = t.addr >> f.page_shift;
-            for fr in first..first + f.table_frames(t.level) {
-                let e = uses.entry(fr).or_insert(FrameUse::Table(t.level));
-                *e = (*e).min(FrameUse::Table(t.level));
+            if let Some(runs) = tables.get_mut(t.level) {
+                runs.insert(first, first.saturating_add(f.table_frames(t.level)));
             }
         }
     }
-    FrameMap { generation, uses, frame_count: m.mem.frame_count() }
+    FrameMap {
+        generation,
+        tables,
+        data: m.data_frames_in_use(),
+        allocated: m.mem.allocated_runs().clone(),
+        frame_count: m.mem.frame_count(),
+    }
 }
 
 impl FrameMap {
-    /// The most telling use among frames `[first, first + count)`.
+    /// The most telling use among frames `[first, first + count)`: a table (the highest level
+    /// first), then data, then allocated.
     pub fn cell_use(&self, first: u64, count: u64) -> FrameUse {
-        self.uses.range(first..first.saturating_add(count)).map(|(_, u)| *u).min().unwrap_or(FrameUse::Free)
+        let end = first.saturating_add(count);
+        if let Some(level) = self.tables.iter().position(|runs| runs.last_overlap(first, end).is_some()) {
+            return FrameUse::Table(level);
+        }
+        if self.data.last_overlap(first, end).is_some() {
+            FrameUse::Data
+        } else if self.allocated.last_overlap(first, end).is_some() {
+            FrameUse::Allocated
+        } else {
+            FrameUse::Free
+        }
+    }
+
+    /// Frames in use in any way.
+    pub fn in_use(&self) -> u64 {
+        let mut all = self.allocated.clone();
+        for runs in self.tables.iter().chain([&self.data]) {
+            for (s, e) in runs.iter() {
+                all.insert(s, e);
+            }
+        }
+        all.len()
+    }
+
+    /// The first frame of a table at `level` among `[first, first + count)`.
+    pub fn table_frame_in(&self, level: usize, first: u64, count: u64) -> Option<u64> {
+        let runs = self.tables.get(level)?;
+        runs.intersect(first, first.saturating_add(count)).first().map(|&(s, _)| s)
     }
 }
 
@@ -101,7 +127,7 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
             "{} frames of {} · {} in use",
             map.frame_count,
             crate::sim::addr::format_size(m.mem.frame_size()),
-            map.uses.len()
+            map.in_use()
         ));
         for (l, level) in m.format.levels.iter().enumerate() {
             swatch_ui(ui, theme::level_color(l, dark), &format!("{} table", level.name));
@@ -155,13 +181,10 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                 };
                 response.clone().on_hover_text(text);
                 if response.clicked()
-                    && let FrameUse::Table(_) = u
+                    && let FrameUse::Table(level) = u
+                    && let Some(fr) = map.table_frame_in(level, first, per_cell)
                 {
-                    let table_frame =
-                        map.uses.range(first..first + per_cell).find(|(_, x)| **x == u).map(|(f, _)| *f);
-                    if let Some(fr) = table_frame {
-                        actions.push(Action::RevealTable(fr << m.format.page_shift));
-                    }
+                    actions.push(Action::RevealTable(fr << m.format.page_shift));
                 }
             }
         });

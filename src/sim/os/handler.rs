@@ -266,7 +266,9 @@ impl Os {
                     .allocate(self.encoding.max_slots())
                     .ok_or(OsError::SwapFull { slots: self.encoding.max_slots() })?,
             };
-            self.swap.store(target, machine.mem.frame_bytes(pfn));
+            let bytes =
+                machine.mem.frame_copy(pfn, super::model::MAX_PAGE_SIZE).map_err(table::TableError::from)?;
+            self.swap.store(target, bytes.as_deref());
             self.slot_owners.insert(target, key);
             swap_slot = Some(target);
         }
@@ -298,8 +300,7 @@ impl Os {
             self.resident.remove(&page.key);
         }
         let pfn = frame.pfn;
-        let taken =
-            machine.table_frames_in_use().contains(&pfn) || machine.data_frames_in_use().contains(&pfn);
+        let taken = machine.table_frames_in_use().contains(pfn) || machine.data_frames_in_use().contains(pfn);
         if taken {
             self.frames.remove(slot);
             if self.hand > slot {

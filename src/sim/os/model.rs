@@ -16,6 +16,10 @@ use super::victim::{self, FrameBits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
+/// Largest base page the OS model pages in and out: each swap-in and swap-out holds a whole page
+/// in memory, so a custom format with 4 GiB pages must not reach it.
+pub const MAX_PAGE_SIZE: u64 = 1 << 21;
+
 /// Why the OS model could not start or could not resolve a fault.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum OsError {
@@ -39,6 +43,10 @@ pub enum OsError {
     NoFrame,
     #[error("the swap area is full ({slots} slots)")]
     SwapFull { slots: u64 },
+    #[error(
+        "the {name} format's {size:#x}-byte pages are too large for the OS model (it pages base pages of at most {max:#x} bytes)"
+    )]
+    PageTooLarge { name: String, size: u64, max: u64 },
     #[error(transparent)]
     Table(#[from] TableError),
     #[error(transparent)]
@@ -189,6 +197,13 @@ impl Os {
     /// Bad settings, or a format whose entries cannot hold a swap slot.
     pub fn new(settings: OsSettings, format: &PagingFormat) -> Result<Self, OsError> {
         settings.validate()?;
+        if format.page_size() > MAX_PAGE_SIZE {
+            return Err(OsError::PageTooLarge {
+                name: format.name.clone(),
+                size: format.page_size(),
+                max: MAX_PAGE_SIZE,
+            });
+        }
         let encoding =
             SwapEncoding::for_format(format).ok_or_else(|| OsError::NoSwapEncoding(format.name.clone()))?;
         let leaf_level = format.last_level();

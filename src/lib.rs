@@ -5,6 +5,7 @@
 //! `cli` the headless command line; `ui` the desktop app (feature `gui`).
 
 pub mod cli;
+pub mod doc;
 pub mod exercise;
 pub mod lab;
 pub mod sim;

@@ -38,7 +38,7 @@ fn harness() -> Harness<'static, PagelabApp> {
 }
 
 fn leaf_raw(app: &PagelabApp, va: u64) -> u64 {
-    let m = &app.doc.lab.machine;
+    let m = &app.doc.lab().machine;
     let path = table::entry_path(&m.mem, &m.format, m.active_process().root, va).unwrap();
     path.last().unwrap().raw
 }
@@ -69,7 +69,7 @@ fn toggling_a_pte_bit_writes_the_entry_bytes() {
 fn typing_an_address_shows_the_physical_address_or_the_fault() {
     let mut h = harness();
     type_address(&mut h, "0x600010");
-    let m = &h.state().doc.lab.machine;
+    let m = &h.state().doc.lab().machine;
     let pa = m
         .translate(0, 0x60_0010, pagelab::sim::Access::Read, pagelab::sim::Mode::User)
         .unwrap()
@@ -98,18 +98,18 @@ fn switching_process_changes_the_result_for_the_same_address() {
     h.get_by_label_contains("-> physical address");
     h.get_by_label("Add").click();
     h.run();
-    assert_eq!(h.state().doc.lab.machine.processes.len(), 2);
+    assert_eq!(h.state().doc.lab().machine.processes.len(), 2);
     h.get_by_label_contains("Page fault: the entry is not present");
     h.get_by_label("init").click();
     h.run();
-    assert_eq!(h.state().doc.lab.machine.active, 0);
+    assert_eq!(h.state().doc.lab().machine.active, 0);
     h.get_by_label_contains("-> physical address");
 }
 
 #[test]
 fn mapping_through_the_dialog_makes_the_fault_go_away_and_undo_restores_the_lab() {
     let mut h = harness();
-    let original = h.state().doc.lab.clone();
+    let original = h.state().doc.lab().clone();
     type_address(&mut h, "0x900010");
     h.get_by_label_contains("Page fault");
     h.get_by_label("Map…").click();
@@ -125,11 +125,11 @@ fn mapping_through_the_dialog_makes_the_fault_go_away_and_undo_restores_the_lab(
     assert!(h.query_by_label_contains("Page fault").is_none());
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run();
-    assert_eq!(h.state().doc.lab, original, "undo restores the lab exactly");
+    assert_eq!(*h.state().doc.lab(), original, "undo restores the lab exactly");
     h.get_by_label_contains("Page fault");
     h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     h.run();
-    assert_ne!(h.state().doc.lab, original, "redo maps again");
+    assert_ne!(*h.state().doc.lab(), original, "redo maps again");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn opening_a_malformed_file_shows_an_error_and_keeps_the_lab() {
     )
     .unwrap();
     let mut h = harness();
-    let before = h.state().doc.lab.clone();
+    let before = h.state().doc.lab().clone();
     h.key_press_modifiers(Modifiers::COMMAND, Key::O);
     h.run();
     let field = h.get_by_label("Path:");
@@ -174,7 +174,7 @@ fn opening_a_malformed_file_shows_an_error_and_keeps_the_lab() {
     h.run();
     h.get_by_label("Open").click();
     h.run();
-    assert_eq!(h.state().doc.lab, before);
+    assert_eq!(*h.state().doc.lab(), before);
     let message = h.state().state.file_error.clone().expect("an error is shown");
     assert!(message.contains("memory.size"), "{message}");
     h.get_by_label_contains("Could not open");
@@ -189,7 +189,7 @@ fn saving_and_reopening_round_trips() {
     h.run();
     assert!(!h.state().doc.dirty);
     let saved = pagelab::lab::io::load(&path).unwrap();
-    assert_eq!(saved, h.state().doc.lab);
+    assert_eq!(saved, *h.state().doc.lab());
 }
 
 #[test]
@@ -200,13 +200,13 @@ fn a_lab_given_at_launch_is_opened_and_a_bad_one_keeps_the_welcome_lab() {
     lab.title = "From disk".into();
     pagelab::lab::io::save(&lab, &good).unwrap();
     let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(good.clone()));
-    assert_eq!(app.doc.lab.title, "From disk");
+    assert_eq!(app.doc.lab().title, "From disk");
     assert_eq!(app.doc.path.as_deref(), Some(good.as_path()));
 
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{ not json").unwrap();
     let app = PagelabApp::new(welcome_lab(), None).with_startup_file(Some(bad));
-    assert_eq!(app.doc.lab, welcome_lab());
+    assert_eq!(*app.doc.lab(), welcome_lab());
     assert!(app.state.file_error.as_deref().is_some_and(|e| e.contains("not valid JSON")));
 }
 
@@ -232,7 +232,7 @@ fn quitting_or_opening_with_unsaved_changes_asks_first() {
     assert!(h.state().doc.dirty);
     h.state_mut().push(pagelab::ui::state::Action::New("empty:sv39".into()));
     h.run();
-    assert_eq!(h.state().doc.lab.machine.format.name, "x86-64", "nothing is lost before the user answers");
+    assert_eq!(h.state().doc.lab().machine.format.name, "x86-64", "nothing is lost before the user answers");
     assert!(h.state().state.pending_discard.is_some(), "the app asks");
     h.get_by_label_contains("Unsaved changes");
     h.get_by_label("Cancel").click();
@@ -242,6 +242,6 @@ fn quitting_or_opening_with_unsaved_changes_asks_first() {
     h.run();
     h.get_by_label("Discard changes").click();
     h.run();
-    assert_eq!(h.state().doc.lab.machine.format.name, "sv39");
+    assert_eq!(h.state().doc.lab().machine.format.name, "sv39");
     assert!(!h.state().doc.dirty);
 }

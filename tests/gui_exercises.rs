@@ -45,11 +45,11 @@ fn author_a_translation_task_then_answer_it_as_a_student() {
     type_into(&mut h, "Virtual address:", "0x600010");
     h.get_by_label("Ask this translation").click();
     h.run();
-    let tasks = &h.state().doc.lab.exercises.tasks;
+    let tasks = &h.state().doc.lab().exercises.tasks;
     assert_eq!(tasks.len(), 1, "the task was added to the lab");
-    let json = h.state().doc.lab.to_json();
+    let json = h.state().doc.lab().to_json();
     let pa =
-        h.state().doc.lab.machine.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
+        h.state().doc.lab().machine.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
     assert!(!json.contains(&pa.to_string()), "the expected address is sealed, not stored");
 
     h.get_by_label("Preview as student").click();
@@ -73,7 +73,7 @@ fn author_a_translation_task_then_answer_it_as_a_student() {
     h.run();
     h.get_by_label_contains("Right: ");
     h.get_by_label_contains("Score 1 / 1");
-    let saved = h.state().doc.lab.exercises.tasks[0].answer.clone();
+    let saved = h.state().doc.lab().exercises.tasks[0].answer.clone();
     assert!(saved.is_some(), "the answer is saved in the lab");
 }
 
@@ -83,13 +83,13 @@ fn a_student_copy_refuses_edits_to_locked_processes() {
     instructor.locks.lock(pagelab::exercise::LockTarget::Process("init"));
     let student = pagelab::exercise::student_version(&instructor);
     let mut h = harness(student);
-    let before = h.state().doc.lab.clone();
+    let before = h.state().doc.lab().clone();
     h.get_by_label("Map…").click();
     h.run();
     type_into(&mut h, "Virtual address", "0x900000");
     h.get_by_label("Map").click();
     h.run();
-    assert_eq!(h.state().doc.lab, before, "the locked process is unchanged");
+    assert_eq!(*h.state().doc.lab(), before, "the locked process is unchanged");
     // Said in the map dialog and in the status line.
     assert!(h.query_all_by_label_contains("locked by the exercise").count() >= 1);
 }

@@ -108,7 +108,7 @@ fn settings_changed_in_the_view_are_saved_in_the_lab() {
     click(&mut h, "Run");
     h.state_mut().push(pagelab::ui::state::Action::SetOs(OsSettings::demand(4, Policy::Fifo)));
     h.run();
-    assert_eq!(h.state().doc.lab.os.frames, 4);
+    assert_eq!(h.state().doc.lab().os.frames, 4);
     assert!(h.state().doc.dirty, "an OS setting is part of the lab");
     let run = h.state().state.frames.run.as_ref().expect("a new run");
     assert!(run.log().is_empty(), "a setting change starts the run again");

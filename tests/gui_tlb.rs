@@ -63,7 +63,7 @@ fn click(h: &mut Harness<'static, PagelabApp>, label: &str) {
 
 fn stats(h: &Harness<'static, PagelabApp>) -> ReplayStats {
     let app = h.state();
-    app.tlb.replayer.stats(&app.doc.lab.machine)
+    app.tlb.replayer.stats(&app.doc.lab().machine)
 }
 
 fn write_trace(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -115,7 +115,7 @@ fn an_edited_pte_keeps_its_old_translation_marked_stale_until_invlpg() {
     h.run();
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB hit -> page fault: write to a read-only page");
-    let m = &h.state().doc.lab.machine;
+    let m = &h.state().doc.lab().machine;
     let walk = m.translate(0, 0x40_0000, pagelab::sim::Access::Write, pagelab::sim::Mode::User).unwrap();
     assert!(walk.fault().is_none(), "memory already allows the write");
 
@@ -146,7 +146,7 @@ fn without_asid_tagging_a_process_switch_flushes_but_global_entries_stay() {
     assert_eq!(h.state().tlb.replayer.tlb().len(), 2);
     // A new process becomes the active one: a CR3 write.
     click(&mut h, "Add");
-    assert_eq!(h.state().doc.lab.machine.active, 1);
+    assert_eq!(h.state().doc.lab().machine.active, 1);
     let entries: Vec<bool> = h.state().tlb.replayer.tlb().entries().map(|s| s.entry.global()).collect();
     assert_eq!(entries, vec![true], "only the global kernel page survives");
     assert_eq!(stats(&h).switches, 1);
@@ -203,8 +203,7 @@ fn with_asid_tagging_entries_survive_switches() {
     click(&mut h, "Translate");
     click(&mut h, "Add");
     // Back to the first process (its name also labels its statistics row, so by action).
-    h.state_mut()
-        .push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::SwitchProcess { process: 0 }));
+    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::doc::Edit::SwitchProcess { process: 0 }));
     h.run();
     assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "tagged with ASID 1, kept");
     click(&mut h, "Translate");
@@ -218,7 +217,7 @@ fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
     let trace =
         write_trace(dir.path(), "t.txt", "0x400000 r\n0x400008 r\n0x600000 w\n0x900000 w\n0x900010 r\n");
     let mut h = harness();
-    let original = h.state().doc.lab.clone();
+    let original = h.state().doc.lab().clone();
     type_into(&mut h, "Trace file:", &trace.display().to_string());
     click(&mut h, "Open trace");
     click(&mut h, "Step");
@@ -239,12 +238,12 @@ fn stepping_a_plain_trace_updates_the_stats_and_undo_reverts_the_replay() {
     assert_eq!((s.total.counters.lookups, s.total.counters.hits, s.total.counters.misses), (5, 2, 3));
     assert_eq!(s.total.counters.demand_maps, 1);
     h.get_by_label_contains("End of trace: 5 records replayed.");
-    assert_ne!(h.state().doc.lab, original, "walks set A/D bits, the demand map added a page");
+    assert_ne!(*h.state().doc.lab(), original, "walks set A/D bits, the demand map added a page");
     // The windowed series closed its last window at the end.
     assert_eq!(h.state().tlb.series.hit_rate.last(), Some(&[5.0, 40.0]));
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run();
-    assert_eq!(h.state().doc.lab, original, "one undo step reverts the whole replay");
+    assert_eq!(*h.state().doc.lab(), original, "one undo step reverts the whole replay");
 }
 
 #[test]
@@ -312,7 +311,7 @@ fn a_dropped_trace_opens_in_the_player_and_a_dropped_lab_opens_as_the_lab() {
     pagelab::lab::io::save(&other, &lab_path).unwrap();
     h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(lab_path)));
     h.run();
-    assert_eq!(h.state().doc.lab.title, "Dropped lab");
+    assert_eq!(h.state().doc.lab().title, "Dropped lab");
 }
 
 #[test]
@@ -332,7 +331,7 @@ fn proc_maps_import_from_the_gui_shows_the_table_sizes() {
     type_into(&mut h, "Maps file:", &maps.display().to_string());
     click(&mut h, "2 MiB");
     click(&mut h, "Import");
-    let m = &h.state().doc.lab.machine;
+    let m = &h.state().doc.lab().machine;
     assert_eq!(m.active_process().name, "demo");
     // PML4, two PDPTs, two PDs, PTs for the code and the stack (the heap is two 2 MiB pages).
     assert_eq!(m.table_size(0).unwrap().tables, 7);
@@ -372,7 +371,7 @@ fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
 
     // The model: the rows of a comparison of the active process's layout.
     let expected = pagelab::lab::procmaps::compare(
-        &pagelab::lab::procmaps::regions_of(&h.state().doc.lab.machine, 0).unwrap(),
+        &pagelab::lab::procmaps::regions_of(&h.state().doc.lab().machine, 0).unwrap(),
         "t",
     );
     let comparison = h.state().state.sizes.comparison.clone().expect("a comparison");
@@ -396,9 +395,9 @@ fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
     // Map one more page: the numbers stay, marked outdated.
     let request =
         MapRequest { va: 0x80_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
-    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::ui::doc::Edit::Map { process: 0, request }));
+    h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::doc::Edit::Map { process: 0, request }));
     h.run();
-    assert_eq!(h.state().doc.lab.machine.table_size(0).unwrap().mapped_pages, 7);
+    assert_eq!(h.state().doc.lab().machine.table_size(0).unwrap().mapped_pages, 7);
     h.get_by_label_contains("The lab changed since this comparison: Compare again");
     assert_eq!(h.query_all_by_label("x86-64-la57").count(), 2, "the old rows still show");
 

@@ -7,6 +7,9 @@
 
 use crate::lab::Lab;
 use crate::sim::format::Role;
+use crate::sim::mem::Journal;
+use crate::sim::process::Process;
+use crate::sim::runs::Runs;
 use crate::sim::table;
 use crate::sim::{Machine, PagingFormat};
 use serde::{Deserialize, Serialize};
@@ -117,6 +120,73 @@ impl Locks {
             let read = |m: &Machine| m.mem.read_le(addr, m.format.pte_bytes).ok().map(|raw| raw & mask);
             if read(before) != read(after) {
                 return Err(LockError::Entry(addr));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Locks {
+    /// Refuses a change described by what it overwrote: `journal` (the old bytes of memory) and
+    /// `before` (the processes before it), compared with `after`. Only touched chunks are read,
+    /// so the check costs what the change wrote, not the size of the lab.
+    pub fn check_journal(
+        &self,
+        before: &[Process],
+        journal: &Journal,
+        after: &Machine,
+    ) -> Result<(), LockError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        for name in &self.processes {
+            let root = |list: &[Process]| list.iter().find(|p| &p.name == name).map(|p| p.root);
+            if let Some(old) = root(before)
+                && root(&after.processes) != Some(old)
+            {
+                return Err(LockError::Process(name.clone()));
+            }
+        }
+        let f = &after.format;
+        let mask = !ad_mask(f);
+        let pte = u64::from(f.pte_bytes);
+        let entry_at = |bytes: Option<&[u8]>, offset: u64| -> u64 {
+            let mut b = [0u8; 8];
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            let n = f.pte_bytes as usize;
+            if let Some(src) = bytes.and_then(|b| b.get(start..start.saturating_add(n))) {
+                b[..n].copy_from_slice(src);
+            }
+            u64::from_le_bytes(b)
+        };
+        // Every table of a locked process that still hangs off its root: a change that unhooked
+        // one also cleared the entry that pointed to it, in a table still reached.
+        let mut locked_tables: Vec<(String, Runs)> = Vec::new();
+        for p in after.processes.iter().filter(|p| self.processes.contains(&p.name)) {
+            let mut runs = Runs::new();
+            for t in table::tables(&after.mem, f, p.root) {
+                let first = t.addr >> f.page_shift;
+                runs.insert(first, first.saturating_add(f.table_frames(t.level)));
+            }
+            locked_tables.push((p.name.clone(), runs));
+        }
+        let chunk = after.mem.chunk_size();
+        for (addr, old) in journal.old_chunks() {
+            let mut offset = 0;
+            while offset + pte <= chunk {
+                let entry_addr = addr + offset;
+                let new = after.mem.read_le(entry_addr, f.pte_bytes).unwrap_or(0);
+                let changed = (entry_at(old, offset) ^ new) & mask != 0;
+                if changed {
+                    if self.entries.contains(&entry_addr) {
+                        return Err(LockError::Entry(entry_addr));
+                    }
+                    let frame = entry_addr >> f.page_shift;
+                    if let Some((name, _)) = locked_tables.iter().find(|(_, runs)| runs.contains(frame)) {
+                        return Err(LockError::Process(name.clone()));
+                    }
+                }
+                offset += pte;
             }
         }
         Ok(())

@@ -31,6 +31,7 @@ type AllocChange = (u64, u64, Vec<(u64, u64)>);
 /// old allocation state of every frame range it changed, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Journal {
+    chunk_shift: u32,
     chunks: BTreeMap<u64, Option<Box<[u8]>>>,
     alloc: Vec<AllocChange>,
     frame_count: Option<u64>,
@@ -41,6 +42,11 @@ impl Journal {
         self.chunks.is_empty() && self.alloc.is_empty() && self.frame_count.is_none()
     }
 
+    /// The chunks the change touched, as (first address, old bytes; `None` for zeros).
+    pub fn old_chunks(&self) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
+        self.chunks.iter().map(|(&c, b)| (c << self.chunk_shift, b.as_deref()))
+    }
+
     /// Bytes the journal holds (for undo accounting).
     pub fn heap_bytes(&self) -> usize {
         let chunks: usize = self.chunks.values().map(|c| c.as_ref().map_or(0, |b| b.len()) + 32).sum();
@@ -49,7 +55,10 @@ impl Journal {
     }
 
     /// Appends a later journal of the same memory (its older images lose to ours).
-    fn absorb(&mut self, later: Journal) {
+    pub fn absorb(&mut self, later: Journal) {
+        if self.is_empty() {
+            self.chunk_shift = later.chunk_shift;
+        }
         for (chunk, old) in later.chunks {
             self.chunks.entry(chunk).or_insert(old);
         }
@@ -154,7 +163,7 @@ impl PhysMem {
     /// Starts recording changes; every `begin` is closed by [`PhysMem::commit`] or
     /// [`PhysMem::rollback`]. Journals nest: an inner one commits into the outer one.
     pub fn begin(&mut self) {
-        self.journals.push(Journal::default());
+        self.journals.push(Journal { chunk_shift: self.chunk_shift, ..Journal::default() });
     }
 
     /// Keeps the changes since the matching `begin`; returns what they overwrote when this was

@@ -1,9 +1,9 @@
 //! The application: layout of the panels, menus and shortcuts, and the one place where actions
 //! emitted by the views are applied to the document.
 
-use super::doc::{Document, Edit};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
 use super::{dialogs, exercises, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
 use egui::{Key, KeyboardShortcut, Modifiers};
@@ -54,7 +54,7 @@ impl PagelabApp {
     }
 
     fn reset_view(&mut self) {
-        let m = &self.doc.lab.machine;
+        let m = &self.doc.lab().machine;
         self.state.expanded = super::rows::all_table_entries(m, m.active);
         self.state.rows_key = None;
         self.state.selected = None;
@@ -62,7 +62,7 @@ impl PagelabApp {
         self.state.history.clear();
         self.state.show_description = false;
         self.state.exercises = Default::default();
-        if !self.doc.lab.exercises.tasks.is_empty() {
+        if !self.doc.lab().exercises.tasks.is_empty() {
             self.prefs.show_exercises = true;
         }
         self.tlb.reset();
@@ -95,20 +95,20 @@ impl PagelabApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         if self.prefs.show_processes {
             egui::Panel::left("processes").resizable(true).default_size(210.0).show(ui, |ui| {
-                processes::processes_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                processes::processes_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_exercises {
             egui::Panel::left("exercises").resizable(true).default_size(330.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("exercises-panel").show(ui, |ui| {
-                    exercises::exercises_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                    exercises::exercises_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
                 });
             });
         }
         if self.prefs.show_mmu {
             let width = if self.prefs.show_tlb { 450.0 } else { 500.0 };
             egui::Panel::right("mmu").resizable(true).default_size(width).show(ui, |ui| {
-                mmu_panel::mmu_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                mmu_panel::mmu_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_tlb {
@@ -128,7 +128,7 @@ impl PagelabApp {
             egui::Panel::bottom("inspector").resizable(true).default_size(170.0).max_size(400.0).show(
                 ui,
                 |ui| {
-                    inspector::inspector_ui(ui, &self.doc.lab, &mut self.state, &mut actions);
+                    inspector::inspector_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
                 },
             );
         }
@@ -137,7 +137,7 @@ impl PagelabApp {
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
         if self.prefs.show_frames {
-            let (lab, generation) = (&self.doc.lab, self.doc.generation);
+            let (lab, generation) = (&self.doc.lab(), self.doc.generation);
             frames_view::frames_window(
                 &ctx,
                 &mut self.prefs.show_frames,
@@ -147,7 +147,7 @@ impl PagelabApp {
                 &mut actions,
             );
         }
-        let m = &self.doc.lab.machine;
+        let m = &self.doc.lab().machine;
         super::plots::plots_window(&ctx, &self.tlb, m, &mut self.prefs, &mut self.state, &mut actions);
         super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
@@ -162,7 +162,7 @@ impl PagelabApp {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let m = &self.doc.lab.machine;
+            let m = &self.doc.lab().machine;
             let p = m.active_process();
             ui.label(format!(
                 "{} · process \"{}\" (ASID {}, {})",
@@ -204,7 +204,7 @@ impl PagelabApp {
             self.actions.push(Action::New("welcome".into()));
         }
         if pressed(cmd, Key::M) {
-            self.state.map_dialog = Some(dialogs::map_dialog_for(&self.doc.lab, None));
+            self.state.map_dialog = Some(dialogs::map_dialog_for(&self.doc.lab(), None));
         }
     }
 
@@ -261,7 +261,7 @@ impl PagelabApp {
             },
             Action::SaveAs(path) => self.save_to(path),
             Action::ExportStudent(path) => {
-                let student = crate::exercise::student_version(&self.doc.lab);
+                let student = crate::exercise::student_version(&self.doc.lab());
                 match io::save(&student, &path) {
                     Ok(()) => {
                         self.state.path_dialog = None;
@@ -281,14 +281,14 @@ impl PagelabApp {
                 None => self.state.info("nothing to redo"),
             },
             Action::RevealVa(va) => {
-                let m = &self.doc.lab.machine;
+                let m = &self.doc.lab().machine;
                 let (expand, leaf) = super::rows::path_to(m, m.active, va);
                 self.state.expanded.extend(expand);
                 self.state.selected = leaf;
                 self.state.scroll_to_entry = leaf;
             }
             Action::RevealTable(addr) => {
-                let m = &self.doc.lab.machine;
+                let m = &self.doc.lab().machine;
                 match super::rows::path_to_table(m, m.active, addr) {
                     Some(chain) => {
                         let last = chain.last().copied();
@@ -303,12 +303,7 @@ impl PagelabApp {
                 }
             }
             Action::Translate { va, access, mode, process } => self.translate(va, access, mode, process),
-            Action::SetOs(settings) => {
-                // A lab setting, saved with the lab; not an undoable edit of its tables.
-                self.doc.lab.os = settings;
-                self.doc.dirty = true;
-                self.doc.generation += 1;
-            }
+            Action::SetOs(settings) => self.edit(&Edit::SetOs(settings)),
             Action::Tlb(action) => self.run_tlb(action),
             Action::ImportProcMaps(request) => {
                 self.guard_discard(Action::ImportProcMaps(request.clone()), |app| {
@@ -366,7 +361,7 @@ impl PagelabApp {
                         | Edit::CloneProcess { .. }
                         | Edit::RemoveProcess { .. }
                 ) {
-                    let m = &self.doc.lab.machine;
+                    let m = &self.doc.lab().machine;
                     self.state.expanded.extend(super::rows::all_table_entries(m, m.active));
                     self.state.selected = None;
                 }
@@ -398,7 +393,7 @@ impl PagelabApp {
         self.state.mmu.access = access;
         self.state.mmu.mode = mode;
         if self.state.mmu.dry_run {
-            match self.doc.lab.machine.translate(process, va, access, mode) {
+            match self.doc.lab().machine.translate(process, va, access, mode) {
                 Ok(t) => {
                     self.record_history(&t);
                     self.state.last_walk = Some(t);
@@ -406,7 +401,7 @@ impl PagelabApp {
                 }
                 Err(e) => self.state.error(e.to_string()),
             }
-        } else if process != self.doc.lab.machine.active {
+        } else if process != self.doc.lab().machine.active {
             // A re-run from the history of another process: its tables, without the TLB.
             self.edit(&Edit::Access { process, va, access, mode });
         } else {
@@ -423,7 +418,7 @@ impl PagelabApp {
     }
 
     fn record_history(&mut self, t: &crate::sim::Translation) {
-        let m = &self.doc.lab.machine;
+        let m = &self.doc.lab().machine;
         let summary = match t.fault() {
             Some(f) => format!("fault: {}", f.kind.describe()),
             None => format!("-> {}", crate::sim::addr::hex_grouped(t.pa().unwrap_or_default())),

@@ -2,9 +2,9 @@
 //! desktop portal exists, runs on its own thread and never blocks the UI), unsaved-changes
 //! confirmation, file errors, the lab's description, and About.
 
-use super::doc::{Document, Edit};
 use super::state::{Action, MapDialog, PathDialog, Prefs, UiState};
 use super::theme;
+use crate::doc::{Document, Edit};
 use crate::lab::Lab;
 use crate::sim::Machine;
 use crate::sim::addr::{format_size, parse_size, parse_u64};
@@ -49,8 +49,8 @@ pub fn dialogs_ui(
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    map_window(ctx, &doc.lab.machine, state, actions);
-    unmap_window(ctx, &doc.lab.machine, state, actions);
+    map_window(ctx, &doc.lab().machine, state, actions);
+    unmap_window(ctx, &doc.lab().machine, state, actions);
     path_window(ctx, prefs, state, actions);
     discard_window(ctx, state, actions);
     error_window(ctx, state);
@@ -315,7 +315,7 @@ fn description_window(ctx: &egui::Context, doc: &Document, state: &mut UiState, 
         return;
     }
     let mut open = true;
-    let lab = &doc.lab;
+    let lab = &doc.lab();
     egui::Window::new(format!("About this lab: {}", lab.title))
         .open(&mut open)
         .default_width(520.0)

@@ -4,9 +4,9 @@
 //! MMU panel's translation, the selected entry's state), prompts and points edited in place,
 //! locks, a student preview and the export of the student version.
 
-use super::doc::Edit;
 use super::state::{Action, PathDialog, UiState};
 use super::theme;
+use crate::doc::Edit;
 use crate::exercise::{
     self, Answer, LockTarget, Question, TaskReport, author, check_task, grade, reveal_hint, submit,
 };

@@ -2,10 +2,10 @@
 //! editable number (frame number, multi-bit fields), named as the format names them, with the
 //! architecture's meaning in a tooltip. Each change is an undoable write of the entry's bytes.
 
-use super::doc::Edit;
 use super::rows::RowKind;
 use super::state::{Action, UiState};
 use super::theme;
+use crate::doc::Edit;
 use crate::lab::Lab;
 use crate::sim::addr::{format_size, parse_u64};
 use crate::sim::format::{Role, low_mask};

@@ -2,9 +2,9 @@
 //! data page, allocated but unused, free). Large memories group frames per cell. Hover for
 //! details; click a table frame to show it in the tree.
 
-use super::doc::Document;
 use super::state::{Action, UiState};
 use super::theme;
+use crate::doc::Document;
 use crate::sim::Machine;
 use crate::sim::runs::Runs;
 use crate::sim::table;
@@ -115,7 +115,7 @@ fn swatch_ui(ui: &mut egui::Ui, color: egui::Color32, text: &str) {
 }
 
 pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     let dark = ui.visuals().dark_mode;
     if state.frame_map.as_ref().is_none_or(|fm| fm.generation != doc.generation) {
         state.frame_map = Some(frame_map(m, doc.generation));

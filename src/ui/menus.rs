@@ -2,8 +2,8 @@
 //! its keyboard shortcut shown beside it.
 
 use super::dialogs;
-use super::doc::Document;
 use super::state::{Action, PathDialog, Prefs, UiState};
+use crate::doc::Document;
 use crate::sim::presets;
 
 fn item(ui: &mut egui::Ui, text: &str, shortcut: &str, enabled: bool) -> bool {
@@ -104,7 +104,7 @@ fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions:
     }
     ui.separator();
     if item(ui, "Map pages…", "Ctrl+M", true) {
-        state.map_dialog = Some(dialogs::map_dialog_for(&doc.lab, None));
+        state.map_dialog = Some(dialogs::map_dialog_for(&doc.lab(), None));
     }
     if ui.button("Unmap pages…").clicked() {
         state.unmap_dialog = Some(Default::default());
@@ -129,7 +129,7 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mu
     ui.checkbox(&mut state.present_only, "Present entries only");
     ui.separator();
     if ui.button("Expand all tables").clicked() {
-        let m = &doc.lab.machine;
+        let m = &doc.lab().machine;
         state.expanded = super::rows::all_table_entries(m, m.active);
     }
     if ui.button("Collapse all tables").clicked() {

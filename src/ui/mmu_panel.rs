@@ -2,9 +2,9 @@
 //! address as a strip of coloured index fields, one row per entry read, then the physical
 //! address and its byte or the page fault with its cause, level and architectural report.
 
-use super::doc::Edit;
 use super::state::{Action, UiState};
 use super::theme;
+use crate::doc::Edit;
 use crate::lab::Lab;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::{Arch, PagingFormat, low_mask};

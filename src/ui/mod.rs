@@ -1,9 +1,8 @@
 //! The desktop app (eframe/egui). Views read the lab and push [`state::Action`]s; the app
-//! applies them after drawing, through [`doc::Document`], which keeps undo snapshots.
+//! applies them after drawing, through [`crate::doc::Document`], the one write path of a lab.
 
 pub mod app;
 pub mod dialogs;
-pub mod doc;
 pub mod exercises;
 pub mod frames_view;
 pub mod inspector;

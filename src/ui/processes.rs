@@ -1,8 +1,8 @@
 //! The process panel: every process with its root (CR3/satp) and ASID; add, clone, rename,
 //! delete, switch, and share the kernel half (the upper root entries) with another process.
 
-use super::doc::Edit;
 use super::state::{Action, UiState};
+use crate::doc::Edit;
 use crate::lab::Lab;
 use egui::RichText;
 

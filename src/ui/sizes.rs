@@ -3,8 +3,8 @@
 //! layout rebuilt in other formats (4- and 5-level x86-64, Sv39/48/57, 4 KiB and 2 MiB pages) to
 //! compare what its tables would take there. The comparison runs on its own thread.
 
-use super::doc::Document;
 use super::theme;
+use crate::doc::Document;
 use crate::lab::procmaps::{self, ComparisonRow};
 use crate::sim::Machine;
 use crate::sim::addr::{format_size, format_size_u128};
@@ -61,7 +61,7 @@ impl Comparison {
 
     /// Whether the lab changed (or another process became active) since.
     pub fn is_outdated(&self, doc: &Document) -> bool {
-        self.generation != doc.generation || self.process != doc.lab.machine.active
+        self.generation != doc.generation || self.process != doc.lab().machine.active
     }
 }
 
@@ -118,7 +118,7 @@ impl CompareJob {
 }
 
 pub fn sizes_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     if view.sizes.as_ref().is_none_or(|(generation, _)| *generation != doc.generation) {
         let sizes = m
             .processes
@@ -167,7 +167,7 @@ pub fn sizes_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
 
 /// The button, the job's progress and the comparison table.
 fn comparison_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     if let Some(result) = view.job.as_ref().and_then(CompareJob::poll) {
         view.job = None;
         match result {

@@ -1,8 +1,8 @@
 //! UI state that is neither saved in the lab nor undone (selection, expansion, text fields,
 //! open dialogs), the user's preferences (persisted between runs) and the actions views emit.
 
-use super::doc::Edit;
 use super::rows::{RowsKey, TreeRow};
+use crate::doc::Edit;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::mmu::Translation;
 use serde::{Deserialize, Serialize};

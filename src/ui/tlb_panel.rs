@@ -3,11 +3,11 @@
 //! marked, the statistics with the effective access time, and the page-table sizes. Also the
 //! line the MMU panel shows after an access went through the TLB.
 
-use super::doc::Document;
 use super::state::{Action, UiState};
 use super::theme;
 use super::tlb_state::{AccessReport, StaleSlot, TlbAction, TlbSim};
 use super::trace_player::trace_player_ui;
+use crate::doc::Document;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::Arch;
 use crate::sim::replay::{CachedTranslation, Costs, ReplayConfig, Summary};
@@ -37,7 +37,7 @@ pub fn tlb_panel_ui(
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     let tlbs = tlb.replayer.tlbs();
     ui.heading("TLB");
     for (class, t) in tlbs.all() {
@@ -231,7 +231,7 @@ fn stale_entries(doc: &Document, tlb: &TlbSim, state: &mut UiState) -> BTreeSet<
     let tlbs = tlb.replayer.tlbs();
     let key = (doc.generation, tlbs.stats(), tlb.epoch);
     if state.tlb.stale.as_ref().is_none_or(|(k, _)| *k != key) {
-        let m = &doc.lab.machine;
+        let m = &doc.lab().machine;
         let stale = tlbs
             .all()
             .flat_map(|(class, t)| t.entries().map(move |slot| (class, slot)))

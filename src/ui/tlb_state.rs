@@ -5,9 +5,11 @@
 //! panel, the trace player and the plots, and how the app applies them.
 
 use super::app::PagelabApp;
-use super::doc::Document;
 use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, SweepShape};
 use super::trace_player::TracePlayer;
+use crate::doc::Document;
+use crate::doc::history::StepKind;
+use crate::sim::Machine;
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::replay::{Costs, PageResult, ReplayConfig, Replayer};
 use crate::sim::tlb::{AccessClass, TlbConfig};
@@ -231,7 +233,7 @@ impl TlbSim {
         access: Access,
         mode: Mode,
     ) -> Result<(AccessReport, Translation), String> {
-        let m = &doc.lab.machine;
+        let m = &doc.lab().machine;
         self.replayer.follow_active(m);
         let class = AccessClass::of(access);
         let tlbs = self.replayer.tlbs();
@@ -240,8 +242,11 @@ impl TlbSim {
         let which = tlbs.is_split().then_some(class);
         let mut walk = m.translate(m.active, va, access, mode).map_err(|e| e.to_string())?;
         let replayer = &mut self.replayer;
-        let outcome =
-            doc.change(&format!("access {va:#x}"), |lab| replayer.access(&mut lab.machine, va, access, mode));
+        let outcome = doc
+            .run(&format!("access {va:#x}"), StepKind::Access, |lab| {
+                Ok(replayer.access(&mut lab.machine, va, access, mode))
+            })
+            .map_err(|e| e.to_string())?;
         let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
             Outcome::Mapped(mapped) => {
                 format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
@@ -273,16 +278,16 @@ impl TlbSim {
 }
 
 /// The counters the plots' table sizes depend on: tables change with demand maps and edits.
-fn tables_key(doc: &Document, replayer: &Replayer) -> (u64, u64) {
-    let demand_maps = replayer.stats(&doc.lab.machine).total.counters.demand_maps;
-    (demand_maps, doc.lab.machine.processes.len() as u64)
+fn tables_key(machine: &Machine, replayer: &Replayer) -> (u64, u64) {
+    let demand_maps = replayer.stats(machine).total.counters.demand_maps;
+    (demand_maps, machine.processes.len() as u64)
 }
 
 impl PagelabApp {
     /// Per-frame work: follow process switches (a flush without ASID tagging), play a slice of
     /// the trace, collect the sweep's and the PNG export's news.
     pub(super) fn tlb_tick(&mut self, ctx: &egui::Context) {
-        self.tlb.replayer.follow_active(&self.doc.lab.machine);
+        self.tlb.replayer.follow_active(&self.doc.lab().machine);
         if self.tlb.player.as_ref().is_some_and(|p| p.playing) {
             let budget = u64::from(self.state.tlb.speed.max(1));
             self.play(budget, false);
@@ -312,67 +317,73 @@ impl PagelabApp {
         }
     }
 
-    /// Replays up to `budget` records (one step in detail when `single`), as one undo step
-    /// together with the slices before it, unless the lab was changed in between.
+    /// Replays up to `budget` records (one step in detail when `single`) through the document:
+    /// the slices of one playback share one undo step, and a record that would change a locked
+    /// process stops the playback.
     fn play(&mut self, budget: u64, single: bool) {
         let Some(player) = self.tlb.player.as_mut() else { return };
-        if player.batch_generation != Some(self.doc.generation) {
-            self.doc.begin_batch(&format!("replay of {}", player.name()));
-            if self.tlb.series.hit_rate.is_empty() && self.tlb.series.misses.is_empty() {
-                self.tlb.series = PlotSeries::new(self.state.tlb.window);
-            }
+        if player.batch_generation != Some(self.doc.generation)
+            && self.tlb.series.hit_rate.is_empty()
+            && self.tlb.series.misses.is_empty()
+        {
+            self.tlb.series = PlotSeries::new(self.state.tlb.window);
         }
         self.tlb.replayer.set_demand_map(self.state.tlb.demand_map);
-        let walks_before = self.tlb.replayer.stats(&self.doc.lab.machine).total.counters.walks;
-        let started = Instant::now();
-        let mut left = budget;
-        let mut error = None;
-        while left > 0 && !player.finished && started.elapsed() < SLICE_BUDGET {
-            let result = if single {
-                player.step(&mut self.tlb.replayer, &mut self.doc.lab.machine).map(u64::from)
-            } else {
-                let to_window =
-                    self.tlb.series.lookups_to_window_end(self.tlb.replayer.tlbs().stats().lookups);
-                let chunk = left.min(CHUNK).min(to_window);
-                player.run(&mut self.tlb.replayer, &mut self.doc.lab.machine, chunk)
-            };
-            let stats = self.tlb.replayer.tlbs().stats();
-            let now = Sample { lookups: stats.lookups, hits: stats.hits, misses: stats.misses };
-            let key = tables_key(&self.doc, &self.tlb.replayer);
-            self.tlb.series.sample(now, &self.doc.lab.machine, key);
-            match result {
-                Ok(0) => break,
-                Ok(n) => left = left.saturating_sub(n),
-                Err(e) => {
-                    error = Some(e);
+        let label = format!("replay of {}", player.name());
+        let replayer = &mut self.tlb.replayer;
+        let series = &mut self.tlb.series;
+        let result = self.doc.run(&label, StepKind::Replay, |lab| {
+            let machine = &mut lab.machine;
+            let started = Instant::now();
+            let mut left = budget;
+            let mut error = None;
+            while left > 0 && !player.finished && started.elapsed() < SLICE_BUDGET {
+                let result = if single {
+                    player.step(replayer, machine).map(u64::from)
+                } else {
+                    let to_window = series.lookups_to_window_end(replayer.tlbs().stats().lookups);
+                    let chunk = left.min(CHUNK).min(to_window);
+                    player.run(replayer, machine, chunk)
+                };
+                let stats = replayer.tlbs().stats();
+                let now = Sample { lookups: stats.lookups, hits: stats.hits, misses: stats.misses };
+                let key = tables_key(machine, replayer);
+                series.sample(now, machine, key);
+                match result {
+                    Ok(0) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+                if single {
                     break;
                 }
             }
-            if single {
-                break;
-            }
-        }
-        let walks = self.tlb.replayer.stats(&self.doc.lab.machine).total.counters.walks;
-        if walks != walks_before {
-            // Walks write A/D bits and demand maps add tables: views rebuild what they derive.
-            self.doc.touch();
-        }
+            Ok(error)
+        });
         player.batch_generation = Some(self.doc.generation);
+        let error = match result {
+            Ok(error) => error,
+            Err(e) => Some(e.to_string()),
+        };
         if let Some(e) = error {
             player.playing = false;
             self.state.tlb.message = Some((format!("{e} (paused; Play goes on with the next line)"), true));
         } else if player.finished {
             let records = player.records;
             let now = self.tlb.sample_now();
-            let key = tables_key(&self.doc, &self.tlb.replayer);
-            self.tlb.series.finish(now, &self.doc.lab.machine, key);
+            let machine = &self.doc.lab().machine;
+            let key = tables_key(machine, &self.tlb.replayer);
+            self.tlb.series.finish(now, machine, key);
             self.state.tlb.message = Some((format!("End of trace: {records} records replayed."), false));
         }
     }
 
     /// Applies one action of the TLB panel, the trace player or the plots.
     pub(super) fn run_tlb(&mut self, action: TlbAction) {
-        let m = &self.doc.lab.machine;
+        let m = &self.doc.lab().machine;
         match action {
             TlbAction::Configure(tlb, itlb) => match Replayer::new(ReplayConfig {
                 tlb,

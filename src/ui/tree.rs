@@ -2,10 +2,10 @@
 //! then one virtualized row per entry. Rows come from the cache in `UiState`, rebuilt only when
 //! the lab, the process, the filter or the expansion changes.
 
-use super::doc::Document;
 use super::rows::{self, RowKind, RowsKey, TreeRow};
 use super::state::{Action, UiState};
 use super::{dialogs, theme};
+use crate::doc::Document;
 use crate::sim::Machine;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use egui::text::LayoutJob;
@@ -14,14 +14,14 @@ use egui::{Color32, Sense, TextFormat, vec2};
 const ROW_PAD: f32 = 6.0;
 
 pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     toolbar_ui(ui, m, state, actions);
     ensure_rows(doc, state);
     let p = m.active_process();
-    if !doc.lab.title.is_empty() || !doc.lab.description.is_empty() {
+    if !doc.lab().title.is_empty() || !doc.lab().description.is_empty() {
         ui.horizontal(|ui| {
-            ui.strong(&doc.lab.title);
-            let first = doc.lab.description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
+            ui.strong(&doc.lab().title);
+            let first = doc.lab().description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
             if let Some(line) = first {
                 ui.label(line.replace(['`', '*'], ""));
             }
@@ -78,7 +78,7 @@ fn toolbar_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut
 
 /// Rebuilds the cached rows if anything they depend on changed.
 pub fn ensure_rows(doc: &Document, state: &mut UiState) {
-    let m = &doc.lab.machine;
+    let m = &doc.lab().machine;
     let fresh = state.rows_key.as_ref().is_some_and(|k| {
         k.generation == doc.generation
             && k.process == m.active
@@ -217,7 +217,7 @@ fn row_ui(
                 ui.close();
             }
             if ui.button("Unmap this page").clicked() {
-                actions.push(Action::Edit(super::doc::Edit::Unmap {
+                actions.push(Action::Edit(crate::doc::Edit::Unmap {
                     process: m.active,
                     va: row.va,
                     len: 1u64 << row.span_shift.min(63),

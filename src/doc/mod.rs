@@ -1,0 +1,337 @@
+//! The document: a lab, its undo history, its locks and its dirty state. It is the one way a lab
+//! changes: the app's views, the CLI's editing commands, trace replay with demand mapping, TLB
+//! accesses that write A/D bits and the OS model all send [`Edit`]s here, or run machine
+//! operations through [`Document::run`], which makes them one all-or-nothing, lock-checked,
+//! undoable step. Undo steps are diffs (see [`history`]), never copies of the lab.
+
+pub mod edit;
+pub mod history;
+
+pub use edit::{Applied, Edit, EditError};
+use history::{History, LabParts, Step, StepKind};
+
+use crate::exercise::LockError;
+use crate::lab::{Lab, io};
+use std::path::PathBuf;
+
+pub struct Document {
+    lab: Lab,
+    pub path: Option<PathBuf>,
+    pub dirty: bool,
+    history: History,
+    /// Bumped on every change so that views can cache what they derive from the lab.
+    pub generation: u64,
+    /// Refuse edits to parts the exercise locks (student mode).
+    pub enforce_locks: bool,
+}
+
+impl Document {
+    pub fn new(lab: Lab, path: Option<PathBuf>) -> Self {
+        let enforce_locks = lab.exercises.student;
+        Self { lab, path, dirty: false, history: History::default(), generation: 1, enforce_locks }
+    }
+
+    /// The lab, read-only: changes go through [`Document::apply`] or [`Document::run`].
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+
+    /// The lab, giving up the document.
+    pub fn into_lab(self) -> Lab {
+        self.lab
+    }
+
+    /// Applies an edit as one undo step (consecutive accesses share one); on error the lab is
+    /// unchanged and nothing is recorded.
+    pub fn apply(&mut self, edit: &Edit) -> Result<Applied, EditError> {
+        let kind = if edit.is_access() { StepKind::Access } else { StepKind::Edit };
+        self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))
+    }
+
+    /// Runs `change` as one step named `label`: all or nothing (memory rolls back from its
+    /// journal, the small parts from a copy), refused if it touches a locked part while locks are
+    /// enforced, recorded for undo only if something changed. Steps of kind
+    /// [`StepKind::Access`] or [`StepKind::Replay`] merge with the step before of the same kind.
+    pub fn run<R>(
+        &mut self,
+        label: &str,
+        kind: StepKind,
+        change: impl FnOnce(&mut Lab) -> Result<R, EditError>,
+    ) -> Result<R, EditError> {
+        let parts_before = LabParts::of(&self.lab);
+        self.lab.machine.mem.begin();
+        let result = change(&mut self.lab);
+        let journal = self.lab.machine.mem.commit();
+        let result = result.and_then(|value| {
+            if self.enforce_locks {
+                parts_before.locks.check_journal(&parts_before.processes, &journal, &self.lab.machine)?;
+                if self.lab.locks != parts_before.locks {
+                    return Err(EditError::Locked(LockError::Process("(the locks themselves)".into())));
+                }
+            }
+            Ok(value)
+        });
+        if result.is_err() {
+            self.lab.machine.mem.revert(journal);
+            parts_before.swap_into(&mut self.lab);
+            return result;
+        }
+        let parts_changed = LabParts::of(&self.lab) != parts_before;
+        if journal.is_empty() && !parts_changed {
+            return result;
+        }
+        self.history.push(Step {
+            label: label.to_string(),
+            kind,
+            count: 1,
+            memory: journal,
+            parts: parts_changed.then_some(parts_before),
+            sealed: false,
+        });
+        self.dirty = true;
+        self.generation += 1;
+        result
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.history.can_undo()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.history.can_redo()
+    }
+
+    pub fn undo_label(&self) -> Option<String> {
+        self.history.undo_label()
+    }
+
+    pub fn redo_label(&self) -> Option<String> {
+        self.history.redo_label()
+    }
+
+    /// Bytes the undo history holds.
+    pub fn history_bytes(&self) -> usize {
+        self.history.heap_bytes()
+    }
+
+    pub fn undo(&mut self) -> Option<String> {
+        let step = self.history.pop_undo()?;
+        let what = step.describe();
+        let redo = step.revert(&mut self.lab);
+        self.history.push_redo(redo);
+        self.dirty = true;
+        self.generation += 1;
+        Some(what)
+    }
+
+    pub fn redo(&mut self) -> Option<String> {
+        let step = self.history.pop_redo()?;
+        let what = step.describe();
+        let undo = step.revert(&mut self.lab);
+        self.history.push_undo_keep_redo(undo);
+        self.dirty = true;
+        self.generation += 1;
+        Some(what)
+    }
+
+    /// Saves to `path` (atomically) and makes it the document's path.
+    pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
+        io::save(&self.lab, &path)?;
+        self.path = Some(path);
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// The file name for the window title.
+    pub fn display_name(&self) -> String {
+        let name = self
+            .path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "untitled".into());
+        if self.lab.title.is_empty() { name } else { format!("{} ({name})", self.lab.title) }
+    }
+}
+
+/// Applies one edit to the lab (inside a step of [`Document::run`]).
+fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
+    let m = &mut lab.machine;
+    let mut applied = Applied { message: edit.describe(), ..Applied::default() };
+    match edit {
+        Edit::SetEntry { entry_addr, raw } => m.set_entry(*entry_addr, *raw)?,
+        Edit::SetField { entry_addr, level, field, value } => {
+            m.set_field(*entry_addr, *level, field, *value)?;
+        }
+        Edit::Map { process, request } => {
+            let pages = m.map(*process, request)?;
+            applied.message = format!("mapped {pages} page(s) at {:#x}", request.va);
+        }
+        Edit::Unmap { process, va, len } => {
+            let gone = m.unmap(*process, *va, *len)?;
+            applied.message = format!("unmapped {} page(s) at {va:#x}", gone.len());
+        }
+        Edit::AddProcess { name } => {
+            let index = m.add_process(name)?;
+            m.switch_to(index)?;
+        }
+        Edit::CloneProcess { from, name } => {
+            let index = m.clone_process(*from, name)?;
+            m.switch_to(index)?;
+        }
+        Edit::RenameProcess { process, name } => m.rename_process(*process, name)?,
+        Edit::RemoveProcess { process } => m.remove_process(*process)?,
+        Edit::SwitchProcess { process } => m.switch_to(*process)?,
+        Edit::ShareKernelHalf { from, to } => {
+            let n = m.share_kernel_half(*from, *to)?;
+            applied.message = format!("shared {n} kernel root entr{}", if n == 1 { "y" } else { "ies" });
+        }
+        Edit::Access { process, va, access, mode } => {
+            let t = m.access(*process, *va, *access, *mode)?;
+            applied.message = match t.fault() {
+                Some(f) => format!("{va:#x}: page fault: {}", f.kind.describe()),
+                None => format!("{va:#x} -> {:#x}", t.pa().unwrap_or_default()),
+            };
+            applied.translation = Some(t);
+        }
+        Edit::Settings(settings) => m.settings = *settings,
+        Edit::SetOs(settings) => {
+            settings.validate().map_err(|e| EditError::Other(e.to_string()))?;
+            lab.os = *settings;
+        }
+        Edit::Retitle { title, description } => {
+            lab.title = title.clone();
+            lab.description = description.clone();
+        }
+        Edit::SetExercises(exercises) => lab.exercises = (**exercises).clone(),
+        Edit::SetLocks(locks) => lab.locks = locks.clone(),
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exercise::{LockTarget, Locks};
+    use crate::sim::machine::{MapRequest, MapTarget};
+    use crate::sim::os::{OsModel, OsSettings};
+    use crate::sim::{Access, Machine, Mode, presets};
+
+    fn doc() -> Document {
+        Document::new(
+            Lab::new("t", "", Machine::new(presets::by_name("x86-64").unwrap(), 1 << 24).unwrap()),
+            None,
+        )
+    }
+
+    fn map(va: u64, len: u64) -> Edit {
+        Edit::Map {
+            process: 0,
+            request: MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None },
+        }
+    }
+
+    fn access(va: u64) -> Edit {
+        Edit::Access { process: 0, va, access: Access::Write, mode: Mode::User }
+    }
+
+    #[test]
+    fn undo_and_redo_restore_exact_labs() {
+        let mut d = doc();
+        let original = d.lab().clone();
+        d.apply(&Edit::AddProcess { name: "b".into() }).unwrap();
+        d.apply(&map(0x40_0000, 0x4000)).unwrap();
+        let edited = d.lab().clone();
+        assert!(d.dirty);
+        assert_eq!(d.undo_label().as_deref(), Some("map 0x400000 (16 KiB)"));
+        assert_eq!(d.undo(), Some("map 0x400000 (16 KiB)".into()));
+        assert_eq!(d.undo(), Some("add process b".into()));
+        assert_eq!(*d.lab(), original);
+        d.redo();
+        d.redo();
+        assert_eq!(*d.lab(), edited);
+        d.undo();
+        d.undo();
+        assert_eq!(*d.lab(), original, "undo after redo restores again");
+    }
+
+    #[test]
+    fn consecutive_accesses_are_one_step_and_an_edit_undoes_in_one_press() {
+        let mut d = doc();
+        d.apply(&map(0x1000, 0x3000)).unwrap();
+        let mapped = d.lab().clone();
+        for va in [0x1000, 0x2000, 0x3000] {
+            d.apply(&access(va)).unwrap();
+        }
+        let accessed = d.lab().clone();
+        assert_ne!(accessed, mapped, "the accesses set A and D bits");
+        let root_entry = accessed.machine.processes[0].root << 12;
+        d.apply(&Edit::SetField { entry_addr: root_entry, level: 0, field: "U/S".into(), value: 0 }).unwrap();
+        assert_eq!(d.undo(), Some(format!("set U/S of entry at {root_entry:#x}")));
+        assert_eq!(*d.lab(), accessed, "one press undid the edit, not an access");
+        assert_eq!(d.undo(), Some("3 accesses".into()));
+        assert_eq!(*d.lab(), mapped);
+    }
+
+    #[test]
+    fn failed_edits_change_nothing_and_record_nothing() {
+        let mut d = doc();
+        let before = d.lab().clone();
+        assert!(d.apply(&Edit::RemoveProcess { process: 0 }).is_err());
+        assert!(d.apply(&map(0x1001, 0x1000)).is_err());
+        assert_eq!(*d.lab(), before);
+        assert!(!d.can_undo());
+        assert!(!d.dirty);
+    }
+
+    #[test]
+    fn locks_hold_for_edits_os_settings_and_runs() {
+        let mut d = doc();
+        d.apply(&map(0x1000, 0x1000)).unwrap();
+        let mut locks = Locks::default();
+        locks.lock(LockTarget::Process("init"));
+        d.apply(&Edit::SetLocks(locks)).unwrap();
+        d.enforce_locks = true;
+        let before = d.lab().clone();
+        let err = d.apply(&map(0x2000, 0x1000)).unwrap_err();
+        assert!(err.to_string().contains("\"init\" is locked"), "{err}");
+        let err = d
+            .run("raw map", StepKind::Replay, |lab| {
+                lab.machine.map(
+                    0,
+                    &MapRequest {
+                        va: 0x5000,
+                        len: 0x1000,
+                        target: MapTarget::Alloc,
+                        page_size: None,
+                        flags: None,
+                    },
+                )?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(matches!(err, EditError::Locked(_)), "{err}");
+        assert_eq!(*d.lab(), before, "refused changes leave the lab as it was");
+        d.apply(&access(0x1000)).expect("accessed and dirty bits are the MMU's, not the student's");
+        let os = OsSettings { model: OsModel::Demand, frames: 4, ..OsSettings::default() };
+        d.apply(&Edit::SetOs(os)).unwrap();
+        assert_eq!(d.undo_label().as_deref(), Some("change the OS model"));
+        d.undo();
+        assert_eq!(d.lab().os, OsSettings::default(), "the OS settings are undone like any edit");
+    }
+
+    #[test]
+    fn a_step_stores_a_diff_not_the_lab() {
+        let mut d = Document::new(
+            Lab::new("t", "", Machine::new(presets::by_name("x86-64").unwrap(), 1 << 30).unwrap()),
+            None,
+        );
+        d.apply(&map(0x40_0000, 64 << 20)).unwrap();
+        let after_map = d.history_bytes();
+        let leaf =
+            d.lab().machine.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap().steps[3].entry_addr;
+        d.apply(&Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: 1 }).unwrap();
+        let edit_bytes = d.history_bytes() - after_map;
+        assert!(edit_bytes < 3 * 4096, "one entry edit keeps one chunk: {edit_bytes} bytes");
+    }
+}

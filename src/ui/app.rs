@@ -95,20 +95,20 @@ impl PagelabApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         if self.prefs.show_processes {
             egui::Panel::left("processes").resizable(true).default_size(210.0).show(ui, |ui| {
-                processes::processes_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
+                processes::processes_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_exercises {
             egui::Panel::left("exercises").resizable(true).default_size(330.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("exercises-panel").show(ui, |ui| {
-                    exercises::exercises_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
+                    exercises::exercises_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
                 });
             });
         }
         if self.prefs.show_mmu {
             let width = if self.prefs.show_tlb { 450.0 } else { 500.0 };
             egui::Panel::right("mmu").resizable(true).default_size(width).show(ui, |ui| {
-                mmu_panel::mmu_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
+                mmu_panel::mmu_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
             });
         }
         if self.prefs.show_tlb {
@@ -128,7 +128,7 @@ impl PagelabApp {
             egui::Panel::bottom("inspector").resizable(true).default_size(170.0).max_size(400.0).show(
                 ui,
                 |ui| {
-                    inspector::inspector_ui(ui, &self.doc.lab(), &mut self.state, &mut actions);
+                    inspector::inspector_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
                 },
             );
         }
@@ -137,7 +137,7 @@ impl PagelabApp {
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
         if self.prefs.show_frames {
-            let (lab, generation) = (&self.doc.lab(), self.doc.generation);
+            let (lab, generation) = (self.doc.lab(), self.doc.generation);
             frames_view::frames_window(
                 &ctx,
                 &mut self.prefs.show_frames,
@@ -204,7 +204,7 @@ impl PagelabApp {
             self.actions.push(Action::New("welcome".into()));
         }
         if pressed(cmd, Key::M) {
-            self.state.map_dialog = Some(dialogs::map_dialog_for(&self.doc.lab(), None));
+            self.state.map_dialog = Some(dialogs::map_dialog_for(self.doc.lab(), None));
         }
     }
 
@@ -261,7 +261,7 @@ impl PagelabApp {
             },
             Action::SaveAs(path) => self.save_to(path),
             Action::ExportStudent(path) => {
-                let student = crate::exercise::student_version(&self.doc.lab());
+                let student = crate::exercise::student_version(self.doc.lab());
                 match io::save(&student, &path) {
                     Ok(()) => {
                         self.state.path_dialog = None;

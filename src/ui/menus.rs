@@ -104,7 +104,7 @@ fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions:
     }
     ui.separator();
     if item(ui, "Map pages…", "Ctrl+M", true) {
-        state.map_dialog = Some(dialogs::map_dialog_for(&doc.lab(), None));
+        state.map_dialog = Some(dialogs::map_dialog_for(doc.lab(), None));
     }
     if ui.button("Unmap pages…").clicked() {
         state.unmap_dialog = Some(Default::default());

@@ -245,3 +245,34 @@ fn quitting_or_opening_with_unsaved_changes_asks_first() {
     assert_eq!(h.state().doc.lab().machine.format.name, "sv39");
     assert!(!h.state().doc.dirty);
 }
+
+/// Accesses set A/D bits in one undo step of their own, so Ctrl+Z after a few accesses and an
+/// edit undoes the edit in one press; the next press undoes the accesses together.
+#[test]
+fn undo_after_accesses_and_an_edit_undoes_the_edit_in_one_press() {
+    let mut h = harness();
+    let original = h.state().doc.lab().clone();
+    for va in ["0x600010", "0x601010", "0x400000"] {
+        let field = h.get_by_label("Virtual address:");
+        field.focus();
+        h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        field.type_text(va);
+        h.run();
+        h.get_by_label("Translate").click();
+        h.run();
+    }
+    let accessed = h.state().doc.lab().clone();
+    assert_ne!(accessed, original, "the accesses wrote accessed bits");
+    assert_eq!(h.state().doc.undo_label().as_deref(), Some("3 accesses"));
+    h.get_by_label_contains("PT[0x0]  0x40_0000").click();
+    h.run();
+    h.get_by_label("R/W").click();
+    h.run();
+    assert_ne!(*h.state().doc.lab(), accessed, "the edit changed the entry");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert_eq!(*h.state().doc.lab(), accessed, "one press undid the edit and kept the accesses");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert_eq!(*h.state().doc.lab(), original, "the second press undid the three accesses");
+}

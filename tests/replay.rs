@@ -542,3 +542,33 @@ fn a_split_tlb_counts_as_two_tlbs_fed_fetches_and_data_apart() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--itlb 6x4"), "{err}");
 }
+
+/// Demand mapping into a process the exercise locks is refused at the record that would do it,
+/// with its line and the process named; `--save` then writes nothing. (It used to map pages into
+/// the locked process.) A process that is not locked still demand-maps.
+#[test]
+fn replay_with_demand_mapping_stops_at_a_locked_process() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let lab = empty_x86_64_lab(dir.path());
+    stdout_of(&["map", &lab, "0x1000"]);
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&lab).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    json["locks"] = serde_json::json!({ "processes": ["init"] });
+    std::fs::write(&lab, json.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let before = std::fs::read_to_string(&lab).unwrap_or_default();
+    let trace = dir.path().join("plain.trace");
+    // Line 1 hits the mapped page; line 2 would demand-map 0x5000.
+    std::fs::write(&trace, "0x1000 r\n0x5000 w\n0x6000 r\n").unwrap_or_else(|e| panic!("{e}"));
+    let trace = trace.to_str().unwrap_or_default();
+    let saved = dir.path().join("saved.json");
+    let saved = saved.to_str().unwrap_or_default();
+    let out = pagelab(&["replay", &lab, trace, "--demand-map", "--save", saved]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the replay was refused");
+    assert!(err.contains("line 2") && err.contains("\"init\"") && err.contains("locks"), "{err}");
+    assert!(!Path::new(saved).exists(), "nothing is saved");
+    assert_eq!(std::fs::read_to_string(&lab).unwrap_or_default(), before);
+    // Without demand mapping nothing would change: the faults are simply counted.
+    let text = stdout_of(&["replay", &lab, trace]);
+    assert!(text.contains("3 records"), "{text}");
+}

@@ -1,9 +1,10 @@
 //! `pagelab new`, `map` and `unmap`: commands that change a lab file (saved atomically).
 
+use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
 use crate::sim::addr::{format_size, parse_size, parse_u64};
 use crate::sim::machine::{MapRequest, MapTarget};
-use crate::sim::{Machine, PagingFormat, presets};
+use crate::sim::{Machine, presets};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -74,7 +75,15 @@ pub fn load_lab(path: &Path) -> anyhow::Result<Lab> {
     io::load(path).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
-fn save_lab(lab: &Lab, path: &Path) -> anyhow::Result<()> {
+/// A document for a command that edits a lab: the same write path as the app, with the
+/// exercise's locks enforced (a script cannot change what a student could not).
+pub fn editing(lab: Lab) -> Document {
+    let mut doc = Document::new(lab, None);
+    doc.enforce_locks = true;
+    doc
+}
+
+pub fn save_lab(lab: &Lab, path: &Path) -> anyhow::Result<()> {
     io::save(lab, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -92,17 +101,6 @@ pub fn parse_addr(what: &str, text: &str) -> anyhow::Result<u64> {
 
 fn parse_len(text: Option<&str>) -> anyhow::Result<Option<u64>> {
     text.map(|t| parse_size(t).map_err(|e| anyhow!("--length: {e}"))).transpose()
-}
-
-/// A default memory size that suits the format: the OSTEP sizes, else 256 MiB (sparse).
-pub fn default_memory(format: &PagingFormat) -> u64 {
-    match format.name.as_str() {
-        "ostep-multilevel" => 128 * 32,
-        "ostep-linear" => {
-            (1u64 << format.pa_bits.min(40)) + format.table_bytes(0).next_multiple_of(format.page_size())
-        }
-        _ => 256 << 20,
-    }
 }
 
 pub fn new(args: &NewArgs) -> anyhow::Result<String> {
@@ -132,9 +130,9 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
     }
     format.validate().map_err(|e| anyhow!("{e}"))?;
     let mem_size = if format.name == "ostep-linear" {
-        default_memory(&format)
+        presets::default_memory(&format)
     } else {
-        memory.unwrap_or_else(|| default_memory(&format))
+        memory.unwrap_or_else(|| presets::default_memory(&format))
     };
     let machine = Machine::new(format, mem_size)?;
     let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format.name));
@@ -151,7 +149,7 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
 }
 
 pub fn map(args: &MapArgs) -> anyhow::Result<String> {
-    let mut lab = load_lab(&args.lab)?;
+    let lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
     let len = parse_len(args.length.as_deref())?;
@@ -170,25 +168,21 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
         .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     let size = page_size.unwrap_or(lab.machine.format.page_size());
     let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
-    let before = lab.machine.clone();
-    let pages = lab.machine.map(process, &request)?;
-    crate::exercise::locks::refuse_locked_edit(&lab, &before)?;
-    save_lab(&lab, &args.lab)?;
-    Ok(format!(
-        "mapped {pages} page(s) of {} at {va:#x} in process \"{}\"\n",
-        format_size(size),
-        lab.machine.processes[process].name
-    ))
+    let name = lab.machine.processes[process].name.clone();
+    let mut doc = editing(lab);
+    let pages = doc.apply(&Edit::Map { process, request })?.pages;
+    save_lab(doc.lab(), &args.lab)?;
+    Ok(format!("mapped {pages} page(s) of {} at {va:#x} in process \"{name}\"\n", format_size(size)))
 }
 
 pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
-    let mut lab = load_lab(&args.lab)?;
+    let lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
     let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format.page_size());
-    let before = lab.machine.clone();
-    let gone = lab.machine.unmap(process, va, len)?;
-    crate::exercise::locks::refuse_locked_edit(&lab, &before)?;
-    save_lab(&lab, &args.lab)?;
-    Ok(format!("unmapped {} page(s) in process \"{}\"\n", gone.len(), lab.machine.processes[process].name))
+    let name = lab.machine.processes[process].name.clone();
+    let mut doc = editing(lab);
+    let applied = doc.apply(&Edit::Unmap { process, va, len })?;
+    save_lab(doc.lab(), &args.lab)?;
+    Ok(format!("unmapped {} page(s) in process \"{name}\"\n", applied.pages))
 }

@@ -6,6 +6,8 @@
 use super::edit::{load_lab, pick_process};
 use super::policy::PolicyChoice;
 use super::show::ModeArg;
+use crate::doc::EditError;
+use crate::doc::history::StepKind;
 use crate::lab::{Lab, io};
 use crate::sim::Mode;
 use crate::sim::os::{Future, Os, OsModel, OsReport, OsSettings};
@@ -169,6 +171,8 @@ fn replay_once(
     if let Some(settings) = os {
         replayer.set_os(Some(Os::new(settings, &lab.machine.format)?));
     }
+    // A script replays under the same rules as a student: locked processes are not changed.
+    replayer.set_locked(lab.locks.processes.iter().cloned());
     let input = open_trace(&args.trace)?;
     let mut trace = TraceReader::auto(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
     if os.is_some_and(|s| s.policy.needs_future()) {
@@ -196,6 +200,7 @@ fn replay_once(
 pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
     let mut lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
+    // Which process runs is the replay's choice, not an edit of the lab.
     lab.machine.switch_to(process)?;
     let (entries, ways) = parse_tlb_shape(&args.tlb)?;
     if !(args.tlb_ns.is_finite() && args.memory_ns.is_finite() && args.tlb_ns >= 0.0 && args.memory_ns >= 0.0)
@@ -222,7 +227,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
         costs: Costs { tlb_hit_ns: args.tlb_ns, memory_ns: args.memory_ns },
     };
     let pristine = args.fault_curve.map(|_| lab.clone());
-    let replayer = replay_once(args, &mut lab, &config, os)?;
+    // Through the document, as every change of a lab: what the replay writes (A/D bits, demand
+    // maps, the OS model's page moves) is checked against the exercise's locks.
+    let mut doc = super::edit::editing(lab);
+    let replayer = doc
+        .run("replay", StepKind::Replay, |lab| {
+            replay_once(args, lab, &config, os).map_err(|e| EditError::Other(format!("{e:#}")))
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    let lab = doc.into_lab();
     if let Some(path) = &args.save {
         io::save(&lab, path).with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -117,4 +117,6 @@ impl Edit {
 pub struct Applied {
     pub translation: Option<Translation>,
     pub message: String,
+    /// Pages a map or unmap touched.
+    pub pages: u64,
 }

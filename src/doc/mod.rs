@@ -165,10 +165,12 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
         }
         Edit::Map { process, request } => {
             let pages = m.map(*process, request)?;
+            applied.pages = pages;
             applied.message = format!("mapped {pages} page(s) at {:#x}", request.va);
         }
         Edit::Unmap { process, va, len } => {
             let gone = m.unmap(*process, *va, *len)?;
+            applied.pages = gone.len() as u64;
             applied.message = format!("unmapped {} page(s) at {va:#x}", gone.len());
         }
         Edit::AddProcess { name } => {

@@ -368,6 +368,17 @@ pub fn ostep_linear(va_bits: u32, page_shift: u32, pa_bits: u32) -> PagingFormat
     }
 }
 
+/// A default memory size that suits the format: the OSTEP sizes, else 256 MiB (sparse).
+pub fn default_memory(format: &PagingFormat) -> u64 {
+    match format.name.as_str() {
+        "ostep-multilevel" => 128 * 32,
+        "ostep-linear" => {
+            (1u64 << format.pa_bits.min(40)) + format.table_bytes(0).next_multiple_of(format.page_size())
+        }
+        _ => 256 << 20,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -276,6 +276,8 @@ pub struct PageOutcome {
     pub dirty_assist: bool,
     pub demand_mapped: bool,
     pub result: PageResult,
+    /// The fault was left alone: resolving it would change a locked process.
+    pub refused: bool,
 }
 
 /// What one record did.
@@ -296,12 +298,27 @@ pub struct StepOutcome<'a> {
 #[error("the trace names process {0:?}, which the lab does not have")]
 pub struct UnknownProcess(pub String);
 
+/// Why one record could not be replayed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    UnknownProcess(#[from] UnknownProcess),
+    #[error(
+        "the access to {va:#x} faults and resolving it would change process \"{process}\", which the exercise locks"
+    )]
+    Locked { process: String, va: u64 },
+}
+
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error(transparent)]
     Trace(#[from] TraceError),
     #[error("line {line}: the trace names process {name:?}, which the lab does not have")]
     UnknownProcess { line: u64, name: String },
+    #[error(
+        "line {line}: the access to {va:#x} faults and resolving it would change process \"{process}\", which the exercise locks; replay stopped there"
+    )]
+    Locked { line: u64, process: String, va: u64 },
 }
 
 /// Replays traces through a TLB in front of a machine's page tables.
@@ -319,6 +336,8 @@ pub struct Replayer {
     details: Vec<PageOutcome>,
     /// The operating system that answers faults, if any.
     os: Option<Os>,
+    /// Processes (by name) that demand mapping and the OS model may not change.
+    locked: Vec<String>,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -329,6 +348,19 @@ struct Walked {
     fill: Option<CachedTranslation>,
     /// Pages the OS model evicted meanwhile, as (va, ASID), to invalidate in the TLB.
     evicted: Vec<(u64, u16)>,
+    /// A fault demand mapping or the OS model would have resolved, left alone (locked process).
+    refused: bool,
+}
+
+/// Whether a walk may resolve a fault by changing the tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resolve {
+    /// Demand mapping is off (an OS model, if any, still answers its faults).
+    Off,
+    DemandMap,
+    /// The process is locked: a fault that demand mapping or the OS model would resolve stops
+    /// the replay instead.
+    Locked,
 }
 
 impl Replayer {
@@ -343,6 +375,7 @@ impl Replayer {
             switches: 0,
             details: Vec::with_capacity(MAX_DETAILED_PAGES),
             os: None,
+            locked: Vec::new(),
         })
     }
 
@@ -390,7 +423,7 @@ impl Replayer {
         &mut self,
         machine: &mut Machine,
         record: &TraceRecord,
-    ) -> Result<StepOutcome<'_>, UnknownProcess> {
+    ) -> Result<StepOutcome<'_>, RecordError> {
         let (process, switched, lookups) = self.replay(machine, record, true)?;
         Ok(StepOutcome { process, switched, lookups, pages: &self.details })
     }
@@ -402,9 +435,18 @@ impl Replayer {
         machine: &mut Machine,
         record: &TraceRecord,
         detailed: bool,
-    ) -> Result<(usize, bool, u64), UnknownProcess> {
+    ) -> Result<(usize, bool, u64), RecordError> {
         let switched = self.follow_process(machine, record.process.as_deref())?;
         let process = self.current.unwrap_or(0);
+        let locked = !self.locked.is_empty()
+            && machine.processes.get(process).is_some_and(|p| self.locked.contains(&p.name));
+        let resolve = if locked && (self.config.demand_map || self.os.is_some()) {
+            Resolve::Locked
+        } else if self.config.demand_map {
+            Resolve::DemandMap
+        } else {
+            Resolve::Off
+        };
         self.records += 1;
         self.details.clear();
         let access = access_of(record.kind);
@@ -417,8 +459,13 @@ impl Replayer {
         for page in pages_touched(record.addr, record.size, shift) {
             let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
             let os = self.os.as_mut();
-            let outcome = lookup(&mut self.tlb, counters, &self.config, machine, os, process, va, access);
+            let outcome =
+                lookup(&mut self.tlb, counters, &self.config, machine, os, process, va, access, resolve);
             lookups += 1;
+            if outcome.refused {
+                let process = machine.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
+                return Err(RecordError::Locked { process, va });
+            }
             if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
             }
@@ -447,8 +494,14 @@ impl Replayer {
         while done < max_records {
             let Some(record) = trace.next() else { break };
             let record = record?;
-            if let Err(UnknownProcess(name)) = self.replay(machine, &record, false) {
-                return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+            match self.replay(machine, &record, false) {
+                Ok(_) => {}
+                Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
+                    return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+                }
+                Err(RecordError::Locked { process, va }) => {
+                    return Err(ReplayError::Locked { line: trace.line(), process, va });
+                }
             }
             done += 1;
         }
@@ -510,6 +563,12 @@ impl Replayer {
         true
     }
 
+    /// Names the processes whose faults may not be resolved by changing their tables (the
+    /// exercise's locked processes): a record that would stops the replay with an error.
+    pub fn set_locked(&mut self, names: impl IntoIterator<Item = String>) {
+        self.locked = names.into_iter().collect();
+    }
+
     /// Turns demand mapping on or off for the records that follow.
     pub fn set_demand_map(&mut self, on: bool) {
         self.config.demand_map = on;
@@ -532,10 +591,11 @@ impl Replayer {
                 dirty_assist: false,
                 demand_mapped: false,
                 result: PageResult::Fault(FaultKind::NotPresent),
+                refused: false,
             };
         };
         // No OS model either: the fault itself is what the student asked to see.
-        lookup(&mut self.tlb, counters, &config, machine, None, process, va, access)
+        lookup(&mut self.tlb, counters, &config, machine, None, process, va, access, Resolve::Off)
     }
 
     /// Follows the machine's active process: a change switches the TLB's address space, which
@@ -582,6 +642,7 @@ fn lookup(
     process: usize,
     va: u64,
     access: Access,
+    resolve: Resolve,
 ) -> PageOutcome {
     let mode = config.mode;
     if let Some(os) = os.as_deref_mut() {
@@ -598,6 +659,7 @@ fn lookup(
         dirty_assist: false,
         demand_mapped: false,
         result: PageResult::Mapped { pa: 0 },
+        refused: false,
     };
     if let Some(entry) = tlb.lookup(asid, va) {
         counters.hits += 1;
@@ -614,13 +676,15 @@ fn lookup(
         }
         counters.dirty_assists += 1;
         outcome.dirty_assist = true;
-        let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
+        let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
         invalidate_evicted(tlbs, &mut walked);
+        outcome.refused = walked.refused;
         return finish_assist(tlbs.get_mut(class), va, walked, outcome);
     }
     counters.misses += 1;
-    let mut walked = walk(machine, os, process, va, access, mode, config.demand_map, counters);
+    let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
     invalidate_evicted(tlbs, &mut walked);
+    outcome.refused = walked.refused;
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
     outcome.result = walked.result;
@@ -680,7 +744,7 @@ fn walk(
     va: u64,
     access: Access,
     mode: Mode,
-    demand_map: bool,
+    resolve: Resolve,
     counters: &mut Counters,
 ) -> Walked {
     let mut walked = Walked {
@@ -689,6 +753,7 @@ fn walk(
         demand_mapped: false,
         fill: None,
         evicted: Vec::new(),
+        refused: false,
     };
     // A page load, then an Svade fault: two handler calls resolve any fault the OS model takes.
     let mut os_rounds = 0;
@@ -711,6 +776,13 @@ fn walk(
             Outcome::Fault(fault) => {
                 counters.count_fault(fault.kind);
                 walked.result = PageResult::Fault(fault.kind);
+                if resolve == Resolve::Locked {
+                    let os_handles = os.as_deref().is_some_and(|os| os.handles(fault.kind));
+                    let would_map =
+                        os.is_none() && fault.kind == FaultKind::NotPresent && !walked.demand_mapped;
+                    walked.refused = os_handles || would_map;
+                    return walked;
+                }
                 if let Some(os) = os.as_deref_mut().filter(|os| os.handles(fault.kind)) {
                     os_rounds += 1;
                     if os_rounds > 2 {
@@ -733,7 +805,10 @@ fn walk(
                         }
                     }
                 }
-                if fault.kind != FaultKind::NotPresent || !demand_map || walked.demand_mapped {
+                if fault.kind != FaultKind::NotPresent
+                    || resolve != Resolve::DemandMap
+                    || walked.demand_mapped
+                {
                     return walked;
                 }
                 let page = machine.format.page_size();

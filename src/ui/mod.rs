@@ -31,7 +31,7 @@ use std::process::ExitCode;
 pub fn new_lab(name: &str) -> Option<Lab> {
     if let Some(preset) = name.strip_prefix("empty:") {
         let format = presets::by_name(preset)?;
-        let memory = crate::cli::edit::default_memory(&format);
+        let memory = presets::default_memory(&format);
         let machine = Machine::new(format, memory).ok()?;
         return Some(Lab::new(&format!("New {preset} lab"), "", machine));
     }

@@ -329,6 +329,9 @@ impl PagelabApp {
             self.tlb.series = PlotSeries::new(self.state.tlb.window);
         }
         self.tlb.replayer.set_demand_map(self.state.tlb.demand_map);
+        let locked =
+            if self.doc.enforce_locks { self.doc.lab().locks.processes.clone() } else { Default::default() };
+        self.tlb.replayer.set_locked(locked);
         let label = format!("replay of {}", player.name());
         let replayer = &mut self.tlb.replayer;
         let series = &mut self.tlb.series;

@@ -6,7 +6,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use super::tlb_state::{TlbAction, TlbSim};
 use crate::sim::Machine;
-use crate::sim::replay::{PageResult, ReplayError, Replayer, UnknownProcess};
+use crate::sim::replay::{PageResult, RecordError, ReplayError, Replayer};
 use crate::sim::tlb::AccessClass;
 use crate::sim::trace::{AccessKind, TraceInput, TraceReader};
 use std::fs::File;
@@ -140,7 +140,9 @@ impl TracePlayer {
                 Ok(done)
             }
             Err(ReplayError::Trace(e)) => Err(format!("{}: {e}", self.name())),
-            Err(e @ ReplayError::UnknownProcess { .. }) => Err(format!("{}: {e}", self.name())),
+            Err(e @ (ReplayError::UnknownProcess { .. } | ReplayError::Locked { .. })) => {
+                Err(format!("{}: {e}", self.name()))
+            }
         }
     }
 
@@ -154,11 +156,9 @@ impl TracePlayer {
         let line = self.reader.line();
         let record = record.map_err(|e| format!("{}: {e}", self.name()))?;
         let tlb = AccessClass::short_name(replayer.tlbs().is_split().then(|| record.kind.class()));
-        let step = replayer.step(machine, &record).map_err(|UnknownProcess(name)| {
-            format!(
-                "{}: line {line}: the trace names process {name:?}, which the lab does not have",
-                self.name()
-            )
+        let step = replayer.step(machine, &record).map_err(|e: RecordError| {
+            let stopped = if matches!(e, RecordError::Locked { .. }) { "; replay stopped there" } else { "" };
+            format!("{}: line {line}: {e}{stopped}", self.name())
         })?;
         self.records += 1;
         let kind = match record.kind {

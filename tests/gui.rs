@@ -76,13 +76,25 @@ fn typing_an_address_shows_the_physical_address_or_the_fault() {
         .pa()
         .unwrap();
     h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa)));
-    // The walk's path is highlighted in the tree, level by level.
+    // The live walk's path is highlighted in the tree as a preview, level by level; nothing was
+    // performed yet, so nothing says it wrote.
     for step in 1..=4 {
-        h.get_by_label_contains(&format!("(walk step {step})"));
+        h.get_by_label_contains(&format!("(preview step {step})"));
     }
-    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 4);
-    let leaf_row = h.get_by_label_contains("(walk step 4)").accesskit_node().label().unwrap_or_default();
+    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 0);
+    assert!(h.query_by_label_contains("The last access wrote").is_none());
+    let leaf_row = h.get_by_label_contains("(preview step 4)").accesskit_node().label().unwrap_or_default();
     assert!(leaf_row.starts_with("PT[0x0]  0x60_0000"), "{leaf_row}");
+    // Performing it makes it the walk, and the panel says what it wrote until an undo.
+    h.get_by_label("Translate").click();
+    h.run();
+    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 4);
+    assert_eq!(h.query_all_by_label_contains("(preview step").count(), 0);
+    h.get_by_label_contains("The last access wrote");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert!(h.query_by_label_contains("The last access wrote").is_none(), "the undo reverted the access");
+    assert_eq!(h.query_all_by_label_contains("(walk step").count(), 0);
     let field = h.get_by_label("Virtual address:");
     field.focus();
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);

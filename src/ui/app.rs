@@ -273,7 +273,11 @@ impl PagelabApp {
                 }
             }
             Action::Undo => match self.doc.undo() {
-                Some(what) => self.state.info(format!("undid {what}")),
+                Some(what) => {
+                    // The undo reverted what the last access wrote, if it was that step.
+                    self.state.last_walk = None;
+                    self.state.info(format!("undid {what}"))
+                }
                 None => self.state.info("nothing to undo"),
             },
             Action::Redo => match self.doc.redo() {
@@ -394,7 +398,9 @@ impl PagelabApp {
         self.state.mmu.mode = mode;
         if self.state.mmu.dry_run {
             match self.doc.lab().machine.translate(process, va, access, mode) {
-                Ok(t) => {
+                Ok(mut t) => {
+                    // A dry run writes nothing: there is nothing for "The last access wrote".
+                    t.ad_updates.clear();
                     self.record_history(&t);
                     self.state.last_walk = Some(t);
                     self.state.info(format!("dry run of {va:#x}: memory untouched"));

@@ -38,7 +38,9 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut V
             } else if !t.ad_updates.is_empty() {
                 ad_ui(ui, m, &t, "Performing it (Enter) will write");
             }
-            state.last_walk = Some(t);
+            state.preview = Some(t);
+        } else {
+            state.preview = None;
         }
         ui.add_space(8.0);
         settings_ui(ui, m, actions);

@@ -167,8 +167,11 @@ pub struct UiState {
     pub rows: Vec<TreeRow>,
     pub rows_key: Option<RowsKey>,
     pub mmu: MmuInput,
-    /// The last access performed (its path is highlighted in the tree).
+    /// The last access performed (its path is highlighted in the tree) until the next one or
+    /// an undo.
     pub last_walk: Option<Translation>,
+    /// The MMU panel's live walk of the typed address, not performed (drawn as a preview).
+    pub preview: Option<Translation>,
     pub history: Vec<HistoryItem>,
     pub map_dialog: Option<MapDialog>,
     pub unmap_dialog: Option<UnmapDialog>,

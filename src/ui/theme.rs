@@ -39,6 +39,15 @@ pub fn ok_color(dark: bool) -> Color32 {
 }
 
 /// Background of rows on the last translation's path.
+/// The live preview's path: fainter than a performed walk.
+pub fn preview_highlight(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgba_unmultiplied(0x7b, 0xb0, 0xe5, 0x20)
+    } else {
+        Color32::from_rgba_unmultiplied(0x40, 0x90, 0xff, 0x28)
+    }
+}
+
 pub fn walk_highlight(dark: bool) -> Color32 {
     if dark {
         Color32::from_rgba_unmultiplied(0xe5, 0xc0, 0x7b, 0x38)

@@ -131,15 +131,34 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
     {
         area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
     }
-    let walk: Vec<u64> = state.last_walk.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect();
+    let steps_of = |t: &Option<crate::sim::Translation>| -> Vec<u64> {
+        t.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect()
+    };
+    let walk = steps_of(&state.last_walk);
+    // The preview is drawn only where it differs from the access performed.
+    let same =
+        state.preview.as_ref().zip(state.last_walk.as_ref()).is_some_and(|(p, w)| {
+            p.va == w.va && p.access == w.access && p.mode == w.mode && p.steps == w.steps
+        });
+    let preview = if same { Vec::new() } else { steps_of(&state.preview) };
     let rows = std::mem::take(&mut state.rows);
     area.show_rows(ui, row_height, rows.len(), |ui, range| {
         for row in &rows[range] {
-            let step = walk.iter().position(|&a| a == row.entry_addr);
+            let step = match walk.iter().position(|&a| a == row.entry_addr) {
+                Some(step) => Some(WalkMark::Performed(step)),
+                None => preview.iter().position(|&a| a == row.entry_addr).map(WalkMark::Preview),
+            };
             row_ui(ui, m, row, step, row_height, &font, dark, state, actions);
         }
     });
     state.rows = rows;
+}
+
+/// A row on a walk: the access performed last, or the MMU panel's live preview.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WalkMark {
+    Performed(usize),
+    Preview(usize),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +166,7 @@ fn row_ui(
     ui: &mut egui::Ui,
     m: &Machine,
     row: &TreeRow,
-    walk_step: Option<usize>,
+    walk_step: Option<WalkMark>,
     height: f32,
     font: &egui::FontId,
     dark: bool,
@@ -159,7 +178,8 @@ fn row_ui(
     let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
     response.widget_info(|| {
         let label = match walk_step {
-            Some(step) => format!("{text}  (walk step {})", step + 1),
+            Some(WalkMark::Performed(step)) => format!("{text}  (walk step {})", step + 1),
+            Some(WalkMark::Preview(step)) => format!("{text}  (preview step {})", step + 1),
             None => text.clone(),
         };
         egui::WidgetInfo::labeled(egui::Role::Button, true, label)
@@ -168,8 +188,10 @@ fn row_ui(
     let painter = ui.painter_at(rect);
     if selected {
         painter.rect_filled(rect, 3.0, ui.visuals().selection.bg_fill);
-    } else if walk_step.is_some() {
+    } else if let Some(WalkMark::Performed(_)) = walk_step {
         painter.rect_filled(rect, 3.0, theme::walk_highlight(dark));
+    } else if let Some(WalkMark::Preview(_)) = walk_step {
+        painter.rect_filled(rect, 3.0, theme::preview_highlight(dark));
     } else if response.hovered() {
         painter.rect_filled(rect, 3.0, ui.visuals().widgets.hovered.weak_bg_fill);
     }
@@ -189,12 +211,18 @@ fn row_ui(
     job.append(head, 0.0, TextFormat::simple(font.clone(), level_color));
     job.append("  ", 0.0, TextFormat::simple(font.clone(), body_color));
     job.append(tail, 0.0, TextFormat::simple(font.clone(), body_color));
-    if let Some(step) = walk_step {
-        job.append(
+    match walk_step {
+        Some(WalkMark::Performed(step)) => job.append(
             &format!("   <- walk step {}", step + 1),
             0.0,
             TextFormat::simple(font.clone(), Color32::from_rgb(0xe5, 0xa5, 0x4b)),
-        );
+        ),
+        Some(WalkMark::Preview(step)) => job.append(
+            &format!("   <- preview step {}", step + 1),
+            0.0,
+            TextFormat::simple(font.clone(), Color32::from_rgb(0x6c, 0x9e, 0xd8)),
+        ),
+        None => {}
     }
     let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
     painter.galley(rect.min + vec2(indent + 22.0, ROW_PAD / 2.0), galley, text_color);

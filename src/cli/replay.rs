@@ -167,7 +167,7 @@ fn replay_once(
         (e, _) => anyhow!("{e}"),
     })?;
     if let Some(settings) = os {
-        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?));
+        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?.with_swap(lab.swap.clone())));
     }
     let input = open_trace(&args.trace)?;
     let mut trace = TraceReader::auto(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
@@ -189,6 +189,10 @@ fn replay_once(
         }
     } else {
         replayer.run(&mut lab.machine, &mut trace).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    }
+    if let Some(os) = replayer.os() {
+        // The tables now name slots of this swap area: the lab keeps it, so --save writes it.
+        lab.swap = os.swap().pages().clone();
     }
     Ok(replayer)
 }

@@ -7,9 +7,10 @@ use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
-use crate::sim::os::OsSettings;
+use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
+use super::swap::{self, StoredSwapPage};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -45,6 +46,8 @@ pub struct Lab {
     pub machine: Machine,
     /// Who answers page faults (left out of the file while it has the defaults).
     pub os: OsSettings,
+    /// The OS model's swap area: pages it evicted, whose not-present PTEs name these slots.
+    pub swap: SwapPages,
     /// Tasks for students (empty in a plain lab).
     pub exercises: Exercises,
     /// Parts students cannot edit.
@@ -103,6 +106,9 @@ pub struct LabFile {
     /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
     #[serde(default, skip_serializing_if = "OsSettings::is_default")]
     pub os: OsSettings,
+    /// The OS model's swap slots and their bytes (left out while there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swap: Vec<StoredSwapPage>,
     #[serde(default, skip_serializing_if = "Exercises::is_empty")]
     pub exercises: Exercises,
     #[serde(default, skip_serializing_if = "Locks::is_empty")]
@@ -119,7 +125,7 @@ fn hex_encode(bytes: &[u8]) -> String {
     text
 }
 
-fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+pub(super) fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -142,7 +148,7 @@ fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
-fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
+pub(super) fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -185,6 +191,7 @@ impl Lab {
             description: description.to_string(),
             machine,
             os: OsSettings::default(),
+            swap: SwapPages::new(),
             exercises: Exercises::default(),
             locks: Locks::default(),
         }
@@ -214,6 +221,7 @@ impl Lab {
             active: m.active,
             settings: m.settings,
             os: self.os,
+            swap: swap::to_stored(&self.swap),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
         }
@@ -310,12 +318,14 @@ impl Lab {
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
+        let swap = swap::from_stored(&file.swap, &machine.format)?;
         crate::exercise::validate(&file.exercises)?;
         Ok(Self {
             title: file.title,
             description: file.description,
             machine,
             os: file.os,
+            swap,
             exercises: file.exercises,
             locks: file.locks,
         })

@@ -24,7 +24,10 @@ pub struct StoredSwapPage {
 pub fn to_stored(pages: &SwapPages) -> Vec<StoredSwapPage> {
     pages
         .iter()
-        .map(|(&slot, bytes)| StoredSwapPage { slot, bytes: bytes.as_deref().map(byte_runs).unwrap_or_default() })
+        .map(|(&slot, bytes)| StoredSwapPage {
+            slot,
+            bytes: bytes.as_deref().map(byte_runs).unwrap_or_default(),
+        })
         .collect()
 }
 
@@ -48,23 +51,34 @@ pub fn from_stored(stored: &[StoredSwapPage], format: &PagingFormat) -> Result<S
         if page.slot >= encoding.max_slots() {
             return Err(LabError::new(
                 format!("{path}.slot"),
-                format!("slot {} does not fit the format's swap entries ({} slots)", page.slot, encoding.max_slots()),
+                format!(
+                    "slot {} does not fit the format's swap entries ({} slots)",
+                    page.slot,
+                    encoding.max_slots()
+                ),
             ));
         }
         let mut bytes = Vec::new();
         for (j, ByteRun(offset, hex)) in page.bytes.iter().enumerate() {
             let run_path = format!("{path}.bytes[{j}]");
             let run = hex_decode(hex).map_err(|e| LabError::new(&run_path, e))?;
-            let end = offset.checked_add(run.len() as u64).filter(|&end| end <= page_size).ok_or_else(|| {
-                LabError::new(
-                    &run_path,
-                    format!("{} bytes at offset {offset:#x} overflow the {page_size}-byte page", run.len()),
-                )
-            })?;
+            let end =
+                offset.checked_add(run.len() as u64).filter(|&end| end <= page_size).ok_or_else(|| {
+                    LabError::new(
+                        &run_path,
+                        format!(
+                            "{} bytes at offset {offset:#x} overflow the {page_size}-byte page",
+                            run.len()
+                        ),
+                    )
+                })?;
             let grown = end.saturating_sub(bytes.len() as u64);
             total = total.saturating_add(grown);
             if total > MAX_SWAP_BYTES {
-                return Err(LabError::new(&run_path, format!("the swap pages hold more than {MAX_SWAP_BYTES} bytes")));
+                return Err(LabError::new(
+                    &run_path,
+                    format!("the swap pages hold more than {MAX_SWAP_BYTES} bytes"),
+                ));
             }
             // Fails only on a host whose addresses are narrower than the run's offset.
             let (start, end) = (usize::try_from(*offset), usize::try_from(end));

@@ -118,7 +118,8 @@ impl SwapArea {
     /// A swap area holding `pages` (from a saved lab), with no reads or writes counted yet.
     #[must_use]
     pub fn from_pages(pages: SwapPages) -> Self {
-        let slots = pages.into_iter().map(|(slot, bytes)| (slot, bytes.as_deref().and_then(trimmed))).collect();
+        let slots =
+            pages.into_iter().map(|(slot, bytes)| (slot, bytes.as_deref().and_then(trimmed))).collect();
         Self { slots, writes: 0, reads: 0 }
     }
 
@@ -264,7 +265,8 @@ mod tests {
         assert_eq!(back.get(0), Some(Some(&[0u8, 7][..])), "trailing zeros are not kept");
         assert_eq!((back.writes(), back.reads()), (0, 0));
         let zeros: Box<[u8]> = Box::from(&[0u8, 0][..]);
-        let padded = SwapArea::from_pages(BTreeMap::from([(0, Some(Box::from(&[0u8, 7, 0][..]))), (1, Some(zeros))]));
+        let padded =
+            SwapArea::from_pages(BTreeMap::from([(0, Some(Box::from(&[0u8, 7, 0][..]))), (1, Some(zeros))]));
         assert_eq!(padded.get(0), Some(Some(&[0u8, 7][..])));
         assert_eq!(padded.get(1), Some(None), "a page of zeros is stored as one");
     }

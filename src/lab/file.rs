@@ -2,6 +2,7 @@
 //! memory that is in use, processes and settings. Loading never panics; every problem is
 //! reported with the JSON path where it was found.
 
+use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
@@ -10,7 +11,6 @@ use crate::sim::mmu::MmuSettings;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
-use super::swap::{self, StoredSwapPage};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -236,6 +236,12 @@ impl Lab {
     pub fn from_json(text: &str) -> Result<Self, LabError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| LabError::new("", format!("not valid JSON: {e}")))?;
+        Self::from_value(value)
+    }
+
+    /// Validates a lab already parsed as JSON (one kept inside another file); errors carry the
+    /// JSON path within the lab.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, LabError> {
         check_header(&value)?;
         let file: LabFile = serde_path_to_error::deserialize(&value)
             .map_err(|e| LabError::new(e.path().to_string(), e.inner().to_string()))?;

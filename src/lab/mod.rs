@@ -7,6 +7,7 @@ pub mod io;
 pub mod ostep;
 pub mod ostep_import;
 pub mod procmaps;
+pub mod recovery;
 pub mod samples;
 pub mod swap;
 

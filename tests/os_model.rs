@@ -396,3 +396,78 @@ fn the_cli_fault_curve_shows_beladys_anomaly_and_the_lab_settings_apply() {
     assert_eq!(json["os"]["faults"], 9);
     assert_eq!(json["fault_curve"], serde_json::json!([[1, 12], [2, 12], [3, 9], [4, 10]]));
 }
+
+/// Page `n` of a reference string in `lab`, read through a fresh OS model that starts from
+/// `swap`: the bytes at the start of the page once the access has loaded it.
+fn read_back(lab: &pagelab::lab::Lab, swap: os::SwapPages, n: u64, len: usize) -> Vec<u8> {
+    let mut m = lab.machine.clone();
+    let mut os = Os::new(lab.os, &m.format).expect("os").with_swap(swap);
+    let done = access(&mut os, &mut m, n, Access::Read);
+    assert!(matches!(done.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { .. })));
+    let mut bytes = vec![0; len];
+    m.mem.read(pa_of(&m, n), &mut bytes).expect("read");
+    bytes
+}
+
+#[test]
+fn a_page_swapped_out_before_a_save_reads_its_bytes_back_after_reopening() {
+    for preset in ["x86-64", "sv39", "ostep-multilevel"] {
+        let mut lab = pagelab::lab::Lab::new("t", "", machine(preset));
+        lab.os = demand(1, Policy::Fifo);
+        let mut os = Os::new(lab.os, &lab.machine.format).expect("os");
+        access(&mut os, &mut lab.machine, 0, Access::Write);
+        lab.machine.mem.write(pa_of(&lab.machine, 0), b"page A").expect("write");
+        access(&mut os, &mut lab.machine, 1, Access::Read);
+        assert_eq!(os.encoding().decode(pte(&os, &lab.machine, 0)), Some(0), "{preset}: page 0 in slot 0");
+        lab.swap = os.swap().pages().clone();
+
+        let json = lab.to_json();
+        assert!(json.contains("\"swap\""), "{preset}");
+        let reopened = pagelab::lab::Lab::from_json(&json).expect("reopens");
+        assert_eq!(reopened, lab, "{preset}");
+        assert_eq!(read_back(&reopened, reopened.swap.clone(), 0, 6), b"page A", "{preset}");
+        // Without the swap contents (as before labs kept them) the page came back as zeros.
+        assert_eq!(read_back(&reopened, os::SwapPages::new(), 0, 6), [0; 6], "{preset}");
+    }
+}
+
+#[test]
+fn replay_save_keeps_the_swap_area_and_the_next_replay_starts_from_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name);
+    let trace = |name: &str, lines: &str| {
+        std::fs::write(path(name), lines).expect("write the trace");
+        path(name)
+    };
+    let replay = |lab: &str, trace: &std::path::Path, saved: &str| {
+        let out = std::process::Command::new(PAGELAB)
+            .arg("replay")
+            .args([&path(lab), trace])
+            .args(["--json", "--save"])
+            .arg(path(saved))
+            .output()
+            .expect("pagelab replay");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (json, pagelab::lab::io::load(&path(saved)).expect("the saved lab loads"))
+    };
+    let mut lab = pagelab::lab::Lab::new("t", "", machine("x86-64"));
+    lab.os = demand(1, Policy::Fifo);
+    pagelab::lab::io::save(&lab, &path("lab.json")).expect("save the lab");
+
+    // Page 0 is written, then evicted to slot 0 by page 1.
+    let (_, first) = replay("lab.json", &trace("writes.trace", "0x10000000 w\n0x10001000 w\n"), "first.json");
+    assert_eq!(first.swap.keys().copied().collect::<Vec<_>>(), [0], "slot 0 is saved, a zero page");
+    assert!(std::fs::read_to_string(path("first.json")).expect("read").contains("\"swap\""));
+
+    // Put bytes in the slot, as if the page had held them; the next replay reads them back.
+    let mut edited = first;
+    edited.swap.insert(0, Some(Box::from(&b"hi"[..])));
+    pagelab::lab::io::save(&edited, &path("edited.json")).expect("save");
+    let (stats, second) = replay("edited.json", &trace("read.trace", "0x10000000 r\n"), "second.json");
+    assert_eq!(stats["os"]["swap_ins"], 1);
+    let mut bytes = [0u8; 2];
+    second.machine.mem.read(pa_of(&second.machine, 0), &mut bytes).expect("read");
+    assert_eq!(&bytes, b"hi");
+    assert_eq!(second.swap, edited.swap, "the slot stays: the page keeps a clean copy there");
+}

@@ -169,7 +169,7 @@ fn replay_once(
         (e, _) => anyhow!("{e}"),
     })?;
     if let Some(settings) = os {
-        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?));
+        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?.with_swap(lab.swap.clone())));
     }
     // A script replays under the same rules as a student: locked processes are not changed.
     replayer.set_locked(lab.locks.processes.iter().cloned());
@@ -193,6 +193,10 @@ fn replay_once(
         }
     } else {
         replayer.run(&mut lab.machine, &mut trace).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    }
+    if let Some(os) = replayer.os() {
+        // The tables now name slots of this swap area: the lab keeps it, so --save writes it.
+        lab.swap = os.swap().pages().clone();
     }
     Ok(replayer)
 }

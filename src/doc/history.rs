@@ -6,7 +6,7 @@ use crate::exercise::{Exercises, Locks};
 use crate::lab::Lab;
 use crate::sim::mem::Journal;
 use crate::sim::mmu::MmuSettings;
-use crate::sim::os::OsSettings;
+use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::process::Process;
 
 /// Most steps kept; the oldest go first.
@@ -23,6 +23,7 @@ pub struct LabParts {
     pub os: OsSettings,
     pub exercises: Exercises,
     pub locks: Locks,
+    pub swap: SwapPages,
 }
 
 impl LabParts {
@@ -36,6 +37,7 @@ impl LabParts {
             os: lab.os,
             exercises: lab.exercises.clone(),
             locks: lab.locks.clone(),
+            swap: lab.swap.clone(),
         }
     }
 
@@ -50,6 +52,7 @@ impl LabParts {
         lab.os = self.os;
         lab.exercises = self.exercises;
         lab.locks = self.locks;
+        lab.swap = self.swap;
         old
     }
 

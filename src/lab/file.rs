@@ -2,12 +2,13 @@
 //! memory that is in use, processes and settings. Loading never panics; every problem is
 //! reported with the JSON path where it was found.
 
+use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
-use crate::sim::os::OsSettings;
+use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,8 @@ pub struct Lab {
     pub machine: Machine,
     /// Who answers page faults (left out of the file while it has the defaults).
     pub os: OsSettings,
+    /// The OS model's swap area: pages it evicted, whose not-present PTEs name these slots.
+    pub swap: SwapPages,
     /// Tasks for students (empty in a plain lab).
     pub exercises: Exercises,
     /// Parts students cannot edit.
@@ -100,6 +103,9 @@ pub struct LabFile {
     /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
     #[serde(default, skip_serializing_if = "OsSettings::is_default")]
     pub os: OsSettings,
+    /// The OS model's swap slots and their bytes (left out while there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swap: Vec<StoredSwapPage>,
     #[serde(default, skip_serializing_if = "Exercises::is_empty")]
     pub exercises: Exercises,
     #[serde(default, skip_serializing_if = "Locks::is_empty")]
@@ -116,7 +122,7 @@ fn hex_encode(bytes: &[u8]) -> String {
     text
 }
 
-fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
+pub(super) fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -139,7 +145,7 @@ fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
-fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
+pub(super) fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -193,6 +199,7 @@ impl Lab {
             description: description.to_string(),
             machine,
             os: OsSettings::default(),
+            swap: SwapPages::new(),
             exercises: Exercises::default(),
             locks: Locks::default(),
         }
@@ -217,6 +224,7 @@ impl Lab {
             active: m.active,
             settings: m.settings,
             os: self.os,
+            swap: swap::to_stored(&self.swap),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
         }
@@ -231,6 +239,12 @@ impl Lab {
     pub fn from_json(text: &str) -> Result<Self, LabError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| LabError::new("", format!("not valid JSON: {e}")))?;
+        Self::from_value(value)
+    }
+
+    /// Validates a lab already parsed as JSON (one kept inside another file); errors carry the
+    /// JSON path within the lab.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, LabError> {
         check_header(&value)?;
         let file: LabFile = serde_path_to_error::deserialize(&value)
             .map_err(|e| LabError::new(e.path().to_string(), e.inner().to_string()))?;
@@ -302,12 +316,14 @@ impl Lab {
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
+        let swap = swap::from_stored(&file.swap, &machine.format)?;
         crate::exercise::validate(&file.exercises)?;
         Ok(Self {
             title: file.title,
             description: file.description,
             machine,
             os: file.os,
+            swap,
             exercises: file.exercises,
             locks: file.locks,
         })

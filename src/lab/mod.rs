@@ -1,11 +1,14 @@
-//! The lab file: serde types, versioning, validation with JSON paths, atomic saves, and the
-//! importers (`ostep` reads the text OSTEP's homework simulators print), and the sample labs.
+//! The lab file: serde types, versioning, validation with JSON paths, the OS model's swap
+//! contents, atomic saves, and the importers (`ostep` reads the text OSTEP's homework
+//! simulators print), and the sample labs.
 
 pub mod file;
 pub mod io;
 pub mod ostep;
 pub mod ostep_import;
 pub mod procmaps;
+pub mod recovery;
 pub mod samples;
+pub mod swap;
 
 pub use file::{Lab, LabError};

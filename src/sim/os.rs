@@ -27,5 +27,5 @@ pub use refs::{
 };
 pub use settings::{MAX_FRAMES, OsModel, OsSettings, SettingsError};
 pub use stats::{OsCounters, OsReport};
-pub use swap::{SwapArea, SwapEncoding};
+pub use swap::{SwapArea, SwapEncoding, SwapPages};
 pub use victim::FrameBits;

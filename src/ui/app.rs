@@ -1,6 +1,7 @@
 //! The application: layout of the panels, menus and shortcuts, and the one place where actions
 //! emitted by the views are applied to the document.
 
+use super::recovery::{Choice, Recovery};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
 use super::{dialogs, exercises, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
 use crate::doc::{Document, Edit};
@@ -8,6 +9,7 @@ use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
 use egui::{Key, KeyboardShortcut, Modifiers};
 use std::path::PathBuf;
+use std::time::Instant;
 
 const PREFS_KEY: &str = "pagelab-prefs";
 
@@ -17,6 +19,8 @@ pub struct PagelabApp {
     pub prefs: Prefs,
     /// The TLB in front of the tables, trace playback and plots (not saved, not undone).
     pub tlb: super::tlb_state::TlbSim,
+    /// Autosaves of unsaved work and the offer of work a crash left (off unless asked for).
+    pub recovery: Recovery,
     actions: Vec<Action>,
     theme_applied: Option<bool>,
     title: String,
@@ -29,6 +33,7 @@ impl PagelabApp {
             state: UiState::new(),
             prefs: Prefs::default(),
             tlb: super::tlb_state::TlbSim::new(),
+            recovery: Recovery::default(),
             actions: Vec::new(),
             theme_applied: None,
             title: String::new(),
@@ -42,6 +47,12 @@ impl PagelabApp {
         if let Some(path) = path {
             self.open(path);
         }
+        self
+    }
+
+    /// Turns on recovery files (and the offer of what a crash left) with `recovery`.
+    pub fn with_recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = recovery;
         self
     }
 
@@ -150,12 +161,22 @@ impl PagelabApp {
         let m = &self.doc.lab().machine;
         super::plots::plots_window(&ctx, &self.tlb, m, &mut self.prefs, &mut self.state, &mut actions);
         super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
+        let recovery_choice = super::recovery::offer_window(&ctx, &self.recovery);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
         if !actions.is_empty() || !self.actions.is_empty() {
             ctx.request_repaint();
         }
         for action in actions {
             self.run(action, &ctx);
+        }
+        if let Some(choice) = recovery_choice {
+            self.recovery_choice(choice);
+        }
+        if let Some(wait) = self.recovery.tick(&self.doc, Instant::now()) {
+            ctx.request_repaint_after(wait);
+        }
+        if let Some(failure) = self.recovery.failure.take() {
+            self.state.error(failure);
         }
         self.update_title(&ctx);
     }
@@ -479,6 +500,30 @@ impl PagelabApp {
         }
     }
 
+    /// Applies the answer to the offer of work that a crashed app left.
+    fn recovery_choice(&mut self, choice: Choice) {
+        match choice {
+            Choice::Restore(work) => {
+                let kept = self.recovery.adopt(&work);
+                let when = crate::lab::recovery::describe_time(work.saved_at, std::time::SystemTime::now());
+                self.doc = Document::new(work.lab, work.source);
+                // Still unsaved: Save writes it to its lab, the recovery file keeps it till then.
+                self.doc.dirty = true;
+                self.reset_view();
+                match kept {
+                    Ok(()) => self.state.info(format!("restored unsaved work from {when}")),
+                    Err(e) => {
+                        self.state.error(format!("restored the work, but its recovery file stays: {e}"))
+                    }
+                }
+            }
+            Choice::Discard(work) => match self.recovery.discard(&work) {
+                Ok(()) => self.state.info("discarded the unsaved work of the last session"),
+                Err(e) => self.state.error(format!("could not remove {}: {e}", work.file.display())),
+            },
+        }
+    }
+
     /// Parses the MMU panel's address field.
     pub fn typed_address(&self) -> Option<u64> {
         parse_u64(&self.state.mmu.addr_text).ok()
@@ -497,5 +542,8 @@ impl eframe::App for PagelabApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, PREFS_KEY, &self.prefs);
+        // Also called at shutdown: a clean document's recovery file goes before the process does.
+        self.recovery.tick(&self.doc, Instant::now());
+        self.recovery.wait_for_writer();
     }
 }

@@ -197,7 +197,7 @@ impl FramesView {
             self.curve = plot_curves(&lab.machine, lab.os, &accesses);
         }
         match RefRun::new(lab.machine.clone(), lab.os, accesses) {
-            Ok(run) => self.run = Some(run),
+            Ok(run) => self.run = Some(run.with_swap(lab.swap.clone())),
             Err(e) => self.error = Some(e.to_string()),
         }
     }
@@ -441,7 +441,7 @@ fn swap_ui(ui: &mut egui::Ui, run: &RefRun) {
     ui.add_space(6.0);
     ui.heading(format!("Swap ({} slots used)", model.swap().len()));
     ui.label(RichText::new(format!("Swapped-out PTE: {}", model.encoding().describe())).small());
-    if model.slot_owners().is_empty() {
+    if model.swap().is_empty() {
         ui.label("Nothing written to swap yet.");
         return;
     }
@@ -450,8 +450,14 @@ fn swap_ui(ui: &mut egui::Ui, run: &RefRun) {
             ui.strong(title);
         }
         ui.end_row();
-        for (&slot, key) in model.slot_owners() {
+        for slot in model.swap().used_slots() {
             ui.monospace(slot.to_string());
+            let Some(key) = model.slot_owners().get(&slot) else {
+                // A slot saved with the lab: its page is known once the run evicts it again.
+                ui.label("(saved with the lab)");
+                ui.end_row();
+                continue;
+            };
             ui.label(format!("{} of {}", page_name(m, key.va), process_name(m, key.process)));
             let raw = model.leaf_entry(m, *key).map(|e| e.raw);
             ui.monospace(raw.map_or("-".into(), hex_grouped));

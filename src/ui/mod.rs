@@ -12,6 +12,7 @@ pub mod mmu_panel;
 pub mod plots;
 pub mod processes;
 pub mod procmaps_dialog;
+pub mod recovery;
 pub mod rows;
 pub mod sizes;
 pub mod state;
@@ -59,7 +60,10 @@ pub fn run(lab: Option<PathBuf>) -> ExitCode {
         "pagelab",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(app::PagelabApp::new(welcome_lab(), None).restore(cc.storage).with_startup_file(lab)))
+            let recovery = recovery::Recovery::from_env();
+            recovery.install_panic_hook();
+            let app = app::PagelabApp::new(welcome_lab(), None).restore(cc.storage).with_startup_file(lab);
+            Ok(Box::new(app.with_recovery(recovery)))
         }),
     );
     match result {

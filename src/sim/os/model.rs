@@ -11,7 +11,7 @@ use super::super::table::{self, EntryRef, TableError};
 use super::future::{Future, PageKey};
 use super::settings::{OsModel, OsSettings, SettingsError};
 use super::stats::{OsCounters, OsReport};
-use super::swap::{SwapArea, SwapEncoding};
+use super::swap::{SwapArea, SwapEncoding, SwapPages};
 use super::victim::{self, FrameBits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
@@ -234,6 +234,15 @@ impl Os {
             rng: SplitMix64::new(settings.seed),
             future: None,
         })
+    }
+
+    /// The model starting from a saved swap area (a lab's), so that a page swapped out before
+    /// the lab was saved reads its bytes back. Which page a slot belongs to is learnt when the
+    /// page is evicted again.
+    #[must_use]
+    pub fn with_swap(mut self, pages: SwapPages) -> Self {
+        self.swap = SwapArea::from_pages(pages);
+        self
     }
 
     #[must_use]

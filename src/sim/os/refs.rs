@@ -13,6 +13,7 @@ use super::super::trace::{TraceRecord, pages_touched};
 use super::future::{Future, PageKey};
 use super::model::{Handled, Os, OsError};
 use super::settings::{OsModel, OsSettings};
+use super::swap::SwapPages;
 use thiserror::Error;
 
 /// One entry of a reference string as typed.
@@ -199,6 +200,13 @@ impl RefRun {
         let mut os = Os::new(settings, &machine.format)?;
         os.set_future(Future::new(accesses.iter().map(|a| os.key(a.process, a.va))));
         Ok(Self { machine, os, accesses, log: Vec::new() })
+    }
+
+    /// The run starting from a saved swap area (see [`Os::with_swap`]).
+    #[must_use]
+    pub fn with_swap(mut self, pages: SwapPages) -> Self {
+        self.os = self.os.with_swap(pages);
+        self
     }
 
     /// Makes the next access; `None` at the end.

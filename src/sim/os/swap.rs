@@ -99,11 +99,15 @@ impl SwapEncoding {
     }
 }
 
+/// The contents of a swap area, by slot: a page's bytes up to its last nonzero one, or `None`
+/// for a page of zeros. This is what a lab file keeps of the swap area.
+pub type SwapPages = BTreeMap<u64, Option<Box<[u8]>>>;
+
 /// Swapped-out pages: slot number to page bytes. A page of zeros takes no room.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SwapArea {
-    /// Slots in use; `None` holds a page of zeros.
-    slots: BTreeMap<u64, Option<Box<[u8]>>>,
+    /// Slots in use.
+    slots: SwapPages,
     /// Page writes to swap so far.
     writes: u64,
     /// Page reads from swap so far.
@@ -111,6 +115,20 @@ pub struct SwapArea {
 }
 
 impl SwapArea {
+    /// A swap area holding `pages` (from a saved lab), with no reads or writes counted yet.
+    #[must_use]
+    pub fn from_pages(pages: SwapPages) -> Self {
+        let slots =
+            pages.into_iter().map(|(slot, bytes)| (slot, bytes.as_deref().and_then(trimmed))).collect();
+        Self { slots, writes: 0, reads: 0 }
+    }
+
+    /// The pages held, by slot.
+    #[must_use]
+    pub const fn pages(&self) -> &SwapPages {
+        &self.slots
+    }
+
     /// The lowest free slot below `max_slots`, now taken (holding zeros), or `None` when full.
     pub fn allocate(&mut self, max_slots: u64) -> Option<u64> {
         let mut candidate = 0;
@@ -129,8 +147,7 @@ impl SwapArea {
 
     /// Writes a page into `slot` (`None` or all zeros: a zero page).
     pub fn store(&mut self, slot: u64, bytes: Option<&[u8]>) {
-        let kept = bytes.filter(|b| b.iter().any(|&x| x != 0)).map(Box::from);
-        self.slots.insert(slot, kept);
+        self.slots.insert(slot, bytes.and_then(trimmed));
         self.writes += 1;
     }
 
@@ -182,6 +199,13 @@ impl SwapArea {
     }
 }
 
+/// A page's bytes up to its last nonzero one (reads fill the rest with zeros), so that equal
+/// pages are stored alike however they were written; `None` for a page of zeros.
+fn trimmed(bytes: &[u8]) -> Option<Box<[u8]>> {
+    let end = bytes.iter().rposition(|&b| b != 0)? + 1;
+    bytes.get(..end).map(Box::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +253,21 @@ mod tests {
         assert!(!swap.load(7, &mut page));
         assert_eq!(swap.allocate(3), Some(2));
         assert_eq!(swap.allocate(3), None);
+    }
+
+    #[test]
+    fn pages_survive_a_trip_through_their_contents() {
+        let mut swap = SwapArea::default();
+        swap.store(0, Some(&[0, 7, 0, 0]));
+        swap.store(2, None);
+        let back = SwapArea::from_pages(swap.pages().clone());
+        assert_eq!(back.pages(), swap.pages());
+        assert_eq!(back.get(0), Some(Some(&[0u8, 7][..])), "trailing zeros are not kept");
+        assert_eq!((back.writes(), back.reads()), (0, 0));
+        let zeros: Box<[u8]> = Box::from(&[0u8, 0][..]);
+        let padded =
+            SwapArea::from_pages(BTreeMap::from([(0, Some(Box::from(&[0u8, 7, 0][..]))), (1, Some(zeros))]));
+        assert_eq!(padded.get(0), Some(Some(&[0u8, 7][..])));
+        assert_eq!(padded.get(1), Some(None), "a page of zeros is stored as one");
     }
 }

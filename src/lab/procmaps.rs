@@ -13,7 +13,7 @@
 use super::file::Lab;
 use crate::sim::addr::format_size;
 use crate::sim::format::{Arch, PagingFormat, Role};
-use crate::sim::machine::{Machine, MachineError};
+use crate::sim::machine::{MAX_PAGES_PER_CALL, Machine, MachineError};
 use crate::sim::presets;
 use crate::sim::size::table_size;
 use crate::sim::table;
@@ -88,6 +88,10 @@ pub enum ProcMapsError {
     Map { line: usize, va: u64, source: table::TableError },
     #[error("no preset format is named {0:?}")]
     UnknownFormat(String),
+    #[error(
+        "the layout needs {pages} pages on {format}; at most {max} are built at once (do the tables alias themselves?)"
+    )]
+    TooManyPages { pages: u64, format: String, max: u64 },
 }
 
 fn line_error(line: usize, problem: impl Into<String>) -> ProcMapsError {
@@ -366,6 +370,21 @@ pub fn build_lab(
     }
     if kept.is_empty() {
         return Err(ProcMapsError::NothingMapped { format: format.name.clone(), bits: format.va_bits });
+    }
+    // Refuse up front what would take minutes and gigabytes: a lab whose tables alias
+    // themselves reads back as regions of many terabytes.
+    let page = format.page_size();
+    let pages = kept
+        .iter()
+        .filter_map(|r| Some((r.start - r.start % page, r.end.checked_next_multiple_of(page)?)))
+        .flat_map(|(start, end)| page_runs(start, end, &shifts))
+        .fold(0u64, |sum, (_, _, count)| sum.saturating_add(count));
+    if pages > MAX_PAGES_PER_CALL {
+        return Err(ProcMapsError::TooManyPages {
+            pages,
+            format: format.name.clone(),
+            max: MAX_PAGES_PER_CALL,
+        });
     }
     let largest_shift = shifts.first().copied().unwrap_or(base_shift);
     let mem_size = memory_for(&format, &kept, largest_shift);

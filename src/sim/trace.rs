@@ -26,6 +26,11 @@ use super::tlb::AccessClass;
 /// Lines longer than this are refused rather than buffered without bound.
 pub const MAX_LINE_BYTES: usize = 4096;
 
+/// Largest access one record may make. lackey's records are at most a cache line or an XSAVE
+/// area (a few KiB); a bigger size is a damaged trace, and under demand mapping would map a
+/// page per 4 KiB of it (a 4 GiB "access" took more than 15 minutes).
+pub const MAX_ACCESS_BYTES: u32 = 1 << 16;
+
 /// How much a quoted piece of a bad line may show in an error message.
 const SNIPPET_CHARS: usize = 40;
 
@@ -109,6 +114,10 @@ pub enum LineProblem {
     MissingSize,
     #[error("bad size {0:?} (expected a decimal number below 2^32)")]
     BadSize(String),
+    #[error(
+        "an access of {0} bytes is larger than any one instruction makes (at most {MAX_ACCESS_BYTES}); is the size field right?"
+    )]
+    SizeTooLarge(u32),
     #[error("unknown access kind {0:?} (expected r, w, x, read, write or exec)")]
     UnknownAccess(String),
     #[error("unexpected {0:?} at the end of the line")]
@@ -467,6 +476,9 @@ fn parse_size(digits: &[u8]) -> Result<u32, LineProblem> {
     for &byte in digits {
         let digit = byte.is_ascii_digit().then(|| u32::from(byte - b'0')).ok_or_else(bad)?;
         value = value.checked_mul(10).and_then(|v| v.checked_add(digit)).ok_or_else(bad)?;
+    }
+    if value > MAX_ACCESS_BYTES {
+        return Err(LineProblem::SizeTooLarge(value));
     }
     Ok(value)
 }

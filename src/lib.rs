@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod doc;
 pub mod exercise;
+pub mod fuzzing;
 pub mod lab;
 pub mod sim;
 #[cfg(feature = "gui")]

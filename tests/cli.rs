@@ -51,9 +51,9 @@ fn new_creates_a_valid_lab_for_every_preset() {
         let out = pagelab(&["new", "--format", name, "-o", &lab, "--title", "Hello"]);
         assert!(out.contains(name), "{out}");
         let loaded = load(&lab);
-        assert_eq!(loaded.machine.format, presets::by_name(name).expect("preset"));
+        assert_eq!(*loaded.machine.format(), presets::by_name(name).expect("preset"));
         assert_eq!(loaded.title, "Hello");
-        assert_eq!(loaded.machine.processes.len(), 1);
+        assert_eq!(loaded.machine.processes().len(), 1);
         let summary = pagelab(&["validate", &lab]);
         assert!(
             summary.contains(": ok") && summary.contains(name) && summary.contains("process 0"),
@@ -152,7 +152,7 @@ fn access_mode_and_flags_reach_the_walk() {
 
     let loaded = load(&lab);
     assert_eq!(loaded.machine.table_size(0).expect("size").mapped_pages, 2);
-    assert!(loaded.machine.mem.is_allocated(0x200), "a --to frame is reserved");
+    assert!(loaded.machine.mem().is_allocated(0x200), "a --to frame is reserved");
 }
 
 #[test]

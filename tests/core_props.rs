@@ -94,7 +94,7 @@ proptest! {
         let base = mapped.pa - offset;
         if allocate {
             for frame in (base >> 12)..((base + size) >> 12) {
-                prop_assert!(m.mem.is_allocated(frame), "frame {frame:#x} of the page is allocated");
+                prop_assert!(m.mem().is_allocated(frame), "frame {frame:#x} of the page is allocated");
             }
         } else {
             prop_assert_eq!(base, pa);
@@ -151,7 +151,7 @@ fn window(name: &str) -> (u64, u64) {
 /// The tables reachable from `root`, found by reading entries here (present bit, leaf rule and
 /// frame field of the format), with the level each sits at.
 fn reachable_tables(m: &Machine, root: u64) -> Vec<(usize, u64)> {
-    let f = &m.format;
+    let f = &m.format();
     let mut found = vec![(0usize, root)];
     let mut next = 0;
     while next < found.len() {
@@ -162,7 +162,7 @@ fn reachable_tables(m: &Machine, root: u64) -> Vec<(usize, u64)> {
         }
         for index in 0..f.entries_at(level) {
             let raw = m
-                .mem
+                .mem()
                 .read_le((frame << f.page_shift) + index * u64::from(f.pte_bytes), f.pte_bytes)
                 .expect("entry");
             if f.present(raw, level) && !f.is_leaf(raw, level) {
@@ -174,10 +174,10 @@ fn reachable_tables(m: &Machine, root: u64) -> Vec<(usize, u64)> {
 }
 
 fn table_has_present_entry(m: &Machine, level: usize, frame: u64) -> bool {
-    let f = &m.format;
+    let f = &m.format();
     (0..f.entries_at(level)).any(|index| {
         let raw = m
-            .mem
+            .mem()
             .read_le((frame << f.page_shift) + index * u64::from(f.pte_bytes), f.pte_bytes)
             .expect("entry");
         f.present(raw, level)
@@ -280,7 +280,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
 }
 
 fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
-    let root = m.processes[0].root;
+    let root = m.processes()[0].root;
     let tables = reachable_tables(m, root);
     for &(level, frame) in &tables[1..] {
         assert!(
@@ -311,7 +311,7 @@ fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     // Allocated frames are exactly the tables plus the pages' frames: each allocated frame is one
     // of them, and there are as many as there are of them.
     let mut next_run = 0;
-    for frame in m.mem.allocated_runs().values() {
+    for frame in m.mem().allocated_runs().values() {
         if table_frames.contains(&frame) {
             continue;
         }
@@ -322,7 +322,7 @@ fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
         assert!(in_page, "{name}: frame {frame:#x} is allocated but holds no table and no page");
     }
     let expected = table_frames.len() as u64 + data.iter().map(|&(start, end)| end - start).sum::<u64>();
-    assert_eq!(m.mem.allocated_count(), expected, "{name}: allocated frames are the tables and the pages");
+    assert_eq!(m.mem().allocated_count(), expected, "{name}: allocated frames are the tables and the pages");
 }
 
 fn assert_not_present_unless_mapped(m: &Machine, name: &str, model: &BTreeMap<u64, Page>, va: u64) {
@@ -357,7 +357,11 @@ fn unmapping_everything_leaves_only_the_root() {
             .chain([Op::UnmapAll])
             .collect();
         let m = run_ops(name, sizes, memory, &ops);
-        assert_eq!(m.mem.allocated_runs().values().collect::<Vec<_>>(), vec![m.processes[0].root], "{name}");
+        assert_eq!(
+            m.mem().allocated_runs().values().collect::<Vec<_>>(),
+            vec![m.processes()[0].root],
+            "{name}"
+        );
     }
 }
 
@@ -374,7 +378,7 @@ fn one_gib_pages_map_and_unmap_cleanly() {
         let m = run_ops(name, sizes, *memory, &ops);
         // x86-64 maps 1 GiB pages in a PDPTE (a PDPT under the PML4); Sv39 in the root itself.
         let tables = if *name == "x86-64" { 2 } else { 1 };
-        assert_eq!(m.mem.allocated_count(), (GIB >> 12) + tables, "{name}: one 1 GiB page and its tables");
+        assert_eq!(m.mem().allocated_count(), (GIB >> 12) + tables, "{name}: one 1 GiB page and its tables");
     }
 }
 

@@ -30,7 +30,7 @@ fn small_lab() -> Lab {
         flags: Some(vec!["U/S".into()]),
     };
     m.map(0, &req).unwrap();
-    m.mem.write(0x12_3045, &[0xab]).unwrap();
+    m.write_phys(0x12_3045, &[0xab]).unwrap();
     Lab::new("small", "", m)
 }
 

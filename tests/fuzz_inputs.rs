@@ -18,7 +18,7 @@ fn sample_lab(format: &str) -> Lab {
     )
     .expect("map");
     m.add_process("second").expect("process");
-    m.mem.write(0x10_0010, b"pagelab").expect("write");
+    m.write_phys(0x10_0010, b"pagelab").expect("write");
     Lab::new("sample", "a *small* lab", m)
 }
 
@@ -27,9 +27,11 @@ fn sample_json() -> String {
 }
 
 fn custom_json() -> Value {
-    let mut lab = sample_lab("sv39");
-    lab.machine.format.name = "my-sv39".into();
-    serde_json::from_str(&lab.to_json()).expect("JSON")
+    let mut value: Value = serde_json::from_str(&sample_lab("sv39").to_json()).expect("JSON");
+    let mut format = serde_json::to_value(presets::by_name("sv39").expect("preset")).expect("format");
+    format["name"] = "my-sv39".into();
+    value["paging"] = format;
+    value
 }
 
 /// A refusal that says where or what: a non-empty path or message.
@@ -223,13 +225,13 @@ fn huge_allocation_counts_cost_one_run_each() {
     assert!(Lab::from_json(&huge.to_string()).is_ok(), "a large sparse memory is allowed");
     let lab = Lab::from_json(&with(huge.clone(), "/memory/allocated", json!([[0, 1u64 << 40]])).to_string())
         .expect("one big run loads");
-    assert_eq!(lab.machine.mem.allocated_count(), 1u64 << 40);
-    assert_eq!(lab.machine.mem.allocated_runs().run_count(), 1);
+    assert_eq!(lab.machine.mem().allocated_count(), 1u64 << 40);
+    assert_eq!(lab.machine.mem().allocated_runs().run_count(), 1);
     let lab = Lab::from_json(
         &with(huge.clone(), "/memory/allocated", json!(vec![[0u64, 1u64 << 20]; 64])).to_string(),
     )
     .expect("repeated runs load");
-    assert_eq!(lab.machine.mem.allocated_count(), 1u64 << 20, "a frame listed twice is allocated once");
+    assert_eq!(lab.machine.mem().allocated_count(), 1u64 << 20, "a frame listed twice is allocated once");
     let e = refused_value(&with(huge, "/memory/allocated", json!([[0, 1u64 << 41]])));
     assert_eq!(e.path, "memory.allocated[0]", "{e}");
     // x86-64 addresses at most 2^52 bytes of physical memory.
@@ -335,7 +337,7 @@ proptest! {
                 let again = Lab::from_json(&lab.to_json());
                 prop_assert_eq!(again.as_ref(), Ok(&lab));
                 for va in [0u64, 0x40_0000, 0x40_2fff, u64::MAX] {
-                    for p in 0..lab.machine.processes.len() {
+                    for p in 0..lab.machine.processes().len() {
                         let _ = lab.machine.translate(p, va, pagelab::sim::Access::Write, pagelab::sim::Mode::User);
                     }
                 }

@@ -39,7 +39,7 @@ fn harness() -> Harness<'static, PagelabApp> {
 
 fn leaf_raw(app: &PagelabApp, va: u64) -> u64 {
     let m = &app.doc.lab().machine;
-    let path = table::entry_path(&m.mem, &m.format, m.active_process().root, va).unwrap();
+    let path = table::entry_path(m.mem(), m.format(), m.active_process().root, va).unwrap();
     path.last().unwrap().raw
 }
 
@@ -110,11 +110,11 @@ fn switching_process_changes_the_result_for_the_same_address() {
     h.get_by_label_contains("-> physical address");
     h.get_by_label("Add").click();
     h.run();
-    assert_eq!(h.state().doc.lab().machine.processes.len(), 2);
+    assert_eq!(h.state().doc.lab().machine.processes().len(), 2);
     h.get_by_label_contains("Page fault: the entry is not present");
     h.get_by_label("init").click();
     h.run();
-    assert_eq!(h.state().doc.lab().machine.active, 0);
+    assert_eq!(h.state().doc.lab().machine.active(), 0);
     h.get_by_label_contains("-> physical address");
 }
 
@@ -244,7 +244,11 @@ fn quitting_or_opening_with_unsaved_changes_asks_first() {
     assert!(h.state().doc.dirty);
     h.state_mut().push(pagelab::ui::state::Action::New("empty:sv39".into()));
     h.run();
-    assert_eq!(h.state().doc.lab().machine.format.name, "x86-64", "nothing is lost before the user answers");
+    assert_eq!(
+        h.state().doc.lab().machine.format().name,
+        "x86-64",
+        "nothing is lost before the user answers"
+    );
     assert!(h.state().state.pending_discard.is_some(), "the app asks");
     h.get_by_label_contains("Unsaved changes");
     h.get_by_label("Cancel").click();
@@ -254,7 +258,7 @@ fn quitting_or_opening_with_unsaved_changes_asks_first() {
     h.run();
     h.get_by_label("Discard changes").click();
     h.run();
-    assert_eq!(h.state().doc.lab().machine.format.name, "sv39");
+    assert_eq!(h.state().doc.lab().machine.format().name, "sv39");
     assert!(!h.state().doc.dirty);
 }
 

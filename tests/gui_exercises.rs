@@ -15,7 +15,7 @@ fn lab() -> Lab {
     m.map(0, &MapRequest { va: 0x60_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags })
         .unwrap();
     let pa = m.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
-    m.mem.write(pa, &[0x5a]).unwrap();
+    m.write_phys(pa, &[0x5a]).unwrap();
     Lab::new("Exercise test", "", m)
 }
 

@@ -126,7 +126,7 @@ fn unsaved_changes_are_autosaved_at_most_every_minute_and_discarding_them_remove
     h.state_mut().push(Action::Edit(Edit::AddProcess { name: "c".into() }));
     h.run();
     h.state_mut().recovery.wait_for_writer();
-    assert_eq!(recovery::read(&file).unwrap().lab.machine.processes.len(), 2, "not again within a minute");
+    assert_eq!(recovery::read(&file).unwrap().lab.machine.processes().len(), 2, "not again within a minute");
     let app = h.state_mut();
     app.recovery.tick(&app.doc, Instant::now() + AUTOSAVE_EVERY);
     app.recovery.wait_for_writer();
@@ -153,7 +153,7 @@ fn a_panic_writes_the_latest_copy_of_the_unsaved_work() {
     // Copied for the hook, but not written: the next autosave is a minute away.
     recovery.tick(&doc, start + COPY_EVERY);
     recovery.wait_for_writer();
-    assert_eq!(recovery::read(&file).unwrap().lab.machine.processes.len(), 2);
+    assert_eq!(recovery::read(&file).unwrap().lab.machine.processes().len(), 2);
 
     // The hook stays for the rest of this test binary: a clean document below leaves it
     // nothing to write when other tests fail.

@@ -146,7 +146,7 @@ fn without_asid_tagging_a_process_switch_flushes_but_global_entries_stay() {
     assert_eq!(h.state().tlb.replayer.tlb().len(), 2);
     // A new process becomes the active one: a CR3 write.
     click(&mut h, "Add");
-    assert_eq!(h.state().doc.lab().machine.active, 1);
+    assert_eq!(h.state().doc.lab().machine.active(), 1);
     let entries: Vec<bool> = h.state().tlb.replayer.tlb().entries().map(|s| s.entry.global()).collect();
     assert_eq!(entries, vec![true], "only the global kernel page survives");
     assert_eq!(stats(&h).switches, 1);

@@ -32,7 +32,7 @@ fn demand(frames: u32, policy: Policy) -> OsSettings {
 
 /// The address of reference-string page `n` in `machine`.
 fn page(machine: &Machine, n: u64) -> u64 {
-    ref_base(&machine.format) + n * machine.format.page_size()
+    ref_base(machine.format()) + n * machine.format().page_size()
 }
 
 fn access(os: &mut Os, m: &mut Machine, n: u64, kind: Access) -> OsAccess {
@@ -45,11 +45,11 @@ fn access(os: &mut Os, m: &mut Machine, n: u64, kind: Access) -> OsAccess {
 /// The raw bytes of page `n`'s last-level entry, read straight from memory.
 fn pte(os: &Os, m: &Machine, n: u64) -> u64 {
     let entry = os.leaf_entry(m, os.key(0, page(m, n))).expect("the tables exist");
-    m.mem.read_le(entry.entry_addr, m.format.pte_bytes).expect("entry in memory")
+    m.mem().read_le(entry.entry_addr, m.format().pte_bytes).expect("entry in memory")
 }
 
 fn accessed_bit(m: &Machine, raw: u64) -> bool {
-    m.format.flag(raw, Role::Accessed, m.format.last_level(), false)
+    m.format().flag(raw, Role::Accessed, m.format().last_level(), false)
 }
 
 fn pa_of(m: &Machine, n: u64) -> u64 {
@@ -60,14 +60,14 @@ fn pa_of(m: &Machine, n: u64) -> u64 {
 fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
     for preset in ["x86-64", "sv39", "x86-32", "ostep-multilevel"] {
         let mut m = machine(preset);
-        let mut os = Os::new(demand(1, Policy::Fifo), &m.format).expect("os");
-        let level = m.format.last_level();
+        let mut os = Os::new(demand(1, Policy::Fifo), m.format()).expect("os");
+        let level = m.format().last_level();
 
         let first = access(&mut os, &mut m, 0, Access::Write);
         assert_eq!(first.page_load().map(|h| h.resolution), Some(Resolution::FirstTouch), "{preset}");
-        m.mem.write(pa_of(&m, 0), b"page A").expect("write");
+        m.write_phys(pa_of(&m, 0), b"page A").expect("write");
         access(&mut os, &mut m, 1, Access::Write);
-        m.mem.write(pa_of(&m, 1), b"page B").expect("write");
+        m.write_phys(pa_of(&m, 1), b"page B").expect("write");
         // Page 0 went to slot 0 when page 1 came in; page 1 goes to slot 1 now.
         let back = access(&mut os, &mut m, 0, Access::Read);
         let load = back.page_load().expect("a page load");
@@ -77,7 +77,7 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
         assert_eq!(evicted.swap_slot, Some(1));
 
         let raw = pte(&os, &m, 1);
-        assert!(!m.format.present(raw, level), "{preset}: {raw:#x} must not be present");
+        assert!(!m.format().present(raw, level), "{preset}: {raw:#x} must not be present");
         assert_eq!(raw, evicted.pte);
         assert_eq!(os.encoding().decode(raw), Some(1), "{preset}");
         if preset != "ostep-multilevel" {
@@ -85,18 +85,18 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
             assert_eq!(raw, 1 << 2 | 0b10, "{preset}");
         }
         let mut bytes = [0u8; 6];
-        m.mem.read(pa_of(&m, 0), &mut bytes).expect("read");
+        m.mem().read(pa_of(&m, 0), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page A", "{preset}: contents after swap-in");
 
         let again = access(&mut os, &mut m, 1, Access::Read);
         assert_eq!(again.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { slot: 1 }));
-        m.mem.read(pa_of(&m, 1), &mut bytes).expect("read");
+        m.mem().read(pa_of(&m, 1), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page B", "{preset}");
         // Page 0 was clean since its swap-in: its PTE names slot 0 again (dropped without a write
         // where the format has a dirty bit).
         assert_eq!(os.encoding().decode(pte(&os, &m, 0)), Some(0));
         // Without a dirty bit (OSTEP) every victim counts as dirty and is written back.
-        let writes = if m.format.field(Role::Dirty, level).is_some() { 2 } else { 3 };
+        let writes = if m.format().field(Role::Dirty, level).is_some() { 2 } else { 3 };
         let total = os.total();
         assert_eq!((total.swap_ins, total.write_backs, os.swap().writes()), (2, writes, writes), "{preset}");
     }
@@ -105,7 +105,7 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
 #[test]
 fn a_dirty_page_is_written_back_and_a_clean_one_is_not() {
     let mut m = machine("x86-64");
-    let mut os = Os::new(demand(1, Policy::Fifo), &m.format).expect("os");
+    let mut os = Os::new(demand(1, Policy::Fifo), m.format()).expect("os");
     access(&mut os, &mut m, 0, Access::Read);
     let clean = access(&mut os, &mut m, 1, Access::Read);
     let evicted = clean.page_load().and_then(|h| h.evicted).expect("page 0 evicted");
@@ -128,7 +128,7 @@ fn a_dirty_page_is_written_back_and_a_clean_one_is_not() {
 fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
     for preset in ["x86-64", "sv39"] {
         let mut m = machine(preset);
-        let mut os = Os::new(demand(3, Policy::Clock), &m.format).expect("os");
+        let mut os = Os::new(demand(3, Policy::Clock), m.format()).expect("os");
         for n in 1..=3 {
             access(&mut os, &mut m, n, Access::Read);
             assert!(accessed_bit(&m, pte(&os, &m, n)));
@@ -160,7 +160,7 @@ fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
 #[test]
 fn enhanced_clock_reads_the_dirty_bits_and_spares_the_dirty_page() {
     let mut m = machine("x86-64");
-    let mut os = Os::new(demand(3, Policy::EnhancedClock), &m.format).expect("os");
+    let mut os = Os::new(demand(3, Policy::EnhancedClock), m.format()).expect("os");
     access(&mut os, &mut m, 1, Access::Write);
     access(&mut os, &mut m, 2, Access::Read);
     access(&mut os, &mut m, 3, Access::Write);
@@ -174,7 +174,7 @@ fn enhanced_clock_reads_the_dirty_bits_and_spares_the_dirty_page() {
 fn eviction_invalidates_the_victims_tlb_entry() {
     let mut m = machine("x86-64");
     let mut replayer = Replayer::new(ReplayConfig::default()).expect("tlb");
-    replayer.set_os(Some(Os::new(demand(1, Policy::Fifo), &m.format).expect("os")));
+    replayer.set_os(Some(Os::new(demand(1, Policy::Fifo), m.format()).expect("os")));
     let record = |n: u64, kind| TraceRecord { kind, addr: page(&m, n) + 8, size: 8, process: None };
     let (a, b) = (record(0, AccessKind::Store), record(1, AccessKind::Load));
     let asid = m.active_process().asid;
@@ -207,7 +207,7 @@ fn references(m: &Machine, records: &[TraceRecord]) -> Vec<Reference> {
     let accesses = os::from_trace(m, records, usize::MAX).expect("one process");
     accesses
         .iter()
-        .map(|a| Reference { page: a.va >> m.format.page_shift, write: a.access == Access::Write })
+        .map(|a| Reference { page: a.va >> m.format().page_shift, write: a.access == Access::Write })
         .collect()
 }
 
@@ -238,7 +238,7 @@ fn demand_paging_on_a_trace_replay_counts_faults_as_documented() {
         let frames = 12;
         let mut m = machine("x86-64");
         let mut replayer = Replayer::new(ReplayConfig::default()).expect("tlb");
-        let mut model = Os::new(demand(frames, policy), &m.format).expect("os");
+        let mut model = Os::new(demand(frames, policy), m.format()).expect("os");
         model.set_future(Future::of_trace(&m, &records).expect("one process"));
         replayer.set_os(Some(model));
         for record in &records {
@@ -307,7 +307,7 @@ fn the_manual_model_reports_faults_and_leaves_the_tables_alone() {
     let mut m = machine("x86-64");
     let before = m.clone();
     let settings = OsSettings { model: OsModel::Manual, ..OsSettings::default() };
-    let mut os = Os::new(settings, &m.format).expect("os");
+    let mut os = Os::new(settings, m.format()).expect("os");
     let va = page(&m, 3);
     let done = os.access(&mut m, 0, va, Access::Read, Mode::User).expect("process");
     assert_eq!(done.translation.fault().map(|f| f.kind), Some(FaultKind::NotPresent));
@@ -337,7 +337,7 @@ fn compare_with_simulator(preset: &str, policy: Policy, frames: u32, seed: u64, 
         assert!(got.error.is_none() && got.fault.is_none(), "{got:?}");
         assert_eq!(got.hit, step.outcome.hit, "{policy} {preset} step {}", got.index);
         let victim = got.load.as_ref().and_then(|l| l.evicted);
-        let victim_page = victim.map(|e| (e.key.va - page(&m, 0)) >> m.format.page_shift);
+        let victim_page = victim.map(|e| (e.key.va - page(&m, 0)) >> m.format().page_shift);
         assert_eq!(victim_page, step.outcome.victim, "{policy} {preset} step {}", got.index);
         assert_eq!(victim.is_some_and(|e| e.written_back), step.outcome.victim_dirty);
     }
@@ -401,11 +401,11 @@ fn the_cli_fault_curve_shows_beladys_anomaly_and_the_lab_settings_apply() {
 /// `swap`: the bytes at the start of the page once the access has loaded it.
 fn read_back(lab: &pagelab::lab::Lab, swap: os::SwapPages, n: u64, len: usize) -> Vec<u8> {
     let mut m = lab.machine.clone();
-    let mut os = Os::new(lab.os, &m.format).expect("os").with_swap(swap);
+    let mut os = Os::new(lab.os, m.format()).expect("os").with_swap(swap);
     let done = access(&mut os, &mut m, n, Access::Read);
     assert!(matches!(done.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { .. })));
     let mut bytes = vec![0; len];
-    m.mem.read(pa_of(&m, n), &mut bytes).expect("read");
+    m.mem().read(pa_of(&m, n), &mut bytes).expect("read");
     bytes
 }
 
@@ -414,9 +414,9 @@ fn a_page_swapped_out_before_a_save_reads_its_bytes_back_after_reopening() {
     for preset in ["x86-64", "sv39", "ostep-multilevel"] {
         let mut lab = pagelab::lab::Lab::new("t", "", machine(preset));
         lab.os = demand(1, Policy::Fifo);
-        let mut os = Os::new(lab.os, &lab.machine.format).expect("os");
+        let mut os = Os::new(lab.os, lab.machine.format()).expect("os");
         access(&mut os, &mut lab.machine, 0, Access::Write);
-        lab.machine.mem.write(pa_of(&lab.machine, 0), b"page A").expect("write");
+        lab.machine.write_phys(pa_of(&lab.machine, 0), b"page A").expect("write");
         access(&mut os, &mut lab.machine, 1, Access::Read);
         assert_eq!(os.encoding().decode(pte(&os, &lab.machine, 0)), Some(0), "{preset}: page 0 in slot 0");
         lab.swap = os.swap().pages().clone();
@@ -467,7 +467,7 @@ fn replay_save_keeps_the_swap_area_and_the_next_replay_starts_from_it() {
     let (stats, second) = replay("edited.json", &trace("read.trace", "0x10000000 r\n"), "second.json");
     assert_eq!(stats["os"]["swap_ins"], 1);
     let mut bytes = [0u8; 2];
-    second.machine.mem.read(pa_of(&second.machine, 0), &mut bytes).expect("read");
+    second.machine.mem().read(pa_of(&second.machine, 0), &mut bytes).expect("read");
     assert_eq!(&bytes, b"hi");
     assert_eq!(second.swap, edited.swap, "the slot stays: the page keeps a clean copy there");
 }

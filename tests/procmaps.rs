@@ -39,7 +39,7 @@ fn tables_per_level(format: &str, page: u64) -> (Vec<u64>, u64) {
     let format = presets::by_name(format).expect("preset");
     let (lab, _) = procmaps::build_lab(&regions, format, page, "test").expect("imports");
     let m = &lab.machine;
-    let size = table_size(&m.mem, &m.format, m.active_process().root);
+    let size = table_size(m.mem(), m.format(), m.active_process().root);
     (size.levels.iter().map(|l| l.tables).collect(), size.bytes)
 }
 

@@ -198,9 +198,9 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (false, PageResult::Mapped { pa: old_pa }));
 
     // Point the leaf at another frame, without INVLPG.
-    let new_frame = machine.mem.alloc(1).unwrap_or_else(|e| panic!("{e}"));
+    let new_frame = machine.alloc_frames(1, 1).unwrap_or_else(|e| panic!("{e}"));
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
-    let raw = machine.format.with(raw, Role::Frame, level, new_frame);
+    let raw = machine.format().with(raw, Role::Frame, level, new_frame);
     machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
     let new_pa = (new_frame << 12) + 0x10;
     assert_eq!(pa(&machine, 0, A + 0x10), new_pa, "memory says the new frame");
@@ -225,7 +225,7 @@ fn a_stale_entry_keeps_its_old_rights_too() {
     // Make the page read-only in memory only: the cached entry still allows the write.
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
     machine
-        .set_entry(entry_addr, machine.format.with(raw, Role::Writable, level, 0))
+        .set_entry(entry_addr, machine.format().with(raw, Role::Writable, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(write(&mut replayer, &mut machine, A), (true, PageResult::Mapped { pa: page_pa }));
     replayer.tlbs_mut().invalidate_page(A, None);
@@ -262,8 +262,8 @@ fn asid_tagging_keeps_both_processes_entries() {
     }
     assert_eq!(stats.tlb.flushes, 0);
     // Same page, two ASIDs, two frames.
-    let one = replayer.tlb().peek(machine.processes[0].asid, A).map(|e| e.payload().pa(A));
-    let two = replayer.tlb().peek(machine.processes[1].asid, A).map(|e| e.payload().pa(A));
+    let one = replayer.tlb().peek(machine.processes()[0].asid, A).map(|e| e.payload().pa(A));
+    let two = replayer.tlb().peek(machine.processes()[1].asid, A).map(|e| e.payload().pa(A));
     assert_eq!((one, two), (Some(pa(&machine, 0, A)), Some(pa(&machine, 1, A))));
     assert_ne!(one, two);
 }
@@ -278,7 +278,7 @@ fn without_asid_tagging_every_switch_flushes() {
     assert_eq!((stats.total.counters.hits, stats.total.counters.misses), (0, 4));
     // One flush per switch, plus the first CR3 load when the replay starts.
     assert_eq!((stats.switches, stats.tlb.flushes), (3, 4));
-    assert_eq!(machine.active, 1, "the trace left process two active");
+    assert_eq!(machine.active(), 1, "the trace left process two active");
 }
 
 #[test]
@@ -349,8 +349,8 @@ fn demand_mapping_counts_a_fault_and_a_second_walk_but_one_lookup() {
     // The modify wrote: the leaves are accessed and dirty.
     for va in [0x1000, 0x2000] {
         let (_, raw, level) = leaf(&machine, 0, va);
-        assert!(machine.format.flag(raw, Role::Accessed, level, false), "{va:#x}");
-        assert!(machine.format.flag(raw, Role::Dirty, level, false), "{va:#x}");
+        assert!(machine.format().flag(raw, Role::Accessed, level, false), "{va:#x}");
+        assert!(machine.format().flag(raw, Role::Dirty, level, false), "{va:#x}");
     }
     // Again: two hits, nothing else.
     replayer.step(&mut machine, &straddling).unwrap_or_else(|e| panic!("{e}"));
@@ -378,13 +378,13 @@ fn a_write_to_a_page_cached_clean_walks_once_to_set_dirty() {
     let mut replayer = replayer(small_tlb(true));
     read(&mut replayer, &mut machine, A);
     let (_, raw, level) = leaf(&machine, 0, A);
-    assert!(!machine.format.flag(raw, Role::Dirty, level, false));
+    assert!(!machine.format().flag(raw, Role::Dirty, level, false));
     let step =
         replayer.step(&mut machine, &record(AccessKind::Store, A, None)).unwrap_or_else(|e| panic!("{e}"));
     assert!(step.pages[0].hit && step.pages[0].dirty_assist);
     assert_eq!(step.pages[0].walk_refs, 4);
     let (_, raw, level) = leaf(&machine, 0, A);
-    assert!(machine.format.flag(raw, Role::Dirty, level, false), "the assist set D in memory");
+    assert!(machine.format().flag(raw, Role::Dirty, level, false), "the assist set D in memory");
     let step =
         replayer.step(&mut machine, &record(AccessKind::Store, A, None)).unwrap_or_else(|e| panic!("{e}"));
     assert!(step.pages[0].hit && !step.pages[0].dirty_assist);
@@ -464,7 +464,7 @@ fn split_tlbs_stop_code_and_data_from_evicting_each_other() {
     machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
     assert!(!access(&mut split_replayer, &mut machine, &fetch).0);
     machine
-        .set_entry(entry_addr, machine.format.with(raw, Role::Present, level, 0))
+        .set_entry(entry_addr, machine.format().with(raw, Role::Present, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
     let (hit, result) = access(&mut split_replayer, &mut machine, &fetch);
     assert!(hit && matches!(result, PageResult::Mapped { .. }), "the stale iTLB entry still translates");

@@ -52,7 +52,8 @@ fn every_lab_file_loads_and_equals_its_sample() {
 
 #[test]
 fn there_is_a_sample_for_every_preset() {
-    let formats: BTreeSet<String> = samples::names().map(|name| sample(name).machine.format.name).collect();
+    let formats: BTreeSet<String> =
+        samples::names().map(|name| sample(name).machine.format().name.clone()).collect();
     for preset in presets::NAMES {
         assert!(formats.contains(preset), "no sample uses {preset}");
     }
@@ -104,7 +105,7 @@ fn try_access(
 }
 
 fn byte_at(m: &Machine, pa: u64) -> u8 {
-    m.mem.read_u8(pa).unwrap_or_else(|e| panic!("{e}"))
+    m.mem().read_u8(pa).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What both layouts promise: code is executable and not writable from user mode, data is not
@@ -112,7 +113,7 @@ fn byte_at(m: &Machine, pa: u64) -> u8 {
 /// supervisor-only, global and shared by both processes.
 fn check_layout(lab: &str, code: u64, data: u64, stack: u64, kernel: u64) {
     let m = sample(lab).machine;
-    let names: Vec<&str> = m.processes.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = m.processes().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["shell", "editor"], "{lab}");
     let user = Mode::User;
     for process in 0..2 {
@@ -151,7 +152,7 @@ fn check_layout(lab: &str, code: u64, data: u64, stack: u64, kernel: u64) {
     let data_pa = pa(0, data, user).unwrap_or_else(|k| panic!("{k:?}"));
     assert_eq!(byte_at(&m, data_pa), b's', "{lab}: \"shell: ...\"");
     // The stack is in the last 64 KiB below the top of the user half (bit va_bits - 2 clear).
-    let top = 1u64 << (m.format.va_bits - 1);
+    let top = 1u64 << (m.format().va_bits - 1);
     assert!(stack < top && top - stack <= 0x1_0000, "{lab}: stack {stack:#x}");
 }
 

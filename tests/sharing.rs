@@ -22,10 +22,10 @@ fn x86_64_lab() -> Lab {
 /// Every frame a table reachable from some root occupies, with the process that reaches it.
 fn reachable_tables(m: &Machine) -> BTreeMap<u64, String> {
     let mut out = BTreeMap::new();
-    for p in &m.processes {
-        for t in table::tables(&m.mem, &m.format, p.root) {
-            let first = t.addr >> m.format.page_shift;
-            for f in first..first + m.format.table_frames(t.level) {
+    for p in m.processes() {
+        for t in table::tables(m.mem(), m.format(), p.root) {
+            let first = t.addr >> m.format().page_shift;
+            for f in first..first + m.format().table_frames(t.level) {
                 out.insert(f, p.name.clone());
             }
         }
@@ -38,13 +38,13 @@ fn assert_tables_are_safe(m: &Machine, context: &str) {
     let tables = reachable_tables(m);
     for (&frame, owner) in &tables {
         assert!(
-            m.mem.is_allocated(frame),
+            m.mem().is_allocated(frame),
             "{context}: frame {frame:#x} is a table of {owner} but the allocator has it free"
         );
     }
-    for p in &m.processes {
-        for leaf in table::leaves(&m.mem, &m.format, p.root) {
-            let count = 1u64 << (leaf.page_shift - m.format.page_shift);
+    for p in m.processes() {
+        for leaf in table::leaves(m.mem(), m.format(), p.root) {
+            let count = 1u64 << (leaf.page_shift - m.format().page_shift);
             for f in leaf.frame..leaf.frame + count {
                 if let Some(owner) = tables.get(&f) {
                     panic!(
@@ -70,7 +70,7 @@ fn unmapping_the_shared_kernel_half_keeps_the_other_process_tables() {
     let editor_pdpt = editor_walk.steps[1].table_addr >> 12;
     m.unmap(shell, va, 1 << 20).expect("unmap");
     m.map(shell, &map(0x2000_0000, 64 << 10)).expect("map");
-    assert!(m.mem.is_allocated(editor_pdpt), "editor's PDPT at frame {editor_pdpt:#x} is still allocated");
+    assert!(m.mem().is_allocated(editor_pdpt), "editor's PDPT at frame {editor_pdpt:#x} is still allocated");
     for page in 0..16u64 {
         let t = m.translate(shell, 0x2000_0000 + page * 0x1000, Access::Read, Mode::User).expect("walk");
         let pa = t.pa().expect("mapped");
@@ -86,7 +86,7 @@ fn sixty_four_gib_pages_map_save_and_load() {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 128 * GIB).expect("machine");
     let request = MapRequest { page_size: Some(GIB), ..map(0x40_0000_0000, 64 * GIB) };
     assert_eq!(m.map(0, &request), Ok(64));
-    assert!(m.mem.allocated_runs().run_count() <= 4, "{} runs", m.mem.allocated_runs().run_count());
+    assert!(m.mem().allocated_runs().run_count() <= 4, "{} runs", m.mem().allocated_runs().run_count());
     let lab = Lab::new("huge", "", m);
     let json = lab.to_json();
     assert!(json.len() < 16 << 10, "the file is small: {} bytes", json.len());
@@ -125,9 +125,9 @@ fn a_lab_with_one_tib_pages_opens_in_bounded_memory() {
     ]);
     value["processes"][0]["root"] = 0.into();
     let lab = Lab::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(lab.machine.mem.stored_bytes() <= 4 * 4096, "{} bytes", lab.machine.mem.stored_bytes());
-    assert_eq!(lab.machine.mem.read_u8((1 << 40) + 0x0012_3456_789b).ok(), Some(2));
-    assert_eq!(lab.machine.mem.read_u8((5 << 40) + 0xff_ffff_fff0).ok(), Some(0xaa));
+    assert!(lab.machine.mem().stored_bytes() <= 4 * 4096, "{} bytes", lab.machine.mem().stored_bytes());
+    assert_eq!(lab.machine.mem().read_u8((1 << 40) + 0x0012_3456_789b).ok(), Some(2));
+    assert_eq!(lab.machine.mem().read_u8((5 << 40) + 0xff_ffff_fff0).ok(), Some(0xaa));
     let again = Lab::from_json(&lab.to_json()).expect("round trip");
     assert_eq!(again, lab);
 }
@@ -176,7 +176,7 @@ proptest! {
         let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 64 << 20).expect("machine");
         let mut clones = 0;
         for (step, op) in ops.iter().enumerate() {
-            let n = m.processes.len();
+            let n = m.processes().len();
             let _ = match *op {
                 Op::Map { process, slot, pages, large } => {
                     let size = if large { 2 << 20 } else { 0x1000 };

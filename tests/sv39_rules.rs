@@ -33,12 +33,12 @@ fn vpn(va: u64, level: usize) -> u64 {
 /// read at step i (root first); intermediate entries point to fresh tables, the last one holds
 /// `leaf_ppn`. Returns the entry addresses.
 fn build(m: &mut Machine, va: u64, entries: &[u64], leaf_ppn: u64) -> Vec<u64> {
-    let mut table = m.processes[0].root << 12;
+    let mut table = m.processes()[0].root << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + vpn(va, level) * 8;
-        let ppn = if level + 1 == entries.len() { leaf_ppn } else { m.mem.alloc(1).expect("frame") };
-        m.mem.write_le(entry_addr, 8, bits | (ppn << 10)).expect("write");
+        let ppn = if level + 1 == entries.len() { leaf_ppn } else { m.alloc_frames(1, 1).expect("frame") };
+        m.write_phys_le(entry_addr, 8, bits | (ppn << 10)).expect("write");
         addrs.push(entry_addr);
         table = ppn << 12;
     }
@@ -209,7 +209,7 @@ fn misaligned_superpages_fault() {
 #[test]
 fn svade_faults_on_clear_a_and_on_stores_with_clear_d() {
     let (m, _) = rig(VA, &[V, V, V | R | W | X | U], PPN);
-    assert_eq!(m.settings.riscv_ad, RiscvAd::Svade, "Svade by default");
+    assert_eq!(m.settings().riscv_ad, RiscvAd::Svade, "Svade by default");
     for access in [Access::Read, Access::Write, Access::Execute] {
         assert_eq!(fault(&m, VA, access, Mode::User), (FaultKind::AccessedClear, cause(access)));
     }
@@ -224,8 +224,8 @@ fn svade_faults_on_clear_a_and_on_stores_with_clear_d() {
 #[test]
 fn svadu_sets_a_and_on_stores_d() {
     let (mut m, addrs) = rig(VA, &[V, V, V | R | W | U], PPN);
-    m.settings.riscv_ad = RiscvAd::Svadu;
-    let entry = |m: &Machine, i: usize| m.mem.read_le(addrs[i], 8).expect("entry");
+    m.settings_mut().riscv_ad = RiscvAd::Svadu;
+    let entry = |m: &Machine, i: usize| m.mem().read_le(addrs[i], 8).expect("entry");
     m.access(0, VA, Access::Read, Mode::User).expect("access");
     assert_eq!(entry(&m, 2) & AD, A);
     m.access(0, VA, Access::Write, Mode::User).expect("access");
@@ -234,9 +234,9 @@ fn svadu_sets_a_and_on_stores_d() {
     assert_eq!(entry(&m, 1) & 0x3ff, V);
 
     let (mut m, addrs) = rig(VA, &[V, V, V | R | W | U], PPN);
-    m.settings.riscv_ad = RiscvAd::Svadu;
+    m.settings_mut().riscv_ad = RiscvAd::Svadu;
     m.access(0, VA, Access::Write, Mode::User).expect("access");
-    assert_eq!(m.mem.read_le(addrs[2], 8).expect("entry") & AD, AD, "one store sets both");
+    assert_eq!(m.mem().read_le(addrs[2], 8).expect("entry") & AD, AD, "one store sets both");
 }
 
 // ---------------------------------------------------------------- privilege, SUM and MXR
@@ -251,7 +251,7 @@ fn sum_controls_supervisor_access_to_user_pages() {
         assert_eq!(pa(&m, VA, access, Mode::User), (PPN << 12) | 0xabc);
         assert_eq!(fault(&m, VA, access, Mode::Supervisor), (FaultKind::SupervisorProtection, cause(access)));
     }
-    m.settings.sum = true;
+    m.settings_mut().sum = true;
     assert_eq!(pa(&m, VA, Access::Read, Mode::Supervisor), (PPN << 12) | 0xabc);
     assert_eq!(pa(&m, VA, Access::Write, Mode::Supervisor), (PPN << 12) | 0xabc);
     assert_eq!(fault(&m, VA, Access::Execute, Mode::Supervisor).1, 12);
@@ -274,7 +274,7 @@ fn mxr_makes_execute_only_pages_readable() {
     let (mut m, _) = rig(VA, &[V, V, V | X | U | AD], PPN);
     assert_eq!(pa(&m, VA, Access::Execute, Mode::User), (PPN << 12) | 0xabc);
     assert_eq!(fault(&m, VA, Access::Read, Mode::User), (FaultKind::ReadProtection, 13));
-    m.settings.mxr = true;
+    m.settings_mut().mxr = true;
     assert_eq!(pa(&m, VA, Access::Read, Mode::User), (PPN << 12) | 0xabc);
     assert_eq!(fault(&m, VA, Access::Write, Mode::User), (FaultKind::WriteProtection, 15));
 }
@@ -331,8 +331,8 @@ fn invalid_entries_report_the_cause_of_the_access() {
 fn a_table_outside_memory_raises_an_access_fault() {
     let beyond = (8 * GIB) >> 12; // the first PPN past the machine's 8 GiB
     let mut m = machine();
-    let root_entry = (m.processes[0].root << 12) + vpn(VA, 0) * 8;
-    m.mem.write_le(root_entry, 8, V | (beyond << 10)).expect("write");
+    let root_entry = (m.processes()[0].root << 12) + vpn(VA, 0) * 8;
+    m.write_phys_le(root_entry, 8, V | (beyond << 10)).expect("write");
     for (access, code) in [(Access::Execute, 1), (Access::Read, 5), (Access::Write, 7)] {
         assert_eq!(fault(&m, VA, access, Mode::User), (FaultKind::TableOutsideMemory, code), "{access:?}");
     }

@@ -38,14 +38,14 @@ fn index(format: &str, va: u64, level: usize) -> u64 {
 /// level i, except the address; intermediate entries point to fresh tables, the last one's
 /// address bits are `leaf_addr`. Returns the entry addresses, root first.
 fn build(m: &mut Machine, format: &str, va: u64, entries: &[u64], leaf_addr: u64) -> Vec<u64> {
-    let entry_bytes = m.format.pte_bytes;
-    let mut table = m.processes[0].root << 12;
+    let entry_bytes = m.format().pte_bytes;
+    let mut table = m.processes()[0].root << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + index(format, va, level) * u64::from(entry_bytes);
         let target =
-            if level + 1 == entries.len() { leaf_addr } else { m.mem.alloc(1).expect("frame") << 12 };
-        m.mem.write_le(entry_addr, entry_bytes, bits | target).expect("write entry");
+            if level + 1 == entries.len() { leaf_addr } else { m.alloc_frames(1, 1).expect("frame") << 12 };
+        m.write_phys_le(entry_addr, entry_bytes, bits | target).expect("write entry");
         addrs.push(entry_addr);
         table = target;
     }
@@ -155,9 +155,9 @@ fn xd_at_any_level_forbids_fetches() {
 fn cr0_wp_decides_supervisor_writes_to_read_only_pages() {
     for us in [0, US] {
         let (mut m, _) = x86_64(VA, &[ALL, ALL, PRESENT | us | RW, PRESENT | us], PAGE);
-        assert!(m.settings.wp, "CR0.WP=1 by default");
+        assert!(m.settings().wp, "CR0.WP=1 by default");
         assert_eq!(fault(&m, VA, Access::Write, Mode::Supervisor), (FaultKind::WriteProtection, P | W));
-        m.settings.wp = false;
+        m.settings_mut().wp = false;
         assert_eq!(pa(&m, VA, Access::Write, Mode::Supervisor), PAGE | 0xabc);
         if us != 0 {
             assert_eq!(fault(&m, VA, Access::Write, Mode::User), (FaultKind::WriteProtection, P | W | U));
@@ -171,13 +171,13 @@ fn cr0_wp_decides_supervisor_writes_to_read_only_pages() {
 fn smep_stops_supervisor_fetches_from_user_pages() {
     let (mut m, _) = x86_64(VA, &[ALL; 4], PAGE);
     assert_eq!(pa(&m, VA, Access::Execute, Mode::Supervisor), PAGE | 0xabc);
-    m.settings.smep = true;
+    m.settings_mut().smep = true;
     assert_eq!(fault(&m, VA, Access::Execute, Mode::Supervisor), (FaultKind::SupervisorProtection, P | ID));
     assert_eq!(pa(&m, VA, Access::Execute, Mode::User), PAGE | 0xabc);
     assert_eq!(pa(&m, VA, Access::Read, Mode::Supervisor), PAGE | 0xabc, "SMEP is about fetches");
 
     let (mut m, _) = x86_64(VA, &[ALL, PRESENT | RW, ALL, ALL], PAGE);
-    m.settings.smep = true;
+    m.settings_mut().smep = true;
     assert_eq!(
         pa(&m, VA, Access::Execute, Mode::Supervisor),
         PAGE | 0xabc,
@@ -192,14 +192,14 @@ fn smep_stops_supervisor_fetches_from_user_pages() {
 fn smap_stops_supervisor_data_accesses_to_user_pages() {
     let (mut m, _) = x86_64(VA, &[ALL; 4], PAGE);
     assert_eq!(pa(&m, VA, Access::Read, Mode::Supervisor), PAGE | 0xabc);
-    m.settings.smap = true;
+    m.settings_mut().smap = true;
     assert_eq!(fault(&m, VA, Access::Read, Mode::Supervisor), (FaultKind::SupervisorProtection, P));
     assert_eq!(fault(&m, VA, Access::Write, Mode::Supervisor), (FaultKind::SupervisorProtection, P | W));
     assert_eq!(pa(&m, VA, Access::Execute, Mode::Supervisor), PAGE | 0xabc);
     assert_eq!(pa(&m, VA, Access::Read, Mode::User), PAGE | 0xabc);
 
     let (mut m, _) = x86_64(VA, &[ALL, ALL, ALL, PRESENT | RW], PAGE);
-    m.settings.smap = true;
+    m.settings_mut().smap = true;
     assert_eq!(pa(&m, VA, Access::Write, Mode::Supervisor), PAGE | 0xabc);
 }
 
@@ -304,7 +304,7 @@ fn non_canonical_addresses_raise_gp_without_a_walk() {
 #[test]
 fn accessed_on_every_entry_dirty_on_the_leaf_only() {
     let (mut m, addrs) = x86_64(VA, &[ALL; 4], PAGE);
-    let read = |m: &Machine, addr: u64| m.mem.read_le(addr, 8).expect("entry");
+    let read = |m: &Machine, addr: u64| m.mem().read_le(addr, 8).expect("entry");
     m.access(0, VA, Access::Read, Mode::User).expect("access");
     for &a in &addrs {
         assert_eq!(read(&m, a) & (ACCESSED | DIRTY), ACCESSED, "entry at {a:#x} after a read");
@@ -324,10 +324,10 @@ fn accessed_on_every_entry_dirty_on_the_leaf_only() {
     assert_eq!(read(&m, addrs[2]) & (ACCESSED | DIRTY), ACCESSED | DIRTY, "the 2 MiB PDE is the leaf");
 
     let (mut m, addrs) = x86_64(VA, &[ALL, ALL, ALL, PRESENT | US], PAGE);
-    let before = m.mem.clone();
+    let before = m.mem().clone();
     m.access(0, VA, Access::Write, Mode::User).expect("access");
     assert_eq!(read(&m, addrs[3]) & DIRTY, 0, "a refused write sets no dirty flag");
-    assert_eq!(m.mem, before);
+    assert_eq!(*m.mem(), before);
 }
 
 // ---------------------------------------------------------------- error codes
@@ -351,14 +351,14 @@ fn error_codes_of_representative_faults() {
     let (rsvd, _) = x86_64(VA, &[ALL | PS, ALL, ALL, ALL], PAGE);
     assert_eq!(fault(&rsvd, VA, Access::Read, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
     // Bits 62:52 are ignored (software-available) in a PTE: not reserved.
-    m.mem.write_le(addrs[3], 8, ALL | (1 << 62) | (1 << 52) | PAGE).expect("write");
-    m.mem.write_le(addrs[2], 8, ALL | m.mem.read_le(addrs[2], 8).expect("read")).expect("write");
+    m.write_phys_le(addrs[3], 8, ALL | (1 << 62) | (1 << 52) | PAGE).expect("write");
+    m.write_phys_le(addrs[2], 8, ALL | m.mem().read_le(addrs[2], 8).expect("read")).expect("write");
     assert_eq!(pa(&m, VA, Access::Read, Mode::User), PAGE | 0xabc);
 
     // Without NXE (and without SMEP) an instruction fetch does not set I/D.
-    m.settings.nxe = false;
+    m.settings_mut().nxe = false;
     assert_eq!(fault(&m, missing, Access::Execute, Mode::User), (FaultKind::NotPresent, U));
-    m.settings.smep = true;
+    m.settings_mut().smep = true;
     assert_eq!(fault(&m, missing, Access::Execute, Mode::User), (FaultKind::NotPresent, U | ID));
 }
 
@@ -370,7 +370,7 @@ fn without_nxe_bit_63_is_reserved() {
         let mut entries = [ALL; 4];
         entries[level] |= XD;
         let (mut m, _) = x86_64(VA, &entries, PAGE);
-        m.settings.nxe = false;
+        m.settings_mut().nxe = false;
         assert_eq!(
             fault(&m, VA, Access::Read, Mode::User),
             (FaultKind::ReservedBit, P | U | RSVD),
@@ -379,7 +379,7 @@ fn without_nxe_bit_63_is_reserved() {
         assert_eq!(fault(&m, VA, Access::Execute, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
     }
     let (mut m, _) = x86_64(VA, &[ALL; 4], PAGE);
-    m.settings.nxe = false;
+    m.settings_mut().nxe = false;
     assert_eq!(pa(&m, VA, Access::Execute, Mode::User), PAGE | 0xabc);
 }
 
@@ -420,7 +420,7 @@ fn x86_32_has_no_id_bit_without_smep_and_no_execute_disable() {
     build(&mut m, "x86-32", va, &[ALL, ALL], 0x0030_0000);
     assert_eq!(pa(&m, va, Access::Execute, Mode::User), 0x0030_0123);
     assert_eq!(fault(&m, va + 0x1000, Access::Execute, Mode::User), (FaultKind::NotPresent, U));
-    m.settings.smep = true;
+    m.settings_mut().smep = true;
     assert_eq!(fault(&m, va + 0x1000, Access::Execute, Mode::User), (FaultKind::NotPresent, U | ID));
     assert_eq!(fault(&m, va, Access::Execute, Mode::Supervisor), (FaultKind::SupervisorProtection, P | ID));
 }

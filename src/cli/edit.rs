@@ -91,7 +91,7 @@ pub fn save_lab(lab: &Lab, path: &Path) -> anyhow::Result<()> {
 pub fn pick_process(machine: &Machine, key: Option<&str>) -> anyhow::Result<usize> {
     match key {
         Some(k) => Ok(machine.find_process(k)?),
-        None => Ok(machine.active),
+        None => Ok(machine.active()),
     }
 }
 
@@ -135,16 +135,16 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
         memory.unwrap_or_else(|| presets::default_memory(&format))
     };
     let machine = Machine::new(format, mem_size)?;
-    let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format.name));
+    let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format().name));
     let lab = Lab::new(&title, "", machine);
     save_lab(&lab, &args.output)?;
     Ok(format!(
         "created {} ({}, {} of physical memory, process \"{}\" with root frame {:#x})\n",
         args.output.display(),
-        lab.machine.format.name,
-        format_size(lab.machine.mem.size()),
-        lab.machine.processes[0].name,
-        lab.machine.processes[0].root
+        lab.machine.format().name,
+        format_size(lab.machine.mem().size()),
+        lab.machine.processes()[0].name,
+        lab.machine.processes()[0].root
     ))
 }
 
@@ -166,9 +166,9 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
         .flags
         .as_ref()
         .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
-    let size = page_size.unwrap_or(lab.machine.format.page_size());
+    let size = page_size.unwrap_or(lab.machine.format().page_size());
     let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
-    let name = lab.machine.processes[process].name.clone();
+    let name = lab.machine.processes()[process].name.clone();
     let mut doc = editing(lab);
     let pages = doc.apply(&Edit::Map { process, request })?.pages;
     save_lab(doc.lab(), &args.lab)?;
@@ -179,8 +179,8 @@ pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
-    let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format.page_size());
-    let name = lab.machine.processes[process].name.clone();
+    let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format().page_size());
+    let name = lab.machine.processes()[process].name.clone();
     let mut doc = editing(lab);
     let applied = doc.apply(&Edit::Unmap { process, va, len })?;
     save_lab(doc.lab(), &args.lab)?;

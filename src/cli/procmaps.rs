@@ -48,14 +48,14 @@ pub fn import(args: &ProcMapsArgs, file: &Path, text: &str, output: &Path) -> an
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     io::save(&lab, output).with_context(|| format!("cannot write {}", output.display()))?;
     let m = &lab.machine;
-    let size = table_size(&m.mem, &m.format, m.active_process().root);
+    let size = table_size(m.mem(), m.format(), m.active_process().root);
     let mut out = format!(
         "imported {} into {}: {} of {} regions mapped for {} ({})\n",
         file.display(),
         output.display(),
         summary.mapped_regions,
         summary.regions,
-        m.format.name,
+        m.format().name,
         procmaps::pages_summary(&summary.pages_by_size)
     );
     for (region, reason) in &summary.skipped {

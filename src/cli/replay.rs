@@ -169,7 +169,7 @@ fn replay_once(
         (e, _) => anyhow!("{e}"),
     })?;
     if let Some(settings) = os {
-        replayer.set_os(Some(Os::new(settings, &lab.machine.format)?.with_swap(lab.swap.clone())));
+        replayer.set_os(Some(Os::new(settings, lab.machine.format())?.with_swap(lab.swap.clone())));
     }
     // A script replays under the same rules as a student: locked processes are not changed.
     replayer.set_locked(lab.locks.processes.iter().cloned());

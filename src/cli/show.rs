@@ -68,13 +68,13 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
         "{}: ok\n  title: {}\n  format: {}\n  memory: {} ({} frames in use)\n",
         args.lab.display(),
         lab.title,
-        m.format.name,
-        format_size(m.mem.size()),
-        m.mem.allocated_count()
+        m.format().name,
+        format_size(m.mem().size()),
+        m.mem().allocated_count()
     );
-    for (i, p) in m.processes.iter().enumerate() {
+    for (i, p) in m.processes().iter().enumerate() {
         let size = m.table_size(i)?;
-        let active = if i == m.active { " (active)" } else { "" };
+        let active = if i == m.active() { " (active)" } else { "" };
         let _ = writeln!(
             out,
             "  process {i} \"{}\"{active}: ASID {}, root frame {:#x}, {} page(s) mapped, {} table(s)",
@@ -115,8 +115,8 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
 
 /// A walk in readable lines, like a textbook's worked example.
 pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
-    let f = &m.format;
-    let p = &m.processes[process.min(m.processes.len() - 1)];
+    let f = m.format();
+    let p = &m.processes()[process.min(m.processes().len() - 1)];
     let digits = (f.pte_bytes * 2) as usize;
     let mut out = format!(
         "Virtual address {} ({} {}, process \"{}\", {}):\n",
@@ -169,7 +169,7 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
 
 /// One address's walk as JSON (the `translate --json` schema, documented in the README).
 pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
-    let f = &m.format;
+    let f = m.format();
     let steps: Vec<Value> = t
         .steps
         .iter()
@@ -189,7 +189,7 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
         .collect();
     let mut obj = json!({
         "va": t.va,
-        "process": m.processes.get(process).map(|p| p.name.clone()),
+        "process": m.processes().get(process).map(|p| p.name.clone()),
         "access": t.access.label(),
         "mode": t.mode.label(),
         "steps": steps,
@@ -229,11 +229,11 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let m = &lab.machine;
     let reports: Vec<SizeReport> =
-        (0..m.processes.len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
+        (0..m.processes().len()).map(|i| m.table_size(i)).collect::<Result<_, _>>()?;
     let comparison = if args.compare {
         let process = pick_process(m, args.process.as_deref())?;
         let regions = procmaps::regions_of(m, process)?;
-        let name = m.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
+        let name = m.processes().get(process).map(|p| p.name.clone()).unwrap_or_default();
         let source = format!("process \"{name}\" of {}", args.lab.display());
         Some((name, regions.len(), procmaps::compare(&regions, &source)))
     } else {
@@ -242,7 +242,7 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
     if args.json {
         let processes: Vec<Value> = reports
             .iter()
-            .zip(&m.processes)
+            .zip(m.processes())
             .map(|(r, p)| {
                 let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
                 v["name"] = json!(p.name);
@@ -250,7 +250,7 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
                 v
             })
             .collect();
-        let mut doc = json!({ "format": m.format.name, "linear_bytes": m.format.linear_table_bytes(), "processes": processes });
+        let mut doc = json!({ "format": m.format().name, "linear_bytes": m.format().linear_table_bytes(), "processes": processes });
         if let Some((name, _, rows)) = &comparison {
             doc["comparison_process"] = json!(name);
             doc["comparison"] = super::procmaps::comparison_json(rows);
@@ -258,7 +258,7 @@ pub fn size(args: &SizeArgs) -> anyhow::Result<String> {
         return Ok(serde_json::to_string_pretty(&doc).map_err(|e| anyhow!(e))? + "\n");
     }
     let mut out = String::new();
-    for (r, p) in reports.iter().zip(&m.processes) {
+    for (r, p) in reports.iter().zip(m.processes()) {
         let _ = writeln!(
             out,
             "process \"{}\" (ASID {}): {} page(s) mapped, {}",

@@ -31,9 +31,9 @@ impl LabParts {
         Self {
             title: lab.title.clone(),
             description: lab.description.clone(),
-            processes: lab.machine.processes.clone(),
-            active: lab.machine.active,
-            settings: lab.machine.settings,
+            processes: lab.machine.processes().to_vec(),
+            active: lab.machine.active(),
+            settings: *lab.machine.settings(),
             os: lab.os,
             exercises: lab.exercises.clone(),
             locks: lab.locks.clone(),
@@ -46,9 +46,7 @@ impl LabParts {
         let old = Self::of(lab);
         lab.title = self.title;
         lab.description = self.description;
-        lab.machine.processes = self.processes;
-        lab.machine.active = self.active;
-        lab.machine.settings = self.settings;
+        lab.machine.swap_parts(self.processes, self.active, self.settings);
         lab.os = self.os;
         lab.exercises = self.exercises;
         lab.locks = self.locks;
@@ -102,7 +100,7 @@ impl Step {
 
     /// Reverts the step on `lab`; returns the step that reverts that (for redo, or undo again).
     pub fn revert(self, lab: &mut Lab) -> Step {
-        let memory = lab.machine.mem.revert(self.memory);
+        let memory = lab.machine.revert_journal(self.memory);
         let parts = self.parts.map(|p| p.swap_into(lab));
         Step { label: self.label, kind: self.kind, count: self.count, memory, parts, sealed: true }
     }

@@ -59,9 +59,9 @@ impl Document {
         change: impl FnOnce(&mut Lab) -> Result<R, EditError>,
     ) -> Result<R, EditError> {
         let parts_before = LabParts::of(&self.lab);
-        self.lab.machine.mem.begin();
+        self.lab.machine.begin_journal();
         let result = change(&mut self.lab);
-        let journal = self.lab.machine.mem.commit();
+        let journal = self.lab.machine.commit_journal();
         let result = result.and_then(|value| {
             if self.enforce_locks {
                 parts_before.locks.check_journal(&parts_before.processes, &journal, &self.lab.machine)?;
@@ -72,7 +72,7 @@ impl Document {
             Ok(value)
         });
         if result.is_err() {
-            self.lab.machine.mem.revert(journal);
+            self.lab.machine.revert_journal(journal);
             parts_before.swap_into(&mut self.lab);
             return result;
         }
@@ -196,7 +196,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             };
             applied.translation = Some(t);
         }
-        Edit::Settings(settings) => m.settings = *settings,
+        Edit::Settings(settings) => m.set_settings(*settings),
         Edit::SetOs(settings) => {
             settings.validate().map_err(|e| EditError::Other(e.to_string()))?;
             lab.os = *settings;
@@ -267,7 +267,7 @@ mod tests {
         }
         let accessed = d.lab().clone();
         assert_ne!(accessed, mapped, "the accesses set A and D bits");
-        let root_entry = accessed.machine.processes[0].root << 12;
+        let root_entry = accessed.machine.processes()[0].root << 12;
         d.apply(&Edit::SetField { entry_addr: root_entry, level: 0, field: "U/S".into(), value: 0 }).unwrap();
         assert_eq!(d.undo(), Some(format!("set U/S of entry at {root_entry:#x}")));
         assert_eq!(*d.lab(), accessed, "one press undid the edit, not an access");

@@ -33,7 +33,7 @@ pub fn new_task(id: &str, points: u32, question: Question) -> Task {
 
 fn process_name(machine: &Machine, process: usize) -> Result<String, ExerciseError> {
     machine
-        .processes
+        .processes()
         .get(process)
         .map(|p| p.name.clone())
         .ok_or_else(|| MachineError::NoSuchProcess(process.to_string()).into())
@@ -86,16 +86,16 @@ pub fn require_entry_state(
 ) -> Result<Task, ExerciseError> {
     let m = &lab.machine;
     let name = process_name(m, process)?;
-    let root = m.processes.get(process).map_or(0, |p| p.root);
-    let path = table::entry_path(&m.mem, &m.format, root, va).unwrap_or_default();
+    let root = m.processes().get(process).map_or(0, |p| p.root);
+    let path = table::entry_path(m.mem(), m.format(), root, va).unwrap_or_default();
     let entry = path.iter().find(|e| e.level == level).ok_or_else(|| SealError::Query {
         id: id.to_string(),
         message: format!("the walk for {} does not reach level {level}", hex_grouped(va)),
     })?;
-    let f = &m.format;
+    let f = m.format();
     let leaf = f.present(entry.raw, level) && f.is_leaf(entry.raw, level);
     // Under RISC-V Svade software sets A and D, so they are part of the state to reach.
-    let software_ad = f.arch == Arch::RiscV && m.settings.riscv_ad == RiscvAd::Svade;
+    let software_ad = f.arch == Arch::RiscV && m.settings().riscv_ad == RiscvAd::Svade;
     let hardware_bit = |role: Role| !software_ad && matches!(role, Role::Accessed | Role::Dirty);
     let conditions: Vec<Condition> = f
         .fields_at(level)

@@ -128,7 +128,7 @@ impl Condition {
                         Verdict::fail(format!("{what} faults: {}", fault.kind.describe()))
                     }
                     (Outcome::Mapped(mapped), Some(want)) => {
-                        let got = mapped.pa >> machine.format.page_shift;
+                        let got = mapped.pa >> machine.format().page_shift;
                         if got == *want {
                             Verdict::pass(format!("{what} lands in frame {want:#x}"))
                         } else {
@@ -171,12 +171,12 @@ impl Condition {
             Self::KernelHalfShared { a, b } => kernel_half_shared(machine, a, b),
             Self::EntryField { process, va, level, field, value } => {
                 let Some(p) = find(machine, process) else { return no_process(process) };
-                let Some(proc_ref) = machine.processes.get(p) else { return no_process(process) };
-                let f = &machine.format;
+                let Some(proc_ref) = machine.processes().get(p) else { return no_process(process) };
+                let f = machine.format();
                 let Some(def) = f.field_named_at(field, *level) else {
                     return Verdict::fail(format!("the format has no field {field} at level {level}"));
                 };
-                let path = table::entry_path(&machine.mem, f, proc_ref.root, *va).unwrap_or_default();
+                let path = table::entry_path(machine.mem(), f, proc_ref.root, *va).unwrap_or_default();
                 let Some(entry) = path.iter().find(|e| e.level == *level) else {
                     return Verdict::fail(format!(
                         "the walk for {} stops before level {level}",
@@ -226,14 +226,14 @@ fn kernel_half_shared(machine: &Machine, a: &str, b: &str) -> Verdict {
     let (Some(pa), Some(pb)) = (find(machine, a), find(machine, b)) else {
         return Verdict::fail(format!("processes \"{a}\" and \"{b}\" must both exist"));
     };
-    let f = &machine.format;
-    let root = |p: usize| machine.processes.get(p).map_or(0, |p| p.root) << f.page_shift;
+    let f = machine.format();
+    let root = |p: usize| machine.processes().get(p).map_or(0, |p| p.root) << f.page_shift;
     let (root_a, root_b) = (root(pa), root(pb));
     let entries = f.entries_at(0);
     let pte = u64::from(f.pte_bytes);
     let mut present = 0;
     for index in entries / 2..entries {
-        let read = |root: u64| machine.mem.read_le(root + index * pte, f.pte_bytes).unwrap_or(0);
+        let read = |root: u64| machine.mem().read_le(root + index * pte, f.pte_bytes).unwrap_or(0);
         let (ra, rb) = (read(root_a), read(root_b));
         let (pres_a, pres_b) = (f.present(ra, 0), f.present(rb, 0));
         // Hardware sets A bits per walk, so only presence and the frame must agree.

@@ -32,7 +32,7 @@ pub enum CourseError {
 }
 
 fn map(m: &mut Machine, process: usize, va: u64, pages: u64, flags: &[&str]) -> Result<(), MachineError> {
-    let size = m.format.page_size();
+    let size = m.format().page_size();
     let request = MapRequest {
         va,
         len: pages * size,
@@ -48,13 +48,13 @@ fn write_at(m: &mut Machine, process: usize, va: u64, bytes: &[u8]) -> Result<()
         .into_iter()
         .find_map(|mode| m.translate(process, va, Access::Read, mode).ok()?.pa())
         .ok_or_else(|| CourseError::Other(format!("{va:#x} is not mapped")))?;
-    m.mem.write(pa, bytes).map_err(MachineError::from)?;
+    m.write_phys(pa, bytes)?;
     Ok(())
 }
 
 fn leaf_entry(m: &Machine, process: usize, va: u64) -> Option<table::EntryRef> {
-    let root = m.processes.get(process)?.root;
-    table::entry_path(&m.mem, &m.format, root, va).ok()?.last().copied()
+    let root = m.processes().get(process)?.root;
+    table::entry_path(m.mem(), m.format(), root, va).ok()?.last().copied()
 }
 
 fn text(mut task: Task, title: &str, prompt: &str, hints: &[&str], explanation: &str) -> Task {
@@ -538,14 +538,14 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Cou
             }
             let flags: Vec<String> = roles
                 .iter()
-                .filter_map(|r| m.format.field(*r, m.format.levels.len() - 1))
+                .filter_map(|r| m.format().field(*r, m.format().levels.len() - 1))
                 .map(|f| f.name.clone())
                 .collect();
-            let page = va & !(m.format.page_size() - 1);
+            let page = va & !(m.format().page_size() - 1);
             let request = MapRequest {
                 va: page,
-                len: m.format.page_size(),
-                target: MapTarget::To(frame << m.format.page_shift),
+                len: m.format().page_size(),
+                target: MapTarget::To(frame << m.format().page_shift),
                 page_size: None,
                 flags: Some(flags),
             };
@@ -561,11 +561,11 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Cou
             if *mode == Mode::User {
                 roles.push(Role::User);
             }
-            let root = m.processes.get(p).map_or(0, |p| p.root);
-            let path = table::entry_path(&m.mem, &m.format, root, *va).unwrap_or_default();
+            let root = m.processes().get(p).map_or(0, |p| p.root);
+            let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
             for entry in path {
                 for role in &roles {
-                    if let Some(name) = m.format.field(*role, entry.level).map(|f| f.name.clone()) {
+                    if let Some(name) = m.format().field(*role, entry.level).map(|f| f.name.clone()) {
                         m.set_field(entry.entry_addr, entry.level, &name, 1)?;
                     }
                 }
@@ -574,8 +574,8 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Cou
         Condition::Faults { process, va, access: Access::Execute, .. } => {
             let p = find(m, process)?;
             if let Some(entry) = leaf_entry(m, p, *va)
-                && m.format.present(entry.raw, entry.level)
-                && let Some(nx) = m.format.field(Role::NoExecute, entry.level).map(|f| f.name.clone())
+                && m.format().present(entry.raw, entry.level)
+                && let Some(nx) = m.format().field(Role::NoExecute, entry.level).map(|f| f.name.clone())
             {
                 m.set_field(entry.entry_addr, entry.level, &nx, 1)?;
             }
@@ -586,8 +586,8 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Cou
         }
         Condition::EntryField { process, va, level, field, value } => {
             let p = find(m, process)?;
-            let root = m.processes.get(p).map_or(0, |p| p.root);
-            let path = table::entry_path(&m.mem, &m.format, root, *va).unwrap_or_default();
+            let root = m.processes().get(p).map_or(0, |p| p.root);
+            let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
             if let Some(entry) = path.iter().find(|e| e.level == *level) {
                 m.set_field(entry.entry_addr, *level, field, *value)?;
             }

@@ -193,8 +193,8 @@ fn referenced(lab: &Lab) -> BTreeSet<(usize, u64)> {
 /// Whether a page mapped at `level` could be placed at `base` in the tree under `root`: the walk
 /// stops at a non-present entry at or above that level.
 fn page_is_free(m: &Machine, root: u64, base: u64, level: usize) -> bool {
-    let path = table::entry_path(&m.mem, &m.format, root, base).unwrap_or_default();
-    path.last().is_some_and(|last| !m.format.present(last.raw, last.level) && last.level <= level)
+    let path = table::entry_path(m.mem(), m.format(), root, base).unwrap_or_default();
+    path.last().is_some_and(|last| !m.format().present(last.raw, last.level) && last.level <= level)
 }
 
 /// Makes the variant of `template` for `seed` (with plain answers: the instructor's copy).
@@ -218,8 +218,8 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
     }
     for (slot, fs) in randomize.frames.iter().enumerate() {
         let m = &lab.machine;
-        let [lo, hi] = fs.within.unwrap_or([0, m.mem.frame_count()]);
-        let hi = hi.min(m.mem.frame_count());
+        let [lo, hi] = fs.within.unwrap_or([0, m.mem().frame_count()]);
+        let hi = hi.min(m.mem().frame_count());
         let err = |message: &str| GenerateError::Frame { slot, message: message.into() };
         if lo >= hi {
             return Err(err("the frame range is empty"));
@@ -227,7 +227,7 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
         let in_use = m.data_frames_in_use();
         let pick = (0..TRIES)
             .map(|_| lo + v.below(hi - lo))
-            .find(|f| !m.mem.is_allocated(*f) && !in_use.contains(*f) && !taken_frames.contains(f))
+            .find(|f| !m.mem().is_allocated(*f) && !in_use.contains(*f) && !taken_frames.contains(f))
             .ok_or_else(|| err("no free frame found in the range"))?;
         taken_frames.insert(pick);
         v.frames.push(FrameMove { old: fs.frame, count: 1, new: pick });
@@ -255,9 +255,9 @@ fn move_page(
     let err = |message: String| GenerateError::Page { slot, message };
     let process = m.find_process(&page.process).map_err(|e| err(e.to_string()))?;
     let root =
-        m.processes.get(process).map(|p| p.root).ok_or_else(|| err(format!("no process {process}")))?;
-    let f = m.format.clone();
-    let path = table::entry_path(&m.mem, &f, root, page.va).unwrap_or_default();
+        m.processes().get(process).map(|p| p.root).ok_or_else(|| err(format!("no process {process}")))?;
+    let f = m.format().clone();
+    let path = table::entry_path(m.mem(), &f, root, page.va).unwrap_or_default();
     let leaf = path.last().copied().filter(|e| f.present(e.raw, e.level) && f.is_leaf(e.raw, e.level));
     let level = leaf.map_or(f.last_level(), |e| e.level);
     let span = f.entry_span_shift(level).min(63);
@@ -290,10 +290,11 @@ fn move_page(
         let old_frame = f.frame(entry.raw, level);
         let new_frame = if page.move_frame {
             let in_use = m.data_frames_in_use();
-            let slots = m.mem.frame_count() / frames_per_page;
+            let slots = m.mem().frame_count() / frames_per_page;
             let free = |first: u64| {
-                (first..first + frames_per_page)
-                    .all(|fr| !m.mem.is_allocated(fr) && !in_use.contains(fr) && !taken_frames.contains(&fr))
+                (first..first + frames_per_page).all(|fr| {
+                    !m.mem().is_allocated(fr) && !in_use.contains(fr) && !taken_frames.contains(&fr)
+                })
             };
             match (0..TRIES).map(|_| v.below(slots) * frames_per_page).find(|&fr| free(fr)) {
                 Some(fr) => fr,
@@ -304,21 +305,17 @@ fn move_page(
         };
         let backup = m.clone();
         let result = (|| -> Result<(), MachineError> {
-            for fr in new_frame..new_frame + frames_per_page {
-                if !m.mem.is_allocated(fr) {
-                    m.mem.reserve(fr)?;
-                }
-            }
+            m.reserve_frames(new_frame, frames_per_page)?;
             if page.move_frame {
-                m.mem.copy_frames(old_frame, new_frame, frames_per_page)?;
+                m.copy_frames(old_frame, new_frame, frames_per_page)?;
             }
             let bits = f.with(entry.raw, Role::Frame, level, 0);
-            table::map_page(&mut m.mem, &f, root, base, level, new_frame, bits)?;
+            m.map_page_raw(root, base, level, new_frame, bits)?;
             m.unmap(process, old_base, size)?;
             if page.move_frame {
                 for fr in old_frame..old_frame + frames_per_page {
-                    if !m.mem.is_allocated(fr) {
-                        m.mem.zero_frames(fr, 1);
+                    if !m.mem().is_allocated(fr) {
+                        m.zero_frames(fr, 1);
                     }
                 }
             }

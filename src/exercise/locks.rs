@@ -80,7 +80,7 @@ impl Locks {
             LockTarget::Process(name) => self.processes.contains(name),
             LockTarget::Entry(addr) => {
                 self.entries.contains(&addr)
-                    || self.locked_table_frames(machine).contains(&(addr >> machine.format.page_shift))
+                    || self.locked_table_frames(machine).contains(&(addr >> machine.format().page_shift))
             }
         }
     }
@@ -88,10 +88,10 @@ impl Locks {
     /// Frames holding page tables of locked processes (compute once per change, then test
     /// entries with `addr >> page_shift`).
     pub fn locked_table_frames(&self, machine: &Machine) -> BTreeSet<u64> {
-        let f = &machine.format;
+        let f = machine.format();
         let mut frames = BTreeSet::new();
-        for p in machine.processes.iter().filter(|p| self.processes.contains(&p.name)) {
-            for t in table::tables(&machine.mem, f, p.root) {
+        for p in machine.processes().iter().filter(|p| self.processes.contains(&p.name)) {
+            for t in table::tables(machine.mem(), f, p.root) {
                 let first = t.addr >> f.page_shift;
                 frames.extend(first..first.saturating_add(f.table_frames(t.level)));
             }
@@ -101,9 +101,9 @@ impl Locks {
 
     /// Refuses a change from `before` to `after` that touches a locked part.
     pub fn check_change(&self, before: &Machine, after: &Machine) -> Result<(), LockError> {
-        let mask = !ad_mask(&before.format);
+        let mask = !ad_mask(before.format());
         for name in &self.processes {
-            let find = |m: &Machine| m.processes.iter().find(|p| &p.name == name).map(|p| p.root);
+            let find = |m: &Machine| m.processes().iter().find(|p| &p.name == name).map(|p| p.root);
             let (Some(root_before), Some(root_after)) = (find(before), find(after)) else {
                 if find(before).is_some() {
                     return Err(LockError::Process(name.clone()));
@@ -117,7 +117,7 @@ impl Locks {
             }
         }
         for &addr in &self.entries {
-            let read = |m: &Machine| m.mem.read_le(addr, m.format.pte_bytes).ok().map(|raw| raw & mask);
+            let read = |m: &Machine| m.mem().read_le(addr, m.format().pte_bytes).ok().map(|raw| raw & mask);
             if read(before) != read(after) {
                 return Err(LockError::Entry(addr));
             }
@@ -142,12 +142,12 @@ impl Locks {
         for name in &self.processes {
             let root = |list: &[Process]| list.iter().find(|p| &p.name == name).map(|p| p.root);
             if let Some(old) = root(before)
-                && root(&after.processes) != Some(old)
+                && root(after.processes()) != Some(old)
             {
                 return Err(LockError::Process(name.clone()));
             }
         }
-        let f = &after.format;
+        let f = &after.format();
         let mask = !ad_mask(f);
         let pte = u64::from(f.pte_bytes);
         let entry_at = |bytes: Option<&[u8]>, offset: u64| -> u64 {
@@ -162,20 +162,20 @@ impl Locks {
         // Every table of a locked process that still hangs off its root: a change that unhooked
         // one also cleared the entry that pointed to it, in a table still reached.
         let mut locked_tables: Vec<(String, Runs)> = Vec::new();
-        for p in after.processes.iter().filter(|p| self.processes.contains(&p.name)) {
+        for p in after.processes().iter().filter(|p| self.processes.contains(&p.name)) {
             let mut runs = Runs::new();
-            for t in table::tables(&after.mem, f, p.root) {
+            for t in table::tables(after.mem(), f, p.root) {
                 let first = t.addr >> f.page_shift;
                 runs.insert(first, first.saturating_add(f.table_frames(t.level)));
             }
             locked_tables.push((p.name.clone(), runs));
         }
-        let chunk = after.mem.chunk_size();
+        let chunk = after.mem().chunk_size();
         for (addr, old) in journal.old_chunks() {
             let mut offset = 0;
             while offset + pte <= chunk {
                 let entry_addr = addr + offset;
-                let new = after.mem.read_le(entry_addr, f.pte_bytes).unwrap_or(0);
+                let new = after.mem().read_le(entry_addr, f.pte_bytes).unwrap_or(0);
                 let changed = (entry_at(old, offset) ^ new) & mask != 0;
                 if changed {
                     if self.entries.contains(&entry_addr) {
@@ -206,8 +206,8 @@ fn ad_mask(format: &PagingFormat) -> u64 {
 /// Every present entry of every table under `root`, with A/D masked off.
 fn tree_entries(machine: &Machine, root: u64, mask: u64) -> Vec<(usize, u64, u64)> {
     let mut out = Vec::new();
-    for t in table::tables(&machine.mem, &machine.format, root) {
-        table::for_each_present(&machine.mem, &machine.format, t, |e| {
+    for t in table::tables(machine.mem(), machine.format(), root) {
+        table::for_each_present(machine.mem(), machine.format(), t, |e| {
             out.push((e.level, e.entry_addr, e.raw & mask))
         });
     }
@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(locks.check_change(&before, &m), Ok(()));
         m.map(0, &req(0x2000)).unwrap();
         assert_eq!(locks.check_change(&before, &m), Err(LockError::Process("init".into())));
-        let root_entry = m.processes[0].root << 12;
+        let root_entry = m.processes()[0].root << 12;
         assert!(locks.is_locked(&m, LockTarget::Entry(root_entry)));
         assert!(!locks.is_locked(&m, LockTarget::Entry(0x70_0000)));
     }

@@ -69,7 +69,7 @@ fn count(n: u64) -> f64 {
 impl NumericQuery {
     /// The expected value on `machine`, or why it cannot be computed.
     pub fn evaluate(&self, machine: &Machine) -> Result<f64, String> {
-        let f = &machine.format;
+        let f = machine.format();
         let level_of =
             |level: usize| f.levels.get(level).ok_or_else(|| format!("the format has no level {level}"));
         let process = |name: &str| machine.find_process(name).map_err(|e| e.to_string());
@@ -150,7 +150,7 @@ fn tlb_replay(
     config: &TlbConfig,
 ) -> Result<(u64, u64), String> {
     let mut tlb: Tlb<u64> = Tlb::new(config.clone()).map_err(|e| format!("TLB: {e}"))?;
-    let asid = machine.processes.get(process).map_or(0, |p| p.asid);
+    let asid = machine.processes().get(process).map_or(0, |p| p.asid);
     tlb.switch_asid(asid);
     for &va in addresses {
         if tlb.lookup(asid, va).is_some() {
@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn tlb_replay_counts_hits() {
         let mut m = Machine::new(presets::by_name("sv39").unwrap(), 16 << 20).unwrap();
-        m.settings.riscv_ad = crate::sim::mmu::RiscvAd::Svadu;
+        m.set_settings(crate::sim::mmu::MmuSettings {
+            riscv_ad: crate::sim::mmu::RiscvAd::Svadu,
+            ..*m.settings()
+        });
         let req =
             MapRequest { va: 0x1000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
         m.map(0, &req).unwrap();

@@ -208,21 +208,21 @@ impl Lab {
     /// The on-disk form.
     pub fn to_file(&self) -> LabFile {
         let m = &self.machine;
-        let paging = match presets::by_name(&m.format.name) {
-            Some(preset) if preset == m.format => PagingSpec::Preset(m.format.name.clone()),
-            _ => PagingSpec::Custom(Box::new(m.format.clone())),
+        let paging = match presets::by_name(&m.format().name) {
+            Some(preset) if preset == *m.format() => PagingSpec::Preset(m.format().name.clone()),
+            _ => PagingSpec::Custom(Box::new(m.format().clone())),
         };
-        let frames = stored_frames(&m.mem);
+        let frames = stored_frames(m.mem());
         LabFile {
             format: MAGIC.into(),
             version: CURRENT_VERSION,
             title: self.title.clone(),
             description: self.description.clone(),
             paging,
-            memory: StoredMemory { size: m.mem.size(), allocated: allocated_runs(&m.mem), frames },
-            processes: m.processes.clone(),
-            active: m.active,
-            settings: m.settings,
+            memory: StoredMemory { size: m.mem().size(), allocated: allocated_runs(m.mem()), frames },
+            processes: m.processes().to_vec(),
+            active: m.active(),
+            settings: *m.settings(),
             os: self.os,
             swap: swap::to_stored(&self.swap),
             exercises: self.exercises.clone(),
@@ -316,7 +316,7 @@ impl Lab {
         let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
-        let swap = swap::from_stored(&file.swap, &machine.format)?;
+        let swap = swap::from_stored(&file.swap, machine.format())?;
         crate::exercise::validate(&file.exercises)?;
         Ok(Self {
             title: file.title,
@@ -374,7 +374,7 @@ mod tests {
             },
         )
         .unwrap();
-        m.mem.write(0x5_0010, b"hello").unwrap();
+        m.write_phys(0x5_0010, b"hello").unwrap();
         Lab::new("t", "d", m)
     }
 

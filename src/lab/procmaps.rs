@@ -395,20 +395,20 @@ pub fn build_lab(
     let mut pages_by_size = BTreeMap::new();
     let mut mapped_bytes = 0u64;
     for region in &kept {
-        let flags = region_flags(&machine.format, region);
-        let page = machine.format.page_size();
+        let flags = region_flags(machine.format(), region);
+        let page = machine.format().page_size();
         let start = region.start - region.start % page;
         let Some(end) = region.end.checked_next_multiple_of(page) else { continue };
         for (va, shift, count) in page_runs(start, end, &shifts) {
-            let Some(level) = machine.format.level_for_page_shift(shift) else { continue };
-            let leaf = table::leaf_bits(&machine.format, level, &flags)
+            let Some(level) = machine.format().level_for_page_shift(shift) else { continue };
+            let leaf = table::leaf_bits(machine.format(), level, &flags)
                 .map_err(|source| ProcMapsError::Map { line: region.line, va, source })?;
             let frames = 1u64 << (shift - base_shift);
             for i in 0..count {
                 let page_va = va + (i << shift);
                 let map = |m: &mut Machine| -> Result<(), table::TableError> {
-                    let frame = m.mem.alloc_aligned(frames, frames)?;
-                    table::map_page(&mut m.mem, &m.format, root, page_va, level, frame, leaf)
+                    let frame = m.alloc_frames(frames, frames)?;
+                    m.map_page_raw(root, page_va, level, frame, leaf)
                 };
                 map(&mut machine).map_err(|source| ProcMapsError::Map {
                     line: region.line,
@@ -427,8 +427,8 @@ pub fn build_lab(
         pages_by_size,
         mapped_bytes,
     };
-    let title = format!("Layout of {process_name} on {}", machine.format.name);
-    let description = describe(&summary, source, &machine.format.name, max_page);
+    let title = format!("Layout of {process_name} on {}", machine.format().name);
+    let description = describe(&summary, source, &machine.format().name, max_page);
     Ok((Lab::new(&title, &description, machine), summary))
 }
 
@@ -481,11 +481,14 @@ fn leaf_rights(format: &PagingFormat, raw: u64, level: usize) -> (bool, bool, bo
 /// that messages can name them. A page ending at the very top of the address space, which no
 /// maps file can write, is left out.
 pub fn regions_of(machine: &Machine, process: usize) -> Result<Vec<Region>, ProcMapsError> {
-    let root =
-        machine.processes.get(process).ok_or_else(|| MachineError::NoSuchProcess(process.to_string()))?.root;
-    let format = &machine.format;
+    let root = machine
+        .processes()
+        .get(process)
+        .ok_or_else(|| MachineError::NoSuchProcess(process.to_string()))?
+        .root;
+    let format = machine.format();
     let mut regions: Vec<Region> = Vec::new();
-    for leaf in table::leaves(&machine.mem, format, root) {
+    for leaf in table::leaves(machine.mem(), format, root) {
         let Some(end) = 1u64.checked_shl(leaf.page_shift).and_then(|size| leaf.va.checked_add(size)) else {
             continue;
         };
@@ -570,7 +573,7 @@ fn compare_one(regions: &[Region], name: &str, max_page: u64, source: &str) -> C
     let linear_bytes = format.linear_table_bytes();
     let outcome = build_lab(regions, format, max_page, source).map(|(lab, summary)| {
         let m = &lab.machine;
-        let size = table_size(&m.mem, &m.format, m.active_process().root);
+        let size = table_size(m.mem(), m.format(), m.active_process().root);
         let skipped_regions =
             summary.skipped.iter().filter(|(_, why)| *why == SkipReason::OutOfRange).count();
         RowSize {

@@ -113,7 +113,7 @@ impl Builder {
 
     /// Maps one base page at `va` to the frame at physical address `pa` (sharing it).
     fn map_to(&mut self, process: usize, va: u64, pa: u64, flags: &[&str]) -> Result<(), SampleError> {
-        let page = self.machine.format.page_size();
+        let page = self.machine.format().page_size();
         let request = MapRequest {
             va,
             len: page,
@@ -140,7 +140,7 @@ impl Builder {
     /// Writes `bytes` at virtual address `va` of `process` (within one page).
     fn poke(&mut self, process: usize, va: u64, bytes: &[u8]) -> Result<(), SampleError> {
         let pa = self.pa_of(process, va)?;
-        let result = self.machine.mem.write(pa, bytes).map_err(MachineError::from);
+        let result = self.machine.write_phys(pa, bytes);
         self.check(result)
     }
 

@@ -70,13 +70,17 @@ pub struct MapRequest {
 /// Most pages one map/unmap call may touch (the 4 GiB textbook example needs 1 Mi).
 pub const MAX_PAGES_PER_CALL: u64 = 1 << 22;
 
+/// The machine. Its fields are private to the simulation core: everything else reads them
+/// through accessors and changes them through the operations below (which keep the invariants:
+/// all-or-nothing changes, shared tables never freed, processes with unique names and ASIDs),
+/// and a lab changes only through the document (crate::doc).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Machine {
-    pub format: PagingFormat,
-    pub mem: PhysMem,
-    pub processes: Vec<Process>,
-    pub active: usize,
-    pub settings: MmuSettings,
+    pub(in crate::sim) format: PagingFormat,
+    pub(in crate::sim) mem: PhysMem,
+    pub(in crate::sim) processes: Vec<Process>,
+    pub(in crate::sim) active: usize,
+    pub(in crate::sim) settings: MmuSettings,
 }
 
 /// Physical memory may not be larger than the format's physical address width can reach (x86:
@@ -159,6 +163,113 @@ impl Machine {
         }
         let active = active.min(processes.len() - 1);
         Ok(Self { format, mem, processes, active, settings })
+    }
+
+    pub fn format(&self) -> &PagingFormat {
+        &self.format
+    }
+
+    pub fn mem(&self) -> &PhysMem {
+        &self.mem
+    }
+
+    pub fn processes(&self) -> &[Process] {
+        &self.processes
+    }
+
+    /// The index of the active process (the one whose root CR3/satp holds).
+    pub fn active(&self) -> usize {
+        self.active
+    }
+
+    pub fn settings(&self) -> &MmuSettings {
+        &self.settings
+    }
+
+    /// Sets the MMU switches (CR0.WP, SMEP, SUM, ...).
+    pub fn set_settings(&mut self, settings: MmuSettings) {
+        self.settings = settings;
+    }
+
+    /// The MMU switches, to change one (they carry no invariant).
+    pub fn settings_mut(&mut self) -> &mut MmuSettings {
+        &mut self.settings
+    }
+
+    /// Writes bytes into physical memory (a data page's contents; importers and tests that build
+    /// tables by hand). Not journaled by itself: inside a document step it is.
+    pub fn write_phys(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MachineError> {
+        self.mem.write(addr, bytes)?;
+        Ok(())
+    }
+
+    /// Writes a little-endian value of `bytes` bytes into physical memory (a hand-built entry).
+    pub fn write_phys_le(&mut self, addr: u64, bytes: u32, value: u64) -> Result<(), MemError> {
+        self.mem.write_le(addr, bytes, value)
+    }
+
+    /// Allocates `count` contiguous frames aligned to `align` frames (zeroed).
+    pub fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
+        self.mem.alloc_aligned(count, align)
+    }
+
+    /// Marks `count` frames from `first` as allocated.
+    pub fn reserve_frames(&mut self, first: u64, count: u64) -> Result<(), MachineError> {
+        Ok(self.mem.reserve_range(first, count)?)
+    }
+
+    /// Copies frames (only their stored chunks) from `src` to `dst`.
+    pub fn copy_frames(&mut self, src: u64, dst: u64, count: u64) -> Result<(), MachineError> {
+        Ok(self.mem.copy_frames(src, dst, count)?)
+    }
+
+    /// Zeroes frames that no mapping or allocation holds any more.
+    pub fn zero_frames(&mut self, first: u64, count: u64) {
+        self.mem.zero_frames(first, count);
+    }
+
+    /// Maps one page at `level` in the tables under `root` (an importer's page by page build;
+    /// [`Machine::map`] is the checked, all-or-nothing way).
+    pub fn map_page_raw(
+        &mut self,
+        root: u64,
+        va: u64,
+        level: usize,
+        frame: u64,
+        leaf: u64,
+    ) -> Result<(), TableError> {
+        table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)
+    }
+
+    // ---- the document's undo support ----
+
+    /// Starts journaling memory changes (see [`PhysMem::begin`]).
+    pub fn begin_journal(&mut self) {
+        self.mem.begin();
+    }
+
+    /// Ends the journal begun last; the outermost returns what the changes overwrote.
+    pub fn commit_journal(&mut self) -> super::mem::Journal {
+        self.mem.commit()
+    }
+
+    /// Restores what a journal recorded; returns the journal that undoes that.
+    pub fn revert_journal(&mut self, journal: super::mem::Journal) -> super::mem::Journal {
+        self.mem.revert(journal)
+    }
+
+    /// Puts back processes, the active one and the switches as an undo step recorded them;
+    /// returns the ones the machine had.
+    pub fn swap_parts(
+        &mut self,
+        processes: Vec<Process>,
+        active: usize,
+        settings: MmuSettings,
+    ) -> (Vec<Process>, usize, MmuSettings) {
+        let old = (std::mem::replace(&mut self.processes, processes), self.active, self.settings);
+        self.active = active.min(self.processes.len().saturating_sub(1));
+        self.settings = settings;
+        old
     }
 
     pub fn active_process(&self) -> &Process {

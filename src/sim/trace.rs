@@ -823,7 +823,7 @@ mod tests {
         #[test]
         fn formatted_lackey_records_read_back(
             records in proptest::collection::vec(
-                (0usize..4, proptest::num::u64::ANY, proptest::num::u32::ANY), 0..50),
+                (0usize..4, proptest::num::u64::ANY, 0..=MAX_ACCESS_BYTES), 0..50),
         ) {
             let kinds = [
                 ("I ", AccessKind::Instr),

@@ -66,7 +66,7 @@ impl PagelabApp {
 
     fn reset_view(&mut self) {
         let m = &self.doc.lab().machine;
-        self.state.expanded = super::rows::all_table_entries(m, m.active);
+        self.state.expanded = super::rows::all_table_entries(m, m.active());
         self.state.rows_key = None;
         self.state.selected = None;
         self.state.last_walk = None;
@@ -187,10 +187,10 @@ impl PagelabApp {
             let p = m.active_process();
             ui.label(format!(
                 "{} · process \"{}\" (ASID {}, {})",
-                m.format.name,
+                m.format().name,
                 p.name,
                 p.asid,
-                p.root_register(&m.format)
+                p.root_register(m.format())
             ));
             ui.separator();
             let color = if self.state.status.error {
@@ -307,14 +307,14 @@ impl PagelabApp {
             },
             Action::RevealVa(va) => {
                 let m = &self.doc.lab().machine;
-                let (expand, leaf) = super::rows::path_to(m, m.active, va);
+                let (expand, leaf) = super::rows::path_to(m, m.active(), va);
                 self.state.expanded.extend(expand);
                 self.state.selected = leaf;
                 self.state.scroll_to_entry = leaf;
             }
             Action::RevealTable(addr) => {
                 let m = &self.doc.lab().machine;
-                match super::rows::path_to_table(m, m.active, addr) {
+                match super::rows::path_to_table(m, m.active(), addr) {
                     Some(chain) => {
                         let last = chain.last().copied();
                         self.state.expanded.extend(chain);
@@ -387,7 +387,7 @@ impl PagelabApp {
                         | Edit::RemoveProcess { .. }
                 ) {
                     let m = &self.doc.lab().machine;
-                    self.state.expanded.extend(super::rows::all_table_entries(m, m.active));
+                    self.state.expanded.extend(super::rows::all_table_entries(m, m.active()));
                     self.state.selected = None;
                 }
                 match edit {
@@ -428,7 +428,7 @@ impl PagelabApp {
                 }
                 Err(e) => self.state.error(e.to_string()),
             }
-        } else if process != self.doc.lab().machine.active {
+        } else if process != self.doc.lab().machine.active() {
             // A re-run from the history of another process: its tables, without the TLB.
             self.edit(&Edit::Access { process, va, access, mode });
         } else {
@@ -453,7 +453,7 @@ impl PagelabApp {
         self.state.history.insert(
             0,
             super::state::HistoryItem {
-                process: m.active,
+                process: m.active(),
                 va: t.va,
                 access: t.access,
                 mode: t.mode,

@@ -21,7 +21,7 @@ pub fn map_dialog_for_lab(m: &Machine, va: Option<u64>) -> MapDialog {
     MapDialog {
         va: va.map(|v| format!("{v:#x}")).unwrap_or_default(),
         alloc: true,
-        flags: m.format.default_leaf_flags.iter().cloned().collect(),
+        flags: m.format().default_leaf_flags.iter().cloned().collect(),
         ..MapDialog::default()
     }
 }
@@ -33,7 +33,7 @@ pub fn save_as_dialog(doc: &Document) -> PathDialog {
 
 /// Leaf fields a user may set when mapping (one-bit fields that are not managed by the mapping).
 fn settable_flags(m: &Machine, level: usize) -> Vec<(String, String)> {
-    m.format
+    m.format()
         .fields_at(level)
         .filter(|f| {
             f.is_flag() && !matches!(f.role, Role::Present | Role::PageSize | Role::Reserved | Role::Frame)
@@ -61,10 +61,10 @@ pub fn dialogs_ui(
 fn map_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
     let Some(dialog) = state.map_dialog.as_mut() else { return };
     let mut open = true;
-    let sizes = m.format.page_sizes();
+    let sizes = m.format().page_sizes();
     dialog.size_index = dialog.size_index.min(sizes.len().saturating_sub(1));
     let (level, shift) =
-        sizes.get(dialog.size_index).copied().unwrap_or((m.format.last_level(), m.format.page_shift));
+        sizes.get(dialog.size_index).copied().unwrap_or((m.format().last_level(), m.format().page_shift));
     let mut submit = false;
     egui::Window::new("Map pages").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
         ui.label(format!("In process \"{}\"", m.active_process().name));
@@ -139,7 +139,7 @@ fn map_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: &m
             Ok(MapRequest { va, len, target, page_size: Some(size), flags })
         })();
         match request {
-            Ok(request) => actions.push(Action::Edit(Edit::Map { process: m.active, request })),
+            Ok(request) => actions.push(Action::Edit(Edit::Map { process: m.active(), request })),
             Err(e) => dialog.error = Some(e),
         }
     }
@@ -171,14 +171,14 @@ fn unmap_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: 
     if submit {
         let parsed = parse_u64(&dialog.va).map_err(|e| format!("virtual address: {e}")).and_then(|va| {
             let len = if dialog.length.trim().is_empty() {
-                m.format.page_size()
+                m.format().page_size()
             } else {
                 parse_size(&dialog.length).map_err(|e| format!("length: {e}"))?
             };
             Ok((va, len))
         });
         match parsed {
-            Ok((va, len)) => actions.push(Action::Edit(Edit::Unmap { process: m.active, va, len })),
+            Ok((va, len)) => actions.push(Action::Edit(Edit::Unmap { process: m.active(), va, len })),
             Err(e) => dialog.error = Some(e),
         }
     }

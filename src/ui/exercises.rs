@@ -381,7 +381,7 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
     if ask.clicked()
         && let Some(va) = va
     {
-        let result = author::ask_translation(lab, &id, m.active, va, access, mode, true);
+        let result = author::ask_translation(lab, &id, m.active(), va, access, mode, true);
         add_task(lab, result, state, actions, &id);
     }
     let selected_row =
@@ -392,7 +392,7 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
     if require.clicked()
         && let Some(row) = selected_row
     {
-        let result = author::require_entry_state(lab, &id, m.active, row.va, row.level);
+        let result = author::require_entry_state(lab, &id, m.active(), row.va, row.level);
         add_task(lab, result, state, actions, &id);
     }
     ui.horizontal_wrapped(|ui| {

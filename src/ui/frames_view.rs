@@ -70,8 +70,8 @@ pub struct FrameRow {
 
 /// How a page is called: its number above the reference-string base, else its address.
 pub fn page_name(machine: &Machine, va: u64) -> String {
-    let base = os::ref_base(&machine.format);
-    let shift = machine.format.page_shift;
+    let base = os::ref_base(machine.format());
+    let shift = machine.format().page_shift;
     match va.checked_sub(base) {
         Some(offset) if offset >> shift < 1 << 20 => format!("page {}", offset >> shift),
         _ => format!("page at {}", hex_grouped(va)),
@@ -79,7 +79,7 @@ pub fn page_name(machine: &Machine, va: u64) -> String {
 }
 
 fn process_name(machine: &Machine, process: usize) -> String {
-    machine.processes.get(process).map_or_else(|| format!("#{process}"), |p| p.name.clone())
+    machine.processes().get(process).map_or_else(|| format!("#{process}"), |p| p.name.clone())
 }
 
 /// The rows of the frames table, in slot order.
@@ -109,9 +109,9 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
                 };
             };
             let entry = model.leaf_entry(m, page.key);
-            let level = m.format.last_level();
+            let level = m.format().last_level();
             let bits = model.frame_bits(m, slot);
-            let has = |role| m.format.field(role, level).is_some();
+            let has = |role| m.format().field(role, level).is_some();
             FrameRow {
                 slot,
                 pfn: frame.pfn,
@@ -120,7 +120,7 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
                 accessed: has(crate::sim::Role::Accessed).then_some(bits.referenced),
                 dirty: has(crate::sim::Role::Dirty).then_some(bits.dirty),
                 pte: entry.map(|e| e.raw),
-                flags: entry.map(|e| m.format.flag_summary(e.raw, level)).unwrap_or_default(),
+                flags: entry.map(|e| m.format().flag_summary(e.raw, level)).unwrap_or_default(),
                 hand,
                 next_victim,
             }
@@ -222,7 +222,7 @@ fn plot_curves(
     accesses: &[RefAccess],
 ) -> Vec<(Policy, Vec<(u32, u64)>)> {
     let mut distinct: Vec<(usize, u64)> =
-        accesses.iter().map(|a| (a.process, a.va >> machine.format.page_shift)).collect();
+        accesses.iter().map(|a| (a.process, a.va >> machine.format().page_shift)).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let max =
@@ -462,7 +462,7 @@ fn swap_ui(ui: &mut egui::Ui, run: &RefRun) {
             let raw = model.leaf_entry(m, *key).map(|e| e.raw);
             ui.monospace(raw.map_or("-".into(), hex_grouped));
             let decoded = match raw {
-                Some(raw) if m.format.present(raw, m.format.last_level()) => {
+                Some(raw) if m.format().present(raw, m.format().last_level()) => {
                     "present (clean copy in swap)".to_string()
                 }
                 Some(raw) => model
@@ -487,7 +487,7 @@ fn stats_ui(ui: &mut egui::Ui, run: &RefRun) {
     ui.label(format!("{} accesses, {hits} hits", run.log().len()));
     let mut columns: Vec<(String, OsCounters)> = run
         .machine()
-        .processes
+        .processes()
         .iter()
         .enumerate()
         .map(|(index, p)| (p.name.clone(), model.counters(index)))

@@ -12,14 +12,14 @@ use crate::sim::format::{Role, low_mask};
 
 pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &lab.machine;
-    let f = &m.format;
+    let f = m.format();
     let Some(row) = state.selected.and_then(|addr| state.rows.iter().find(|r| r.entry_addr == addr)).copied()
     else {
         ui.label("Select an entry in the tree to see and edit its fields.");
         return;
     };
     // Read the live bytes: the row cache may be a frame old.
-    let raw = m.mem.read_le(row.entry_addr, f.pte_bytes).unwrap_or(row.raw);
+    let raw = m.mem().read_le(row.entry_addr, f.pte_bytes).unwrap_or(row.raw);
     let level_name = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
     ui.horizontal(|ui| {
         ui.heading(format!("{level_name} entry {:#x}", row.index));
@@ -112,7 +112,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         && ui.button("Unmap this page").clicked()
     {
         actions.push(Action::Edit(Edit::Unmap {
-            process: m.active,
+            process: m.active(),
             va: row.va,
             len: 1u64 << row.span_shift.min(63),
         }));

@@ -33,10 +33,10 @@ pub struct FrameMap {
 }
 
 pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
-    let f = &m.format;
+    let f = m.format();
     let mut tables = vec![Runs::new(); f.levels.len()];
-    for p in &m.processes {
-        for t in table::tables(&m.mem, f, p.root) {
+    for p in m.processes() {
+        for t in table::tables(m.mem(), f, p.root) {
             let first = t.addr >> f.page_shift;
             if let Some(runs) = tables.get_mut(t.level) {
                 runs.insert(first, first.saturating_add(f.table_frames(t.level)));
@@ -47,8 +47,8 @@ pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
         generation,
         tables,
         data: m.data_frames_in_use(),
-        allocated: m.mem.allocated_runs().clone(),
-        frame_count: m.mem.frame_count(),
+        allocated: m.mem().allocated_runs().clone(),
+        frame_count: m.mem().frame_count(),
     }
 }
 
@@ -99,7 +99,7 @@ fn use_color(u: FrameUse, dark: bool) -> egui::Color32 {
 fn describe(m: &Machine, u: FrameUse) -> String {
     match u {
         FrameUse::Table(level) => {
-            format!("{} table", m.format.levels.get(level).map_or("?", |l| l.name.as_str()))
+            format!("{} table", m.format().levels.get(level).map_or("?", |l| l.name.as_str()))
         }
         FrameUse::Data => "data page".into(),
         FrameUse::Allocated => "allocated, not mapped".into(),
@@ -126,10 +126,10 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
         ui.label(format!(
             "{} frames of {} · {} in use",
             map.frame_count,
-            crate::sim::addr::format_size(m.mem.frame_size()),
+            crate::sim::addr::format_size(m.mem().frame_size()),
             map.in_use()
         ));
-        for (l, level) in m.format.levels.iter().enumerate() {
+        for (l, level) in m.format().levels.iter().enumerate() {
             swatch_ui(ui, theme::level_color(l, dark), &format!("{} table", level.name));
         }
         swatch_ui(ui, theme::data_color(dark), "data");
@@ -170,7 +170,7 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                 let u = map.cell_use(first, per_cell);
                 let what = describe(m, u);
                 let text = if per_cell == 1 {
-                    format!("frame {first:#x} (physical {:#x}): {what}", first << m.format.page_shift)
+                    format!("frame {first:#x} (physical {:#x}): {what}", first << m.format().page_shift)
                 } else {
                     format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
                 };
@@ -184,7 +184,7 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     && let FrameUse::Table(level) = u
                     && let Some(fr) = map.table_frame_in(level, first, per_cell)
                 {
-                    actions.push(Action::RevealTable(fr << m.format.page_shift));
+                    actions.push(Action::RevealTable(fr << m.format().page_shift));
                 }
             }
         });

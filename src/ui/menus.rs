@@ -130,7 +130,7 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mu
     ui.separator();
     if ui.button("Expand all tables").clicked() {
         let m = &doc.lab().machine;
-        state.expanded = super::rows::all_table_entries(m, m.active);
+        state.expanded = super::rows::all_table_entries(m, m.active());
     }
     if ui.button("Collapse all tables").clicked() {
         state.expanded.clear();

@@ -19,9 +19,9 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut V
     let va = inputs_ui(ui, m, state, actions);
     egui::ScrollArea::both().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
         if let Some(va) = va {
-            address_strip_ui(ui, &m.format, va, dark);
+            address_strip_ui(ui, m.format(), va, dark);
             ui.add_space(6.0);
-            let t = match m.translate(m.active, va, state.mmu.access, state.mmu.mode) {
+            let t = match m.translate(m.active(), va, state.mmu.access, state.mmu.mode) {
                 Ok(t) => t,
                 Err(e) => {
                     ui.colored_label(theme::fault_color(dark), e.to_string());
@@ -72,11 +72,11 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
     });
     let parsed = parse_u64(&state.mmu.addr_text);
     match &parsed {
-        Ok(va) if !m.format.va_in_range(*va) => {
-            let what = if m.format.canonical { "not canonical" } else { "beyond the address space" };
+        Ok(va) if !m.format().va_in_range(*va) => {
+            let what = if m.format().canonical { "not canonical" } else { "beyond the address space" };
             ui.colored_label(
                 theme::fault_color(dark),
-                format!("{va:#x} is {what} for {} ({} bits)", m.format.name, m.format.va_bits),
+                format!("{va:#x} is {what} for {} ({} bits)", m.format().name, m.format().va_bits),
             );
         }
         Ok(_) => {}
@@ -106,7 +106,7 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
             va,
             access: state.mmu.access,
             mode: state.mmu.mode,
-            process: m.active,
+            process: m.active(),
         });
     }
     va
@@ -165,7 +165,7 @@ fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
 }
 
 fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
-    let f = &m.format;
+    let f = m.format();
     egui::Grid::new("walk").striped(true).num_columns(6).spacing(vec2(12.0, 4.0)).show(ui, |ui| {
         for h in ["Level", "Index", "Entry at", "Raw", "Fields", "Rights so far"] {
             ui.label(RichText::new(h).strong());
@@ -223,7 +223,7 @@ fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
         Outcome::Fault(fault) => {
             let level = fault
                 .level
-                .and_then(|l| m.format.levels.get(l))
+                .and_then(|l| m.format().levels.get(l))
                 .map_or("before any entry was read".to_string(), |l| format!("at the {} level", l.name));
             ui.label(
                 RichText::new(format!("Page fault: {}", fault.kind.describe()))
@@ -240,7 +240,7 @@ fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
 }
 
 fn ad_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, heading: &str) {
-    let f = &m.format;
+    let f = m.format();
     ui.label(RichText::new(heading).strong());
     for u in &t.ad_updates {
         let name = f.levels.get(u.level).map_or("?", |l| l.name.as_str());
@@ -254,8 +254,8 @@ fn ad_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, heading: &str) {
 
 fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
     egui::CollapsingHeader::new("MMU switches").default_open(false).show(ui, |ui| {
-        let mut s: MmuSettings = m.settings;
-        match m.format.arch {
+        let mut s: MmuSettings = *m.settings();
+        match m.format().arch {
             Arch::X86 => {
                 ui.checkbox(&mut s.wp, "CR0.WP: supervisor writes respect read-only pages");
                 ui.checkbox(&mut s.nxe, "EFER.NXE: honour the NX bit (otherwise it is reserved)");
@@ -275,7 +275,7 @@ fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
                 ui.label("This teaching format has no MMU switches.");
             }
         }
-        if s != m.settings {
+        if s != *m.settings() {
             actions.push(Action::Edit(Edit::Settings(s)));
         }
     });
@@ -288,7 +288,7 @@ fn history_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut
     }
     let mut rerun = None;
     for item in &state.history {
-        let process = m.processes.get(item.process).map_or("?", |p| p.name.as_str());
+        let process = m.processes().get(item.process).map_or("?", |p| p.name.as_str());
         let text = format!(
             "{} {} {} [{process}] {}",
             hex_grouped(item.va),
@@ -303,7 +303,7 @@ fn history_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut
     }
     if let Some(item) = rerun {
         state.mmu.addr_text = format!("{:#x}", item.va);
-        let process = if item.process < m.processes.len() { item.process } else { m.active };
+        let process = if item.process < m.processes().len() { item.process } else { m.active() };
         actions.push(Action::Translate { va: item.va, access: item.access, mode: item.mode, process });
     }
 }

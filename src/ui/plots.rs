@@ -106,11 +106,13 @@ pub struct Sample {
 
 /// Bytes of the tables reachable from each process's root, by name.
 pub fn table_bytes(m: &Machine) -> Vec<(String, u64)> {
-    m.processes
+    m.processes()
         .iter()
         .map(|p| {
-            let bytes =
-                table::tables(&m.mem, &m.format, p.root).iter().map(|t| m.format.table_bytes(t.level)).sum();
+            let bytes = table::tables(m.mem(), m.format(), p.root)
+                .iter()
+                .map(|t| m.format().table_bytes(t.level))
+                .sum();
             (p.name.clone(), bytes)
         })
         .collect()
@@ -177,7 +179,7 @@ impl PlotSeries {
         }
         #[allow(clippy::cast_precision_loss)]
         {
-            self.linear_bytes = m.format.linear_table_bytes() as f64;
+            self.linear_bytes = m.format().linear_table_bytes() as f64;
         }
         self.window_start = (now.lookups, now.hits);
         if self.hit_rate.len() > MAX_POINTS {
@@ -636,7 +638,7 @@ fn plot_ui(ui: &mut egui::Ui, kind: PlotKind, tlb: &TlbSim, m: &Machine, size: e
             })
         }
         PlotKind::TableBytes => {
-            let linear = m.format.linear_table_bytes();
+            let linear = m.format().linear_table_bytes();
             #[allow(clippy::cast_precision_loss)] // a plot coordinate
             let linear_y = (linear.max(1) as f64).log2();
             plot.x_axis_label("lookups")

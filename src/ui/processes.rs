@@ -11,8 +11,8 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
     ui.heading("Processes");
     ui.label("Click to switch; the tree and the MMU use the active one.");
     ui.add_space(4.0);
-    for (i, p) in m.processes.iter().enumerate() {
-        let active = i == m.active;
+    for (i, p) in m.processes().iter().enumerate() {
+        let active = i == m.active();
         if let Some((index, name)) = state.rename.as_mut().filter(|(index, _)| *index == i) {
             let response = ui.text_edit_singleline(name);
             let enter = response.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
@@ -29,7 +29,7 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         }
         let response = ui
             .selectable_label(active, RichText::new(&p.name).strong())
-            .on_hover_text(p.root_register(&m.format));
+            .on_hover_text(p.root_register(m.format()));
         let details =
             format!("   root frame {:#x} · ASID {}{}", p.root, p.asid, if active { " · active" } else { "" });
         ui.label(RichText::new(details).small());
@@ -48,7 +48,7 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 }));
                 ui.close();
             }
-            if ui.add_enabled(m.processes.len() > 1, egui::Button::new("Delete")).clicked() {
+            if ui.add_enabled(m.processes().len() > 1, egui::Button::new("Delete")).clicked() {
                 actions.push(Action::Edit(Edit::RemoveProcess { process: i }));
                 ui.close();
             }
@@ -69,7 +69,7 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         }
     });
     ui.horizontal_wrapped(|ui| {
-        let active = m.active;
+        let active = m.active();
         if ui.button("Clone active").clicked() {
             let name = unique_name(lab, &format!("{}-copy", m.active_process().name));
             actions.push(Action::Edit(Edit::CloneProcess { from: active, name }));
@@ -77,24 +77,24 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         if ui.button("Rename").clicked() {
             state.rename = Some((active, m.active_process().name.clone()));
         }
-        if ui.add_enabled(m.processes.len() > 1, egui::Button::new("Delete")).clicked() {
+        if ui.add_enabled(m.processes().len() > 1, egui::Button::new("Delete")).clicked() {
             actions.push(Action::Edit(Edit::RemoveProcess { process: active }));
         }
     });
     ui.separator();
     let label = ui.label("Share the kernel half (upper root entries) of");
     ui.horizontal(|ui| {
-        state.share_from = state.share_from.min(m.processes.len().saturating_sub(1));
+        state.share_from = state.share_from.min(m.processes().len().saturating_sub(1));
         egui::ComboBox::from_id_salt("share-from")
-            .selected_text(m.processes.get(state.share_from).map_or("", |p| p.name.as_str()))
+            .selected_text(m.processes().get(state.share_from).map_or("", |p| p.name.as_str()))
             .show_ui(ui, |ui| {
-                for (i, p) in m.processes.iter().enumerate() {
+                for (i, p) in m.processes().iter().enumerate() {
                     ui.selectable_value(&mut state.share_from, i, &p.name);
                 }
             })
             .response
             .labelled_by(label.id);
-        let enabled = state.share_from != m.active;
+        let enabled = state.share_from != m.active();
         if ui
             .add_enabled(enabled, egui::Button::new("into active"))
             .on_hover_text(
@@ -102,14 +102,14 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             )
             .clicked()
         {
-            actions.push(Action::Edit(Edit::ShareKernelHalf { from: state.share_from, to: m.active }));
+            actions.push(Action::Edit(Edit::ShareKernelHalf { from: state.share_from, to: m.active() }));
         }
     });
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever no process uses yet.
 fn unique_name(lab: &Lab, base: &str) -> String {
-    let taken = |n: &str| lab.machine.processes.iter().any(|p| p.name == n);
+    let taken = |n: &str| lab.machine.processes().iter().any(|p| p.name == n);
     if !taken(base) {
         return base.to_string();
     }

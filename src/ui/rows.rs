@@ -52,8 +52,8 @@ pub fn build_rows(
     present_only: bool,
 ) -> Vec<TreeRow> {
     let mut rows = Vec::new();
-    let Some(p) = machine.processes.get(process) else { return rows };
-    let f = &machine.format;
+    let Some(p) = machine.processes().get(process) else { return rows };
+    let f = machine.format();
     let Some(root_addr) = p.root.checked_shl(f.page_shift) else { return rows };
     let mut on_path = BTreeSet::new();
     push_table(
@@ -77,8 +77,8 @@ fn push_table(
     on_path: &mut BTreeSet<u64>,
     rows: &mut Vec<TreeRow>,
 ) {
-    let f = &machine.format;
-    let fits = table.addr.checked_add(f.table_bytes(table.level)).is_some_and(|e| e <= machine.mem.size());
+    let f = machine.format();
+    let fits = table.addr.checked_add(f.table_bytes(table.level)).is_some_and(|e| e <= machine.mem().size());
     // A table that (through corrupt pointers) contains itself is shown once, not forever.
     if !fits || !on_path.insert(table.addr) {
         return;
@@ -86,10 +86,10 @@ fn push_table(
     let span = f.entry_span_shift(table.level);
     let mut entries = Vec::new();
     if present_only {
-        table::for_each_present(&machine.mem, f, table, |e| entries.push(e));
+        table::for_each_present(machine.mem(), f, table, |e| entries.push(e));
     } else {
         for index in 0..f.entries_at(table.level) {
-            if let Ok(e) = table::read_entry(&machine.mem, f, table.addr, table.level, index) {
+            if let Ok(e) = table::read_entry(machine.mem(), f, table.addr, table.level, index) {
                 entries.push(e);
             }
         }
@@ -123,8 +123,8 @@ fn push_table(
 
 /// Entry addresses to expand so that `va`'s path is visible, and the entry that maps it.
 pub fn path_to(machine: &Machine, process: usize, va: u64) -> (Vec<u64>, Option<u64>) {
-    let Some(p) = machine.processes.get(process) else { return (Vec::new(), None) };
-    let Ok(path) = table::entry_path(&machine.mem, &machine.format, p.root, va) else {
+    let Some(p) = machine.processes().get(process) else { return (Vec::new(), None) };
+    let Ok(path) = table::entry_path(machine.mem(), machine.format(), p.root, va) else {
         return (Vec::new(), None);
     };
     let expand = path.iter().take(path.len().saturating_sub(1)).map(|e| e.entry_addr).collect();
@@ -134,13 +134,13 @@ pub fn path_to(machine: &Machine, process: usize, va: u64) -> (Vec<u64>, Option<
 /// Expands every table under the root (used by "Expand all" and the frame-time benchmark).
 pub fn all_table_entries(machine: &Machine, process: usize) -> BTreeSet<u64> {
     let mut out = BTreeSet::new();
-    let Some(p) = machine.processes.get(process) else { return out };
-    let f = &machine.format;
-    for t in table::tables(&machine.mem, f, p.root) {
+    let Some(p) = machine.processes().get(process) else { return out };
+    let f = machine.format();
+    for t in table::tables(machine.mem(), f, p.root) {
         if t.level + 1 >= f.levels.len() {
             continue;
         }
-        table::for_each_present(&machine.mem, f, t, |e| {
+        table::for_each_present(machine.mem(), f, t, |e| {
             if !f.is_leaf(e.raw, e.level) {
                 out.insert(e.entry_addr);
             }
@@ -152,8 +152,8 @@ pub fn all_table_entries(machine: &Machine, process: usize) -> BTreeSet<u64> {
 /// The entry (in the active tree) whose child table starts at `table_addr`, with the chain of
 /// entries above it: used to reveal a table clicked in the memory map.
 pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Option<Vec<u64>> {
-    let p = machine.processes.get(process)?;
-    let f = &machine.format;
+    let p = machine.processes().get(process)?;
+    let f = machine.format();
     let root = p.root.checked_shl(f.page_shift)?;
     if root == table_addr {
         return Some(Vec::new());
@@ -165,7 +165,7 @@ pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Opti
             continue;
         }
         let mut children = Vec::new();
-        table::for_each_present(&machine.mem, f, t, |e| {
+        table::for_each_present(machine.mem(), f, t, |e| {
             if !f.is_leaf(e.raw, e.level)
                 && let Some(c) = table::child_table_addr(f, e.raw, e.level)
             {
@@ -233,7 +233,7 @@ mod tests {
     fn tables_are_found_from_the_memory_map() {
         let m = machine();
         let leaf_table =
-            crate::sim::table::entry_path(&m.mem, &m.format, 0, 0x40_0000).unwrap()[3].table_addr;
+            crate::sim::table::entry_path(m.mem(), m.format(), 0, 0x40_0000).unwrap()[3].table_addr;
         let chain = path_to_table(&m, 0, leaf_table).unwrap();
         assert_eq!(chain.len(), 3);
     }

@@ -61,7 +61,7 @@ impl Comparison {
 
     /// Whether the lab changed (or another process became active) since.
     pub fn is_outdated(&self, doc: &Document) -> bool {
-        self.generation != doc.generation || self.process != doc.lab().machine.active
+        self.generation != doc.generation || self.process != doc.lab().machine.active()
     }
 }
 
@@ -69,9 +69,9 @@ impl Comparison {
 /// each, which takes a while for a large layout: run it off the UI thread).
 pub fn compare_layout(machine: &Machine, process: usize, generation: u64) -> Result<Comparison, String> {
     let regions = procmaps::regions_of(machine, process).map_err(|e| e.to_string())?;
-    let process_name = machine.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
-    let lab_largest_page = machine.processes.get(process).and_then(|p| {
-        table::leaves(&machine.mem, &machine.format, p.root)
+    let process_name = machine.processes().get(process).map(|p| p.name.clone()).unwrap_or_default();
+    let lab_largest_page = machine.processes().get(process).and_then(|p| {
+        table::leaves(machine.mem(), machine.format(), p.root)
             .iter()
             .map(|leaf| leaf.page_shift)
             .max()
@@ -83,7 +83,7 @@ pub fn compare_layout(machine: &Machine, process: usize, generation: u64) -> Res
         process,
         process_name,
         regions: regions.len(),
-        lab_format: machine.format.name.clone(),
+        lab_format: machine.format().name.clone(),
         lab_largest_page,
         rows: procmaps::compare(&regions, &source),
     })
@@ -121,7 +121,7 @@ pub fn sizes_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
     let m = &doc.lab().machine;
     if view.sizes.as_ref().is_none_or(|(generation, _)| *generation != doc.generation) {
         let sizes = m
-            .processes
+            .processes()
             .iter()
             .enumerate()
             .filter_map(|(i, p)| m.table_size(i).ok().map(|s| (p.name.clone(), s)))
@@ -129,11 +129,11 @@ pub fn sizes_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
         view.sizes = Some((doc.generation, sizes));
     }
     if let Some((_, sizes)) = &view.sizes {
-        let linear = m.format.linear_table_bytes();
+        let linear = m.format().linear_table_bytes();
         ui.label(format!(
             "{}: a linear table for the whole {}-bit address space would take {}.",
-            m.format.name,
-            m.format.va_bits,
+            m.format().name,
+            m.format().va_bits,
             format_size_u128(linear)
         ));
         for (name, report) in sizes {
@@ -185,7 +185,7 @@ fn comparison_ui(ui: &mut egui::Ui, doc: &Document, view: &mut SizesView) {
     );
     let running = view.job.is_some();
     if ui.add_enabled(!running, egui::Button::new("Compare across formats")).clicked() {
-        match CompareJob::start(m.clone(), m.active, doc.generation) {
+        match CompareJob::start(m.clone(), m.active(), doc.generation) {
             Ok(job) => {
                 view.job = Some(job);
                 view.error = None;

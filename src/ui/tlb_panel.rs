@@ -174,7 +174,7 @@ fn config_ui(ui: &mut egui::Ui, current: &ReplayConfig, state: &mut UiState, act
 
 fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
     let dark = ui.visuals().dark_mode;
-    let page_op = match m.format.arch {
+    let page_op = match m.format().arch {
         Arch::X86 => "INVLPG",
         Arch::RiscV => "SFENCE.VMA",
         Arch::Generic => "Invalidate page",

@@ -240,7 +240,7 @@ impl TlbSim {
         let tlb = tlbs.get(class);
         let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| self.replayer.is_stale(m, entry));
         let which = tlbs.is_split().then_some(class);
-        let mut walk = m.translate(m.active, va, access, mode).map_err(|e| e.to_string())?;
+        let mut walk = m.translate(m.active(), va, access, mode).map_err(|e| e.to_string())?;
         let replayer = &mut self.replayer;
         let outcome = doc
             .run(&format!("access {va:#x}"), StepKind::Access, |lab| {
@@ -280,7 +280,7 @@ impl TlbSim {
 /// The counters the plots' table sizes depend on: tables change with demand maps and edits.
 fn tables_key(machine: &Machine, replayer: &Replayer) -> (u64, u64) {
     let demand_maps = replayer.stats(machine).total.counters.demand_maps;
-    (demand_maps, machine.processes.len() as u64)
+    (demand_maps, machine.processes().len() as u64)
 }
 
 impl PagelabApp {

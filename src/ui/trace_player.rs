@@ -185,7 +185,7 @@ impl TracePlayer {
                 format!("{tlb} {what}{walk}{demand} {result}")
             })
             .collect();
-        let process = machine.processes.get(step.process).map_or("?", |p| p.name.as_str());
+        let process = machine.processes().get(step.process).map_or("?", |p| p.name.as_str());
         self.last_step = Some(format!(
             "line {line}: {kind} {:#x} ({} byte(s), {process}): {}",
             record.addr,

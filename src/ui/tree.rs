@@ -32,7 +32,7 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
     }
     ui.horizontal(|ui| {
         ui.heading(format!("Page tables of \"{}\"", p.name));
-        ui.label(format!("root {} · {} rows", p.root_register(&m.format), state.rows.len()));
+        ui.label(format!("root {} · {} rows", p.root_register(m.format()), state.rows.len()));
     });
     ui.separator();
     rows_ui(ui, m, state, actions);
@@ -61,7 +61,7 @@ fn toolbar_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut
         ui.separator();
         ui.checkbox(&mut state.present_only, "Present only");
         if ui.button("Expand all").clicked() {
-            state.expanded = rows::all_table_entries(m, m.active);
+            state.expanded = rows::all_table_entries(m, m.active());
         }
         if ui.button("Collapse").clicked() {
             state.expanded.clear();
@@ -81,15 +81,15 @@ pub fn ensure_rows(doc: &Document, state: &mut UiState) {
     let m = &doc.lab().machine;
     let fresh = state.rows_key.as_ref().is_some_and(|k| {
         k.generation == doc.generation
-            && k.process == m.active
+            && k.process == m.active()
             && k.present_only == state.present_only
             && k.expanded == state.expanded
     });
     if !fresh {
-        state.rows = rows::build_rows(m, m.active, &state.expanded, state.present_only);
+        state.rows = rows::build_rows(m, m.active(), &state.expanded, state.present_only);
         state.rows_key = Some(RowsKey {
             generation: doc.generation,
-            process: m.active,
+            process: m.active(),
             present_only: state.present_only,
             expanded: state.expanded.clone(),
         });
@@ -98,7 +98,7 @@ pub fn ensure_rows(doc: &Document, state: &mut UiState) {
 
 /// The words of a row (also its accessible label, which GUI tests look for).
 pub fn row_text(m: &Machine, row: &TreeRow) -> String {
-    let f = &m.format;
+    let f = m.format();
     let level = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
     let digits = (f.pte_bytes * 2) as usize;
     let target = match row.kind {
@@ -246,7 +246,7 @@ fn row_ui(
             }
             if ui.button("Unmap this page").clicked() {
                 actions.push(Action::Edit(crate::doc::Edit::Unmap {
-                    process: m.active,
+                    process: m.active(),
                     va: row.va,
                     len: 1u64 << row.span_shift.min(63),
                 }));

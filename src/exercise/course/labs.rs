@@ -37,8 +37,8 @@ fn huge_map(m: &mut Machine, process: usize, va: u64, size: u64, flags: &[&str])
 fn map_to(m: &mut Machine, process: usize, va: u64, frame: u64, flags: &[&str]) -> Result<(), MachineError> {
     let request = MapRequest {
         va,
-        len: m.format.page_size(),
-        target: MapTarget::To(frame << m.format.page_shift),
+        len: m.format().page_size(),
+        target: MapTarget::To(frame << m.format().page_shift),
         page_size: None,
         flags: Some(flags.iter().map(|f| f.to_string()).collect()),
     };

@@ -63,7 +63,7 @@ fn click(h: &mut Harness<'static, PagelabApp>, label: &str) {
 
 fn stats(h: &Harness<'static, PagelabApp>) -> ReplayStats {
     let app = h.state();
-    app.tlb.replayer.stats(&app.doc.lab().machine)
+    app.doc.tlb().stats(&app.doc.lab().machine)
 }
 
 fn write_trace(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -78,7 +78,7 @@ fn the_same_access_twice_is_a_miss_then_a_hit() {
     type_into(&mut h, "Virtual address:", "0x400010");
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB miss: walk read 4 entries");
-    assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "the miss filled one entry");
+    assert_eq!(h.state().doc.tlb().tlb().len(), 1, "the miss filled one entry");
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB hit -> physical address");
     let total = stats(&h).total.counters;
@@ -122,7 +122,7 @@ fn an_edited_pte_keeps_its_old_translation_marked_stale_until_invlpg() {
     type_into(&mut h, "Address to invalidate:", "0x400000");
     click(&mut h, "INVLPG");
     assert!(h.query_by_label("STALE").is_none(), "the stale entry is gone");
-    assert_eq!(h.state().tlb.replayer.tlb().len(), 0);
+    assert_eq!(h.state().doc.tlb().tlb().len(), 0);
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB miss");
     assert!(h.query_by_label_contains("page fault").is_none(), "the fresh walk allows the write");
@@ -136,18 +136,18 @@ fn without_asid_tagging_a_process_switch_flushes_but_global_entries_stay() {
     h.get_by_label_contains("ASID tagging (off").click();
     h.run();
     click(&mut h, "Apply (empties the TLB)");
-    assert!(!h.state().tlb.replayer.config().tlb.asid_tagging);
+    assert!(!h.state().doc.tlb().config().tlb.asid_tagging);
     for va in ["0x400000", "0xffff800000000000"] {
         type_into(&mut h, "Virtual address:", va);
         h.get_by_label("supervisor").click();
         h.run();
         click(&mut h, "Translate");
     }
-    assert_eq!(h.state().tlb.replayer.tlb().len(), 2);
+    assert_eq!(h.state().doc.tlb().tlb().len(), 2);
     // A new process becomes the active one: a CR3 write.
     click(&mut h, "Add");
     assert_eq!(h.state().doc.lab().machine.active(), 1);
-    let entries: Vec<bool> = h.state().tlb.replayer.tlb().entries().map(|s| s.entry.global()).collect();
+    let entries: Vec<bool> = h.state().doc.tlb().tlb().entries().map(|s| s.entry.global()).collect();
     assert_eq!(entries, vec![true], "only the global kernel page survives");
     assert_eq!(stats(&h).switches, 1);
 }
@@ -164,7 +164,7 @@ fn split_tlbs_send_fetches_to_the_itlb_and_data_to_the_dtlb() {
     h.get_by_label_contains("instruction TLB: ");
     type_into(&mut h, "iTLB entries", "8");
     click(&mut h, "Apply (empties the TLB)");
-    let config = h.state().tlb.replayer.config().clone();
+    let config = h.state().doc.tlb().config().clone();
     assert_eq!(config.itlb.map(|i| i.entries), Some(8));
     assert_eq!(config.tlb.entries, 64, "the data TLB keeps its shape");
     h.get_by_label_contains("Instruction TLB (iTLB): 8 entries");
@@ -183,7 +183,7 @@ fn split_tlbs_send_fetches_to_the_itlb_and_data_to_the_dtlb() {
     h.run();
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: iTLB hit");
-    let tlbs = &h.state().tlb.replayer;
+    let tlbs = h.state().doc.tlb();
     assert_eq!(tlbs.tlbs().instruction().map(|t| t.len()), Some(1));
     assert_eq!(tlbs.tlbs().data().len(), 1);
     h.get_by_label_contains("Instruction TLB (iTLB) (1 valid)");
@@ -192,7 +192,7 @@ fn split_tlbs_send_fetches_to_the_itlb_and_data_to_the_dtlb() {
     // One INVLPG empties both.
     type_into(&mut h, "Address to invalidate:", "0x400000");
     click(&mut h, "INVLPG");
-    assert!(h.state().tlb.replayer.tlbs().is_empty());
+    assert!(h.state().doc.tlb().tlbs().is_empty());
     assert!(h.state().state.status.text.contains("2 entries removed"), "{}", h.state().state.status.text);
 }
 
@@ -205,7 +205,7 @@ fn with_asid_tagging_entries_survive_switches() {
     // Back to the first process (its name also labels its statistics row, so by action).
     h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::doc::Edit::SwitchProcess { process: 0 }));
     h.run();
-    assert_eq!(h.state().tlb.replayer.tlb().len(), 1, "tagged with ASID 1, kept");
+    assert_eq!(h.state().doc.tlb().tlb().len(), 1, "tagged with ASID 1, kept");
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB hit");
 }

@@ -6,12 +6,14 @@
 
 pub mod edit;
 pub mod history;
+pub mod tlb;
 
 pub use edit::{Applied, Edit, EditError};
 use history::{History, LabParts, Step, StepKind};
 
 use crate::exercise::LockError;
 use crate::lab::{Lab, io};
+use crate::sim::replay::Replayer;
 use std::path::PathBuf;
 
 pub struct Document {
@@ -23,12 +25,16 @@ pub struct Document {
     pub generation: u64,
     /// Refuse edits to parts the exercise locks (student mode).
     pub enforce_locks: bool,
+    /// The TLB in front of the lab (see [`tlb`]).
+    tlb: Replayer,
 }
 
 impl Document {
     pub fn new(lab: Lab, path: Option<PathBuf>) -> Self {
         let enforce_locks = lab.exercises.student;
-        Self { lab, path, dirty: false, history: History::default(), generation: 1, enforce_locks }
+        let mut tlb = Replayer::default();
+        tlb.follow_active(&lab.machine);
+        Self { lab, path, dirty: false, history: History::default(), generation: 1, enforce_locks, tlb }
     }
 
     /// The lab, read-only: changes go through [`Document::apply`] or [`Document::run`].
@@ -335,5 +341,27 @@ mod tests {
         d.apply(&Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: 1 }).unwrap();
         let edit_bytes = d.history_bytes() - after_map;
         assert!(edit_bytes < 3 * 4096, "one entry edit keeps one chunk: {edit_bytes} bytes");
+    }
+
+    #[test]
+    fn the_tlb_beside_the_lab_is_neither_saved_nor_undone() {
+        use super::tlb::TlbCommand;
+        let mut d = doc();
+        d.apply(&map(0x1000, 0x1000)).unwrap();
+        let mapped = d.lab().clone();
+        let first = d.access_through_tlb(0x1000, Access::Read, Mode::User).unwrap();
+        let second = d.access_through_tlb(0x1000, Access::Read, Mode::User).unwrap();
+        assert!(!first.hit && second.hit, "a miss fills, the next access hits");
+        assert_eq!(
+            d.undo_label().as_deref(),
+            Some("access 0x1000"),
+            "only the miss wrote (an A bit): one step"
+        );
+        d.undo();
+        assert_eq!(*d.lab(), mapped);
+        assert_eq!(d.tlb().tlb().len(), 1, "undo reverts the lab, not the TLB (hardware state)");
+        assert_eq!(d.tlb_command(TlbCommand::InvalidatePage(0x1000)), Ok(1));
+        assert_eq!(d.tlb().tlb().len(), 0);
+        assert!(!d.lab().to_json().contains("tlb"), "the TLB is not saved");
     }
 }

@@ -363,6 +363,14 @@ enum Resolve {
     Locked,
 }
 
+impl Default for Replayer {
+    /// The default TLB (ReplayConfig::default(): 64 entries, 4 ways, LRU, ASID-tagged).
+    fn default() -> Self {
+        // A constant shape that the unit tests check is valid; input never reaches here.
+        Self::new(ReplayConfig::default()).unwrap_or_else(|_| unreachable!("the default TLB shape is valid"))
+    }
+}
+
 impl Replayer {
     pub fn new(config: ReplayConfig) -> Result<Self, TlbsConfigError> {
         let tlb = Tlbs::new(config.tlb.clone(), config.itlb.clone())?;

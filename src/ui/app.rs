@@ -76,7 +76,7 @@ impl PagelabApp {
         if !self.doc.lab().exercises.tasks.is_empty() {
             self.prefs.show_exercises = true;
         }
-        self.tlb.reset();
+        self.tlb.reset(&mut self.doc);
         self.state.tlb.forget_lab();
         self.state.sizes.forget_lab();
         // A new document restarts its generation count: what was cached by generation is stale.

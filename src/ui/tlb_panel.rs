@@ -38,7 +38,7 @@ pub fn tlb_panel_ui(
     actions: &mut Vec<Action>,
 ) {
     let m = &doc.lab().machine;
-    let tlbs = tlb.replayer.tlbs();
+    let tlbs = doc.tlb().tlbs();
     ui.heading("TLB");
     for (class, t) in tlbs.all() {
         let config = t.config();
@@ -52,7 +52,7 @@ pub fn tlb_panel_ui(
             t.len()
         ));
     }
-    ui.label(if tlb.replayer.config().tlb.asid_tagging {
+    ui.label(if doc.tlb().config().tlb.asid_tagging {
         "ASID tagging on: entries of other processes stay"
     } else {
         "ASID tagging off: a process switch flushes non-global entries"
@@ -62,7 +62,7 @@ pub fn tlb_panel_ui(
             trace_player_ui(ui, tlb, state, actions);
         });
         egui::CollapsingHeader::new("Configuration").default_open(false).show(ui, |ui| {
-            config_ui(ui, tlb.replayer.config(), state, actions);
+            config_ui(ui, doc.tlb().config(), state, actions);
         });
         egui::CollapsingHeader::new("Invalidation").default_open(true).show(ui, |ui| {
             invalidation_ui(ui, m, state, actions);
@@ -71,7 +71,7 @@ pub fn tlb_panel_ui(
             contents_ui(ui, doc, tlb, state);
         });
         egui::CollapsingHeader::new("Statistics").default_open(true).show(ui, |ui| {
-            statistics_ui(ui, m, tlb, state);
+            statistics_ui(ui, m, doc, state);
         });
         egui::CollapsingHeader::new("Sizes").default_open(true).show(ui, |ui| {
             super::sizes::sizes_ui(ui, doc, &mut state.sizes);
@@ -228,14 +228,14 @@ fn invalidation_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions:
 /// The (TLB, set, way) of every entry that disagrees with the tables, recomputed only when the
 /// lab or the TLB changed.
 fn stale_entries(doc: &Document, tlb: &TlbSim, state: &mut UiState) -> BTreeSet<StaleSlot> {
-    let tlbs = tlb.replayer.tlbs();
+    let tlbs = doc.tlb().tlbs();
     let key = (doc.generation, tlbs.stats(), tlb.epoch);
     if state.tlb.stale.as_ref().is_none_or(|(k, _)| *k != key) {
         let m = &doc.lab().machine;
         let stale = tlbs
             .all()
             .flat_map(|(class, t)| t.entries().map(move |slot| (class, slot)))
-            .filter(|(_, slot)| tlb.replayer.is_stale(m, slot.entry))
+            .filter(|(_, slot)| doc.tlb().is_stale(m, slot.entry))
             .map(|(class, slot)| (class, slot.set, slot.way))
             .collect();
         state.tlb.stale = Some((key, stale));
@@ -250,7 +250,7 @@ fn cell(ui: &mut egui::Ui, width: f32, text: impl Into<egui::WidgetText>) {
 fn contents_ui(ui: &mut egui::Ui, doc: &Document, tlb: &TlbSim, state: &mut UiState) {
     let dark = ui.visuals().dark_mode;
     let stale = stale_entries(doc, tlb, state);
-    let tlbs = tlb.replayer.tlbs();
+    let tlbs = doc.tlb().tlbs();
     if tlbs.is_empty() {
         ui.label("Empty: accesses (Enter in the MMU panel) and trace records fill it.");
         return;
@@ -346,10 +346,10 @@ fn costs_ui(ui: &mut egui::Ui, costs: &mut Costs) {
     });
 }
 
-fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiState) {
+fn statistics_ui(ui: &mut egui::Ui, m: &Machine, doc: &Document, state: &mut UiState) {
     costs_ui(ui, &mut state.tlb.costs);
     let costs = state.tlb.costs;
-    let stats = tlb.replayer.stats(m);
+    let stats = doc.tlb().stats(m);
     let mut rows: Vec<(String, &Summary)> = vec![("Total".to_string(), &stats.total)];
     rows.extend(stats.per_process.iter().map(|(name, s)| (name.clone(), s)));
     egui::ScrollArea::horizontal().id_salt("tlb-stats-scroll").show(ui, |ui| stats_grid_ui(ui, rows, &costs));
@@ -360,7 +360,7 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, tlb: &TlbSim, state: &mut UiSta
             ui.monospace(format!("  {count:>8}  {}", kind.describe()));
         }
     }
-    for (class, t) in tlb.replayer.tlbs().all() {
+    for (class, t) in doc.tlb().tlbs().all() {
         let Some(class) = class else { continue };
         let s = t.stats();
         ui.label(format!(

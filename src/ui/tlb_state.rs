@@ -8,7 +8,7 @@ use super::app::PagelabApp;
 use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, SweepShape};
 use super::trace_player::TracePlayer;
 use crate::doc::Document;
-use crate::doc::history::StepKind;
+use crate::doc::tlb::TlbCommand;
 use crate::sim::Machine;
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::replay::{Costs, PageResult, ReplayConfig, Replayer};
@@ -158,9 +158,11 @@ impl Default for TlbUi {
     }
 }
 
-/// The app's TLB and what runs through it.
+/// What runs through the document's TLB: the trace player, the plot data and the sweep, and
+/// the TLB shape to give the next lab's TLB. (The TLB itself is the document's: `Document::tlb`.)
 pub struct TlbSim {
-    pub replayer: Replayer,
+    /// The shape last configured, kept when another lab opens.
+    pub config: ReplayConfig,
     pub player: Option<TracePlayer>,
     pub series: PlotSeries,
     pub sweep: Option<SweepJob>,
@@ -177,20 +179,11 @@ impl Default for TlbSim {
     }
 }
 
-fn replayer_for(tlb: TlbConfig, itlb: Option<TlbConfig>) -> Replayer {
-    let config = ReplayConfig { tlb, itlb, ..ReplayConfig::default() };
-    Replayer::new(config).unwrap_or_else(|_| {
-        // The default configuration is valid; only a bad draft could fail, and drafts are
-        // validated before they get here.
-        Replayer::new(ReplayConfig::default()).unwrap_or_else(|_| unreachable!("the default TLB is valid"))
-    })
-}
-
 impl TlbSim {
     pub fn new() -> Self {
         let (png_tx, png_rx) = channel();
         Self {
-            replayer: replayer_for(TlbConfig::default(), None),
+            config: ReplayConfig::default(),
             player: None,
             series: PlotSeries::default(),
             sweep: None,
@@ -205,11 +198,12 @@ impl TlbSim {
         self.png_tx.clone()
     }
 
-    /// An empty TLB of the same shape, fresh statistics and plots (another lab was opened). An
-    /// open trace starts again from its beginning.
-    pub fn reset(&mut self) {
-        let config = self.replayer.config();
-        self.replayer = replayer_for(config.tlb.clone(), config.itlb.clone());
+    /// An empty TLB of the same shape in the (new) document, fresh statistics and plots (another
+    /// lab was opened). An open trace starts again from its beginning.
+    pub fn reset(&mut self, doc: &mut Document) {
+        if doc.tlb_command(TlbCommand::Configure(self.config.clone())).is_err() {
+            self.config = doc.tlb().config().clone();
+        }
         self.series.clear();
         self.epoch += 1;
         if let Some(job) = self.sweep.take() {
@@ -233,20 +227,15 @@ impl TlbSim {
         access: Access,
         mode: Mode,
     ) -> Result<(AccessReport, Translation), String> {
+        doc.tlb_follow_active();
         let m = &doc.lab().machine;
-        self.replayer.follow_active(m);
         let class = AccessClass::of(access);
-        let tlbs = self.replayer.tlbs();
+        let tlbs = doc.tlb().tlbs();
         let tlb = tlbs.get(class);
-        let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| self.replayer.is_stale(m, entry));
+        let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| doc.tlb().is_stale(m, entry));
         let which = tlbs.is_split().then_some(class);
         let mut walk = m.translate(m.active(), va, access, mode).map_err(|e| e.to_string())?;
-        let replayer = &mut self.replayer;
-        let outcome = doc
-            .run(&format!("access {va:#x}"), StepKind::Access, |lab| {
-                Ok(replayer.access(&mut lab.machine, va, access, mode))
-            })
-            .map_err(|e| e.to_string())?;
+        let outcome = doc.access_through_tlb(va, access, mode).map_err(|e| e.to_string())?;
         let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
             Outcome::Mapped(mapped) => {
                 format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
@@ -271,8 +260,8 @@ impl TlbSim {
         Ok((report, walk))
     }
 
-    fn sample_now(&self) -> Sample {
-        let s = self.replayer.tlbs().stats();
+    fn sample_now(doc: &Document) -> Sample {
+        let s = doc.tlb().tlbs().stats();
         Sample { lookups: s.lookups, hits: s.hits, misses: s.misses }
     }
 }
@@ -287,7 +276,7 @@ impl PagelabApp {
     /// Per-frame work: follow process switches (a flush without ASID tagging), play a slice of
     /// the trace, collect the sweep's and the PNG export's news.
     pub(super) fn tlb_tick(&mut self, ctx: &egui::Context) {
-        self.tlb.replayer.follow_active(&self.doc.lab().machine);
+        self.doc.tlb_follow_active();
         if self.tlb.player.as_ref().is_some_and(|p| p.playing) {
             let budget = u64::from(self.state.tlb.speed.max(1));
             self.play(budget, false);
@@ -328,15 +317,9 @@ impl PagelabApp {
         {
             self.tlb.series = PlotSeries::new(self.state.tlb.window);
         }
-        self.tlb.replayer.set_demand_map(self.state.tlb.demand_map);
-        let locked =
-            if self.doc.enforce_locks { self.doc.lab().locks.processes.clone() } else { Default::default() };
-        self.tlb.replayer.set_locked(locked);
         let label = format!("replay of {}", player.name());
-        let replayer = &mut self.tlb.replayer;
         let series = &mut self.tlb.series;
-        let result = self.doc.run(&label, StepKind::Replay, |lab| {
-            let machine = &mut lab.machine;
+        let result = self.doc.replay(&label, self.state.tlb.demand_map, |replayer, machine| {
             let started = Instant::now();
             let mut left = budget;
             let mut error = None;
@@ -364,7 +347,7 @@ impl PagelabApp {
                     break;
                 }
             }
-            Ok(error)
+            error
         });
         player.batch_generation = Some(self.doc.generation);
         let error = match result {
@@ -376,9 +359,9 @@ impl PagelabApp {
             self.state.tlb.message = Some((format!("{e} (paused; Play goes on with the next line)"), true));
         } else if player.finished {
             let records = player.records;
-            let now = self.tlb.sample_now();
+            let now = TlbSim::sample_now(&self.doc);
             let machine = &self.doc.lab().machine;
-            let key = tables_key(machine, &self.tlb.replayer);
+            let key = tables_key(machine, self.doc.tlb());
             self.tlb.series.finish(now, machine, key);
             self.state.tlb.message = Some((format!("End of trace: {records} records replayed."), false));
         }
@@ -386,45 +369,46 @@ impl PagelabApp {
 
     /// Applies one action of the TLB panel, the trace player or the plots.
     pub(super) fn run_tlb(&mut self, action: TlbAction) {
-        let m = &self.doc.lab().machine;
         match action {
-            TlbAction::Configure(tlb, itlb) => match Replayer::new(ReplayConfig {
-                tlb,
-                itlb,
-                demand_map: self.tlb.replayer.config().demand_map,
-                ..ReplayConfig::default()
-            }) {
-                Ok(replayer) => {
-                    self.tlb.replayer = replayer;
-                    self.tlb.replayer.follow_active(m);
-                    self.tlb.series = PlotSeries::new(self.state.tlb.window);
-                    self.tlb.epoch += 1;
-                    self.state.tlb.last_access = None;
-                    self.state.info("TLB rebuilt: empty, statistics reset");
+            TlbAction::Configure(tlb, itlb) => {
+                let config = ReplayConfig {
+                    tlb,
+                    itlb,
+                    demand_map: self.doc.tlb().config().demand_map,
+                    ..ReplayConfig::default()
+                };
+                match self.doc.tlb_command(TlbCommand::Configure(config.clone())) {
+                    Ok(_) => {
+                        self.tlb.config = config;
+                        self.tlb.series = PlotSeries::new(self.state.tlb.window);
+                        self.tlb.epoch += 1;
+                        self.state.tlb.last_access = None;
+                        self.state.info("TLB rebuilt: empty, statistics reset");
+                    }
+                    Err(e) => self.state.error(format!("TLB: {e}")),
                 }
-                Err(e) => self.state.error(format!("TLB: {e}")),
-            },
+            }
             TlbAction::InvalidatePage(va) => {
-                let n = self.tlb.replayer.tlbs_mut().invalidate_page(va, None);
+                let n = self.doc.tlb_command(TlbCommand::InvalidatePage(va)).unwrap_or(0);
                 self.state.info(format!(
                     "invalidated {va:#x}: {n} entr{} removed",
                     if n == 1 { "y" } else { "ies" }
                 ));
             }
             TlbAction::InvalidateActiveAsid => {
-                let asid = m.active_process().asid;
-                let n = self.tlb.replayer.tlbs_mut().invalidate_asid(asid);
+                let asid = self.doc.lab().machine.active_process().asid;
+                let n = self.doc.tlb_command(TlbCommand::InvalidateActiveAsid).unwrap_or(0);
                 self.state.info(format!(
                     "flushed ASID {asid}: {n} entr{} removed",
                     if n == 1 { "y" } else { "ies" }
                 ));
             }
             TlbAction::FlushNonGlobal => {
-                let n = self.tlb.replayer.tlbs_mut().flush_non_global();
+                let n = self.doc.tlb_command(TlbCommand::FlushNonGlobal).unwrap_or(0);
                 self.state.info(format!("flushed non-global entries: {n} removed"));
             }
             TlbAction::FlushAll => {
-                let n = self.tlb.replayer.tlbs_mut().flush_all();
+                let n = self.doc.tlb_command(TlbCommand::FlushAll).unwrap_or(0);
                 self.state.info(format!("flushed the whole TLB: {n} entries removed"));
             }
             TlbAction::OpenTrace(path) => match TracePlayer::open(&path) {
@@ -482,9 +466,10 @@ impl PagelabApp {
                     }
                     let base = ReplayConfig {
                         demand_map: self.state.tlb.demand_map,
-                        ..self.tlb.replayer.config().clone()
+                        ..self.doc.tlb().config().clone()
                     };
-                    self.tlb.sweep = Some(SweepJob::start(player.path.clone(), m.clone(), base, shape));
+                    let m = self.doc.lab().machine.clone();
+                    self.tlb.sweep = Some(SweepJob::start(player.path.clone(), m, base, shape));
                     self.state.tlb.plot_message = Some(("Sweep running…".into(), false));
                 }
                 None => self.state.tlb.plot_message = Some(("Open a trace first.".into(), true)),

@@ -408,3 +408,33 @@ fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
     assert_eq!(comparison.regions, 4);
     assert_eq!(comparison.rows[0].outcome.as_ref().unwrap().tables, 9, "0x800000 is PD[4]: a PT more");
 }
+
+/// A student lab whose process is locked: playing a trace with demand mapping stops at the record
+/// that would map a page into it, says so, and leaves the locked tables as they were. (Replay used
+/// to map pages into a locked process.)
+#[test]
+fn playing_a_trace_stops_where_demand_mapping_would_change_a_locked_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(dir.path(), "t.txt", "0x400000 r\n0x900000 w\n0x900010 r\n");
+    let mut lab = test_lab();
+    lab.locks.lock(pagelab::exercise::LockTarget::Process("init"));
+    lab.exercises.student = true;
+    let mut app = PagelabApp::new(lab, None);
+    app.prefs.show_tlb = true;
+    let mut h = harness_with(app);
+    assert!(h.state().doc.enforce_locks);
+    let before = h.state().doc.lab().machine.clone();
+    type_into(&mut h, "Trace file:", &trace.display().to_string());
+    click(&mut h, "Open trace");
+    click(&mut h, "Play");
+    h.run_steps(4);
+    h.get_by_label_contains(
+        "line 2: the access to 0x900000 faults and resolving it would change process \"init\"",
+    );
+    assert_eq!(stats(&h).total.counters.demand_maps, 0);
+    let after = &h.state().doc.lab().machine;
+    let translate =
+        |m: &Machine| m.translate(0, 0x90_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User);
+    assert!(translate(after).unwrap().fault().is_some(), "nothing was mapped into the locked process");
+    assert_eq!(translate(&before).unwrap().fault(), translate(after).unwrap().fault());
+}

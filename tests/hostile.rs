@@ -10,35 +10,19 @@ use pagelab::sim::replay::{ReplayConfig, Replayer};
 use pagelab::sim::trace::{LineProblem, TraceError, TraceReader};
 use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets};
 
+mod common;
+
 const PAGE: u64 = 1 << 32;
 
 /// A custom Sv39-like format with 4 GiB pages (two levels of 9 index bits above a 32-bit
 /// offset) and 16 such frames of memory, with bytes written into three of them.
 fn four_gib_page_lab() -> Lab {
-    let mut value: serde_json::Value = serde_json::from_str(
-        &Lab::new("t", "", Machine::new(presets::by_name("sv39").expect("preset"), 1 << 20).expect("m"))
-            .to_json(),
-    )
-    .expect("json");
-    let mut format = serde_json::to_value(presets::by_name("sv39").expect("preset")).expect("format");
-    format["name"] = "four-gib-pages".into();
-    format["page_shift"] = 32.into();
-    format["levels"].as_array_mut().expect("levels").remove(0);
-    format["va_bits"] = 50.into();
-    for field in format["fields"].as_array_mut().expect("fields") {
-        if field["name"] == "PPN" {
-            field["width"] = 24.into();
-        }
-    }
-    value["paging"] = format;
-    value["memory"]["size"] = (16 * PAGE).into();
-    value["memory"]["allocated"] = serde_json::json!([[0, 1]]);
-    value["memory"]["frames"] = serde_json::json!([
+    let stored = serde_json::json!([
         {"frame": 3, "bytes": [[0, "ff"], [0xffff_fff0_u64, "0102"]]},
         {"frame": 7, "bytes": [[0x8000_0000_u64, "aa"]]},
         {"frame": 9, "bytes": [[0x1234, "bb"]]},
     ]);
-    value["processes"][0]["root"] = 0.into();
+    let value = common::huge_page_lab_json(32, 24, 16, 1, stored);
     Lab::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
 

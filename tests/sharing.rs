@@ -8,6 +8,8 @@ use pagelab::sim::runs::Runs;
 use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets, table};
 use proptest::prelude::*;
 
+mod common;
+
 const GIB: u64 = 1 << 30;
 
 fn map(va: u64, len: u64) -> MapRequest {
@@ -100,30 +102,11 @@ fn sixty_four_gib_pages_map_save_and_load() {
 /// frames. It opens, and the memory model holds only the chunks written.
 #[test]
 fn a_lab_with_one_tib_pages_opens_in_bounded_memory() {
-    let mut value: serde_json::Value = serde_json::from_str(
-        &Lab::new("t", "", Machine::new(presets::by_name("sv39").expect("preset"), 1 << 20).expect("m"))
-            .to_json(),
-    )
-    .expect("json");
-    let mut format = serde_json::to_value(presets::by_name("sv39").expect("preset")).expect("format");
-    format["name"] = "huge-pages".into();
-    format["page_shift"] = 40.into();
-    // Two levels of 9 index bits above a 40-bit offset.
-    format["levels"].as_array_mut().expect("levels").remove(0);
-    format["va_bits"] = 58.into();
-    for field in format["fields"].as_array_mut().expect("fields") {
-        if field["name"] == "PPN" {
-            field["width"] = 16.into();
-        }
-    }
-    value["paging"] = format;
-    value["memory"]["size"] = (8u64 << 40).into();
-    value["memory"]["allocated"] = serde_json::json!([[0, 8]]);
-    value["memory"]["frames"] = serde_json::json!([
+    let stored = serde_json::json!([
         {"frame": 1, "bytes": [[0, "ff"], [0x0012_3456_789a_u64, "0102"]]},
         {"frame": 5, "bytes": [[0xff_ffff_fff0u64, "aa"]]},
     ]);
-    value["processes"][0]["root"] = 0.into();
+    let value = common::huge_page_lab_json(40, 16, 8, 8, stored);
     let lab = Lab::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
     assert!(lab.machine.mem().stored_bytes() <= 4 * 4096, "{} bytes", lab.machine.mem().stored_bytes());
     assert_eq!(lab.machine.mem().read_u8((1 << 40) + 0x0012_3456_789b).ok(), Some(2));

@@ -43,6 +43,16 @@ fn edit_on_a_big_lab(c: &mut Criterion) {
             black_box(doc.apply(&edit).unwrap_or_else(|e| panic!("{e}")));
         });
     });
+    // Map and unmap one page (unmap looks for other mappings of the page's frame before it
+    // frees it, across every process).
+    c.bench_function("doc/map-unmap-page-1M-pages", |b| {
+        b.iter(|| {
+            let map = Edit::Map { process: 0, request: request(0x7000_0000, 0x1000, None) };
+            black_box(doc.apply(&map).unwrap_or_else(|e| panic!("{e}")));
+            let unmap = Edit::Unmap { process: 0, va: 0x7000_0000, len: 0x1000 };
+            black_box(doc.apply(&unmap).unwrap_or_else(|e| panic!("{e}")));
+        });
+    });
     // The memory 100 undo steps keep (a measurement printed beside the timings).
     let (mut doc, leaf) = million_page_document();
     for i in 0..100u64 {

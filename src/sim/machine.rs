@@ -512,12 +512,19 @@ impl Machine {
                     m.mem.free(first, count);
                 }
             }
-            let mut in_use = m.data_frames_in_use();
-            for (start, end) in reachable.iter() {
-                in_use.insert(start, end);
-            }
+            // Only the allocated frames of the unmapped pages can be released: look for other
+            // mappings of just those (one pass over the leaves, no set of every mapped frame).
+            let mut candidates = Runs::new();
             for u in &outcome.pages {
-                m.release_data_frames(u.frame, u.frames, &in_use);
+                let end = u.frame.saturating_add(u.frames).min(m.mem.frame_count());
+                for (s, e) in m.mem.allocated_runs().intersect(u.frame, end) {
+                    candidates.insert(s, e);
+                }
+            }
+            candidates.subtract(&reachable);
+            let in_use = m.frames_mapped_among(&candidates);
+            for (start, end) in candidates.iter() {
+                m.release_data_frames(start, end - start, &in_use);
             }
             Ok(outcome.pages)
         })
@@ -541,6 +548,34 @@ impl Machine {
             }
         }
         frames
+    }
+
+    /// The frames of `candidates` that some process still maps as data.
+    fn frames_mapped_among(&self, candidates: &Runs) -> Runs {
+        let mut mapped = Runs::new();
+        if candidates.is_empty() {
+            return mapped;
+        }
+        let f = &self.format;
+        for p in &self.processes {
+            for t in table::tables(&self.mem, f, p.root) {
+                table::for_each_present(&self.mem, f, t, |e| {
+                    if !f.is_leaf(e.raw, e.level) {
+                        return;
+                    }
+                    let frame = f.frame(e.raw, e.level);
+                    let count = 1u64 << (f.entry_span_shift(e.level).saturating_sub(f.page_shift)).min(63);
+                    let end = frame.saturating_add(count);
+                    if candidates.last_overlap(frame, end).is_none() {
+                        return;
+                    }
+                    for (s, e) in candidates.intersect(frame, end) {
+                        mapped.insert(s, e);
+                    }
+                });
+            }
+        }
+        mapped
     }
 
     /// Frames mapped as data pages by any process (large pages count every frame they cover).

@@ -464,18 +464,32 @@ pub fn for_each_present(
             index = (next_chunk_addr.saturating_sub(table.addr)).div_ceil(pte).max(index + 1);
             continue;
         };
-        let offset = usize::try_from(entry_addr - chunk_addr).unwrap_or(usize::MAX);
-        let mut b = [0u8; 8];
-        if let Some(src) = offset.checked_add(n).and_then(|end| bytes.get(offset..end)) {
+        // Every entry of the table that lies wholly in this chunk, read from the chunk's bytes
+        // (one look-up of the chunk for all of them).
+        let mut offset = usize::try_from(entry_addr - chunk_addr).unwrap_or(usize::MAX);
+        let first = index;
+        while index < entries
+            && let Some(src) = offset.checked_add(n).and_then(|end| bytes.get(offset..end))
+        {
+            let mut b = [0u8; 8];
             b[..n].copy_from_slice(src);
-        } else if let Ok(raw) = mem.read_le(entry_addr, format.pte_bytes) {
-            b = raw.to_le_bytes();
+            let raw = u64::from_le_bytes(b);
+            if format.present(raw, table.level) {
+                let entry_addr = table.addr + index * pte;
+                visit(EntryRef { level: table.level, index, table_addr: table.addr, entry_addr, raw });
+            }
+            index += 1;
+            offset += n;
         }
-        let raw = u64::from_le_bytes(b);
-        if format.present(raw, table.level) {
-            visit(EntryRef { level: table.level, index, table_addr: table.addr, entry_addr, raw });
+        if index == first {
+            // An entry across a chunk boundary (not in any preset): read it whole.
+            if let Ok(raw) = mem.read_le(entry_addr, format.pte_bytes)
+                && format.present(raw, table.level)
+            {
+                visit(EntryRef { level: table.level, index, table_addr: table.addr, entry_addr, raw });
+            }
+            index += 1;
         }
-        index += 1;
     }
 }
 

@@ -221,3 +221,16 @@ fn the_lab_file_is_versioned_json_with_compact_memory() {
     assert_eq!(allocated.len(), 2, "runs: the two tables, then the two data frames: {allocated:?}");
     assert_eq!(allocated[1], serde_json::json!([0x100, 2]));
 }
+
+/// The CLI takes `--access execute`, the app's word, as well as the older `exec`.
+#[test]
+fn access_execute_is_accepted_beside_exec() {
+    let dir = Dir::new();
+    let lab = dir.path("lab.json");
+    pagelab(&["new", "--format", "x86-64", "-o", &lab]);
+    pagelab(&["map", &lab, "0x1000", "--flags", "U/S"]);
+    let execute = translate_json(&lab, &["--access", "execute", "0x1000"]);
+    let exec = translate_json(&lab, &["--access", "exec", "0x1000"]);
+    assert_eq!(execute, exec);
+    assert_eq!(execute[0]["access"], "execute", "{:?}", execute[0]);
+}

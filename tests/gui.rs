@@ -63,6 +63,11 @@ fn toggling_a_pte_bit_writes_the_entry_bytes() {
     assert_eq!(after, before | 0b10, "only R/W (bit 1) changed");
     assert!(h.state().doc.dirty);
     assert!(h.state().title().starts_with('●'), "the title marks unsaved changes: {}", h.state().title());
+    // The Raw field follows the checkbox: pressing Write keeps the edit instead of reverting it.
+    assert_eq!(h.state().state.raw_edit, format!("{after:#x}"));
+    h.get_by_label("Write").click();
+    h.run();
+    assert_eq!(leaf_raw(h.state(), 0x40_0000), after, "Write wrote the value shown");
 }
 
 #[test]

@@ -438,3 +438,32 @@ fn playing_a_trace_stops_where_demand_mapping_would_change_a_locked_process() {
     assert!(translate(after).unwrap().fault().is_some(), "nothing was mapped into the locked process");
     assert_eq!(translate(&before).unwrap().fault(), translate(after).unwrap().fault());
 }
+
+/// The MMU panel words outcomes as the architecture does: a non-canonical address raises #GP(0),
+/// not a page fault; x86 calls the present bit P; a walk that faults caches nothing; and the
+/// history records what an access through a stale TLB entry gave, not what the tables say now.
+#[test]
+fn outcomes_are_worded_as_the_architecture_reports_them() {
+    let mut h = harness();
+    type_into(&mut h, "Virtual address:", "0x0000800000000000");
+    h.get_by_label_contains("General-protection fault #GP(0)");
+    assert!(h.query_by_label_contains("Page fault").is_none());
+    type_into(&mut h, "Virtual address:", "0x900000");
+    h.get_by_label_contains("Page fault: the entry is not present (P=0)");
+    click(&mut h, "Translate");
+    // PML4[0] and PDPT[0] are present, PD[4] (0x800000-0x9fffff) is not: three entries read.
+    h.get_by_label_contains("Last access: TLB miss: walk read 3 entries, nothing cached -> page fault");
+    // Cache 0x400000, then clear its P bit: the next access hits the stale entry.
+    type_into(&mut h, "Virtual address:", "0x400000");
+    click(&mut h, "Translate");
+    let m = &h.state().doc.lab().machine;
+    let leaf = m.translate(0, 0x40_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User).unwrap();
+    let entry_addr = leaf.steps.last().unwrap().entry_addr;
+    let clear_p = pagelab::doc::Edit::SetField { entry_addr, level: 3, field: "P".into(), value: 0 };
+    h.state_mut().push(pagelab::ui::state::Action::Edit(clear_p));
+    h.run();
+    click(&mut h, "Translate");
+    h.get_by_label_contains("Last access: TLB hit -> physical address");
+    let newest = &h.state().state.history[0];
+    assert!(!newest.fault && newest.summary.starts_with("->"), "{}", newest.summary);
+}

@@ -21,6 +21,8 @@ pub struct ValidateArgs {
 pub enum AccessArg {
     Read,
     Write,
+    /// An instruction fetch ("execute", as the app says; "exec" works too).
+    #[value(name = "execute", alias = "exec")]
     Exec,
 }
 

@@ -134,6 +134,17 @@ impl FaultKind {
         }
     }
 
+    /// The cause in the architecture's own words: x86 names the present bit P, RISC-V the valid
+    /// bit V (SDM 4.7; privileged spec 4.3.1/4.3.2).
+    pub fn describe_in(self, arch: crate::sim::format::Arch) -> &'static str {
+        use crate::sim::format::Arch;
+        match (self, arch) {
+            (Self::NotPresent, Arch::X86) => "the entry is not present (P=0)",
+            (Self::NotPresent, Arch::RiscV) => "the entry is not valid (V=0)",
+            _ => self.describe(),
+        }
+    }
+
     /// The cause in plain words.
     pub fn describe(self) -> &'static str {
         match self {
@@ -181,6 +192,14 @@ pub mod x86_error {
 }
 
 impl ArchReport {
+    /// What the fault is called: x86 raises #GP(0), not a page fault, for a non-canonical address.
+    pub fn heading(&self) -> &'static str {
+        match self {
+            Self::X86GeneralProtection => "General-protection fault #GP(0)",
+            _ => "Page fault",
+        }
+    }
+
     /// E.g. "#PF error code 0x7 (P=1 W=1 U=1 RSVD=0 I/D=0)" or "scause 15 (store/AMO page fault)".
     pub fn describe(&self) -> String {
         match *self {

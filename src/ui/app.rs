@@ -434,8 +434,10 @@ impl PagelabApp {
         } else {
             // Through the TLB, in the active address space, as the CPU does.
             match self.perform_through_tlb(va, access, mode) {
-                Ok((t, message)) => {
-                    self.record_history(&t);
+                Ok((t, message, outcome)) => {
+                    // The history says what the access did (a TLB hit may use a stale entry),
+                    // not what the tables say now.
+                    self.record_history_as(&t, Some(outcome));
                     self.state.last_walk = Some(t);
                     self.state.info(message);
                 }
@@ -445,10 +447,26 @@ impl PagelabApp {
     }
 
     fn record_history(&mut self, t: &crate::sim::Translation) {
+        self.record_history_as(t, None);
+    }
+
+    /// Records an access in the history: with `outcome`, what the access through the TLB gave,
+    /// else what the walk `t` gave.
+    fn record_history_as(
+        &mut self,
+        t: &crate::sim::Translation,
+        outcome: Option<crate::sim::replay::PageResult>,
+    ) {
+        use crate::sim::replay::PageResult;
         let m = &self.doc.lab().machine;
-        let summary = match t.fault() {
-            Some(f) => format!("fault: {}", f.kind.describe()),
-            None => format!("-> {}", crate::sim::addr::hex_grouped(t.pa().unwrap_or_default())),
+        let arch = m.format().arch;
+        let outcome = outcome.unwrap_or(match t.fault() {
+            Some(f) => PageResult::Fault(f.kind),
+            None => PageResult::Mapped { pa: t.pa().unwrap_or_default() },
+        });
+        let summary = match outcome {
+            PageResult::Fault(kind) => format!("fault: {}", kind.describe_in(arch)),
+            PageResult::Mapped { pa } => format!("-> {}", crate::sim::addr::hex_grouped(pa)),
         };
         self.state.history.insert(
             0,
@@ -458,7 +476,7 @@ impl PagelabApp {
                 access: t.access,
                 mode: t.mode,
                 summary,
-                fault: t.fault().is_some(),
+                fault: matches!(outcome, PageResult::Fault(_)),
             },
         );
         self.state.history.truncate(50);

@@ -20,6 +20,10 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
     };
     // Read the live bytes: the row cache may be a frame old.
     let raw = m.mem().read_le(row.entry_addr, f.pte_bytes).unwrap_or(row.raw);
+    if state.raw_edit_source != Some(raw) {
+        state.raw_edit = format!("{raw:#x}");
+        state.raw_edit_source = Some(raw);
+    }
     let level_name = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
     ui.horizontal(|ui| {
         ui.heading(format!("{level_name} entry {:#x}", row.index));

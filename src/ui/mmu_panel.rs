@@ -226,9 +226,13 @@ fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
                 .and_then(|l| m.format().levels.get(l))
                 .map_or("before any entry was read".to_string(), |l| format!("at the {} level", l.name));
             ui.label(
-                RichText::new(format!("Page fault: {}", fault.kind.describe()))
-                    .size(18.0)
-                    .color(theme::fault_color(dark)),
+                RichText::new(format!(
+                    "{}: {}",
+                    fault.report.heading(),
+                    fault.kind.describe_in(m.format().arch)
+                ))
+                .size(18.0)
+                .color(theme::fault_color(dark)),
             );
             ui.label(format!("{} access in {} mode, {level}", t.access.label(), t.mode.label()));
             let report = fault.report.describe();

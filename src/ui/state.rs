@@ -184,6 +184,9 @@ pub struct UiState {
     pub new_process_name: String,
     pub share_from: usize,
     pub raw_edit: String,
+    /// The entry value `raw_edit` was filled from: when memory changes under it (a checkbox, an
+    /// undo), the text follows, so Write never puts back an old value.
+    pub raw_edit_source: Option<u64>,
     pub show_about: bool,
     pub show_description: bool,
     pub allow_close: bool,

@@ -52,6 +52,8 @@ pub enum TlbAction {
 /// What the last access performed through the TLB did, for the MMU panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccessReport {
+    /// The lab's architecture, for the fault's wording.
+    pub arch: crate::sim::Arch,
     /// Which of split TLBs the access used (`None`: the unified TLB).
     pub tlb: Option<AccessClass>,
     pub va: u64,
@@ -72,7 +74,7 @@ impl AccessReport {
     pub fn summary(&self) -> String {
         let result = match self.result {
             PageResult::Mapped { pa } => format!("-> physical address {}", crate::sim::addr::hex_grouped(pa)),
-            PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe()),
+            PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe_in(self.arch)),
         };
         let tlb = AccessClass::short_name(self.tlb);
         if self.hit {
@@ -83,7 +85,10 @@ impl AccessReport {
             };
             format!("{tlb} hit{assist} {result}")
         } else {
-            format!("{tlb} miss: walk read {} entries, entry filled {result}", self.walk_refs)
+            // A walk that faults caches nothing.
+            let filled =
+                if matches!(self.result, PageResult::Fault(_)) { "nothing cached" } else { "entry filled" };
+            format!("{tlb} miss: walk read {} entries, {filled} {result}", self.walk_refs)
         }
     }
 }
@@ -247,6 +252,7 @@ impl TlbSim {
             walk.ad_updates.clear();
         }
         let report = AccessReport {
+            arch: doc.lab().machine.format().arch,
             tlb: which,
             va,
             access,
@@ -502,13 +508,14 @@ impl PagelabApp {
         va: u64,
         access: Access,
         mode: Mode,
-    ) -> Result<(Translation, String), String> {
+    ) -> Result<(Translation, String, PageResult), String> {
         let (report, walk) = self.tlb.perform(&mut self.doc, va, access, mode)?;
         let mut message = format!("{va:#x}: {}", report.summary());
         if report.stale.is_some() {
             message.push_str(" (stale TLB entry)");
         }
+        let outcome = report.result;
         self.state.tlb.last_access = Some(report);
-        Ok((walk, message))
+        Ok((walk, message, outcome))
     }
 }

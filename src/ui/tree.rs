@@ -233,6 +233,7 @@ fn row_ui(
         } else {
             state.selected = Some(row.entry_addr);
             state.raw_edit = format!("{:#x}", row.raw);
+            state.raw_edit_source = Some(row.raw);
         }
     }
     if response.double_clicked() {

@@ -572,3 +572,35 @@ fn replay_with_demand_mapping_stops_at_a_locked_process() {
     let text = stdout_of(&["replay", &lab, trace]);
     assert!(text.contains("3 records"), "{text}");
 }
+
+/// Makes the cached, read-only page A writable in memory only, then writes twice: the first write
+/// hits the stale entry and faults with its old rights. Returns the second write's outcome.
+fn retried_write_after_a_stale_fault(mut machine: Machine, writable: &str) -> (bool, PageResult) {
+    let mut replayer = replayer(ReplayConfig::default());
+    assert!(matches!(read(&mut replayer, &mut machine, A), (false, PageResult::Mapped { .. })));
+    let (entry_addr, raw, level) = leaf(&machine, 0, A);
+    let field =
+        machine.format().field_named_at(writable, level).unwrap_or_else(|| panic!("{writable}")).clone();
+    machine.set_entry(entry_addr, field.set(raw, 1)).unwrap_or_else(|e| panic!("{e}"));
+    let (hit, first) = write(&mut replayer, &mut machine, A);
+    assert!(hit && matches!(first, PageResult::Fault(FaultKind::WriteProtection)), "{first:?}");
+    write(&mut replayer, &mut machine, A)
+}
+
+/// SDM Vol. 3A 4.10.4.1: a page fault invalidates the TLB entries of the faulting address, so on
+/// x86 the retried write walks the tables again and succeeds. RISC-V has no such rule: the stale
+/// entry stays until SFENCE.VMA, and the retry faults again.
+#[test]
+fn an_x86_page_fault_drops_the_stale_entry_and_risc_v_keeps_it() {
+    let mut x86 = x86_64();
+    map(&mut x86, 0, A, PAGE, &["U/S"]);
+    let (hit, retry) = retried_write_after_a_stale_fault(x86, "R/W");
+    assert!(!hit && matches!(retry, PageResult::Mapped { .. }), "x86: {retry:?}");
+
+    let mut sv39 = Machine::new(presets::by_name("sv39").unwrap_or_else(|| panic!("preset")), 16 << 20)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sv39.settings_mut().riscv_ad = pagelab::sim::mmu::RiscvAd::Svadu;
+    map(&mut sv39, 0, A, PAGE, &["R", "U"]);
+    let (hit, retry) = retried_write_after_a_stale_fault(sv39, "W");
+    assert!(hit && matches!(retry, PageResult::Fault(FaultKind::WriteProtection)), "RISC-V: {retry:?}");
+}

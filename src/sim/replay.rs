@@ -26,7 +26,7 @@
 //! per-step details live in one reused buffer.
 
 use super::fault::{Access, FaultKind, Mode};
-use super::format::{PagingFormat, Role, low_mask};
+use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
 use super::os::{Os, OsReport};
@@ -638,10 +638,33 @@ impl Replayer {
     }
 }
 
+/// One TLB lookup (see [`lookup_in_tlb`]). On x86 a page fault also drops the faulting page's TLB
+/// entries (SDM Vol. 3A 4.10.4.1: "a page-fault exception ... invalidates any TLB entries that
+/// correspond to the faulting linear address"), so a stale entry that faulted is not used again.
+/// RISC-V has no such rule: a stale entry stays until SFENCE.VMA (privileged spec 4.2.1).
+#[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+fn lookup(
+    tlbs: &mut Tlbs<CachedTranslation>,
+    counters: &mut Counters,
+    config: &ReplayConfig,
+    machine: &mut Machine,
+    os: Option<&mut Os>,
+    process: usize,
+    va: u64,
+    access: Access,
+    resolve: Resolve,
+) -> PageOutcome {
+    let outcome = lookup_in_tlb(tlbs, counters, config, machine, os, process, va, access, resolve);
+    if machine.format.arch == Arch::X86 && matches!(outcome.result, PageResult::Fault(_)) {
+        tlbs.drop_faulting_page(va);
+    }
+    outcome
+}
+
 /// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
 /// fields so the process's counters and the TLB can be borrowed together.
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
-fn lookup(
+fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
     counters: &mut Counters,
     config: &ReplayConfig,

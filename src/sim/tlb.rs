@@ -390,6 +390,16 @@ impl<T> Tlb<T> {
     /// Returns how many entries were removed.
     pub fn invalidate_page(&mut self, va: u64, asid: Option<u16>) -> usize {
         self.stats.page_invalidations += 1;
+        self.remove_page(va, asid)
+    }
+
+    /// What an x86 page fault does to the TLB (SDM 4.10.4.1): the entries for the faulting
+    /// page go, so that a retried access walks the tables again. Not counted as an INVLPG.
+    pub fn drop_faulting_page(&mut self, va: u64) -> usize {
+        self.remove_page(va, None)
+    }
+
+    fn remove_page(&mut self, va: u64, asid: Option<u16>) -> usize {
         let tagging = self.config.asid_tagging;
         let mut removed = 0;
         for shift in shifts(self.shift_mask) {
@@ -773,6 +783,11 @@ impl<T> Tlbs<T> {
     }
 
     /// [`Tlb::invalidate_page`] on every TLB; returns the total removed.
+    /// An x86 page fault at `va` drops its entries from every TLB (SDM 4.10.4.1).
+    pub fn drop_faulting_page(&mut self, va: u64) -> usize {
+        self.each(|tlb| tlb.drop_faulting_page(va))
+    }
+
     pub fn invalidate_page(&mut self, va: u64, asid: Option<u16>) -> usize {
         self.each(|tlb| tlb.invalidate_page(va, asid))
     }

@@ -297,3 +297,23 @@ fn undo_after_accesses_and_an_edit_undoes_the_edit_in_one_press() {
     h.run();
     assert_eq!(*h.state().doc.lab(), original, "the second press undid the three accesses");
 }
+
+/// With "Present only" on, clearing the selected entry's P bit keeps it in the tree and in the
+/// inspector (it used to vanish and be deselected), where it can be set again.
+#[test]
+fn clearing_p_keeps_the_selected_entry_in_view() {
+    let mut h = harness();
+    assert!(h.state().state.present_only);
+    h.get_by_label_contains("PT[0x0]  0x40_0000").click();
+    h.run();
+    let selected = h.state().state.selected;
+    assert!(selected.is_some());
+    h.get_by_label("P").click();
+    h.run();
+    assert_eq!(leaf_raw(h.state(), 0x40_0000) & 1, 0, "P is clear");
+    assert_eq!(h.state().state.selected, selected, "still selected");
+    h.get_by_label_contains("PT[0x0]  0x40_0000");
+    // The inspector still shows the entry's fields, P among them, to set it again.
+    h.get_by_label("P");
+    h.get_by_label("· not present");
+}

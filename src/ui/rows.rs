@@ -42,14 +42,18 @@ pub struct RowsKey {
     pub process: usize,
     pub present_only: bool,
     pub expanded: BTreeSet<u64>,
+    pub keep: Option<u64>,
 }
 
-/// Rows of the tree under the active process's root, in table order (depth first).
+/// Rows of the tree under the active process's root, in table order (depth first). With
+/// `present_only`, the entry at `keep` (the selected one) stays even when it is not present, so
+/// that clearing its P/V bit does not make it vanish from under the user.
 pub fn build_rows(
     machine: &Machine,
     process: usize,
     expanded: &BTreeSet<u64>,
     present_only: bool,
+    keep: Option<u64>,
 ) -> Vec<TreeRow> {
     let mut rows = Vec::new();
     let Some(p) = machine.processes().get(process) else { return rows };
@@ -61,11 +65,18 @@ pub fn build_rows(
         TableRef { level: 0, addr: root_addr },
         0,
         expanded,
-        present_only,
+        Shown { present_only, keep },
         &mut on_path,
         &mut rows,
     );
     rows
+}
+
+/// Which entries of a table become rows.
+#[derive(Clone, Copy)]
+struct Shown {
+    present_only: bool,
+    keep: Option<u64>,
 }
 
 fn push_table(
@@ -73,7 +84,7 @@ fn push_table(
     table: TableRef,
     base_va: u64,
     expanded: &BTreeSet<u64>,
-    present_only: bool,
+    shown: Shown,
     on_path: &mut BTreeSet<u64>,
     rows: &mut Vec<TreeRow>,
 ) {
@@ -85,8 +96,21 @@ fn push_table(
     }
     let span = f.entry_span_shift(table.level);
     let mut entries = Vec::new();
-    if present_only {
+    if shown.present_only {
         table::for_each_present(machine.mem(), f, table, |e| entries.push(e));
+        let pte = u64::from(f.pte_bytes);
+        let kept = shown.keep.and_then(|addr| {
+            let offset = addr.checked_sub(table.addr)?;
+            let index = offset / pte;
+            (offset % pte == 0 && index < f.entries_at(table.level)).then_some(index)
+        });
+        if let Some(index) = kept
+            && !entries.iter().any(|e| e.index == index)
+            && let Ok(e) = table::read_entry(machine.mem(), f, table.addr, table.level, index)
+        {
+            let at = entries.partition_point(|other| other.index < index);
+            entries.insert(at, e);
+        }
     } else {
         for index in 0..f.entries_at(table.level) {
             if let Ok(e) = table::read_entry(machine.mem(), f, table.addr, table.level, index) {
@@ -115,7 +139,7 @@ fn push_table(
         });
         if let RowKind::Table { child_addr, expanded: true } = kind {
             let child = TableRef { level: table.level + 1, addr: child_addr };
-            push_table(machine, child, base_va | (e.index << span), expanded, present_only, on_path, rows);
+            push_table(machine, child, base_va | (e.index << span), expanded, shown, on_path, rows);
         }
     }
     on_path.remove(&table.addr);
@@ -202,16 +226,16 @@ mod tests {
     #[test]
     fn collapsed_tree_shows_only_root_entries() {
         let m = machine();
-        let rows = build_rows(&m, 0, &BTreeSet::new(), true);
+        let rows = build_rows(&m, 0, &BTreeSet::new(), true, None);
         assert_eq!(rows.len(), 1);
         assert!(matches!(rows[0].kind, RowKind::Table { expanded: false, .. }));
-        assert_eq!(build_rows(&m, 0, &BTreeSet::new(), false).len(), 512);
+        assert_eq!(build_rows(&m, 0, &BTreeSet::new(), false, None).len(), 512);
     }
 
     #[test]
     fn fully_expanded_tree_lists_every_page_in_order() {
         let m = machine();
-        let rows = build_rows(&m, 0, &all_table_entries(&m, 0), true);
+        let rows = build_rows(&m, 0, &all_table_entries(&m, 0), true, None);
         let pages: Vec<u64> =
             rows.iter().filter(|r| matches!(r.kind, RowKind::Page { .. })).map(|r| r.va).collect();
         assert_eq!(pages, vec![0x40_0000, 0x40_1000, 0x7fff_f000]);
@@ -225,7 +249,7 @@ mod tests {
         let m = machine();
         let (expand, leaf) = path_to(&m, 0, 0x7fff_f123);
         assert_eq!(expand.len(), 3);
-        let rows = build_rows(&m, 0, &expand.into_iter().collect(), true);
+        let rows = build_rows(&m, 0, &expand.into_iter().collect(), true, None);
         assert!(rows.iter().any(|r| Some(r.entry_addr) == leaf && r.va == 0x7fff_f000));
     }
 

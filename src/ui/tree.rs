@@ -84,14 +84,16 @@ pub fn ensure_rows(doc: &Document, state: &mut UiState) {
             && k.process == m.active()
             && k.present_only == state.present_only
             && k.expanded == state.expanded
+            && k.keep == state.selected
     });
     if !fresh {
-        state.rows = rows::build_rows(m, m.active(), &state.expanded, state.present_only);
+        state.rows = rows::build_rows(m, m.active(), &state.expanded, state.present_only, state.selected);
         state.rows_key = Some(RowsKey {
             generation: doc.generation,
             process: m.active(),
             present_only: state.present_only,
             expanded: state.expanded.clone(),
+            keep: state.selected,
         });
     }
 }

@@ -445,6 +445,8 @@ fn outcomes_are_worded_as_the_architecture_reports_them() {
     let mut h = harness();
     type_into(&mut h, "Virtual address:", "0x0000800000000000");
     h.get_by_label_contains("General-protection fault #GP(0)");
+    // The strip shows all 64 bits, and says which upper bits break the rule.
+    h.get_by_label_contains("bits [63:48] = 0x0 must all equal bit 47 (sign extension)");
     assert!(h.query_by_label_contains("Page fault").is_none());
     type_into(&mut h, "Virtual address:", "0x900000");
     h.get_by_label_contains("Page fault: the entry is not present (P=0)");

@@ -114,7 +114,9 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
 
 /// The address as bits, coloured by the index field of each level and the offset.
 fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
-    let bits = f.va_bits.min(64);
+    // An address outside the address space is drawn whole, so the offending upper bits show.
+    let outside = !f.va_in_range(va);
+    let bits = if outside { 64 } else { f.va_bits.min(64) };
     let width = ui.available_width().min(900.0);
     let cell = (width / bits.max(1) as f32).clamp(6.0, 16.0);
     let (rect, _) = ui.allocate_exact_size(vec2(cell * bits as f32, 22.0), Sense::hover());
@@ -130,7 +132,11 @@ fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
     };
     for i in 0..bits {
         let bit = bits - 1 - i;
-        let color = field_of_bit(bit).map_or(theme::offset_color(dark), |l| theme::level_color(l, dark));
+        let color = if bit >= f.va_bits {
+            theme::fault_color(dark)
+        } else {
+            field_of_bit(bit).map_or(theme::offset_color(dark), |l| theme::level_color(l, dark))
+        };
         let cell_rect =
             egui::Rect::from_min_size(rect.min + vec2(i as f32 * cell, 0.0), vec2(cell - 1.0, 22.0));
         painter.rect_filled(cell_rect, 1.0, color.gamma_multiply(0.35));
@@ -161,6 +167,19 @@ fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
                 .monospace()
                 .color(theme::offset_color(dark)),
         );
+        if outside && f.va_bits < 64 {
+            let upper = va >> f.va_bits;
+            let rule = if f.canonical {
+                format!("must all equal bit {} (sign extension)", f.va_bits - 1)
+            } else {
+                "must be 0".to_string()
+            };
+            ui.label(
+                RichText::new(format!("bits [63:{}] = {upper:#x} {rule}", f.va_bits))
+                    .monospace()
+                    .color(theme::fault_color(dark)),
+            );
+        }
     });
 }
 

@@ -44,10 +44,6 @@ pub enum SealError {
     BadTolerance { id: String },
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The salted hash of a canonical answer.
 pub fn hash(salt: &str, canonical: &str) -> String {
     let mut hasher = Sha256::new();
@@ -55,7 +51,7 @@ pub fn hash(salt: &str, canonical: &str) -> String {
     hasher.update(salt.as_bytes());
     hasher.update(b"\n");
     hasher.update(canonical.as_bytes());
-    hex(&hasher.finalize())
+    crate::sim::hex::encode(&hasher.finalize())
 }
 
 fn matches(salt: &str, canonical: &str, expected: &str) -> bool {
@@ -69,14 +65,14 @@ pub fn fresh_salt(id: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut hasher = Sha256::new();
     hasher.update(format!("{nanos}/{}/{n}/{id}", std::process::id()).as_bytes());
-    hex(&hasher.finalize()[..8])
+    crate::sim::hex::encode(&hasher.finalize()[..8])
 }
 
 /// A salt that depends only on `seed` and `id` (variants and example labs are reproducible).
 pub fn seeded_salt(seed: u64, id: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("seed {seed}/{id}").as_bytes());
-    hex(&hasher.finalize()[..8])
+    crate::sim::hex::encode(&hasher.finalize()[..8])
 }
 
 fn canonical_outcome(outcome: &Outcome) -> (String, String) {

@@ -5,6 +5,7 @@
 use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
 use crate::sim::format::PagingFormat;
+use crate::sim::hex;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
@@ -112,38 +113,6 @@ pub struct LabFile {
     pub locks: Locks,
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    text
-}
-
-pub(super) fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    if !text.len().is_multiple_of(2) {
-        return Err(format!("hex string has an odd number of digits ({})", text.len()));
-    }
-    let mut bytes = Vec::with_capacity(text.len() / 2);
-    for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
-        match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => bytes.push(h << 4 | l),
-            _ => return Err(format!("not a hex digit near position {}", i * 2)),
-        }
-    }
-    Ok(bytes)
-}
-
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
 pub(super) fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
     let mut runs = Vec::new();
@@ -165,7 +134,7 @@ pub(super) fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
             }
             i += 1;
         }
-        runs.push(ByteRun(start as u64, hex_encode(&bytes[start..end])));
+        runs.push(ByteRun(start as u64, hex::encode(&bytes[start..end])));
     }
     runs
 }
@@ -287,7 +256,7 @@ impl Lab {
             }
             for (j, ByteRun(offset, hex)) in stored.bytes.iter().enumerate() {
                 let run_path = format!("{path}.bytes[{j}]");
-                let bytes = hex_decode(hex).map_err(|e| LabError::new(&run_path, e))?;
+                let bytes = hex::decode(hex).map_err(|e| LabError::new(&run_path, e))?;
                 if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > frame_size) {
                     return Err(LabError::new(
                         run_path,

@@ -2,8 +2,9 @@
 //! left out while empty). A swapped-out page's PTE keeps only its slot number; without the
 //! slot's bytes in the file the page would come back as zeros after a save and a reopen.
 
-use super::file::{ByteRun, LabError, byte_runs, hex_decode};
+use super::file::{ByteRun, LabError, byte_runs};
 use crate::sim::format::PagingFormat;
+use crate::sim::hex::decode as hex_decode;
 use crate::sim::os::{SwapEncoding, SwapPages};
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod fault;
 pub mod format;
+pub mod hex;
 pub mod machine;
 pub mod mem;
 pub mod mmu;

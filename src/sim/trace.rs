@@ -439,7 +439,7 @@ fn parse_access(token: &[u8]) -> Result<AccessKind, LineProblem> {
 fn parse_hex(digits: &[u8]) -> Result<u64, LineProblem> {
     let mut value: u64 = 0;
     for &byte in digits {
-        let digit = hex_digit(byte).ok_or_else(|| LineProblem::BadAddress(snippet(digits)))?;
+        let digit = super::hex::digit(byte).ok_or_else(|| LineProblem::BadAddress(snippet(digits)))?;
         if value >> 60 != 0 {
             return Err(LineProblem::AddressTooLarge(snippet(digits)));
         }
@@ -461,7 +461,7 @@ fn parse_plain_address(token: &[u8]) -> Result<u64, LineProblem> {
     }
     let mut value: u64 = 0;
     for &byte in digits.iter().filter(|&&byte| byte != b'_') {
-        let digit = hex_digit(byte).map(u64::from).filter(|&digit| digit < radix).ok_or_else(bad)?;
+        let digit = super::hex::digit(byte).map(u64::from).filter(|&digit| digit < radix).ok_or_else(bad)?;
         value = value.checked_mul(radix).and_then(|v| v.checked_add(digit)).ok_or_else(too_large)?;
     }
     Ok(value)
@@ -481,15 +481,6 @@ fn parse_size(digits: &[u8]) -> Result<u32, LineProblem> {
         return Err(LineProblem::SizeTooLarge(value));
     }
     Ok(value)
-}
-
-fn hex_digit(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn first_token(text: &[u8]) -> &[u8] {

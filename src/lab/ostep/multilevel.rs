@@ -249,25 +249,7 @@ fn parse_page_line(line: Line<'_>) -> Result<(u64, Vec<u8>), OstepError> {
 
 /// Pairs of hex digits to bytes; `None` for an odd length or a non-hex character.
 fn decode_hex_bytes(digits: &str) -> Option<Vec<u8>> {
-    let pairs = digits.as_bytes().chunks_exact(2);
-    if !pairs.remainder().is_empty() {
-        return None;
-    }
-    pairs
-        .map(|pair| match *pair {
-            [high, low] => Some((hex_digit(high)? << 4) | hex_digit(low)?),
-            _ => None,
-        })
-        .collect()
-}
-
-fn hex_digit(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
+    crate::sim::hex::decode(digits).ok()
 }
 
 const PDBR_LINE: &str = "a `PDBR: N  (decimal)` line";

@@ -13,6 +13,7 @@ pub mod presets;
 pub mod process;
 pub mod replace;
 pub mod replay;
+pub mod rng;
 pub mod runs;
 pub mod size;
 pub mod table;

@@ -10,13 +10,13 @@
 
 mod policy;
 mod replacer;
-mod rng;
+
 mod run;
 mod victim;
 
+pub use super::rng::SplitMix64;
 pub use policy::{ParsePolicyError, Policy};
 pub use replacer::{AccessOutcome, Frame, ReplaceError, Replacer};
-pub use rng::SplitMix64;
 pub use run::{
     DEFAULT_SEED, Reference, Run, Step, fault_curve, fault_curve_seeded, reads, simulate, simulate_seeded,
 };

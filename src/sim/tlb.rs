@@ -10,6 +10,7 @@
 //! page size currently present (a 64-bit mask, smallest first) and scans one set per size. The hit
 //! path performs no allocation.
 
+use super::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -226,27 +227,6 @@ enum Placement {
     Full,
 }
 
-/// SplitMix64: tiny, seedable, and good enough to pick a victim way.
-#[derive(Clone, Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound` (bound > 0) by multiply-shift, which avoids the bias of `%`.
-    fn below(&mut self, bound: usize) -> usize {
-        let wide = u128::from(self.next_u64()) * u128::from(widen(bound));
-        // The high half is < bound, which came from a usize.
-        usize::try_from(wide >> 64).unwrap_or(0)
-    }
-}
-
 /// A set-associative TLB caching payloads of type `T`.
 #[derive(Clone, Debug)]
 pub struct Tlb<T> {
@@ -283,7 +263,7 @@ impl<T: Clone> Tlb<T> {
             stamps: vec![0; config.entries],
             clock: 0,
             plru_bits: vec![false; plru_len],
-            rng: SplitMix64(config.seed),
+            rng: SplitMix64::new(config.seed),
             shift_mask: 0,
             shift_counts: [0; 64],
             current_asid: 0,

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::policy::Policy;
-use super::rng::SplitMix64;
 use super::victim;
+use crate::sim::rng::SplitMix64;
 
 /// One physical frame and the page it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! A tiny seeded generator for the random policy.
+//! The one seeded generator of the core: the random replacement policy, the TLB's random
+//! victim, the OS model and exercise variants all draw from it.
 //!
 //! SplitMix64 (Steele, Lea and Flood): one add and two multiply-xorshift rounds per value. It is
 //! not for cryptography; it is here so a seed replays the same victims on every platform without

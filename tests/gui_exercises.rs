@@ -93,3 +93,37 @@ fn a_student_copy_refuses_edits_to_locked_processes() {
     // Said in the map dialog and in the status line.
     assert!(h.query_all_by_label_contains("locked by the exercise").count() >= 1);
 }
+
+/// Text typed into a task's Title and Prompt, a few keys per frame as a person types, stays in the
+/// fields and is saved when the field is left (it used to vanish, and the task kept "t1").
+#[test]
+fn an_instructor_types_a_title_and_a_prompt_and_they_are_kept() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    type_into(&mut h, "Virtual address:", "0x600010");
+    h.get_by_label("Ask this translation").click();
+    h.run();
+    h.get_by_label_contains("t1 (1 pt)").click();
+    h.run();
+    let title = h.get_by_label("Title:");
+    title.focus();
+    h.run();
+    for piece in ["Where ", "does it ", "go?"] {
+        h.get_by_label("Title:").type_text(piece);
+        h.run();
+    }
+    let prompt = h.get_by_label("Prompt (Markdown):");
+    prompt.focus();
+    h.run();
+    for piece in ["Translate ", "**0x600010**."] {
+        h.get_by_label("Prompt (Markdown):").type_text(piece);
+        h.run();
+    }
+    // Leave the field: focus the address box again.
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+    let task = &h.state().doc.lab().exercises.tasks[0];
+    assert!(task.title.ends_with("Where does it go?"), "{:?}", task.title);
+    assert!(task.prompt.ends_with("Translate **0x600010**."), "{:?}", task.prompt);
+}

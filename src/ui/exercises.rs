@@ -38,6 +38,18 @@ pub struct ExerciseUi {
     pub feedback: Option<TaskReport>,
     pub error: Option<String>,
     pub new_id: String,
+    /// The title and prompt being typed for a task, kept across frames until they are saved
+    /// (Enter or leaving the field), so no keystroke is lost.
+    pub draft: Option<TaskDraft>,
+}
+
+/// Text fields of the task being edited, and the stored values they started from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskDraft {
+    pub id: String,
+    pub title: String,
+    pub prompt: String,
+    source: (String, String),
 }
 
 pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
@@ -319,19 +331,29 @@ fn answer_from_form(question: &Question, form: &ExerciseUi) -> Result<Answer, St
 fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState, actions: &mut Vec<Action>) {
     let Some(task) = lab.exercises.task(id) else { return };
     ui.label(RichText::new("Edit this task").strong());
-    let mut title = task.title.clone();
-    let mut prompt = task.prompt.clone();
+    // The draft lives in the UI state; it starts again from the task when another task is
+    // edited or the stored text changed (an undo, a save from elsewhere).
+    let source = (task.title.clone(), task.prompt.clone());
+    let fresh = state.exercises.draft.as_ref().is_some_and(|d| d.id == id && d.source == source);
+    if !fresh {
+        state.exercises.draft =
+            Some(TaskDraft { id: id.to_string(), title: source.0.clone(), prompt: source.1.clone(), source });
+    }
+    let Some(draft) = state.exercises.draft.as_mut() else { return };
     let mut points = task.points;
     let mut changed = false;
     ui.horizontal(|ui| {
         let label = ui.label("Title:");
-        changed |= ui.add(egui::TextEdit::singleline(&mut title)).labelled_by(label.id).lost_focus();
+        changed |= ui.add(egui::TextEdit::singleline(&mut draft.title)).labelled_by(label.id).lost_focus();
         let label = ui.label("Points:");
         changed |= ui.add(egui::DragValue::new(&mut points).range(0..=1000)).labelled_by(label.id).changed();
     });
     let label = ui.label("Prompt (Markdown):");
-    changed |=
-        ui.add(egui::TextEdit::multiline(&mut prompt).desired_rows(3)).labelled_by(label.id).lost_focus();
+    changed |= ui
+        .add(egui::TextEdit::multiline(&mut draft.prompt).desired_rows(3))
+        .labelled_by(label.id)
+        .lost_focus();
+    let (title, prompt) = (draft.title.clone(), draft.prompt.clone());
     if changed && (title != task.title || prompt != task.prompt || points != task.points) {
         change_exercises(lab, actions, |copy| {
             if let Some(t) = copy.exercises.task_mut(id) {

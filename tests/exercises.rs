@@ -531,3 +531,23 @@ fn instructors_edit_and_reseal_tasks() {
     assert!(author::reseal_task(&mut student, "walk").is_err());
     assert!(author::add_task(&mut student, goal("g", 1, Condition::AllOf(vec![]))).is_err());
 }
+
+/// `generate` on a template that declares nothing to randomize still writes the file, and says
+/// that every seed gives the same variant (it used to be silent).
+#[test]
+fn generate_says_when_nothing_is_randomized() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut template) = course::all().unwrap().into_iter().next().unwrap();
+    template.exercises.randomize = Default::default();
+    let tpl = write(dir.path(), "fixed.json", &template);
+    let out = dir.path().join("out.json");
+    let (ok, stdout, err) = run(&["generate", s(&tpl), "--seed", "3", "-o", s(&out)]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("declares nothing to randomize"), "{stdout}");
+    assert!(out.exists());
+    let (_, course_template) = course::all().unwrap().into_iter().next().unwrap();
+    let tpl = write(dir.path(), "random.json", &course_template);
+    let (ok, stdout, err) = run(&["generate", s(&tpl), "--seed", "3", "-o", s(&out)]);
+    assert!(ok, "{err}");
+    assert!(!stdout.contains("nothing to randomize"), "{stdout}");
+}

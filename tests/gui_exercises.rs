@@ -127,3 +127,20 @@ fn an_instructor_types_a_title_and_a_prompt_and_they_are_kept() {
     assert!(task.title.ends_with("Where does it go?"), "{:?}", task.title);
     assert!(task.prompt.ends_with("Translate **0x600010**."), "{:?}", task.prompt);
 }
+
+/// A goal made from the selected entry's current state already holds; the panel says so at once,
+/// so the instructor changes the entry before handing the lab out.
+#[test]
+fn a_goal_that_already_holds_is_flagged_when_it_is_made() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    // Through accesskit: the row is wider than the centre panel.
+    h.get_by_label_contains("PT[0x0]  0x60_0000").click_accesskit();
+    h.run();
+    assert!(h.state().state.selected.is_some(), "the leaf is selected");
+    h.get_by_label("Require the selected entry's state").click();
+    h.run();
+    assert_eq!(h.state().doc.lab().exercises.tasks.len(), 1);
+    assert!(h.query_all_by_label_contains("already holds in the lab as it is").count() >= 1);
+}

@@ -132,7 +132,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
         .with_context(|| format!("{}: cannot make a variant", args.template.display()))?;
     let out = if args.instructor { variant } else { exercise::student_version(&variant) };
     io::save(&out, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
-    Ok(format!(
+    let mut text = format!(
         "wrote {} ({} version of \"{}\", seed {}, {} task(s), {} point(s))\n",
         args.output.display(),
         if args.instructor { "instructor" } else { "student" },
@@ -140,5 +140,13 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
         args.seed,
         out.exercises.tasks.len(),
         out.exercises.max_points()
-    ))
+    );
+    if template.exercises.randomize.is_empty() {
+        // Not an error (a fixed exercise is a valid handout), but never silent: every seed gives
+        // the same file.
+        text.push_str(
+            "note: the template declares nothing to randomize (\"randomize\": pages or frames), so every seed gives this same variant\n",
+        );
+    }
+    Ok(text)
 }

@@ -470,6 +470,14 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
     }
 }
 
+/// Whether `task` is a goal that the lab already meets.
+fn goal_already_met(task: &exercise::Task, lab: &Lab) -> bool {
+    match &task.question {
+        exercise::Question::Goal(goal) => goal.condition.evaluate(&lab.machine).passed,
+        _ => false,
+    }
+}
+
 fn add_task(
     lab: &Lab,
     result: Result<exercise::Task, exercise::ExerciseError>,
@@ -480,12 +488,19 @@ fn add_task(
     match result {
         Ok(task) => {
             let mut copy = lab.clone();
+            let met = goal_already_met(&task, lab);
             match author::add_task(&mut copy, task) {
                 Ok(()) => {
                     actions.push(Action::Edit(Edit::SetExercises(Box::new(copy.exercises))));
                     state.exercises.selected = Some(id.to_string());
                     state.exercises.new_id.clear();
-                    state.exercises.error = None;
+                    // Said where the instructor is looking: the handout would start solved.
+                    state.exercises.error = met.then(|| {
+                        format!(
+                            "Task {id} already holds in the lab as it is, so a student copy would start with its points. \
+                             Now put the entry in the state students start from (the goal keeps the state you required)."
+                        )
+                    });
                 }
                 Err(e) => state.exercises.error = Some(e.to_string()),
             }

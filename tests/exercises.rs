@@ -532,22 +532,57 @@ fn instructors_edit_and_reseal_tasks() {
     assert!(author::add_task(&mut student, goal("g", 1, Condition::AllOf(vec![]))).is_err());
 }
 
-/// `generate` on a template that declares nothing to randomize still writes the file, and says
-/// that every seed gives the same variant (it used to be silent).
+/// `generate` refuses a template that declares nothing to randomize, with the reason (every seed
+/// would give the same variant); it used to write identical copies silently.
 #[test]
-fn generate_says_when_nothing_is_randomized() {
+fn generate_refuses_a_template_that_randomizes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut template) = course::all().unwrap().into_iter().next().unwrap();
     template.exercises.randomize = Default::default();
     let tpl = write(dir.path(), "fixed.json", &template);
     let out = dir.path().join("out.json");
-    let (ok, stdout, err) = run(&["generate", s(&tpl), "--seed", "3", "-o", s(&out)]);
+    let (ok, _, err) = run(&["generate", s(&tpl), "--seed", "3", "-o", s(&out)]);
+    assert!(!ok && err.contains("declares nothing to randomize"), "{err}");
+    assert!(!out.exists());
+}
+
+/// Grading a student file without the instructor's copy says first that the keys come from the
+/// file; `--gradescope` writes Gradescope's results: the score and one test per task.
+#[test]
+fn check_warns_without_a_reference_and_writes_gradescope_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, template) = course::all().unwrap().into_iter().next().unwrap();
+    let tpl = write(dir.path(), &format!("{name}.json"), &template);
+    let handout = dir.path().join("handout.json");
+    let (ok, _, err) = run(&["generate", s(&tpl), "--seed", "5", "-o", s(&handout)]);
     assert!(ok, "{err}");
-    assert!(stdout.contains("declares nothing to randomize"), "{stdout}");
-    assert!(out.exists());
-    let (_, course_template) = course::all().unwrap().into_iter().next().unwrap();
-    let tpl = write(dir.path(), "random.json", &course_template);
-    let (ok, stdout, err) = run(&["generate", s(&tpl), "--seed", "3", "-o", s(&out)]);
+    let (ok, text, err) = run(&["check", s(&handout)]);
     assert!(ok, "{err}");
-    assert!(!stdout.contains("nothing to randomize"), "{stdout}");
+    assert!(
+        text.lines().nth(1).is_some_and(|l| l.starts_with("note: graded with the keys stored in this file")),
+        "{text}"
+    );
+    let instructor = dir.path().join("instructor.json");
+    let (ok, _, err) = run(&["generate", s(&tpl), "--seed", "5", "--instructor", "-o", s(&instructor)]);
+    assert!(ok, "{err}");
+    let results = dir.path().join("results.json");
+    let (ok, text, err) =
+        run(&["check", s(&handout), "--reference", s(&instructor), "--gradescope", s(&results)]);
+    assert!(ok, "{err}");
+    assert!(!text.contains("note: graded with the keys"), "{text}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let tests = results["tests"].as_array().unwrap();
+    let handed_out = Lab::from_json(&std::fs::read_to_string(&handout).unwrap()).unwrap();
+    assert_eq!(tests.len(), handed_out.exercises.tasks.len());
+    assert_eq!(results["score"], 0, "an untouched handout scores nothing");
+    for (i, test) in tests.iter().enumerate() {
+        assert_eq!(test["number"], (i + 1).to_string());
+        assert_eq!(test["status"], "failed");
+        assert_eq!(test["score"], 0);
+        assert_eq!(test["max_score"], handed_out.exercises.tasks[i].points);
+        assert_eq!(test["output_format"], "md");
+        assert_eq!(test["visibility"], "visible");
+        assert!(test["name"].as_str().is_some_and(|n| n.contains(&handed_out.exercises.tasks[i].id)));
+    }
 }

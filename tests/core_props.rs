@@ -469,6 +469,7 @@ fn settings(choice: u8) -> MmuSettings {
         sum: bit(4),
         mxr: bit(5),
         riscv_ad: if bit(6) { RiscvAd::Svadu } else { RiscvAd::Svade },
+        ..MmuSettings::default()
     }
 }
 

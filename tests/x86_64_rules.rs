@@ -474,3 +474,31 @@ fn pae_two_mib_pages_and_execute_disable() {
         );
     }
 }
+
+/// SDM Vol. 3A 4.5.4 (Tables 4-15 to 4-20): in 4-level entries, bits 51:M are reserved, M being
+/// MAXPHYADDR; a set reserved bit raises #PF with RSVD=1 (and P=1). 52 (the default) reserves
+/// nothing; QEMU's default CPU has 40.
+#[test]
+fn address_bits_at_or_above_maxphyaddr_are_reserved() {
+    let (mut m, addrs) = x86_64(VA, &[ALL; 4], PAGE);
+    // The page's address with bit 40 set: representable with 52 physical-address bits.
+    m.write_phys_le(addrs[3], 8, ALL | PAGE | (1 << 40)).expect("write");
+    let walk = m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk");
+    assert!(walk.fault().is_none(), "MAXPHYADDR 52: bit 40 is an address bit");
+    m.settings_mut().maxphyaddr = 41;
+    assert!(m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk").fault().is_none());
+    m.settings_mut().maxphyaddr = 40;
+    assert_eq!(fault(&m, VA, Access::Read, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
+    // A table pointer (the PDPTE) with bit 45 set is refused at its own level.
+    m.write_phys_le(addrs[3], 8, ALL | PAGE).expect("write");
+    let pdpte = m.mem().read_le(addrs[1], 8).expect("read");
+    m.write_phys_le(addrs[1], 8, pdpte | (1 << 45)).expect("write");
+    let walk = m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk");
+    let f = walk.fault().expect("faults");
+    assert_eq!((f.kind, f.level), (FaultKind::ReservedBit, Some(1)));
+    // The setting is saved with the lab (and left out while it is 52).
+    let lab = pagelab::lab::Lab::new("m", "", m);
+    let json = lab.to_json();
+    assert!(json.contains("\"maxphyaddr\": 40"), "{json}");
+    assert_eq!(pagelab::lab::Lab::from_json(&json).expect("loads"), lab);
+}

@@ -284,6 +284,14 @@ fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
                 ui.checkbox(&mut s.nxe, "EFER.NXE: honour the NX bit (otherwise it is reserved)");
                 ui.checkbox(&mut s.smep, "CR4.SMEP: supervisor may not execute user pages");
                 ui.checkbox(&mut s.smap, "CR4.SMAP: supervisor may not read/write user pages");
+                if m.format().pte_bytes == 8 {
+                    ui.horizontal(|ui| {
+                        let label = ui.label("MAXPHYADDR:");
+                        ui.add(egui::DragValue::new(&mut s.maxphyaddr).range(32..=52))
+                            .labelled_by(label.id)
+                            .on_hover_text("Physical-address width: entry bits 51:MAXPHYADDR are reserved (52 = none; QEMU's default CPU has 40)");
+                    });
+                }
             }
             Arch::RiscV => {
                 ui.checkbox(&mut s.sum, "sstatus.SUM: S-mode may load/store user pages");

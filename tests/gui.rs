@@ -317,3 +317,23 @@ fn clearing_p_keeps_the_selected_entry_in_view() {
     h.get_by_label("P");
     h.get_by_label("· not present");
 }
+
+/// MAXPHYADDR is typed into the MMU switches, as an undoable settings edit (its effect on walks
+/// is tested in tests/x86_64_rules.rs).
+#[test]
+fn maxphyaddr_is_an_mmu_switch() {
+    let mut h = harness();
+    h.get_by_label("MMU switches").click();
+    h.run();
+    let field = h.get_by_label("MAXPHYADDR:");
+    field.click();
+    h.run();
+    let field = h.get_by_label("MAXPHYADDR:");
+    field.focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("MAXPHYADDR:").type_text("40");
+    h.key_press(Key::Enter);
+    h.run();
+    assert_eq!(h.state().doc.lab().machine.settings().maxphyaddr, 40);
+    assert_eq!(h.state().doc.undo_label().as_deref(), Some("change MMU settings"));
+}

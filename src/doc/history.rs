@@ -41,6 +41,19 @@ impl LabParts {
         }
     }
 
+    /// Whether `lab` still has these parts (compared in place, without copying them).
+    pub fn matches(&self, lab: &Lab) -> bool {
+        self.title == lab.title
+            && self.description == lab.description
+            && self.processes == lab.machine.processes()
+            && self.active == lab.machine.active()
+            && self.settings == *lab.machine.settings()
+            && self.os == lab.os
+            && self.exercises == lab.exercises
+            && self.locks == lab.locks
+            && self.swap == lab.swap
+    }
+
     /// Puts these parts into `lab` and returns the ones it had.
     pub fn swap_into(self, lab: &mut Lab) -> Self {
         let old = Self::of(lab);

@@ -64,29 +64,41 @@ impl Document {
         kind: StepKind,
         change: impl FnOnce(&mut Lab) -> Result<R, EditError>,
     ) -> Result<R, EditError> {
-        let parts_before = LabParts::of(&self.lab);
-        self.lab.machine.begin_journal();
-        let result = change(&mut self.lab);
-        let journal = self.lab.machine.commit_journal();
+        self.run_with_tlb(label, kind, |lab, _| change(lab))
+    }
+
+    /// [`Document::run`] for changes that go through the TLB beside the lab (which is lent to
+    /// `change`, not part of the step: hardware state is not undone).
+    fn run_with_tlb<R>(
+        &mut self,
+        label: &str,
+        kind: StepKind,
+        change: impl FnOnce(&mut Lab, &mut Replayer) -> Result<R, EditError>,
+    ) -> Result<R, EditError> {
+        let Self { lab, tlb, history, dirty, generation, enforce_locks, .. } = self;
+        let parts_before = LabParts::of(lab);
+        lab.machine.begin_journal();
+        let result = change(lab, tlb);
+        let journal = lab.machine.commit_journal();
         let result = result.and_then(|value| {
-            if self.enforce_locks {
-                parts_before.locks.check_journal(&parts_before.processes, &journal, &self.lab.machine)?;
-                if self.lab.locks != parts_before.locks {
+            if *enforce_locks {
+                parts_before.locks.check_journal(&parts_before.processes, &journal, &lab.machine)?;
+                if lab.locks != parts_before.locks {
                     return Err(EditError::Locked(LockError::Process("(the locks themselves)".into())));
                 }
             }
             Ok(value)
         });
         if result.is_err() {
-            self.lab.machine.revert_journal(journal);
-            parts_before.swap_into(&mut self.lab);
+            lab.machine.revert_journal(journal);
+            parts_before.swap_into(lab);
             return result;
         }
-        let parts_changed = LabParts::of(&self.lab) != parts_before;
+        let parts_changed = !parts_before.matches(lab);
         if journal.is_empty() && !parts_changed {
             return result;
         }
-        self.history.push(Step {
+        history.push(Step {
             label: label.to_string(),
             kind,
             count: 1,
@@ -94,8 +106,8 @@ impl Document {
             parts: parts_changed.then_some(parts_before),
             sealed: false,
         });
-        self.dirty = true;
-        self.generation += 1;
+        *dirty = true;
+        *generation += 1;
         result
     }
 

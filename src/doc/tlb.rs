@@ -61,13 +61,9 @@ impl Document {
         access: Access,
         mode: Mode,
     ) -> Result<PageOutcome, EditError> {
-        // The TLB is lent to the step and put back, whatever the step's outcome.
-        let mut tlb = std::mem::take(&mut self.tlb);
-        let result = self.run(&format!("access {va:#x}"), StepKind::Access, |lab| {
+        self.run_with_tlb(&format!("access {va:#x}"), StepKind::Access, |lab, tlb| {
             Ok(tlb.access(&mut lab.machine, va, access, mode))
-        });
-        self.tlb = tlb;
-        result
+        })
     }
 
     /// Replays through the TLB as one step named `label` (the slices of one replay share an
@@ -82,9 +78,6 @@ impl Document {
         self.tlb.set_demand_map(demand_map);
         let locked = if self.enforce_locks { self.lab.locks.processes.clone() } else { Default::default() };
         self.tlb.set_locked(locked);
-        let mut tlb = std::mem::take(&mut self.tlb);
-        let result = self.run(label, StepKind::Replay, |lab| Ok(replay(&mut tlb, &mut lab.machine)));
-        self.tlb = tlb;
-        result
+        self.run_with_tlb(label, StepKind::Replay, |lab, tlb| Ok(replay(tlb, &mut lab.machine)))
     }
 }

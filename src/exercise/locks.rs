@@ -1,11 +1,11 @@
 //! Locks: parts of a lab that students cannot edit: whole processes (their name, root and every
 //! entry of their page tables) and single entries by physical address.
 //!
-//! Edits are checked by comparing the machine before and after (`check_change`), so every way of
-//! editing (map, unmap, an inspector checkbox, sharing the kernel half) is covered by one rule.
+//! Every document step is checked on what it wrote (`check_journal`), so every way of editing
+//! (map, unmap, an inspector checkbox, sharing the kernel half, a replay's demand maps) is covered
+//! by one rule; grading compares a student's machine with the handed-out one (`check_change`).
 //! Accessed and dirty bits are ignored: the MMU sets them, not the student.
 
-use crate::lab::Lab;
 use crate::sim::format::Role;
 use crate::sim::mem::Journal;
 use crate::sim::process::Process;
@@ -212,12 +212,6 @@ fn tree_entries(machine: &Machine, root: u64, mask: u64) -> Vec<(usize, u64, u64
         });
     }
     out
-}
-
-/// The check the CLI's `map` and `unmap` make before saving: `lab.machine` was edited from
-/// `before`.
-pub fn refuse_locked_edit(lab: &Lab, before: &Machine) -> Result<(), LockError> {
-    lab.locks.check_change(before, &lab.machine)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! Pure Rust: no egui, no file I/O, and no panics on any input.
 
 pub mod addr;
+pub mod compare;
+pub mod explain;
 pub mod fault;
 pub mod format;
 pub mod hex;

@@ -1,0 +1,196 @@
+//! What else a fix changes, in words: pages under a non-leaf entry that gain or lose a right,
+//! other processes that share the edited table, switches that act on every page, frames and
+//! tables a map allocates, and the other accesses to the same page whose outcome changes.
+
+use super::fix::{Change, Switch};
+use super::rule::level_name;
+use crate::sim::addr::format_size;
+use crate::sim::fault::{Access, Mode};
+use crate::sim::format::Role;
+use crate::sim::machine::Machine;
+use crate::sim::mmu::Translation;
+use crate::sim::table::{self, TableRef};
+use std::collections::BTreeSet;
+
+/// Most entries looked at when counting the pages under an entry.
+const COUNT_LIMIT: u64 = 1 << 20;
+
+pub(super) fn side_effects(
+    before: &Machine,
+    after: &Machine,
+    process: usize,
+    original: &Translation,
+    chain: &[Change],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let walk_after = after.translate(process, original.va, original.access, original.mode).ok();
+    for change in chain {
+        match change {
+            Change::Field { level, entry_addr, field, from, to } => {
+                let f = after.format();
+                let role = f.field_named_at(field, *level).map_or(Role::Other, |d| d.role);
+                let step =
+                    walk_after.as_ref().and_then(|t| t.steps.iter().find(|s| s.entry_addr == *entry_addr));
+                if role == Role::Frame {
+                    out.push(format!(
+                        "the entry at {entry_addr:#x} now points to frame {to:#x} instead of {from:#x}: \
+                         the page shows what that frame holds"
+                    ));
+                }
+                if let Some(step) = step.filter(|s| !s.leaf) {
+                    out.push(under_entry(after, step.level, step.raw, role, *to, *entry_addr));
+                }
+                if let Some(step) = step {
+                    let sharing =
+                        sharers(before, process, TableRef { level: step.level, addr: step.table_addr });
+                    if !sharing.is_empty() {
+                        out.push(format!(
+                            "the {} table holding this entry is also used by process{} {}: the change applies there too",
+                            level_name(f, step.level),
+                            if sharing.len() == 1 { "" } else { "es" },
+                            sharing.join(", ")
+                        ));
+                    }
+                }
+            }
+            Change::Switch { switch, to, .. } => out.push(switch_effect(*switch, *to).to_string()),
+            Change::Map { .. } => {
+                let new_frames = after.mem().allocated_count().saturating_sub(before.mem().allocated_count());
+                let tables = new_frames.saturating_sub(1);
+                let pa = walk_after.as_ref().and_then(Translation::pa).unwrap_or(0);
+                let mut text = format!(
+                    "allocates a fresh, zeroed frame at {:#x} for the page",
+                    pa & !(after.format().page_size() - 1)
+                );
+                if tables > 0 {
+                    text.push_str(&format!(" and {tables} new table frame(s) on the way"));
+                }
+                out.push(text);
+            }
+        }
+    }
+    out.extend(other_accesses(before, after, process, original));
+    out
+}
+
+/// "also makes the other 511 mapped pages under this PD entry (1 GiB) user-accessible".
+fn under_entry(m: &Machine, level: usize, raw: u64, role: Role, to: u64, entry_addr: u64) -> String {
+    let f = m.format();
+    let span = format_size(1u64 << f.entry_span_shift(level).min(63));
+    let (pages, complete) = mappings_under(m, level, raw);
+    let others = pages.saturating_sub(1);
+    let what = match (role, to) {
+        (Role::User, 1) => "user-accessible",
+        (Role::User, _) => "supervisor-only",
+        (Role::Writable, 1) => "writable",
+        (Role::Writable, _) => "read-only",
+        (Role::NoExecute, 0) => "executable",
+        (Role::NoExecute, _) => "non-executable",
+        (Role::Present, 1) => "reachable",
+        _ => "affected by this change",
+    };
+    let at_least = if complete { "" } else { "at least " };
+    let name = level_name(f, level);
+    if others == 0 {
+        format!(
+            "this {name} entry at {entry_addr:#x} covers {span}: any page mapped under it later is {what} too"
+        )
+    } else {
+        format!(
+            "also makes the other {at_least}{others} mapped page(s) under this {name} entry at {entry_addr:#x} \
+             ({span} of address space) {what}"
+        )
+    }
+}
+
+/// Mappings (leaves) in the subtree under a non-leaf entry, and whether the count is complete.
+fn mappings_under(m: &Machine, level: usize, raw: u64) -> (u64, bool) {
+    let f = m.format();
+    let Some(child) = table::child_table_addr(f, raw, level) else { return (0, true) };
+    let mut stack = vec![TableRef { level: level + 1, addr: child }];
+    let mut seen = BTreeSet::new();
+    let (mut count, mut looked) = (0u64, 0u64);
+    while let Some(t) = stack.pop() {
+        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= m.mem().size());
+        if t.level >= f.levels.len() || !fits || !seen.insert(t) {
+            continue;
+        }
+        table::for_each_present(m.mem(), f, t, |e| {
+            looked += 1;
+            if f.is_leaf(e.raw, e.level) {
+                count += 1;
+            } else if let Some(addr) = table::child_table_addr(f, e.raw, e.level) {
+                stack.push(TableRef { level: e.level + 1, addr });
+            }
+        });
+        if looked > COUNT_LIMIT {
+            return (count, false);
+        }
+    }
+    (count, true)
+}
+
+/// Names of the other processes whose tree reaches `table`.
+fn sharers(m: &Machine, process: usize, table: TableRef) -> Vec<String> {
+    m.processes()
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != process)
+        .filter(|(_, p)| table::tables(m.mem(), m.format(), p.root).binary_search(&table).is_ok())
+        .map(|(_, p)| format!("\"{}\"", p.name))
+        .collect()
+}
+
+fn switch_effect(switch: Switch, to: u64) -> &'static str {
+    match (switch, to) {
+        (Switch::Wp, 0) => {
+            "CR0.WP=0: supervisor-mode writes ignore R/W on every page of every process \
+             (the kernel can no longer rely on read-only pages, e.g. for copy-on-write)"
+        }
+        (Switch::Smep, 0) => {
+            "CR4.SMEP=0: supervisor-mode fetches from every user page are allowed, in every process"
+        }
+        (Switch::Smap, 0) => {
+            "CR4.SMAP=0: supervisor-mode data accesses to every user page are allowed, in every process \
+             (kernels instead set EFLAGS.AC with STAC around one access)"
+        }
+        (Switch::Nxe, 1) => {
+            "IA32_EFER.NXE=1: NX becomes meaningful on every page: fetches from NX pages fault"
+        }
+        (Switch::Sum, 1) => {
+            "sstatus.SUM=1: S-mode loads and stores to every U page are allowed \
+             (kernels set it only around copies from and to user memory)"
+        }
+        (Switch::Mxr, 1) => "sstatus.MXR=1: loads from every executable page are allowed",
+        (Switch::Adue, 1) => {
+            "menvcfg.ADUE=1 (Svadu): hardware sets A and D on every page instead of faulting"
+        }
+        _ => "changes how every access in every process is checked",
+    }
+}
+
+/// The other (access, mode) pairs on the same address whose outcome the fix changes.
+fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &Translation) -> Vec<String> {
+    let mut out = Vec::new();
+    for mode in [Mode::User, Mode::Supervisor] {
+        for access in Access::ALL {
+            if (access, mode) == (original.access, original.mode) {
+                continue;
+            }
+            let walk = |m: &Machine| m.translate(process, original.va, access, mode).ok();
+            let (Some(old), Some(new)) = (walk(before), walk(after)) else { continue };
+            let what = format!("{}-mode {}", mode.label(), access.label());
+            match (old.fault(), new.fault()) {
+                (Some(_), None) => out.push(format!("also allows a {what} of this page")),
+                (None, Some(fault)) => {
+                    out.push(format!(
+                        "a {what} of this page, allowed before, now faults ({})",
+                        fault.kind.id()
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,92 @@
+//! "Why?" for one access: the entry and field that decided it, the architecture's rule in its own
+//! words with a reference, the rights combined up to that entry, and the smallest changes that
+//! make a faulting access succeed, each verified by walking a copy of the machine with it applied.
+//!
+//! Built on the one walk (`mmu::translate`): nothing here walks tables by itself, it reads the
+//! walk's steps and asks the walk again after a change.
+
+mod effects;
+pub mod fix;
+mod reserved;
+mod rule;
+mod search;
+
+pub use fix::{Change, Fix, FixError, Switch};
+
+use super::fault::{Access, Mode};
+use super::machine::{Machine, MachineError};
+use super::mmu::{Rights, Translation};
+use serde::Serialize;
+
+/// The entry (or, with no entry, the address or switch) and field that decided an access.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decider {
+    /// Level of the entry (0 = root); `None` when no entry decided (a non-canonical address).
+    pub level: Option<usize>,
+    pub level_name: Option<String>,
+    pub index: Option<u64>,
+    pub entry_addr: Option<u64>,
+    /// The field as the format names it ("P", "R/W", "U/S", "NX", "V", "W", "PPN", ...), or what
+    /// stands in for it ("address bits 63:47", "CR4.SMAP").
+    pub field: String,
+    pub value: u64,
+}
+
+/// The rule that applied, in the architecture's words, and where the manual states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub text: String,
+    pub reference: String,
+}
+
+/// One bit (or switch) that allowed a successful access.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub level: Option<usize>,
+    /// `None` for a switch (CR0.WP, sstatus.SUM, ...).
+    pub entry_addr: Option<u64>,
+    pub field: String,
+    pub value: u64,
+    /// What this bit contributed, e.g. "user-mode access allowed at this level".
+    pub why: String,
+}
+
+/// Everything "Why?" shows for one access.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    pub process: usize,
+    /// The walk, as `translate` returns it.
+    pub translation: Translation,
+    pub decided_by: Decider,
+    pub rule: Rule,
+    /// Rights combined over the entries down to the deciding one (`None` when no entry was read).
+    pub rights: Option<Rights>,
+    /// For a successful access: the bits at each level (and switches) that granted it.
+    pub grants: Vec<Grant>,
+    /// For a fault: the verified fixes, fewest changed bits first; none is a superset of another.
+    pub fixes: Vec<Fix>,
+}
+
+impl Explanation {
+    pub fn is_fault(&self) -> bool {
+        self.translation.fault().is_some()
+    }
+}
+
+/// Explains the access `access` in `mode` to `va` by `process`, and for a fault finds the fixes.
+/// Reads `machine` only (fixes are tried on a copy).
+pub fn explain(
+    machine: &Machine,
+    process: usize,
+    va: u64,
+    access: Access,
+    mode: Mode,
+) -> Result<Explanation, MachineError> {
+    let translation = machine.translate(process, va, access, mode)?;
+    let (decided_by, rule, rights) = rule::decide(machine, &translation);
+    let (grants, fixes) = match translation.fault() {
+        None => (rule::grants(machine, &translation), Vec::new()),
+        Some(_) => (Vec::new(), search::find_fixes(machine, process, &translation)),
+    };
+    Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes })
+}

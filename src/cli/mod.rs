@@ -1,7 +1,9 @@
 //! The headless command line (clap): scripting and autograding on top of `sim` and `lab`.
 
+pub mod diff;
 pub mod edit;
 pub mod exercise;
+pub mod explain;
 pub mod import;
 pub mod policy;
 pub mod procmaps;
@@ -36,6 +38,12 @@ pub enum Command {
     Translate(show::TranslateArgs),
     /// Page-table size per process and level, beside a linear table's size.
     Size(show::SizeArgs),
+    /// Why an access faults (or succeeds): the deciding entry and rule, and verified fixes.
+    Explain(explain::ExplainArgs),
+    /// Set fields of one page-table entry by the format's names (P=0, R/W=1, PFN=0x1234).
+    Set(explain::SetArgs),
+    /// Compare two processes: shared ranges, different frames, rights, shared tables.
+    Diff(diff::DiffArgs),
     /// Import the output of OSTEP's homework simulators, or a process's /proc/PID/maps.
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
@@ -59,6 +67,9 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Validate(args) => show::validate(args),
         Command::Translate(args) => show::translate(args),
         Command::Size(args) => show::size(args),
+        Command::Explain(args) => explain::explain(args),
+        Command::Set(args) => explain::set(args),
+        Command::Diff(args) => diff::run(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Replay(args) => replay::run(args),

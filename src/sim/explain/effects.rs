@@ -169,9 +169,10 @@ fn switch_effect(switch: Switch, to: u64) -> &'static str {
     }
 }
 
-/// The other (access, mode) pairs on the same address whose outcome the fix changes.
+/// The other (access, mode) pairs on the same address whose outcome the fix changes, as at most
+/// two lines: what it also allows, and what faults now that did not.
 fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &Translation) -> Vec<String> {
-    let mut out = Vec::new();
+    let (mut allows, mut refuses) = (Vec::new(), Vec::new());
     for mode in [Mode::User, Mode::Supervisor] {
         for access in Access::ALL {
             if (access, mode) == (original.access, original.mode) {
@@ -181,16 +182,18 @@ fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &
             let (Some(old), Some(new)) = (walk(before), walk(after)) else { continue };
             let what = format!("{}-mode {}", mode.label(), access.label());
             match (old.fault(), new.fault()) {
-                (Some(_), None) => out.push(format!("also allows a {what} of this page")),
-                (None, Some(fault)) => {
-                    out.push(format!(
-                        "a {what} of this page, allowed before, now faults ({})",
-                        fault.kind.id()
-                    ));
-                }
+                (Some(_), None) => allows.push(what),
+                (None, Some(fault)) => refuses.push(format!("{what} ({})", fault.kind.id())),
                 _ => {}
             }
         }
+    }
+    let mut out = Vec::new();
+    if !allows.is_empty() {
+        out.push(format!("also allows on this page: {}", allows.join(", ")));
+    }
+    if !refuses.is_empty() {
+        out.push(format!("now faults on this page, allowed before: {}", refuses.join(", ")));
     }
     out
 }

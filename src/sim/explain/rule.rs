@@ -314,7 +314,8 @@ fn riscv_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rul
     let Some(step) = step_at(t, fault.level) else {
         return no_entry_fault(f, fault);
     };
-    let rights = Some(step.rights);
+    // RISC-V takes the rights from the leaf alone: above it there are none to show.
+    let rights = step.leaf.then_some(step.rights);
     let name = |role| name_of(f, role, step.level);
     let (decider, rule) = match fault.kind {
         FaultKind::NotPresent => (
@@ -527,15 +528,13 @@ pub(super) fn grants(m: &Machine, t: &Translation) -> Vec<Grant> {
         value: u64::from(value),
         why: why.to_string(),
     };
-    for step in &t.steps {
-        out.extend(bit(step, Role::Present, "the entry is present"));
-    }
     let Some(leaf) = t.steps.last() else { return out };
     let user_page = leaf.rights.user;
     match f.arch {
         Arch::X86 | Arch::Generic => {
             let x86 = f.arch == Arch::X86;
             for step in &t.steps {
+                out.extend(bit(step, Role::Present, "the entry is present"));
                 if t.mode == Mode::User {
                     out.extend(bit(step, Role::User, "user-mode accesses allowed at this level"));
                 }
@@ -558,6 +557,9 @@ pub(super) fn grants(m: &Machine, t: &Translation) -> Vec<Grant> {
             }
         }
         Arch::RiscV => {
+            for step in &t.steps {
+                out.extend(bit(step, Role::Present, "the entry is valid"));
+            }
             match t.access {
                 Access::Read if value_of(f, leaf, Role::Readable) == 1 => {
                     out.extend(bit(leaf, Role::Readable, "loads allowed"));

@@ -229,9 +229,18 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
             }
         }
         FaultKind::InvalidEntry if riscv => {
-            out.push(one(set_role(m, step, Role::Readable, 1)));
-            out.push(one(set_role(m, step, Role::Executable, 1)));
-            out.push(one(set_role(m, step, Role::Writable, 0)));
+            let has = |role| f.flag(step.raw, role, step.level, false);
+            if has(Role::Writable) && !has(Role::Readable) {
+                // Writable pages must be readable; an executable page may drop W instead.
+                out.push(one(set_role(m, step, Role::Readable, 1)));
+                if has(Role::Executable) && fault.access == Access::Execute {
+                    out.push(one(set_role(m, step, Role::Writable, 0)));
+                }
+            } else {
+                // A pointer at the last level: make it a leaf of the kind the access needs.
+                let role = if fault.access == Access::Execute { Role::Executable } else { Role::Readable };
+                out.push(one(set_role(m, step, role, 1)));
+            }
         }
         FaultKind::MisalignedSuperpage => {
             if let Some(frame) = f.field(Role::Frame, step.level) {

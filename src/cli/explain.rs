@@ -1,0 +1,400 @@
+//! `pagelab explain` (why an access faults or succeeds, and the verified fixes, one of which
+//! `--apply` writes) and `pagelab set` (edit fields of one entry by the format's names). Both
+//! edit through the document with the exercise's locks enforced, like `map` and `unmap`.
+
+use super::edit::{editing, load_lab, parse_addr, pick_process, save_lab};
+use super::show::{AccessArg, ModeArg, walk_json};
+use crate::doc::EditError;
+use crate::doc::history::StepKind;
+use crate::exercise::LockTarget;
+use crate::lab::Lab;
+use crate::sim::addr::{hex_grouped, parse_u64};
+use crate::sim::explain::{self, Change, Explanation, Fix, FixError};
+use crate::sim::format::low_mask;
+use crate::sim::mmu::{Outcome, Rights};
+use crate::sim::table;
+use crate::sim::{Access, ArchReport, Machine, Mode};
+use anyhow::{anyhow, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    pub lab: PathBuf,
+    /// Virtual address (hex 0x... with optional `_`, or decimal).
+    pub addr: String,
+    #[arg(long)]
+    pub process: Option<String>,
+    #[arg(long, value_enum, default_value = "read")]
+    pub access: AccessArg,
+    #[arg(long, value_enum, default_value = "user")]
+    pub mode: ModeArg,
+    /// Print JSON: outcome, decided_by, rule, rights, grants, fixes.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply fix N (counting from 0, in the order listed) and save the lab.
+    #[arg(long, value_name = "N")]
+    pub apply: Option<usize>,
+    /// With --apply: write the changed lab here instead of over LAB.
+    #[arg(short = 'o', long = "output", requires = "apply")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    pub lab: PathBuf,
+    #[arg(long)]
+    pub process: Option<String>,
+    /// Physical address of the entry (as `translate` and `explain` print it).
+    #[arg(long)]
+    pub entry: String,
+    /// FIELD=VALUE pairs by the format's field names: P=0, R/W=1, PFN=0x1234, ...
+    #[arg(required = true, value_name = "FIELD=VALUE")]
+    pub fields: Vec<String>,
+    /// Write the changed lab here instead of over LAB.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn access_of(arg: AccessArg) -> Access {
+    match arg {
+        AccessArg::Read => Access::Read,
+        AccessArg::Write => Access::Write,
+        AccessArg::Exec => Access::Execute,
+    }
+}
+
+pub fn mode_of(arg: ModeArg) -> Mode {
+    match arg {
+        ModeArg::User => Mode::User,
+        ModeArg::Supervisor => Mode::Supervisor,
+    }
+}
+
+/// A fix's failure inside a document step.
+fn edit_error(e: FixError) -> EditError {
+    match e {
+        FixError::Machine(m) => EditError::Machine(m),
+        stale => EditError::Other(stale.to_string()),
+    }
+}
+
+pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
+    let lab = load_lab(&args.lab)?;
+    let process = pick_process(&lab.machine, args.process.as_deref())?;
+    let va = parse_addr("virtual address", &args.addr)?;
+    let (access, mode) = (access_of(args.access), mode_of(args.mode));
+    let explanation = explain::explain(&lab.machine, process, va, access, mode)?;
+    if let Some(n) = args.apply {
+        return apply(lab, &explanation, n, args);
+    }
+    if args.json {
+        return Ok(serde_json::to_string_pretty(&explanation_json(&lab, &explanation))? + "\n");
+    }
+    Ok(explanation_text(&lab, &explanation))
+}
+
+fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Result<String> {
+    let t = &e.translation;
+    if !e.is_fault() {
+        bail!("the {} {} of {:#x} succeeds: there is nothing to fix", t.mode.label(), t.access.label(), t.va);
+    }
+    let Some(fix) = e.fixes.get(n) else {
+        bail!(
+            "there is no fix {n}: explain offers {} fix(es) for this access{}",
+            e.fixes.len(),
+            if e.fixes.is_empty() { String::new() } else { format!(" (0 to {})", e.fixes.len() - 1) }
+        );
+    };
+    let mut doc = editing(lab);
+    doc.run(&fix.label(), StepKind::Edit, |lab| fix.apply(&mut lab.machine).map_err(edit_error))?;
+    let out_path = args.output.as_ref().unwrap_or(&args.lab);
+    save_lab(doc.lab(), out_path)?;
+    let after = doc.lab().machine.translate(e.process, t.va, t.access, t.mode)?;
+    let result = match &after.outcome {
+        Outcome::Mapped(m) => format!("now succeeds: {} -> {}", hex_grouped(t.va), hex_grouped(m.pa)),
+        Outcome::Fault(f) => format!("still faults: {}", f.kind.describe()),
+    };
+    Ok(format!(
+        "applied fix {n}: {}\nthe {} {} {result}\nwrote {}\n",
+        fix.label().trim_start_matches("fix: "),
+        t.mode.label(),
+        t.access.label(),
+        out_path.display()
+    ))
+}
+
+/// Whether the exercise's locks would refuse a change (the document decides; this only marks it).
+fn locked(lab: &Lab, process: usize, change: &Change) -> bool {
+    let m = &lab.machine;
+    match change {
+        Change::Field { entry_addr, .. } => lab.locks.is_locked(m, LockTarget::Entry(*entry_addr)),
+        Change::Map { .. } => {
+            m.processes().get(process).is_some_and(|p| lab.locks.is_locked(m, LockTarget::Process(&p.name)))
+        }
+        Change::Switch { .. } => false,
+    }
+}
+
+fn rights_json(r: &Option<Rights>) -> Value {
+    r.map_or(
+        Value::Null,
+        |r| json!({ "read": r.read, "write": r.write, "execute": r.execute, "user": r.user }),
+    )
+}
+
+fn change_json(change: &Change) -> Value {
+    let (from, to) = change.from_to();
+    let mut v = json!({
+        "entry_addr": change.entry_addr(),
+        "field": change.field(),
+        "from": from,
+        "to": to,
+        "description": change.to_string(),
+    });
+    match change {
+        Change::Field { level, .. } => {
+            v["kind"] = json!("field");
+            v["level"] = json!(level);
+        }
+        Change::Switch { .. } => v["kind"] = json!("switch"),
+        Change::Map { va, page_size, flags, .. } => {
+            v["kind"] = json!("map");
+            v["va"] = json!(va);
+            v["page_size"] = json!(page_size);
+            v["flags"] = json!(flags);
+        }
+    }
+    v
+}
+
+fn fix_json(lab: &Lab, process: usize, fix: &Fix) -> Value {
+    json!({
+        "changes": fix.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "side_effects": fix.side_effects,
+        "bits": fix.bits,
+        "locked": fix.changes.iter().any(|c| locked(lab, process, c)),
+    })
+}
+
+/// The `explain --json` document (see the README).
+pub fn explanation_json(lab: &Lab, e: &Explanation) -> Value {
+    let m = &lab.machine;
+    let t = &e.translation;
+    let d = &e.decided_by;
+    let mut v = json!({
+        "va": t.va,
+        "process": m.processes().get(e.process).map(|p| p.name.clone()),
+        "access": t.access.label(),
+        "mode": t.mode.label(),
+        "decided_by": {
+            "level": d.level,
+            "level_name": d.level_name,
+            "index": d.index,
+            "entry_addr": d.entry_addr,
+            "field": d.field,
+            "value": d.value,
+        },
+        "rule": { "text": e.rule.text, "reference": e.rule.reference },
+        "rights": rights_json(&e.rights),
+        "grants": e.grants.iter().map(|g| json!({
+            "level": g.level, "entry_addr": g.entry_addr, "field": g.field, "value": g.value, "why": g.why,
+        })).collect::<Vec<_>>(),
+        "fixes": e.fixes.iter().map(|f| fix_json(lab, e.process, f)).collect::<Vec<_>>(),
+        "steps": walk_json(m, e.process, t)["steps"].clone(),
+    });
+    match &t.outcome {
+        Outcome::Mapped(mapped) => {
+            v["outcome"] = json!("ok");
+            v["pa"] = json!(mapped.pa);
+        }
+        Outcome::Fault(fault) => {
+            v["outcome"] = json!("fault");
+            let mut details = json!({
+                "kind": fault.kind.id(),
+                "description": fault.kind.describe_in(m.format().arch),
+                "report": fault.report.describe(),
+            });
+            if let ArchReport::X86PageFault { error_code } = fault.report {
+                details["error_code"] = json!(error_code);
+            }
+            if let ArchReport::RiscV { cause } = fault.report {
+                details["cause"] = json!(cause);
+            }
+            v["fault"] = details;
+        }
+    }
+    v
+}
+
+fn rights_text(r: &Rights) -> String {
+    let flag = |on: bool, c: char| if on { c } else { '-' };
+    format!(
+        "{}{}{} {}",
+        flag(r.read, 'r'),
+        flag(r.write, 'w'),
+        flag(r.execute, 'x'),
+        if r.user { "user" } else { "supervisor" }
+    )
+}
+
+/// Small values in decimal (a flag's 0 or 1), larger ones in hex.
+fn number(value: u64) -> String {
+    if value < 10 { value.to_string() } else { format!("{value:#x}") }
+}
+
+/// The explanation in lines a student reads top to bottom.
+pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
+    let m = &lab.machine;
+    let t = &e.translation;
+    let name = m.processes().get(e.process).map_or("?", |p| p.name.as_str());
+    let mut out =
+        format!("{} {} of {} in process \"{name}\": ", t.mode.label(), t.access.label(), hex_grouped(t.va));
+    match &t.outcome {
+        Outcome::Mapped(mapped) => {
+            let _ = writeln!(out, "allowed, physical address {}", hex_grouped(mapped.pa));
+        }
+        Outcome::Fault(fault) => {
+            let report = fault.report.describe();
+            let report = if report.is_empty() { String::new() } else { format!("; {report}") };
+            let _ = writeln!(
+                out,
+                "{} ({}){report}",
+                fault.report.heading(),
+                fault.kind.describe_in(m.format().arch)
+            );
+        }
+    }
+    let d = &e.decided_by;
+    match (d.entry_addr, &d.level_name, d.index) {
+        (Some(addr), Some(level), Some(index)) => {
+            let _ = writeln!(
+                out,
+                "  decided by: the {level} entry {index:#x} at {addr:#x} (level {}): {} = {}",
+                d.level.unwrap_or(0),
+                d.field,
+                number(d.value)
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "  decided by: {} = {} (no entry was read)", d.field, number(d.value));
+        }
+    }
+    let _ = writeln!(out, "  rule: {} ({})", e.rule.text, e.rule.reference);
+    if let Some(r) = &e.rights {
+        let _ = writeln!(out, "  rights combined down to that entry: {}", rights_text(r));
+    }
+    if !e.grants.is_empty() {
+        let _ = writeln!(out, "  allowed by:");
+        for g in &e.grants {
+            let place = match (g.level, g.entry_addr) {
+                (Some(level), Some(addr)) => {
+                    let name = m.format().levels.get(level).map_or("?", |l| l.name.as_str());
+                    format!("{name} entry at {addr:#x}")
+                }
+                _ => "switch".to_string(),
+            };
+            let _ = writeln!(out, "    {}={} ({place}): {}", g.field, g.value, g.why);
+        }
+    }
+    if e.is_fault() {
+        if e.fixes.is_empty() {
+            let _ = writeln!(out, "  no change of entries or switches makes this access succeed");
+        } else {
+            let _ =
+                writeln!(out, "  fixes (each verified: the access succeeds after it; apply with --apply N):");
+        }
+        for (i, fix) in e.fixes.iter().enumerate() {
+            let lock = if fix.changes.iter().any(|c| locked(lab, e.process, c)) {
+                " [locked by the exercise: --apply is refused]"
+            } else {
+                ""
+            };
+            let _ =
+                writeln!(out, "    {i}. ({} bit{}){lock}", fix.bits, if fix.bits == 1 { "" } else { "s" });
+            for c in &fix.changes {
+                let _ = writeln!(out, "       {c}");
+            }
+            for s in &fix.side_effects {
+                let _ = writeln!(out, "       side effect: {s}");
+            }
+        }
+    }
+    out
+}
+
+/// The level of the table in `process`'s tree that holds the entry at `entry_addr`.
+fn entry_level(m: &Machine, process: usize, entry_addr: u64) -> anyhow::Result<usize> {
+    let f = m.format();
+    let p = m.processes().get(process).ok_or_else(|| anyhow!("no process {process}"))?;
+    let pte = u64::from(f.pte_bytes);
+    if !entry_addr.is_multiple_of(pte) {
+        bail!("--entry {entry_addr:#x} is not aligned to the {pte}-byte entry size");
+    }
+    table::tables(m.mem(), f, p.root)
+        .into_iter()
+        .find(|t| t.addr <= entry_addr && entry_addr - t.addr < f.table_bytes(t.level))
+        .map(|t| t.level)
+        .ok_or_else(|| {
+            anyhow!(
+                "--entry {entry_addr:#x} is not in any page table of process \"{}\" (see `pagelab translate` for entry addresses)",
+                p.name
+            )
+        })
+}
+
+pub fn set(args: &SetArgs) -> anyhow::Result<String> {
+    let lab = load_lab(&args.lab)?;
+    let m = &lab.machine;
+    let f = m.format();
+    let process = pick_process(m, args.process.as_deref())?;
+    let entry = parse_addr("--entry", &args.entry)?;
+    let level = entry_level(m, process, entry)?;
+    let level_name = f.levels.get(level).map_or("?", |l| l.name.as_str()).to_string();
+    let mut assignments: Vec<(String, u64)> = Vec::new();
+    for text in &args.fields {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| anyhow!("{text:?}: give FIELD=VALUE, e.g. P=1 or PFN=0x1234"))?;
+        let field = f.field_named_at(name.trim(), level).ok_or_else(|| {
+            let known: Vec<&str> = f.fields_at(level).map(|f| f.name.as_str()).collect();
+            anyhow!("no field {:?} in a {level_name} entry; its fields are {}", name.trim(), known.join(", "))
+        })?;
+        let value = parse_u64(value).map_err(|e| anyhow!("{text:?}: {e}"))?;
+        if value > low_mask(field.width) {
+            bail!(
+                "{text:?}: {value:#x} does not fit the {}-bit field {} (0 to {:#x})",
+                field.width,
+                field.name,
+                low_mask(field.width)
+            );
+        }
+        if assignments.iter().any(|(n, _)| *n == field.name) {
+            bail!("{} is given twice", field.name);
+        }
+        assignments.push((field.name.clone(), value));
+    }
+    let before = m.mem().read_le(entry, f.pte_bytes)?;
+    let names: Vec<String> = assignments.iter().map(|(n, v)| format!("{n}={v:#x}")).collect();
+    let label = format!("set {} of entry at {entry:#x}", names.join(" "));
+    let mut doc = editing(lab);
+    doc.run(&label, StepKind::Edit, |lab| {
+        for (name, value) in &assignments {
+            lab.machine.set_field(entry, level, name, *value)?;
+        }
+        Ok(())
+    })?;
+    let out_path = args.output.as_ref().unwrap_or(&args.lab);
+    save_lab(doc.lab(), out_path)?;
+    let m = &doc.lab().machine;
+    let after = m.mem().read_le(entry, m.format().pte_bytes)?;
+    let digits = (m.format().pte_bytes * 2) as usize + 2;
+    Ok(format!(
+        "{level_name} entry at {entry:#x}: {before:#0digits$x} [{}] -> {after:#0digits$x} [{}]\nwrote {}\n",
+        m.format().flag_summary(before, level),
+        m.format().flag_summary(after, level),
+        out_path.display()
+    ))
+}

@@ -528,3 +528,48 @@ fn a_fix_refuses_a_lab_that_changed_since() {
     let err = e.fixes[0].apply(&mut m.clone()).unwrap_err();
     assert!(err.to_string().contains("explain the access again"), "{err}");
 }
+
+/// Every fault in the sample labs (labs/ and labs/course): for each process, the first byte of
+/// each mapped page and of the page after it, read, written and fetched in both modes. Every fix
+/// offered must make its access succeed (`check_fixes`).
+#[test]
+fn every_fix_offered_for_the_sample_labs_works() {
+    use pagelab::sim::table;
+    let mut explained = 0;
+    let mut offered = 0;
+    for dir in ["labs", "labs/course"] {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .expect("labs dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let lab = pagelab::lab::io::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let m = &lab.machine;
+            for (process, p) in m.processes().iter().enumerate() {
+                let mut vas = vec![0];
+                for leaf in table::leaves(m.mem(), m.format(), p.root) {
+                    vas.push(leaf.va);
+                    vas.push(leaf.va.wrapping_add(1u64 << leaf.page_shift.min(63)));
+                }
+                vas.sort_unstable();
+                vas.dedup();
+                for &va in &vas {
+                    for mode in [Mode::User, Mode::Supervisor] {
+                        for access in Access::ALL {
+                            let e = explain::explain(m, process, va, access, mode).expect("explain");
+                            if e.is_fault() {
+                                fixes::check_fixes(m, process, &e);
+                                explained += 1;
+                                offered += e.fixes.len();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{explained} faults explained, {offered} fixes checked");
+    assert!(explained > 100 && offered > 100, "{explained} faults, {offered} fixes");
+}

@@ -81,7 +81,8 @@ fn first_losing(t: &Translation, right: impl Fn(&Rights) -> bool) -> Option<&Wal
     t.steps.iter().find(|s| !right(&s.rights))
 }
 
-fn step_at<'a>(t: &'a Translation, level: Option<usize>) -> Option<&'a WalkStep> {
+/// The step at the fault's level (the last one read when the fault names none).
+pub(super) fn step_at(t: &Translation, level: Option<usize>) -> Option<&WalkStep> {
     level.and_then(|l| t.steps.iter().rev().find(|s| s.level == l)).or(t.steps.last())
 }
 

@@ -7,6 +7,7 @@
 use super::effects;
 use super::fix::{Change, Fix, Switch, clear_low};
 use super::reserved::{self, Cause};
+use super::rule::step_at;
 use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, Role};
 use crate::sim::machine::Machine;
@@ -158,10 +159,6 @@ fn flip(m: &Machine, switch: Switch, to: u64) -> Option<Change> {
 /// One change per step that lacks `role`'s value `to` (x86 rights must hold at every level).
 fn at_every_level(m: &Machine, t: &Translation, role: Role, to: u64) -> Vec<Change> {
     t.steps.iter().filter_map(|s| set_role(m, s, role, to)).collect()
-}
-
-fn step_at(t: &Translation, level: Option<usize>) -> Option<&WalkStep> {
-    level.and_then(|l| t.steps.iter().rev().find(|s| s.level == l)).or(t.steps.last())
 }
 
 /// The changes each rule allows for `fault`; each inner list is tried as one step.

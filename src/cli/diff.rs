@@ -88,10 +88,10 @@ pub fn diff_text(m: &Machine, d: &ProcessDiff) -> String {
             .count();
         let _ = writeln!(
             out,
-            "  {level} table at {:#x}: translates {} ({}), with {below} shared table(s) below it",
+            "  the {level} at {:#x} (the {} from {}) and {below} shared table(s) below it",
             t.addr,
-            hex_grouped(t.va),
-            format_size(t.span)
+            format_size(t.span),
+            hex_grouped(t.va)
         );
     }
     out

@@ -10,7 +10,7 @@ use crate::exercise::LockTarget;
 use crate::lab::Lab;
 use crate::sim::addr::{hex_grouped, parse_u64};
 use crate::sim::explain::{self, Change, Explanation, Fix, FixError};
-use crate::sim::format::low_mask;
+use crate::sim::format::{PagingFormat, low_mask};
 use crate::sim::mmu::{Outcome, Rights};
 use crate::sim::table;
 use crate::sim::{Access, ArchReport, Machine, Mode};
@@ -117,9 +117,10 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
         Outcome::Mapped(m) => format!("now succeeds: {} -> {}", hex_grouped(t.va), hex_grouped(m.pa)),
         Outcome::Fault(f) => format!("still faults: {}", f.kind.describe()),
     };
+    let changes: Vec<String> = fix.changes.iter().map(|c| c.describe(doc.lab().machine.format())).collect();
     Ok(format!(
         "applied fix {n}: {}\nthe {} {} {result}\nwrote {}\n",
-        fix.label().trim_start_matches("fix: "),
+        changes.join("; "),
         t.mode.label(),
         t.access.label(),
         out_path.display()
@@ -145,14 +146,14 @@ fn rights_json(r: &Option<Rights>) -> Value {
     )
 }
 
-fn change_json(change: &Change) -> Value {
+fn change_json(format: &PagingFormat, change: &Change) -> Value {
     let (from, to) = change.from_to();
     let mut v = json!({
         "entry_addr": change.entry_addr(),
         "field": change.field(),
         "from": from,
         "to": to,
-        "description": change.to_string(),
+        "description": change.describe(format),
     });
     match change {
         Change::Field { level, .. } => {
@@ -172,7 +173,7 @@ fn change_json(change: &Change) -> Value {
 
 fn fix_json(lab: &Lab, process: usize, fix: &Fix) -> Value {
     json!({
-        "changes": fix.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "changes": fix.changes.iter().map(|c| change_json(lab.machine.format(), c)).collect::<Vec<_>>(),
         "side_effects": fix.side_effects,
         "bits": fix.bits,
         "locked": fix.changes.iter().any(|c| locked(lab, process, c)),
@@ -272,7 +273,7 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
         (Some(addr), Some(level), Some(index)) => {
             let _ = writeln!(
                 out,
-                "  decided by: the {level} entry {index:#x} at {addr:#x} (level {}): {} = {}",
+                "  decided by: {level} entry index {index:#x} at {addr:#x} (level {}): {} = {}",
                 d.level.unwrap_or(0),
                 d.field,
                 number(d.value)
@@ -315,7 +316,7 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
             let _ =
                 writeln!(out, "    {i}. ({} bit{}){lock}", fix.bits, if fix.bits == 1 { "" } else { "s" });
             for c in &fix.changes {
-                let _ = writeln!(out, "       {c}");
+                let _ = writeln!(out, "       {}", c.describe(m.format()));
             }
             for s in &fix.side_effects {
                 let _ = writeln!(out, "       side effect: {s}");

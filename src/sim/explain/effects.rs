@@ -45,8 +45,9 @@ pub(super) fn side_effects(
                         sharers(before, process, TableRef { level: step.level, addr: step.table_addr });
                     if !sharing.is_empty() {
                         out.push(format!(
-                            "the {} table holding this entry is also used by process{} {}: the change applies there too",
+                            "the {} at {:#x} holding this entry is also used by process{} {}: the change applies there too",
                             level_name(f, step.level),
+                            step.table_addr,
                             if sharing.len() == 1 { "" } else { "es" },
                             sharing.join(", ")
                         ));
@@ -196,4 +197,24 @@ fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &
         out.push(format!("now faults on this page, allowed before: {}", refuses.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::machine::{MapRequest, MapTarget};
+    use crate::sim::presets;
+
+    #[test]
+    fn pages_under_a_pd_entry_are_counted_from_memory() {
+        let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
+        let request =
+            MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
+        m.map(0, &request).unwrap();
+        let t = m.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap();
+        let pd = &t.steps[2];
+        assert_eq!(mappings_under(&m, pd.level, pd.raw), (3, true));
+        let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr);
+        assert!(text.contains("other 2 mapped page(s)") && text.contains("2 MiB"), "{text}");
+    }
 }

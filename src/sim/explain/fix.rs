@@ -3,7 +3,7 @@
 //! happen, used both to verify it on a copy and to apply it to a lab (through the document).
 
 use crate::sim::addr::format_size;
-use crate::sim::format::low_mask;
+use crate::sim::format::{PagingFormat, low_mask};
 use crate::sim::machine::{Machine, MachineError, MapRequest, MapTarget};
 use crate::sim::mmu::{MmuSettings, RiscvAd};
 use serde::Serialize;
@@ -149,6 +149,21 @@ impl Change {
         Ok(())
     }
 
+    /// The change in words, naming the entry's level as the format does ("set R/W 0 -> 1 in
+    /// the PT entry at 0x4000").
+    pub fn describe(&self, format: &PagingFormat) -> String {
+        match self {
+            Self::Field { level, entry_addr, .. } => {
+                let name = format.levels.get(*level).map_or("?", |l| l.name.as_str());
+                self.to_string().replace(
+                    &format!("in the entry at {entry_addr:#x}"),
+                    &format!("in the {name} entry at {entry_addr:#x}"),
+                )
+            }
+            _ => self.to_string(),
+        }
+    }
+
     /// Bits the change flips (a map counts the bits it writes; see `Fix::bits`).
     pub(super) fn flipped_bits(&self) -> u32 {
         let (from, to) = self.from_to();
@@ -219,4 +234,37 @@ pub enum FixError {
 /// `value` with the bits of `mask` cleared (used for frame alignment).
 pub(super) fn clear_low(value: u64, bits: u32) -> u64 {
     value & !low_mask(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::presets;
+
+    #[test]
+    fn switches_read_back_what_they_set() {
+        let all =
+            [Switch::Wp, Switch::Smep, Switch::Smap, Switch::Nxe, Switch::Sum, Switch::Mxr, Switch::Adue];
+        for switch in all {
+            let mut s = MmuSettings::default();
+            for value in [1, 0, 1] {
+                switch.set(&mut s, value);
+                assert_eq!(switch.get(&s), value, "{}", switch.name());
+            }
+        }
+    }
+
+    #[test]
+    fn changes_name_the_level_and_compare_as_sets() {
+        let f = presets::by_name("x86-64").unwrap();
+        let c = Change::Field { level: 2, entry_addr: 0x3010, field: "R/W".into(), from: 0, to: 1 };
+        assert_eq!(c.describe(&f), "set R/W 0 -> 1 in the PD entry at 0x3010");
+        let wide = Change::Field { level: 3, entry_addr: 0x8, field: "Frame".into(), from: 0x202, to: 0x200 };
+        assert_eq!(wide.to_string(), "set Frame 0x202 -> 0x200 in the entry at 0x8");
+        let wp = Change::Switch { switch: Switch::Wp, from: 1, to: 0 };
+        let one = Fix { changes: vec![c.clone()], bits: 1, side_effects: vec![] };
+        let two = Fix { changes: vec![wp, c], bits: 2, side_effects: vec![] };
+        assert!(two.is_superset_of(&one) && !one.is_superset_of(&two));
+        assert_eq!(one.label(), "fix: set R/W 0 -> 1 in the entry at 0x3010");
+    }
 }

@@ -84,3 +84,40 @@ pub(super) fn causes(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::presets;
+
+    #[test]
+    fn x86_2mib_page_bits_20_13_are_reserved_but_pat_is_not() {
+        let f = presets::by_name("x86-64").unwrap();
+        let s = MmuSettings::default();
+        // P, PS, frame 0x201: bit 12 is PAT (allowed), so no cause.
+        let pat = 0x201u64 << 12 | 0x81;
+        assert_eq!(causes(&f, &s, pat, 2, true), vec![]);
+        let low = 0x202u64 << 12 | 0x81;
+        assert_eq!(
+            causes(&f, &s, low, 2, true),
+            vec![Cause::SuperpageLowBits {
+                frame_name: "Frame".into(),
+                frame: 0x202,
+                clean: 0x200,
+                low: 13,
+                high: 20
+            }]
+        );
+    }
+
+    #[test]
+    fn riscv_pointer_bits_and_reserved_fields() {
+        let f = presets::by_name("sv39").unwrap();
+        let s = MmuSettings::default();
+        let pointer_with_a = 0x41; // V, A
+        assert_eq!(causes(&f, &s, pointer_with_a, 0, false), vec![Cause::PointerBit { name: "A".into() }]);
+        assert_eq!(causes(&f, &s, pointer_with_a | 0x2, 0, true), vec![], "A is fine in a leaf");
+        let n_bit = 1u64 << 63 | 0x3;
+        assert_eq!(causes(&f, &s, n_bit, 2, true), vec![Cause::Field { name: "N".into(), value: 1 }]);
+    }
+}

@@ -11,13 +11,20 @@ use crate::sim::mmu::{Outcome, Rights, RiscvAd, Translation, WalkStep};
 
 /// The deciding entry, the rule and the rights combined down to that entry.
 pub(super) fn decide(m: &Machine, t: &Translation) -> (Decider, Rule, Option<Rights>) {
-    match &t.outcome {
+    let (decider, rule, rights) = match &t.outcome {
         Outcome::Mapped(_) => allowed(m, t),
         Outcome::Fault(fault) => match m.format().arch {
             Arch::RiscV => riscv_fault(m, t, fault),
             Arch::X86 | Arch::Generic => x86_fault(m, t, fault),
         },
-    }
+    };
+    // A teaching format without permission fields has no rights to show.
+    let f = m.format();
+    let has_rights = f
+        .fields
+        .iter()
+        .any(|field| matches!(field.role, Role::Writable | Role::User | Role::NoExecute | Role::Readable));
+    (decider, rule, rights.filter(|_| has_rights))
 }
 
 fn rule(text: impl Into<String>, reference: impl Into<String>) -> Rule {
@@ -101,12 +108,13 @@ fn x86_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rule,
             rule(
                 format!(
                     "a linear address has a translation only if every paging-structure entry used \
-                     to translate it has {}=1; this {} entry has {}=0, so the walk stops here",
+                     to translate it has {}=1; this {} entry has {}=0, so the walk stops here \
+                     (#PF error code P=0)",
                     name_of(f, Role::Present, step.level),
                     level_name(f, step.level),
                     name_of(f, Role::Present, step.level)
                 ),
-                reference("SDM Vol. 3A 4.7 (#PF error code P=0)"),
+                reference("SDM Vol. 3A 4.7"),
             ),
             rights,
         ),

@@ -9,6 +9,7 @@ pub mod policy;
 pub mod procmaps;
 pub mod replay;
 pub mod samples;
+pub mod set;
 pub mod show;
 
 use clap::{Parser, Subcommand};
@@ -41,7 +42,7 @@ pub enum Command {
     /// Why an access faults (or succeeds): the deciding entry and rule, and verified fixes.
     Explain(explain::ExplainArgs),
     /// Set fields of one page-table entry by the format's names (P=0, R/W=1, PFN=0x1234).
-    Set(explain::SetArgs),
+    Set(set::SetArgs),
     /// Compare two processes: shared ranges, different frames, rights, shared tables.
     Diff(diff::DiffArgs),
     /// Import the output of OSTEP's homework simulators, or a process's /proc/PID/maps.
@@ -68,7 +69,7 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Translate(args) => show::translate(args),
         Command::Size(args) => show::size(args),
         Command::Explain(args) => explain::explain(args),
-        Command::Set(args) => explain::set(args),
+        Command::Set(args) => set::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),

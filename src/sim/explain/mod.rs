@@ -7,8 +7,10 @@
 
 mod effects;
 pub mod fix;
+mod grants;
 mod reserved;
 mod rule;
+mod rule_riscv;
 mod search;
 
 pub use fix::{Change, Fix, FixError, Switch};
@@ -85,7 +87,7 @@ pub fn explain(
     let translation = machine.translate(process, va, access, mode)?;
     let (decided_by, rule, rights) = rule::decide(machine, &translation);
     let (grants, fixes) = match translation.fault() {
-        None => (rule::grants(machine, &translation), Vec::new()),
+        None => (grants::grants(machine, &translation), Vec::new()),
         Some(_) => (Vec::new(), search::find_fixes(machine, process, &translation)),
     };
     Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes })

@@ -1,13 +1,15 @@
-//! The deciding entry and the rule, per fault kind and architecture, in the words of the Intel
-//! SDM (Vol. 3A ch. 4) and the RISC-V privileged specification (4.3); and, for an access that
-//! succeeds, the bits that granted it.
+//! The deciding entry and the rule, per fault kind, in the words of the Intel SDM (Vol. 3A ch. 4)
+//! for x86 and the teaching formats (which follow x86's rules); RISC-V's are in `rule_riscv`, and
+//! the bits that granted a successful access in `grants`.
 
+use super::grants::allowed;
 use super::reserved::{self, Cause};
-use super::{Decider, Grant, Rule};
+use super::rule_riscv::riscv_fault;
+use super::{Decider, Rule};
 use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, PagingFormat, Role};
 use crate::sim::machine::Machine;
-use crate::sim::mmu::{Outcome, Rights, RiscvAd, Translation, WalkStep};
+use crate::sim::mmu::{Outcome, Rights, Translation, WalkStep};
 
 /// The deciding entry, the rule and the rights combined down to that entry.
 pub(super) fn decide(m: &Machine, t: &Translation) -> (Decider, Rule, Option<Rights>) {
@@ -27,16 +29,16 @@ pub(super) fn decide(m: &Machine, t: &Translation) -> (Decider, Rule, Option<Rig
     (decider, rule, rights.filter(|_| has_rights))
 }
 
-fn rule(text: impl Into<String>, reference: impl Into<String>) -> Rule {
+pub(super) fn rule(text: impl Into<String>, reference: impl Into<String>) -> Rule {
     Rule { text: text.into(), reference: reference.into() }
 }
 
 /// The name the format gives the field with `role` at `level`, or a plain word.
-fn name_of(f: &PagingFormat, role: Role, level: usize) -> String {
+pub(super) fn name_of(f: &PagingFormat, role: Role, level: usize) -> String {
     f.field(role, level).map_or_else(|| format!("{role:?}"), |field| field.name.clone())
 }
 
-fn value_of(f: &PagingFormat, step: &WalkStep, role: Role) -> u64 {
+pub(super) fn value_of(f: &PagingFormat, step: &WalkStep, role: Role) -> u64 {
     f.field(role, step.level).map_or(0, |field| field.get(step.raw))
 }
 
@@ -44,7 +46,7 @@ pub(super) fn level_name(f: &PagingFormat, level: usize) -> String {
     f.levels.get(level).map_or_else(|| format!("level {level}"), |l| l.name.clone())
 }
 
-fn entry(f: &PagingFormat, step: &WalkStep, field: &str, value: u64) -> Decider {
+pub(super) fn entry(f: &PagingFormat, step: &WalkStep, field: &str, value: u64) -> Decider {
     Decider {
         level: Some(step.level),
         level_name: Some(level_name(f, step.level)),
@@ -55,11 +57,11 @@ fn entry(f: &PagingFormat, step: &WalkStep, field: &str, value: u64) -> Decider 
     }
 }
 
-fn entry_role(f: &PagingFormat, step: &WalkStep, role: Role) -> Decider {
+pub(super) fn entry_role(f: &PagingFormat, step: &WalkStep, role: Role) -> Decider {
     entry(f, step, &name_of(f, role, step.level), value_of(f, step, role))
 }
 
-fn no_entry(field: String, value: u64) -> Decider {
+pub(super) fn no_entry(field: String, value: u64) -> Decider {
     Decider { level: None, level_name: None, index: None, entry_addr: None, field, value }
 }
 
@@ -75,7 +77,7 @@ fn sdm_entry_section(f: &PagingFormat) -> &'static str {
 }
 
 /// The reference for a teaching format's rules.
-fn generic_reference(f: &PagingFormat) -> String {
+pub(super) fn generic_reference(f: &PagingFormat) -> String {
     match f.name.as_str() {
         "ostep-multilevel" => "OSTEP ch. 20 (multi-level page tables)".into(),
         "ostep-linear" => "OSTEP ch. 18 (linear page tables)".into(),
@@ -258,7 +260,7 @@ fn x86_reserved(m: &Machine, step: &WalkStep) -> (Decider, Rule, Option<Rights>)
     (decider, rule(text, reference), Some(step.rights))
 }
 
-fn outside_memory(
+pub(super) fn outside_memory(
     m: &Machine,
     t: &Translation,
     step: &WalkStep,
@@ -280,7 +282,7 @@ fn outside_memory(
 }
 
 /// Faults decided before any entry is read: the address itself.
-fn no_entry_fault(f: &PagingFormat, fault: &PageFault) -> (Decider, Rule, Option<Rights>) {
+pub(super) fn no_entry_fault(f: &PagingFormat, fault: &PageFault) -> (Decider, Rule, Option<Rights>) {
     let top = f.va_bits.saturating_sub(1);
     let upper = fault.va.checked_shr(top).unwrap_or(0);
     match (fault.kind, f.arch) {
@@ -315,288 +317,4 @@ fn no_entry_fault(f: &PagingFormat, fault: &PageFault) -> (Decider, Rule, Option
             None,
         ),
     }
-}
-
-fn riscv_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rule, Option<Rights>) {
-    let f = m.format();
-    let spec = |where_: &str| format!("RISC-V privileged spec {where_}");
-    let Some(step) = step_at(t, fault.level) else {
-        return no_entry_fault(f, fault);
-    };
-    // RISC-V takes the rights from the leaf alone: above it there are none to show.
-    let rights = step.leaf.then_some(step.rights);
-    let name = |role| name_of(f, role, step.level);
-    let (decider, rule) = match fault.kind {
-        FaultKind::NotPresent => (
-            entry_role(f, step, Role::Present),
-            rule(
-                format!(
-                    "if pte.v = 0, stop and raise a page-fault exception; this {} entry has V=0",
-                    level_name(f, step.level)
-                ),
-                spec("4.3.2 step 3"),
-            ),
-        ),
-        FaultKind::InvalidEntry
-            if value_of(f, step, Role::Writable) == 1 && value_of(f, step, Role::Readable) == 0 =>
-        {
-            (
-                entry_role(f, step, Role::Writable),
-                rule(
-                    "W=1 with R=0 is reserved (writable pages must also be readable): if pte.r = 0 and \
-                 pte.w = 1, stop and raise a page-fault exception",
-                    spec("4.3.1; 4.3.2 step 3"),
-                ),
-            )
-        }
-        FaultKind::InvalidEntry => (
-            entry_role(f, step, Role::Readable),
-            rule(
-                "an entry with R=0 and X=0 points to a next-level table; at the last level (i < 0) \
-                 there is none, so the walk raises a page-fault exception",
-                spec("4.3.2 step 4"),
-            ),
-        ),
-        FaultKind::ReservedBit => {
-            let causes = reserved::causes(f, m.settings(), step.raw, step.level, step.leaf);
-            match causes.first() {
-                Some(Cause::PointerBit { name }) => (
-                    entry(f, step, name, 1),
-                    rule(
-                        format!(
-                            "for non-leaf PTEs the D, A and U bits are reserved and must be 0; {name}=1 here"
-                        ),
-                        spec("4.3.1; 4.3.2 step 3"),
-                    ),
-                ),
-                Some(Cause::Field { name, value }) => (
-                    entry(f, step, name, *value),
-                    rule(
-                        format!(
-                            "{name} is reserved for future standard use (or an extension pagelab does not \
-                             implement) and must be 0; if it is set the access page-faults"
-                        ),
-                        spec("4.4.1; 4.3.2 step 3"),
-                    ),
-                ),
-                _ => (
-                    entry(f, step, "reserved bits", step.raw),
-                    rule("a reserved bit is set", spec("4.3.2 step 3")),
-                ),
-            }
-        }
-        FaultKind::UserProtection => (
-            entry_role(f, step, Role::User),
-            rule(
-                format!(
-                    "U-mode software may only access pages with {}=1; this leaf has {}=0",
-                    name(Role::User),
-                    name(Role::User)
-                ),
-                spec("4.3.1; 4.3.2 step 5"),
-            ),
-        ),
-        FaultKind::SupervisorProtection if fault.access == Access::Execute => (
-            entry_role(f, step, Role::User),
-            rule(
-                "S-mode may never execute code on pages with U=1, whatever sstatus.SUM",
-                spec("4.3.1; 4.3.2 step 5"),
-            ),
-        ),
-        FaultKind::SupervisorProtection => (
-            entry_role(f, step, Role::User),
-            rule(
-                "S-mode loads and stores to pages with U=1 fault unless sstatus.SUM=1 (here SUM=0)",
-                spec("4.3.1; 4.3.2 step 5"),
-            ),
-        ),
-        FaultKind::ReadProtection => (
-            entry_role(f, step, Role::Readable),
-            rule(
-                if m.settings().mxr {
-                    "a load needs R=1, or X=1 with sstatus.MXR=1; this leaf has R=0 and X=0"
-                } else {
-                    "a load needs R=1 (or X=1 with sstatus.MXR=1; here MXR=0); this leaf has R=0"
-                },
-                spec("4.3.2 step 5"),
-            ),
-        ),
-        FaultKind::WriteProtection => (
-            entry_role(f, step, Role::Writable),
-            rule("a store needs W=1 in the leaf; this leaf has W=0", spec("4.3.2 step 5")),
-        ),
-        FaultKind::ExecuteProtection => (
-            entry_role(f, step, Role::Executable),
-            rule("an instruction fetch needs X=1 in the leaf; this leaf has X=0", spec("4.3.2 step 5")),
-        ),
-        FaultKind::MisalignedSuperpage => {
-            let low = f.entry_span_shift(step.level).saturating_sub(f.page_shift);
-            (
-                entry_role(f, step, Role::Frame),
-                rule(
-                    format!(
-                        "if i > 0 and pte.ppn[i-1:0] != 0 this is a misaligned superpage: the low {low} bits of \
-                         {} must be 0 for a {} page",
-                        name(Role::Frame),
-                        crate::sim::addr::format_size(1u64 << f.entry_span_shift(step.level).min(63))
-                    ),
-                    spec("4.3.2 step 6"),
-                ),
-            )
-        }
-        FaultKind::AccessedClear => (
-            entry_role(f, step, Role::Accessed),
-            rule(
-                "with Svade, if pte.a = 0 the access raises a page fault and software must set A",
-                spec("4.3.2 step 7 (Svade)"),
-            ),
-        ),
-        FaultKind::DirtyClear => (
-            entry_role(f, step, Role::Dirty),
-            rule(
-                "with Svade, a store with pte.d = 0 raises a page fault and software must set D",
-                spec("4.3.2 step 7 (Svade)"),
-            ),
-        ),
-        FaultKind::TableOutsideMemory => {
-            let (d, r, _) = outside_memory(m, t, step, spec("4.3.2 step 2 (access fault)"));
-            (d, r)
-        }
-        FaultKind::NonCanonical | FaultKind::OutOfRange => return no_entry_fault(f, fault),
-    };
-    (decider, rule, rights)
-}
-
-/// A successful access: decided by the leaf; the rule names what every level contributed.
-fn allowed(m: &Machine, t: &Translation) -> (Decider, Rule, Option<Rights>) {
-    let f = m.format();
-    let Some(leaf) = t.steps.last() else {
-        return (no_entry("none".into(), 0), rule("no entry was read", ""), None);
-    };
-    let role = match (f.arch, t.access, t.mode) {
-        (_, Access::Write, _) => Role::Writable,
-        (Arch::RiscV, Access::Execute, _) => Role::Executable,
-        (Arch::RiscV, Access::Read, _) => Role::Readable,
-        (_, Access::Execute, _) if f.field(Role::NoExecute, leaf.level).is_some() => Role::NoExecute,
-        (_, _, Mode::User) if f.field(Role::User, leaf.level).is_some() => Role::User,
-        _ => Role::Present,
-    };
-    let role = if f.field(role, leaf.level).is_some() { role } else { Role::Present };
-    let granted: Vec<String> = grants(m, t).iter().map(|g| format!("{}={}", g.field, g.value)).collect();
-    let mut seen = Vec::new();
-    for g in granted {
-        if !seen.contains(&g) {
-            seen.push(g);
-        }
-    }
-    let (text, reference) = match f.arch {
-        Arch::X86 => (
-            format!(
-                "a {}-mode {} is allowed when the rights combined over every level permit it: {}",
-                t.mode.label(),
-                t.access.label(),
-                seen.join(", ")
-            ),
-            "SDM Vol. 3A 4.6.1".to_string(),
-        ),
-        Arch::RiscV => (
-            format!(
-                "the leaf's R/W/X/U bits, the privilege mode, SUM and MXR allow a {}-mode {}: {}",
-                t.mode.label(),
-                t.access.label(),
-                seen.join(", ")
-            ),
-            "RISC-V privileged spec 4.3.2 step 5".to_string(),
-        ),
-        Arch::Generic => {
-            (format!("every entry of the walk is valid: {}", seen.join(", ")), generic_reference(f))
-        }
-    };
-    (entry_role(f, leaf, role), rule(text, reference), Some(leaf.rights))
-}
-
-/// For a successful access: each bit, at each level, and each switch that allowed it.
-pub(super) fn grants(m: &Machine, t: &Translation) -> Vec<Grant> {
-    let f = m.format();
-    let s = m.settings();
-    let mut out = Vec::new();
-    let bit = |step: &WalkStep, role: Role, why: &str| -> Option<Grant> {
-        let field = f.field(role, step.level)?;
-        Some(Grant {
-            level: Some(step.level),
-            entry_addr: Some(step.entry_addr),
-            field: field.name.clone(),
-            value: field.get(step.raw),
-            why: why.to_string(),
-        })
-    };
-    let switch = |name: &str, value: bool, why: &str| Grant {
-        level: None,
-        entry_addr: None,
-        field: name.to_string(),
-        value: u64::from(value),
-        why: why.to_string(),
-    };
-    let Some(leaf) = t.steps.last() else { return out };
-    let user_page = leaf.rights.user;
-    match f.arch {
-        Arch::X86 | Arch::Generic => {
-            let x86 = f.arch == Arch::X86;
-            for step in &t.steps {
-                out.extend(bit(step, Role::Present, "the entry is present"));
-                if t.mode == Mode::User {
-                    out.extend(bit(step, Role::User, "user-mode accesses allowed at this level"));
-                }
-                if t.access == Access::Write && (t.mode == Mode::User || s.wp || !x86) {
-                    out.extend(bit(step, Role::Writable, "writes allowed at this level"));
-                }
-                if t.access == Access::Execute && s.nxe {
-                    out.extend(bit(step, Role::NoExecute, "fetches allowed at this level"));
-                }
-            }
-            if x86 && t.mode == Mode::Supervisor {
-                if t.access == Access::Write && !s.wp {
-                    out.push(switch("CR0.WP", false, "supervisor-mode writes ignore R/W"));
-                }
-                if user_page && t.access == Access::Execute {
-                    out.push(switch("CR4.SMEP", s.smep, "supervisor fetches from user pages allowed"));
-                } else if user_page {
-                    out.push(switch("CR4.SMAP", s.smap, "supervisor data accesses to user pages allowed"));
-                }
-            }
-        }
-        Arch::RiscV => {
-            for step in &t.steps {
-                out.extend(bit(step, Role::Present, "the entry is valid"));
-            }
-            match t.access {
-                Access::Read if value_of(f, leaf, Role::Readable) == 1 => {
-                    out.extend(bit(leaf, Role::Readable, "loads allowed"));
-                }
-                Access::Read => {
-                    out.extend(bit(leaf, Role::Executable, "executable page"));
-                    out.push(switch("sstatus.MXR", s.mxr, "loads from executable pages allowed"));
-                }
-                Access::Write => out.extend(bit(leaf, Role::Writable, "stores allowed")),
-                Access::Execute => out.extend(bit(leaf, Role::Executable, "fetches allowed")),
-            }
-            match t.mode {
-                Mode::User => out.extend(bit(leaf, Role::User, "U-mode may access the page")),
-                Mode::Supervisor if user_page => {
-                    out.extend(bit(leaf, Role::User, "a user page"));
-                    out.push(switch("sstatus.SUM", s.sum, "S-mode loads and stores to U pages allowed"));
-                }
-                Mode::Supervisor => out.extend(bit(leaf, Role::User, "a supervisor page")),
-            }
-            if s.riscv_ad == RiscvAd::Svade {
-                out.extend(bit(leaf, Role::Accessed, "Svade: A must already be set"));
-                if t.access == Access::Write {
-                    out.extend(bit(leaf, Role::Dirty, "Svade: D must already be set for a store"));
-                }
-            } else {
-                out.push(switch("menvcfg.ADUE", true, "Svadu: hardware sets A and D"));
-            }
-        }
-    }
-    out
 }

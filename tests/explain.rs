@@ -300,6 +300,23 @@ fn x86_32_4mib_page_with_bits_21_13_set() {
     assert_eq!(changes(&e), vec![vec![field(0, 0x8, "Frame", 0x402, 0x400)]]);
 }
 
+#[test]
+fn x86_32_supervisor_write_and_smap() {
+    let mut m = machine("x86-32");
+    map(&mut m, VA, PAGE, &["U/S"]);
+    let w = explain_fault(&m, VA, Access::Write, Mode::Supervisor);
+    assert!(w.rule.text.contains("CR0.WP=1"), "{}", w.rule.text);
+    let mut got = changes(&w);
+    got.sort();
+    assert_eq!(got, vec![vec![field(1, 0x2000, "R/W", 0, 1)], vec![switch(Switch::Wp, 1, 0)]]);
+    m.settings_mut().smap = true;
+    let r = explain_fault(&m, VA, Access::Read, Mode::Supervisor);
+    assert_eq!(fault_kind(&r), FaultKind::SupervisorProtection);
+    let mut got = changes(&r);
+    got.sort();
+    assert_eq!(got, vec![vec![field(1, 0x2000, "U/S", 1, 0)], vec![switch(Switch::Smap, 1, 0)]]);
+}
+
 // ---- PAE: PDPT at 0x0 (4 entries); a page at 0x40_0000 takes data frame 1, then PD at frame 2
 // and PT at frame 3: PDPTE[0] at 0x0, PDE[2] at 0x2010, PTE[0] at 0x3000.
 
@@ -329,6 +346,57 @@ fn pae_pdpte_reserved_bit_is_a_general_protection_fault() {
     assert_eq!((e.decided_by.level, e.decided_by.field.as_str()), (Some(0), "Reserved 2:1"));
     assert!(e.rule.reference.contains("4.4.1") && e.rule.text.contains("#GP"), "{:?}", e.rule);
     assert_eq!(changes(&e), vec![vec![field(0, 0x0, "Reserved 2:1", 1, 0)]]);
+}
+
+#[test]
+fn pae_user_protection_nx_without_nxe_and_a_misaligned_2mib_page() {
+    let mut m = machine("x86-pae");
+    map(&mut m, VA, PAGE, &["U/S", "NX"]);
+    set(&mut m, 0x2010, 1, "U/S", 0);
+    let u = explain_fault(&m, VA, Access::Read, Mode::User);
+    // The PDPTE has no U/S (SDM table 4-8): the PDE decides and is the only one to change.
+    assert_eq!(
+        (u.decided_by.level, u.decided_by.entry_addr, u.decided_by.field.as_str()),
+        (Some(1), Some(0x2010), "U/S")
+    );
+    assert_eq!(changes(&u), vec![vec![field(1, 0x2010, "U/S", 0, 1)]]);
+    set(&mut m, 0x2010, 1, "U/S", 1);
+    m.settings_mut().nxe = false;
+    let r = explain_fault(&m, VA, Access::Read, Mode::User);
+    assert_eq!(fault_kind(&r), FaultKind::ReservedBit);
+    assert!(r.rule.reference.contains("4.4.2"), "{}", r.rule.reference);
+    let mut got = changes(&r);
+    got.sort();
+    assert_eq!(got, vec![vec![field(2, 0x3000, "NX", 1, 0)], vec![switch(Switch::Nxe, 0, 1)]]);
+    // PDE[3] at 0x2018 maps 2 MiB at the first aligned free frame, 0x200; frame bit 1 is bit 13.
+    let mut m = machine("x86-pae");
+    map(&mut m, VA, PAGE, &["U/S"]);
+    map(&mut m, 0x60_0000, 2 * MIB, &["U/S"]);
+    set(&mut m, 0x2018, 1, "Frame", 0x202);
+    let e = explain_fault(&m, 0x60_0000, Access::Read, Mode::User);
+    assert!(e.rule.text.contains("bits 20:13"), "{}", e.rule.text);
+    assert_eq!(changes(&e), vec![vec![field(1, 0x2018, "Frame", 0x202, 0x200)]]);
+}
+
+#[test]
+fn a_table_pointer_beyond_memory_is_unhooked_and_the_page_mapped_again() {
+    let mut m = machine("x86-64");
+    map(&mut m, VA, PAGE, &["R/W", "U/S"]);
+    // 16 MiB of memory is 0x1000 frames: frame 0x10_0000 is far beyond it.
+    set(&mut m, 0x3010, 2, "Frame", 0x10_0000);
+    let e = explain_fault(&m, VA, Access::Read, Mode::User);
+    assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
+    assert_eq!(
+        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (Some(0x3010), "Frame", 0x10_0000)
+    );
+    assert_eq!(
+        changes(&e),
+        vec![vec![
+            field(2, 0x3010, "P", 1, 0),
+            Change::Map { process: 0, va: VA, page_size: PAGE, flags: vec!["U/S".into()] },
+        ]]
+    );
 }
 
 // ---- Sv39: root at 0x0; a page at 0x1000 takes data frame 1, then the L1 table at frame 2 and
@@ -507,6 +575,29 @@ fn sv39_misaligned_megapage() {
     assert_eq!(fault_kind(&e), FaultKind::MisalignedSuperpage);
     assert!(e.rule.reference.contains("step 6"), "{}", e.rule.reference);
     assert_eq!(changes(&e), vec![vec![field(1, 0x2008, "PPN", 0x201, 0x200)]]);
+}
+
+#[test]
+fn sv39_table_beyond_memory_is_an_access_fault() {
+    let mut m = sv39(&["R", "U", "A"]);
+    set(&mut m, 0x2000, 1, "PPN", 0x10_0000);
+    let e = explain_fault(&m, RV, Access::Read, Mode::User);
+    assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
+    assert_eq!(e.translation.fault().unwrap().report.describe(), "scause 5 (load access fault)");
+    assert_eq!((e.decided_by.entry_addr, e.decided_by.field.as_str()), (Some(0x2000), "PPN"));
+    assert!(e.rule.reference.contains("step 2"), "{}", e.rule.reference);
+    assert_eq!(
+        changes(&e),
+        vec![vec![
+            field(1, 0x2000, "V", 1, 0),
+            Change::Map {
+                process: 0,
+                va: RV,
+                page_size: PAGE,
+                flags: vec!["R".into(), "U".into(), "A".into()]
+            },
+        ]]
+    );
 }
 
 #[test]

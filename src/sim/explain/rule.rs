@@ -99,6 +99,9 @@ fn x86_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rule,
     let f = m.format();
     let x86 = f.arch == Arch::X86;
     let reference = |x86_ref: &str| if x86 { x86_ref.to_string() } else { generic_reference(f) };
+    if fault.kind == FaultKind::TableOutsideMemory {
+        return outside_memory(m, t, fault, reference("SDM Vol. 3A 4.5"));
+    }
     let step = step_at(t, fault.level);
     let rights = step.map(|s| s.rights);
     let Some(step) = step else {
@@ -200,7 +203,6 @@ fn x86_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rule,
             ),
             rights,
         ),
-        FaultKind::TableOutsideMemory => outside_memory(m, t, step, reference("SDM Vol. 3A 4.5")),
         _ => return no_entry_fault(f, fault),
     };
     (decider, rule, rights)
@@ -260,25 +262,32 @@ fn x86_reserved(m: &Machine, step: &WalkStep) -> (Decider, Rule, Option<Rights>)
     (decider, rule(text, reference), Some(step.rights))
 }
 
+/// The entry that points to a table beyond memory: the walk's last step, one level above the
+/// fault (the entry it could not read is not a step). At level 0 it is the root register.
+pub(super) fn pointer_to_outside<'a>(t: &'a Translation, fault: &PageFault) -> Option<&'a WalkStep> {
+    t.steps.last().filter(|s| Some(s.level + 1) == fault.level)
+}
+
 pub(super) fn outside_memory(
     m: &Machine,
     t: &Translation,
-    step: &WalkStep,
+    fault: &PageFault,
     reference: String,
 ) -> (Decider, Rule, Option<Rights>) {
     let f = m.format();
-    let parent = step.level.checked_sub(1).and_then(|l| t.steps.iter().find(|s| s.level == l));
-    let decider = match parent {
-        Some(p) => entry_role(f, p, Role::Frame),
-        None => no_entry("root table frame".into(), step.table_addr >> f.page_shift),
+    let level = fault.level.unwrap_or(0);
+    let pointer = pointer_to_outside(t, fault);
+    let (decider, table) = match pointer {
+        Some(p) => (entry_role(f, p, Role::Frame), f.frame(p.raw, p.level).checked_shl(f.page_shift)),
+        None => (no_entry("root table frame (CR3 / satp.PPN)".into(), 0), None),
     };
+    let at = table.map_or_else(|| "an address that does not exist".to_string(), |a| format!("{a:#x}"));
     let text = format!(
-        "the {} table would be at {:#x}, beyond physical memory ({:#x} bytes): the pointer to it is wrong",
-        level_name(f, step.level),
-        step.table_addr,
+        "the {} table would be at {at}, beyond physical memory ({:#x} bytes): the pointer to it is wrong",
+        level_name(f, level),
         m.mem().size()
     );
-    (decider, rule(text, reference), Some(step.rights))
+    (decider, rule(text, reference), pointer.map(|p| p.rights))
 }
 
 /// Faults decided before any entry is read: the address itself.

@@ -18,6 +18,9 @@ pub(super) fn riscv_fault(
 ) -> (Decider, Rule, Option<Rights>) {
     let f = m.format();
     let spec = |where_: &str| format!("RISC-V privileged spec {where_}");
+    if fault.kind == FaultKind::TableOutsideMemory {
+        return outside_memory(m, t, fault, spec("4.3.2 step 2 (an access fault, not a page fault)"));
+    }
     let Some(step) = step_at(t, fault.level) else {
         return no_entry_fault(f, fault);
     };
@@ -156,11 +159,9 @@ pub(super) fn riscv_fault(
                 spec("4.3.2 step 7 (Svade)"),
             ),
         ),
-        FaultKind::TableOutsideMemory => {
-            let (d, r, _) = outside_memory(m, t, step, spec("4.3.2 step 2 (access fault)"));
-            (d, r)
+        FaultKind::NonCanonical | FaultKind::OutOfRange | FaultKind::TableOutsideMemory => {
+            return no_entry_fault(f, fault);
         }
-        FaultKind::NonCanonical | FaultKind::OutOfRange => return no_entry_fault(f, fault),
     };
     (decider, rule, rights)
 }

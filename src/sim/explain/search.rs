@@ -7,7 +7,7 @@
 use super::effects;
 use super::fix::{Change, Fix, Switch, clear_low};
 use super::reserved::{self, Cause};
-use super::rule::step_at;
+use super::rule::{pointer_to_outside, step_at};
 use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, Role};
 use crate::sim::machine::Machine;
@@ -254,11 +254,14 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
             out.push(one(set_role(m, step, Role::Dirty, 1)));
             out.push(one(flip(m, Switch::Adue, 1)));
         }
-        // The address itself or a broken table pointer: no change of bits makes these succeed.
-        FaultKind::NonCanonical
-        | FaultKind::OutOfRange
-        | FaultKind::TableOutsideMemory
-        | FaultKind::InvalidEntry => {}
+        // A pointer to a table beyond memory: unhook it (the next round maps the page afresh).
+        FaultKind::TableOutsideMemory => {
+            if let Some(pointer) = pointer_to_outside(t, fault) {
+                out.push(one(set_role(m, pointer, Role::Present, 0)));
+            }
+        }
+        // The address itself: no change of bits makes these succeed.
+        FaultKind::NonCanonical | FaultKind::OutOfRange | FaultKind::InvalidEntry => {}
     }
     out.into_iter().flatten().filter(|c| !c.is_empty()).collect()
 }

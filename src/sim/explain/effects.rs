@@ -45,10 +45,9 @@ pub(super) fn side_effects(
                         sharers(before, process, TableRef { level: step.level, addr: step.table_addr });
                     if !sharing.is_empty() {
                         out.push(format!(
-                            "the {} at {:#x} holding this entry is also used by process{} {}: the change applies there too",
+                            "the {} at {:#x} holding this entry is also used by {}: the change applies there too",
                             level_name(f, step.level),
                             step.table_addr,
-                            if sharing.len() == 1 { "" } else { "es" },
                             sharing.join(", ")
                         ));
                     }
@@ -67,6 +66,20 @@ pub(super) fn side_effects(
                     text.push_str(&format!(" and {tables} new table frame(s) on the way"));
                 }
                 out.push(text);
+                // The not-present entry's table may be shared (a kernel half): the page appears
+                // in every process that reaches it.
+                if let Some(last) = original.steps.last() {
+                    let sharing =
+                        sharers(before, process, TableRef { level: last.level, addr: last.table_addr });
+                    if !sharing.is_empty() {
+                        out.push(format!(
+                            "the {} at {:#x} that gets the new entry is also used by {}: the page appears there too",
+                            level_name(after.format(), last.level),
+                            last.table_addr,
+                            sharing.join(", ")
+                        ));
+                    }
+                }
             }
         }
     }
@@ -138,7 +151,7 @@ fn sharers(m: &Machine, process: usize, table: TableRef) -> Vec<String> {
         .enumerate()
         .filter(|&(i, _)| i != process)
         .filter(|(_, p)| table::tables(m.mem(), m.format(), p.root).binary_search(&table).is_ok())
-        .map(|(_, p)| format!("\"{}\"", p.name))
+        .map(|(_, p)| format!("process \"{}\"", p.name))
         .collect()
 }
 

@@ -2,7 +2,7 @@
 //! faulting access succeed, with what else it changes. `Fix::apply` is the one way to make it
 //! happen, used both to verify it on a copy and to apply it to a lab (through the document).
 
-use crate::sim::addr::format_size;
+use crate::sim::addr::{format_size, hex_grouped};
 use crate::sim::format::{PagingFormat, low_mask};
 use crate::sim::machine::{Machine, MachineError, MapRequest, MapTarget};
 use crate::sim::mmu::{MmuSettings, RiscvAd};
@@ -185,7 +185,12 @@ impl fmt::Display for Change {
             Self::Switch { switch, from, to } => write!(f, "set {} {from} -> {to}", switch.name()),
             Self::Map { va, page_size, flags, .. } => {
                 let flags = if flags.is_empty() { "no flags".to_string() } else { flags.join(",") };
-                write!(f, "map the {} page at {va:#x} to a fresh frame ({flags})", format_size(*page_size))
+                write!(
+                    f,
+                    "map the {} page at {} to a fresh frame ({flags})",
+                    format_size(*page_size),
+                    hex_grouped(*va)
+                )
             }
         }
     }

@@ -147,3 +147,24 @@ fn a_clone_shares_every_page_and_no_table() {
     );
     assert!(d.shared_tables.is_empty(), "clone_process copies every table");
 }
+
+#[test]
+fn cyclic_tables_end_and_are_compared_once() {
+    let mut m = machine();
+    map(&mut m, 0, 0x40_0000, 1, None, &["R/W", "U/S"]);
+    let b = m.clone_process(0, "b").expect("clone");
+    // Point a's PDPT entry 1 back at the PML4 (frame 0): a cycle through the root.
+    let t = m.translate(0, 0x40_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User).expect("walk");
+    let pdpt_entry_1 = t.steps[1].entry_addr + 8;
+    m.set_entry(pdpt_entry_1, 0x7).expect("entry");
+    let d = compare::diff(&m, 0, b).expect("diff");
+    assert!(d.ranges.iter().any(|r| r.start == 0x40_0000 && r.kind == RangeKind::Shared));
+    let explained = pagelab::sim::explain::explain(
+        &m,
+        0,
+        0x4000_0000,
+        pagelab::sim::Access::Read,
+        pagelab::sim::Mode::User,
+    );
+    assert!(explained.is_ok());
+}

@@ -88,6 +88,23 @@ fn x86_64_a_cleared_present_bit_is_set_again_before_mapping() {
 }
 
 #[test]
+fn x86_64_an_entry_that_reads_as_a_swap_slot_says_so() {
+    let mut m = machine("x86-64");
+    map(&mut m, VA, PAGE, &["R/W", "U/S"]);
+    // The OS model's swap entry for slot 5: P=0, marker bit 1, slot from bit 2 (sim/os/swap.rs).
+    m.set_entry(0x4000, 5 << 2 | 0b10).unwrap();
+    let e = explain_fault(&m, VA, Access::Read, Mode::User);
+    assert!(e.rule.text.contains("swap slot 5"), "{}", e.rule.text);
+    // Setting P (the slot bits read as U/S and PCD, frame 0) or mapping afresh: both warn.
+    assert_eq!(e.fixes.len(), 2, "{:?}", fixes::labels(&e));
+    assert_eq!(e.fixes[0].changes, vec![field(3, 0x4000, "P", 0, 1)]);
+    assert!(matches!(e.fixes[1].changes[0], Change::Map { .. }));
+    for fix in &e.fixes {
+        assert!(fix.side_effects.iter().any(|s| s.contains("swap slot 5")), "{:?}", fix.side_effects);
+    }
+}
+
+#[test]
 fn x86_64_user_write_to_read_only_leaf() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["U/S"]);

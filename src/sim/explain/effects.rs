@@ -31,6 +31,16 @@ pub(super) fn side_effects(
                 let role = f.field_named_at(field, *level).map_or(Role::Other, |d| d.role);
                 let step =
                     walk_after.as_ref().and_then(|t| t.steps.iter().find(|s| s.entry_addr == *entry_addr));
+                let old_step = original.steps.iter().find(|s| s.entry_addr == *entry_addr);
+                if role == Role::Present
+                    && let Some(slot) = old_step.and_then(|s| super::search::swap_slot(before, s))
+                {
+                    out.push(format!(
+                        "the entry's other bits also read as swap slot {slot} in the OS model's encoding: \
+                         if the page was swapped out, setting {field} maps frame {:#x}, not its contents",
+                        f.frame(old_step.map_or(0, |s| s.raw), *level)
+                    ));
+                }
                 if role == Role::Frame {
                     out.push(format!(
                         "the entry at {entry_addr:#x} now points to frame {to:#x} instead of {from:#x}: \
@@ -66,6 +76,12 @@ pub(super) fn side_effects(
                     text.push_str(&format!(" and {tables} new table frame(s) on the way"));
                 }
                 out.push(text);
+                if let Some(slot) = original.steps.last().and_then(|s| super::search::swap_slot(before, s)) {
+                    out.push(format!(
+                        "the old entry reads as swap slot {slot} in the OS model's encoding: if the page was \
+                         swapped out, its contents are no longer reached (demand paging would read them back)"
+                    ));
+                }
                 // The not-present entry's table may be shared (a kernel half): the page appears
                 // in every process that reaches it.
                 if let Some(last) = original.steps.last() {

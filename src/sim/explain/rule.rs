@@ -108,21 +108,21 @@ fn x86_fault(m: &Machine, t: &Translation, fault: &PageFault) -> (Decider, Rule,
         return no_entry_fault(f, fault);
     };
     let (decider, rule, rights) = match fault.kind {
-        FaultKind::NotPresent => (
-            entry_role(f, step, Role::Present),
-            rule(
-                format!(
-                    "a linear address has a translation only if every paging-structure entry used \
-                     to translate it has {}=1; this {} entry has {}=0, so the walk stops here \
-                     (#PF error code P=0)",
-                    name_of(f, Role::Present, step.level),
-                    level_name(f, step.level),
-                    name_of(f, Role::Present, step.level)
-                ),
-                reference("SDM Vol. 3A 4.7"),
-            ),
-            rights,
-        ),
+        FaultKind::NotPresent => {
+            let mut text = format!(
+                "a linear address has a translation only if every paging-structure entry used \
+                 to translate it has {p}=1; this {} entry has {p}=0, so the walk stops here \
+                 (#PF error code P=0)",
+                level_name(f, step.level),
+                p = name_of(f, Role::Present, step.level)
+            );
+            if let Some(slot) = super::search::swap_slot(m, step) {
+                text.push_str(&format!(
+                    "; if the OS model swapped the page out, its other bits name swap slot {slot}"
+                ));
+            }
+            (entry_role(f, step, Role::Present), rule(text, reference("SDM Vol. 3A 4.7")), rights)
+        }
         FaultKind::UserProtection => {
             let d = first_losing(t, |r| r.user).unwrap_or(step);
             let us = name_of(f, Role::User, d.level);

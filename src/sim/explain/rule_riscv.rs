@@ -28,16 +28,18 @@ pub(super) fn riscv_fault(
     let rights = step.leaf.then_some(step.rights);
     let name = |role| name_of(f, role, step.level);
     let (decider, rule) = match fault.kind {
-        FaultKind::NotPresent => (
-            entry_role(f, step, Role::Present),
-            rule(
-                format!(
-                    "if pte.v = 0, stop and raise a page-fault exception; this {} entry has V=0",
-                    level_name(f, step.level)
-                ),
-                spec("4.3.2 step 3"),
-            ),
-        ),
+        FaultKind::NotPresent => {
+            let mut text = format!(
+                "if pte.v = 0, stop and raise a page-fault exception; this {} entry has V=0",
+                level_name(f, step.level)
+            );
+            if let Some(slot) = super::search::swap_slot(m, step) {
+                text.push_str(&format!(
+                    "; if the OS model swapped the page out, its other bits name swap slot {slot}"
+                ));
+            }
+            (entry_role(f, step, Role::Present), rule(text, spec("4.3.2 step 3")))
+        }
         FaultKind::InvalidEntry
             if value_of(f, step, Role::Writable) == 1 && value_of(f, step, Role::Readable) == 0 =>
         {

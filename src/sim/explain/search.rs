@@ -12,6 +12,7 @@ use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, Role};
 use crate::sim::machine::Machine;
 use crate::sim::mmu::{RiscvAd, Translation, WalkStep};
+use crate::sim::os::SwapEncoding;
 use std::collections::BTreeSet;
 
 /// Most rounds of "walk, fault, change": a fault can uncover another (map a page, then its
@@ -170,7 +171,8 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
     let riscv = f.arch == Arch::RiscV;
     match fault.kind {
         FaultKind::NotPresent => {
-            // A cleared present bit over an otherwise filled entry: set it again.
+            // A cleared present bit over an otherwise filled entry: set it again (the side
+            // effects warn when the bits may be a swap slot rather than a frame).
             let present_mask = f.field(Role::Present, step.level).map_or(0, |p| p.mask());
             if step.raw & !present_mask != 0 {
                 out.push(one(set_role(m, step, Role::Present, 1)));
@@ -264,6 +266,16 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
         FaultKind::NonCanonical | FaultKind::OutOfRange | FaultKind::InvalidEntry => {}
     }
     out.into_iter().flatten().filter(|c| !c.is_empty()).collect()
+}
+
+/// The swap slot a not-present leaf would name in the OS model's encoding (sim::os): only the
+/// lab's swap area can tell a swapped-out page from an entry whose P bit was cleared by hand.
+pub(super) fn swap_slot(m: &Machine, step: &WalkStep) -> Option<u64> {
+    let f = m.format();
+    if step.level != f.last_level() || f.present(step.raw, step.level) {
+        return None;
+    }
+    SwapEncoding::for_format(f)?.decode(step.raw)
 }
 
 /// Maps the faulting base page with the fewest leaf flags the access needs.

@@ -152,4 +152,9 @@ fn set_edits_fields_by_name_and_refuses_bad_ones() {
     let err =
         pagelab_fails(&["set", &lab, "--process", "shell", "--entry", &format!("{:#x}", leaf + 1), "P=0"]);
     assert!(err.contains("not aligned"), "{err}");
+    // The kernel half's tables are shared (the sample's description): the edit says so.
+    let kernel = json(&["translate", &lab, "--process", "shell", "--json", "0xffff_ffff_8000_0000"]);
+    let pd = format!("{:#x}", kernel[0]["steps"][2]["entry_addr"].as_u64().expect("entry_addr"));
+    let out = pagelab(&["set", &lab, "--process", "shell", "--entry", &pd, "U/S=1"]);
+    assert!(out.contains("also used by process \"editor\""), "{out}");
 }

@@ -6,7 +6,7 @@ use crate::doc::history::StepKind;
 use crate::sim::Machine;
 use crate::sim::addr::parse_u64;
 use crate::sim::format::low_mask;
-use crate::sim::table;
+use crate::sim::table::{self, TableRef};
 use anyhow::{anyhow, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -28,7 +28,8 @@ pub struct SetArgs {
 }
 
 /// The level of the table in `process`'s tree that holds the entry at `entry_addr`.
-fn entry_level(m: &Machine, process: usize, entry_addr: u64) -> anyhow::Result<usize> {
+/// The table in `process`'s tree that holds the entry at `entry_addr`.
+fn entry_table(m: &Machine, process: usize, entry_addr: u64) -> anyhow::Result<TableRef> {
     let f = m.format();
     let p = m.processes().get(process).ok_or_else(|| anyhow!("no process {process}"))?;
     let pte = u64::from(f.pte_bytes);
@@ -38,7 +39,6 @@ fn entry_level(m: &Machine, process: usize, entry_addr: u64) -> anyhow::Result<u
     table::tables(m.mem(), f, p.root)
         .into_iter()
         .find(|t| t.addr <= entry_addr && entry_addr - t.addr < f.table_bytes(t.level))
-        .map(|t| t.level)
         .ok_or_else(|| {
             anyhow!(
                 "--entry {entry_addr:#x} is not in any page table of process \"{}\" (see `pagelab translate` for entry addresses)",
@@ -53,7 +53,8 @@ pub fn run(args: &SetArgs) -> anyhow::Result<String> {
     let f = m.format();
     let process = pick_process(m, args.process.as_deref())?;
     let entry = parse_addr("--entry", &args.entry)?;
-    let level = entry_level(m, process, entry)?;
+    let table = entry_table(m, process, entry)?;
+    let level = table.level;
     let level_name = f.levels.get(level).map_or("?", |l| l.name.as_str()).to_string();
     let mut assignments: Vec<(String, u64)> = Vec::new();
     for text in &args.fields {
@@ -93,10 +94,28 @@ pub fn run(args: &SetArgs) -> anyhow::Result<String> {
     let m = &doc.lab().machine;
     let after = m.mem().read_le(entry, m.format().pte_bytes)?;
     let digits = (m.format().pte_bytes * 2) as usize + 2;
-    Ok(format!(
-        "{level_name} entry at {entry:#x}: {before:#0digits$x} [{}] -> {after:#0digits$x} [{}]\nwrote {}\n",
+    let mut out = format!(
+        "{level_name} entry at {entry:#x}: {before:#0digits$x} [{}] -> {after:#0digits$x} [{}]\n",
         m.format().flag_summary(before, level),
         m.format().flag_summary(after, level),
-        out_path.display()
-    ))
+    );
+    // A shared table (a kernel half) changes for every process that reaches it.
+    let others: Vec<String> = m
+        .processes()
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| {
+            i != process && table::tables(m.mem(), m.format(), p.root).binary_search(&table).is_ok()
+        })
+        .map(|(_, p)| format!("\"{}\"", p.name))
+        .collect();
+    if !others.is_empty() {
+        out.push_str(&format!(
+            "note: the {level_name} at {:#x} is also used by process {}: the change applies there too\n",
+            table.addr,
+            others.join(", ")
+        ));
+    }
+    out.push_str(&format!("wrote {}\n", out_path.display()));
+    Ok(out)
 }

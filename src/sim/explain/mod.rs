@@ -4,6 +4,13 @@
 //!
 //! Built on the one walk (`mmu::translate`): nothing here walks tables by itself, it reads the
 //! walk's steps and asks the walk again after a change.
+//!
+//! A view shows [`explain`]'s result ([`Explanation::decided_by`], [`Explanation::rule`], each
+//! fix's changes through [`Change::describe`] and its side effects) and applies a fix as one undo
+//! step through the document, which enforces the exercise's locks:
+//! `doc.run(&fix.label(), StepKind::Edit, |lab| fix.apply(&mut lab.machine).map_err(|e| EditError::Other(e.to_string())))`.
+//! Explaining tries fixes on a copy of the machine: compute it on request (or once per document
+//! generation), not every frame.
 
 mod effects;
 pub mod fix;

@@ -21,7 +21,7 @@ fn lab() -> Lab {
 
 fn harness(lab: Lab) -> Harness<'static, PagelabApp> {
     let mut app = PagelabApp::new(lab, None);
-    app.prefs.show_exercises = true;
+    app.dock.open(pagelab::ui::dock::Pane::Exercises);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(16)

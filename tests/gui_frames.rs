@@ -32,7 +32,7 @@ fn open_frames_view(h: &mut Harness<'static, PagelabApp>) {
     h.run();
     h.get_by_label("Frames and page faults").click();
     h.run();
-    assert!(h.state().prefs.show_frames, "the View menu opens the frames view");
+    assert!(h.state().dock.is_open(pagelab::ui::dock::Pane::Frames), "the View menu opens the frames view");
 }
 
 fn type_refs(h: &mut Harness<'static, PagelabApp>, text: &str) {

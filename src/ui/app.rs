@@ -1,9 +1,10 @@
 //! The application: layout of the panels, menus and shortcuts, and the one place where actions
 //! emitted by the views are applied to the document.
 
+use super::dock::{Dock, Pane};
 use super::recovery::{Choice, Recovery};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
-use super::{dialogs, exercises, frames_view, inspector, memmap, menus, mmu_panel, processes, theme, tree};
+use super::{dialogs, menus, theme};
 use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
@@ -12,11 +13,22 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const PREFS_KEY: &str = "pagelab-prefs";
+const LAYOUT_KEY: &str = "pagelab-layout";
+pub const MIN_ZOOM: f32 = 0.5;
+pub const MAX_ZOOM: f32 = 3.0;
+
+/// The zoom one step in (`+1`) or out (`-1`) from `zoom`, in tenths, within the limits.
+pub fn zoom_step(zoom: f32, direction: i32) -> f32 {
+    let tenths = (zoom * 10.0).round() as i32 + direction;
+    (tenths as f32 / 10.0).clamp(MIN_ZOOM, MAX_ZOOM)
+}
 
 pub struct PagelabApp {
     pub doc: Document,
     pub state: UiState,
     pub prefs: Prefs,
+    /// The panels' layout (saved between runs).
+    pub dock: Dock,
     /// The TLB in front of the tables, trace playback and plots (not saved, not undone).
     pub tlb: super::tlb_state::TlbSim,
     /// Autosaves of unsaved work and the offer of work a crash left (off unless asked for).
@@ -32,6 +44,7 @@ impl PagelabApp {
             doc: Document::new(lab, path),
             state: UiState::new(),
             prefs: Prefs::default(),
+            dock: Dock::default(),
             tlb: super::tlb_state::TlbSim::new(),
             recovery: Recovery::default(),
             actions: Vec::new(),
@@ -61,6 +74,9 @@ impl PagelabApp {
         if let Some(prefs) = storage.and_then(|s| eframe::get_value::<Prefs>(s, PREFS_KEY)) {
             self.prefs = prefs;
         }
+        if let Some(dock) = storage.and_then(|s| eframe::get_value::<Dock>(s, LAYOUT_KEY)) {
+            self.dock = dock;
+        }
         self
     }
 
@@ -71,10 +87,17 @@ impl PagelabApp {
         self.state.selected = None;
         self.state.last_walk = None;
         self.state.history.clear();
-        self.state.show_description = false;
+        self.state.description_draft = None;
         self.state.exercises = Default::default();
-        if !self.doc.lab().exercises.tasks.is_empty() {
-            self.prefs.show_exercises = true;
+        // The lab suggests its panels: its description where a student looks first, and a
+        // course lab's exercises beside the tree.
+        let lab = self.doc.lab();
+        let (described, exercises) = (!lab.description.trim().is_empty(), !lab.exercises.tasks.is_empty());
+        if described {
+            self.dock.open(Pane::Description);
+        }
+        if exercises {
+            self.dock.open(Pane::Exercises);
         }
         self.tlb.reset(&mut self.doc);
         self.state.tlb.forget_lab();
@@ -95,71 +118,34 @@ impl PagelabApp {
         if self.theme_applied != Some(self.prefs.dark) {
             theme::apply(&ctx, self.prefs.dark);
             self.theme_applied = Some(self.prefs.dark);
+            // Zoom is the app's own command (View ▸ Zoom), kept in the preferences.
+            ctx.options_mut(|o| o.zoom_with_keyboard = false);
+        }
+        if ctx.zoom_factor() != self.prefs.zoom {
+            ctx.set_zoom_factor(self.prefs.zoom.clamp(MIN_ZOOM, MAX_ZOOM));
         }
         self.shortcuts(&ctx);
         self.dropped_files(&ctx);
         self.tlb_tick(&ctx);
         let mut actions = std::mem::take(&mut self.actions);
         egui::Panel::top("menu").show(ui, |ui| {
-            menus::menu_bar_ui(ui, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
+            menus::menu_bar_ui(ui, &self.doc, &mut self.prefs, &mut self.dock, &mut self.state, &mut actions);
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
-        if self.prefs.show_processes {
-            egui::Panel::left("processes").resizable(true).default_size(210.0).show(ui, |ui| {
-                processes::processes_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
-            });
-        }
-        if self.prefs.show_exercises {
-            egui::Panel::left("exercises").resizable(true).default_size(330.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().id_salt("exercises-panel").show(ui, |ui| {
-                    exercises::exercises_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
-                });
-            });
-        }
-        if self.prefs.show_mmu {
-            let width = if self.prefs.show_tlb { 450.0 } else { 500.0 };
-            egui::Panel::right("mmu").resizable(true).default_size(width).show(ui, |ui| {
-                mmu_panel::mmu_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
-            });
-        }
-        if self.prefs.show_tlb {
-            egui::Panel::right("tlb").resizable(true).default_size(480.0).show(ui, |ui| {
-                super::tlb_panel::tlb_panel_ui(ui, &self.doc, &self.tlb, &mut self.state, &mut actions);
-            });
-        }
-        if self.prefs.show_memory {
-            egui::Panel::bottom("memory").resizable(true).default_size(150.0).max_size(500.0).show(
-                ui,
-                |ui| {
-                    memmap::memory_ui(ui, &self.doc, &mut self.state, &mut actions);
-                },
-            );
-        }
-        if self.prefs.show_inspector {
-            egui::Panel::bottom("inspector").resizable(true).default_size(170.0).max_size(400.0).show(
-                ui,
-                |ui| {
-                    inspector::inspector_ui(ui, self.doc.lab(), &mut self.state, &mut actions);
-                },
-            );
-        }
-        egui::CentralPanel::default().show(ui, |ui| {
-            tree::tree_ui(ui, &self.doc, &mut self.state, &mut actions);
+        egui::CentralPanel::default().frame(egui::Frame::new()).show(ui, |ui| {
+            let mut views = super::panes::Views {
+                doc: &self.doc,
+                tlb: &self.tlb,
+                state: &mut self.state,
+                actions: &mut actions,
+                closed: Vec::new(),
+            };
+            self.dock.tree.ui(&mut views, ui);
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
-        if self.prefs.show_frames {
-            let (lab, generation) = (self.doc.lab(), self.doc.generation);
-            frames_view::frames_window(
-                &ctx,
-                &mut self.prefs.show_frames,
-                lab,
-                generation,
-                &mut self.state.frames,
-                &mut actions,
-            );
+        for pane in std::mem::take(&mut self.state.open_panes) {
+            self.dock.open(pane);
         }
-        let m = &self.doc.lab().machine;
-        super::plots::plots_window(&ctx, &self.tlb, m, &mut self.prefs, &mut self.state, &mut actions);
         super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
         let recovery_choice = super::recovery::offer_window(&ctx, &self.recovery);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
@@ -223,6 +209,15 @@ impl PagelabApp {
         }
         if pressed(cmd, Key::N) {
             self.actions.push(Action::New("welcome".into()));
+        }
+        if pressed(cmd, Key::Equals) || pressed(cmd, Key::Plus) {
+            self.prefs.zoom = zoom_step(self.prefs.zoom, 1);
+        }
+        if pressed(cmd, Key::Minus) {
+            self.prefs.zoom = zoom_step(self.prefs.zoom, -1);
+        }
+        if pressed(cmd, Key::Num0) {
+            self.prefs.zoom = 1.0;
         }
         if pressed(cmd, Key::M) {
             self.state.map_dialog = Some(dialogs::map_dialog_for(self.doc.lab(), None));
@@ -337,7 +332,7 @@ impl PagelabApp {
                             app.doc = Document::new(lab, None);
                             app.reset_view();
                             app.state.procmaps_dialog = None;
-                            app.prefs.show_tlb = true;
+                            app.dock.open(Pane::Tlb);
                             app.state.info(message);
                         }
                         Err(e) => {
@@ -560,6 +555,7 @@ impl eframe::App for PagelabApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, PREFS_KEY, &self.prefs);
+        eframe::set_value(storage, LAYOUT_KEY, &self.dock);
         // Also called at shutdown: a clean document's recovery file goes before the process does.
         self.recovery.tick(&self.doc, Instant::now());
         self.recovery.wait_for_writer();

@@ -54,7 +54,6 @@ pub fn dialogs_ui(
     path_window(ctx, prefs, state, actions);
     discard_window(ctx, state, actions);
     error_window(ctx, state);
-    description_window(ctx, doc, state, actions);
     about_window(ctx, state);
 }
 
@@ -307,47 +306,6 @@ fn error_window(ctx: &egui::Context, state: &mut UiState) {
     });
     if !open {
         state.file_error = None;
-    }
-}
-
-fn description_window(ctx: &egui::Context, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
-    if !state.show_description {
-        return;
-    }
-    let mut open = true;
-    let lab = &doc.lab();
-    egui::Window::new(format!("About this lab: {}", lab.title))
-        .open(&mut open)
-        .default_width(520.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(260.0, 150.0))
-        .show(ctx, |ui| {
-            egui::ScrollArea::vertical().max_height(380.0).show(ui, |ui| {
-                for line in lab.description.lines() {
-                    if let Some(h) = line.strip_prefix("# ").or_else(|| line.strip_prefix("## ")) {
-                        ui.heading(h);
-                    } else {
-                        ui.label(line.replace(['`', '*'], ""));
-                    }
-                }
-                if lab.description.is_empty() {
-                    ui.label("This lab has no description yet.");
-                }
-            });
-            ui.separator();
-            ui.collapsing("Edit title and description", |ui| {
-                let mut title = lab.title.clone();
-                let mut description = lab.description.clone();
-                let a = ui.text_edit_singleline(&mut title);
-                let b = ui.add(egui::TextEdit::multiline(&mut description).desired_rows(6));
-                if (a.lost_focus() || b.lost_focus())
-                    && (title != lab.title || description != lab.description)
-                {
-                    actions.push(Action::Edit(Edit::Retitle { title, description }));
-                }
-            });
-        });
-    if !open {
-        state.show_description = false;
     }
 }
 

@@ -240,22 +240,6 @@ fn plot_curves(
 }
 
 /// The frames view in its own window.
-pub fn frames_window(
-    ctx: &egui::Context,
-    open: &mut bool,
-    lab: &Lab,
-    generation: u64,
-    view: &mut FramesView,
-    actions: &mut Vec<Action>,
-) {
-    egui::Window::new("Frames and page faults")
-        .open(open)
-        .default_pos([16.0, 30.0])
-        .default_size([1100.0, 820.0])
-        .vscroll(true)
-        .show(ctx, |ui| frames_view_ui(ui, lab, generation, view, actions));
-}
-
 pub fn frames_view_ui(
     ui: &mut egui::Ui,
     lab: &Lab,

@@ -25,7 +25,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         state.raw_edit_source = Some(raw);
     }
     let level_name = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("{level_name} entry {:#x}", row.index));
         ui.label(format!(
             "at physical address {:#x} · covers {} from {}",

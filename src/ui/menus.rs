@@ -2,6 +2,7 @@
 //! its keyboard shortcut shown beside it.
 
 use super::dialogs;
+use super::dock::{Dock, Pane};
 use super::state::{Action, PathDialog, Prefs, UiState};
 use crate::doc::Document;
 use crate::sim::presets;
@@ -15,19 +16,20 @@ pub fn menu_bar_ui(
     ui: &mut egui::Ui,
     doc: &Document,
     prefs: &mut Prefs,
+    dock: &mut Dock,
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| file_menu_ui(ui, doc, prefs, state, actions));
         ui.menu_button("Edit", |ui| edit_menu_ui(ui, doc, state, actions));
-        ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, state));
+        ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, dock, state));
         ui.menu_button("Help", |ui| {
             if ui.button("About pagelab").clicked() {
                 state.show_about = true;
             }
             if ui.button("Lab description").clicked() {
-                state.show_description = true;
+                state.open_panes.push(Pane::Description);
             }
         });
     });
@@ -77,7 +79,7 @@ fn file_menu_ui(
             state.procmaps_dialog = Some(Default::default());
         }
         if ui.button("Trace for the TLB…").clicked() {
-            prefs.show_tlb = true;
+            state.open_panes.push(Pane::Tlb);
         }
     });
     ui.separator();
@@ -111,19 +113,32 @@ fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions:
     }
     ui.separator();
     if ui.button("Title and description…").clicked() {
-        state.show_description = true;
+        state.open_panes.push(Pane::Description);
     }
 }
 
-fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, state: &mut UiState) {
-    ui.checkbox(&mut prefs.show_processes, "Processes panel");
-    ui.checkbox(&mut prefs.show_mmu, "MMU panel");
-    ui.checkbox(&mut prefs.show_inspector, "Entry inspector");
-    ui.checkbox(&mut prefs.show_memory, "Physical memory map");
-    ui.checkbox(&mut prefs.show_frames, "Frames and page faults");
-    ui.checkbox(&mut prefs.show_exercises, "Exercises");
-    ui.checkbox(&mut prefs.show_tlb, "TLB panel");
-    ui.checkbox(&mut prefs.show_plots, "Plots");
+fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, dock: &mut Dock, state: &mut UiState) {
+    ui.label("Panels (tabs: drag to split or stack, × to close)");
+    for pane in Pane::ALL {
+        let mut open = dock.is_open(pane);
+        if ui.checkbox(&mut open, pane.title()).changed() {
+            dock.set_open(pane, open);
+        }
+    }
+    if ui.button("Reset layout").clicked() {
+        *dock = Dock::default();
+    }
+    ui.separator();
+    ui.label(format!("Zoom {:.0}%", prefs.zoom * 100.0));
+    if item(ui, "Zoom in", "Ctrl+=", prefs.zoom < super::app::MAX_ZOOM) {
+        prefs.zoom = super::app::zoom_step(prefs.zoom, 1);
+    }
+    if item(ui, "Zoom out", "Ctrl+-", prefs.zoom > super::app::MIN_ZOOM) {
+        prefs.zoom = super::app::zoom_step(prefs.zoom, -1);
+    }
+    if item(ui, "Reset zoom", "Ctrl+0", prefs.zoom != 1.0) {
+        prefs.zoom = 1.0;
+    }
     ui.separator();
     ui.checkbox(&mut prefs.dark, "Dark theme");
     ui.checkbox(&mut state.present_only, "Present entries only");

@@ -185,39 +185,53 @@ fn address_strip_ui(ui: &mut egui::Ui, f: &PagingFormat, va: u64, dark: bool) {
 
 fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
     let f = m.format();
-    egui::Grid::new("walk").striped(true).num_columns(6).spacing(vec2(12.0, 4.0)).show(ui, |ui| {
-        for h in ["Level", "Index", "Entry at", "Raw", "Fields", "Rights so far"] {
+    // Short cells so that all six columns fit a side panel: the long forms are in tooltips.
+    egui::Grid::new("walk").striped(true).num_columns(6).spacing(vec2(10.0, 4.0)).show(ui, |ui| {
+        for h in ["Level", "Index", "Entry at", "Raw", "Fields", "Rights\nso far"] {
             ui.label(RichText::new(h).strong());
         }
         ui.end_row();
         for s in &t.steps {
             let name = f.levels.get(s.level).map_or("?", |l| l.name.as_str());
-            ui.label(RichText::new(name).color(theme::level_color(s.level, dark)).strong());
-            ui.monospace(format!("{:#x} ({})", s.index, s.index));
-            ui.monospace(format!("{:#x}", s.entry_addr));
-            ui.monospace(format!("{:#0w$x}", s.raw, w = (f.pte_bytes * 2 + 2) as usize));
-            let flags = f.flag_summary(s.raw, s.level);
             let target = if !f.present(s.raw, s.level) {
                 "not present".to_string()
             } else if s.leaf {
-                format!("page {:#x}", f.frame(s.raw, s.level))
+                format!("maps frame {:#x}", f.frame(s.raw, s.level))
             } else {
-                format!("table {:#x}", f.frame(s.raw, s.level) << f.page_shift)
+                format!("points to the table at {:#x}", f.frame(s.raw, s.level) << f.page_shift)
             };
-            ui.monospace(format!("{flags} -> {target}"));
+            ui.label(RichText::new(name).color(theme::level_color(s.level, dark)).strong())
+                .on_hover_text(format!("{name} entry {:#x}: {target}", s.index));
+            ui.monospace(format!("{:#x}", s.index)).on_hover_text(format!("index {} in decimal", s.index));
+            ui.monospace(format!("{:#x}", s.entry_addr));
+            ui.monospace(format!("{:#x}", s.raw)).on_hover_text(format!(
+                "{:#0w$x}",
+                s.raw,
+                w = (f.pte_bytes * 2 + 2) as usize
+            ));
+            ui.monospace(f.flag_summary(s.raw, s.level)).on_hover_text(&target);
             let r = s.rights;
             let right = |on: bool, c: &str| if on { c.to_string() } else { "-".into() };
-            let rights = match f.arch {
-                Arch::RiscV if !s.leaf => "(leaf decides)".to_string(),
-                _ => format!(
-                    "{}{}{} {}",
-                    right(r.read, "r"),
-                    right(r.write, "w"),
-                    right(r.execute, "x"),
-                    if r.user { "user" } else { "supervisor" }
+            let (rights, long) = match f.arch {
+                Arch::RiscV if !s.leaf => ("leaf".to_string(), "RISC-V: the leaf alone decides".to_string()),
+                _ => (
+                    format!(
+                        "{}{}{} {}",
+                        right(r.read, "r"),
+                        right(r.write, "w"),
+                        right(r.execute, "x"),
+                        if r.user { "U" } else { "S" }
+                    ),
+                    format!(
+                        "combined over the levels read so far: {}{}{}, {}",
+                        if r.read { "read" } else { "no read" },
+                        if r.write { ", write" } else { ", no write" },
+                        if r.execute { ", execute" } else { ", no execute" },
+                        if r.user { "user and supervisor" } else { "supervisor only" }
+                    ),
                 ),
             };
-            ui.monospace(rights);
+            ui.monospace(rights).on_hover_text(long);
             ui.end_row();
         }
     });

@@ -3,12 +3,14 @@
 
 pub mod app;
 pub mod dialogs;
+pub mod dock;
 pub mod exercises;
 pub mod frames_view;
 pub mod inspector;
 pub mod memmap;
 pub mod menus;
 pub mod mmu_panel;
+pub mod panes;
 pub mod plots;
 pub mod processes;
 pub mod procmaps_dialog;
@@ -21,6 +23,7 @@ pub mod tlb_panel;
 pub mod tlb_state;
 pub mod trace_player;
 pub mod tree;
+pub mod tree_columns;
 
 use crate::lab::{Lab, samples};
 use crate::sim::{Machine, presets};

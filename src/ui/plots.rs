@@ -3,7 +3,7 @@
 //! a sweep of hit rate against TLB size run on a background thread. Plot data exports as CSV,
 //! a plot as a PNG cropped from a screenshot of the window.
 
-use super::state::{Action, Prefs, UiState};
+use super::state::{Action, UiState};
 use super::theme;
 use super::tlb_state::{TlbAction, TlbSim};
 use super::trace_player::open_trace;
@@ -492,29 +492,14 @@ fn log2_points(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
     points.iter().map(|[x, y]| [*x, y.max(1.0).log2()]).collect()
 }
 
-pub fn plots_window(
-    ctx: &egui::Context,
+/// The plots: hit rate over the trace, table sizes, sweeps; PNG export.
+pub fn plots_ui(
+    ui: &mut egui::Ui,
     tlb: &TlbSim,
     m: &Machine,
-    prefs: &mut Prefs,
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    if !prefs.show_plots {
-        return;
-    }
-    let mut open = true;
-    egui::Window::new("Plots")
-        .open(&mut open)
-        .default_size([980.0, 700.0])
-        .default_pos(ctx.content_rect().left_top() + egui::vec2(230.0, 60.0))
-        .show(ctx, |ui| plots_ui(ui, tlb, m, state, actions));
-    if !open {
-        prefs.show_plots = false;
-    }
-}
-
-fn plots_ui(ui: &mut egui::Ui, tlb: &TlbSim, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
     let dark = ui.visuals().dark_mode;
     let t = &mut state.tlb;
     ui.horizontal(|ui| {

@@ -49,31 +49,14 @@ pub enum Action {
 #[serde(default)]
 pub struct Prefs {
     pub dark: bool,
-    pub show_processes: bool,
-    pub show_mmu: bool,
-    pub show_memory: bool,
-    pub show_inspector: bool,
-    pub show_exercises: bool,
-    pub show_tlb: bool,
-    pub show_plots: bool,
     pub recent: Vec<PathBuf>,
-    pub show_frames: bool,
+    /// The UI's scale (View ▸ Zoom; 1.0 is 100%).
+    pub zoom: f32,
 }
 
 impl Default for Prefs {
     fn default() -> Self {
-        Self {
-            dark: true,
-            show_processes: true,
-            show_mmu: true,
-            show_memory: true,
-            show_inspector: true,
-            show_exercises: false,
-            show_tlb: false,
-            show_plots: false,
-            recent: Vec::new(),
-            show_frames: false,
-        }
+        Self { dark: true, recent: Vec::new(), zoom: 1.0 }
     }
 }
 
@@ -166,6 +149,10 @@ pub struct UiState {
     pub scroll_to_entry: Option<u64>,
     pub rows: Vec<TreeRow>,
     pub rows_key: Option<RowsKey>,
+    /// The widest text of each tree column over `rows`.
+    pub row_widths: super::tree_columns::TextWidths,
+    /// The tree hides its secondary columns (raw value, entry address).
+    pub compact_tree: bool,
     pub mmu: MmuInput,
     /// The last access performed (its path is highlighted in the tree) until the next one or
     /// an undo.
@@ -188,7 +175,12 @@ pub struct UiState {
     /// undo), the text follows, so Write never puts back an old value.
     pub raw_edit_source: Option<u64>,
     pub show_about: bool,
-    pub show_description: bool,
+    /// Panels a view asked to show (the app opens them in the dock after the frame).
+    pub open_panes: Vec<super::dock::Pane>,
+    /// The description's Markdown, laid out once.
+    pub markdown: egui_commonmark::CommonMarkCache,
+    /// The title and description being typed (kept until the field is left).
+    pub description_draft: Option<(String, String)>,
     pub allow_close: bool,
     /// Frame uses for the memory map, rebuilt when the lab changes.
     pub frame_map: Option<super::memmap::FrameMap>,

@@ -425,7 +425,7 @@ impl PagelabApp {
                     self.tlb.player = Some(player);
                     self.tlb.series = PlotSeries::new(self.state.tlb.window);
                     self.tlb.sweep_result = None;
-                    self.prefs.show_tlb = true;
+                    self.dock.open(super::dock::Pane::Tlb);
                 }
                 Err(e) => {
                     self.state.tlb.message = Some((e.clone(), true));
@@ -496,7 +496,7 @@ impl PagelabApp {
                 });
             }
             TlbAction::ExportPng(kind, path) => {
-                self.prefs.show_plots = true;
+                self.dock.open(super::dock::Pane::Plots);
                 self.state.tlb.pending_png = Some((kind, path));
             }
         }

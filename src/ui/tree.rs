@@ -4,6 +4,7 @@
 
 use super::rows::{self, RowKind, RowsKey, TreeRow};
 use super::state::{Action, UiState};
+use super::tree_columns::{self, Col};
 use super::{dialogs, theme};
 use crate::doc::Document;
 use crate::sim::Machine;
@@ -18,18 +19,6 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
     toolbar_ui(ui, m, state, actions);
     ensure_rows(doc, state);
     let p = m.active_process();
-    if !doc.lab().title.is_empty() || !doc.lab().description.is_empty() {
-        ui.horizontal(|ui| {
-            ui.strong(&doc.lab().title);
-            let first = doc.lab().description.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'));
-            if let Some(line) = first {
-                ui.label(line.replace(['`', '*'], ""));
-            }
-            if ui.small_button("Read more").clicked() {
-                state.show_description = true;
-            }
-        });
-    }
     ui.horizontal(|ui| {
         ui.heading(format!("Page tables of \"{}\"", p.name));
         ui.label(format!("root {} · {} rows", p.root_register(m.format()), state.rows.len()));
@@ -60,6 +49,8 @@ fn toolbar_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut
         }
         ui.separator();
         ui.checkbox(&mut state.present_only, "Present only");
+        ui.checkbox(&mut state.compact_tree, "Compact")
+            .on_hover_text("Hide the raw value and entry address columns (hover a row for them)");
         if ui.button("Expand all").clicked() {
             state.expanded = rows::all_table_entries(m, m.active());
         }
@@ -88,6 +79,7 @@ pub fn ensure_rows(doc: &Document, state: &mut UiState) {
     });
     if !fresh {
         state.rows = rows::build_rows(m, m.active(), &state.expanded, state.present_only, state.selected);
+        state.row_widths = super::tree_columns::TextWidths::of(m, &state.rows);
         state.rows_key = Some(RowsKey {
             generation: doc.generation,
             process: m.active(),
@@ -126,8 +118,20 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
     let dark = ui.visuals().dark_mode;
     let font = theme::mono(14.0);
     let row_height = ui.ctx().fonts_mut(|f| f.row_height(&font)) + ROW_PAD;
+    let char_width = ui.ctx().fonts_mut(|f| f.glyph_width(&font, '0'));
+    let deepest = m.format().levels.len().saturating_sub(1) as f32;
+    let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+    let layout = tree_columns::fit(
+        &state.row_widths,
+        char_width,
+        INDENT * deepest + TEXT_LEFT,
+        COLUMN_GAP,
+        (ui.available_width() - scrollbar).max(0.0),
+        state.compact_tree,
+    );
+    header_ui(ui, &layout, &font);
     let spacing = ui.spacing().item_spacing.y;
-    let mut area = egui::ScrollArea::both().auto_shrink([false, false]).id_salt("tree");
+    let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]).id_salt("tree");
     if let Some(target) = state.scroll_to_entry.take()
         && let Some(i) = state.rows.iter().position(|r| r.entry_addr == target)
     {
@@ -150,10 +154,47 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
                 Some(step) => Some(WalkMark::Performed(step)),
                 None => preview.iter().position(|&a| a == row.entry_addr).map(WalkMark::Preview),
             };
-            row_ui(ui, m, row, step, row_height, &font, dark, state, actions);
+            let look = RowLook { height: row_height, font: &font, dark, layout: &layout };
+            row_ui(ui, m, row, step, &look, state, actions);
         }
     });
     state.rows = rows;
+}
+
+/// Pixels of indent per level, and from a row's indent to its entry text.
+const INDENT: f32 = 22.0;
+const TEXT_LEFT: f32 = 26.0;
+const COLUMN_GAP: f32 = 14.0;
+
+/// The column headers, at the columns' positions.
+fn header_ui(ui: &mut egui::Ui, layout: &tree_columns::Layout, font: &egui::FontId) {
+    let height = ui.ctx().fonts_mut(|f| f.row_height(font)) + 4.0;
+    let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let color = ui.visuals().weak_text_color();
+    let mut x = rect.left();
+    for (col, width) in &layout.cols {
+        let left = if *col == Col::Entry { x + TEXT_LEFT - 22.0 + 4.0 } else { x };
+        let header =
+            if *col == Col::Range && layout.short_range { "Virtual address +size" } else { col.header() };
+        painter.text(
+            egui::pos2(left, rect.center().y),
+            egui::Align2::LEFT_CENTER,
+            header,
+            font.clone(),
+            color,
+        );
+        x += width;
+    }
+    ui.painter().hline(rect.x_range(), rect.bottom(), ui.visuals().widgets.noninteractive.bg_stroke);
+}
+
+/// How rows are drawn this frame.
+struct RowLook<'a> {
+    height: f32,
+    font: &'a egui::FontId,
+    dark: bool,
+    layout: &'a tree_columns::Layout,
 }
 
 /// A row on a walk: the access performed last, or the MMU panel's live preview.
@@ -163,20 +204,18 @@ enum WalkMark {
     Preview(usize),
 }
 
-#[allow(clippy::too_many_arguments)]
 fn row_ui(
     ui: &mut egui::Ui,
     m: &Machine,
     row: &TreeRow,
     walk_step: Option<WalkMark>,
-    height: f32,
-    font: &egui::FontId,
-    dark: bool,
+    look: &RowLook,
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
+    let (height, font, dark) = (look.height, look.font, look.dark);
     let text = row_text(m, row);
-    let width = ui.available_width().max(900.0);
+    let width = ui.available_width();
     let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
     response.widget_info(|| {
         let label = match walk_step {
@@ -197,37 +236,52 @@ fn row_ui(
     } else if response.hovered() {
         painter.rect_filled(rect, 3.0, ui.visuals().widgets.hovered.weak_bg_fill);
     }
-    let indent = 22.0 * row.level as f32 + 4.0;
+    let indent = INDENT * row.level as f32 + 4.0;
     let toggle_rect = egui::Rect::from_min_size(rect.min + vec2(indent, 0.0), vec2(18.0, height));
     let text_color = ui.visuals().text_color();
     if let RowKind::Table { expanded, .. } = row.kind {
         expander(&painter, toggle_rect.center(), expanded, text_color);
     }
-    let level_color = theme::level_color(row.level, dark);
     let body_color = match row.kind {
         RowKind::Empty => theme::empty_entry_color(dark),
         _ => text_color,
     };
-    let mut job = LayoutJob::default();
-    let (head, tail) = text.split_once("  ").unwrap_or((&text, ""));
-    job.append(head, 0.0, TextFormat::simple(font.clone(), level_color));
-    job.append("  ", 0.0, TextFormat::simple(font.clone(), body_color));
-    job.append(tail, 0.0, TextFormat::simple(font.clone(), body_color));
-    match walk_step {
-        Some(WalkMark::Performed(step)) => job.append(
-            &format!("   <- walk step {}", step + 1),
-            0.0,
-            TextFormat::simple(font.clone(), Color32::from_rgb(0xe5, 0xa5, 0x4b)),
-        ),
-        Some(WalkMark::Preview(step)) => job.append(
-            &format!("   <- preview step {}", step + 1),
-            0.0,
-            TextFormat::simple(font.clone(), Color32::from_rgb(0x6c, 0x9e, 0xd8)),
-        ),
-        None => {}
+    let (step_text, step_color) = match walk_step {
+        Some(WalkMark::Performed(step)) => {
+            (format!("step {}", step + 1), Color32::from_rgb(0xe5, 0xa5, 0x4b))
+        }
+        Some(WalkMark::Preview(step)) => {
+            (format!("preview {}", step + 1), Color32::from_rgb(0x6c, 0x9e, 0xd8))
+        }
+        None => (String::new(), body_color),
+    };
+    let cells = tree_columns::Cells::of(m, row, look.layout.short_range);
+    let mut x = rect.left();
+    for (col, col_width) in &look.layout.cols {
+        let (left, color) = match col {
+            Col::Entry => (x + indent + 22.0, theme::level_color(row.level, dark)),
+            Col::Step => (x, step_color),
+            _ => (x, body_color),
+        };
+        let room = (x + col_width - COLUMN_GAP).min(rect.right()) - left;
+        if room > 0.0 {
+            let mut job = LayoutJob::single_section(
+                cells.text(*col, &step_text),
+                TextFormat::simple(font.clone(), color),
+            );
+            // Too long for its column: cut with an ellipsis; the row's tooltip has it whole.
+            job.wrap = egui::text::TextWrapping {
+                max_width: room,
+                max_rows: 1,
+                break_anywhere: true,
+                overflow_character: Some('…'),
+            };
+            let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
+            painter.galley(egui::pos2(left, rect.top() + ROW_PAD / 2.0), galley, color);
+        }
+        x += col_width;
     }
-    let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
-    painter.galley(rect.min + vec2(indent + 22.0, ROW_PAD / 2.0), galley, text_color);
+    let response = response.on_hover_text_at_pointer(&text);
     if response.clicked() {
         let on_toggle = response.interact_pointer_pos().is_some_and(|p| toggle_rect.contains(p));
         if on_toggle {

@@ -53,8 +53,7 @@ impl Pane {
     /// The group a panel opens in when it is not in the layout: beside the panels it is used with.
     fn home(self) -> Home {
         match self {
-            Pane::Processes | Pane::Description => Home::Left,
-            Pane::Exercises => Home::Beside,
+            Pane::Processes | Pane::Description | Pane::Exercises => Home::Left,
             Pane::Tree => Home::Centre,
             Pane::Inspector => Home::Inspector,
             Pane::Memory => Home::Memory,
@@ -68,8 +67,6 @@ impl Pane {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Home {
     Left,
-    /// Between the left column and the tree (exercises, worked beside the tables).
-    Beside,
     Centre,
     Inspector,
     Memory,
@@ -80,11 +77,11 @@ enum Home {
 impl Home {
     /// Where a group of this home goes when it is not in the layout: beside the group of the
     /// first of these panes that is there, in that direction, after it (or before it).
-    /// Left and Beside go beside the whole column that holds the tree.
+    /// Left goes beside the whole column that holds the tree.
     fn anchors(self) -> &'static [(Pane, LinearDir, bool)] {
         use LinearDir::{Horizontal, Vertical};
         match self {
-            Home::Left | Home::Beside => &[(Pane::Tree, Horizontal, false)],
+            Home::Left => &[(Pane::Tree, Horizontal, false)],
             Home::Centre => &[(Pane::Inspector, Vertical, false), (Pane::Mmu, Horizontal, false)],
             Home::Inspector => &[(Pane::Tree, Vertical, true), (Pane::Memory, Vertical, false)],
             Home::Memory => &[(Pane::Inspector, Vertical, true), (Pane::Tree, Vertical, true)],
@@ -96,8 +93,7 @@ impl Home {
     /// The panes of the default layout that live in this group.
     fn members(self) -> &'static [Pane] {
         match self {
-            Home::Left => &[Pane::Description, Pane::Processes],
-            Home::Beside => &[Pane::Exercises],
+            Home::Left => &[Pane::Description, Pane::Processes, Pane::Exercises],
             Home::Centre => &[Pane::Tree],
             Home::Inspector => &[Pane::Inspector],
             Home::Memory => &[Pane::Memory],
@@ -120,8 +116,8 @@ impl Default for Dock {
 }
 
 impl Dock {
-    /// The default arrangement holding `open` panes: a left column (description and processes as
-    /// tabs), the exercises beside the tree, the tree above the inspector and the memory map in the middle, the MMU
+    /// The default arrangement holding `open` panes: a left column (description, processes and
+    /// exercises as tabs) beside the tree, the tree above the inspector and the memory map in the middle, the MMU
     /// on the right above the TLB, frames and plots.
     pub fn with_panes(open: &[Pane]) -> Self {
         let mut tiles = Tiles::default();
@@ -131,7 +127,6 @@ impl Dock {
             (!ids.is_empty()).then(|| tiles.insert_tab_tile(ids))
         };
         let left = group(&mut tiles, Home::Left);
-        let beside = group(&mut tiles, Home::Beside);
         let centre = group(&mut tiles, Home::Centre);
         let inspector = group(&mut tiles, Home::Inspector);
         let memory = group(&mut tiles, Home::Memory);
@@ -140,12 +135,8 @@ impl Dock {
         let middle =
             linear(&mut tiles, LinearDir::Vertical, &[(centre, 3.0), (inspector, 1.3), (memory, 0.9)]);
         let side = linear(&mut tiles, LinearDir::Vertical, &[(right, 3.0), (lower, 2.0)]);
-        let root = linear(
-            &mut tiles,
-            LinearDir::Horizontal,
-            &[(left, 0.8), (beside, 1.3), (middle, 2.4), (side, 2.2)],
-        )
-        .unwrap_or_else(|| tiles.insert_tab_tile(Vec::new()));
+        let root = linear(&mut tiles, LinearDir::Horizontal, &[(left, 1.1), (middle, 2.4), (side, 2.1)])
+            .unwrap_or_else(|| tiles.insert_tab_tile(Vec::new()));
         Self { tree: Tree::new(egui::Id::unique("pagelab-dock"), root, tiles) }
     }
 
@@ -160,6 +151,12 @@ impl Dock {
             .tiles
             .find_pane(&pane)
             .is_some_and(|id| self.tree.is_visible(id) && self.tree.active_tiles().contains(&id))
+    }
+
+    /// Where the pane was drawn last (None when it is not shown).
+    pub fn pane_rect(&self, pane: Pane) -> Option<egui::Rect> {
+        let id = self.tree.tiles.find_pane(&pane)?;
+        self.is_shown(pane).then(|| self.tree.tiles.rect(id)).flatten()
     }
 
     /// The panes in the layout.
@@ -210,7 +207,7 @@ impl Dock {
                 return;
             }
         };
-        let column = matches!(pane.home(), Home::Left | Home::Beside);
+        let column = pane.home() == Home::Left;
         self.split(anchor, tabs, dir, after, column);
     }
 

@@ -162,9 +162,9 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
 }
 
 /// Pixels of indent per level, and from a row's indent to its entry text.
-const INDENT: f32 = 22.0;
+const INDENT: f32 = 16.0;
 const TEXT_LEFT: f32 = 26.0;
-const COLUMN_GAP: f32 = 14.0;
+const COLUMN_GAP: f32 = 12.0;
 
 /// The column headers, at the columns' positions.
 fn header_ui(ui: &mut egui::Ui, layout: &tree_columns::Layout, font: &egui::FontId) {
@@ -175,15 +175,17 @@ fn header_ui(ui: &mut egui::Ui, layout: &tree_columns::Layout, font: &egui::Font
     let mut x = rect.left();
     for (col, width) in &layout.cols {
         let left = if *col == Col::Entry { x + TEXT_LEFT - 22.0 + 4.0 } else { x };
-        let header =
-            if *col == Col::Range && layout.short_range { "Virtual address +size" } else { col.header() };
-        painter.text(
+        let header = if *col == Col::Range { layout.range.header() } else { col.header() };
+        let text = painter.text(
             egui::pos2(left, rect.center().y),
             egui::Align2::LEFT_CENTER,
             header,
             font.clone(),
             color,
         );
+        // Painted, and named for screen readers (and GUI tests) like a label.
+        let cell = ui.interact(text, ui.scope_id().with(("tree-header", *col)), Sense::hover());
+        cell.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, header));
         x += width;
     }
     ui.painter().hline(rect.x_range(), rect.bottom(), ui.visuals().widgets.noninteractive.bg_stroke);
@@ -255,7 +257,7 @@ fn row_ui(
         }
         None => (String::new(), body_color),
     };
-    let cells = tree_columns::Cells::of(m, row, look.layout.short_range);
+    let cells = tree_columns::Cells::of(m, row, look.layout.range);
     let mut x = rect.left();
     for (col, col_width) in &look.layout.cols {
         let (left, color) = match col {

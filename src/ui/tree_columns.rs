@@ -7,7 +7,7 @@ use crate::sim::Machine;
 use crate::sim::addr::{format_size, hex_grouped};
 
 /// A column of the tree, in display order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Col {
     Entry,
     Range,
@@ -48,6 +48,7 @@ pub struct TextWidths {
     pub entry: usize,
     pub range_full: usize,
     pub range_short: usize,
+    pub range_start: usize,
     pub entry_addr: usize,
     pub raw: usize,
     pub flags: usize,
@@ -59,10 +60,11 @@ impl TextWidths {
     pub fn of(m: &Machine, rows: &[TreeRow]) -> Self {
         let mut w = Self { raw: (m.format().pte_bytes * 2 + 2) as usize, ..Self::default() };
         for row in rows {
-            let c = Cells::of(m, row, false);
+            let c = Cells::of(m, row, RangeForm::Full);
             w.entry = w.entry.max(c.entry.chars().count());
             w.range_full = w.range_full.max(c.range.chars().count());
-            w.range_short = w.range_short.max(Cells::short_range(row).chars().count());
+            w.range_short = w.range_short.max(Cells::range(row, RangeForm::Sized).chars().count());
+            w.range_start = w.range_start.max(Cells::range(row, RangeForm::Start).chars().count());
             w.entry_addr = w.entry_addr.max(c.entry_addr.len());
             w.flags = w.flags.max(c.flags.len());
             w.target = w.target.max(c.target.len());
@@ -82,7 +84,7 @@ pub struct Cells {
 }
 
 impl Cells {
-    pub fn of(m: &Machine, row: &TreeRow, short_range: bool) -> Self {
+    pub fn of(m: &Machine, row: &TreeRow, range: RangeForm) -> Self {
         let f = m.format();
         let level = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
         let target = match row.kind {
@@ -94,11 +96,7 @@ impl Cells {
         };
         Self {
             entry: format!("{level}[{:#x}]", row.index),
-            range: if short_range {
-                Self::short_range(row)
-            } else {
-                format!("{}–{}", hex_grouped(row.va), hex_grouped(row.va_end()))
-            },
+            range: Self::range(row, range),
             entry_addr: format!("@{:#x}", row.entry_addr),
             raw: format!("{:#0w$x}", row.raw, w = (f.pte_bytes * 2 + 2) as usize),
             flags: f.flag_summary(row.raw, row.level),
@@ -106,9 +104,14 @@ impl Cells {
         }
     }
 
-    /// The range as its first address and its size, for narrow trees.
-    fn short_range(row: &TreeRow) -> String {
-        format!("{} +{}", hex_grouped(row.va), format_size(1u64 << row.span_shift.min(63)))
+    fn range(row: &TreeRow, form: RangeForm) -> String {
+        match form {
+            RangeForm::Full => format!("{}–{}", hex_grouped(row.va), hex_grouped(row.va_end())),
+            RangeForm::Sized => {
+                format!("{} +{}", hex_grouped(row.va), format_size(1u64 << row.span_shift.min(63)))
+            }
+            RangeForm::Start => hex_grouped(row.va),
+        }
     }
 
     pub fn text(&self, col: Col, step: &str) -> String {
@@ -124,17 +127,35 @@ impl Cells {
     }
 }
 
+/// How the range column reads: whole, as start and size, or the start alone (narrowest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeForm {
+    Full,
+    Sized,
+    Start,
+}
+
+impl RangeForm {
+    pub fn header(self) -> &'static str {
+        match self {
+            RangeForm::Full => "Virtual range",
+            RangeForm::Sized => "Virtual address +size",
+            RangeForm::Start => "Virtual address",
+        }
+    }
+}
+
 /// The columns shown and their widths in pixels, in display order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     pub cols: Vec<(Col, f32)>,
-    pub short_range: bool,
+    pub range: RangeForm,
 }
 
 /// Chooses the columns for `available` pixels: `char_width` per character, `entry_indent` the
 /// pixels before the entry's text at the deepest level, `gap` between columns. The entry, range
-/// and flags columns are always there; the range shortens to "start +size" before any other
-/// column is dropped. Spare width goes to the last column.
+/// and flags columns are always there; the range shortens to "start +size", then to its start,
+/// before any other column is dropped. Spare width goes to the last column.
 pub fn fit(
     w: &TextWidths,
     char_width: f32,
@@ -144,9 +165,13 @@ pub fn fit(
     compact: bool,
 ) -> Layout {
     let px = |chars: usize, header: Col| (chars.max(header.header().len()) as f32) * char_width + gap;
-    let width = |col: Col, short: bool| match col {
+    let width = |col: Col, form: RangeForm| match col {
         Col::Entry => entry_indent + px(w.entry, col),
-        Col::Range => px(if short { w.range_short } else { w.range_full }, col),
+        Col::Range => match form {
+            RangeForm::Full => px(w.range_full, col),
+            RangeForm::Sized => px(w.range_short, col),
+            RangeForm::Start => px(w.range_start, col),
+        },
         Col::EntryAddr => px(w.entry_addr, col),
         Col::Raw => px(w.raw, col),
         Col::Flags => px(w.flags, col),
@@ -154,12 +179,12 @@ pub fn fit(
         Col::Step => px("preview 5".len(), col),
     };
     let candidates: Vec<Col> = Col::PRIORITY.into_iter().filter(|c| !(compact && c.secondary())).collect();
-    let choose = |short: bool| -> (Vec<(Col, f32)>, bool) {
+    let choose = |form: RangeForm| -> (Vec<(Col, f32)>, bool, f32) {
         let mut used = 0.0;
         let mut chosen = Vec::new();
         let mut all = true;
         for (i, col) in candidates.iter().enumerate() {
-            let cw = width(*col, short);
+            let cw = width(*col, form);
             if i < 3 || used + cw <= available {
                 used += cw;
                 chosen.push((*col, cw));
@@ -168,12 +193,16 @@ pub fn fit(
             }
         }
         chosen.sort_by_key(|(c, _)| *c);
-        (chosen, all)
+        (chosen, all, used)
     };
-    let (mut cols, all) = choose(false);
-    let short_range = !all;
-    if short_range {
-        cols = choose(true).0;
+    // The full range when every column fits with it; else "start +size" when the three kept
+    // columns fit with that; else the start alone.
+    let (mut cols, all, _) = choose(RangeForm::Full);
+    let mut range = RangeForm::Full;
+    if !all {
+        let kept = |form| width(Col::Entry, form) + width(Col::Range, form) + width(Col::Flags, form);
+        range = if kept(RangeForm::Sized) <= available { RangeForm::Sized } else { RangeForm::Start };
+        cols = choose(range).0;
     }
     let used: f32 = cols.iter().map(|(_, w)| w).sum();
     if let Some(last) = cols.last_mut()
@@ -181,7 +210,7 @@ pub fn fit(
     {
         last.1 += available - used;
     }
-    Layout { cols, short_range }
+    Layout { cols, range }
 }
 
 #[cfg(test)]
@@ -194,6 +223,7 @@ mod tests {
             entry: 11,
             range_full: 43,
             range_short: 30,
+            range_start: 21,
             entry_addr: 8,
             raw: 18,
             flags: 20,
@@ -209,7 +239,7 @@ mod tests {
             cols,
             vec![Col::Entry, Col::Range, Col::EntryAddr, Col::Raw, Col::Flags, Col::Target, Col::Step]
         );
-        assert!(!l.short_range);
+        assert_eq!(l.range, RangeForm::Full);
         let total: f32 = l.cols.iter().map(|c| c.1).sum();
         assert!((total - 2000.0).abs() < 0.01, "the spare width goes to the last column");
     }
@@ -220,10 +250,14 @@ mod tests {
         let l = fit(&widths(), 8.0, 70.0, 10.0, 600.0, false);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
         assert_eq!(cols, vec![Col::Entry, Col::Range, Col::Flags]);
-        assert!(l.short_range);
+        assert_eq!(l.range, RangeForm::Sized);
         // Even narrower: the three stay (the view clips them) rather than vanish.
         let l = fit(&widths(), 8.0, 70.0, 10.0, 200.0, false);
         assert_eq!(l.cols.len(), 3);
+        assert_eq!(l.range, RangeForm::Start);
+        // Between: the start alone keeps the three columns whole (168 + 178 + 170 = 516 px).
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 520.0, false);
+        assert_eq!((l.cols.len(), l.range), (3, RangeForm::Start));
         // With room for the walk mark and the target but not the raw value.
         let l = fit(&widths(), 8.0, 70.0, 10.0, 588.0 + 90.0 + 230.0 + 5.0, false);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
@@ -234,6 +268,6 @@ mod tests {
     fn compact_mode_hides_the_raw_value_and_the_entry_address() {
         let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, true);
         assert!(l.cols.iter().all(|(c, _)| !matches!(c, Col::Raw | Col::EntryAddr)));
-        assert!(!l.short_range);
+        assert_eq!(l.range, RangeForm::Full);
     }
 }

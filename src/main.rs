@@ -1,12 +1,11 @@
 //! The `pagelab` binary: no arguments (or a lab path) opens the desktop app; a subcommand runs
 //! the headless CLI.
 
-use clap::Parser;
 use pagelab::cli::{self, Cli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = Cli::parse_args(std::env::args_os().collect());
     match &args.command {
         Some(command) => match cli::run(command) {
             Ok(out) => {

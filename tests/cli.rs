@@ -234,3 +234,28 @@ fn access_execute_is_accepted_beside_exec() {
     assert_eq!(execute, exec);
     assert_eq!(execute[0]["access"], "execute", "{:?}", execute[0]);
 }
+
+#[test]
+fn a_mistyped_subcommand_gets_a_suggestion_not_the_desktop_app() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pagelab"))
+        .args(["explian", "lab.json"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("pagelab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("unrecognized subcommand 'explian'"), "{stderr}");
+    assert!(stderr.contains("explain"), "clap suggests the nearest subcommand: {stderr}");
+    assert!(!stderr.contains("cannot open a window"), "{stderr}");
+    // A path ending in .json is a lab for the app, even when it does not exist yet: the app
+    // is asked for (and says there is no display here), not a subcommand.
+    let out = Command::new(env!("CARGO_BIN_EXE_pagelab"))
+        .arg("no-such-lab.json")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("pagelab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("unrecognized subcommand"), "{stderr}");
+}

@@ -25,6 +25,33 @@ pub struct Cli {
     pub lab: Option<PathBuf>,
 }
 
+/// The command line when its first word is not a lab to open: a subcommand is required, so a
+/// mistyped one gets clap's "unrecognized subcommand" with a suggestion.
+#[derive(Debug, Parser)]
+#[command(name = "pagelab", version, about)]
+pub struct SubcommandCli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (the program name first). Only an existing file, or a path ending in
+    /// .json, is a lab for the app; any other first word must be a subcommand.
+    pub fn parse_args(args: Vec<std::ffi::OsString>) -> Self {
+        let first = args.get(1).map(PathBuf::from);
+        let lab_or_option = first.as_ref().is_none_or(|p| {
+            let text = p.to_string_lossy();
+            text.starts_with('-') || p.is_file() || text.to_ascii_lowercase().ends_with(".json")
+        });
+        if lab_or_option {
+            Cli::parse_from(args)
+        } else {
+            let SubcommandCli { command } = SubcommandCli::parse_from(args);
+            Cli { command: Some(command), lab: None }
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a new lab with one empty process.

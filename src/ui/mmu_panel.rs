@@ -15,7 +15,6 @@ use egui::{Color32, RichText, Sense, vec2};
 pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &lab.machine;
     let dark = ui.visuals().dark_mode;
-    ui.heading("MMU");
     let va = inputs_ui(ui, m, state, actions);
     egui::ScrollArea::both().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
         if let Some(va) = va {
@@ -87,7 +86,7 @@ fn inputs_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut 
             ui.colored_label(theme::fault_color(dark), e.to_string());
         }
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Access:");
         for a in Access::ALL {
             ui.radio_value(&mut state.mmu.access, a, a.label());

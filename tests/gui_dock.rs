@@ -171,3 +171,22 @@ fn the_welcome_description_is_a_tab_with_its_markdown_table_rendered() {
     assert!(h.query_by_label_contains("|---").is_none() && h.query_by_label_contains("| ---").is_none());
     assert!(h.query_all_by_label_contains("kernel text").count() >= 1);
 }
+
+#[test]
+fn the_shortcuts_sheet_lists_what_the_menus_show() {
+    let mut h = harness(welcome());
+    h.key_press(egui::Key::F1);
+    h.run();
+    assert!(h.state().state.show_shortcuts, "F1 opens the sheet");
+    // Each command's keys, as the File menu prints them beside the same names.
+    for (name, keys) in
+        [("Save", "Ctrl+S"), ("Save as", "Ctrl+Shift+S"), ("Redo", "Ctrl+Shift+Z  or  Ctrl+Y")]
+    {
+        h.get_by_label(name);
+        h.get_by_label(keys);
+    }
+    // The command works from its key: Ctrl+M opens the map dialog.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::M);
+    h.run();
+    assert!(h.state().state.map_dialog.is_some());
+}

@@ -1,6 +1,7 @@
 //! The application: layout of the panels, menus and shortcuts, and the one place where actions
 //! emitted by the views are applied to the document.
 
+use super::commands::Command;
 use super::dock::{Dock, Pane};
 use super::recovery::{Choice, Recovery};
 use super::state::{Action, PendingDiscard, Prefs, UiState};
@@ -8,7 +9,6 @@ use super::{dialogs, menus, theme};
 use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
 use crate::sim::addr::parse_u64;
-use egui::{Key, KeyboardShortcut, Modifiers};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -189,38 +189,30 @@ impl PagelabApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        let cmd = Modifiers::COMMAND;
-        let shift_cmd = Modifiers::COMMAND | Modifiers::SHIFT;
-        let pressed =
-            |m: Modifiers, k: Key| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)));
-        // Shift+Ctrl+Z before Ctrl+Z: consume_shortcut matches logically, so order matters.
-        if pressed(shift_cmd, Key::Z) || pressed(cmd, Key::Y) {
-            self.actions.push(Action::Redo);
-        } else if pressed(cmd, Key::Z) {
-            self.actions.push(Action::Undo);
+        for command in Command::pressed(ctx) {
+            self.actions.push(Action::Command(command));
         }
-        if pressed(shift_cmd, Key::S) {
-            self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc));
-        } else if pressed(cmd, Key::S) {
-            self.actions.push(Action::Save);
-        }
-        if pressed(cmd, Key::O) {
-            self.state.path_dialog = Some(super::state::PathDialog::default());
-        }
-        if pressed(cmd, Key::N) {
-            self.actions.push(Action::New("welcome".into()));
-        }
-        if pressed(cmd, Key::Equals) || pressed(cmd, Key::Plus) {
-            self.prefs.zoom = zoom_step(self.prefs.zoom, 1);
-        }
-        if pressed(cmd, Key::Minus) {
-            self.prefs.zoom = zoom_step(self.prefs.zoom, -1);
-        }
-        if pressed(cmd, Key::Num0) {
-            self.prefs.zoom = 1.0;
-        }
-        if pressed(cmd, Key::M) {
-            self.state.map_dialog = Some(dialogs::map_dialog_for(self.doc.lab(), None));
+    }
+
+    /// Runs a command of the menus or the keyboard.
+    fn command(&mut self, command: Command, ctx: &egui::Context) {
+        match command {
+            Command::NewLab => self.run(Action::New("welcome".into()), ctx),
+            Command::Open => self.state.path_dialog = Some(super::state::PathDialog::default()),
+            Command::Save => self.run(Action::Save, ctx),
+            Command::SaveAs => self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc)),
+            Command::Quit => self.run(Action::Quit, ctx),
+            Command::Undo => self.run(Action::Undo, ctx),
+            Command::Redo => self.run(Action::Redo, ctx),
+            Command::Map => self.state.map_dialog = Some(dialogs::map_dialog_for(self.doc.lab(), None)),
+            Command::Unmap => self.state.unmap_dialog = Some(Default::default()),
+            Command::ZoomIn => self.prefs.zoom = zoom_step(self.prefs.zoom, 1),
+            Command::ZoomOut => self.prefs.zoom = zoom_step(self.prefs.zoom, -1),
+            Command::ZoomReset => self.prefs.zoom = 1.0,
+            Command::ResetLayout => self.dock = Dock::default(),
+            Command::LabDescription => self.dock.open(Pane::Description),
+            Command::Shortcuts => self.state.show_shortcuts = true,
+            Command::About => self.state.show_about = true,
         }
     }
 
@@ -324,6 +316,7 @@ impl PagelabApp {
             }
             Action::Translate { va, access, mode, process } => self.translate(va, access, mode, process),
             Action::SetOs(settings) => self.edit(&Edit::SetOs(settings)),
+            Action::Command(command) => self.command(command, ctx),
             Action::Tlb(action) => self.run_tlb(action),
             Action::ImportProcMaps(request) => {
                 self.guard_discard(Action::ImportProcMaps(request.clone()), |app| {

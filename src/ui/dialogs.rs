@@ -55,6 +55,7 @@ pub fn dialogs_ui(
     discard_window(ctx, state, actions);
     error_window(ctx, state);
     about_window(ctx, state);
+    shortcuts_window(ctx, state);
 }
 
 fn map_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: &mut Vec<Action>) {
@@ -309,6 +310,15 @@ fn error_window(ctx: &egui::Context, state: &mut UiState) {
     }
 }
 
+fn shortcuts_window(ctx: &egui::Context, state: &mut UiState) {
+    if state.show_shortcuts {
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut state.show_shortcuts)
+            .collapsible(false)
+            .show(ctx, super::commands::shortcuts_sheet_ui);
+    }
+}
+
 fn about_window(ctx: &egui::Context, state: &mut UiState) {
     if !state.show_about {
         return;
@@ -317,7 +327,9 @@ fn about_window(ctx: &egui::Context, state: &mut UiState) {
     egui::Window::new("About pagelab").open(&mut open).collapsible(false).show(ctx, |ui| {
         ui.heading(format!("pagelab {}", env!("CARGO_PKG_VERSION")));
         ui.label("Build, edit and probe real page tables: x86 (32-bit, PAE, 4/5-level), RISC-V Sv32–Sv57, OSTEP's toy formats and your own.");
-        ui.label("Shortcuts: Ctrl+N new · Ctrl+O open · Ctrl+S save · Ctrl+Shift+S save as · Ctrl+Z undo · Ctrl+Shift+Z / Ctrl+Y redo · Ctrl+M map · Enter translate.");
+        if ui.button("Keyboard shortcuts…").clicked() {
+            state.show_shortcuts = true;
+        }
         ui.label("The same engine runs headless: pagelab --help.");
     });
     if !open {

@@ -1,15 +1,17 @@
-//! The menu bar: File, Edit, View, Help. Every action of the app is reachable from here, with
-//! its keyboard shortcut shown beside it.
+//! The menu bar: File, Edit, View, Help. Every action of the app is reachable from here; the
+//! commands, their names and their shortcuts come from the one list in `commands`.
 
-use super::dialogs;
+use super::commands::{Command, item, item_named};
 use super::dock::{Dock, Pane};
-use super::state::{Action, PathDialog, Prefs, UiState};
+use super::state::{Action, Prefs, UiState};
 use crate::doc::Document;
 use crate::sim::presets;
 
-fn item(ui: &mut egui::Ui, text: &str, shortcut: &str, enabled: bool) -> bool {
-    let button = egui::Button::new(text).shortcut_text(shortcut);
-    ui.add_enabled(enabled, button).clicked()
+/// A menu item for `command` that queues it when clicked.
+fn command(ui: &mut egui::Ui, command: Command, enabled: bool, actions: &mut Vec<Action>) {
+    if item(ui, command, enabled) {
+        actions.push(Action::Command(command));
+    }
 }
 
 pub fn menu_bar_ui(
@@ -21,31 +23,20 @@ pub fn menu_bar_ui(
     actions: &mut Vec<Action>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
-        ui.menu_button("File", |ui| file_menu_ui(ui, doc, prefs, state, actions));
+        ui.menu_button("File", |ui| file_menu_ui(ui, prefs, state, actions));
         ui.menu_button("Edit", |ui| edit_menu_ui(ui, doc, state, actions));
-        ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, dock, state));
+        ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, dock, state, actions));
         ui.menu_button("Help", |ui| {
-            if ui.button("About pagelab").clicked() {
-                state.show_about = true;
-            }
-            if ui.button("Lab description").clicked() {
-                state.open_panes.push(Pane::Description);
-            }
+            command(ui, Command::LabDescription, true, actions);
+            command(ui, Command::Shortcuts, true, actions);
+            command(ui, Command::About, true, actions);
         });
     });
 }
 
-fn file_menu_ui(
-    ui: &mut egui::Ui,
-    doc: &Document,
-    prefs: &mut Prefs,
-    state: &mut UiState,
-    actions: &mut Vec<Action>,
-) {
+fn file_menu_ui(ui: &mut egui::Ui, prefs: &mut Prefs, state: &mut UiState, actions: &mut Vec<Action>) {
     ui.menu_button("New", |ui| {
-        if item(ui, "Welcome lab", "Ctrl+N", true) {
-            actions.push(Action::New("welcome".into()));
-        }
+        command(ui, Command::NewLab, true, actions);
         ui.menu_button("Sample lab", |ui| {
             for name in crate::lab::samples::names().filter(|n| *n != "welcome") {
                 if ui.button(name).clicked() {
@@ -61,9 +52,7 @@ fn file_menu_ui(
             }
         });
     });
-    if item(ui, "Open…", "Ctrl+O", true) {
-        state.path_dialog = Some(PathDialog::default());
-    }
+    command(ui, Command::Open, true, actions);
     ui.menu_button("Open recent", |ui| {
         if prefs.recent.is_empty() {
             ui.label("No recent files");
@@ -83,41 +72,38 @@ fn file_menu_ui(
         }
     });
     ui.separator();
-    if item(ui, "Save", "Ctrl+S", true) {
-        actions.push(Action::Save);
-    }
-    if item(ui, "Save as…", "Ctrl+Shift+S", true) {
-        state.path_dialog = Some(dialogs::save_as_dialog(doc));
-    }
+    command(ui, Command::Save, true, actions);
+    command(ui, Command::SaveAs, true, actions);
     ui.separator();
-    if ui.button("Quit").clicked() {
-        actions.push(Action::Quit);
-    }
+    command(ui, Command::Quit, true, actions);
 }
 
 fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
     let undo = doc.undo_label().map_or("Undo".to_string(), |w| format!("Undo {w}"));
-    if item(ui, &undo, "Ctrl+Z", doc.can_undo()) {
-        actions.push(Action::Undo);
+    if item_named(ui, Command::Undo, &undo, doc.can_undo()) {
+        actions.push(Action::Command(Command::Undo));
     }
     let redo = doc.redo_label().map_or("Redo".to_string(), |w| format!("Redo {w}"));
-    if item(ui, &redo, "Ctrl+Shift+Z", doc.can_redo()) {
-        actions.push(Action::Redo);
+    if item_named(ui, Command::Redo, &redo, doc.can_redo()) {
+        actions.push(Action::Command(Command::Redo));
     }
     ui.separator();
-    if item(ui, "Map pages…", "Ctrl+M", true) {
-        state.map_dialog = Some(dialogs::map_dialog_for(doc.lab(), None));
-    }
-    if ui.button("Unmap pages…").clicked() {
-        state.unmap_dialog = Some(Default::default());
-    }
+    command(ui, Command::Map, true, actions);
+    command(ui, Command::Unmap, true, actions);
     ui.separator();
     if ui.button("Title and description…").clicked() {
         state.open_panes.push(Pane::Description);
     }
 }
 
-fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, dock: &mut Dock, state: &mut UiState) {
+fn view_menu_ui(
+    ui: &mut egui::Ui,
+    doc: &Document,
+    prefs: &mut Prefs,
+    dock: &mut Dock,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
     ui.label("Panels (tabs: drag to split or stack, × to close)");
     for pane in Pane::ALL {
         let mut open = dock.is_open(pane);
@@ -125,20 +111,12 @@ fn view_menu_ui(ui: &mut egui::Ui, doc: &Document, prefs: &mut Prefs, dock: &mut
             dock.set_open(pane, open);
         }
     }
-    if ui.button("Reset layout").clicked() {
-        *dock = Dock::default();
-    }
+    command(ui, Command::ResetLayout, true, actions);
     ui.separator();
     ui.label(format!("Zoom {:.0}%", prefs.zoom * 100.0));
-    if item(ui, "Zoom in", "Ctrl+=", prefs.zoom < super::app::MAX_ZOOM) {
-        prefs.zoom = super::app::zoom_step(prefs.zoom, 1);
-    }
-    if item(ui, "Zoom out", "Ctrl+-", prefs.zoom > super::app::MIN_ZOOM) {
-        prefs.zoom = super::app::zoom_step(prefs.zoom, -1);
-    }
-    if item(ui, "Reset zoom", "Ctrl+0", prefs.zoom != 1.0) {
-        prefs.zoom = 1.0;
-    }
+    command(ui, Command::ZoomIn, prefs.zoom < super::app::MAX_ZOOM, actions);
+    command(ui, Command::ZoomOut, prefs.zoom > super::app::MIN_ZOOM, actions);
+    command(ui, Command::ZoomReset, prefs.zoom != 1.0, actions);
     ui.separator();
     ui.checkbox(&mut prefs.dark, "Dark theme");
     ui.checkbox(&mut state.present_only, "Present entries only");

@@ -2,6 +2,7 @@
 //! applies them after drawing, through [`crate::doc::Document`], the one write path of a lab.
 
 pub mod app;
+pub mod commands;
 pub mod dialogs;
 pub mod dock;
 pub mod exercises;

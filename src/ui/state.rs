@@ -42,6 +42,8 @@ pub enum Action {
     DiscardChanges,
     /// New OS-model settings for the lab (frames view).
     SetOs(crate::sim::os::OsSettings),
+    /// A command from the menus or a shortcut (see `commands`).
+    Command(super::commands::Command),
 }
 
 /// Preferences kept between runs.
@@ -175,6 +177,7 @@ pub struct UiState {
     /// undo), the text follows, so Write never puts back an old value.
     pub raw_edit_source: Option<u64>,
     pub show_about: bool,
+    pub show_shortcuts: bool,
     /// Panels a view asked to show (the app opens them in the dock after the frame).
     pub open_panes: Vec<super::dock::Pane>,
     /// The description's Markdown, laid out once.

@@ -128,6 +128,7 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
         COLUMN_GAP,
         (ui.available_width() - scrollbar).max(0.0),
         state.compact_tree,
+        state.last_walk.is_some() || state.preview.is_some(),
     );
     header_ui(ui, &layout, &font);
     let spacing = ui.spacing().item_spacing.y;

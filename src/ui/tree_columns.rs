@@ -163,6 +163,7 @@ pub fn fit(
     gap: f32,
     available: f32,
     compact: bool,
+    walk: bool,
 ) -> Layout {
     let px = |chars: usize, header: Col| (chars.max(header.header().len()) as f32) * char_width + gap;
     let width = |col: Col, form: RangeForm| match col {
@@ -178,7 +179,11 @@ pub fn fit(
         Col::Target => px(w.target, col),
         Col::Step => px("preview 5".len(), col),
     };
-    let candidates: Vec<Col> = Col::PRIORITY.into_iter().filter(|c| !(compact && c.secondary())).collect();
+    // The walk column only while there is a walk to mark.
+    let candidates: Vec<Col> = Col::PRIORITY
+        .into_iter()
+        .filter(|c| !(compact && c.secondary()) && (walk || *c != Col::Step))
+        .collect();
     let choose = |form: RangeForm| -> (Vec<(Col, f32)>, bool, f32) {
         let mut used = 0.0;
         let mut chosen = Vec::new();
@@ -233,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_wide_tree_shows_every_column_with_full_ranges() {
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, false);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, false, true);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
         assert_eq!(
             cols,
@@ -247,26 +252,33 @@ mod tests {
     #[test]
     fn a_narrow_tree_keeps_entry_range_and_flags_and_drops_the_entry_address_first() {
         // Entry 70+11*8+10=168, short range 30*8+10=250, flags 20*8+10=170: 588 px.
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 600.0, false);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 600.0, false, true);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
         assert_eq!(cols, vec![Col::Entry, Col::Range, Col::Flags]);
         assert_eq!(l.range, RangeForm::Sized);
         // Even narrower: the three stay (the view clips them) rather than vanish.
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 200.0, false);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 200.0, false, true);
         assert_eq!(l.cols.len(), 3);
         assert_eq!(l.range, RangeForm::Start);
         // Between: the start alone keeps the three columns whole (168 + 178 + 170 = 516 px).
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 520.0, false);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 520.0, false, true);
         assert_eq!((l.cols.len(), l.range), (3, RangeForm::Start));
         // With room for the walk mark and the target but not the raw value.
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 588.0 + 90.0 + 230.0 + 5.0, false);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 588.0 + 90.0 + 230.0 + 5.0, false, true);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
         assert_eq!(cols, vec![Col::Entry, Col::Range, Col::Flags, Col::Target, Col::Step]);
     }
 
     #[test]
+    fn without_a_walk_the_walk_column_leaves_its_room_to_the_others() {
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, false, false);
+        assert!(l.cols.iter().all(|(c, _)| *c != Col::Step));
+        assert_eq!(l.cols.len(), 6);
+    }
+
+    #[test]
     fn compact_mode_hides_the_raw_value_and_the_entry_address() {
-        let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, true);
+        let l = fit(&widths(), 8.0, 70.0, 10.0, 2000.0, true, true);
         assert!(l.cols.iter().all(|(c, _)| !matches!(c, Col::Raw | Col::EntryAddr)));
         assert_eq!(l.range, RangeForm::Full);
     }

@@ -9,7 +9,7 @@ use crate::doc::history::StepKind;
 use crate::exercise::LockTarget;
 use crate::lab::Lab;
 use crate::sim::addr::hex_grouped;
-use crate::sim::explain::{self, Change, Explanation, Fix, FixError};
+use crate::sim::explain::{self, Change, Explanation, Fix};
 use crate::sim::format::PagingFormat;
 use crate::sim::mmu::{Outcome, Rights};
 use crate::sim::{Access, ArchReport, Mode};
@@ -56,14 +56,6 @@ pub fn mode_of(arg: ModeArg) -> Mode {
     }
 }
 
-/// A fix's failure inside a document step.
-fn edit_error(e: FixError) -> EditError {
-    match e {
-        FixError::Machine(m) => EditError::Machine(m),
-        stale => EditError::Other(stale.to_string()),
-    }
-}
-
 pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
@@ -92,7 +84,7 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
         );
     };
     let mut doc = editing(lab);
-    doc.run(&fix.label(), StepKind::Edit, |lab| fix.apply(&mut lab.machine).map_err(edit_error))?;
+    doc.run(&fix.label(), StepKind::Edit, |lab| fix.apply(&mut lab.machine).map_err(EditError::from))?;
     let out_path = args.output.as_ref().unwrap_or(&args.lab);
     save_lab(doc.lab(), out_path)?;
     let after = doc.lab().machine.translate(e.process, t.va, t.access, t.mode)?;

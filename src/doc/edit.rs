@@ -61,6 +61,15 @@ pub enum Edit {
     Settings(MmuSettings),
     /// Who answers page faults: manual, or demand paging with a frame limit and a policy.
     SetOs(OsSettings),
+    /// Fix number `fix` (from 0) of this access's explanation (`sim::explain`), found again on
+    /// the lab as it is now.
+    ApplyFix {
+        process: usize,
+        va: u64,
+        access: Access,
+        mode: Mode,
+        fix: usize,
+    },
     Retitle {
         title: String,
         description: String,
@@ -79,6 +88,16 @@ pub enum EditError {
     Locked(#[from] LockError),
     #[error("{0}")]
     Other(String),
+}
+
+/// A fix that no longer fits the lab, or whose change the machine refuses.
+impl From<crate::sim::explain::FixError> for EditError {
+    fn from(e: crate::sim::explain::FixError) -> Self {
+        match e {
+            crate::sim::explain::FixError::Machine(m) => EditError::Machine(m),
+            stale => EditError::Other(stale.to_string()),
+        }
+    }
 }
 
 impl Edit {
@@ -100,6 +119,7 @@ impl Edit {
             Edit::Access { va, .. } => format!("access {va:#x}"),
             Edit::Settings(_) => "change MMU settings".into(),
             Edit::SetOs(_) => "change the OS model".into(),
+            Edit::ApplyFix { va, fix, .. } => format!("fix {fix} for {va:#x}"),
             Edit::Retitle { .. } => "edit title".into(),
             Edit::SetExercises(_) => "change exercises".into(),
             Edit::SetLocks(_) => "change locks".into(),

@@ -178,6 +178,15 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
     let mut applied = Applied { message: edit.describe(), ..Applied::default() };
     match edit {
         Edit::SetEntry { entry_addr, raw } => m.set_entry(*entry_addr, *raw)?,
+        Edit::ApplyFix { process, va, access, mode, fix } => {
+            let explanation = crate::sim::explain::explain(m, *process, *va, *access, *mode)?;
+            let chosen = explanation
+                .fixes
+                .get(*fix)
+                .ok_or_else(|| EditError::Other(format!("the access to {va:#x} has no fix {fix} now")))?;
+            chosen.apply(m)?;
+            applied.message = format!("applied {}", chosen.label());
+        }
         Edit::SetField { entry_addr, level, field, value } => {
             m.set_field(*entry_addr, *level, field, *value)?;
         }

@@ -12,7 +12,7 @@ use crate::sim::mmu::{MmuSettings, Outcome, RiscvAd, Translation};
 use crate::sim::{Access, Machine, Mode};
 use egui::{Color32, RichText, Sense, vec2};
 
-pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
+pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &lab.machine;
     let dark = ui.visuals().dark_mode;
     let va = inputs_ui(ui, m, state, actions);
@@ -29,6 +29,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut V
             };
             walk_ui(ui, m, &t, dark);
             outcome_ui(ui, m, &t, dark);
+            super::why::why_ui(ui, m, generation, va, state, actions);
             super::tlb_panel::access_report_ui(ui, state, t.va, t.access, t.mode);
             let performed =
                 state.last_walk.as_ref().filter(|w| w.va == t.va && w.access == t.access && w.mode == t.mode);

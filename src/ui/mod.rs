@@ -25,6 +25,7 @@ pub mod tlb_state;
 pub mod trace_player;
 pub mod tree;
 pub mod tree_columns;
+pub mod why;
 
 use crate::lab::{Lab, samples};
 use crate::sim::{Machine, presets};

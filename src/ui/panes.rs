@@ -29,7 +29,7 @@ impl Behavior<Pane> for Views<'_> {
         egui::Frame::new().inner_margin(egui::Margin::symmetric(6, 4)).show(ui, |ui| match *pane {
             Pane::Tree => tree::tree_ui(ui, doc, state, actions),
             Pane::Memory => memmap::memory_ui(ui, doc, state, actions),
-            Pane::Mmu => mmu_panel::mmu_ui(ui, lab, state, actions),
+            Pane::Mmu => mmu_panel::mmu_ui(ui, lab, doc.generation, state, actions),
             Pane::Tlb => tlb_panel::tlb_panel_ui(ui, doc, self.tlb, state, actions),
             other => {
                 // Wide tables scroll sideways; text panels wrap to the width they have.

@@ -178,6 +178,8 @@ pub struct UiState {
     pub raw_edit_source: Option<u64>,
     pub show_about: bool,
     pub show_shortcuts: bool,
+    /// The MMU panel's "Why?" for the current access, once worked out.
+    pub why: Option<super::why::WhyCache>,
     /// Panels a view asked to show (the app opens them in the dock after the frame).
     pub open_panes: Vec<super::dock::Pane>,
     /// The description's Markdown, laid out once.

@@ -1,0 +1,107 @@
+//! "Why?" in the MMU panel: for a fault, the entry and bit that decided it, the rule in the
+//! manual's words and the verified fixes, each with an Apply button (one undo step, refused by
+//! exercise locks); for a successful access, the bits that granted it. The explanation tries
+//! fixes on copies of the machine, so it is worked out once per lab change and access, and only
+//! while the section is open.
+
+use super::state::{Action, UiState};
+use super::theme;
+use crate::doc::Edit;
+use crate::sim::explain::{self, Explanation};
+use crate::sim::{Access, Machine, Mode};
+
+/// The explanation last worked out, and for what.
+pub struct WhyCache {
+    key: (u64, usize, u64, Access, Mode),
+    result: Result<Explanation, String>,
+}
+
+/// The section under the walk's outcome.
+pub fn why_ui(
+    ui: &mut egui::Ui,
+    m: &Machine,
+    generation: u64,
+    va: u64,
+    state: &mut UiState,
+    actions: &mut Vec<Action>,
+) {
+    let (access, mode, process) = (state.mmu.access, state.mmu.mode, m.active());
+    let fault = m.translate(process, va, access, mode).is_ok_and(|t| t.fault().is_some());
+    let title = if fault { "Why? and how to fix it" } else { "Why is this allowed?" };
+    egui::CollapsingHeader::new(title).id_salt("why").show(ui, |ui| {
+        let key = (generation, process, va, access, mode);
+        if state.why.as_ref().is_none_or(|c| c.key != key) {
+            let result = explain::explain(m, process, va, access, mode).map_err(|e| e.to_string());
+            state.why = Some(WhyCache { key, result });
+        }
+        let Some(cache) = state.why.as_ref() else { return };
+        match &cache.result {
+            Ok(e) => explanation_ui(ui, m, e, key, actions),
+            Err(e) => {
+                ui.colored_label(theme::fault_color(ui.visuals().dark_mode), e);
+            }
+        }
+    });
+}
+
+fn explanation_ui(
+    ui: &mut egui::Ui,
+    m: &Machine,
+    e: &Explanation,
+    (_, process, va, access, mode): (u64, usize, u64, Access, Mode),
+    actions: &mut Vec<Action>,
+) {
+    let d = &e.decided_by;
+    if e.is_fault() {
+        let place = match (&d.level_name, d.index, d.entry_addr) {
+            (Some(level), Some(index), Some(addr)) => format!("the {level} entry {index:#x} at {addr:#x}"),
+            _ => "the address itself".to_string(),
+        };
+        ui.label(format!("Decided by {place}: {} = {:#x}", d.field, d.value));
+        ui.label(format!("Rule: {}", e.rule.text));
+        ui.weak(&e.rule.reference);
+        if let Some(r) = e.rights {
+            ui.label(format!(
+                "Rights combined down to that entry: {}{}{} {}",
+                if r.read { "r" } else { "-" },
+                if r.write { "w" } else { "-" },
+                if r.execute { "x" } else { "-" },
+                if r.user { "user" } else { "supervisor" }
+            ));
+        }
+        ui.add_space(4.0);
+        if e.fixes.is_empty() {
+            ui.label("No change to entries or switches makes this access succeed.");
+        }
+        for (n, fix) in e.fixes.iter().enumerate() {
+            ui.group(|ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.strong(format!("Fix {n} ({} bit{})", fix.bits, if fix.bits == 1 { "" } else { "s" }));
+                    if ui
+                        .button(format!("Apply fix {n}"))
+                        .on_hover_text("One undoable step; an exercise's locks refuse it")
+                        .clicked()
+                    {
+                        actions.push(Action::Edit(Edit::ApplyFix { process, va, access, mode, fix: n }));
+                    }
+                });
+                for change in &fix.changes {
+                    ui.label(change.describe(m.format()));
+                }
+                for effect in &fix.side_effects {
+                    ui.weak(format!("also: {effect}"));
+                }
+            });
+        }
+    } else {
+        ui.label(format!("Rule: {}", e.rule.text));
+        ui.weak(&e.rule.reference);
+        for g in &e.grants {
+            let place = match (g.level.and_then(|l| m.format().levels.get(l)), g.entry_addr) {
+                (Some(level), Some(addr)) => format!("{} entry at {addr:#x}", level.name),
+                _ => "switch".to_string(),
+            };
+            ui.label(format!("{place}: {} = {:#x}: {}", g.field, g.value, g.why));
+        }
+    }
+}

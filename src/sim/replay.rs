@@ -30,8 +30,8 @@ use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
 use super::os::{Os, OsReport};
-use super::tlb::{AccessClass, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
-use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
+use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
+use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -338,6 +338,9 @@ pub struct Replayer {
     os: Option<Os>,
     /// Processes (by name) that demand mapping and the OS model may not change.
     locked: Vec<String>,
+    /// Where the last hit of each access class was (instruction fetches, then data): a fetch
+    /// and a load interleave, so one hint each keeps both on the shortcut.
+    hints: [HitHint; 2],
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -384,6 +387,7 @@ impl Replayer {
             details: Vec::with_capacity(MAX_DETAILED_PAGES),
             os: None,
             locked: Vec::new(),
+            hints: [HitHint::default(); 2],
         })
     }
 
@@ -464,11 +468,24 @@ impl Replayer {
         }
         let Some(counters) = self.per_process.get_mut(process) else { return Ok((process, switched, 0)) };
         let mut lookups = 0;
-        for page in pages_touched(record.addr, record.size, shift) {
+        // pages_touched, without RangeInclusive's bookkeeping: most records touch one page.
+        let (first, last) = page_span(record.addr, record.size, shift);
+        let mut page = first;
+        loop {
             let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
             let os = self.os.as_mut();
-            let outcome =
-                lookup(&mut self.tlb, counters, &self.config, machine, os, process, va, access, resolve);
+            let outcome = lookup(
+                &mut self.tlb,
+                &mut self.hints,
+                counters,
+                &self.config,
+                machine,
+                os,
+                process,
+                va,
+                access,
+                resolve,
+            );
             lookups += 1;
             if outcome.refused {
                 let process = machine.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
@@ -477,6 +494,10 @@ impl Replayer {
             if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
             }
+            if page >= last {
+                break;
+            }
+            page += 1;
         }
         Ok((process, switched, lookups))
     }
@@ -603,7 +624,18 @@ impl Replayer {
             };
         };
         // No OS model either: the fault itself is what the student asked to see.
-        lookup(&mut self.tlb, counters, &config, machine, None, process, va, access, Resolve::Off)
+        lookup(
+            &mut self.tlb,
+            &mut self.hints,
+            counters,
+            &config,
+            machine,
+            None,
+            process,
+            va,
+            access,
+            Resolve::Off,
+        )
     }
 
     /// Follows the machine's active process: a change switches the TLB's address space, which
@@ -643,8 +675,10 @@ impl Replayer {
 /// correspond to the faulting linear address"), so a stale entry that faulted is not used again.
 /// RISC-V has no such rule: a stale entry stays until SFENCE.VMA (privileged spec 4.2.1).
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[inline]
 fn lookup(
     tlbs: &mut Tlbs<CachedTranslation>,
+    hints: &mut [HitHint; 2],
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -654,7 +688,7 @@ fn lookup(
     access: Access,
     resolve: Resolve,
 ) -> PageOutcome {
-    let outcome = lookup_in_tlb(tlbs, counters, config, machine, os, process, va, access, resolve);
+    let outcome = lookup_in_tlb(tlbs, hints, counters, config, machine, os, process, va, access, resolve);
     if machine.format.arch == Arch::X86 && matches!(outcome.result, PageResult::Fault(_)) {
         tlbs.drop_faulting_page(va);
     }
@@ -664,8 +698,10 @@ fn lookup(
 /// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
 /// fields so the process's counters and the TLB can be borrowed together.
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[inline]
 fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
+    hints: &mut [HitHint; 2],
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -692,7 +728,11 @@ fn lookup_in_tlb(
         result: PageResult::Mapped { pa: 0 },
         refused: false,
     };
-    if let Some(entry) = tlb.lookup(asid, va) {
+    let hint = match class {
+        AccessClass::Instruction => &mut hints[0],
+        AccessClass::Data => &mut hints[1],
+    };
+    if let Some(entry) = tlb.lookup_hinted(asid, va, hint) {
         counters.hits += 1;
         outcome.hit = true;
         let cached = entry.payload();

@@ -520,21 +520,66 @@ impl Replayer {
         max_records: u64,
     ) -> Result<u64, ReplayError> {
         let mut done = 0;
+        // The shortcut needs the replayer to follow the machine's active process, which the
+        // first full step makes sure of (nothing else changes the machine during the run).
+        let mut following = false;
         while done < max_records {
             let Some(record) = trace.next() else { break };
             let record = record?;
-            match self.replay(machine, &record, false) {
-                Ok(_) => {}
-                Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
-                    return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+            if !(following && self.hit_at_hint(machine, &record)) {
+                match self.replay(machine, &record, false) {
+                    Ok(_) => {}
+                    Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
+                        return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+                    }
+                    Err(RecordError::Locked { process, va }) => {
+                        return Err(ReplayError::Locked { line: trace.line(), process, va });
+                    }
                 }
-                Err(RecordError::Locked { process, va }) => {
-                    return Err(ReplayError::Locked { line: trace.line(), process, va });
-                }
+                following = true;
             }
             done += 1;
         }
         Ok(done)
+    }
+
+    /// The common record of a run in a few instructions: one page, in the page of the last hit
+    /// of its access class, allowed by the cached rights and needing no dirty-bit assist. Then
+    /// it counts exactly what [`Replayer::replay`] would (a lookup, a hit, the TLB's own counts
+    /// and its LRU order) and returns true; otherwise it changes nothing and returns false.
+    /// The caller must know that the replayer follows the machine's active process.
+    #[inline]
+    fn hit_at_hint(&mut self, machine: &Machine, record: &TraceRecord) -> bool {
+        if record.process.is_some() || self.os.is_some() {
+            return false;
+        }
+        let Some(counters) = self.current.and_then(|process| self.per_process.get_mut(process)) else {
+            return false;
+        };
+        let (first, last) = page_span(record.addr, record.size, machine.format.page_shift);
+        if first != last {
+            return false;
+        }
+        let access = access_of(record.kind);
+        let class = AccessClass::of(access);
+        let hint = match class {
+            AccessClass::Instruction => &self.hints[0],
+            AccessClass::Data => &self.hints[1],
+        };
+        let tlb = self.tlb.get_mut(class);
+        let Some(cached) = tlb.hinted(tlb.current_asid(), record.addr, hint).map(TlbEntry::payload) else {
+            return false;
+        };
+        let refused =
+            check_rights(&machine.format, &machine.settings, cached.rights, access, self.config.mode);
+        if refused.is_some() || (access == Access::Write && !cached.dirty()) {
+            return false;
+        }
+        tlb.count_hinted_hit(hint);
+        counters.lookups += 1;
+        counters.hits += 1;
+        self.records += 1;
+        true
     }
 
     /// The statistics so far, per process (named from `machine`) and in total.

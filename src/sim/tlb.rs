@@ -432,31 +432,54 @@ impl<T> Tlb<T> {
     /// results and replacement state are exactly those of [`Tlb::lookup`].
     #[inline]
     pub fn lookup_hinted(&mut self, asid: u16, va: u64, hint: &mut HitHint) -> Option<&TlbEntry<T>> {
+        if self.hint_applies(asid, va, hint) {
+            return self.count_hinted_hit(hint);
+        }
         self.stats.lookups += 1;
-        let hinted =
-            hint.generation == self.generation && hint.asid == asid && va >> hint.key_shift == hint.key;
-        let (set, index) = if hinted {
-            (hint.set as usize, hint.slot as usize)
-        } else {
-            let Some((set, index)) = self.find(asid, va) else {
-                self.stats.misses += 1;
-                return None;
-            };
-            // find succeeded, so the mask is not empty and its lowest bit is below 64.
-            let key_shift = self.shift_mask.trailing_zeros();
-            *hint = HitHint {
-                generation: self.generation,
-                asid,
-                key_shift: u8::try_from(key_shift).unwrap_or(63),
-                key: va.checked_shr(key_shift).unwrap_or(0),
-                set: u32::try_from(set).unwrap_or(NONE),
-                slot: u32::try_from(index).unwrap_or(NONE),
-            };
-            (set, index)
+        let Some((set, index)) = self.find(asid, va) else {
+            self.stats.misses += 1;
+            return None;
+        };
+        // find succeeded, so the mask is not empty and its lowest bit is below 64.
+        let key_shift = self.shift_mask.trailing_zeros();
+        *hint = HitHint {
+            generation: self.generation,
+            asid,
+            key_shift: u8::try_from(key_shift).unwrap_or(63),
+            key: va.checked_shr(key_shift).unwrap_or(0),
+            set: u32::try_from(set).unwrap_or(NONE),
+            slot: u32::try_from(index).unwrap_or(NONE),
         };
         self.stats.hits += 1;
         self.touch(set, index);
         self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// The entry a lookup of `va` in `asid` would hit through `hint`, if the hint applies:
+    /// counts nothing and changes nothing, so a caller can decide before it commits to the
+    /// lookup with [`Tlb::count_hinted_hit`].
+    #[inline]
+    pub fn hinted(&self, asid: u16, va: u64, hint: &HitHint) -> Option<&TlbEntry<T>> {
+        if !self.hint_applies(asid, va, hint) {
+            return None;
+        }
+        self.slots.get(hint.slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Counts the hit that [`Tlb::hinted`] found and refreshes its replacement state: with it,
+    /// the same as [`Tlb::lookup_hinted`] (call it only right after `hinted` said `Some`).
+    #[inline]
+    pub fn count_hinted_hit(&mut self, hint: &HitHint) -> Option<&TlbEntry<T>> {
+        let (set, index) = (hint.set as usize, hint.slot as usize);
+        self.stats.lookups += 1;
+        self.stats.hits += 1;
+        self.touch(set, index);
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    fn hint_applies(&self, asid: u16, va: u64, hint: &HitHint) -> bool {
+        hint.generation == self.generation && hint.asid == asid && va >> hint.key_shift == hint.key
     }
 
     /// Like [`Tlb::lookup`] but changes nothing: for displays and consistency checks.

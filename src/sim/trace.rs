@@ -463,7 +463,7 @@ const NOT_HEX: u8 = 0xff;
 /// else (blanks, banners, `\r`, errors, odd spacing, a line not yet complete in the buffer)
 /// returns `None` and goes the general way to [`classify`], which accepts or refuses it with a
 /// reason; whatever this accepts, that parser reads the same way.
-#[inline]
+#[inline(always)]
 fn parse_lackey_fast(pending: &[u8]) -> Option<(AccessKind, u64, u32, usize)> {
     let (kind, rest) = match pending {
         [b'I', b' ', b' ', rest @ ..] => (AccessKind::Instr, rest),
@@ -495,24 +495,15 @@ fn parse_lackey_fast(pending: &[u8]) -> Option<(AccessKind, u64, u32, usize)> {
 }
 
 /// The value of the hex digits at the start of `bytes` and how many there are (more than 16
-/// overflow: the caller refuses those). Eight at a time where eight bytes are there: each
-/// byte is checked and converted with a table, then the nibbles are packed with shifts
-/// (SWAR), which avoids the loop's dependency chain of shifting one digit at a time.
+/// overflow: the caller refuses those). Eight bytes at a time where eight are there
+/// ([`hex_word`]), the rest one at a time through a table.
 #[inline]
 fn hex_prefix(bytes: &[u8]) -> (u64, usize) {
     let mut value = 0u64;
     let mut digits = 0;
-    while let Some(chunk) = bytes.get(digits..digits + 8) {
-        let mut nibbles = [0u8; 8];
-        let mut all_hex = true;
-        for (nibble, &byte) in nibbles.iter_mut().zip(chunk) {
-            *nibble = HEX_VALUES[usize::from(byte)];
-            all_hex &= *nibble != NOT_HEX;
-        }
-        if !all_hex {
-            break;
-        }
-        value = value << 32 | pack_nibbles(u64::from_be_bytes(nibbles));
+    while let Some(chunk) = bytes.get(digits..digits + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
+        let Some(part) = eight_hex_digits(u64::from_le_bytes(chunk)) else { break };
+        value = value << 32 | part;
         digits += 8;
         if digits > 16 {
             return (value, digits);
@@ -530,6 +521,36 @@ fn hex_prefix(bytes: &[u8]) -> (u64, usize) {
         }
     }
     (value, digits)
+}
+
+/// Every byte of a word.
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+/// The top bit of every byte of a word.
+const BYTE_TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// 0x80 in each byte of `word` that lies in `low..=high`, else 0 (every byte of `word` must be
+/// below 0x80, so that no addition carries into the next byte).
+#[inline]
+fn bytes_in_range(word: u64, low: u8, high: u8) -> u64 {
+    let at_least_low = word.wrapping_add(BYTE_ONES * u64::from(0x80 - low));
+    let above_high = word.wrapping_add(BYTE_ONES * u64::from(0x7f - high));
+    at_least_low & !above_high & BYTE_TOPS
+}
+
+/// The value of eight hex digits (`word`, loaded little-endian: the first byte is the lowest),
+/// or `None` if any byte is not one: checked and converted without a branch per byte (SWAR).
+#[inline]
+fn eight_hex_digits(word: u64) -> Option<u64> {
+    let ascii = !word & BYTE_TOPS;
+    let low7 = word & !BYTE_TOPS;
+    let digit = bytes_in_range(low7, b'0', b'9');
+    // Setting bit 5 folds A-F onto a-f, and nothing else onto them.
+    let letter = bytes_in_range(low7 | BYTE_ONES * 0x20, b'a', b'f');
+    if (digit | letter) & ascii != BYTE_TOPS {
+        return None;
+    }
+    let nibbles = (low7 & BYTE_ONES * 0x0f) + (letter >> 7) * 9;
+    Some(pack_nibbles(nibbles.swap_bytes()))
 }
 
 /// Eight nibbles, one per byte (most significant first), packed into 32 bits.
@@ -974,6 +995,24 @@ mod tests {
     }
 
     #[test]
+    fn eight_bytes_at_a_time_decode_like_the_table() {
+        // Every byte value at every position among hex digits: the word decoder agrees with
+        // the table, one digit at a time.
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                let mut bytes = *b"0f9aA7c3";
+                bytes[position] = byte;
+                let mut expected = Some(0u64);
+                for &b in &bytes {
+                    let nibble = HEX_VALUES[usize::from(b)];
+                    expected = expected.filter(|_| nibble != NOT_HEX).map(|v| v << 4 | u64::from(nibble));
+                }
+                assert_eq!(eight_hex_digits(u64::from_le_bytes(bytes)), expected, "{byte:#x} at {position}");
+            }
+        }
+    }
+
+    #[test]
     fn access_kinds_map_to_tlb_halves() {
         assert_eq!(AccessKind::Instr.class(), AccessClass::Instruction);
         for kind in [AccessKind::Load, AccessKind::Store, AccessKind::Modify] {
@@ -1025,8 +1064,12 @@ mod tests {
         }
 
         #[test]
-        fn hex_prefixes_decode_like_one_digit_at_a_time(value in proptest::num::u64::ANY, width in 1usize..20) {
-            let text = format!("{value:0width$x},");
+        fn hex_prefixes_decode_like_one_digit_at_a_time(
+            value in proptest::num::u64::ANY,
+            width in 1usize..20,
+            upper in proptest::bool::ANY,
+        ) {
+            let text = if upper { format!("{value:0width$X},") } else { format!("{value:0width$x},") };
             let (decoded, digits) = hex_prefix(text.as_bytes());
             if width <= 16 {
                 proptest::prop_assert_eq!((decoded, digits), (value, text.len() - 1));

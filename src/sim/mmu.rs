@@ -178,6 +178,7 @@ pub fn translate(
 /// Whether combined `rights` allow the access: the walk's final check, and the check a TLB hit
 /// makes with the rights cached in its entry (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U
 /// with SUM, R/W/X with MXR). `None` when the access is allowed.
+#[inline]
 pub fn check_rights(
     format: &PagingFormat,
     settings: &MmuSettings,

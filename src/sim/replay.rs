@@ -321,6 +321,9 @@ pub enum ReplayError {
     Locked { line: u64, process: String, va: u64 },
 }
 
+/// The replayer's [`HitHint`]s: the instruction fetches', then the two latest data pages'.
+type Hints = [HitHint; 3];
+
 /// Replays traces through a TLB in front of a machine's page tables.
 #[derive(Clone, Debug)]
 pub struct Replayer {
@@ -338,9 +341,9 @@ pub struct Replayer {
     os: Option<Os>,
     /// Processes (by name) that demand mapping and the OS model may not change.
     locked: Vec<String>,
-    /// Where the last hit of each access class was (instruction fetches, then data): a fetch
-    /// and a load interleave, so one hint each keeps both on the shortcut.
-    hints: [HitHint; 2],
+    /// Where the last hits were: instruction fetches, then the two latest data pages (a fetch
+    /// and a load interleave, and so do stack and heap accesses), so each keeps its shortcut.
+    hints: Hints,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -387,7 +390,7 @@ impl Replayer {
             details: Vec::with_capacity(MAX_DETAILED_PAGES),
             os: None,
             locked: Vec::new(),
-            hints: [HitHint::default(); 2],
+            hints: [HitHint::default(); 3],
         })
     }
 
@@ -562,12 +565,16 @@ impl Replayer {
         }
         let access = access_of(record.kind);
         let class = AccessClass::of(access);
-        let hint = match class {
-            AccessClass::Instruction => &self.hints[0],
-            AccessClass::Data => &self.hints[1],
-        };
         let tlb = self.tlb.get_mut(class);
-        let Some(cached) = tlb.hinted(tlb.current_asid(), record.addr, hint).map(TlbEntry::payload) else {
+        let asid = tlb.current_asid();
+        let candidates = match class {
+            AccessClass::Instruction => &self.hints[..1],
+            AccessClass::Data => &self.hints[1..],
+        };
+        let Some((hint, cached)) = candidates
+            .iter()
+            .find_map(|hint| tlb.hinted(asid, record.addr, hint).map(|entry| (hint, entry.payload())))
+        else {
             return false;
         };
         let refused =
@@ -723,7 +730,7 @@ impl Replayer {
 #[inline]
 fn lookup(
     tlbs: &mut Tlbs<CachedTranslation>,
-    hints: &mut [HitHint; 2],
+    hints: &mut Hints,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -746,7 +753,7 @@ fn lookup(
 #[inline]
 fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
-    hints: &mut [HitHint; 2],
+    hints: &mut Hints,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -773,9 +780,13 @@ fn lookup_in_tlb(
         result: PageResult::Mapped { pa: 0 },
         refused: false,
     };
+    // A data lookup that missed both hints replaces the older one.
     let hint = match class {
         AccessClass::Instruction => &mut hints[0],
-        AccessClass::Data => &mut hints[1],
+        AccessClass::Data => {
+            hints.swap(1, 2);
+            &mut hints[1]
+        }
     };
     if let Some(entry) = tlb.lookup_hinted(asid, va, hint) {
         counters.hits += 1;

@@ -644,7 +644,7 @@ impl<T> Tlb<T> {
     }
 
     /// Records a use of `index` (in `set`) for LRU and PLRU; FIFO and Random ignore hits.
-    #[inline]
+    #[inline(always)]
     fn touch(&mut self, set: usize, index: usize) {
         match self.config.policy {
             TlbPolicy::Lru => {

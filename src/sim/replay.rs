@@ -28,7 +28,7 @@
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
-use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
+use super::mmu::{self, AdUpdate, Mapped, Outcome, Request, Rights, WalkStep, check_rights};
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
@@ -886,36 +886,31 @@ fn walk(
     let mut os_rounds = 0;
     let Some(root) = machine.processes.get(process).map(|p| p.root) else { return walked };
     loop {
-        let request = Request { va, access, mode };
-        let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
-        let refs = u64::try_from(translation.steps.len()).unwrap_or(u64::MAX);
+        let (refs, outcome) = walk_once(machine, root, Request { va, access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
         walked.refs += refs;
-        match &translation.outcome {
-            Outcome::Mapped(mapped) => {
-                machine.apply_ad(&translation);
-                let dirty = leaf_dirty(&machine.format, &translation, mapped.leaf_level);
+        match outcome {
+            Ok((mapped, dirty)) => {
                 walked.result = PageResult::Mapped { pa: mapped.pa };
-                walked.fill = Some(CachedTranslation::new(mapped, dirty));
+                walked.fill = Some(CachedTranslation::new(&mapped, dirty));
                 return walked;
             }
-            Outcome::Fault(fault) => {
-                counters.count_fault(fault.kind);
-                walked.result = PageResult::Fault(fault.kind);
+            Err(kind) => {
+                counters.count_fault(kind);
+                walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles = os.as_deref().is_some_and(|os| os.handles(fault.kind));
-                    let would_map =
-                        os.is_none() && fault.kind == FaultKind::NotPresent && !walked.demand_mapped;
+                    let os_handles = os.as_deref().is_some_and(|os| os.handles(kind));
+                    let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(fault.kind)) {
+                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(kind)) {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;
                     }
-                    match os.handle_fault(machine, process, va, access, fault.kind) {
+                    match os.handle_fault(machine, process, va, access, kind) {
                         Ok(handled) => {
                             if handled.resolution.loads_page() {
                                 counters.demand_maps += 1;
@@ -932,10 +927,7 @@ fn walk(
                         }
                     }
                 }
-                if fault.kind != FaultKind::NotPresent
-                    || resolve != Resolve::DemandMap
-                    || walked.demand_mapped
-                {
+                if kind != FaultKind::NotPresent || resolve != Resolve::DemandMap || walked.demand_mapped {
                     return walked;
                 }
                 let page = machine.format.page_size();
@@ -957,11 +949,50 @@ fn walk(
     }
 }
 
+/// One walk for replay: the entries it read and, when it reached a page, the page and its dirty
+/// bit after the walk's accessed/dirty writes, which are applied. Uses the allocation-free
+/// [`mmu::translate_fast`] (the same walk as [`mmu::translate`], checked by a test).
+fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result<(Mapped, bool), FaultKind>) {
+    let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
+    if let Some(fast) = mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request) {
+        let refs = count(fast.steps());
+        return match fast.outcome {
+            Ok(mapped) => {
+                apply_ad_updates(machine, fast.ad_updates());
+                let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                (refs, Ok((mapped, dirty)))
+            }
+            Err(kind) => (refs, Err(kind)),
+        };
+    }
+    let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
+    let refs = count(&translation.steps);
+    match translation.outcome {
+        Outcome::Mapped(mapped) => {
+            machine.apply_ad(&translation);
+            let dirty =
+                leaf_dirty(&machine.format, &translation.steps, &translation.ad_updates, mapped.leaf_level);
+            (refs, Ok((mapped, dirty)))
+        }
+        Outcome::Fault(fault) => (refs, Err(fault.kind)),
+    }
+}
+
+/// [`Machine::apply_ad`] for a fast walk's writes: each is made only if the entry still holds
+/// what the walk read.
+fn apply_ad_updates(machine: &mut Machine, updates: &[AdUpdate]) {
+    let bytes = machine.format.pte_bytes;
+    for update in updates {
+        if machine.mem.read_le(update.entry_addr, bytes) == Ok(update.old) {
+            let _ = machine.mem.write_le(update.entry_addr, bytes, update.new);
+        }
+    }
+}
+
 /// The leaf's dirty bit after the walk's own updates; formats without one never need an assist.
-fn leaf_dirty(format: &PagingFormat, translation: &mmu::Translation, leaf_level: usize) -> bool {
-    let Some(leaf) = translation.steps.iter().rev().find(|step| step.leaf) else { return true };
-    let raw = translation
-        .ad_updates
+fn leaf_dirty(format: &PagingFormat, steps: &[WalkStep], updates: &[AdUpdate], leaf_level: usize) -> bool {
+    let Some(leaf) = steps.iter().rev().find(|step| step.leaf) else { return true };
+    let raw = updates
         .iter()
         .find(|update| update.entry_addr == leaf.entry_addr)
         .map_or(leaf.raw, |update| update.new);

@@ -12,6 +12,7 @@
 
 use super::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -285,12 +286,28 @@ fn index_key(vpn: u64, shift: u8) -> u64 {
     vpn ^ u64::from(shift) << 58
 }
 
-/// Changes of any TLB's contents, so that a [`HitHint`] names one state of one TLB: a hint from
-/// one TLB never matches another (a clone shares the state it was cloned with, until it changes).
-static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+/// Changes of any TLB's contents are numbered uniquely, so that a [`HitHint`] names one state of
+/// one TLB: a hint from one TLB never matches another (a clone shares the state it was cloned
+/// with, until either changes). Each thread takes numbers in blocks, so a change costs no
+/// atomic operation.
+static GENERATION_BLOCKS: AtomicU64 = AtomicU64::new(1);
+const GENERATION_BLOCK: u64 = 1 << 20;
+
+thread_local! {
+    /// The next number this thread hands out, and the end of its block.
+    static GENERATIONS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
 
 fn next_generation() -> u64 {
-    GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1
+    GENERATIONS.with(|cell| {
+        let (mut next, mut end) = cell.get();
+        if next == end {
+            next = GENERATION_BLOCKS.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
+            end = next.saturating_add(GENERATION_BLOCK);
+        }
+        cell.set((next + 1, end));
+        next
+    })
 }
 
 /// What the caller of [`Tlb::lookup_hinted`] keeps between lookups: where the last hit was
@@ -324,9 +341,14 @@ pub struct Tlb<T> {
     tag_meta: Vec<u32>,
     /// Per set, occupied ways.
     occupied: Vec<u32>,
-    /// LRU and FIFO: each set's slots from the next victim (`oldest`) to the last used or
-    /// filled (`newest`), linked through `older`/`newer`. A list, rather than stamps to compare,
-    /// makes a wide set's victim as cheap as a narrow one's.
+    /// LRU and FIFO in narrow sets: per slot, its last use (LRU) or fill (FIFO), from `clock`;
+    /// the victim has the oldest stamp of its set.
+    stamps: Vec<u64>,
+    clock: u64,
+    /// LRU and FIFO in wide sets (`ordered`): each set's slots from the next victim (`oldest`)
+    /// to the last used or filled (`newest`), linked through `older`/`newer`. A list, rather
+    /// than stamps to compare, makes a wide set's victim as cheap as a narrow one's.
+    ordered: bool,
     older: Vec<u32>,
     newer: Vec<u32>,
     oldest: Vec<u32>,
@@ -350,9 +372,19 @@ pub struct Tlb<T> {
 impl<T: Clone> Tlb<T> {
     /// An empty TLB, or the reason the configuration is unusable.
     pub fn new(config: TlbConfig) -> Result<Self, TlbConfigError> {
+        let wide = config.ways > SCAN_WAYS;
+        Self::build(config, wide)
+    }
+
+    /// A TLB whose sets are found through the index and ordered by lists when `wide`, else
+    /// scanned and stamped (the tests compare both on the same shapes).
+    fn build(config: TlbConfig, wide: bool) -> Result<Self, TlbConfigError> {
         let sets = config.validate()?;
         let plru_len = if config.policy == TlbPolicy::Plru { config.entries } else { 0 };
-        let index = (config.ways > SCAN_WAYS).then(PageIndex::default);
+        let index = wide.then(PageIndex::default);
+        let ordered = wide && matches!(config.policy, TlbPolicy::Lru | TlbPolicy::Fifo);
+        let list_len = if ordered { config.entries } else { 0 };
+        let heads = if ordered { sets } else { 0 };
         Ok(Self {
             sets,
             // Cannot fail (sets <= MAX_TLB_ENTRIES); a zero mask would still be in bounds.
@@ -361,12 +393,15 @@ impl<T: Clone> Tlb<T> {
             tag_vpns: vec![0; config.entries],
             tag_meta: vec![0; config.entries],
             occupied: vec![0; sets],
-            older: vec![NONE; config.entries],
-            newer: vec![NONE; config.entries],
-            oldest: vec![NONE; sets],
-            newest: vec![NONE; sets],
+            stamps: if ordered { Vec::new() } else { vec![0; config.entries] },
+            clock: 0,
+            ordered,
+            older: vec![NONE; list_len],
+            newer: vec![NONE; list_len],
+            oldest: vec![NONE; heads],
+            newest: vec![NONE; heads],
             index,
-            chain: vec![NONE; config.entries],
+            chain: vec![NONE; if wide { config.entries } else { 0 }],
             plru_bits: vec![false; plru_len],
             rng: SplitMix64::new(config.seed),
             shift_mask: 0,
@@ -643,14 +678,40 @@ impl<T> Tlb<T> {
         None
     }
 
+    /// The lowest slot in `vpn`'s index chain that `accept` takes.
+    fn lowest_indexed(
+        &self,
+        index: &PageIndex,
+        vpn: u64,
+        shift: u8,
+        accept: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut at = index.get(&index_key(vpn, shift)).copied().unwrap_or(NONE);
+        let mut lowest = None;
+        for _ in 0..self.slots.len() {
+            let Some(slot) = usize::try_from(at).ok().filter(|_| at != NONE) else { break };
+            if self.tag_vpns.get(slot) == Some(&vpn) && accept(slot) && lowest.is_none_or(|low| slot < low) {
+                lowest = Some(slot);
+            }
+            at = self.chain.get(slot).copied().unwrap_or(NONE);
+        }
+        lowest
+    }
+
     /// Records a use of `index` (in `set`) for LRU and PLRU; FIFO and Random ignore hits.
     #[inline(always)]
     fn touch(&mut self, set: usize, index: usize) {
         match self.config.policy {
-            TlbPolicy::Lru => {
+            TlbPolicy::Lru if self.ordered => {
                 if self.newest.get(set).is_some_and(|&newest| newest as usize != index) {
                     self.unlink(set, index);
                     self.link_newest(set, index);
+                }
+            }
+            TlbPolicy::Lru => {
+                if let Some(stamp) = self.stamps.get_mut(index) {
+                    self.clock += 1;
+                    *stamp = self.clock;
                 }
             }
             TlbPolicy::Plru => {
@@ -675,7 +736,9 @@ impl<T> Tlb<T> {
             self.slots.get(slot).and_then(Option::as_ref).is_some_and(|old| self.same_tag(old, entry))
         };
         if let Some(index) = &self.index {
-            if let Some(slot) = self.find_indexed(index, entry.vpn, entry.page_shift, same) {
+            // Several entries may share the tag (one per ASID) when a global one comes in: the
+            // lowest way wins, as in the scan.
+            if let Some(slot) = self.lowest_indexed(index, entry.vpn, entry.page_shift, same) {
                 return Placement::SameTag(slot - base);
             }
             if self.occupied.get(set).is_some_and(|&count| count as usize >= ways) {
@@ -716,11 +779,19 @@ impl<T> Tlb<T> {
         let ways = self.config.ways;
         match self.config.policy {
             // The head of the set's list: least recently used for LRU, first filled for FIFO.
-            TlbPolicy::Lru | TlbPolicy::Fifo => self
+            TlbPolicy::Lru | TlbPolicy::Fifo if self.ordered => self
                 .oldest
                 .get(set)
                 .and_then(|&oldest| (oldest as usize).checked_sub(base))
                 .filter(|&way| way < ways)
+                .unwrap_or(0),
+            // Both keep the oldest stamp: last use for LRU, fill time for FIFO.
+            TlbPolicy::Lru | TlbPolicy::Fifo => self
+                .stamps
+                .get(base..base + ways)
+                .and_then(|stamps| {
+                    stamps.iter().enumerate().min_by_key(|&(_, stamp)| *stamp).map(|(way, _)| way)
+                })
                 .unwrap_or(0),
             TlbPolicy::Random => self.rng.below(ways),
             TlbPolicy::Plru => self.plru_victim(set),
@@ -752,8 +823,11 @@ impl<T> Tlb<T> {
             }
             *head = as_u32;
         }
-        if matches!(self.config.policy, TlbPolicy::Lru | TlbPolicy::Fifo) {
+        if self.ordered {
             self.link_newest(set, index);
+        } else if let Some(stamp) = self.stamps.get_mut(index) {
+            self.clock += 1;
+            *stamp = self.clock;
         }
         self.generation = next_generation();
         previous
@@ -762,7 +836,6 @@ impl<T> Tlb<T> {
     /// Empties slot `index` of `set`; returns what was there.
     fn take(&mut self, set: usize, index: usize) -> Option<TlbEntry<T>> {
         let old = self.slots.get_mut(index)?.take()?;
-        self.generation = next_generation();
         if let (Some(tag), Some(meta)) = (self.tag_vpns.get_mut(index), self.tag_meta.get_mut(index)) {
             *tag = 0;
             *meta = 0;
@@ -771,10 +844,11 @@ impl<T> Tlb<T> {
         if let Some(count) = self.occupied.get_mut(set) {
             *count -= 1;
         }
-        if matches!(self.config.policy, TlbPolicy::Lru | TlbPolicy::Fifo) {
+        if self.ordered {
             self.unlink(set, index);
         }
         self.unindex(index, index_key(old.vpn, old.page_shift));
+        self.generation = next_generation();
         Some(old)
     }
 
@@ -1566,6 +1640,54 @@ mod tests {
             let mut tlb = tlb(capacity, capacity, TlbPolicy::Lru);
             let hits: Vec<bool> = pages.iter().map(|&page| access(&mut tlb, page).0).collect();
             proptest::prop_assert_eq!(hits, lru_model(capacity, &pages));
+        }
+
+        #[test]
+        fn indexed_and_scanned_sets_behave_the_same(
+            ops in proptest::collection::vec(op(), 0..300),
+            policy in proptest::sample::select(vec![
+                TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru,
+            ]),
+            ways in proptest::sample::select(vec![1usize, 2, 4, 8]),
+            asid_tagging in proptest::bool::ANY,
+        ) {
+            // The index, the use-order lists and the hint are exact: a TLB built with them and
+            // one built without must give the same results, victims and contents.
+            let config = TlbConfig { entries: 8, ways, policy, seed: 5, asid_tagging };
+            let mut scanned: Tlb<u64> = Tlb::build(config.clone(), false).expect("valid");
+            let mut indexed: Tlb<u64> = Tlb::build(config, true).expect("valid");
+            let mut hint = HitHint::default();
+            for (step, op) in ops.into_iter().enumerate() {
+                let tag = u64::try_from(step).unwrap_or(u64::MAX);
+                match op {
+                    Op::Insert { asid, va, shift, global } => {
+                        let entry = TlbEntry::new(asid, va, shift, global, tag).expect("valid");
+                        proptest::prop_assert_eq!(scanned.insert(entry.clone()), indexed.insert(entry));
+                    }
+                    Op::Lookup { asid, va } => {
+                        let expected = scanned.lookup(asid, va).cloned();
+                        proptest::prop_assert_eq!(indexed.lookup_hinted(asid, va, &mut hint).cloned(), expected);
+                    }
+                    Op::InvalidatePage { va, asid } => {
+                        proptest::prop_assert_eq!(scanned.invalidate_page(va, asid), indexed.invalidate_page(va, asid));
+                    }
+                    Op::InvalidateAsid(asid) => {
+                        proptest::prop_assert_eq!(scanned.invalidate_asid(asid), indexed.invalidate_asid(asid));
+                    }
+                    Op::FlushNonGlobal => {
+                        proptest::prop_assert_eq!(scanned.flush_non_global(), indexed.flush_non_global());
+                    }
+                    Op::Switch(asid) => {
+                        proptest::prop_assert_eq!(scanned.switch_asid(asid), indexed.switch_asid(asid));
+                    }
+                }
+                let layout = |tlb: &Tlb<u64>| -> Vec<(usize, usize, u64)> {
+                    tlb.entries().map(|slot| (slot.set, slot.way, *slot.entry.payload())).collect()
+                };
+                proptest::prop_assert_eq!(layout(&scanned), layout(&indexed));
+                proptest::prop_assert_eq!(scanned.stats(), indexed.stats());
+                proptest::prop_assert_eq!(scanned.len(), indexed.len());
+            }
         }
 
         #[test]

@@ -12,7 +12,6 @@
 
 use super::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -286,28 +285,12 @@ fn index_key(vpn: u64, shift: u8) -> u64 {
     vpn ^ u64::from(shift) << 58
 }
 
-/// Changes of any TLB's contents are numbered uniquely, so that a [`HitHint`] names one state of
-/// one TLB: a hint from one TLB never matches another (a clone shares the state it was cloned
-/// with, until either changes). Each thread takes numbers in blocks, so a change costs no
-/// atomic operation.
-static GENERATION_BLOCKS: AtomicU64 = AtomicU64::new(1);
-const GENERATION_BLOCK: u64 = 1 << 20;
+/// Every TLB value (a clone too) gets its own number, so that a [`HitHint`] taken from one
+/// never applies to another; within one, `generation` counts the changes of its slots.
+static TLB_IDS: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
-    /// The next number this thread hands out, and the end of its block.
-    static GENERATIONS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-fn next_generation() -> u64 {
-    GENERATIONS.with(|cell| {
-        let (mut next, mut end) = cell.get();
-        if next == end {
-            next = GENERATION_BLOCKS.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
-            end = next.saturating_add(GENERATION_BLOCK);
-        }
-        cell.set((next + 1, end));
-        next
-    })
+fn next_id() -> u64 {
+    TLB_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// What the caller of [`Tlb::lookup_hinted`] keeps between lookups: where the last hit was
@@ -316,7 +299,8 @@ fn next_generation() -> u64 {
 /// still updates the replacement state, so the results are exactly those of a full lookup.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HitHint {
-    /// The TLB state the hint belongs to; 0 is no state.
+    /// The TLB the hint belongs to (0: none) and the state of its slots.
+    id: u64,
     generation: u64,
     asid: u16,
     key_shift: u8,
@@ -326,7 +310,7 @@ pub struct HitHint {
 }
 
 /// A set-associative TLB caching payloads of type `T`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Tlb<T> {
     config: TlbConfig,
     sets: usize,
@@ -365,8 +349,42 @@ pub struct Tlb<T> {
     shift_counts: [u32; 64],
     current_asid: u16,
     stats: TlbStats,
-    /// Changes with every change of the slots (see [`HitHint`]).
+    /// This TLB's own number, and a count of the changes of its slots (see [`HitHint`]).
+    id: u64,
     generation: u64,
+}
+
+/// A clone is another TLB: it gets its own number, so hints taken from the original do not
+/// apply to it (they would still be right, but a hint must name one TLB to be checkable).
+impl<T: Clone> Clone for Tlb<T> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            sets: self.sets,
+            set_mask: self.set_mask,
+            slots: self.slots.clone(),
+            tag_vpns: self.tag_vpns.clone(),
+            tag_meta: self.tag_meta.clone(),
+            occupied: self.occupied.clone(),
+            stamps: self.stamps.clone(),
+            clock: self.clock,
+            ordered: self.ordered,
+            older: self.older.clone(),
+            newer: self.newer.clone(),
+            oldest: self.oldest.clone(),
+            newest: self.newest.clone(),
+            index: self.index.clone(),
+            chain: self.chain.clone(),
+            plru_bits: self.plru_bits.clone(),
+            rng: self.rng.clone(),
+            shift_mask: self.shift_mask,
+            shift_counts: self.shift_counts,
+            current_asid: self.current_asid,
+            stats: self.stats,
+            id: next_id(),
+            generation: self.generation,
+        }
+    }
 }
 
 impl<T: Clone> Tlb<T> {
@@ -408,7 +426,8 @@ impl<T: Clone> Tlb<T> {
             shift_counts: [0; 64],
             current_asid: 0,
             stats: TlbStats::default(),
-            generation: next_generation(),
+            id: next_id(),
+            generation: 1,
             config,
         })
     }
@@ -478,6 +497,7 @@ impl<T> Tlb<T> {
         // find succeeded, so the mask is not empty and its lowest bit is below 64.
         let key_shift = self.shift_mask.trailing_zeros();
         *hint = HitHint {
+            id: self.id,
             generation: self.generation,
             asid,
             key_shift: u8::try_from(key_shift).unwrap_or(63),
@@ -514,7 +534,10 @@ impl<T> Tlb<T> {
 
     #[inline]
     fn hint_applies(&self, asid: u16, va: u64, hint: &HitHint) -> bool {
-        hint.generation == self.generation && hint.asid == asid && va >> hint.key_shift == hint.key
+        hint.id == self.id
+            && hint.generation == self.generation
+            && hint.asid == asid
+            && va >> hint.key_shift == hint.key
     }
 
     /// Like [`Tlb::lookup`] but changes nothing: for displays and consistency checks.
@@ -533,16 +556,19 @@ impl<T> Tlb<T> {
             Placement::Free(way) => (way, false),
             Placement::Full => (self.victim_way(set, base), false),
         };
-        let global = entry.global;
-        let previous = self.put(set, base + way, entry);
+        if refill && entry.global {
+            self.drop_shadowed(set, base, way, &entry);
+        }
+        let index = base + way;
+        self.account_new(set, index, &entry);
         if self.config.policy == TlbPolicy::Plru {
             self.plru_touch(set, way);
         }
+        // The old entry moves once, straight out (moving it through helpers cost more than the
+        // rest of a fill: partial copies that the CPU cannot forward).
+        let previous = self.slots.get_mut(index).and_then(|slot| slot.replace(entry));
         // Overwriting the same translation is a refill, not an eviction.
         if refill {
-            if global {
-                self.drop_shadowed(set, base, way);
-            }
             return None;
         }
         if previous.is_some() {
@@ -580,7 +606,7 @@ impl<T> Tlb<T> {
                         && entry.vpn == vpn
                         && asid.is_none_or(|a| !entry.global && (!tagging || entry.asid == a))
                 });
-                if doomed && self.take(set, index).is_some() {
+                if doomed && self.take(set, index) {
                     removed += 1;
                 }
             }
@@ -762,13 +788,15 @@ impl<T> Tlb<T> {
     }
 
     /// A global fill supersedes every address space's copy of its page, and several may be
-    /// cached: remove those besides the one just overwritten so no lookup sees two entries.
-    fn drop_shadowed(&mut self, set: usize, base: usize, kept_way: usize) {
+    /// cached: remove those besides the one about to be overwritten (in `kept_way`, by `kept`)
+    /// so that no lookup sees two entries.
+    fn drop_shadowed(&mut self, set: usize, base: usize, kept_way: usize, kept: &TlbEntry<T>) {
         for way in (0..self.config.ways).filter(|&way| way != kept_way) {
-            let shadowed = match (self.slots.get(base + kept_way), self.slots.get(base + way)) {
-                (Some(Some(kept)), Some(Some(other))) => self.same_tag(other, kept),
-                _ => false,
-            };
+            let shadowed = self
+                .slots
+                .get(base + way)
+                .and_then(Option::as_ref)
+                .is_some_and(|other| self.same_tag(other, kept));
             if shadowed {
                 self.take(set, base + way);
             }
@@ -798,26 +826,26 @@ impl<T> Tlb<T> {
         }
     }
 
-    /// Stores `entry` in slot `index` of `set`, the newest of its set; returns what was there.
-    fn put(&mut self, set: usize, index: usize, entry: TlbEntry<T>) -> Option<TlbEntry<T>> {
-        let previous = self.take(set, index);
+    /// Does the bookkeeping of storing `entry` in slot `index` of `set` (the newest of its set)
+    /// in place of what is there: everything but the slot itself, which the caller writes.
+    fn account_new(&mut self, set: usize, index: usize, entry: &TlbEntry<T>) {
+        if !self.forget_slot(set, index) {
+            self.generation = self.generation.wrapping_add(1);
+        }
         let shift = entry.page_shift;
         let any_asid = entry.global || !self.config.asid_tagging;
         let meta = wanted_meta(shift, entry.asid) | if any_asid { META_ANY_ASID } else { 0 };
-        let key = index_key(entry.vpn, shift);
         if let (Some(tag), Some(slot_meta)) = (self.tag_vpns.get_mut(index), self.tag_meta.get_mut(index)) {
             *tag = entry.vpn;
             *slot_meta = meta;
         }
-        let Some(slot) = self.slots.get_mut(index) else { return previous };
-        *slot = Some(entry);
         self.remember_shift(shift);
         if let Some(count) = self.occupied.get_mut(set) {
             *count += 1;
         }
         let as_u32 = u32::try_from(index).unwrap_or(NONE);
         if let Some(index_map) = &mut self.index {
-            let head = index_map.entry(key).or_insert(NONE);
+            let head = index_map.entry(index_key(entry.vpn, shift)).or_insert(NONE);
             if let Some(next) = self.chain.get_mut(index) {
                 *next = *head;
             }
@@ -829,27 +857,42 @@ impl<T> Tlb<T> {
             self.clock += 1;
             *stamp = self.clock;
         }
-        self.generation = next_generation();
-        previous
     }
 
-    /// Empties slot `index` of `set`; returns what was there.
-    fn take(&mut self, set: usize, index: usize) -> Option<TlbEntry<T>> {
-        let old = self.slots.get_mut(index)?.take()?;
+    /// Empties slot `index` of `set`; returns whether it held an entry.
+    fn take(&mut self, set: usize, index: usize) -> bool {
+        let held = self.forget_slot(set, index);
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = None;
+        }
+        held
+    }
+
+    /// Undoes the bookkeeping of the entry in slot `index` of `set` (tags, sizes, occupancy,
+    /// order, index), leaving the entry itself in place; returns whether there was one.
+    fn forget_slot(&mut self, set: usize, index: usize) -> bool {
+        let Some((shift, key)) = self
+            .slots
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|old| (old.page_shift, index_key(old.vpn, old.page_shift)))
+        else {
+            return false;
+        };
+        self.generation = self.generation.wrapping_add(1);
         if let (Some(tag), Some(meta)) = (self.tag_vpns.get_mut(index), self.tag_meta.get_mut(index)) {
             *tag = 0;
             *meta = 0;
         }
-        self.forget_shift(old.page_shift);
+        self.forget_shift(shift);
         if let Some(count) = self.occupied.get_mut(set) {
             *count -= 1;
         }
         if self.ordered {
             self.unlink(set, index);
         }
-        self.unindex(index, index_key(old.vpn, old.page_shift));
-        self.generation = next_generation();
-        Some(old)
+        self.unindex(index, key);
+        true
     }
 
     /// Removes slot `index` from the chain of `key`.
@@ -982,7 +1025,7 @@ impl<T> Tlb<T> {
         let mut removed = 0;
         for index in 0..self.slots.len() {
             if self.slots.get(index).and_then(Option::as_ref).is_some_and(&doomed)
-                && self.take(index / ways, index).is_some()
+                && self.take(index / ways, index)
             {
                 removed += 1;
             }

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// How many pages of one record [`StepOutcome::pages`] details (a record may touch millions).
@@ -293,6 +294,19 @@ pub struct StepOutcome<'a> {
     pub pages: &'a [PageOutcome],
 }
 
+/// Records [`Replayer::run_to_end`] replays between two progress reports (and cancel checks):
+/// a few milliseconds of work.
+pub const PROGRESS_RECORDS: u64 = 1 << 16;
+
+/// How [`Replayer::run_to_end`] ended, with the records it replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The trace ended.
+    Finished { records: u64 },
+    /// `cancel` was set; the trace may go on from here.
+    Cancelled { records: u64 },
+}
+
 /// A record named a process the lab does not have.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("the trace names process {0:?}, which the lab does not have")]
@@ -544,6 +558,33 @@ impl Replayer {
             done += 1;
         }
         Ok(done)
+    }
+
+    /// Replays the rest of the trace at full speed, in slices of [`PROGRESS_RECORDS`]: after
+    /// each, `progress` gets the records replayed so far, and a set `cancel` stops the run
+    /// there (it is read between slices). For a "Run to end" on a background thread, which
+    /// owns the replayer, machine and reader meanwhile and hands them back at the end.
+    /// A bad record stops the run with the same error as [`Replayer::run`]; the records before
+    /// it stay replayed.
+    pub fn run_to_end<R: BufRead>(
+        &mut self,
+        machine: &mut Machine,
+        trace: &mut TraceReader<R>,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(u64),
+    ) -> Result<RunEnd, ReplayError> {
+        let mut records = 0;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(RunEnd::Cancelled { records });
+            }
+            let done = self.run_some(machine, trace, PROGRESS_RECORDS)?;
+            records += done;
+            progress(records);
+            if done < PROGRESS_RECORDS {
+                return Ok(RunEnd::Finished { records });
+            }
+        }
     }
 
     /// The common record of a run in a few instructions: one page, in the page of the last hit
@@ -1072,6 +1113,35 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+    }
+
+    #[test]
+    fn run_to_end_reports_progress_and_stops_when_cancelled() {
+        let format = presets::by_name("x86-64").expect("preset");
+        let records = PROGRESS_RECORDS * 2 + 5;
+        let text: String =
+            (0..records).map(|i| format!("I  {:08x},4\n", 0x40_0000 + (i % 64) * 0x1000)).collect();
+        let config = ReplayConfig { demand_map: true, ..ReplayConfig::default() };
+
+        let mut machine = Machine::new(format.clone(), 1 << 24).expect("machine");
+        let mut replayer = Replayer::new(config.clone()).expect("tlb");
+        let mut trace = TraceReader::new(text.as_bytes());
+        let mut reports = Vec::new();
+        let end = replayer.run_to_end(&mut machine, &mut trace, &AtomicBool::new(false), |n| reports.push(n));
+        assert_eq!(end.expect("valid trace"), RunEnd::Finished { records });
+        assert_eq!(reports, vec![PROGRESS_RECORDS, PROGRESS_RECORDS * 2, records]);
+
+        // The same counts as one plain run.
+        let mut plain_machine = Machine::new(format, 1 << 24).expect("machine");
+        let mut plain = Replayer::new(config).expect("tlb");
+        plain.run(&mut plain_machine, &mut TraceReader::new(text.as_bytes())).expect("valid trace");
+        assert_eq!(replayer.stats(&machine), plain.stats(&plain_machine));
+
+        // Cancelled before the first slice: nothing replayed, and the trace can go on.
+        let mut trace = TraceReader::new(text.as_bytes());
+        let end = replayer.run_to_end(&mut machine, &mut trace, &AtomicBool::new(true), |_| {});
+        assert_eq!(end.expect("no error"), RunEnd::Cancelled { records: 0 });
+        assert_eq!(replayer.run_some(&mut machine, &mut trace, 3).expect("valid"), 3);
     }
 
     #[test]

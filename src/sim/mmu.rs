@@ -179,14 +179,21 @@ pub fn translate(
 /// Formats with more levels than this are walked by [`translate`] only.
 pub const MAX_FAST_LEVELS: usize = 8;
 
-/// What [`translate_fast`] returns: the steps and A/D writes of [`translate`], kept in fixed
-/// arrays (no allocation), and the outcome without what only a display needs (the fault's
-/// report, the byte at the physical address).
+/// What [`translate_fast`] fills in: the steps and A/D writes of [`translate`], kept in fixed
+/// arrays (no allocation; the caller reuses one value, so they are not even copied), and the
+/// outcome without what only a display needs (the fault's report, the byte at the physical
+/// address).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FastTranslation {
     store: Fixed,
     /// The page reached (its `value` is always `None`), or the fault's kind.
     pub outcome: Result<Mapped, FaultKind>,
+}
+
+impl Default for FastTranslation {
+    fn default() -> Self {
+        Self { store: Fixed::default(), outcome: Err(FaultKind::NotPresent) }
+    }
 }
 
 impl FastTranslation {
@@ -202,26 +209,29 @@ impl FastTranslation {
 }
 
 /// [`translate`] for replay's misses: the same walk, step for step, with its steps and writes in
-/// fixed arrays instead of vectors and without reading the byte at the physical address or
-/// building the fault's report. `None` for a format of more than [`MAX_FAST_LEVELS`] levels
-/// (then call [`translate`]). A test checks both agree on every access of the sort trace.
+/// fixed arrays instead of vectors (in `out`, which the caller reuses) and without reading the
+/// byte at the physical address or building the fault's report. Returns false, leaving `out`
+/// alone, for a format of more than [`MAX_FAST_LEVELS`] levels (then call [`translate`]).
+/// A test checks both agree on every access of the sort trace.
 pub fn translate_fast(
     mem: &PhysMem,
     format: &PagingFormat,
     root: u64,
     settings: &MmuSettings,
     request: Request,
-) -> Option<FastTranslation> {
+    out: &mut FastTranslation,
+) -> bool {
     if format.levels.len() > MAX_FAST_LEVELS {
-        return None;
+        return false;
     }
-    let mut walk = Walk { mem, format, settings, request, store: Fixed::default() };
-    let outcome = walk.run(root).map_err(|(kind, _)| kind);
-    let mut store = walk.store;
-    if outcome.is_err() {
-        store.update_count = 0;
+    out.store.step_count = 0;
+    out.store.update_count = 0;
+    let mut walk = Walk { mem, format, settings, request, store: &mut out.store };
+    out.outcome = walk.run(root).map_err(|(kind, _)| kind);
+    if out.outcome.is_err() {
+        out.store.update_count = 0;
     }
-    Some(FastTranslation { store, outcome })
+    true
 }
 
 /// Where a walk keeps the entries it read and the A/D writes it makes.
@@ -291,7 +301,7 @@ impl Default for Fixed {
     }
 }
 
-impl WalkStore for Fixed {
+impl WalkStore for &mut Fixed {
     const READS_VALUE: bool = false;
 
     // The walk reads at most one entry per level and writes at most one per entry read, and

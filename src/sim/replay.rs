@@ -28,7 +28,7 @@
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
-use super::mmu::{self, AdUpdate, Mapped, Outcome, Request, Rights, WalkStep, check_rights};
+use super::mmu::{self, AdUpdate, FastTranslation, Mapped, Outcome, Request, Rights, WalkStep, check_rights};
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
@@ -995,7 +995,8 @@ fn walk(
 /// [`mmu::translate_fast`] (the same walk as [`mmu::translate`], checked by a test).
 fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result<(Mapped, bool), FaultKind>) {
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
-    if let Some(fast) = mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request) {
+    let mut fast = FastTranslation::default();
+    if mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request, &mut fast) {
         let refs = count(fast.steps());
         return match fast.outcome {
             Ok(mapped) => {

@@ -497,7 +497,7 @@ fn parse_lackey_fast(pending: &[u8]) -> Option<(AccessKind, u64, u32, usize)> {
 /// The value of the hex digits at the start of `bytes` and how many there are (more than 16
 /// overflow: the caller refuses those). Eight bytes at a time where eight are there
 /// ([`hex_word`]), the rest one at a time through a table.
-#[inline]
+#[inline(always)]
 fn hex_prefix(bytes: &[u8]) -> (u64, usize) {
     let mut value = 0u64;
     let mut digits = 0;

@@ -74,7 +74,7 @@ fn hinted_hit_path(c: &mut Criterion) {
                 let mut sum = 0u64;
                 for i in 0..BATCH {
                     let page = (i / 8 * 7) % resident;
-                    let va = page << PAGE_SHIFT | (i % 8) * 64;
+                    let va = (page << PAGE_SHIFT) | ((i % 8) * 64);
                     if let Some(hit) = tlb.lookup_hinted(0, black_box(va), &mut hint) {
                         sum = sum.wrapping_add(*hit.payload());
                     }

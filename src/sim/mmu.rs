@@ -75,7 +75,7 @@ pub struct Rights {
 }
 
 /// One entry read by the walk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalkStep {
     pub level: usize,
     pub index: u64,
@@ -576,7 +576,7 @@ impl<S: WalkStore> Walk<'_, S> {
             }
             Arch::X86 | Arch::Generic => {
                 for at in 0..self.store.steps().len() {
-                    let Some(step) = self.store.steps().get(at).copied() else { break };
+                    let Some(step) = self.store.steps().get(at).cloned() else { break };
                     let mut new = f.with(step.raw, Role::Accessed, step.level, 1);
                     if step.leaf && write {
                         new = f.with(new, Role::Dirty, step.level, 1);

@@ -169,7 +169,8 @@ type Sniffed<R> = Chain<Take<Cursor<[u8; 2]>>, R>;
 #[derive(Debug)]
 pub enum TraceInput<R: BufRead> {
     Plain(Sniffed<R>),
-    Gzip(BufReader<MultiGzDecoder<Sniffed<R>>>),
+    /// Boxed: the inflate state is large, and a reader holds one input for its whole life.
+    Gzip(Box<BufReader<MultiGzDecoder<Sniffed<R>>>>),
     /// Gzip inflated on a second thread ([`TraceInput::detect_pipelined`]).
     Pipelined(BufReader<pipe::Inflated>),
 }
@@ -192,7 +193,7 @@ impl<R: BufRead> TraceInput<R> {
         let head = Cursor::new(magic).take(u64::try_from(filled).unwrap_or(0));
         let sniffed = head.chain(input);
         Ok(if is_gzip {
-            Self::Gzip(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(sniffed)))
+            Self::Gzip(Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(sniffed))))
         } else {
             Self::Plain(sniffed)
         })
@@ -211,7 +212,7 @@ impl<R: BufRead + Send + 'static> TraceInput<R> {
             // Nothing was read through the BufReader yet, so unwrapping it loses no bytes.
             Self::Gzip(decoder) => match pipe::Inflated::spawn(decoder.into_inner()) {
                 Ok(inflated) => Self::Pipelined(BufReader::with_capacity(pipe::CHUNK_BYTES, inflated)),
-                Err(decoder) => Self::Gzip(BufReader::with_capacity(1 << 16, decoder)),
+                Err(decoder) => Self::Gzip(Box::new(BufReader::with_capacity(1 << 16, decoder))),
             },
             other => other,
         })
@@ -545,11 +546,11 @@ fn eight_hex_digits(word: u64) -> Option<u64> {
     let low7 = word & !BYTE_TOPS;
     let digit = bytes_in_range(low7, b'0', b'9');
     // Setting bit 5 folds A-F onto a-f, and nothing else onto them.
-    let letter = bytes_in_range(low7 | BYTE_ONES * 0x20, b'a', b'f');
+    let letter = bytes_in_range(low7 | (BYTE_ONES * 0x20), b'a', b'f');
     if (digit | letter) & ascii != BYTE_TOPS {
         return None;
     }
-    let nibbles = (low7 & BYTE_ONES * 0x0f) + (letter >> 7) * 9;
+    let nibbles = (low7 & (BYTE_ONES * 0x0f)) + (letter >> 7) * 9;
     Some(pack_nibbles(nibbles.swap_bytes()))
 }
 

@@ -780,7 +780,10 @@ impl<T> Tlb<T> {
                 Some(0) => {
                     free.get_or_insert(way);
                 }
-                Some(_) if same(base + way) => return Placement::SameTag(way),
+                // The packed page number first: most ways hold other pages.
+                Some(_) if self.tag_vpns.get(base + way) == Some(&entry.vpn) && same(base + way) => {
+                    return Placement::SameTag(way);
+                }
                 _ => {}
             }
         }

@@ -7,8 +7,13 @@
 //!
 //! Storage is one flat `Vec` of `sets * ways` slots; set `s` occupies slots `s * ways .. (s + 1) *
 //! ways`. An entry for a page of shift `p` lives in set `(va >> p) mod sets`, so a lookup tries each
-//! page size currently present (a 64-bit mask, smallest first) and scans one set per size. The hit
-//! path performs no allocation.
+//! page size currently present (a 64-bit mask, smallest first) and looks in one set per size: over
+//! tags packed apart from the payloads (page numbers, and valid/ASID/shift bits), scanned in sets of
+//! up to 8 ways, found through a hash index in wider ones (a fully associative TLB of 64 entries
+//! would otherwise scan 64). LRU and FIFO pick their victim by the oldest stamp in narrow sets and
+//! from the head of a use-order list in wide ones. A caller that looks up the same page again and
+//! again (a trace's consecutive accesses) keeps a [`HitHint`] and skips the search while the TLB is
+//! unchanged, with the same counts and replacement order. The hit path performs no allocation.
 
 use super::rng::SplitMix64;
 use serde::{Deserialize, Serialize};

@@ -260,7 +260,7 @@ const READ_BYTES: usize = 1 << 17;
 
 /// An iterator over the records of a trace.
 ///
-/// The reader keeps its own buffer of [`READ_BYTES`] and reads the input in large pieces, so the
+/// The reader keeps its own buffer (128 KiB) and reads the input in large pieces, so the
 /// hot path per line is a `memchr` for the newline and a parse of bytes in place: no allocation,
 /// no UTF-8 validation, no call back into the input.
 pub struct TraceReader<R> {

@@ -894,7 +894,7 @@ impl<T> Tlb<T> {
         }
         self.forget_shift(shift);
         if let Some(count) = self.occupied.get_mut(set) {
-            *count -= 1;
+            *count = count.saturating_sub(1);
         }
         if self.ordered {
             self.unlink(set, index);

@@ -346,13 +346,21 @@ impl<R: Read> TraceReader<R> {
     /// the end of the input. A pending line longer than [`MAX_LINE_BYTES`] is dropped instead of
     /// moved (and remembered as overlong), so the buffer never needs to grow.
     fn refill(&mut self) -> io::Result<bool> {
-        if self.end - self.start > MAX_LINE_BYTES {
+        if self.end.saturating_sub(self.start) > MAX_LINE_BYTES {
             self.overlong = true;
             self.start = self.end;
         }
-        self.buffer.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
+        // start <= end <= the buffer's length always holds; the check keeps even a broken
+        // invariant from panicking (it would drop the pending bytes instead).
+        if self.start < self.end && self.end <= self.buffer.len() {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+        } else {
+            self.end = 0;
+        }
         self.start = 0;
+        // The pending bytes are at most MAX_LINE_BYTES, far below the buffer's size: there is
+        // always room to read into.
         let free = self.buffer.get_mut(self.end..).unwrap_or_default();
         loop {
             match self.input.read(free) {
@@ -398,8 +406,8 @@ impl<R: Read> TraceReader<R> {
         if std::mem::take(&mut self.overlong) || length > MAX_LINE_BYTES {
             return LineOutcome::Problem(LineProblem::LineTooLong { max: MAX_LINE_BYTES });
         }
-        let end = if last { self.end } else { self.start - 1 };
-        let text = self.buffer.get(end - length..end).unwrap_or_default();
+        let end = if last { self.end } else { self.start.saturating_sub(1) };
+        let text = self.buffer.get(end.saturating_sub(length)..end).unwrap_or_default();
         classify(text, &mut self.format)
     }
 }

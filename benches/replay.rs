@@ -1,6 +1,9 @@
 //! Replay throughput: TLB lookups per second through the `Replayer`, on the hit path (every
-//! lookup hits a cached translation) and on the walk path (every lookup misses and walks the
-//! four x86-64 levels, applies A/D and fills the TLB).
+//! lookup hits a cached translation: each record on another page, or runs of records in one
+//! page as traces mostly are, through `run` and its hit hints) and on the walk path (every
+//! lookup misses and walks the four x86-64 levels, applies A/D and fills the TLB); and the
+//! whole sort trace (tests/data/traces), decompressed in memory, parsed and replayed with
+//! demand mapping, in records per second. Run: `cargo bench --no-default-features --bench replay`.
 
 use std::hint::black_box;
 
@@ -10,19 +13,21 @@ use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::presets;
 use pagelab::sim::replay::{ReplayConfig, Replayer};
 use pagelab::sim::tlb::TlbConfig;
-use pagelab::sim::trace::{AccessKind, TraceRecord};
+use pagelab::sim::trace::{AccessKind, TraceReader, TraceRecord};
 
 /// Records per measured iteration (each touches one page: one lookup).
 const BATCH: u64 = 4096;
 const BASE: u64 = 0x5555_5555_4000;
 
-/// An x86-64 machine with `pages` consecutive pages mapped at `BASE`.
+/// An x86-64 machine with `pages` consecutive pages mapped at `BASE` (none: empty tables).
 fn machine(pages: u64) -> Machine {
     let format = presets::by_name("x86-64").unwrap_or_else(|| panic!("x86-64 preset"));
     let mut machine = Machine::new(format, 64 << 20).unwrap_or_else(|e| panic!("machine: {e}"));
-    let request =
-        MapRequest { va: BASE, len: pages << 12, target: MapTarget::Alloc, page_size: None, flags: None };
-    machine.map(0, &request).unwrap_or_else(|e| panic!("map: {e}"));
+    if pages > 0 {
+        let request =
+            MapRequest { va: BASE, len: pages << 12, target: MapTarget::Alloc, page_size: None, flags: None };
+        machine.map(0, &request).unwrap_or_else(|e| panic!("map: {e}"));
+    }
     machine
 }
 
@@ -77,5 +82,45 @@ fn lookups(c: &mut Criterion) {
     assert_eq!(walk_replayer.stats(&walk_machine).total.counters.hits, 0, "the walk path never hits");
 }
 
-criterion_group!(benches, lookups);
+/// Lackey text of loads in runs of 16 per page over 32 pages.
+fn same_page_text(batch: u64) -> String {
+    (0..batch).map(|i| format!(" L {:x},8\n", BASE + (i / 16 % 32) * 0x1000 + (i % 16) * 8)).collect()
+}
+
+fn runs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(BATCH));
+    // Parsing included: the records come from lackey text, through Replayer::run.
+    let text = same_page_text(BATCH);
+    let mut runs_machine = machine(32);
+    let mut runs_replayer = replayer(TlbConfig::default());
+    let run = |replayer: &mut Replayer, machine: &mut Machine| {
+        let mut trace = TraceReader::new(text.as_bytes());
+        replayer.run(machine, &mut trace).unwrap_or_else(|e| panic!("{e}"))
+    };
+    run(&mut runs_replayer, &mut runs_machine);
+    group.bench_function("run-same-page-runs", |b| b.iter(|| run(&mut runs_replayer, &mut runs_machine)));
+    group.finish();
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traces/lackey_sort.trace.gz");
+    let mut text = Vec::new();
+    let gzip = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    std::io::Read::read_to_end(&mut flate2::bufread::MultiGzDecoder::new(gzip.as_slice()), &mut text)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut group = c.benchmark_group("replay");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(1_477_006));
+    group.bench_function("sort-trace-text", |b| {
+        b.iter(|| {
+            let mut empty = machine(0);
+            let config = ReplayConfig { demand_map: true, ..ReplayConfig::default() };
+            let mut sort_replayer = Replayer::new(config).unwrap_or_else(|e| panic!("{e}"));
+            let mut trace = TraceReader::new(text.as_slice());
+            sort_replayer.run(&mut empty, &mut trace).unwrap_or_else(|e| panic!("{e}"))
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lookups, runs);
 criterion_main!(benches);

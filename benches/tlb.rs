@@ -1,10 +1,12 @@
-//! TLB throughput: lookups per second on the hit path and on the miss-then-fill path, for a
-//! set-associative and a fully associative shape, plus lackey parsing in records per second.
+//! TLB throughput: lookups per second on the hit path (pages in a scrambled order, and runs of
+//! lookups in one page through a hit hint, as replay makes them) and on the miss-then-fill
+//! path, for a set-associative and a fully associative shape, plus lackey parsing in records
+//! per second. Run: `cargo bench --no-default-features --bench tlb`.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pagelab::sim::tlb::{Tlb, TlbConfig, TlbEntry, TlbPolicy};
+use pagelab::sim::tlb::{HitHint, Tlb, TlbConfig, TlbEntry, TlbPolicy};
 use pagelab::sim::trace::TraceReader;
 
 const PAGE_SHIFT: u32 = 12;
@@ -56,6 +58,34 @@ fn hit_path(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs of 8 lookups in one page (as a trace's consecutive accesses mostly are), through a hint.
+fn hinted_hit_path(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tlb-hit-hinted");
+    group.throughput(Throughput::Elements(BATCH));
+    for (name, config) in shapes() {
+        let mut tlb = new_tlb(&config);
+        let resident = u64::try_from(config.entries).unwrap_or(u64::MAX);
+        for page in 0..resident {
+            tlb.insert(entry(page));
+        }
+        let mut hint = HitHint::default();
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                let mut sum = 0u64;
+                for i in 0..BATCH {
+                    let page = (i / 8 * 7) % resident;
+                    let va = (page << PAGE_SHIFT) | ((i % 8) * 64);
+                    if let Some(hit) = tlb.lookup_hinted(0, black_box(va), &mut hint) {
+                        sum = sum.wrapping_add(*hit.payload());
+                    }
+                }
+                sum
+            });
+        });
+    }
+    group.finish();
+}
+
 fn miss_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("tlb-miss-fill");
     group.throughput(Throughput::Elements(BATCH));
@@ -96,5 +126,5 @@ fn lackey_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hit_path, miss_path, lackey_parse);
+criterion_group!(benches, hit_path, hinted_hit_path, miss_path, lackey_parse);
 criterion_main!(benches);

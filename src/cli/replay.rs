@@ -124,9 +124,9 @@ fn parse_shape(option: &str, text: &str) -> anyhow::Result<(usize, usize)> {
     }
 }
 
-fn open_trace(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+fn open_trace(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
     if path == Path::new("-") {
-        return Ok(Box::new(std::io::stdin().lock()));
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())));
     }
     let file = File::open(path).with_context(|| format!("cannot open trace {}", path.display()))?;
     Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
@@ -174,7 +174,8 @@ fn replay_once(
     // A script replays under the same rules as a student: locked processes are not changed.
     replayer.set_locked(lab.locks.processes.iter().cloned());
     let input = open_trace(&args.trace)?;
-    let mut trace = TraceReader::auto(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+    let mut trace =
+        TraceReader::auto_pipelined(input).map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
     if os.is_some_and(|s| s.policy.needs_future()) {
         // OPT needs the future: read the whole trace first.
         let records = trace

@@ -160,24 +160,179 @@ pub fn translate(
     settings: &MmuSettings,
     request: Request,
 ) -> Translation {
-    let mut walk = Walk { mem, format, settings, request, steps: Vec::with_capacity(format.levels.len()) };
+    let store = Growable { steps: Vec::with_capacity(format.levels.len()), updates: Vec::new() };
+    let mut walk = Walk { mem, format, settings, request, store };
     let (outcome, ad_updates) = match walk.run(root) {
-        Ok((mapped, updates)) => (Outcome::Mapped(mapped), updates),
+        Ok(mapped) => (Outcome::Mapped(mapped), walk.store.updates),
         Err((kind, level)) => (Outcome::Fault(walk.fault(kind, level)), Vec::new()),
     };
     Translation {
         va: request.va,
         access: request.access,
         mode: request.mode,
-        steps: walk.steps,
+        steps: walk.store.steps,
         outcome,
         ad_updates,
+    }
+}
+
+/// Formats with more levels than this are walked by [`translate`] only.
+pub const MAX_FAST_LEVELS: usize = 8;
+
+/// What [`translate_fast`] fills in: the steps and A/D writes of [`translate`], kept in fixed
+/// arrays (no allocation; the caller reuses one value, so they are not even copied), and the
+/// outcome without what only a display needs (the fault's report, the byte at the physical
+/// address).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastTranslation {
+    store: Fixed,
+    /// The page reached (its `value` is always `None`), or the fault's kind.
+    pub outcome: Result<Mapped, FaultKind>,
+}
+
+impl Default for FastTranslation {
+    fn default() -> Self {
+        Self { store: Fixed::default(), outcome: Err(FaultKind::NotPresent) }
+    }
+}
+
+impl FastTranslation {
+    /// The entries read, root first (as [`Translation::steps`]).
+    pub fn steps(&self) -> &[WalkStep] {
+        self.store.steps.get(..self.store.step_count).unwrap_or_default()
+    }
+
+    /// The accessed/dirty writes of a successful walk (as [`Translation::ad_updates`]).
+    pub fn ad_updates(&self) -> &[AdUpdate] {
+        self.store.updates.get(..self.store.update_count).unwrap_or_default()
+    }
+}
+
+/// [`translate`] for replay's misses: the same walk, step for step, with its steps and writes in
+/// fixed arrays instead of vectors (in `out`, which the caller reuses) and without reading the
+/// byte at the physical address or building the fault's report. Returns false, leaving `out`
+/// alone, for a format of more than [`MAX_FAST_LEVELS`] levels (then call [`translate`]).
+/// A test checks both agree on every access of the sort trace.
+pub fn translate_fast(
+    mem: &PhysMem,
+    format: &PagingFormat,
+    root: u64,
+    settings: &MmuSettings,
+    request: Request,
+    out: &mut FastTranslation,
+) -> bool {
+    if format.levels.len() > MAX_FAST_LEVELS {
+        return false;
+    }
+    out.store.step_count = 0;
+    out.store.update_count = 0;
+    let mut walk = Walk { mem, format, settings, request, store: &mut out.store };
+    out.outcome = walk.run(root).map_err(|(kind, _)| kind);
+    if out.outcome.is_err() {
+        out.store.update_count = 0;
+    }
+    true
+}
+
+/// Where a walk keeps the entries it read and the A/D writes it makes.
+trait WalkStore {
+    /// Whether the walk reads the byte at the physical address (for the display).
+    const READS_VALUE: bool;
+    fn push_step(&mut self, step: WalkStep);
+    fn steps(&self) -> &[WalkStep];
+    fn push_update(&mut self, update: AdUpdate);
+    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate>;
+}
+
+/// [`translate`]'s store: vectors, which become the [`Translation`].
+struct Growable {
+    steps: Vec<WalkStep>,
+    updates: Vec<AdUpdate>,
+}
+
+impl WalkStore for Growable {
+    const READS_VALUE: bool = true;
+
+    fn push_step(&mut self, step: WalkStep) {
+        self.steps.push(step);
+    }
+
+    fn steps(&self) -> &[WalkStep] {
+        &self.steps
+    }
+
+    fn push_update(&mut self, update: AdUpdate) {
+        self.updates.push(update);
+    }
+
+    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate> {
+        self.updates.iter_mut().find(|u| u.entry_addr == entry_addr)
+    }
+}
+
+/// [`translate_fast`]'s store: room for one step and one write per level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fixed {
+    steps: [WalkStep; MAX_FAST_LEVELS],
+    step_count: usize,
+    updates: [AdUpdate; MAX_FAST_LEVELS],
+    update_count: usize,
+}
+
+impl Default for Fixed {
+    fn default() -> Self {
+        const NO_RIGHTS: Rights = Rights { read: false, write: false, execute: false, user: false };
+        const NO_STEP: WalkStep = WalkStep {
+            level: 0,
+            index: 0,
+            table_addr: 0,
+            entry_addr: 0,
+            raw: 0,
+            leaf: false,
+            rights: NO_RIGHTS,
+        };
+        const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: 0, old: 0, new: 0 };
+        Self {
+            steps: [NO_STEP; MAX_FAST_LEVELS],
+            step_count: 0,
+            updates: [NO_UPDATE; MAX_FAST_LEVELS],
+            update_count: 0,
+        }
+    }
+}
+
+impl WalkStore for &mut Fixed {
+    const READS_VALUE: bool = false;
+
+    // The walk reads at most one entry per level and writes at most one per entry read, and
+    // translate_fast takes formats of at most MAX_FAST_LEVELS levels: the arrays never fill.
+    fn push_step(&mut self, step: WalkStep) {
+        if let Some(slot) = self.steps.get_mut(self.step_count) {
+            *slot = step;
+            self.step_count += 1;
+        }
+    }
+
+    fn steps(&self) -> &[WalkStep] {
+        self.steps.get(..self.step_count).unwrap_or_default()
+    }
+
+    fn push_update(&mut self, update: AdUpdate) {
+        if let Some(slot) = self.updates.get_mut(self.update_count) {
+            *slot = update;
+            self.update_count += 1;
+        }
+    }
+
+    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate> {
+        self.updates.get_mut(..self.update_count)?.iter_mut().find(|u| u.entry_addr == entry_addr)
     }
 }
 
 /// Whether combined `rights` allow the access: the walk's final check, and the check a TLB hit
 /// makes with the rights cached in its entry (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U
 /// with SUM, R/W/X with MXR). `None` when the access is allowed.
+#[inline]
 pub fn check_rights(
     format: &PagingFormat,
     settings: &MmuSettings,
@@ -231,16 +386,16 @@ pub fn check_rights(
 
 type Stop = (FaultKind, Option<usize>);
 
-struct Walk<'a> {
+struct Walk<'a, S> {
     mem: &'a PhysMem,
     format: &'a PagingFormat,
     settings: &'a MmuSettings,
     request: Request,
-    steps: Vec<WalkStep>,
+    store: S,
 }
 
-impl Walk<'_> {
-    fn run(&mut self, root: u64) -> Result<(Mapped, Vec<AdUpdate>), Stop> {
+impl<S: WalkStore> Walk<'_, S> {
+    fn run(&mut self, root: u64) -> Result<Mapped, Stop> {
         let format = self.format;
         if !format.va_in_range(self.request.va) {
             let kind = if format.canonical { FaultKind::NonCanonical } else { FaultKind::OutOfRange };
@@ -262,7 +417,7 @@ impl Walk<'_> {
             if present {
                 rights = self.combine(rights, raw, level, leaf);
             }
-            self.steps.push(WalkStep {
+            self.store.push_step(WalkStep {
                 level,
                 index,
                 table_addr: table_addr.unwrap_or_default(),
@@ -368,7 +523,7 @@ impl Walk<'_> {
         raw & mask
     }
 
-    fn finish_leaf(&self, raw: u64, level: usize, rights: Rights) -> Result<(Mapped, Vec<AdUpdate>), Stop> {
+    fn finish_leaf(&mut self, raw: u64, level: usize, rights: Rights) -> Result<Mapped, Stop> {
         let f = self.format;
         self.check_rights(rights, level)?;
         let span = f.entry_span_shift(level);
@@ -377,12 +532,12 @@ impl Walk<'_> {
         if f.superpage_low_bits == SuperpageLowBits::Misaligned && frame & low_mask(low_frames) != 0 {
             return Err((FaultKind::MisalignedSuperpage, Some(level)));
         }
-        let updates = self.ad_updates(raw, level)?;
+        self.ad_updates(raw, level)?;
         let base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
         let pa = base | (self.request.va & low_mask(span));
-        let value = self.mem.read_u8(pa).ok();
+        let value = if S::READS_VALUE { self.mem.read_u8(pa).ok() } else { None };
         let global = f.flag(raw, Role::Global, level, false);
-        Ok((Mapped { pa, value, page_shift: span, leaf_level: level, global, rights }, updates))
+        Ok(Mapped { pa, value, page_shift: span, leaf_level: level, global, rights })
     }
 
     fn check_rights(&self, rights: Rights, level: usize) -> Result<(), Stop> {
@@ -394,21 +549,9 @@ impl Walk<'_> {
     }
 
     /// x86: A on every entry used, D on the leaf for a write. RISC-V: the leaf only, per Svade/Svadu.
-    fn ad_updates(&self, leaf_raw: u64, leaf_level: usize) -> Result<Vec<AdUpdate>, Stop> {
+    fn ad_updates(&mut self, leaf_raw: u64, leaf_level: usize) -> Result<(), Stop> {
         let f = self.format;
         let write = self.request.access == Access::Write;
-        let mut updates: Vec<AdUpdate> = Vec::new();
-        let mut push = |level: usize, entry_addr: u64, old: u64, new: u64| {
-            if old == new {
-                return;
-            }
-            // A cyclic table can reach the same entry twice: merge so the writes agree.
-            if let Some(u) = updates.iter_mut().find(|u| u.entry_addr == entry_addr) {
-                u.new |= new;
-            } else {
-                updates.push(AdUpdate { level, entry_addr, old, new });
-            }
-        };
         match f.arch {
             Arch::RiscV => {
                 let a = f.flag(leaf_raw, Role::Accessed, leaf_level, true);
@@ -416,30 +559,45 @@ impl Walk<'_> {
                 let needs_a = !a;
                 let needs_d = write && !d;
                 if !(needs_a || needs_d) {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 if self.settings.riscv_ad == RiscvAd::Svade {
                     let kind = if needs_a { FaultKind::AccessedClear } else { FaultKind::DirtyClear };
                     return Err((kind, Some(leaf_level)));
                 }
-                let Some(step) = self.steps.last() else { return Ok(Vec::new()) };
+                let Some(entry_addr) = self.store.steps().last().map(|step| step.entry_addr) else {
+                    return Ok(());
+                };
                 let mut new = f.with(leaf_raw, Role::Accessed, leaf_level, 1);
                 if write {
                     new = f.with(new, Role::Dirty, leaf_level, 1);
                 }
-                push(leaf_level, step.entry_addr, leaf_raw, new);
+                self.merge_update(leaf_level, entry_addr, leaf_raw, new);
             }
             Arch::X86 | Arch::Generic => {
-                for step in &self.steps {
+                for at in 0..self.store.steps().len() {
+                    let Some(step) = self.store.steps().get(at).cloned() else { break };
                     let mut new = f.with(step.raw, Role::Accessed, step.level, 1);
                     if step.leaf && write {
                         new = f.with(new, Role::Dirty, step.level, 1);
                     }
-                    push(step.level, step.entry_addr, step.raw, new);
+                    self.merge_update(step.level, step.entry_addr, step.raw, new);
                 }
             }
         }
-        Ok(updates)
+        Ok(())
+    }
+
+    fn merge_update(&mut self, level: usize, entry_addr: u64, old: u64, new: u64) {
+        if old == new {
+            return;
+        }
+        // A cyclic table can reach the same entry twice: merge so the writes agree.
+        if let Some(update) = self.store.update_for(entry_addr) {
+            update.new |= new;
+        } else {
+            self.store.push_update(AdUpdate { level, entry_addr, old, new });
+        }
     }
 
     fn fault(&self, kind: FaultKind, level: Option<usize>) -> PageFault {

@@ -24,18 +24,23 @@
 //!
 //! Memory stays flat whatever the trace length: records are consumed as they stream in, and the
 //! per-step details live in one reused buffer.
+//!
+//! Speed: a run counts a record in the page of its access class's last hit in a few instructions
+//! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
+//! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
-use super::mmu::{self, Mapped, Outcome, Request, Rights, check_rights};
+use super::mmu::{self, AdUpdate, FastTranslation, Mapped, Outcome, Request, Rights, WalkStep, check_rights};
 use super::os::{Os, OsReport};
-use super::tlb::{AccessClass, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
-use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, pages_touched};
+use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
+use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// How many pages of one record [`StepOutcome::pages`] details (a record may touch millions).
@@ -293,6 +298,19 @@ pub struct StepOutcome<'a> {
     pub pages: &'a [PageOutcome],
 }
 
+/// Records [`Replayer::run_to_end`] replays between two progress reports (and cancel checks):
+/// a few milliseconds of work.
+pub const PROGRESS_RECORDS: u64 = 1 << 16;
+
+/// How [`Replayer::run_to_end`] ended, with the records it replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The trace ended.
+    Finished { records: u64 },
+    /// `cancel` was set; the trace may go on from here.
+    Cancelled { records: u64 },
+}
+
 /// A record named a process the lab does not have.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("the trace names process {0:?}, which the lab does not have")]
@@ -321,6 +339,9 @@ pub enum ReplayError {
     Locked { line: u64, process: String, va: u64 },
 }
 
+/// The replayer's [`HitHint`]s: the instruction fetches', then the two latest data pages'.
+type Hints = [HitHint; 3];
+
 /// Replays traces through a TLB in front of a machine's page tables.
 #[derive(Clone, Debug)]
 pub struct Replayer {
@@ -338,6 +359,9 @@ pub struct Replayer {
     os: Option<Os>,
     /// Processes (by name) that demand mapping and the OS model may not change.
     locked: Vec<String>,
+    /// Where the last hits were: instruction fetches, then the two latest data pages (a fetch
+    /// and a load interleave, and so do stack and heap accesses), so each keeps its shortcut.
+    hints: Hints,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -384,6 +408,7 @@ impl Replayer {
             details: Vec::with_capacity(MAX_DETAILED_PAGES),
             os: None,
             locked: Vec::new(),
+            hints: [HitHint::default(); 3],
         })
     }
 
@@ -464,11 +489,24 @@ impl Replayer {
         }
         let Some(counters) = self.per_process.get_mut(process) else { return Ok((process, switched, 0)) };
         let mut lookups = 0;
-        for page in pages_touched(record.addr, record.size, shift) {
+        // pages_touched, without RangeInclusive's bookkeeping: most records touch one page.
+        let (first, last) = page_span(record.addr, record.size, shift);
+        let mut page = first;
+        loop {
             let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
             let os = self.os.as_mut();
-            let outcome =
-                lookup(&mut self.tlb, counters, &self.config, machine, os, process, va, access, resolve);
+            let outcome = lookup(
+                &mut self.tlb,
+                &mut self.hints,
+                counters,
+                &self.config,
+                machine,
+                os,
+                process,
+                va,
+                access,
+                resolve,
+            );
             lookups += 1;
             if outcome.refused {
                 let process = machine.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
@@ -477,6 +515,10 @@ impl Replayer {
             if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
             }
+            if page >= last {
+                break;
+            }
+            page += 1;
         }
         Ok((process, switched, lookups))
     }
@@ -499,21 +541,97 @@ impl Replayer {
         max_records: u64,
     ) -> Result<u64, ReplayError> {
         let mut done = 0;
+        // The shortcut needs the replayer to follow the machine's active process, which the
+        // first full step makes sure of (nothing else changes the machine during the run).
+        let mut following = false;
         while done < max_records {
             let Some(record) = trace.next() else { break };
             let record = record?;
-            match self.replay(machine, &record, false) {
-                Ok(_) => {}
-                Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
-                    return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+            if !(following && self.hit_at_hint(machine, &record)) {
+                match self.replay(machine, &record, false) {
+                    Ok(_) => {}
+                    Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
+                        return Err(ReplayError::UnknownProcess { line: trace.line(), name });
+                    }
+                    Err(RecordError::Locked { process, va }) => {
+                        return Err(ReplayError::Locked { line: trace.line(), process, va });
+                    }
                 }
-                Err(RecordError::Locked { process, va }) => {
-                    return Err(ReplayError::Locked { line: trace.line(), process, va });
-                }
+                following = true;
             }
             done += 1;
         }
         Ok(done)
+    }
+
+    /// Replays the rest of the trace at full speed, in slices of [`PROGRESS_RECORDS`]: after
+    /// each, `progress` gets the records replayed so far, and a set `cancel` stops the run
+    /// there (it is read between slices). For a "Run to end" on a background thread, which
+    /// owns the replayer, machine and reader meanwhile and hands them back at the end.
+    /// A bad record stops the run with the same error as [`Replayer::run`]; the records before
+    /// it stay replayed.
+    pub fn run_to_end<R: BufRead>(
+        &mut self,
+        machine: &mut Machine,
+        trace: &mut TraceReader<R>,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(u64),
+    ) -> Result<RunEnd, ReplayError> {
+        let mut records = 0;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(RunEnd::Cancelled { records });
+            }
+            let done = self.run_some(machine, trace, PROGRESS_RECORDS)?;
+            records += done;
+            progress(records);
+            if done < PROGRESS_RECORDS {
+                return Ok(RunEnd::Finished { records });
+            }
+        }
+    }
+
+    /// The common record of a run in a few instructions: one page, in the page of the last hit
+    /// of its access class, allowed by the cached rights and needing no dirty-bit assist. Then
+    /// it counts exactly what [`Replayer::replay`] would (a lookup, a hit, the TLB's own counts
+    /// and its LRU order) and returns true; otherwise it changes nothing and returns false.
+    /// The caller must know that the replayer follows the machine's active process.
+    #[inline]
+    fn hit_at_hint(&mut self, machine: &Machine, record: &TraceRecord) -> bool {
+        if record.process.is_some() || self.os.is_some() {
+            return false;
+        }
+        let Some(counters) = self.current.and_then(|process| self.per_process.get_mut(process)) else {
+            return false;
+        };
+        let (first, last) = page_span(record.addr, record.size, machine.format.page_shift);
+        if first != last {
+            return false;
+        }
+        let access = access_of(record.kind);
+        let class = AccessClass::of(access);
+        let tlb = self.tlb.get_mut(class);
+        let asid = tlb.current_asid();
+        let candidates = match class {
+            AccessClass::Instruction => &self.hints[..1],
+            AccessClass::Data => &self.hints[1..],
+        };
+        let Some((hint, cached)) = candidates
+            .iter()
+            .find_map(|hint| tlb.hinted(asid, record.addr, hint).map(|entry| (hint, entry.payload())))
+        else {
+            return false;
+        };
+        let refused =
+            check_rights(&machine.format, &machine.settings, cached.rights, access, self.config.mode);
+        if refused.is_some() || (access == Access::Write && !cached.dirty()) {
+            return false;
+        }
+        tlb.count_hinted_hit(hint);
+        counters.lookups += 1;
+        counters.hits += 1;
+        self.records += 1;
+        true
     }
 
     /// The statistics so far, per process (named from `machine`) and in total.
@@ -603,7 +721,18 @@ impl Replayer {
             };
         };
         // No OS model either: the fault itself is what the student asked to see.
-        lookup(&mut self.tlb, counters, &config, machine, None, process, va, access, Resolve::Off)
+        lookup(
+            &mut self.tlb,
+            &mut self.hints,
+            counters,
+            &config,
+            machine,
+            None,
+            process,
+            va,
+            access,
+            Resolve::Off,
+        )
     }
 
     /// Follows the machine's active process: a change switches the TLB's address space, which
@@ -643,8 +772,10 @@ impl Replayer {
 /// correspond to the faulting linear address"), so a stale entry that faulted is not used again.
 /// RISC-V has no such rule: a stale entry stays until SFENCE.VMA (privileged spec 4.2.1).
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[inline]
 fn lookup(
     tlbs: &mut Tlbs<CachedTranslation>,
+    hints: &mut Hints,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -654,7 +785,7 @@ fn lookup(
     access: Access,
     resolve: Resolve,
 ) -> PageOutcome {
-    let outcome = lookup_in_tlb(tlbs, counters, config, machine, os, process, va, access, resolve);
+    let outcome = lookup_in_tlb(tlbs, hints, counters, config, machine, os, process, va, access, resolve);
     if machine.format.arch == Arch::X86 && matches!(outcome.result, PageResult::Fault(_)) {
         tlbs.drop_faulting_page(va);
     }
@@ -664,8 +795,10 @@ fn lookup(
 /// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
 /// fields so the process's counters and the TLB can be borrowed together.
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[inline]
 fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
+    hints: &mut Hints,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -692,7 +825,15 @@ fn lookup_in_tlb(
         result: PageResult::Mapped { pa: 0 },
         refused: false,
     };
-    if let Some(entry) = tlb.lookup(asid, va) {
+    // A data lookup that missed both hints replaces the older one.
+    let hint = match class {
+        AccessClass::Instruction => &mut hints[0],
+        AccessClass::Data => {
+            hints.swap(1, 2);
+            &mut hints[1]
+        }
+    };
+    if let Some(entry) = tlb.lookup_hinted(asid, va, hint) {
         counters.hits += 1;
         outcome.hit = true;
         let cached = entry.payload();
@@ -790,36 +931,31 @@ fn walk(
     let mut os_rounds = 0;
     let Some(root) = machine.processes.get(process).map(|p| p.root) else { return walked };
     loop {
-        let request = Request { va, access, mode };
-        let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
-        let refs = u64::try_from(translation.steps.len()).unwrap_or(u64::MAX);
+        let (refs, outcome) = walk_once(machine, root, Request { va, access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
         walked.refs += refs;
-        match &translation.outcome {
-            Outcome::Mapped(mapped) => {
-                machine.apply_ad(&translation);
-                let dirty = leaf_dirty(&machine.format, &translation, mapped.leaf_level);
+        match outcome {
+            Ok((mapped, dirty)) => {
                 walked.result = PageResult::Mapped { pa: mapped.pa };
-                walked.fill = Some(CachedTranslation::new(mapped, dirty));
+                walked.fill = Some(CachedTranslation::new(&mapped, dirty));
                 return walked;
             }
-            Outcome::Fault(fault) => {
-                counters.count_fault(fault.kind);
-                walked.result = PageResult::Fault(fault.kind);
+            Err(kind) => {
+                counters.count_fault(kind);
+                walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles = os.as_deref().is_some_and(|os| os.handles(fault.kind));
-                    let would_map =
-                        os.is_none() && fault.kind == FaultKind::NotPresent && !walked.demand_mapped;
+                    let os_handles = os.as_deref().is_some_and(|os| os.handles(kind));
+                    let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(fault.kind)) {
+                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(kind)) {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;
                     }
-                    match os.handle_fault(machine, process, va, access, fault.kind) {
+                    match os.handle_fault(machine, process, va, access, kind) {
                         Ok(handled) => {
                             if handled.resolution.loads_page() {
                                 counters.demand_maps += 1;
@@ -836,10 +972,7 @@ fn walk(
                         }
                     }
                 }
-                if fault.kind != FaultKind::NotPresent
-                    || resolve != Resolve::DemandMap
-                    || walked.demand_mapped
-                {
+                if kind != FaultKind::NotPresent || resolve != Resolve::DemandMap || walked.demand_mapped {
                     return walked;
                 }
                 let page = machine.format.page_size();
@@ -861,11 +994,51 @@ fn walk(
     }
 }
 
+/// One walk for replay: the entries it read and, when it reached a page, the page and its dirty
+/// bit after the walk's accessed/dirty writes, which are applied. Uses the allocation-free
+/// [`mmu::translate_fast`] (the same walk as [`mmu::translate`], checked by a test).
+fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result<(Mapped, bool), FaultKind>) {
+    let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
+    let mut fast = FastTranslation::default();
+    if mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request, &mut fast) {
+        let refs = count(fast.steps());
+        return match fast.outcome {
+            Ok(mapped) => {
+                apply_ad_updates(machine, fast.ad_updates());
+                let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                (refs, Ok((mapped, dirty)))
+            }
+            Err(kind) => (refs, Err(kind)),
+        };
+    }
+    let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
+    let refs = count(&translation.steps);
+    match translation.outcome {
+        Outcome::Mapped(mapped) => {
+            machine.apply_ad(&translation);
+            let dirty =
+                leaf_dirty(&machine.format, &translation.steps, &translation.ad_updates, mapped.leaf_level);
+            (refs, Ok((mapped, dirty)))
+        }
+        Outcome::Fault(fault) => (refs, Err(fault.kind)),
+    }
+}
+
+/// [`Machine::apply_ad`] for a fast walk's writes: each is made only if the entry still holds
+/// what the walk read.
+fn apply_ad_updates(machine: &mut Machine, updates: &[AdUpdate]) {
+    let bytes = machine.format.pte_bytes;
+    for update in updates {
+        if machine.mem.read_le(update.entry_addr, bytes) == Ok(update.old) {
+            let _ = machine.mem.write_le(update.entry_addr, bytes, update.new);
+        }
+    }
+}
+
 /// The leaf's dirty bit after the walk's own updates; formats without one never need an assist.
-fn leaf_dirty(format: &PagingFormat, translation: &mmu::Translation, leaf_level: usize) -> bool {
-    let Some(leaf) = translation.steps.iter().rev().find(|step| step.leaf) else { return true };
-    let raw = translation
-        .ad_updates
+fn leaf_dirty(format: &PagingFormat, steps: &[WalkStep], updates: &[AdUpdate], leaf_level: usize) -> bool {
+    let Some(leaf) = steps.iter().rev().find(|step| step.leaf) else { return true };
+    let raw = updates
         .iter()
         .find(|update| update.entry_addr == leaf.entry_addr)
         .map_or(leaf.raw, |update| update.new);
@@ -945,6 +1118,35 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+    }
+
+    #[test]
+    fn run_to_end_reports_progress_and_stops_when_cancelled() {
+        let format = presets::by_name("x86-64").expect("preset");
+        let records = PROGRESS_RECORDS * 2 + 5;
+        let text: String =
+            (0..records).map(|i| format!("I  {:08x},4\n", 0x40_0000 + (i % 64) * 0x1000)).collect();
+        let config = ReplayConfig { demand_map: true, ..ReplayConfig::default() };
+
+        let mut machine = Machine::new(format.clone(), 1 << 24).expect("machine");
+        let mut replayer = Replayer::new(config.clone()).expect("tlb");
+        let mut trace = TraceReader::new(text.as_bytes());
+        let mut reports = Vec::new();
+        let end = replayer.run_to_end(&mut machine, &mut trace, &AtomicBool::new(false), |n| reports.push(n));
+        assert_eq!(end.expect("valid trace"), RunEnd::Finished { records });
+        assert_eq!(reports, vec![PROGRESS_RECORDS, PROGRESS_RECORDS * 2, records]);
+
+        // The same counts as one plain run.
+        let mut plain_machine = Machine::new(format, 1 << 24).expect("machine");
+        let mut plain = Replayer::new(config).expect("tlb");
+        plain.run(&mut plain_machine, &mut TraceReader::new(text.as_bytes())).expect("valid trace");
+        assert_eq!(replayer.stats(&machine), plain.stats(&plain_machine));
+
+        // Cancelled before the first slice: nothing replayed, and the trace can go on.
+        let mut trace = TraceReader::new(text.as_bytes());
+        let end = replayer.run_to_end(&mut machine, &mut trace, &AtomicBool::new(true), |_| {});
+        assert_eq!(end.expect("no error"), RunEnd::Cancelled { records: 0 });
+        assert_eq!(replayer.run_some(&mut machine, &mut trace, 3).expect("valid"), 3);
     }
 
     #[test]

@@ -7,11 +7,19 @@
 //!
 //! Storage is one flat `Vec` of `sets * ways` slots; set `s` occupies slots `s * ways .. (s + 1) *
 //! ways`. An entry for a page of shift `p` lives in set `(va >> p) mod sets`, so a lookup tries each
-//! page size currently present (a 64-bit mask, smallest first) and scans one set per size. The hit
-//! path performs no allocation.
+//! page size currently present (a 64-bit mask, smallest first) and looks in one set per size: over
+//! tags packed apart from the payloads (page numbers, and valid/ASID/shift bits), scanned in sets of
+//! up to 8 ways, found through a hash index in wider ones (a fully associative TLB of 64 entries
+//! would otherwise scan 64). LRU and FIFO pick their victim by the oldest stamp in narrow sets and
+//! from the head of a use-order list in wide ones. A caller that looks up the same page again and
+//! again (a trace's consecutive accesses) keeps a [`HitHint`] and skips the search while the TLB is
+//! unchanged, with the same counts and replacement order. The hit path performs no allocation.
 
 use super::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 
 /// Largest TLB accepted, so a hand-edited lab cannot make the simulator allocate gigabytes.
@@ -227,8 +235,87 @@ enum Placement {
     Full,
 }
 
+/// No slot: the end of a use-order list or of an index chain.
+const NONE: u32 = u32::MAX;
+/// Sets of more ways than this find entries through a hash index instead of scanning.
+const SCAN_WAYS: usize = 8;
+
+/// Packed tag metadata of a slot (beside its page number): valid, "any ASID matches" (a global
+/// entry, or no ASID tagging), the page shift and the ASID. An empty slot is all zeros.
+const META_VALID: u32 = 1 << 31;
+const META_ANY_ASID: u32 = 1 << 30;
+const META_SHIFT: u32 = 0x3f << 16;
+const META_ASID: u32 = 0xffff;
+
+/// What a lookup for `asid` at page shift `shift` wants to see in a slot's metadata.
+fn wanted_meta(shift: u8, asid: u16) -> u32 {
+    META_VALID | u32::from(shift) << 16 | u32::from(asid)
+}
+
+/// Whether a slot's metadata matches a lookup's: valid, same shift, and the same ASID unless
+/// the slot matches any.
+#[inline]
+fn meta_matches(meta: u32, wanted: u32) -> bool {
+    let compare_asid = META_ASID & ((meta >> 30) & 1).wrapping_sub(1);
+    (meta ^ wanted) & (META_VALID | META_SHIFT | compare_asid) == 0
+}
+
+/// Multiply-and-fold hashing for the index's page-number keys (SipHash is slower than the scan
+/// it replaces); the keys are not chosen by an adversary who could gain anything.
+#[derive(Clone, Copy, Debug, Default)]
+struct PageHasher(u64);
+
+impl std::hash::Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        let mixed = (self.0 ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+}
+
+type PageIndex = HashMap<u64, u32, BuildHasherDefault<PageHasher>>;
+
+/// The index key of a page: page numbers of different shifts may share a key (the chain is
+/// checked against the tags), so any mixing will do.
+fn index_key(vpn: u64, shift: u8) -> u64 {
+    vpn ^ u64::from(shift) << 58
+}
+
+/// Every TLB value (a clone too) gets its own number, so that a [`HitHint`] taken from one
+/// never applies to another; within one, `generation` counts the changes of its slots.
+static TLB_IDS: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    TLB_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What the caller of [`Tlb::lookup_hinted`] keeps between lookups: where the last hit was
+/// found. While the TLB is unchanged, a lookup of the same base page (of the smallest page size
+/// present, so no smaller entry can shadow it) goes straight to that slot; it still counts and
+/// still updates the replacement state, so the results are exactly those of a full lookup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HitHint {
+    /// The TLB the hint belongs to (0: none) and the state of its slots.
+    id: u64,
+    generation: u64,
+    asid: u16,
+    key_shift: u8,
+    key: u64,
+    set: u32,
+    slot: u32,
+}
+
 /// A set-associative TLB caching payloads of type `T`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Tlb<T> {
     config: TlbConfig,
     sets: usize,
@@ -236,9 +323,28 @@ pub struct Tlb<T> {
     set_mask: u64,
     /// `sets * ways` slots, set-major.
     slots: Vec<Option<TlbEntry<T>>>,
-    /// Per slot: last use (LRU) or fill time (FIFO), from `clock`.
+    /// Per slot, the page number a lookup compares, packed apart from the payloads so a set
+    /// scan reads a few cache lines at most...
+    tag_vpns: Vec<u64>,
+    /// ...and the rest of its tag (see [`META_VALID`] and its neighbours).
+    tag_meta: Vec<u32>,
+    /// Per set, occupied ways.
+    occupied: Vec<u32>,
+    /// LRU and FIFO in narrow sets: per slot, its last use (LRU) or fill (FIFO), from `clock`;
+    /// the victim has the oldest stamp of its set.
     stamps: Vec<u64>,
     clock: u64,
+    /// LRU and FIFO in wide sets (`ordered`): each set's slots from the next victim (`oldest`)
+    /// to the last used or filled (`newest`), linked through `older`/`newer`. A list, rather
+    /// than stamps to compare, makes a wide set's victim as cheap as a narrow one's.
+    ordered: bool,
+    older: Vec<u32>,
+    newer: Vec<u32>,
+    oldest: Vec<u32>,
+    newest: Vec<u32>,
+    /// Sets wider than [`SCAN_WAYS`]: the first slot of each key, the others chained in `chain`.
+    index: Option<PageIndex>,
+    chain: Vec<u32>,
     /// Per set, `ways` tree-PLRU bits; bit 0 unused, node `n` has children `2n` and `2n + 1`.
     /// A bit set means "the victim is in the right subtree".
     plru_bits: Vec<bool>,
@@ -248,26 +354,85 @@ pub struct Tlb<T> {
     shift_counts: [u32; 64],
     current_asid: u16,
     stats: TlbStats,
+    /// This TLB's own number, and a count of the changes of its slots (see [`HitHint`]).
+    id: u64,
+    generation: u64,
+}
+
+/// A clone is another TLB: it gets its own number, so hints taken from the original do not
+/// apply to it (they would still be right, but a hint must name one TLB to be checkable).
+impl<T: Clone> Clone for Tlb<T> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            sets: self.sets,
+            set_mask: self.set_mask,
+            slots: self.slots.clone(),
+            tag_vpns: self.tag_vpns.clone(),
+            tag_meta: self.tag_meta.clone(),
+            occupied: self.occupied.clone(),
+            stamps: self.stamps.clone(),
+            clock: self.clock,
+            ordered: self.ordered,
+            older: self.older.clone(),
+            newer: self.newer.clone(),
+            oldest: self.oldest.clone(),
+            newest: self.newest.clone(),
+            index: self.index.clone(),
+            chain: self.chain.clone(),
+            plru_bits: self.plru_bits.clone(),
+            rng: self.rng.clone(),
+            shift_mask: self.shift_mask,
+            shift_counts: self.shift_counts,
+            current_asid: self.current_asid,
+            stats: self.stats,
+            id: next_id(),
+            generation: self.generation,
+        }
+    }
 }
 
 impl<T: Clone> Tlb<T> {
     /// An empty TLB, or the reason the configuration is unusable.
     pub fn new(config: TlbConfig) -> Result<Self, TlbConfigError> {
+        let wide = config.ways > SCAN_WAYS;
+        Self::build(config, wide)
+    }
+
+    /// A TLB whose sets are found through the index and ordered by lists when `wide`, else
+    /// scanned and stamped (the tests compare both on the same shapes).
+    fn build(config: TlbConfig, wide: bool) -> Result<Self, TlbConfigError> {
         let sets = config.validate()?;
         let plru_len = if config.policy == TlbPolicy::Plru { config.entries } else { 0 };
+        let index = wide.then(PageIndex::default);
+        let ordered = wide && matches!(config.policy, TlbPolicy::Lru | TlbPolicy::Fifo);
+        let list_len = if ordered { config.entries } else { 0 };
+        let heads = if ordered { sets } else { 0 };
         Ok(Self {
             sets,
             // Cannot fail (sets <= MAX_TLB_ENTRIES); a zero mask would still be in bounds.
             set_mask: u64::try_from(sets - 1).unwrap_or(0),
             slots: vec![None; config.entries],
-            stamps: vec![0; config.entries],
+            tag_vpns: vec![0; config.entries],
+            tag_meta: vec![0; config.entries],
+            occupied: vec![0; sets],
+            stamps: if ordered { Vec::new() } else { vec![0; config.entries] },
             clock: 0,
+            ordered,
+            older: vec![NONE; list_len],
+            newer: vec![NONE; list_len],
+            oldest: vec![NONE; heads],
+            newest: vec![NONE; heads],
+            index,
+            chain: vec![NONE; if wide { config.entries } else { 0 }],
             plru_bits: vec![false; plru_len],
             rng: SplitMix64::new(config.seed),
             shift_mask: 0,
             shift_counts: [0; 64],
             current_asid: 0,
             stats: TlbStats::default(),
+            id: next_id(),
+            generation: 1,
             config,
         })
     }
@@ -288,7 +453,7 @@ impl<T> Tlb<T> {
 
     /// Number of valid entries.
     pub fn len(&self) -> usize {
-        self.slots.iter().filter(|slot| slot.is_some()).count()
+        self.occupied.iter().map(|&count| count as usize).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -312,18 +477,77 @@ impl<T> Tlb<T> {
     /// replacement state on a hit.
     pub fn lookup(&mut self, asid: u16, va: u64) -> Option<&TlbEntry<T>> {
         self.stats.lookups += 1;
-        let Some(index) = self.find(asid, va) else {
+        let Some((set, index)) = self.find(asid, va) else {
             self.stats.misses += 1;
             return None;
         };
         self.stats.hits += 1;
-        self.touch(index);
+        self.touch(set, index);
         self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// [`Tlb::lookup`] that first tries where the caller's last hit was (`hint`, one per
+    /// stream of lookups, e.g. per access class), and remembers where this one hit. Counts,
+    /// results and replacement state are exactly those of [`Tlb::lookup`].
+    #[inline]
+    pub fn lookup_hinted(&mut self, asid: u16, va: u64, hint: &mut HitHint) -> Option<&TlbEntry<T>> {
+        if self.hint_applies(asid, va, hint) {
+            return self.count_hinted_hit(hint);
+        }
+        self.stats.lookups += 1;
+        let Some((set, index)) = self.find(asid, va) else {
+            self.stats.misses += 1;
+            return None;
+        };
+        // find succeeded, so the mask is not empty and its lowest bit is below 64.
+        let key_shift = self.shift_mask.trailing_zeros();
+        *hint = HitHint {
+            id: self.id,
+            generation: self.generation,
+            asid,
+            key_shift: u8::try_from(key_shift).unwrap_or(63),
+            key: va.checked_shr(key_shift).unwrap_or(0),
+            set: u32::try_from(set).unwrap_or(NONE),
+            slot: u32::try_from(index).unwrap_or(NONE),
+        };
+        self.stats.hits += 1;
+        self.touch(set, index);
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// The entry a lookup of `va` in `asid` would hit through `hint`, if the hint applies:
+    /// counts nothing and changes nothing, so a caller can decide before it commits to the
+    /// lookup with [`Tlb::count_hinted_hit`].
+    #[inline]
+    pub fn hinted(&self, asid: u16, va: u64, hint: &HitHint) -> Option<&TlbEntry<T>> {
+        if !self.hint_applies(asid, va, hint) {
+            return None;
+        }
+        self.slots.get(hint.slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Counts the hit that [`Tlb::hinted`] found and refreshes its replacement state: with it,
+    /// the same as [`Tlb::lookup_hinted`] (call it only right after `hinted` said `Some`).
+    #[inline]
+    pub fn count_hinted_hit(&mut self, hint: &HitHint) -> Option<&TlbEntry<T>> {
+        let (set, index) = (hint.set as usize, hint.slot as usize);
+        self.stats.lookups += 1;
+        self.stats.hits += 1;
+        self.touch(set, index);
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    fn hint_applies(&self, asid: u16, va: u64, hint: &HitHint) -> bool {
+        hint.id == self.id
+            && hint.generation == self.generation
+            && hint.asid == asid
+            && va >> hint.key_shift == hint.key
     }
 
     /// Like [`Tlb::lookup`] but changes nothing: for displays and consistency checks.
     pub fn peek(&self, asid: u16, va: u64) -> Option<&TlbEntry<T>> {
-        self.find(asid, va).and_then(|index| self.slots.get(index)).and_then(Option::as_ref)
+        self.find(asid, va).and_then(|(_, index)| self.slots.get(index)).and_then(Option::as_ref)
     }
 
     /// Caches `entry`. An entry with the same tag is overwritten in place; otherwise a free way of
@@ -332,30 +556,24 @@ impl<T> Tlb<T> {
         self.stats.inserts += 1;
         let set = self.set_of(entry.vpn);
         let base = set * self.config.ways;
-        let (way, refill) = match self.placement(base, &entry) {
+        let (way, refill) = match self.placement(set, base, &entry) {
             Placement::SameTag(way) => (way, true),
             Placement::Free(way) => (way, false),
             Placement::Full => (self.victim_way(set, base), false),
         };
+        if refill && entry.global {
+            self.drop_shadowed(set, base, way, &entry);
+        }
         let index = base + way;
-        let global = entry.global;
-        self.remember_shift(entry.page_shift);
-        let previous = self.slots.get_mut(index).and_then(|slot| slot.replace(entry));
-        if let Some(old) = &previous {
-            self.forget_shift(old.page_shift);
-        }
-        self.clock += 1;
-        if let Some(stamp) = self.stamps.get_mut(index) {
-            *stamp = self.clock;
-        }
+        self.account_new(set, index, &entry);
         if self.config.policy == TlbPolicy::Plru {
             self.plru_touch(set, way);
         }
+        // The old entry moves once, straight out (moving it through helpers cost more than the
+        // rest of a fill: partial copies that the CPU cannot forward).
+        let previous = self.slots.get_mut(index).and_then(|slot| slot.replace(entry));
         // Overwriting the same translation is a refill, not an eviction.
         if refill {
-            if global {
-                self.drop_shadowed(base, way);
-            }
             return None;
         }
         if previous.is_some() {
@@ -381,27 +599,23 @@ impl<T> Tlb<T> {
 
     fn remove_page(&mut self, va: u64, asid: Option<u16>) -> usize {
         let tagging = self.config.asid_tagging;
+        let ways = self.config.ways;
         let mut removed = 0;
         for shift in shifts(self.shift_mask) {
             let vpn = va >> shift;
-            let base = self.set_of(vpn) * self.config.ways;
-            let Some(set_slots) = self.slots.get_mut(base..base + self.config.ways) else {
-                continue;
-            };
-            for slot in set_slots {
-                let doomed = slot.as_ref().is_some_and(|entry| {
+            let set = self.set_of(vpn);
+            let base = set * ways;
+            for index in base..base + ways {
+                let doomed = self.slots.get(index).and_then(Option::as_ref).is_some_and(|entry| {
                     entry.page_shift == shift
                         && entry.vpn == vpn
                         && asid.is_none_or(|a| !entry.global && (!tagging || entry.asid == a))
                 });
-                if doomed {
-                    *slot = None;
+                if doomed && self.take(set, index) {
                     removed += 1;
-                    self.shift_counts[usize::from(shift)] -= 1;
                 }
             }
         }
-        self.rebuild_shift_mask();
         self.stats.entries_invalidated += widen(removed);
         removed
     }
@@ -445,31 +659,86 @@ impl<T> Tlb<T> {
         usize::try_from(vpn & self.set_mask).unwrap_or(0)
     }
 
-    fn matches(&self, entry: &TlbEntry<T>, asid: u16) -> bool {
-        entry.global || !self.config.asid_tagging || entry.asid == asid
-    }
-
-    fn find(&self, asid: u16, va: u64) -> Option<usize> {
+    /// The set and slot of the entry a lookup of `va` in `asid` hits: smallest page size first,
+    /// each size's set scanned over the packed tags (or found through the index).
+    #[inline]
+    fn find(&self, asid: u16, va: u64) -> Option<(usize, usize)> {
         let ways = self.config.ways;
         for shift in shifts(self.shift_mask) {
             let vpn = va >> shift;
-            let base = self.set_of(vpn) * ways;
-            let set_slots = self.slots.get(base..base + ways)?;
-            let hit = set_slots.iter().position(|slot| {
-                slot.as_ref().is_some_and(|entry| {
-                    entry.vpn == vpn && entry.page_shift == shift && self.matches(entry, asid)
-                })
-            });
-            if let Some(way) = hit {
-                return Some(base + way);
+            let set = self.set_of(vpn);
+            let wanted = wanted_meta(shift, asid);
+            let found = match &self.index {
+                None => {
+                    let base = set * ways;
+                    let tags = self.tag_vpns.get(base..base + ways)?;
+                    let metas = self.tag_meta.get(base..base + ways)?;
+                    tags.iter()
+                        .zip(metas)
+                        .position(|(&tag, &meta)| tag == vpn && meta_matches(meta, wanted))
+                        .map(|way| base + way)
+                }
+                Some(index) => self.find_indexed(index, vpn, shift, |slot| {
+                    self.tag_meta.get(slot).is_some_and(|&meta| meta_matches(meta, wanted))
+                }),
+            };
+            if let Some(index) = found {
+                return Some((set, index));
             }
         }
         None
     }
 
-    /// Records a use of slot `index` for LRU and PLRU; FIFO and Random ignore hits.
-    fn touch(&mut self, index: usize) {
+    /// The slot in `vpn`'s index chain (of page shift `shift`) that `accept` takes.
+    fn find_indexed(
+        &self,
+        index: &PageIndex,
+        vpn: u64,
+        shift: u8,
+        accept: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut at = index.get(&index_key(vpn, shift)).copied().unwrap_or(NONE);
+        // A chain never holds more than every slot; the bound only guards against a bug.
+        for _ in 0..self.slots.len() {
+            let slot = usize::try_from(at).ok().filter(|_| at != NONE)?;
+            if self.tag_vpns.get(slot) == Some(&vpn) && accept(slot) {
+                return Some(slot);
+            }
+            at = self.chain.get(slot).copied().unwrap_or(NONE);
+        }
+        None
+    }
+
+    /// The lowest slot in `vpn`'s index chain that `accept` takes.
+    fn lowest_indexed(
+        &self,
+        index: &PageIndex,
+        vpn: u64,
+        shift: u8,
+        accept: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut at = index.get(&index_key(vpn, shift)).copied().unwrap_or(NONE);
+        let mut lowest = None;
+        for _ in 0..self.slots.len() {
+            let Some(slot) = usize::try_from(at).ok().filter(|_| at != NONE) else { break };
+            if self.tag_vpns.get(slot) == Some(&vpn) && accept(slot) && lowest.is_none_or(|low| slot < low) {
+                lowest = Some(slot);
+            }
+            at = self.chain.get(slot).copied().unwrap_or(NONE);
+        }
+        lowest
+    }
+
+    /// Records a use of `index` (in `set`) for LRU and PLRU; FIFO and Random ignore hits.
+    #[inline(always)]
+    fn touch(&mut self, set: usize, index: usize) {
         match self.config.policy {
+            TlbPolicy::Lru if self.ordered => {
+                if self.newest.get(set).is_some_and(|&newest| newest as usize != index) {
+                    self.unlink(set, index);
+                    self.link_newest(set, index);
+                }
+            }
             TlbPolicy::Lru => {
                 if let Some(stamp) = self.stamps.get_mut(index) {
                     self.clock += 1;
@@ -478,7 +747,7 @@ impl<T> Tlb<T> {
             }
             TlbPolicy::Plru => {
                 let ways = self.config.ways;
-                self.plru_touch(index / ways, index % ways);
+                self.plru_touch(set, index - set * ways);
             }
             TlbPolicy::Fifo | TlbPolicy::Random => {}
         }
@@ -491,36 +760,53 @@ impl<T> Tlb<T> {
             && (!self.config.asid_tagging || old.global || new.global || old.asid == new.asid)
     }
 
-    /// One pass over the set: a way holding the same tag wins over the first free way.
-    fn placement(&self, base: usize, entry: &TlbEntry<T>) -> Placement {
-        let Some(set_slots) = self.slots.get(base..base + self.config.ways) else {
-            return Placement::Full;
+    /// A way holding the same tag wins over the first free way.
+    fn placement(&self, set: usize, base: usize, entry: &TlbEntry<T>) -> Placement {
+        let ways = self.config.ways;
+        let same = |slot: usize| {
+            self.slots.get(slot).and_then(Option::as_ref).is_some_and(|old| self.same_tag(old, entry))
         };
+        if let Some(index) = &self.index {
+            // Several entries may share the tag (one per ASID) when a global one comes in: the
+            // lowest way wins, as in the scan.
+            if let Some(slot) = self.lowest_indexed(index, entry.vpn, entry.page_shift, same) {
+                return Placement::SameTag(slot - base);
+            }
+            if self.occupied.get(set).is_some_and(|&count| count as usize >= ways) {
+                return Placement::Full;
+            }
+            let free =
+                self.tag_meta.get(base..base + ways).and_then(|metas| metas.iter().position(|&m| m == 0));
+            return free.map_or(Placement::Full, Placement::Free);
+        }
         let mut free = None;
-        for (way, slot) in set_slots.iter().enumerate() {
-            match slot {
-                Some(old) if self.same_tag(old, entry) => return Placement::SameTag(way),
-                Some(_) => {}
-                None => {
+        for way in 0..ways {
+            match self.tag_meta.get(base + way) {
+                Some(0) => {
                     free.get_or_insert(way);
                 }
+                // The packed page number first: most ways hold other pages.
+                Some(_) if self.tag_vpns.get(base + way) == Some(&entry.vpn) && same(base + way) => {
+                    return Placement::SameTag(way);
+                }
+                _ => {}
             }
         }
         free.map_or(Placement::Full, Placement::Free)
     }
 
     /// A global fill supersedes every address space's copy of its page, and several may be
-    /// cached: remove those besides the one just overwritten so no lookup sees two entries.
-    fn drop_shadowed(&mut self, base: usize, kept_way: usize) {
+    /// cached: remove those besides the one about to be overwritten (in `kept_way`, by `kept`)
+    /// so that no lookup sees two entries.
+    fn drop_shadowed(&mut self, set: usize, base: usize, kept_way: usize, kept: &TlbEntry<T>) {
         for way in (0..self.config.ways).filter(|&way| way != kept_way) {
-            let shadowed = match (self.slots.get(base + kept_way), self.slots.get(base + way)) {
-                (Some(Some(kept)), Some(Some(other))) => self.same_tag(other, kept),
-                _ => false,
-            };
-            if let Some(other) =
-                shadowed.then(|| self.slots.get_mut(base + way).and_then(Option::take)).flatten()
-            {
-                self.forget_shift(other.page_shift);
+            let shadowed = self
+                .slots
+                .get(base + way)
+                .and_then(Option::as_ref)
+                .is_some_and(|other| self.same_tag(other, kept));
+            if shadowed {
+                self.take(set, base + way);
             }
         }
     }
@@ -528,6 +814,13 @@ impl<T> Tlb<T> {
     fn victim_way(&mut self, set: usize, base: usize) -> usize {
         let ways = self.config.ways;
         match self.config.policy {
+            // The head of the set's list: least recently used for LRU, first filled for FIFO.
+            TlbPolicy::Lru | TlbPolicy::Fifo if self.ordered => self
+                .oldest
+                .get(set)
+                .and_then(|&oldest| (oldest as usize).checked_sub(base))
+                .filter(|&way| way < ways)
+                .unwrap_or(0),
             // Both keep the oldest stamp: last use for LRU, fill time for FIFO.
             TlbPolicy::Lru | TlbPolicy::Fifo => self
                 .stamps
@@ -538,6 +831,157 @@ impl<T> Tlb<T> {
                 .unwrap_or(0),
             TlbPolicy::Random => self.rng.below(ways),
             TlbPolicy::Plru => self.plru_victim(set),
+        }
+    }
+
+    /// Does the bookkeeping of storing `entry` in slot `index` of `set` (the newest of its set)
+    /// in place of what is there: everything but the slot itself, which the caller writes.
+    fn account_new(&mut self, set: usize, index: usize, entry: &TlbEntry<T>) {
+        if !self.forget_slot(set, index) {
+            self.generation = self.generation.wrapping_add(1);
+        }
+        let shift = entry.page_shift;
+        let any_asid = entry.global || !self.config.asid_tagging;
+        let meta = wanted_meta(shift, entry.asid) | if any_asid { META_ANY_ASID } else { 0 };
+        if let (Some(tag), Some(slot_meta)) = (self.tag_vpns.get_mut(index), self.tag_meta.get_mut(index)) {
+            *tag = entry.vpn;
+            *slot_meta = meta;
+        }
+        self.remember_shift(shift);
+        if let Some(count) = self.occupied.get_mut(set) {
+            *count += 1;
+        }
+        let as_u32 = u32::try_from(index).unwrap_or(NONE);
+        if let Some(index_map) = &mut self.index {
+            let head = index_map.entry(index_key(entry.vpn, shift)).or_insert(NONE);
+            if let Some(next) = self.chain.get_mut(index) {
+                *next = *head;
+            }
+            *head = as_u32;
+        }
+        if self.ordered {
+            self.link_newest(set, index);
+        } else if let Some(stamp) = self.stamps.get_mut(index) {
+            self.clock += 1;
+            *stamp = self.clock;
+        }
+    }
+
+    /// Empties slot `index` of `set`; returns whether it held an entry.
+    fn take(&mut self, set: usize, index: usize) -> bool {
+        let held = self.forget_slot(set, index);
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = None;
+        }
+        held
+    }
+
+    /// Undoes the bookkeeping of the entry in slot `index` of `set` (tags, sizes, occupancy,
+    /// order, index), leaving the entry itself in place; returns whether there was one.
+    fn forget_slot(&mut self, set: usize, index: usize) -> bool {
+        let Some((shift, key)) = self
+            .slots
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|old| (old.page_shift, index_key(old.vpn, old.page_shift)))
+        else {
+            return false;
+        };
+        self.generation = self.generation.wrapping_add(1);
+        if let (Some(tag), Some(meta)) = (self.tag_vpns.get_mut(index), self.tag_meta.get_mut(index)) {
+            *tag = 0;
+            *meta = 0;
+        }
+        self.forget_shift(shift);
+        if let Some(count) = self.occupied.get_mut(set) {
+            *count = count.saturating_sub(1);
+        }
+        if self.ordered {
+            self.unlink(set, index);
+        }
+        self.unindex(index, key);
+        true
+    }
+
+    /// Removes slot `index` from the chain of `key`.
+    fn unindex(&mut self, index: usize, key: u64) {
+        let Some(index_map) = &mut self.index else { return };
+        let as_u32 = u32::try_from(index).unwrap_or(NONE);
+        let next = self.chain.get(index).copied().unwrap_or(NONE);
+        let Some(head) = index_map.get_mut(&key) else { return };
+        if *head == as_u32 {
+            if next == NONE {
+                index_map.remove(&key);
+            } else {
+                *head = next;
+            }
+            return;
+        }
+        let mut at = *head;
+        for _ in 0..self.chain.len() {
+            let Some(link) = usize::try_from(at).ok().and_then(|slot| self.chain.get_mut(slot)) else {
+                return;
+            };
+            if *link == as_u32 {
+                *link = next;
+                return;
+            }
+            at = *link;
+        }
+    }
+
+    /// Makes `index` the newest of `set`'s list (it must not be in the list).
+    fn link_newest(&mut self, set: usize, index: usize) {
+        let as_u32 = u32::try_from(index).unwrap_or(NONE);
+        let Some(newest) = self.newest.get_mut(set) else { return };
+        let previous = std::mem::replace(newest, as_u32);
+        if let Some(older) = self.older.get_mut(index) {
+            *older = previous;
+        }
+        if let Some(newer) = self.newer.get_mut(index) {
+            *newer = NONE;
+        }
+        match usize::try_from(previous).ok().filter(|_| previous != NONE) {
+            Some(previous) => {
+                if let Some(newer) = self.newer.get_mut(previous) {
+                    *newer = as_u32;
+                }
+            }
+            None => {
+                if let Some(oldest) = self.oldest.get_mut(set) {
+                    *oldest = as_u32;
+                }
+            }
+        }
+    }
+
+    /// Takes `index` out of `set`'s list.
+    fn unlink(&mut self, set: usize, index: usize) {
+        let older = self.older.get(index).copied().unwrap_or(NONE);
+        let newer = self.newer.get(index).copied().unwrap_or(NONE);
+        match usize::try_from(older).ok().filter(|_| older != NONE) {
+            Some(older) => {
+                if let Some(link) = self.newer.get_mut(older) {
+                    *link = newer;
+                }
+            }
+            None => {
+                if let Some(oldest) = self.oldest.get_mut(set) {
+                    *oldest = newer;
+                }
+            }
+        }
+        match usize::try_from(newer).ok().filter(|_| newer != NONE) {
+            Some(newer) => {
+                if let Some(link) = self.older.get_mut(newer) {
+                    *link = older;
+                }
+            }
+            None => {
+                if let Some(newest) = self.newest.get_mut(set) {
+                    *newest = older;
+                }
+            }
         }
     }
 
@@ -585,16 +1029,15 @@ impl<T> Tlb<T> {
 
     fn flush_where(&mut self, doomed: impl Fn(&TlbEntry<T>) -> bool) -> usize {
         self.stats.flushes += 1;
+        let ways = self.config.ways;
         let mut removed = 0;
-        for slot in &mut self.slots {
-            if slot.as_ref().is_some_and(&doomed) {
-                if let Some(entry) = slot.take() {
-                    self.shift_counts[usize::from(entry.page_shift)] -= 1;
-                }
+        for index in 0..self.slots.len() {
+            if self.slots.get(index).and_then(Option::as_ref).is_some_and(&doomed)
+                && self.take(index / ways, index)
+            {
                 removed += 1;
             }
         }
-        self.rebuild_shift_mask();
         self.stats.entries_invalidated += widen(removed);
         removed
     }
@@ -610,15 +1053,6 @@ impl<T> Tlb<T> {
         if *count == 0 {
             self.shift_mask &= !(1 << shift);
         }
-    }
-
-    fn rebuild_shift_mask(&mut self) {
-        self.shift_mask = self
-            .shift_counts
-            .iter()
-            .enumerate()
-            .filter(|&(_, &count)| count > 0)
-            .fold(0, |mask, (shift, _)| mask | 1 << shift);
     }
 }
 
@@ -1257,6 +1691,54 @@ mod tests {
             let mut tlb = tlb(capacity, capacity, TlbPolicy::Lru);
             let hits: Vec<bool> = pages.iter().map(|&page| access(&mut tlb, page).0).collect();
             proptest::prop_assert_eq!(hits, lru_model(capacity, &pages));
+        }
+
+        #[test]
+        fn indexed_and_scanned_sets_behave_the_same(
+            ops in proptest::collection::vec(op(), 0..300),
+            policy in proptest::sample::select(vec![
+                TlbPolicy::Lru, TlbPolicy::Fifo, TlbPolicy::Random, TlbPolicy::Plru,
+            ]),
+            ways in proptest::sample::select(vec![1usize, 2, 4, 8]),
+            asid_tagging in proptest::bool::ANY,
+        ) {
+            // The index, the use-order lists and the hint are exact: a TLB built with them and
+            // one built without must give the same results, victims and contents.
+            let config = TlbConfig { entries: 8, ways, policy, seed: 5, asid_tagging };
+            let mut scanned: Tlb<u64> = Tlb::build(config.clone(), false).expect("valid");
+            let mut indexed: Tlb<u64> = Tlb::build(config, true).expect("valid");
+            let mut hint = HitHint::default();
+            for (step, op) in ops.into_iter().enumerate() {
+                let tag = u64::try_from(step).unwrap_or(u64::MAX);
+                match op {
+                    Op::Insert { asid, va, shift, global } => {
+                        let entry = TlbEntry::new(asid, va, shift, global, tag).expect("valid");
+                        proptest::prop_assert_eq!(scanned.insert(entry.clone()), indexed.insert(entry));
+                    }
+                    Op::Lookup { asid, va } => {
+                        let expected = scanned.lookup(asid, va).cloned();
+                        proptest::prop_assert_eq!(indexed.lookup_hinted(asid, va, &mut hint).cloned(), expected);
+                    }
+                    Op::InvalidatePage { va, asid } => {
+                        proptest::prop_assert_eq!(scanned.invalidate_page(va, asid), indexed.invalidate_page(va, asid));
+                    }
+                    Op::InvalidateAsid(asid) => {
+                        proptest::prop_assert_eq!(scanned.invalidate_asid(asid), indexed.invalidate_asid(asid));
+                    }
+                    Op::FlushNonGlobal => {
+                        proptest::prop_assert_eq!(scanned.flush_non_global(), indexed.flush_non_global());
+                    }
+                    Op::Switch(asid) => {
+                        proptest::prop_assert_eq!(scanned.switch_asid(asid), indexed.switch_asid(asid));
+                    }
+                }
+                let layout = |tlb: &Tlb<u64>| -> Vec<(usize, usize, u64)> {
+                    tlb.entries().map(|slot| (slot.set, slot.way, *slot.entry.payload())).collect()
+                };
+                proptest::prop_assert_eq!(layout(&scanned), layout(&indexed));
+                proptest::prop_assert_eq!(scanned.stats(), indexed.stats());
+                proptest::prop_assert_eq!(scanned.len(), indexed.len());
+            }
         }
 
         #[test]

@@ -1,11 +1,14 @@
 //! Streaming readers for memory-access traces: valgrind lackey output and a plain address list.
 //!
-//! A [`TraceReader`] wraps any `BufRead` and yields one `Result` per record; a bad line is an error
+//! A [`TraceReader`] wraps any reader and yields one `Result` per record; a bad line is an error
 //! carrying its line number and the reader goes on with the next line, while a read error ends
-//! the stream. Nothing here panics on input. [`TraceReader::auto`] also undoes gzip compression.
+//! the stream. Nothing here panics on input. [`TraceReader::auto`] also undoes gzip compression,
+//! and [`TraceReader::auto_pipelined`] does it on a second thread (`pipe`).
 //!
-//! Lackey lines are parsed straight out of the reader's buffer (a line is copied only when it
-//! straddles two buffer fills), so the hot path allocates nothing per record.
+//! Lines are parsed straight out of the reader's own buffer (found with `memchr`; only a line
+//! that straddles two reads is moved), with no allocation and no UTF-8 validation per record.
+//! Lines in the exact shape lackey writes take a fast path (a table decodes the hex); any other
+//! line goes through the full parser, which accepts the same lines and explains the bad ones.
 //!
 //! Formats:
 //! - lackey (`valgrind --tool=lackey --trace-mem=yes`): `I  addr,size`, ` L addr,size`,
@@ -22,6 +25,8 @@ use flate2::bufread::MultiGzDecoder;
 use thiserror::Error;
 
 use super::tlb::AccessClass;
+
+mod pipe;
 
 /// Lines longer than this are refused rather than buffered without bound.
 pub const MAX_LINE_BYTES: usize = 4096;
@@ -85,11 +90,18 @@ impl TraceRecord {
 /// touch, in address order. A size of 0 counts as 1 byte; a range running past the top of the
 /// address space stops there instead of wrapping.
 pub fn pages_touched(addr: u64, size: u32, page_shift: u32) -> impl Iterator<Item = u64> + use<> {
+    let (first, last) = page_span(addr, size, page_shift);
+    first..=last
+}
+
+/// The first and last page numbers of [`pages_touched`], for loops that avoid the range type.
+#[inline]
+pub fn page_span(addr: u64, size: u32, page_shift: u32) -> (u64, u64) {
     let last_byte = addr.saturating_add(u64::from(size.max(1)) - 1);
     // A shift of 64 or more means one page spans the whole address space.
     let first = addr.checked_shr(page_shift).unwrap_or(0);
     let last = last_byte.checked_shr(page_shift).unwrap_or(0);
-    first..=last
+    (first, last)
 }
 
 /// The syntax of a trace.
@@ -157,7 +169,10 @@ type Sniffed<R> = Chain<Take<Cursor<[u8; 2]>>, R>;
 #[derive(Debug)]
 pub enum TraceInput<R: BufRead> {
     Plain(Sniffed<R>),
-    Gzip(BufReader<MultiGzDecoder<Sniffed<R>>>),
+    /// Boxed: the inflate state is large, and a reader holds one input for its whole life.
+    Gzip(Box<BufReader<MultiGzDecoder<Sniffed<R>>>>),
+    /// Gzip inflated on a second thread ([`TraceInput::detect_pipelined`]).
+    Pipelined(BufReader<pipe::Inflated>),
 }
 
 impl<R: BufRead> TraceInput<R> {
@@ -178,14 +193,29 @@ impl<R: BufRead> TraceInput<R> {
         let head = Cursor::new(magic).take(u64::try_from(filled).unwrap_or(0));
         let sniffed = head.chain(input);
         Ok(if is_gzip {
-            Self::Gzip(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(sniffed)))
+            Self::Gzip(Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(sniffed))))
         } else {
             Self::Plain(sniffed)
         })
     }
 
     pub fn is_gzip(&self) -> bool {
-        matches!(self, Self::Gzip(_))
+        matches!(self, Self::Gzip(_) | Self::Pipelined(_))
+    }
+}
+
+impl<R: BufRead + Send + 'static> TraceInput<R> {
+    /// Like [`TraceInput::detect`], but gzip is inflated on a second thread into a ring of
+    /// buffers while the caller parses (falls back to inflating in line if no thread starts).
+    pub fn detect_pipelined(input: R) -> io::Result<Self> {
+        Ok(match Self::detect(input)? {
+            // Nothing was read through the BufReader yet, so unwrapping it loses no bytes.
+            Self::Gzip(decoder) => match pipe::Inflated::spawn(decoder.into_inner()) {
+                Ok(inflated) => Self::Pipelined(BufReader::with_capacity(pipe::CHUNK_BYTES, inflated)),
+                Err(decoder) => Self::Gzip(Box::new(BufReader::with_capacity(1 << 16, decoder))),
+            },
+            other => other,
+        })
     }
 }
 
@@ -194,6 +224,7 @@ impl<R: BufRead> Read for TraceInput<R> {
         match self {
             Self::Plain(input) => input.read(buf),
             Self::Gzip(input) => input.read(buf),
+            Self::Pipelined(input) => input.read(buf),
         }
     }
 }
@@ -203,6 +234,7 @@ impl<R: BufRead> BufRead for TraceInput<R> {
         match self {
             Self::Plain(input) => input.fill_buf(),
             Self::Gzip(input) => input.fill_buf(),
+            Self::Pipelined(input) => input.fill_buf(),
         }
     }
 
@@ -210,6 +242,7 @@ impl<R: BufRead> BufRead for TraceInput<R> {
         match self {
             Self::Plain(input) => input.consume(amount),
             Self::Gzip(input) => input.consume(amount),
+            Self::Pipelined(input) => input.consume(amount),
         }
     }
 }
@@ -221,18 +254,43 @@ enum LineOutcome {
     Problem(LineProblem),
 }
 
+/// Bytes the reader asks its input for at a time. Lines are parsed straight out of this buffer;
+/// only the piece of a line that straddles two reads is moved (to the buffer's start).
+const READ_BYTES: usize = 1 << 17;
+
 /// An iterator over the records of a trace.
-#[derive(Debug)]
+///
+/// The reader keeps its own buffer (128 KiB) and reads the input in large pieces, so the
+/// hot path per line is a `memchr` for the newline and a parse of bytes in place: no allocation,
+/// no UTF-8 validation, no call back into the input.
 pub struct TraceReader<R> {
     input: R,
     format: Option<TraceFormat>,
     /// Lines read so far, i.e. the number of the last line read.
     line: u64,
-    /// The start of a line that straddles buffer fills.
-    spill: Vec<u8>,
+    buffer: Box<[u8]>,
+    /// The unread bytes are `buffer[start..end]`.
+    start: usize,
+    end: usize,
     /// The current line outgrew `MAX_LINE_BYTES`; the rest of it is being discarded.
     overlong: bool,
+    /// The input reported its end.
+    at_end: bool,
     finished: bool,
+}
+
+/// The reader's state without its buffer (a 128 KiB dump helps nobody).
+impl<R: std::fmt::Debug> std::fmt::Debug for TraceReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("input", &self.input)
+            .field("format", &self.format)
+            .field("line", &self.line)
+            .field("buffered", &(self.end - self.start))
+            .field("overlong", &self.overlong)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: BufRead> TraceReader<TraceInput<R>> {
@@ -243,10 +301,30 @@ impl<R: BufRead> TraceReader<TraceInput<R>> {
     }
 }
 
-impl<R: BufRead> TraceReader<R> {
+impl<R: BufRead + Send + 'static> TraceReader<TraceInput<R>> {
+    /// Like [`TraceReader::auto`], with gzip inflated on a second thread
+    /// ([`TraceInput::detect_pipelined`]): the way to read a trace file fast.
+    pub fn auto_pipelined(input: R) -> Result<Self, TraceError> {
+        let input =
+            TraceInput::detect_pipelined(input).map_err(|source| TraceError::Io { line: 1, source })?;
+        Ok(TraceReader::new(input))
+    }
+}
+
+impl<R: Read> TraceReader<R> {
     /// A reader over uncompressed text whose format is detected from the first record line.
     pub fn new(input: R) -> Self {
-        Self { input, format: None, line: 0, spill: Vec::new(), overlong: false, finished: false }
+        Self {
+            input,
+            format: None,
+            line: 0,
+            buffer: vec![0; READ_BYTES].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            overlong: false,
+            at_end: false,
+            finished: false,
+        }
     }
 
     /// A reader that parses every line as `format`.
@@ -264,69 +342,93 @@ impl<R: BufRead> TraceReader<R> {
         self.line
     }
 
-    /// Reads and classifies the next line, or `None` at end of input.
-    fn next_line(&mut self) -> io::Result<Option<LineOutcome>> {
+    /// Moves the unread bytes to the buffer's start and reads more after them. `Ok(false)` at
+    /// the end of the input. A pending line longer than [`MAX_LINE_BYTES`] is dropped instead of
+    /// moved (and remembered as overlong), so the buffer never needs to grow.
+    fn refill(&mut self) -> io::Result<bool> {
+        if self.end.saturating_sub(self.start) > MAX_LINE_BYTES {
+            self.overlong = true;
+            self.start = self.end;
+        }
+        // start <= end <= the buffer's length always holds; the check keeps even a broken
+        // invariant from panicking (it would drop the pending bytes instead).
+        if self.start < self.end && self.end <= self.buffer.len() {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+        } else {
+            self.end = 0;
+        }
+        self.start = 0;
+        // The pending bytes are at most MAX_LINE_BYTES, far below the buffer's size: there is
+        // always room to read into.
+        let free = self.buffer.get_mut(self.end..).unwrap_or_default();
         loop {
-            let buffer = match self.input.fill_buf() {
-                Ok(buffer) => buffer,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            match self.input.read(free) {
+                Ok(0) => return Ok(false),
+                Ok(read) => {
+                    self.end += read.min(free.len());
+                    return Ok(true);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
-            };
-            if buffer.is_empty() {
-                // A last line without a newline.
-                if self.spill.is_empty() && !self.overlong {
-                    return Ok(None);
-                }
-                let outcome = self.finish_spilled_line();
-                return Ok(Some(outcome));
             }
-            let Some(newline) = buffer.iter().position(|&byte| byte == b'\n') else {
-                let available = buffer.len();
-                if self.spill.len() + available > MAX_LINE_BYTES {
-                    self.overlong = true;
-                    self.spill.clear();
-                } else if !self.overlong {
-                    self.spill.extend_from_slice(buffer);
-                }
-                self.input.consume(available);
-                continue;
-            };
-            let outcome = if self.spill.is_empty() && !self.overlong {
-                self.line += 1;
-                classify(buffer.get(..newline).unwrap_or_default(), &mut self.format)
-            } else {
-                if !self.overlong {
-                    let tail = buffer.get(..newline).unwrap_or_default();
-                    if self.spill.len() + tail.len() > MAX_LINE_BYTES {
-                        self.overlong = true;
-                    } else {
-                        self.spill.extend_from_slice(tail);
-                    }
-                }
-                self.finish_spilled_line()
-            };
-            self.input.consume(newline + 1);
-            return Ok(Some(outcome));
         }
     }
 
-    fn finish_spilled_line(&mut self) -> LineOutcome {
+    /// Reads and classifies the next line, or `None` at end of input.
+    #[inline]
+    fn next_line(&mut self) -> io::Result<Option<LineOutcome>> {
+        loop {
+            let pending = self.buffer.get(self.start..self.end).unwrap_or_default();
+            if let Some(newline) = memchr::memchr(b'\n', pending) {
+                let text = pending.get(..newline).unwrap_or_default();
+                self.start += newline + 1;
+                return Ok(Some(self.finish_line(text.len(), false)));
+            }
+            if self.at_end {
+                if pending.is_empty() && !self.overlong {
+                    return Ok(None);
+                }
+                // A last line without a newline.
+                let length = pending.len();
+                self.start = self.end;
+                return Ok(Some(self.finish_line(length, true)));
+            }
+            self.at_end = !self.refill()?;
+        }
+    }
+
+    /// Counts the line of `length` bytes that ends just before `self.start` (or at `self.end`
+    /// for a last line without a newline) and parses it.
+    #[inline]
+    fn finish_line(&mut self, length: usize, last: bool) -> LineOutcome {
         self.line += 1;
-        let outcome = if self.overlong {
-            LineOutcome::Problem(LineProblem::LineTooLong { max: MAX_LINE_BYTES })
-        } else {
-            classify(&self.spill, &mut self.format)
-        };
-        self.spill.clear();
-        self.overlong = false;
-        outcome
+        if std::mem::take(&mut self.overlong) || length > MAX_LINE_BYTES {
+            return LineOutcome::Problem(LineProblem::LineTooLong { max: MAX_LINE_BYTES });
+        }
+        let end = if last { self.end } else { self.start.saturating_sub(1) };
+        let text = self.buffer.get(end.saturating_sub(length)..end).unwrap_or_default();
+        classify(text, &mut self.format)
     }
 }
 
-impl<R: BufRead> Iterator for TraceReader<R> {
+impl<R: Read> Iterator for TraceReader<R> {
     type Item = Result<TraceRecord, TraceError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // The common case: a whole lackey line at the front of the buffer, parsed and its
+        // newline found in one pass (no separate search for the line's end).
+        if self.format == Some(TraceFormat::Lackey)
+            && !self.overlong
+            && !self.finished
+            && let Some((kind, addr, size, length)) =
+                parse_lackey_fast(self.buffer.get(self.start..self.end).unwrap_or_default())
+        {
+            self.start += length;
+            self.line += 1;
+            return Some(Ok(TraceRecord { kind, addr, size, process: None }));
+        }
         while !self.finished {
             match self.next_line() {
                 Ok(None) => self.finished = true,
@@ -344,6 +446,129 @@ impl<R: BufRead> Iterator for TraceReader<R> {
         }
         None
     }
+}
+
+/// The value of each byte as a hex digit, or [`NOT_HEX`].
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = match byte as u8 {
+            digit @ b'0'..=b'9' => digit - b'0',
+            letter @ b'a'..=b'f' => letter - b'a' + 10,
+            letter @ b'A'..=b'F' => letter - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        byte += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0xff;
+
+/// The line shape lackey itself writes (`I  addr,size` or ` L addr,size` with `S` or `M`, at
+/// most 16 hex digits, a decimal size up to [`MAX_ACCESS_BYTES`], then the newline), parsed at
+/// the start of `pending` in one pass: no search for the line's end, no trimming, splitting or
+/// checked arithmetic. Returns the record and the bytes it took, newline included. Anything
+/// else (blanks, banners, `\r`, errors, odd spacing, a line not yet complete in the buffer)
+/// returns `None` and goes the general way to [`classify`], which accepts or refuses it with a
+/// reason; whatever this accepts, that parser reads the same way.
+#[inline(always)]
+fn parse_lackey_fast(pending: &[u8]) -> Option<(AccessKind, u64, u32, usize)> {
+    let (kind, rest) = match pending {
+        [b'I', b' ', b' ', rest @ ..] => (AccessKind::Instr, rest),
+        [b' ', b'L', b' ', rest @ ..] => (AccessKind::Load, rest),
+        [b' ', b'S', b' ', rest @ ..] => (AccessKind::Store, rest),
+        [b' ', b'M', b' ', rest @ ..] => (AccessKind::Modify, rest),
+        _ => return None,
+    };
+    let (addr, digits) = hex_prefix(rest);
+    // 17 digits could still fit (leading zeros): the full parser decides.
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    let [b',', after_comma @ ..] = rest.get(digits..)? else { return None };
+    let mut size = 0u32;
+    // MAX_ACCESS_BYTES has 5 digits; a sixth byte must be the newline.
+    for (taken, &byte) in after_comma.iter().take(6).enumerate() {
+        let digit = byte.wrapping_sub(b'0');
+        if digit <= 9 {
+            size = size * 10 + u32::from(digit);
+            continue;
+        }
+        if byte != b'\n' || taken == 0 || size > MAX_ACCESS_BYTES {
+            return None;
+        }
+        return Some((kind, addr, size, 3 + digits + 1 + taken + 1));
+    }
+    None
+}
+
+/// The value of the hex digits at the start of `bytes` and how many there are (more than 16
+/// overflow: the caller refuses those). Eight bytes at a time where eight are there
+/// ([`hex_word`]), the rest one at a time through a table.
+#[inline(always)]
+fn hex_prefix(bytes: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    let mut digits = 0;
+    while let Some(chunk) = bytes.get(digits..digits + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
+        let Some(part) = eight_hex_digits(u64::from_le_bytes(chunk)) else { break };
+        value = value << 32 | part;
+        digits += 8;
+        if digits > 16 {
+            return (value, digits);
+        }
+    }
+    for &byte in bytes.get(digits..).unwrap_or_default() {
+        let nibble = HEX_VALUES[usize::from(byte)];
+        if nibble == NOT_HEX {
+            break;
+        }
+        value = value << 4 | u64::from(nibble);
+        digits += 1;
+        if digits > 16 {
+            break;
+        }
+    }
+    (value, digits)
+}
+
+/// Every byte of a word.
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+/// The top bit of every byte of a word.
+const BYTE_TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// 0x80 in each byte of `word` that lies in `low..=high`, else 0 (every byte of `word` must be
+/// below 0x80, so that no addition carries into the next byte).
+#[inline]
+fn bytes_in_range(word: u64, low: u8, high: u8) -> u64 {
+    let at_least_low = word.wrapping_add(BYTE_ONES * u64::from(0x80 - low));
+    let above_high = word.wrapping_add(BYTE_ONES * u64::from(0x7f - high));
+    at_least_low & !above_high & BYTE_TOPS
+}
+
+/// The value of eight hex digits (`word`, loaded little-endian: the first byte is the lowest),
+/// or `None` if any byte is not one: checked and converted without a branch per byte (SWAR).
+#[inline]
+fn eight_hex_digits(word: u64) -> Option<u64> {
+    let ascii = !word & BYTE_TOPS;
+    let low7 = word & !BYTE_TOPS;
+    let digit = bytes_in_range(low7, b'0', b'9');
+    // Setting bit 5 folds A-F onto a-f, and nothing else onto them.
+    let letter = bytes_in_range(low7 | (BYTE_ONES * 0x20), b'a', b'f');
+    if (digit | letter) & ascii != BYTE_TOPS {
+        return None;
+    }
+    let nibbles = (low7 & (BYTE_ONES * 0x0f)) + (letter >> 7) * 9;
+    Some(pack_nibbles(nibbles.swap_bytes()))
+}
+
+/// Eight nibbles, one per byte (most significant first), packed into 32 bits.
+#[inline]
+fn pack_nibbles(bytes: u64) -> u64 {
+    // 0x0a0b0c0d0e0f0g0h -> pairs 0xab, 0xcd ... -> quads -> 0xabcdefgh.
+    let pairs = (bytes | bytes >> 4) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | pairs >> 8) & 0x0000_ffff_0000_ffff;
+    (quads | quads >> 16) & 0xffff_ffff
 }
 
 /// Skips blank, comment and banner lines, fixes the format on the first other line, parses.
@@ -779,6 +1004,24 @@ mod tests {
     }
 
     #[test]
+    fn eight_bytes_at_a_time_decode_like_the_table() {
+        // Every byte value at every position among hex digits: the word decoder agrees with
+        // the table, one digit at a time.
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                let mut bytes = *b"0f9aA7c3";
+                bytes[position] = byte;
+                let mut expected = Some(0u64);
+                for &b in &bytes {
+                    let nibble = HEX_VALUES[usize::from(b)];
+                    expected = expected.filter(|_| nibble != NOT_HEX).map(|v| v << 4 | u64::from(nibble));
+                }
+                assert_eq!(eight_hex_digits(u64::from_le_bytes(bytes)), expected, "{byte:#x} at {position}");
+            }
+        }
+    }
+
+    #[test]
     fn access_kinds_map_to_tlb_halves() {
         assert_eq!(AccessKind::Instr.class(), AccessClass::Instruction);
         for kind in [AccessKind::Load, AccessKind::Store, AccessKind::Modify] {
@@ -808,6 +1051,39 @@ mod tests {
                         proptest::prop_assert!(error.line() <= lines + 1);
                     }
                 }
+            }
+        }
+
+        #[test]
+        fn the_fast_path_reads_what_the_full_parser_reads(
+            line in proptest::collection::vec(
+                proptest::sample::select(b"IL SM,0123456789abcdefABCDEFx\n\r\t".to_vec()), 0..40),
+        ) {
+            if let Some((kind, addr, size, length)) = parse_lackey_fast(&line) {
+                proptest::prop_assert_eq!(line.get(length - 1), Some(&b'\n'));
+                let text = line.get(..length - 1).unwrap_or_default();
+                let mut format = Some(TraceFormat::Lackey);
+                match classify(text, &mut format) {
+                    LineOutcome::Record(record) => {
+                        proptest::prop_assert_eq!(record, TraceRecord { kind, addr, size, process: None });
+                    }
+                    _ => proptest::prop_assert!(false, "the full parser refuses {:?}", text),
+                }
+            }
+        }
+
+        #[test]
+        fn hex_prefixes_decode_like_one_digit_at_a_time(
+            value in proptest::num::u64::ANY,
+            width in 1usize..20,
+            upper in proptest::bool::ANY,
+        ) {
+            let text = if upper { format!("{value:0width$X},") } else { format!("{value:0width$x},") };
+            let (decoded, digits) = hex_prefix(text.as_bytes());
+            if width <= 16 {
+                proptest::prop_assert_eq!((decoded, digits), (value, text.len() - 1));
+            } else {
+                proptest::prop_assert!(digits > 16, "{} digits is too many", digits);
             }
         }
 

@@ -163,7 +163,8 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
                 .map_or(String::new(), |l| format!(" at the {} level", l.name));
             let report = fault.report.describe();
             let report = if report.is_empty() { String::new() } else { format!("; {report}") };
-            let _ = writeln!(out, "{indent}--> page fault: {}{level}{report}", fault.kind.describe());
+            let _ =
+                writeln!(out, "{indent}--> page fault: {}{level}{report}", fault.kind.describe_in(f.arch));
         }
     }
     out

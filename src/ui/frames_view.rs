@@ -279,16 +279,28 @@ pub fn frames_view_ui(
         ui.colored_label(color, describe_step(run.machine(), last));
     }
     ui.separator();
-    ui.columns(2, |columns| {
-        if let [left, right] = columns {
-            frames_table_ui(left, run);
-            swap_ui(left, run);
-            left.add_space(6.0);
-            log_ui(left, run);
-            stats_ui(right, run);
-            plot_ui(right, &view.curve, lab.os.frames);
-        }
-    });
+    // Side by side when the pane is wide enough for the frames table beside the statistics;
+    // one above the other in a narrow docked pane (nothing overlaps).
+    if ui.available_width() >= 1000.0 {
+        ui.columns(2, |columns| {
+            if let [left, right] = columns {
+                frames_table_ui(left, run);
+                swap_ui(left, run);
+                left.add_space(6.0);
+                log_ui(left, run);
+                stats_ui(right, run);
+                plot_ui(right, &view.curve, lab.os.frames);
+            }
+        });
+    } else {
+        frames_table_ui(ui, run);
+        swap_ui(ui, run);
+        ui.add_space(6.0);
+        log_ui(ui, run);
+        ui.add_space(6.0);
+        stats_ui(ui, run);
+        plot_ui(ui, &view.curve, lab.os.frames);
+    }
 }
 
 fn settings_ui(ui: &mut egui::Ui, lab: &Lab, actions: &mut Vec<Action>) {

@@ -342,9 +342,11 @@ fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState, act
     let Some(draft) = state.exercises.draft.as_mut() else { return };
     let mut points = task.points;
     let mut changed = false;
-    ui.horizontal(|ui| {
+    // Wraps, so Points stays in view in a narrow docked column.
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Title:");
-        changed |= ui.add(egui::TextEdit::singleline(&mut draft.title)).labelled_by(label.id).lost_focus();
+        let title = egui::TextEdit::singleline(&mut draft.title).desired_width(180.0);
+        changed |= ui.add(title).labelled_by(label.id).lost_focus();
         let label = ui.label("Points:");
         changed |= ui.add(egui::DragValue::new(&mut points).range(0..=1000)).labelled_by(label.id).changed();
     });

@@ -357,7 +357,7 @@ fn statistics_ui(ui: &mut egui::Ui, m: &Machine, doc: &Document, state: &mut UiS
     if !total.faults_by_kind.is_empty() {
         ui.label(RichText::new("Faults by kind").strong());
         for (kind, count) in &total.faults_by_kind {
-            ui.monospace(format!("  {count:>8}  {}", kind.describe()));
+            ui.monospace(format!("  {count:>8}  {}", kind.describe_in(m.format().arch)));
         }
     }
     for (class, t) in doc.tlb().tlbs().all() {

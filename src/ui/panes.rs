@@ -33,7 +33,7 @@ impl Behavior<Pane> for Views<'_> {
             Pane::Tlb => tlb_panel::tlb_panel_ui(ui, doc, self.tlb, state, actions),
             other => {
                 // Wide tables scroll sideways; text panels wrap to the width they have.
-                let area = if matches!(other, Pane::Frames | Pane::Plots) {
+                let area = if matches!(other, Pane::Frames) {
                     egui::ScrollArea::both()
                 } else {
                     egui::ScrollArea::vertical()

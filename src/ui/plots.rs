@@ -502,7 +502,7 @@ pub fn plots_ui(
 ) {
     let dark = ui.visuals().dark_mode;
     let t = &mut state.tlb;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Hit-rate window (lookups):");
         ui.add(egui::DragValue::new(&mut t.window).range(100..=10_000_000).speed(100)).labelled_by(label.id);
         ui.label(format!("(in use: {})", tlb.series.window));
@@ -529,7 +529,7 @@ pub fn plots_ui(
             }
         }
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         egui::ComboBox::from_label("Plot to export").selected_text(t.export_plot.label()).show_ui(ui, |ui| {
             for kind in PlotKind::ALL {
                 ui.selectable_value(&mut t.export_plot, kind, kind.label());
@@ -556,12 +556,16 @@ pub fn plots_ui(
         ui.colored_label(color, message);
     }
     let spacing = ui.spacing().item_spacing;
-    let height = ((ui.available_height() - 2.0 * 24.0 - spacing.y * 3.0) / 2.0).max(160.0);
-    let width = ((ui.available_width() - spacing.x) / 2.0).max(200.0);
+    // Two plots a row when the pane is wide enough for both, else one (a narrow docked pane).
+    let columns = if ui.available_width() >= 820.0 { 2 } else { 1 };
+    let rows = 4 / columns;
+    let height = ((ui.available_height() - rows as f32 * 24.0 - spacing.y * 3.0) / rows as f32).max(160.0);
+    let width = ((ui.available_width() - spacing.x * (columns - 1) as f32) / columns as f32).max(200.0);
     let mut rects = BTreeMap::new();
-    egui::Grid::new("plots-grid").num_columns(2).spacing(spacing).show(ui, |ui| {
-        for row in [[PlotKind::HitRate, PlotKind::Misses], [PlotKind::TableBytes, PlotKind::Sweep]] {
-            for kind in row {
+    let kinds = [PlotKind::HitRate, PlotKind::Misses, PlotKind::TableBytes, PlotKind::Sweep];
+    egui::Grid::new("plots-grid").num_columns(columns).spacing(spacing).show(ui, |ui| {
+        for row in kinds.chunks(columns) {
+            for &kind in row {
                 // PNG exports take the heading, the axes and the legend along with the plot.
                 let block = ui.vertical(|ui| {
                     ui.strong(kind.label());

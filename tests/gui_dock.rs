@@ -190,3 +190,29 @@ fn the_shortcuts_sheet_lists_what_the_menus_show() {
     h.run();
     assert!(h.state().state.map_dialog.is_some());
 }
+
+#[test]
+fn a_tree_dragged_too_narrow_gets_its_kept_columns_back() {
+    use egui_tiles::{Container, Tile};
+    let mut h = harness(welcome());
+    // As if the user dragged the splitters: the tree's column gets a sliver of the width.
+    let dock = &mut h.state_mut().dock;
+    let mut node = dock.tree.tiles.find_pane(&Pane::Tree).unwrap();
+    loop {
+        let parent = dock.tree.tiles.parent_of(node).unwrap();
+        if let Some(Tile::Container(Container::Linear(l))) = dock.tree.tiles.get_mut(parent)
+            && l.dir == egui_tiles::LinearDir::Horizontal
+        {
+            l.shares.set_share(node, 0.05);
+            break;
+        }
+        node = parent;
+    }
+    h.run();
+    let width = h.state().dock.pane_rect(Pane::Tree).unwrap().width();
+    assert!(width >= pagelab::ui::dock::MIN_TREE_WIDTH - 1.0, "the tree is {width} px wide");
+    for header in ["Entry", "Flags"] {
+        let rect = h.get_by_label(header).rect();
+        assert_visible(&h, Pane::Tree, rect, header);
+    }
+}

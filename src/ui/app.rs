@@ -141,6 +141,7 @@ impl PagelabApp {
                 closed: Vec::new(),
             };
             self.dock.tree.ui(&mut views, ui);
+            self.dock.keep_minimums();
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
         for pane in std::mem::take(&mut self.state.open_panes) {

@@ -4,6 +4,11 @@
 use egui_tiles::{Container, Linear, LinearDir, SimplificationOptions, Tile, TileId, Tiles, Tree};
 use serde::{Deserialize, Serialize};
 
+/// The tree keeps at least this width (its entry, range and flags columns at 100%)...
+pub const MIN_TREE_WIDTH: f32 = 460.0;
+/// ... and the inspector this height (its header, the raw value and a row of fields).
+pub const MIN_INSPECTOR_HEIGHT: f32 = 110.0;
+
 /// One panel of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Pane {
@@ -245,6 +250,45 @@ impl Dock {
                 }
             }
             None => self.tree.root = Some(container),
+        }
+    }
+
+    /// Gives the tree back the width of its kept columns (entry, range, flags) and the
+    /// inspector the height of a row of fields when a drag (or a small window) left them less:
+    /// their share of the container around them grows, taken from their neighbours. Drawn as
+    /// laid out last frame, corrected for the next.
+    pub fn keep_minimums(&mut self) {
+        self.grow(Pane::Tree, LinearDir::Horizontal, MIN_TREE_WIDTH);
+        self.grow(Pane::Inspector, LinearDir::Vertical, MIN_INSPECTOR_HEIGHT);
+    }
+
+    fn grow(&mut self, pane: Pane, dir: LinearDir, min: f32) {
+        let Some(id) = self.tree.tiles.find_pane(&pane) else { return };
+        let extent = |r: egui::Rect| if dir == LinearDir::Horizontal { r.width() } else { r.height() };
+        let Some(size) = self.tree.tiles.rect(id).map(extent) else { return };
+        if size >= min || !self.tree.is_visible(id) {
+            return;
+        }
+        // The outermost tile holding the pane whose container runs in `dir`.
+        let mut node = id;
+        let parent = loop {
+            let Some(parent) = self.tree.tiles.parent_of(node) else { return };
+            if matches!(self.tree.tiles.get(parent), Some(Tile::Container(Container::Linear(l))) if l.dir == dir)
+            {
+                break parent;
+            }
+            node = parent;
+        };
+        let Some(room) = self.tree.tiles.rect(parent).map(extent) else { return };
+        if room < min * 1.5 {
+            return; // the window itself is too small: nothing to take from the neighbours
+        }
+        if let Some(Tile::Container(Container::Linear(linear))) = self.tree.tiles.get_mut(parent) {
+            let total: f32 = linear.children.iter().map(|c| linear.shares[*c]).sum();
+            let others = total - linear.shares[node];
+            // share / (others + share) * room = target, with room for the gaps between tiles.
+            let target = min + 12.0;
+            linear.shares.set_share(node, target * others / (room - target));
         }
     }
 

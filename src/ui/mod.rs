@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod commands;
+pub mod compare_view;
 pub mod dialogs;
 pub mod dock;
 pub mod exercises;

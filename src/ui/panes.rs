@@ -41,7 +41,10 @@ impl Behavior<Pane> for Views<'_> {
                 area.id_salt(("pane", other.title())).auto_shrink([false, false]).show(
                     ui,
                     |ui| match other {
-                        Pane::Processes => processes::processes_ui(ui, lab, state, actions),
+                        Pane::Processes => {
+                            processes::processes_ui(ui, lab, state, actions);
+                            super::compare_view::compare_ui(ui, &lab.machine, doc.generation, state);
+                        }
                         Pane::Inspector => inspector::inspector_ui(ui, lab, state, actions),
                         Pane::Exercises => exercises::exercises_ui(ui, lab, state, actions),
                         Pane::Frames => {

@@ -52,6 +52,14 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 actions.push(Action::Edit(Edit::RemoveProcess { process: i }));
                 ui.close();
             }
+            ui.menu_button("Compare with…", |ui| {
+                for (j, other) in m.processes().iter().enumerate().filter(|(j, _)| *j != i) {
+                    if ui.button(&other.name).clicked() {
+                        state.compare = Some(super::compare_view::CompareView::new(i, j));
+                        ui.close();
+                    }
+                }
+            });
         });
     }
     ui.separator();

@@ -178,6 +178,8 @@ pub struct UiState {
     pub raw_edit_source: Option<u64>,
     pub show_about: bool,
     pub show_shortcuts: bool,
+    /// Two processes side by side (Processes ▸ right-click ▸ Compare with…).
+    pub compare: Option<super::compare_view::CompareView>,
     /// The MMU panel's "Why?" for the current access, once worked out.
     pub why: Option<super::why::WhyCache>,
     /// Panels a view asked to show (the app opens them in the dock after the frame).

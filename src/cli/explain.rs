@@ -206,14 +206,7 @@ pub fn explanation_json(lab: &Lab, e: &Explanation) -> Value {
 }
 
 fn rights_text(r: &Rights) -> String {
-    let flag = |on: bool, c: char| if on { c } else { '-' };
-    format!(
-        "{}{}{} {}",
-        flag(r.read, 'r'),
-        flag(r.write, 'w'),
-        flag(r.execute, 'x'),
-        if r.user { "user" } else { "supervisor" }
-    )
+    r.text(true)
 }
 
 /// Small values in decimal (a flag's 0 or 1), larger ones in hex.

@@ -74,6 +74,20 @@ pub struct Rights {
     pub user: bool,
 }
 
+impl Rights {
+    /// "rwx" with "-" for a right not granted, then "user" or "supervisor" (`long`), or "U"/"S".
+    pub fn text(&self, long: bool) -> String {
+        let flag = |on: bool, c: char| if on { c } else { '-' };
+        let who = match (self.user, long) {
+            (true, true) => "user",
+            (false, true) => "supervisor",
+            (true, false) => "U",
+            (false, false) => "S",
+        };
+        format!("{}{}{} {who}", flag(self.read, 'r'), flag(self.write, 'w'), flag(self.execute, 'x'))
+    }
+}
+
 /// One entry read by the walk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalkStep {

@@ -25,15 +25,7 @@ impl CompareView {
 }
 
 fn rights(r: Option<Rights>) -> String {
-    r.map_or("-".into(), |r| {
-        format!(
-            "{}{}{} {}",
-            if r.read { "r" } else { "-" },
-            if r.write { "w" } else { "-" },
-            if r.execute { "x" } else { "-" },
-            if r.user { "U" } else { "S" }
-        )
-    })
+    r.map_or("-".into(), |r| r.text(false))
 }
 
 pub fn compare_ui(ui: &mut egui::Ui, m: &Machine, generation: u64, state: &mut UiState) {

@@ -211,17 +211,10 @@ fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
             ));
             ui.monospace(f.flag_summary(s.raw, s.level)).on_hover_text(&target);
             let r = s.rights;
-            let right = |on: bool, c: &str| if on { c.to_string() } else { "-".into() };
             let (rights, long) = match f.arch {
                 Arch::RiscV if !s.leaf => ("leaf".to_string(), "RISC-V: the leaf alone decides".to_string()),
                 _ => (
-                    format!(
-                        "{}{}{} {}",
-                        right(r.read, "r"),
-                        right(r.write, "w"),
-                        right(r.execute, "x"),
-                        if r.user { "U" } else { "S" }
-                    ),
+                    r.text(false),
                     format!(
                         "combined over the levels read so far: {}{}{}, {}",
                         if r.read { "read" } else { "no read" },

@@ -61,13 +61,7 @@ fn explanation_ui(
         ui.label(format!("Rule: {}", e.rule.text));
         ui.weak(&e.rule.reference);
         if let Some(r) = e.rights {
-            ui.label(format!(
-                "Rights combined down to that entry: {}{}{} {}",
-                if r.read { "r" } else { "-" },
-                if r.write { "w" } else { "-" },
-                if r.execute { "x" } else { "-" },
-                if r.user { "user" } else { "supervisor" }
-            ));
+            ui.label(format!("Rights combined down to that entry: {}", r.text(true)));
         }
         ui.add_space(4.0);
         if e.fixes.is_empty() {

@@ -62,6 +62,14 @@ fn diff_ui(ui: &mut egui::Ui, d: &ProcessDiff, a: &str, b: &str) {
         "Page tables both roots reach: {} ({top} at the top of a shared subtree)",
         d.shared_tables.len()
     ));
+    // The left column is narrow: the table scrolls sideways rather than clip its rights.
+    egui::ScrollArea::horizontal().id_salt("compare-scroll").show(ui, |ui| grid_ui(ui, d, a, b));
+    if d.ranges.len() > MAX_ROWS {
+        ui.label(format!("… {} more ranges (pagelab diff lists them all)", d.ranges.len() - MAX_ROWS));
+    }
+}
+
+fn grid_ui(ui: &mut egui::Ui, d: &ProcessDiff, a: &str, b: &str) {
     egui::Grid::new("compare-grid").striped(true).num_columns(4).show(ui, |ui| {
         for h in ["Range", "Size", "Mapped", "Rights"] {
             ui.strong(h);
@@ -86,7 +94,4 @@ fn diff_ui(ui: &mut egui::Ui, d: &ProcessDiff, a: &str, b: &str) {
             ui.end_row();
         }
     });
-    if d.ranges.len() > MAX_ROWS {
-        ui.label(format!("… {} more ranges (pagelab diff lists them all)", d.ranges.len() - MAX_ROWS));
-    }
 }

@@ -73,6 +73,7 @@ impl PagelabApp {
     pub fn restore(mut self, storage: Option<&dyn eframe::Storage>) -> Self {
         if let Some(prefs) = storage.and_then(|s| eframe::get_value::<Prefs>(s, PREFS_KEY)) {
             self.prefs = prefs;
+            self.prefs.zoom = self.prefs.zoom.clamp(MIN_ZOOM, MAX_ZOOM);
         }
         if let Some(dock) = storage.and_then(|s| eframe::get_value::<Dock>(s, LAYOUT_KEY)) {
             self.dock = dock;
@@ -122,7 +123,7 @@ impl PagelabApp {
             ctx.options_mut(|o| o.zoom_with_keyboard = false);
         }
         if ctx.zoom_factor() != self.prefs.zoom {
-            ctx.set_zoom_factor(self.prefs.zoom.clamp(MIN_ZOOM, MAX_ZOOM));
+            ctx.set_zoom_factor(self.prefs.zoom);
         }
         self.shortcuts(&ctx);
         self.dropped_files(&ctx);
@@ -144,9 +145,6 @@ impl PagelabApp {
             self.dock.keep_minimums();
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
-        for pane in std::mem::take(&mut self.state.open_panes) {
-            self.dock.open(pane);
-        }
         super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
         let recovery_choice = super::recovery::offer_window(&ctx, &self.recovery);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
@@ -318,6 +316,7 @@ impl PagelabApp {
             Action::Translate { va, access, mode, process } => self.translate(va, access, mode, process),
             Action::SetOs(settings) => self.edit(&Edit::SetOs(settings)),
             Action::Command(command) => self.command(command, ctx),
+            Action::OpenPane(pane) => self.dock.open(pane),
             Action::Tlb(action) => self.run_tlb(action),
             Action::ImportProcMaps(request) => {
                 self.guard_discard(Action::ImportProcMaps(request.clone()), |app| {

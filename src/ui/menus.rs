@@ -24,7 +24,7 @@ pub fn menu_bar_ui(
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| file_menu_ui(ui, prefs, state, actions));
-        ui.menu_button("Edit", |ui| edit_menu_ui(ui, doc, state, actions));
+        ui.menu_button("Edit", |ui| edit_menu_ui(ui, doc, actions));
         ui.menu_button("View", |ui| view_menu_ui(ui, doc, prefs, dock, state, actions));
         ui.menu_button("Help", |ui| {
             command(ui, Command::LabDescription, true, actions);
@@ -68,7 +68,7 @@ fn file_menu_ui(ui: &mut egui::Ui, prefs: &mut Prefs, state: &mut UiState, actio
             state.procmaps_dialog = Some(Default::default());
         }
         if ui.button("Trace for the TLB…").clicked() {
-            state.open_panes.push(Pane::Tlb);
+            actions.push(Action::OpenPane(Pane::Tlb));
         }
     });
     ui.separator();
@@ -78,7 +78,7 @@ fn file_menu_ui(ui: &mut egui::Ui, prefs: &mut Prefs, state: &mut UiState, actio
     command(ui, Command::Quit, true, actions);
 }
 
-fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
+fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, actions: &mut Vec<Action>) {
     let undo = doc.undo_label().map_or("Undo".to_string(), |w| format!("Undo {w}"));
     if item_named(ui, Command::Undo, &undo, doc.can_undo()) {
         actions.push(Action::Command(Command::Undo));
@@ -91,8 +91,8 @@ fn edit_menu_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions:
     command(ui, Command::Map, true, actions);
     command(ui, Command::Unmap, true, actions);
     ui.separator();
-    if ui.button("Title and description…").clicked() {
-        state.open_panes.push(Pane::Description);
+    if item_named(ui, Command::LabDescription, "Title and description…", true) {
+        actions.push(Action::Command(Command::LabDescription));
     }
 }
 

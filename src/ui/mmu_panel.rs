@@ -29,7 +29,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState
             };
             walk_ui(ui, m, &t, dark);
             outcome_ui(ui, m, &t, dark);
-            super::why::why_ui(ui, m, generation, va, state, actions);
+            super::why::why_ui(ui, m, generation, &t, state, actions);
             super::tlb_panel::access_report_ui(ui, state, t.va, t.access, t.mode);
             let performed =
                 state.last_walk.as_ref().filter(|w| w.va == t.va && w.access == t.access && w.mode == t.mode);

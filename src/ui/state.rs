@@ -44,6 +44,8 @@ pub enum Action {
     SetOs(crate::sim::os::OsSettings),
     /// A command from the menus or a shortcut (see `commands`).
     Command(super::commands::Command),
+    /// Show a panel: bring its tab to the front, or put it back in the dock.
+    OpenPane(super::dock::Pane),
 }
 
 /// Preferences kept between runs.
@@ -182,8 +184,6 @@ pub struct UiState {
     pub compare: Option<super::compare_view::CompareView>,
     /// The MMU panel's "Why?" for the current access, once worked out.
     pub why: Option<super::why::WhyCache>,
-    /// Panels a view asked to show (the app opens them in the dock after the frame).
-    pub open_panes: Vec<super::dock::Pane>,
     /// The description's Markdown, laid out once.
     pub markdown: egui_commonmark::CommonMarkCache,
     /// The title and description being typed (kept until the field is left).

@@ -8,7 +8,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
 use crate::sim::explain::{self, Explanation};
-use crate::sim::{Access, Machine, Mode};
+use crate::sim::{Access, Machine, Mode, Translation};
 
 /// The explanation last worked out, and for what.
 pub struct WhyCache {
@@ -21,13 +21,12 @@ pub fn why_ui(
     ui: &mut egui::Ui,
     m: &Machine,
     generation: u64,
-    va: u64,
+    walk: &Translation,
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    let (access, mode, process) = (state.mmu.access, state.mmu.mode, m.active());
-    let fault = m.translate(process, va, access, mode).is_ok_and(|t| t.fault().is_some());
-    let title = if fault { "Why? and how to fix it" } else { "Why is this allowed?" };
+    let (va, access, mode, process) = (walk.va, walk.access, walk.mode, m.active());
+    let title = if walk.fault().is_some() { "Why? and how to fix it" } else { "Why is this allowed?" };
     egui::CollapsingHeader::new(title).id_salt("why").show(ui, |ui| {
         let key = (generation, process, va, access, mode);
         if state.why.as_ref().is_none_or(|c| c.key != key) {

@@ -82,7 +82,7 @@ fn explanation_ui(
                     ui.label(change.describe(m.format()));
                 }
                 for effect in &fix.side_effects {
-                    ui.weak(format!("also: {effect}"));
+                    ui.weak(format!("• {effect}"));
                 }
             });
         }

@@ -13,6 +13,7 @@ use history::{History, LabParts, Step, StepKind};
 
 use crate::exercise::LockError;
 use crate::lab::{Lab, io};
+use crate::sim::mem::Journal;
 use crate::sim::replay::Replayer;
 use std::path::PathBuf;
 
@@ -75,7 +76,7 @@ impl Document {
         kind: StepKind,
         change: impl FnOnce(&mut Lab, &mut Replayer) -> Result<R, EditError>,
     ) -> Result<R, EditError> {
-        let Self { lab, tlb, history, dirty, generation, enforce_locks, .. } = self;
+        let Self { lab, tlb, enforce_locks, .. } = self;
         let parts_before = LabParts::of(lab);
         lab.machine.begin_journal();
         let result = change(lab, tlb);
@@ -94,11 +95,20 @@ impl Document {
             parts_before.swap_into(lab);
             return result;
         }
-        let parts_changed = !parts_before.matches(lab);
-        if journal.is_empty() && !parts_changed {
-            return result;
+        if result.is_ok() {
+            self.record(label, kind, journal, parts_before);
         }
-        history.push(Step {
+        result
+    }
+
+    /// Records a change already made to the lab as one undo step (if it changed anything):
+    /// `journal` holds what memory it overwrote, `parts_before` the small parts before it.
+    fn record(&mut self, label: &str, kind: StepKind, journal: Journal, parts_before: LabParts) {
+        let parts_changed = !parts_before.matches(&self.lab);
+        if journal.is_empty() && !parts_changed {
+            return;
+        }
+        self.history.push(Step {
             label: label.to_string(),
             kind,
             count: 1,
@@ -106,9 +116,8 @@ impl Document {
             parts: parts_changed.then_some(parts_before),
             sealed: false,
         });
-        *dirty = true;
-        *generation += 1;
-        result
+        self.dirty = true;
+        self.generation += 1;
     }
 
     pub fn can_undo(&self) -> bool {

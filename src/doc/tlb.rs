@@ -3,12 +3,23 @@
 //! with [`Document::tlb`] and change it with [`TlbCommand`]s; accesses and trace replays through
 //! it are document steps, since they write A/D bits and may demand-map pages.
 
-use super::history::StepKind;
+use super::history::{LabParts, StepKind};
 use super::{Document, EditError};
 use crate::sim::Machine;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::replay::{PageOutcome, ReplayConfig, Replayer};
 use crate::sim::tlb::TlbsConfigError;
+
+/// A replay on another thread ("Run to end"): copies of the lab's machine (journaling what the
+/// replay overwrites) and of the TLB, taken at one document generation. The replay runs on the
+/// copies; [`Document::finish_replay_job`] makes the result one undo step, or refuses it when the
+/// lab changed in the meantime (so nothing the user did meanwhile is overwritten).
+#[derive(Debug)]
+pub struct ReplayJob {
+    pub machine: Machine,
+    pub replayer: Replayer,
+    generation: u64,
+}
 
 /// A change to the TLB alone (the lab is untouched).
 #[derive(Clone, Debug, PartialEq)]
@@ -79,5 +90,38 @@ impl Document {
         let locked = if self.enforce_locks { self.lab.locks.processes.clone() } else { Default::default() };
         self.tlb.set_locked(locked);
         self.run_with_tlb(label, StepKind::Replay, |lab, tlb| Ok(replay(tlb, &mut lab.machine)))
+    }
+
+    /// Copies of the machine and the TLB for a replay on another thread, set up like
+    /// [`Document::replay`] (demand mapping, the locked processes).
+    pub fn replay_job(&mut self, demand_map: bool) -> ReplayJob {
+        self.tlb.set_demand_map(demand_map);
+        let locked = if self.enforce_locks { self.lab.locks.processes.clone() } else { Default::default() };
+        self.tlb.set_locked(locked);
+        let mut machine = self.lab.machine.clone();
+        machine.begin_journal();
+        ReplayJob { machine, replayer: self.tlb.clone(), generation: self.generation }
+    }
+
+    /// Installs what a [`ReplayJob`] produced as one undo step named `label`. Refused, with the
+    /// lab untouched, when the lab changed since the job was taken or the replay changed a
+    /// locked process.
+    pub fn finish_replay_job(&mut self, label: &str, job: ReplayJob) -> Result<(), EditError> {
+        if job.generation != self.generation {
+            return Err(EditError::Other(
+                "the lab changed while the trace ran in the background, so the run's result was not kept"
+                    .into(),
+            ));
+        }
+        let ReplayJob { mut machine, replayer, .. } = job;
+        let journal = machine.commit_journal();
+        let parts_before = LabParts::of(&self.lab);
+        if self.enforce_locks {
+            parts_before.locks.check_journal(&parts_before.processes, &journal, &machine)?;
+        }
+        self.lab.machine = machine;
+        self.tlb = replayer;
+        self.record(label, StepKind::Replay, journal, parts_before);
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod processes;
 pub mod procmaps_dialog;
 pub mod recovery;
 pub mod rows;
+pub mod run_to_end;
 pub mod sizes;
 pub mod state;
 pub mod theme;

@@ -104,6 +104,20 @@ pub struct Sample {
     pub misses: u64,
 }
 
+impl Sample {
+    /// The replayer's counters now (both TLBs when split).
+    pub fn of(replayer: &Replayer) -> Self {
+        let s = replayer.tlbs().stats();
+        Self { lookups: s.lookups, hits: s.hits, misses: s.misses }
+    }
+}
+
+/// The counters the plots' table sizes depend on: tables change with demand maps and edits.
+pub fn tables_key(machine: &Machine, replayer: &Replayer) -> (u64, u64) {
+    let demand_maps = replayer.stats(machine).total.counters.demand_maps;
+    (demand_maps, machine.processes().len() as u64)
+}
+
 /// Bytes of the tables reachable from each process's root, by name.
 pub fn table_bytes(m: &Machine) -> Vec<(String, u64)> {
     m.processes()

@@ -5,13 +5,13 @@
 //! panel, the trace player and the plots, and how the app applies them.
 
 use super::app::PagelabApp;
-use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, SweepShape};
+use super::plots::{self, PlotKind, PlotSeries, Sample, SweepJob, SweepResult, SweepShape, tables_key};
+use super::run_to_end::RunToEnd;
 use super::trace_player::TracePlayer;
 use crate::doc::Document;
 use crate::doc::tlb::TlbCommand;
-use crate::sim::Machine;
 use crate::sim::mmu::{Outcome, Translation};
-use crate::sim::replay::{Costs, PageResult, ReplayConfig, Replayer};
+use crate::sim::replay::{Costs, PageResult, ReplayConfig};
 use crate::sim::tlb::{AccessClass, TlbConfig};
 use crate::sim::{Access, Mode};
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +43,10 @@ pub enum TlbAction {
     Play,
     Pause,
     Step,
+    /// Replay the rest of the trace at full speed on a background thread.
+    RunToEnd,
+    /// Stop a run to the end (what it replayed so far is kept).
+    CancelRun,
     StartSweep(SweepShape),
     CancelSweep,
     ExportCsv(PlotKind, PathBuf),
@@ -171,6 +175,8 @@ pub struct TlbSim {
     pub player: Option<TracePlayer>,
     pub series: PlotSeries,
     pub sweep: Option<SweepJob>,
+    /// "Run to end" in progress (the player is inside it meanwhile).
+    pub run: Option<RunToEnd>,
     pub sweep_result: Option<SweepResult>,
     png_tx: Sender<Result<PathBuf, String>>,
     png_rx: Receiver<Result<PathBuf, String>>,
@@ -192,6 +198,7 @@ impl TlbSim {
             player: None,
             series: PlotSeries::default(),
             sweep: None,
+            run: None,
             sweep_result: None,
             png_tx,
             png_rx,
@@ -213,6 +220,13 @@ impl TlbSim {
         self.epoch += 1;
         if let Some(job) = self.sweep.take() {
             job.cancel();
+        }
+        if let Some(run) = self.run.take() {
+            // The run worked on the old lab's copies: stop it and take the player back.
+            run.cancel();
+            if let Some(Ok(result)) = run.wait() {
+                self.player = Some(result.player);
+            }
         }
         self.sweep_result = None;
         if let Some(player) = &self.player
@@ -265,17 +279,6 @@ impl TlbSim {
         };
         Ok((report, walk))
     }
-
-    fn sample_now(doc: &Document) -> Sample {
-        let s = doc.tlb().tlbs().stats();
-        Sample { lookups: s.lookups, hits: s.hits, misses: s.misses }
-    }
-}
-
-/// The counters the plots' table sizes depend on: tables change with demand maps and edits.
-fn tables_key(machine: &Machine, replayer: &Replayer) -> (u64, u64) {
-    let demand_maps = replayer.stats(machine).total.counters.demand_maps;
-    (demand_maps, machine.processes().len() as u64)
 }
 
 impl PagelabApp {
@@ -288,6 +291,7 @@ impl PagelabApp {
             self.play(budget, false);
             ctx.request_repaint();
         }
+        self.poll_run_to_end(ctx);
         if let Some(job) = self.tlb.sweep.as_mut() {
             match job.poll() {
                 Some(Ok(points)) => {
@@ -328,32 +332,24 @@ impl PagelabApp {
         let result = self.doc.replay(&label, self.state.tlb.demand_map, |replayer, machine| {
             let started = Instant::now();
             let mut left = budget;
-            let mut error = None;
             while left > 0 && !player.finished && started.elapsed() < SLICE_BUDGET {
                 let result = if single {
-                    player.step(replayer, machine).map(u64::from)
+                    let stepped = player.step(replayer, machine).map(u64::from);
+                    series.sample(Sample::of(replayer), machine, tables_key(machine, replayer));
+                    stepped
                 } else {
-                    let to_window = series.lookups_to_window_end(replayer.tlbs().stats().lookups);
-                    let chunk = left.min(CHUNK).min(to_window);
-                    player.run(replayer, machine, chunk)
+                    player.run_sampled(replayer, machine, series, left.min(CHUNK))
                 };
-                let stats = replayer.tlbs().stats();
-                let now = Sample { lookups: stats.lookups, hits: stats.hits, misses: stats.misses };
-                let key = tables_key(machine, replayer);
-                series.sample(now, machine, key);
                 match result {
                     Ok(0) => break,
                     Ok(n) => left = left.saturating_sub(n),
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
+                    Err(e) => return Some(e),
                 }
                 if single {
                     break;
                 }
             }
-            error
+            None
         });
         player.batch_generation = Some(self.doc.generation);
         let error = match result {
@@ -365,16 +361,97 @@ impl PagelabApp {
             self.state.tlb.message = Some((format!("{e} (paused; Play goes on with the next line)"), true));
         } else if player.finished {
             let records = player.records;
-            let now = TlbSim::sample_now(&self.doc);
             let machine = &self.doc.lab().machine;
             let key = tables_key(machine, self.doc.tlb());
-            self.tlb.series.finish(now, machine, key);
+            self.tlb.series.finish(Sample::of(self.doc.tlb()), machine, key);
             self.state.tlb.message = Some((format!("End of trace: {records} records replayed."), false));
+        }
+    }
+
+    /// Hands the open trace to a background run on copies of the machine and the TLB.
+    fn start_run_to_end(&mut self) {
+        let Some(mut player) = self.tlb.player.take() else { return };
+        if player.finished {
+            self.tlb.player = Some(player);
+            return;
+        }
+        if player.batch_generation != Some(self.doc.generation)
+            && self.tlb.series.hit_rate.is_empty()
+            && self.tlb.series.misses.is_empty()
+        {
+            self.tlb.series = PlotSeries::new(self.state.tlb.window);
+        }
+        player.playing = false;
+        let job = self.doc.replay_job(self.state.tlb.demand_map);
+        let series = std::mem::replace(&mut self.tlb.series, PlotSeries::new(self.state.tlb.window));
+        self.state.tlb.message = None;
+        self.tlb.run = Some(RunToEnd::start(job, player, series));
+    }
+
+    /// Installs a finished run's result as one undo step, or says why it was not kept.
+    fn poll_run_to_end(&mut self, ctx: &egui::Context) {
+        let Some(run) = self.tlb.run.as_mut() else { return };
+        let Some(result) = run.poll() else {
+            ctx.request_repaint_after(Duration::from_millis(50));
+            return;
+        };
+        self.tlb.run = None;
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                self.state.tlb.message = Some((e, true));
+                return;
+            }
+        };
+        let mut player = result.player;
+        let label = format!("replay of {}", player.name());
+        let records = player.records;
+        let seconds = result.elapsed.as_secs_f64();
+        match self.doc.finish_replay_job(&label, result.job) {
+            Ok(()) => {
+                player.batch_generation = Some(self.doc.generation);
+                self.tlb.series = result.series;
+                self.tlb.epoch += 1;
+                let message = match (&result.outcome, result.cancelled, player.finished) {
+                    (Err(e), _, _) => (format!("{e} (stopped there; Play goes on with the next line)"), true),
+                    (Ok(()), true, _) => (
+                        format!(
+                            "Run cancelled after {records} records ({seconds:.1} s); Play goes on from there."
+                        ),
+                        false,
+                    ),
+                    _ => (format!("End of trace: {records} records replayed ({seconds:.1} s)."), false),
+                };
+                self.state.tlb.message = Some(message);
+                self.tlb.player = Some(player);
+            }
+            Err(e) => {
+                // The lab is as the user left it; the player's position went with the run.
+                let message = format!("Run to end: {e}. The trace is back at its start.");
+                self.state.tlb.message = Some((message.clone(), true));
+                self.state.error(message);
+                self.tlb.player = TracePlayer::open(&player.path).ok();
+            }
         }
     }
 
     /// Applies one action of the TLB panel, the trace player or the plots.
     pub(super) fn run_tlb(&mut self, action: TlbAction) {
+        let touches_trace = matches!(
+            action,
+            TlbAction::OpenTrace(_)
+                | TlbAction::CloseTrace
+                | TlbAction::Rewind
+                | TlbAction::Play
+                | TlbAction::Step
+                | TlbAction::RunToEnd
+                | TlbAction::Configure(..)
+        );
+        if touches_trace && self.tlb.run.is_some() {
+            self.state.tlb.message =
+                Some(("The trace is running to its end: wait for it or press Cancel first.".into(), true));
+            return;
+        }
         match action {
             TlbAction::Configure(tlb, itlb) => {
                 let config = ReplayConfig {
@@ -464,6 +541,12 @@ impl PagelabApp {
                 }
                 self.state.tlb.message = None;
                 self.play(1, true);
+            }
+            TlbAction::RunToEnd => self.start_run_to_end(),
+            TlbAction::CancelRun => {
+                if let Some(run) = &self.tlb.run {
+                    run.cancel();
+                }
             }
             TlbAction::StartSweep(shape) => match &self.tlb.player {
                 Some(player) => {

@@ -2,6 +2,8 @@
 //! the lab's tables (never held in memory whole), with a progress measure in bytes of the file;
 //! and its controls (open by typed path, play / pause / step / rewind, speed, demand mapping).
 
+use super::plots::{PlotSeries, Sample, tables_key};
+use super::run_to_end::RunToEnd;
 use super::state::{Action, UiState};
 use super::theme;
 use super::tlb_state::{TlbAction, TlbSim};
@@ -46,7 +48,7 @@ pub fn open_trace(path: &Path) -> Result<(TraceFile, Arc<AtomicU64>, u64), Strin
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let (counting, consumed) = CountingReader::new(file);
-    let reader = TraceReader::auto(BufReader::with_capacity(1 << 16, counting))
+    let reader = TraceReader::auto_pipelined(BufReader::with_capacity(1 << 16, counting))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((reader, consumed, len))
 }
@@ -116,6 +118,11 @@ impl TracePlayer {
         if self.file_len == 0 { 0.0 } else { (consumed as f64 / self.file_len as f64).min(1.0) as f32 }
     }
 
+    /// The shared count of bytes consumed, and the file's length (for a run on another thread).
+    pub fn counters(&self) -> (Arc<AtomicU64>, u64) {
+        (Arc::clone(&self.consumed), self.file_len)
+    }
+
     pub fn bytes(&self) -> (u64, u64) {
         (self.consumed.load(Ordering::Relaxed).min(self.file_len), self.file_len)
     }
@@ -144,6 +151,24 @@ impl TracePlayer {
                 Err(format!("{}: {e}", self.name()))
             }
         }
+    }
+
+    /// Replays up to `max` records, stopping early at the end of a plot window, and samples the
+    /// plots: the one loop body of playback and of "Run to end". Returns how many it replayed.
+    pub fn run_sampled(
+        &mut self,
+        replayer: &mut Replayer,
+        machine: &mut Machine,
+        series: &mut PlotSeries,
+        max: u64,
+    ) -> Result<u64, String> {
+        let to_window = series.lookups_to_window_end(replayer.tlbs().stats().lookups);
+        let result = self.run(replayer, machine, max.min(to_window));
+        series.sample(Sample::of(replayer), machine, tables_key(machine, replayer));
+        if result.is_ok() && self.finished {
+            series.finish(Sample::of(replayer), machine, tables_key(machine, replayer));
+        }
+        result
     }
 
     /// Replays one record and describes what it did.
@@ -216,6 +241,10 @@ pub fn trace_player_ui(ui: &mut egui::Ui, tlb: &TlbSim, state: &mut UiState, act
             actions.push(Action::Tlb(TlbAction::OpenTrace(PathBuf::from(ui_state.trace_path.trim()))));
         }
     });
+    if let Some(run) = tlb.run.as_ref() {
+        run_to_end_ui(ui, run, actions);
+        return;
+    }
     let Some(player) = tlb.player.as_ref() else {
         ui.label("Open a trace (or drop one on the window) to replay it through the TLB.");
         return;
@@ -232,6 +261,15 @@ pub fn trace_player_ui(ui: &mut egui::Ui, tlb: &TlbSim, state: &mut UiState, act
             .clicked()
         {
             actions.push(Action::Tlb(TlbAction::Step));
+        }
+        if ui
+            .add_enabled(!player.finished, egui::Button::new("Run to end"))
+            .on_hover_text(
+                "Replay the rest of the trace at full speed in the background; the tree, the TLB and the plots change once, at the end (one undo step)",
+            )
+            .clicked()
+        {
+            actions.push(Action::Tlb(TlbAction::RunToEnd));
         }
         if ui
             .button("Rewind")
@@ -267,6 +305,32 @@ pub fn trace_player_ui(ui: &mut egui::Ui, tlb: &TlbSim, state: &mut UiState, act
         let color = if *error { theme::fault_color(dark) } else { ui.visuals().text_color() };
         ui.colored_label(color, message);
     }
+}
+
+/// A run to the end in progress: its progress and Cancel (the other controls wait for it).
+fn run_to_end_ui(ui: &mut egui::Ui, run: &RunToEnd, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(format!("Running {} to its end in the background…", run.name));
+        let cancel = ui
+            .add_enabled(!run.is_cancelling(), egui::Button::new("Cancel"))
+            .on_hover_text("Stop here: what was replayed so far is kept, and Play goes on from there");
+        if cancel.clicked() {
+            actions.push(Action::Tlb(TlbAction::CancelRun));
+        }
+    });
+    let (done, total) = run.bytes();
+    let text = format!(
+        "{} records, {} of {}",
+        run.records_done(),
+        crate::sim::addr::format_size(done),
+        crate::sim::addr::format_size(total)
+    );
+    ui.add(egui::ProgressBar::new(run.progress()).text(text));
+    ui.label(
+        egui::RichText::new("The lab changes when the run ends; an edit made meanwhile discards the run.")
+            .weak(),
+    );
 }
 
 #[cfg(test)]

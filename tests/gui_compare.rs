@@ -35,3 +35,60 @@ fn compare_with_lists_shared_different_and_own_ranges() {
     h.run();
     assert!(h.state().state.compare.is_none());
 }
+
+/// While the comparison is open, the tree marks entries in tables both processes reach and pages
+/// both map to the same frames, and the memory map marks exactly the frames behind them: for each
+/// page of shell, a walk in editor decides whether it is shared.
+#[test]
+fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
+    use pagelab::sim::compare;
+    use pagelab::sim::{Access, Mode, Outcome, table};
+    use pagelab::ui::compare_view::SharedMarks;
+
+    let lab = pagelab::ui::welcome_lab();
+    let m = &lab.machine;
+    let index = |name: &str| m.processes().iter().position(|p| p.name == name).unwrap();
+    let (shell, editor) = (index("shell"), index("editor"));
+    let d = compare::diff(m, shell, editor).unwrap();
+    let marks = SharedMarks::of(m, &d, "shell", "editor");
+    let pa = |process: usize, va: u64| match m.translate(process, va, Access::Read, Mode::Supervisor) {
+        Ok(t) => match t.outcome {
+            Outcome::Mapped(mapped) => Some(mapped.pa),
+            Outcome::Fault(_) => None,
+        },
+        Err(_) => None,
+    };
+    let (mut shared, mut own) = (0, 0);
+    for leaf in table::leaves(m.mem(), m.format(), m.processes()[shell].root) {
+        let same = pa(shell, leaf.va).is_some() && pa(shell, leaf.va) == pa(editor, leaf.va);
+        assert_eq!(marks.page_shared(leaf.va, 1 << leaf.page_shift), same, "page {:#x}", leaf.va);
+        assert_eq!(marks.frames_shared(leaf.frame, 1), same, "frame of page {:#x}", leaf.va);
+        if same { shared += 1 } else { own += 1 }
+    }
+    assert!(shared >= 2 && own >= 3, "the C library and kernel pages; code, data, stack ({shared}, {own})");
+    // Tables: the roots differ; the kernel half's tables are reached by both.
+    let root_of = |p: usize| m.processes()[p].root << m.format().page_shift;
+    assert!(!marks.entry_shared(root_of(shell)) && !marks.entry_shared(root_of(editor)));
+    assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr)));
+
+    // In the app: rows of shared pages and tables carry the mark in their label, others don't.
+    let mut app = PagelabApp::new(lab.clone(), None);
+    app.dock.open(Pane::Processes);
+    app.state.compare = Some(pagelab::ui::compare_view::CompareView::new(shell, editor));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    // The tree's heading and the memory map's legend say what the green edge means.
+    assert_eq!(h.query_all_by_label("shared by shell and editor").count(), 2);
+    let mark = "(shared by shell and editor)";
+    let rows = h.state().state.rows.len();
+    let marked = h.query_all_by_label_contains(mark).count();
+    assert!(marked >= 1 && marked < rows, "{marked} of {rows} rows marked");
+    h.get_by_label("Close comparison").scroll_to_me();
+    h.run();
+    h.get_by_label("Close comparison").click();
+    h.run();
+    assert_eq!(h.query_all_by_label_contains(mark).count(), 0);
+}

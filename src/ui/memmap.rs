@@ -120,6 +120,12 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
     if state.frame_map.as_ref().is_none_or(|fm| fm.generation != doc.generation) {
         state.frame_map = Some(frame_map(m, doc.generation));
     }
+    if let Some(view) = state.compare.as_mut()
+        && !view.refresh(m, doc.generation)
+    {
+        state.compare = None;
+    }
+    let shared = state.compare.as_ref().and_then(|view| view.marks());
     let Some(map) = state.frame_map.as_ref() else { return };
     ui.horizontal_wrapped(|ui| {
         ui.strong("Physical memory");
@@ -135,6 +141,16 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
         swatch_ui(ui, theme::data_color(dark), "data");
         swatch_ui(ui, theme::reserved_color(dark), "allocated");
         swatch_ui(ui, theme::free_color(dark), "free");
+        if let Some(marks) = shared {
+            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            ui.painter().rect_stroke(
+                rect,
+                2.0,
+                egui::Stroke::new(2.0, theme::shared_color(dark)),
+                egui::StrokeKind::Inside,
+            );
+            ui.label(format!("shared by {}", marks.names));
+        }
     });
     let cell = 12.0;
     let columns = ((ui.available_width() / cell).floor() as u64).max(8);
@@ -159,6 +175,10 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     continue;
                 }
                 painter.rect_filled(r, 2.0, use_color(map.cell_use(c * per_cell, per_cell), dark));
+                if shared.is_some_and(|marks| marks.frames_shared(c * per_cell, per_cell)) {
+                    let stroke = egui::Stroke::new(2.0, theme::shared_color(dark));
+                    painter.rect_stroke(r, 2.0, stroke, egui::StrokeKind::Inside);
+                }
             }
             let hovered_cell = response.hover_pos().map(|p| {
                 let rel = p - rect.min;
@@ -173,6 +193,10 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     format!("frame {first:#x} (physical {:#x}): {what}", first << m.format().page_shift)
                 } else {
                     format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
+                };
+                let text = match shared.filter(|marks| marks.frames_shared(first, per_cell)) {
+                    Some(marks) => format!("{text}, shared by {}", marks.names),
+                    None => text,
                 };
                 let text = if matches!(u, FrameUse::Table(_)) {
                     format!("{text}\nclick to show it in the tree")

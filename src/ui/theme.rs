@@ -56,6 +56,11 @@ pub fn walk_highlight(dark: bool) -> Color32 {
     }
 }
 
+/// What two compared processes share: the edge on tree rows and memory-map cells.
+pub fn shared_color(dark: bool) -> Color32 {
+    if dark { Color32::from_rgb(0x5f, 0xd0, 0x8a) } else { Color32::from_rgb(0x1e, 0x8c, 0x4a) }
+}
+
 /// Memory-map colours: free, allocated but unused, data page.
 pub fn free_color(dark: bool) -> Color32 {
     if dark { Color32::from_gray(0x30) } else { Color32::from_gray(0xe4) }

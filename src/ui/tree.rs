@@ -18,10 +18,20 @@ pub fn tree_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: 
     let m = &doc.lab().machine;
     toolbar_ui(ui, m, state, actions);
     ensure_rows(doc, state);
+    if let Some(view) = state.compare.as_mut()
+        && !view.refresh(m, doc.generation)
+    {
+        state.compare = None;
+    }
     let p = m.active_process();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Page tables of \"{}\"", p.name));
         ui.label(format!("root {} · {} rows", p.root_register(m.format()), state.rows.len()));
+        if let Some(marks) = shared_marks(m, state) {
+            let (rect, _) = ui.allocate_exact_size(vec2(4.0, 14.0), Sense::hover());
+            ui.painter().rect_filled(rect, 0.0, theme::shared_color(ui.visuals().dark_mode));
+            ui.label(format!("shared by {}", marks.names));
+        }
     });
     ui.separator();
     rows_ui(ui, m, state, actions);
@@ -155,7 +165,13 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
                 Some(step) => Some(WalkMark::Performed(step)),
                 None => preview.iter().position(|&a| a == row.entry_addr).map(WalkMark::Preview),
             };
-            let look = RowLook { height: row_height, font: &font, dark, layout: &layout };
+            let shared = shared_marks(m, state).filter(|marks| {
+                marks.entry_shared(row.entry_addr)
+                    || (matches!(row.kind, RowKind::Page { .. })
+                        && marks.page_shared(row.va, 1u64.checked_shl(row.span_shift).unwrap_or(u64::MAX)))
+            });
+            let shared = shared.map(|marks| marks.names.clone());
+            let look = RowLook { height: row_height, font: &font, dark, layout: &layout, shared };
             row_ui(ui, m, row, step, &look, state, actions);
         }
     });
@@ -192,12 +208,21 @@ fn header_ui(ui: &mut egui::Ui, layout: &tree_columns::Layout, font: &egui::Font
     ui.painter().hline(rect.x_range(), rect.bottom(), ui.visuals().widgets.noninteractive.bg_stroke);
 }
 
-/// How rows are drawn this frame.
+/// How a row is drawn this frame.
 struct RowLook<'a> {
     height: f32,
     font: &'a egui::FontId,
     dark: bool,
     layout: &'a tree_columns::Layout,
+    /// While two processes are compared: the entry is in a table both reach, or the page is
+    /// mapped to the same frames in both ("init and child").
+    shared: Option<String>,
+}
+
+/// The comparison's marks, when it involves the process the tree shows.
+fn shared_marks<'a>(m: &Machine, state: &'a UiState) -> Option<&'a super::compare_view::SharedMarks> {
+    let marks = state.compare.as_ref()?.marks()?;
+    (marks.processes.0 == m.active() || marks.processes.1 == m.active()).then_some(marks)
 }
 
 /// A row on a walk: the access performed last, or the MMU panel's live preview.
@@ -217,7 +242,10 @@ fn row_ui(
     actions: &mut Vec<Action>,
 ) {
     let (height, font, dark) = (look.height, look.font, look.dark);
-    let text = row_text(m, row);
+    let text = match &look.shared {
+        Some(names) => format!("{}  (shared by {names})", row_text(m, row)),
+        None => row_text(m, row),
+    };
     let width = ui.available_width();
     let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
     response.widget_info(|| {
@@ -238,6 +266,10 @@ fn row_ui(
         painter.rect_filled(rect, 3.0, theme::preview_highlight(dark));
     } else if response.hovered() {
         painter.rect_filled(rect, 3.0, ui.visuals().widgets.hovered.weak_bg_fill);
+    }
+    if look.shared.is_some() {
+        let edge = egui::Rect::from_min_size(rect.min, vec2(4.0, height));
+        painter.rect_filled(edge, 0.0, theme::shared_color(dark));
     }
     let indent = INDENT * row.level as f32 + 4.0;
     let toggle_rect = egui::Rect::from_min_size(rect.min + vec2(indent, 0.0), vec2(18.0, height));

@@ -17,9 +17,9 @@ mod refs;
 mod settings;
 mod stats;
 mod swap;
-mod victim;
 
 pub use future::{Future, PageKey};
+pub use model::FrameBits;
 pub use model::{Eviction, Handled, Os, OsAccess, OsError, Resident, Resolution, UserFrame};
 pub use refs::{
     RefAccess, RefError, RefRun, RefTarget, RefToken, StepRecord, fault_curve, from_trace, parse_refs,
@@ -28,4 +28,3 @@ pub use refs::{
 pub use settings::{MAX_FRAMES, OsModel, OsSettings, SettingsError};
 pub use stats::{OsCounters, OsReport};
 pub use swap::{SwapArea, SwapEncoding, SwapPages};
-pub use victim::FrameBits;

@@ -14,6 +14,8 @@ mod replacer;
 mod run;
 mod victim;
 
+pub use victim::{Candidate, choose_victim};
+
 pub use super::rng::SplitMix64;
 pub use policy::{ParsePolicyError, Policy};
 pub use replacer::{AccessOutcome, Frame, ReplaceError, Replacer};

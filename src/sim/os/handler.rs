@@ -5,12 +5,12 @@
 use super::super::fault::{Access, FaultKind};
 use super::super::format::Role;
 use super::super::machine::Machine;
+use super::super::replace;
 use super::super::replace::Policy;
 use super::super::table::{self, EntryRef};
 use super::future::PageKey;
 use super::model::{Eviction, Handled, Os, OsError, Resident, Resolution};
 use super::settings::OsModel;
-use super::victim;
 
 /// A frame ready for a page, and what freeing it took.
 struct Taken {
@@ -212,17 +212,11 @@ impl Os {
     /// Runs the policy; the clock's cleared accessed bits are cleared in the PTEs too.
     fn choose_victim(&mut self, machine: &mut Machine, cleared: &mut Vec<PageKey>) -> usize {
         let policy = self.settings.policy;
-        if !policy.has_hand() {
-            let next_uses = if policy == Policy::Opt { self.next_uses(self.position(0)) } else { Vec::new() };
-            return victim::by_order(&self.frames, policy, &next_uses, &mut self.rng);
-        }
-        let mut bits: Vec<_> = (0..self.frames.len()).map(|slot| self.frame_bits(machine, slot)).collect();
+        let next_uses = if policy == Policy::Opt { self.next_uses(self.position(0)) } else { Vec::new() };
+        let bits = self.pool_bits(machine);
+        let mut pool = super::model::pooled(&self.frames, bits, next_uses);
         let mut passed = Vec::new();
-        let slot = if policy == Policy::Clock {
-            victim::second_chance(&mut bits, self.hand, &mut passed)
-        } else {
-            victim::enhanced_second_chance(&mut bits, self.hand, &mut passed)
-        };
+        let slot = replace::choose_victim(policy, &mut pool, self.hand, &mut self.rng, &mut passed);
         for at in passed {
             if let Some(key) = self.clear_referenced(machine, at) {
                 cleared.push(key);

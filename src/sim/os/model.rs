@@ -6,13 +6,12 @@ use super::super::fault::{Access, FaultKind, Mode};
 use super::super::format::{PagingFormat, Role, low_mask};
 use super::super::machine::{Machine, MachineError};
 use super::super::mmu::Translation;
-use super::super::replace::{Policy, SplitMix64};
+use super::super::replace::{self, SplitMix64};
 use super::super::table::{self, EntryRef, TableError};
 use super::future::{Future, PageKey};
 use super::settings::{OsModel, OsSettings, SettingsError};
 use super::stats::{OsCounters, OsReport};
 use super::swap::{SwapArea, SwapEncoding, SwapPages};
-use super::victim::{self, FrameBits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
@@ -451,18 +450,75 @@ impl Os {
         if !full || self.frames.iter().any(|f| f.page.is_none()) {
             return None;
         }
-        let policy = self.settings.policy;
-        if policy.has_hand() {
-            let mut bits: Vec<FrameBits> =
-                (0..self.frames.len()).map(|i| self.frame_bits(machine, i)).collect();
-            let mut cleared = Vec::new();
-            return Some(if policy == Policy::Clock {
-                victim::second_chance(&mut bits, self.hand, &mut cleared)
-            } else {
-                victim::enhanced_second_chance(&mut bits, self.hand, &mut cleared)
-            });
-        }
+        let bits = self.pool_bits(machine);
         let next_uses = self.next_uses(self.position(1));
-        Some(victim::by_order(&self.frames, policy, &next_uses, &mut self.rng.clone()))
+        let mut pool = pooled(&self.frames, bits, next_uses);
+        let policy = self.settings.policy;
+        Some(replace::choose_victim(policy, &mut pool, self.hand, &mut self.rng.clone(), &mut Vec::new()))
+    }
+
+    /// The bits the clock policies read, per frame (the list policies read none: no PTE is read).
+    pub(super) fn pool_bits(&self, machine: &Machine) -> Vec<FrameBits> {
+        if self.settings.policy.has_hand() {
+            (0..self.frames.len()).map(|slot| self.frame_bits(machine, slot)).collect()
+        } else {
+            vec![FrameBits { referenced: false, dirty: false, stale: false }; self.frames.len()]
+        }
+    }
+}
+
+/// A frame's bits as the clock policies see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameBits {
+    /// The PTE's accessed bit (or the model's own reference bit for formats without one).
+    pub referenced: bool,
+    /// The PTE's dirty bit (formats without one: always dirty).
+    pub dirty: bool,
+    /// The frame's page is no longer mapped there (the tables were edited behind the model).
+    pub stale: bool,
+}
+
+/// A frame of the pool as the replacement engine ([`replace::choose_victim`]) sees it.
+pub(super) struct Pooled<'a> {
+    frame: &'a UserFrame,
+    bits: FrameBits,
+    next_use: Option<u64>,
+}
+
+/// The pool for the replacement engine: each frame with its bits and its page's next use.
+pub(super) fn pooled(
+    frames: &[UserFrame],
+    bits: Vec<FrameBits>,
+    next_uses: Vec<Option<u64>>,
+) -> Vec<Pooled<'_>> {
+    frames
+        .iter()
+        .zip(bits)
+        .zip(next_uses.into_iter().chain(std::iter::repeat(None)))
+        .map(|((frame, bits), next_use)| Pooled { frame, bits, next_use })
+        .collect()
+}
+
+impl replace::Candidate for Pooled<'_> {
+    fn occupied(&self) -> bool {
+        self.frame.page.is_some()
+    }
+    fn loaded(&self) -> u64 {
+        self.frame.page.as_ref().map_or(u64::MAX, |p| p.loaded)
+    }
+    fn last_use(&self) -> u64 {
+        self.frame.page.as_ref().map_or(u64::MAX, |p| p.last_use)
+    }
+    fn next_use(&self) -> Option<u64> {
+        self.next_use
+    }
+    fn referenced(&self) -> bool {
+        self.bits.referenced
+    }
+    fn dirty(&self) -> bool {
+        self.bits.dirty
+    }
+    fn clear_referenced(&mut self) {
+        self.bits.referenced = false;
     }
 }

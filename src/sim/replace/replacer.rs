@@ -145,14 +145,22 @@ impl Replacer {
         }
     }
 
+    /// Asks the replacement engine. The frames are listed in display order, so a frame's
+    /// position is its load order (FIFO, OPT, random) or its recency (LRU).
     fn choose_victim(&mut self, future: &[u64]) -> usize {
-        match self.policy {
-            Policy::Fifo | Policy::Lru => 0,
-            Policy::Opt => victim::furthest_next_use(&self.frames, future),
-            Policy::Random => self.rng.below(self.frames.len()),
-            Policy::Clock => victim::second_chance(&mut self.frames, self.hand),
-            Policy::EnhancedClock => victim::enhanced_second_chance(&mut self.frames, self.hand),
-        }
+        let next_uses = if self.policy == Policy::Opt {
+            next_uses(&self.frames, future)
+        } else {
+            vec![None; self.frames.len()]
+        };
+        let mut listed: Vec<Listed<'_>> = self
+            .frames
+            .iter_mut()
+            .zip(0u64..)
+            .zip(next_uses)
+            .map(|((frame, position), next_use)| Listed { frame, position, next_use })
+            .collect();
+        victim::choose_victim(self.policy, &mut listed, self.hand, &mut self.rng, &mut Vec::new())
     }
 
     /// Puts `incoming` in place of the frame at `slot` and returns the evicted frame.
@@ -180,6 +188,55 @@ impl Replacer {
             hand: self.hand(),
         }
     }
+}
+
+/// A frame of the simulator as the replacement engine sees it.
+struct Listed<'a> {
+    frame: &'a mut Frame,
+    /// Its place in the display order.
+    position: u64,
+    next_use: Option<u64>,
+}
+
+impl victim::Candidate for Listed<'_> {
+    fn loaded(&self) -> u64 {
+        self.position
+    }
+    fn last_use(&self) -> u64 {
+        self.position
+    }
+    fn next_use(&self) -> Option<u64> {
+        self.next_use
+    }
+    fn referenced(&self) -> bool {
+        self.frame.used
+    }
+    fn dirty(&self) -> bool {
+        self.frame.dirty
+    }
+    fn clear_referenced(&mut self) {
+        self.frame.used = false;
+    }
+}
+
+/// Per frame, the position in `future` of its page's next use. One pass over the future for
+/// all frames at once, stopping once each has been seen: a long trace costs only as far as the
+/// furthest resident page's next use.
+fn next_uses(frames: &[Frame], future: &[u64]) -> Vec<Option<u64>> {
+    let mut next_use: Vec<Option<u64>> = vec![None; frames.len()];
+    let mut unresolved = frames.len();
+    for (when, &page) in (0u64..).zip(future) {
+        if unresolved == 0 {
+            break;
+        }
+        for (slot, frame) in next_use.iter_mut().zip(frames) {
+            if slot.is_none() && frame.page == page {
+                *slot = Some(when);
+                unresolved = unresolved.saturating_sub(1);
+            }
+        }
+    }
+    next_use
 }
 
 #[cfg(test)]

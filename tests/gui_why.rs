@@ -34,7 +34,7 @@ fn why_names_the_leafs_rw_bit_and_its_fix_makes_the_write_succeed_in_one_undoabl
     h.run();
     // The welcome lab's code page: the PT entry has P and U/S but not R/W.
     h.get_by_label_contains("Decided by the PT entry");
-    h.get_by_label_contains(": R/W = 0x0");
+    h.get_by_label_contains(": R/W = 0");
     h.get_by_label_contains("SDM Vol. 3A 4.6");
     h.get_by_label("Apply fix 0").click();
     h.run();

@@ -8,7 +8,7 @@ use crate::doc::EditError;
 use crate::doc::history::StepKind;
 use crate::exercise::LockTarget;
 use crate::lab::Lab;
-use crate::sim::addr::hex_grouped;
+use crate::sim::addr::{field_value, hex_grouped};
 use crate::sim::explain::{self, Change, Explanation, Fix};
 use crate::sim::format::PagingFormat;
 use crate::sim::mmu::{Outcome, Rights};
@@ -209,11 +209,6 @@ fn rights_text(r: &Rights) -> String {
     r.text(true)
 }
 
-/// Small values in decimal (a flag's 0 or 1), larger ones in hex.
-fn number(value: u64) -> String {
-    if value < 10 { value.to_string() } else { format!("{value:#x}") }
-}
-
 /// The explanation in lines a student reads top to bottom.
 pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
     let m = &lab.machine;
@@ -244,11 +239,11 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
                 "  decided by: {level} entry index {index:#x} at {addr:#x} (level {}): {} = {}",
                 d.level.unwrap_or(0),
                 d.field,
-                number(d.value)
+                field_value(d.value)
             );
         }
         _ => {
-            let _ = writeln!(out, "  decided by: {} = {} (no entry was read)", d.field, number(d.value));
+            let _ = writeln!(out, "  decided by: {} = {} (no entry was read)", d.field, field_value(d.value));
         }
     }
     let _ = writeln!(out, "  rule: {} ({})", e.rule.text, e.rule.reference);

@@ -83,6 +83,12 @@ pub fn format_size_u128(bytes: u128) -> String {
     }
 }
 
+/// A field's value as people read it: small values in decimal (a flag's 0 or 1), larger ones in
+/// hex.
+pub fn field_value(value: u64) -> String {
+    if value < 10 { value.to_string() } else { format!("{value:#x}") }
+}
+
 /// Hex with `_` every four digits: `0x7fff_ffff_f000`.
 pub fn hex_grouped(value: u64) -> String {
     let digits = format!("{value:x}");

@@ -7,6 +7,7 @@
 use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
+use crate::sim::addr::field_value;
 use crate::sim::explain::{self, Explanation};
 use crate::sim::{Access, Machine, Mode, Translation};
 
@@ -56,7 +57,7 @@ fn explanation_ui(
             (Some(level), Some(index), Some(addr)) => format!("the {level} entry {index:#x} at {addr:#x}"),
             _ => "the address itself".to_string(),
         };
-        ui.label(format!("Decided by {place}: {} = {:#x}", d.field, d.value));
+        ui.label(format!("Decided by {place}: {} = {}", d.field, field_value(d.value)));
         ui.label(format!("Rule: {}", e.rule.text));
         ui.weak(&e.rule.reference);
         if let Some(r) = e.rights {
@@ -94,7 +95,7 @@ fn explanation_ui(
                 (Some(level), Some(addr)) => format!("{} entry at {addr:#x}", level.name),
                 _ => "switch".to_string(),
             };
-            ui.label(format!("{place}: {} = {:#x}: {}", g.field, g.value, g.why));
+            ui.label(format!("{place}: {} = {}: {}", g.field, field_value(g.value), g.why));
         }
     }
 }

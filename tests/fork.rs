@@ -125,16 +125,27 @@ fn table_frames_and_bytes_grow_by_the_copied_tables() {
     for sample in [X86_64, SV39] {
         let lab = load(sample.path);
         let before = table_usage(&lab.machine);
-        assert_eq!((before.tables, before.frames, before.bytes), (sample.tables_before, sample.tables_before, sample.tables_before * 4096));
+        assert_eq!(
+            (before.tables, before.frames, before.bytes),
+            (sample.tables_before, sample.tables_before, sample.tables_before * 4096)
+        );
         let (doc, _) = forked(&sample);
         let after = table_usage(&doc.lab().machine);
         let expected = sample.tables_before + sample.tables_copied;
         // x86-64: 22 + 8 = 30 tables, 120 KiB; Sv39: 12 + 5 = 17 tables, 68 KiB.
-        assert_eq!((after.tables, after.frames, after.bytes), (expected, expected, expected * 4096), "{}", sample.path);
+        assert_eq!(
+            (after.tables, after.frames, after.bytes),
+            (expected, expected, expected * 4096),
+            "{}",
+            sample.path
+        );
         let applied_report = {
             let mut d = Document::new(load(sample.path), None);
             let shell = d.lab().machine.find_process("shell").expect("shell");
-            d.apply(&Edit::Fork { process: shell, name: "c".into(), cow: true }).expect("fork").fork.expect("report")
+            d.apply(&Edit::Fork { process: shell, name: "c".into(), cow: true })
+                .expect("fork")
+                .fork
+                .expect("report")
         };
         assert_eq!(applied_report.tables_copied, sample.tables_copied);
         assert_eq!(applied_report.tables_before, before);
@@ -248,7 +259,8 @@ fn diff_after_a_fork_reports_every_user_page_shared() {
         let m = &doc.lab().machine;
         let shell = m.find_process("shell").expect("shell");
         let diff = compare::diff(m, shell, child).expect("diff");
-        let user_bytes: u64 = diff.ranges.iter().filter(|r| r.rights_a.is_some_and(|r| r.user)).map(|r| r.bytes).sum();
+        let user_bytes: u64 =
+            diff.ranges.iter().filter(|r| r.rights_a.is_some_and(|r| r.user)).map(|r| r.bytes).sum();
         assert_eq!(user_bytes, sample.user_pages * 4096, "{}", sample.path);
         assert!(diff.ranges.iter().all(|r| r.kind == RangeKind::Shared), "{:?}", diff.ranges);
     }
@@ -261,7 +273,11 @@ fn an_eager_fork_copies_every_user_page_and_leaves_the_parent_alone() {
     let shell = m.find_process("shell").expect("shell");
     let leaves_before = user_leaves(m, shell);
     let allocated = m.mem().allocated_count();
-    let report = doc.apply(&Edit::Fork { process: shell, name: "copy".into(), cow: false }).expect("fork").fork.expect("report");
+    let report = doc
+        .apply(&Edit::Fork { process: shell, name: "copy".into(), cow: false })
+        .expect("fork")
+        .fork
+        .expect("report");
     let m = &doc.lab().machine;
     assert_eq!(report.copied_pages, 9);
     // 9 pages of 4 KiB and 8 tables: 17 frames.
@@ -302,7 +318,8 @@ fn a_locked_parent_refuses_a_cow_fork_but_not_an_eager_one() {
     let err = doc.apply(&Edit::Fork { process: shell, name: "c".into(), cow: true }).unwrap_err();
     assert!(err.to_string().contains("locked"), "{err}");
     assert_eq!(*doc.lab(), before);
-    doc.apply(&Edit::Fork { process: shell, name: "c".into(), cow: false }).expect("an eager fork reads the parent only");
+    doc.apply(&Edit::Fork { process: shell, name: "c".into(), cow: false })
+        .expect("an eager fork reads the parent only");
 }
 
 fn pagelab(args: &[&str], dir: &Path) -> String {
@@ -318,8 +335,14 @@ fn cli_fork_translate_and_replay_resolve_cow() {
     let lab = lab.to_str().expect("path");
     let out = pagelab(&["fork", lab, "--process", "shell", "--name", "kid", "-o", "f.json"], dir.path());
     assert!(out.contains("5 writable ones now read-only and copy-on-write"), "{out}");
-    assert!(out.contains("before 22 tables in 22 frames, 88 KiB, after 30 tables in 30 frames, 120 KiB"), "{out}");
-    let out = pagelab(&["translate", "f.json", "--process", "kid", "--access", "write", "0x5555_5555_8000"], dir.path());
+    assert!(
+        out.contains("before 22 tables in 22 frames, 88 KiB, after 30 tables in 30 frames, 120 KiB"),
+        "{out}"
+    );
+    let out = pagelab(
+        &["translate", "f.json", "--process", "kid", "--access", "write", "0x5555_5555_8000"],
+        dir.path(),
+    );
     assert!(out.contains("page fault: write to a read-only page"), "{out}");
     assert!(out.contains("a copy-on-write page (AVL bit 9 set"), "{out}");
     let json: Value = serde_json::from_str(&pagelab(
@@ -335,14 +358,22 @@ fn cli_fork_translate_and_replay_resolve_cow() {
         "0x555555558000 r kid\n0x555555558010 w kid\n0x555555558000 w shell\n0x555555558020 w kid\n",
     )
     .expect("trace");
-    let json: Value =
-        serde_json::from_str(&pagelab(&["replay", "f.json", "t.txt", "--frames", "4", "--json", "--save", "r.json"], dir.path()))
-            .expect("JSON");
+    let json: Value = serde_json::from_str(&pagelab(
+        &["replay", "f.json", "t.txt", "--frames", "4", "--json", "--save", "r.json"],
+        dir.path(),
+    ))
+    .expect("JSON");
     let os = &json["os"];
-    assert_eq!((os["cow_faults"].as_u64(), os["cow_copies"].as_u64(), os["cow_reuses"].as_u64()), (Some(2), Some(1), Some(1)));
+    assert_eq!(
+        (os["cow_faults"].as_u64(), os["cow_copies"].as_u64(), os["cow_reuses"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
     assert_eq!(os["tlb_invalidations"], 2);
     assert_eq!(json["faults"], 2, "two write-protection faults, both resolved");
-    let out = pagelab(&["translate", "r.json", "--process", "kid", "--access", "write", "0x5555_5555_8000"], dir.path());
+    let out = pagelab(
+        &["translate", "r.json", "--process", "kid", "--access", "write", "0x5555_5555_8000"],
+        dir.path(),
+    );
     assert!(out.contains("physical address"), "{out}");
     // Without the OS model the fault stays.
     let json: Value =
@@ -355,7 +386,18 @@ fn set_accepts_the_aliases_map_accepts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join(X86_64.path);
     let out = pagelab(
-        &["set", lab.to_str().expect("path"), "--process", "shell", "--entry", "0xfaa0", "write=1", "nx=1", "-o", "s.json"],
+        &[
+            "set",
+            lab.to_str().expect("path"),
+            "--process",
+            "shell",
+            "--entry",
+            "0xfaa0",
+            "write=1",
+            "nx=1",
+            "-o",
+            "s.json",
+        ],
         dir.path(),
     );
     assert!(out.contains("-> 0x800000000000c007 [P R/W U/S NX]"), "{out}");

@@ -75,7 +75,11 @@ impl LabParts {
 
     fn heap_bytes(&self) -> usize {
         let exercises = serde_json::to_string(&self.exercises).map_or(0, |s| s.len());
-        self.title.len() + self.description.len() + self.processes.len() * 64 + self.shares.len() * 16 + exercises
+        self.title.len()
+            + self.description.len()
+            + self.processes.len() * 64
+            + self.shares.len() * 16
+            + exercises
     }
 }
 

@@ -52,7 +52,9 @@ impl Document {
     pub fn apply(&mut self, edit: &Edit) -> Result<Applied, EditError> {
         let kind = if edit.is_access() { StepKind::Access } else { StepKind::Edit };
         let parent_asid = match edit {
-            Edit::Fork { process, cow: true, .. } => self.lab.machine.processes().get(*process).map(|p| p.asid),
+            Edit::Fork { process, cow: true, .. } => {
+                self.lab.machine.processes().get(*process).map(|p| p.asid)
+            }
             _ => None,
         };
         let applied = self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))?;

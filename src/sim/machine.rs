@@ -2,12 +2,12 @@
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
 use super::fault::{Access, Mode};
+use super::fork::ShareCounts;
 use super::format::{Arch, FormatError, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use super::mmu::{self, MmuSettings, Request, Translation};
 use super::process::Process;
 use super::runs::Runs;
-use super::fork::ShareCounts;
 use super::size::{self, SizeReport};
 use super::table::{self, TableError, Unmapped};
 use std::collections::{BTreeMap, BTreeSet};

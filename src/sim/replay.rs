@@ -958,12 +958,14 @@ fn walk(
                 counters.count_fault(kind);
                 walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles = os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind));
+                    let os_handles =
+                        os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind));
                     let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.takes(machine, process, va, access, kind)) {
+                if let Some(os) = os.as_deref_mut().filter(|os| os.takes(machine, process, va, access, kind))
+                {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;

@@ -96,11 +96,10 @@ fn apply_flag(format: &PagingFormat, level: usize, raw: u64, flag: &str) -> Resu
         Some((n, v)) => (n.trim(), Some(v.trim())),
         None => (flag, None),
     };
-    let field = field_named_or_alias(format, name, level)
-        .ok_or_else(|| TableError::UnknownFlag {
-            name: name.to_string(),
-            known: format.fields_at(level).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+    let field = field_named_or_alias(format, name, level).ok_or_else(|| TableError::UnknownFlag {
+        name: name.to_string(),
+        known: format.fields_at(level).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+    })?;
     let value = match value {
         None if field.width == 1 => 1,
         None => return Err(TableError::NotAFlag { name: field.name.clone(), width: field.width }),

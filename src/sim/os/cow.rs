@@ -33,7 +33,9 @@ impl Os {
         let event = machine.resolve_cow(process, va).map_err(|e| match e {
             super::super::cow::CowError::Machine(m) => OsError::Machine(m),
             // Checked before the call: the page is copy-on-write.
-            super::super::cow::CowError::NotCow { .. } => OsError::NotHandled(FaultKind::WriteProtection.id()),
+            super::super::cow::CowError::NotCow { .. } => {
+                OsError::NotHandled(FaultKind::WriteProtection.id())
+            }
         })?;
         let copied = event.new_frame.is_some();
         let counters = self.counters_mut(process);

@@ -107,7 +107,9 @@ impl Resolution {
             Resolution::SwapIn { slot } => format!("swap-in from slot {slot}"),
             Resolution::Refill => "refill of a dropped clean page (zero-filled)".into(),
             Resolution::AccessBits => "A/D bits set by software (Svade)".into(),
-            Resolution::CopyOnWrite { copied: true } => "copy-on-write: the page copied for the writer".into(),
+            Resolution::CopyOnWrite { copied: true } => {
+                "copy-on-write: the page copied for the writer".into()
+            }
             Resolution::CopyOnWrite { copied: false } => {
                 "copy-on-write: last owner, made writable without a copy".into()
             }

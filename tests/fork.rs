@@ -435,3 +435,24 @@ fn a_large_page_is_copied_whole_and_an_unmap_gives_up_its_share() {
     assert_eq!(done.handled[0].resolution, Resolution::CopyOnWrite { copied: false });
     assert_eq!(m.mem().allocated_count(), allocated);
 }
+
+#[test]
+fn a_page_the_os_model_loaded_and_a_fork_shared_is_not_evicted_from_under_the_child() {
+    let format = pagelab::sim::presets::by_name("x86-64").expect("preset");
+    let mut m = Machine::new(format, 4 << 20).expect("machine");
+    let mut os = Os::new(OsSettings::demand(1, Policy::Fifo), m.format()).expect("OS model");
+    let (a, b) = (0x40_0000, 0x40_1000);
+    os.access(&mut m, 0, a, Access::Write, Mode::User).expect("load a");
+    let frame = pa(&m, 0, a).expect("a mapped");
+    m.write_phys(frame, b"parent data").expect("write");
+    let child = m.fork(0, "child", true).expect("fork").child;
+    // The pool's one frame holds a, which the child now shares: b needs a frame, and a's must
+    // not be the victim.
+    let done = os.access(&mut m, 0, b, Access::Read, Mode::User).expect("load b");
+    assert!(done.translation.fault().is_none());
+    assert!(done.handled.iter().all(|h| h.evicted.is_none()), "nothing evicted");
+    assert_eq!(pa(&m, child, a), Some(frame));
+    assert_eq!(pa(&m, 0, a), Some(frame));
+    assert_eq!(m.mem().read_u8(frame).expect("byte"), b'p');
+    assert_ne!(pa(&m, 0, b).map(|pa| pa >> 12), Some(frame >> 12));
+}

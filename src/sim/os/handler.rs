@@ -203,7 +203,10 @@ impl Os {
                 }
             }
             let slot = self.choose_victim(machine, &mut cleared);
-            if self.frame_bits(machine, slot).stale {
+            // A frame a fork shared since the page was loaded is mapped by other processes
+            // too: evicting it would take it from under them. It leaves the pool instead.
+            let shared = self.frames.get(slot).is_some_and(|f| machine.shares.is_shared(f.pfn));
+            if shared || self.frame_bits(machine, slot).stale {
                 self.forget(machine, slot);
                 continue;
             }

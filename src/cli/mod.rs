@@ -4,6 +4,7 @@ pub mod diff;
 pub mod edit;
 pub mod exercise;
 pub mod explain;
+pub mod fork;
 pub mod import;
 pub mod policy;
 pub mod procmaps;
@@ -72,6 +73,8 @@ pub enum Command {
     Set(set::SetArgs),
     /// Compare two processes: shared ranges, different frames, rights, shared tables.
     Diff(diff::DiffArgs),
+    /// fork() a process: its own user tables, the kernel half shared, the pages copy-on-write.
+    Fork(fork::ForkArgs),
     /// Import the output of OSTEP's homework simulators, or a process's /proc/PID/maps.
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
@@ -98,6 +101,7 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Explain(args) => explain::explain(args),
         Command::Set(args) => set::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Fork(args) => fork::run(args),
         Command::Import(args) => import::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Replay(args) => replay::run(args),

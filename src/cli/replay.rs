@@ -290,6 +290,13 @@ fn os_text(out: &mut String, report: &OsReport) {
         if c.ad_faults > 0 {
             let _ = writeln!(out, "{indent}A/D faults (Svade) {:>12}", c.ad_faults);
         }
+        if c.cow_faults > 0 {
+            let _ = writeln!(
+                out,
+                "{indent}copy-on-write      {:>12}  ({} copied, {} last owner without a copy; {} TLB invalidations)",
+                c.cow_faults, c.cow_copies, c.cow_reuses, c.tlb_invalidations
+            );
+        }
         if c.failures > 0 {
             let _ = writeln!(out, "{indent}unresolved faults  {:>12}", c.failures);
         }

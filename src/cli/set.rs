@@ -19,7 +19,8 @@ pub struct SetArgs {
     /// Physical address of the entry (as `translate` and `explain` print it).
     #[arg(long)]
     pub entry: String,
-    /// FIELD=VALUE pairs by the format's field names: P=0, R/W=1, PFN=0x1234, ...
+    /// FIELD=VALUE pairs by the format's field names (P=0, R/W=1, PFN=0x1234) or the aliases
+    /// `map --flags` accepts (write=1, user=0, nx=1, global=1, ...).
     #[arg(required = true, value_name = "FIELD=VALUE")]
     pub fields: Vec<String>,
     /// Write the changed lab here instead of over LAB.
@@ -61,7 +62,7 @@ pub fn run(args: &SetArgs) -> anyhow::Result<String> {
         let (name, value) = text
             .split_once('=')
             .ok_or_else(|| anyhow!("{text:?}: give FIELD=VALUE, e.g. P=1 or PFN=0x1234"))?;
-        let field = f.field_named_at(name.trim(), level).ok_or_else(|| {
+        let field = table::field_named_or_alias(f, name.trim(), level).ok_or_else(|| {
             let known: Vec<&str> = f.fields_at(level).map(|f| f.name.as_str()).collect();
             anyhow!("no field {:?} in a {level_name} entry; its fields are {}", name.trim(), known.join(", "))
         })?;

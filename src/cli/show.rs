@@ -3,6 +3,7 @@
 use super::edit::{load_lab, parse_addr, pick_process};
 use crate::lab::procmaps;
 use crate::sim::addr::{format_size, format_size_u128, hex_grouped};
+use crate::sim::fork::CowBit;
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::size::SizeReport;
 use crate::sim::{Access, ArchReport, Machine, Mode};
@@ -120,6 +121,7 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
     let f = m.format();
     let p = &m.processes()[process.min(m.processes().len() - 1)];
     let digits = (f.pte_bytes * 2) as usize;
+    let cow_bit = CowBit::of(f);
     let mut out = format!(
         "Virtual address {} ({} {}, process \"{}\", {}):\n",
         hex_grouped(t.va),
@@ -130,7 +132,10 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
     );
     for s in &t.steps {
         let name = f.levels.get(s.level).map_or("?", |l| l.name.as_str());
-        let flags = f.flag_summary(s.raw, s.level);
+        let mut flags = f.flag_summary(s.raw, s.level);
+        if s.leaf && cow_bit.as_ref().is_some_and(|b| b.is_set(s.raw)) {
+            flags.push_str(if flags.is_empty() { "COW" } else { " COW" });
+        }
         let frame = f.frame(s.raw, s.level);
         let target = if !f.present(s.raw, s.level) {
             "not present".to_string()
@@ -165,6 +170,18 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
             let report = if report.is_empty() { String::new() } else { format!("; {report}") };
             let _ =
                 writeln!(out, "{indent}--> page fault: {}{level}{report}", fault.kind.describe_in(f.arch));
+            if m.is_cow_fault(process, t.va, t.access, fault.kind)
+                && let Some(page) = m.cow_page(process, t.va)
+            {
+                let _ = writeln!(
+                    out,
+                    "{indent}    a copy-on-write page ({} set; frame {:#x}, {} owner{}): a demand-paging OS copies it for the writer (`replay` with the OS model does)",
+                    page.bit.describe(),
+                    page.frame,
+                    page.owners,
+                    if page.owners == 1 { "" } else { "s" }
+                );
+            }
         }
     }
     out
@@ -220,6 +237,11 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
                 ArchReport::X86GeneralProtection => details["vector"] = json!("#GP"),
                 ArchReport::RiscV { cause } => details["cause"] = json!(cause),
                 ArchReport::None => {}
+            }
+            if m.is_cow_fault(process, t.va, t.access, fault.kind)
+                && let Some(page) = m.cow_page(process, t.va)
+            {
+                details["cow"] = json!({ "frame": page.frame, "owners": page.owners });
             }
             obj["outcome"] = json!("fault");
             obj["fault"] = details;

@@ -4,6 +4,7 @@
 use crate::exercise::{Exercises, LockError, Locks};
 use crate::sim::addr::format_size;
 use crate::sim::fault::{Access, Mode};
+use crate::sim::fork::{ForkError, ForkReport};
 use crate::sim::machine::{MachineError, MapRequest};
 use crate::sim::mmu::{MmuSettings, Translation};
 use crate::sim::os::OsSettings;
@@ -36,6 +37,13 @@ pub enum Edit {
     CloneProcess {
         from: usize,
         name: String,
+    },
+    /// fork(): a child named `name` with its own copies of `process`'s user tables, its kernel
+    /// half shared, and its user pages shared copy-on-write (`cow`) or copied eagerly.
+    Fork {
+        process: usize,
+        name: String,
+        cow: bool,
     },
     RenameProcess {
         process: usize,
@@ -91,6 +99,15 @@ pub enum EditError {
 }
 
 /// A fix that no longer fits the lab, or whose change the machine refuses.
+impl From<ForkError> for EditError {
+    fn from(e: ForkError) -> Self {
+        match e {
+            ForkError::Machine(m) => EditError::Machine(m),
+            other => EditError::Other(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::sim::explain::FixError> for EditError {
     fn from(e: crate::sim::explain::FixError) -> Self {
         match e {
@@ -112,6 +129,8 @@ impl Edit {
             Edit::Unmap { va, len, .. } => format!("unmap {va:#x} ({})", format_size((*len).max(1))),
             Edit::AddProcess { name } => format!("add process {name}"),
             Edit::CloneProcess { name, .. } => format!("clone process as {name}"),
+            Edit::Fork { name, cow: true, .. } => format!("fork as {name} (copy-on-write)"),
+            Edit::Fork { name, cow: false, .. } => format!("fork as {name} (eager copy)"),
             Edit::RenameProcess { name, .. } => format!("rename process to {name}"),
             Edit::RemoveProcess { .. } => "delete process".into(),
             Edit::SwitchProcess { .. } => "switch process".into(),
@@ -139,4 +158,6 @@ pub struct Applied {
     pub message: String,
     /// Pages a map or unmap touched.
     pub pages: u64,
+    /// What a fork did.
+    pub fork: Option<ForkReport>,
 }

@@ -4,6 +4,7 @@
 
 use crate::exercise::{Exercises, Locks};
 use crate::lab::Lab;
+use crate::sim::fork::ShareCounts;
 use crate::sim::mem::Journal;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::os::{OsSettings, SwapPages};
@@ -24,6 +25,8 @@ pub struct LabParts {
     pub exercises: Exercises,
     pub locks: Locks,
     pub swap: SwapPages,
+    /// fork()'s share counts (kept beside the processes, which they count).
+    pub shares: ShareCounts,
 }
 
 impl LabParts {
@@ -38,6 +41,7 @@ impl LabParts {
             exercises: lab.exercises.clone(),
             locks: lab.locks.clone(),
             swap: lab.swap.clone(),
+            shares: lab.machine.shares().clone(),
         }
     }
 
@@ -52,6 +56,7 @@ impl LabParts {
             && self.exercises == lab.exercises
             && self.locks == lab.locks
             && self.swap == lab.swap
+            && self.shares == *lab.machine.shares()
     }
 
     /// Puts these parts into `lab` and returns the ones it had.
@@ -64,12 +69,17 @@ impl LabParts {
         lab.exercises = self.exercises;
         lab.locks = self.locks;
         lab.swap = self.swap;
+        lab.machine.swap_shares(self.shares);
         old
     }
 
     fn heap_bytes(&self) -> usize {
         let exercises = serde_json::to_string(&self.exercises).map_or(0, |s| s.len());
-        self.title.len() + self.description.len() + self.processes.len() * 64 + exercises
+        self.title.len()
+            + self.description.len()
+            + self.processes.len() * 64
+            + self.shares.len() * 16
+            + exercises
     }
 }
 

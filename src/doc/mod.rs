@@ -52,7 +52,19 @@ impl Document {
     /// unchanged and nothing is recorded.
     pub fn apply(&mut self, edit: &Edit) -> Result<Applied, EditError> {
         let kind = if edit.is_access() { StepKind::Access } else { StepKind::Edit };
-        self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))
+        let parent_asid = match edit {
+            Edit::Fork { process, cow: true, .. } => {
+                self.lab.machine.processes().get(*process).map(|p| p.asid)
+            }
+            _ => None,
+        };
+        let applied = self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))?;
+        if let Some(asid) = parent_asid {
+            // The parent's writable pages are read-only now: Linux's dup_mmap flushes its TLB
+            // entries, else a cached writable entry would let a write past the copy-on-write.
+            self.tlb.tlbs_mut().invalidate_asid(asid);
+        }
+        Ok(applied)
     }
 
     /// Runs `change` as one step named `label`: all or nothing (memory rolls back from its
@@ -216,6 +228,19 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
         Edit::CloneProcess { from, name } => {
             let index = m.clone_process(*from, name)?;
             m.switch_to(index)?;
+        }
+        Edit::Fork { process, name, cow } => {
+            let report = m.fork(*process, name, *cow)?;
+            m.switch_to(report.child)?;
+            applied.message = if *cow {
+                format!(
+                    "forked as {name}: {} page(s) copy-on-write, {} read-only page(s) shared",
+                    report.cow_pages, report.shared_read_only
+                )
+            } else {
+                format!("forked as {name}: {} page(s) copied", report.copied_pages)
+            };
+            applied.fork = Some(report);
         }
         Edit::RenameProcess { process, name } => m.rename_process(*process, name)?,
         Edit::RemoveProcess { process } => m.remove_process(*process)?,

@@ -4,6 +4,7 @@
 
 use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
+use crate::sim::fork::ShareCounts;
 use crate::sim::format::PagingFormat;
 use crate::sim::hex;
 use crate::sim::machine::Machine;
@@ -107,6 +108,10 @@ pub struct LabFile {
     /// The OS model's swap slots and their bytes (left out while there are none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swap: Vec<StoredSwapPage>,
+    /// Share counts of frames fork() shares between processes, as `[frame, owners]` pairs by
+    /// frame (left out while there are none; older labs have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<[u64; 2]>,
     #[serde(default, skip_serializing_if = "Exercises::is_empty")]
     pub exercises: Exercises,
     #[serde(default, skip_serializing_if = "Locks::is_empty")]
@@ -194,6 +199,7 @@ impl Lab {
             settings: *m.settings(),
             os: self.os,
             swap: swap::to_stored(&self.swap),
+            shares: m.shares().iter().map(|(frame, owners)| [frame, u64::from(owners)]).collect(),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
         }
@@ -282,8 +288,10 @@ impl Lab {
         if file.active >= file.processes.len().max(1) {
             return Err(LabError::new("active", format!("there is no process {}", file.active)));
         }
-        let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
+        let shares = share_counts(&file.shares, mem.frame_count())?;
+        let mut machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
+        machine.swap_shares(shares);
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
         let swap = swap::from_stored(&file.swap, machine.format())?;
         crate::exercise::validate(&file.exercises)?;
@@ -297,6 +305,27 @@ impl Lab {
             locks: file.locks,
         })
     }
+}
+
+/// The stored share counts, checked: frames in memory, each once, counts of two or more.
+fn share_counts(stored: &[[u64; 2]], frames: u64) -> Result<ShareCounts, LabError> {
+    let mut shares = ShareCounts::new();
+    for (i, &[frame, owners]) in stored.iter().enumerate() {
+        if frame >= frames {
+            return Err(LabError::new(
+                format!("shares[{i}]"),
+                format!("frame {frame:#x} is beyond physical memory ({frames} frames)"),
+            ));
+        }
+        let owners = u32::try_from(owners).ok().filter(|&n| n >= 2).ok_or_else(|| {
+            LabError::new(format!("shares[{i}]"), format!("a share count is 2 or more, not {owners}"))
+        })?;
+        if shares.is_shared(frame) {
+            return Err(LabError::new(format!("shares[{i}]"), format!("frame {frame:#x} is listed twice")));
+        }
+        shares.set(frame, owners);
+    }
+    Ok(shares)
 }
 
 fn check_header(value: &serde_json::Value) -> Result<(), LabError> {

@@ -2,6 +2,7 @@
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
 use super::fault::{Access, Mode};
+use super::fork::ShareCounts;
 use super::format::{Arch, FormatError, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use super::mmu::{self, MmuSettings, Request, Translation};
@@ -81,6 +82,9 @@ pub struct Machine {
     pub(in crate::sim) processes: Vec<Process>,
     pub(in crate::sim) active: usize,
     pub(in crate::sim) settings: MmuSettings,
+    /// Share counts of frames that fork() left mapped by more than one process (see
+    /// [`super::fork`]); frames not listed have one owner.
+    pub(in crate::sim) shares: ShareCounts,
 }
 
 /// Physical memory may not be larger than the format's physical address width can reach (x86:
@@ -123,8 +127,14 @@ impl Machine {
         format.validate()?;
         let mem = PhysMem::new(mem_size, format.page_shift)?;
         check_addressable(&format, &mem)?;
-        let mut machine =
-            Self { format, mem, processes: Vec::new(), active: 0, settings: MmuSettings::default() };
+        let mut machine = Self {
+            format,
+            mem,
+            processes: Vec::new(),
+            active: 0,
+            settings: MmuSettings::default(),
+            shares: ShareCounts::new(),
+        };
         machine.add_process("init")?;
         Ok(machine)
     }
@@ -162,7 +172,7 @@ impl Machine {
             return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
         }
         let active = active.min(processes.len() - 1);
-        Ok(Self { format, mem, processes, active, settings })
+        Ok(Self { format, mem, processes, active, settings, shares: ShareCounts::new() })
     }
 
     pub fn format(&self) -> &PagingFormat {
@@ -184,6 +194,16 @@ impl Machine {
 
     pub fn settings(&self) -> &MmuSettings {
         &self.settings
+    }
+
+    /// Share counts of the frames fork() shares (see [`super::fork`]).
+    pub fn shares(&self) -> &ShareCounts {
+        &self.shares
+    }
+
+    /// Puts in share counts (a loaded lab's, or an undo step's); returns the ones it had.
+    pub fn swap_shares(&mut self, shares: ShareCounts) -> ShareCounts {
+        std::mem::replace(&mut self.shares, shares)
     }
 
     /// Sets the MMU switches (CR0.WP, SMEP, SUM, ...).
@@ -288,11 +308,11 @@ impl Machine {
             .ok_or_else(|| MachineError::NoSuchProcess(key.to_string()))
     }
 
-    fn process(&self, index: usize) -> Result<&Process, MachineError> {
+    pub(in crate::sim) fn process(&self, index: usize) -> Result<&Process, MachineError> {
         self.processes.get(index).ok_or_else(|| MachineError::NoSuchProcess(index.to_string()))
     }
 
-    fn check_new_name(&self, name: &str) -> Result<(), MachineError> {
+    pub(in crate::sim) fn check_new_name(&self, name: &str) -> Result<(), MachineError> {
         if name.trim().is_empty() {
             return Err(MachineError::EmptyName);
         }
@@ -302,7 +322,7 @@ impl Machine {
         Ok(())
     }
 
-    fn free_asid(&self) -> Result<u16, MachineError> {
+    pub(in crate::sim) fn free_asid(&self) -> Result<u16, MachineError> {
         let used: BTreeSet<u16> = self.processes.iter().map(|p| p.asid).collect();
         (1..=u16::MAX).find(|a| !used.contains(a)).ok_or(MachineError::NoFreeAsid)
     }
@@ -324,6 +344,12 @@ impl Machine {
         let asid = self.free_asid()?;
         let root = self.transact(|m| m.copy_tree(source_root, 0, &mut BTreeMap::new()))?;
         self.processes.push(Process { name: name.to_string(), root, asid });
+        if !self.shares.is_empty() {
+            // The clone maps every frame its source maps: one owner more of each shared one.
+            for leaf in table::leaves(&self.mem, &self.format, root) {
+                self.shares.add_if_counted(leaf.frame);
+            }
+        }
         Ok(self.processes.len() - 1)
     }
 
@@ -395,6 +421,14 @@ impl Machine {
         }
         doomed_tables.subtract(&kept_tables);
         let leaves = table::leaves(&self.mem, &self.format, gone.root);
+        // Leaves in tables other processes still reach (a kernel half) are not the process's
+        // own mappings; the others give up one owner each.
+        for leaf in &leaves {
+            let table_frame = leaf.entry.table_addr >> self.format.page_shift;
+            if doomed_tables.contains(table_frame) {
+                self.shares.release(leaf.frame);
+            }
+        }
         for (start, end) in doomed_tables.iter() {
             self.mem.free(start, end - start);
         }
@@ -505,6 +539,9 @@ impl Machine {
             let outcome = table::unmap_range(&mut m.mem, &m.format, root, va, len)?;
             if outcome.pages.is_empty() {
                 return Ok(outcome.pages);
+            }
+            for page in &outcome.pages {
+                m.shares.release(page.frame);
             }
             let reachable = m.table_frames_in_use();
             for &(first, count) in &outcome.unhooked_tables {

@@ -3,8 +3,10 @@
 
 pub mod addr;
 pub mod compare;
+pub mod cow;
 pub mod explain;
 pub mod fault;
+pub mod fork;
 pub mod format;
 pub mod hex;
 pub mod machine;

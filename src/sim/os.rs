@@ -9,7 +9,15 @@
 //! (see [`SwapEncoding`]); a later fault on it reads the page back. The frame is filled (zeros,
 //! or the swap copy), mapped, and the access retried. Evictions report the victim's page and
 //! ASID so that a TLB in front can invalidate it.
+//!
+//! A write to a copy-on-write page (after [`crate::sim::fork`]) is resolved as Linux does (see
+//! [`crate::sim::cow`]): a copy for the writer while others share the frame, the page made
+//! writable in place for the last owner; each resolution asks the TLB in front to invalidate the
+//! writer's stale read-only entry and is kept for the timeline ([`Os::cow_events`]). Copies come
+//! from general memory, not from the pool of user frames: the pool holds pages the model loaded,
+//! and a fork shares pages the lab mapped.
 
+mod cow;
 mod future;
 mod handler;
 mod model;

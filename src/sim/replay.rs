@@ -838,6 +838,19 @@ fn lookup_in_tlb(
         outcome.hit = true;
         let cached = entry.payload();
         if let Some(kind) = check_rights(&machine.format, &machine.settings, cached.rights, access, mode) {
+            if os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind)) {
+                // A write to a copy-on-write page cached read-only: the walk faults the same
+                // way, the handler copies the page and invalidates this entry, the retry fills.
+                let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
+                invalidate_evicted(tlbs, &mut walked);
+                outcome.refused = walked.refused;
+                outcome.walk_refs = walked.refs;
+                outcome.result = walked.result;
+                if let Some(translation) = walked.fill {
+                    fill(tlbs.get_mut(class), va, translation);
+                }
+                return outcome;
+            }
             counters.count_fault(kind);
             outcome.result = PageResult::Fault(kind);
             return outcome;
@@ -945,12 +958,14 @@ fn walk(
                 counters.count_fault(kind);
                 walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles = os.as_deref().is_some_and(|os| os.handles(kind));
+                    let os_handles =
+                        os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind));
                     let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.handles(kind)) {
+                if let Some(os) = os.as_deref_mut().filter(|os| os.takes(machine, process, va, access, kind))
+                {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;
@@ -963,6 +978,10 @@ fn walk(
                             }
                             if let Some(eviction) = handled.evicted {
                                 walked.evicted.push((eviction.key.va, eviction.asid));
+                            }
+                            if let Some(cow) = &handled.cow {
+                                // The kernel's INVLPG / SFENCE.VMA of the writer's read-only entry.
+                                walked.evicted.push((cow.va, cow.asid));
                             }
                             continue;
                         }

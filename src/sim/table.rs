@@ -1,7 +1,7 @@
 //! Table operations on tables held in physical memory: map, unmap, entry edits, and walking the
 //! tree of tables under a root (for the GUI tree, size accounting and frame usage).
 
-use super::format::{PagingFormat, Role, low_mask};
+use super::format::{Field, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -71,6 +71,12 @@ fn role_alias(name: &str) -> Option<Role> {
     })
 }
 
+/// The field `name` names at `level`: a field name of the format (`R/W`, `PFN`), or an alias
+/// that `map --flags` accepts (`write`, `user`, `nx`, `global`, ...).
+pub fn field_named_or_alias<'f>(format: &'f PagingFormat, name: &str, level: usize) -> Option<&'f Field> {
+    format.field_named_at(name, level).or_else(|| role_alias(name).and_then(|role| format.field(role, level)))
+}
+
 /// Builds the bits (without frame) of a new leaf at `level` from flag names such as
 /// `["R/W", "user", "nx"]` or `["R", "W", "X"]`; `NAME=VALUE` sets a multi-bit field.
 /// The present bit is always set (and the PS bit at huge levels).
@@ -90,13 +96,10 @@ fn apply_flag(format: &PagingFormat, level: usize, raw: u64, flag: &str) -> Resu
         Some((n, v)) => (n.trim(), Some(v.trim())),
         None => (flag, None),
     };
-    let field = format
-        .field_named_at(name, level)
-        .or_else(|| role_alias(name).and_then(|role| format.field(role, level)))
-        .ok_or_else(|| TableError::UnknownFlag {
-            name: name.to_string(),
-            known: format.fields_at(level).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+    let field = field_named_or_alias(format, name, level).ok_or_else(|| TableError::UnknownFlag {
+        name: name.to_string(),
+        known: format.fields_at(level).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+    })?;
     let value = match value {
         None if field.width == 1 => 1,
         None => return Err(TableError::NotAFlag { name: field.name.clone(), width: field.width }),

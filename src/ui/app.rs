@@ -372,6 +372,7 @@ impl PagelabApp {
                     Edit::SwitchProcess { .. }
                         | Edit::AddProcess { .. }
                         | Edit::CloneProcess { .. }
+                        | Edit::Fork { .. }
                         | Edit::RemoveProcess { .. }
                 ) {
                     let m = &self.doc.lab().machine;

@@ -38,6 +38,9 @@ impl Os {
             return Err(OsError::Manual);
         }
         let result = match kind {
+            FaultKind::WriteProtection if machine.is_cow_fault(process, va, access, kind) => {
+                self.copy_on_write(machine, process, va)
+            }
             FaultKind::NotPresent => self.page_in(machine, process, va, access),
             FaultKind::AccessedClear | FaultKind::DirtyClear => {
                 self.set_access_bits(machine, process, va, access)
@@ -109,8 +112,9 @@ impl Os {
             Resolution::SwapIn { .. } => counters.swap_ins += 1,
             Resolution::Refill => counters.refills += 1,
             Resolution::AccessBits => counters.ad_faults += 1,
+            Resolution::CopyOnWrite { .. } => {}
         }
-        Ok(Handled { key, resolution, frame: Some(pfn), evicted, cleared })
+        Ok(Handled { key, resolution, frame: Some(pfn), evicted, cleared, cow: None })
     }
 
     /// Svade: the hardware refused to set A (or D); the handler does it.
@@ -137,6 +141,7 @@ impl Os {
             frame: None,
             evicted: None,
             cleared: Vec::new(),
+            cow: None,
         })
     }
 
@@ -198,7 +203,10 @@ impl Os {
                 }
             }
             let slot = self.choose_victim(machine, &mut cleared);
-            if self.frame_bits(machine, slot).stale {
+            // A frame a fork shared since the page was loaded is mapped by other processes
+            // too: evicting it would take it from under them. It leaves the pool instead.
+            let shared = self.frames.get(slot).is_some_and(|f| machine.shares.is_shared(f.pfn));
+            if shared || self.frame_bits(machine, slot).stale {
                 self.forget(machine, slot);
                 continue;
             }

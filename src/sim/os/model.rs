@@ -2,6 +2,7 @@
 //! area, what is known of the future (for OPT) and the statistics. The fault handler itself is
 //! in `handler.rs`.
 
+use super::super::cow::CowEvent;
 use super::super::fault::{Access, FaultKind, Mode};
 use super::super::format::{PagingFormat, Role, low_mask};
 use super::super::machine::{Machine, MachineError};
@@ -86,13 +87,16 @@ pub enum Resolution {
     Refill,
     /// RISC-V Svade: the handler set the accessed (and for a store the dirty) bit.
     AccessBits,
+    /// A write to a copy-on-write page: copied to a new frame, or (`copied: false`) made
+    /// writable in place for its last owner.
+    CopyOnWrite { copied: bool },
 }
 
 impl Resolution {
     /// Whether a page was loaded into a frame (a page fault that costs a frame).
     #[must_use]
     pub const fn loads_page(self) -> bool {
-        !matches!(self, Resolution::AccessBits)
+        !matches!(self, Resolution::AccessBits | Resolution::CopyOnWrite { .. })
     }
 
     #[must_use]
@@ -102,6 +106,12 @@ impl Resolution {
             Resolution::SwapIn { slot } => format!("swap-in from slot {slot}"),
             Resolution::Refill => "refill of a dropped clean page (zero-filled)".into(),
             Resolution::AccessBits => "A/D bits set by software (Svade)".into(),
+            Resolution::CopyOnWrite { copied: true } => {
+                "copy-on-write: the page copied for the writer".into()
+            }
+            Resolution::CopyOnWrite { copied: false } => {
+                "copy-on-write: last owner, made writable without a copy".into()
+            }
         }
     }
 }
@@ -134,6 +144,9 @@ pub struct Handled {
     pub evicted: Option<Eviction>,
     /// Pages whose accessed bit the clock hand cleared on its way to the victim.
     pub cleared: Vec<PageKey>,
+    /// A copy-on-write fault's copy (or reuse); its page and ASID are to be invalidated in the
+    /// TLB (INVLPG / SFENCE.VMA).
+    pub cow: Option<CowEvent>,
 }
 
 /// One access made through the model (reference strings, the frames view).
@@ -187,6 +200,8 @@ pub struct Os {
     pub(super) rng: SplitMix64,
     /// The future and the access count when it was set (its position 0 is the next access).
     pub(super) future: Option<(Future, u64)>,
+    /// Copy-on-write faults resolved, in order (the timeline).
+    pub(super) cow_events: Vec<CowEvent>,
 }
 
 impl Os {
@@ -232,6 +247,7 @@ impl Os {
             loads: 0,
             rng: SplitMix64::new(settings.seed),
             future: None,
+            cow_events: Vec::new(),
         })
     }
 
@@ -389,7 +405,8 @@ impl Os {
         // A not-present fault, then an Svade fault at most: three rounds always suffice.
         for _ in 0..3 {
             let translation = machine.access(process, va, access, mode)?;
-            let Some(kind) = translation.fault().map(|f| f.kind).filter(|&kind| self.handles(kind)) else {
+            let takes = |kind: FaultKind| self.takes(machine, process, va, access, kind);
+            let Some(kind) = translation.fault().map(|f| f.kind).filter(|&kind| takes(kind)) else {
                 return Ok(OsAccess { key, access, translation, handled, error: None });
             };
             match self.handle_fault(machine, process, va, access, kind) {

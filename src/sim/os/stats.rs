@@ -27,6 +27,24 @@ pub struct OsCounters {
     pub ad_faults: u64,
     /// Faults the model could not resolve (no frame, swap full, a large page, ...).
     pub failures: u64,
+    /// Writes to copy-on-write pages resolved: `cow_copies + cow_reuses`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cow_faults: u64,
+    /// Copy-on-write faults that copied the page for the writer.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cow_copies: u64,
+    /// Copy-on-write faults of a last owner: the page made writable without a copy.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cow_reuses: u64,
+    /// TLB invalidations the model issued (INVLPG / SFENCE.VMA of the writer's page after each
+    /// copy-on-write fault).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tlb_invalidations: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl OsCounters {
@@ -40,6 +58,10 @@ impl OsCounters {
         self.write_backs += other.write_backs;
         self.ad_faults += other.ad_faults;
         self.failures += other.failures;
+        self.cow_faults += other.cow_faults;
+        self.cow_copies += other.cow_copies;
+        self.cow_reuses += other.cow_reuses;
+        self.tlb_invalidations += other.tlb_invalidations;
     }
 }
 

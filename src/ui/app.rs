@@ -384,6 +384,14 @@ impl PagelabApp {
                         self.state.map_dialog = None;
                         self.actions.push(Action::RevealVa(request.va));
                     }
+                    // What fork shares shows at once: the comparison with the parent marks it in
+                    // the tree and the memory map.
+                    Edit::Fork { process, .. } => {
+                        if let Some(report) = &applied.fork {
+                            self.state.compare =
+                                Some(super::compare_view::CompareView::new(*process, report.child));
+                        }
+                    }
                     Edit::Unmap { .. } => self.state.unmap_dialog = None,
                     _ => {}
                 }

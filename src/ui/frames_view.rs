@@ -286,6 +286,7 @@ pub fn frames_view_ui(
             if let [left, right] = columns {
                 frames_table_ui(left, run);
                 swap_ui(left, run);
+                super::cow_view::cow_ui(left, run);
                 left.add_space(6.0);
                 log_ui(left, run);
                 stats_ui(right, run);
@@ -295,6 +296,7 @@ pub fn frames_view_ui(
     } else {
         frames_table_ui(ui, run);
         swap_ui(ui, run);
+        super::cow_view::cow_ui(ui, run);
         ui.add_space(6.0);
         log_ui(ui, run);
         ui.add_space(6.0);

@@ -29,6 +29,8 @@ pub struct FrameMap {
     pub tables: Vec<Runs>,
     pub data: Runs,
     pub allocated: Runs,
+    /// Frames fork() shares between processes (share count 2 or more).
+    pub forked: Runs,
     pub frame_count: u64,
 }
 
@@ -48,6 +50,13 @@ pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
         tables,
         data: m.data_frames_in_use(),
         allocated: m.mem().allocated_runs().clone(),
+        forked: {
+            let mut runs = Runs::new();
+            for (frame, _) in m.shares().iter() {
+                runs.insert(frame, frame.saturating_add(1));
+            }
+            runs
+        },
         frame_count: m.mem().frame_count(),
     }
 }
@@ -141,6 +150,12 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
         swatch_ui(ui, theme::data_color(dark), "data");
         swatch_ui(ui, theme::reserved_color(dark), "allocated");
         swatch_ui(ui, theme::free_color(dark), "free");
+        if !map.forked.is_empty() {
+            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, theme::data_color(dark));
+            ui.painter().circle_filled(rect.center(), 2.5, theme::forked_color(dark));
+            ui.label(format!("shared by fork ({} frames)", map.forked.len()));
+        }
         if let Some(marks) = shared {
             let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
             ui.painter().rect_stroke(
@@ -175,6 +190,9 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     continue;
                 }
                 painter.rect_filled(r, 2.0, use_color(map.cell_use(c * per_cell, per_cell), dark));
+                if map.forked.last_overlap(c * per_cell, (c + 1) * per_cell).is_some() {
+                    painter.circle_filled(r.center(), 2.5, theme::forked_color(dark));
+                }
                 if shared.is_some_and(|marks| marks.frames_shared(c * per_cell, per_cell)) {
                     let stroke = egui::Stroke::new(2.0, theme::shared_color(dark));
                     painter.rect_stroke(r, 2.0, stroke, egui::StrokeKind::Inside);
@@ -193,6 +211,16 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     format!("frame {first:#x} (physical {:#x}): {what}", first << m.format().page_shift)
                 } else {
                     format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
+                };
+                let text = if map.forked.last_overlap(first, first + per_cell).is_some() {
+                    let owners = m.shares().owners(first);
+                    if per_cell == 1 {
+                        format!("{text}, shared by fork: {owners} owners (copy-on-write)")
+                    } else {
+                        format!("{text}, some shared by fork (copy-on-write)")
+                    }
+                } else {
+                    text
                 };
                 let text = match shared.filter(|marks| marks.frames_shared(first, per_cell)) {
                     Some(marks) => format!("{text}, shared by {}", marks.names),

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod commands;
 pub mod compare_view;
+pub mod cow_view;
 pub mod dialogs;
 pub mod dock;
 pub mod exercises;

@@ -52,6 +52,9 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 actions.push(Action::Edit(Edit::RemoveProcess { process: i }));
                 ui.close();
             }
+            ui.separator();
+            fork_buttons_ui(ui, lab, i, true, actions);
+            ui.separator();
             ui.menu_button("Compare with…", |ui| {
                 for (j, other) in m.processes().iter().enumerate().filter(|(j, _)| *j != i) {
                     if ui.button(&other.name).clicked() {
@@ -85,6 +88,7 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         if ui.button("Rename").clicked() {
             state.rename = Some((active, m.active_process().name.clone()));
         }
+        fork_buttons_ui(ui, lab, active, false, actions);
         if ui.add_enabled(m.processes().len() > 1, egui::Button::new("Delete")).clicked() {
             actions.push(Action::Edit(Edit::RemoveProcess { process: active }));
         }
@@ -116,6 +120,39 @@ pub fn processes_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever no process uses yet.
+/// Fork (copy-on-write) and Fork (eager copy) of `process`. The child becomes the active process
+/// and the app opens the comparison with its parent, so the shared pages show in the tree and the
+/// memory map at once.
+fn fork_buttons_ui(ui: &mut egui::Ui, lab: &Lab, process: usize, in_menu: bool, actions: &mut Vec<Action>) {
+    let Some(parent) = lab.machine.processes().get(process) else { return };
+    let can_cow = crate::sim::fork::CowBit::of(lab.machine.format()).is_some();
+    let choices = [
+        (
+            true,
+            "Fork (copy-on-write)",
+            "fork(): the child gets its own page tables; user pages are shared read-only and marked copy-on-write, and the first write to one copies it",
+        ),
+        (
+            false,
+            "Fork (eager copy)",
+            "fork() without copy-on-write: every user page is copied now, for comparison",
+        ),
+    ];
+    for (cow, label, hover) in choices {
+        let enabled = !cow || can_cow;
+        let response = ui.add_enabled(enabled, egui::Button::new(label)).on_hover_text(hover);
+        let response =
+            response.on_disabled_hover_text("This format has no free bit to mark copy-on-write pages");
+        if response.clicked() {
+            let name = unique_name(lab, &format!("{}-child", parent.name));
+            actions.push(Action::Edit(Edit::Fork { process, name, cow }));
+            if in_menu {
+                ui.close();
+            }
+        }
+    }
+}
+
 fn unique_name(lab: &Lab, base: &str) -> String {
     let taken = |n: &str| lab.machine.processes().iter().any(|p| p.name == n);
     if !taken(base) {

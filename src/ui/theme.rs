@@ -61,6 +61,11 @@ pub fn shared_color(dark: bool) -> Color32 {
     if dark { Color32::from_rgb(0x5f, 0xd0, 0x8a) } else { Color32::from_rgb(0x1e, 0x8c, 0x4a) }
 }
 
+/// The dot on memory-map cells whose frame fork() shares.
+pub fn forked_color(dark: bool) -> Color32 {
+    if dark { Color32::from_rgb(0xff, 0xe0, 0x80) } else { Color32::from_rgb(0x80, 0x30, 0x00) }
+}
+
 /// Memory-map colours: free, allocated but unused, data page.
 pub fn free_color(dark: bool) -> Color32 {
     if dark { Color32::from_gray(0x30) } else { Color32::from_gray(0xe4) }

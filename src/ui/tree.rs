@@ -8,7 +8,7 @@ use super::tree_columns::{self, Col};
 use super::{dialogs, theme};
 use crate::doc::Document;
 use crate::sim::Machine;
-use crate::sim::addr::{format_size, hex_grouped, parse_u64};
+use crate::sim::addr::{hex_grouped, parse_u64};
 use egui::text::LayoutJob;
 use egui::{Color32, Sense, TextFormat, vec2};
 
@@ -107,9 +107,7 @@ pub fn row_text(m: &Machine, row: &TreeRow) -> String {
     let digits = (f.pte_bytes * 2) as usize;
     let target = match row.kind {
         RowKind::Table { child_addr, .. } => format!("-> table {child_addr:#x}"),
-        RowKind::Page { frame } => {
-            format!("-> {} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)))
-        }
+        RowKind::Page { frame } => format!("-> {}", tree_columns::page_words(m, row, frame)),
         RowKind::Empty => "not present".into(),
     };
     format!(

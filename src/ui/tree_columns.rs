@@ -83,15 +83,26 @@ pub struct Cells {
     pub target: String,
 }
 
+/// "4 KiB page, frame 0x12", with "copy-on-write, 2 owners" when fork() shared it read-only.
+pub fn page_words(m: &Machine, row: &TreeRow, frame: u64) -> String {
+    let page = format!("{} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)));
+    let cow = crate::sim::fork::CowBit::of(m.format()).is_some_and(|bit| bit.is_set(row.raw));
+    match (cow, m.shares().owners(frame)) {
+        (true, owners) => {
+            format!("{page}, copy-on-write, {owners} owner{}", if owners == 1 { "" } else { "s" })
+        }
+        (false, owners) if owners > 1 => format!("{page}, {owners} owners"),
+        _ => page,
+    }
+}
+
 impl Cells {
     pub fn of(m: &Machine, row: &TreeRow, range: RangeForm) -> Self {
         let f = m.format();
         let level = f.levels.get(row.level).map_or("?", |l| l.name.as_str());
         let target = match row.kind {
             RowKind::Table { child_addr, .. } => format!("table {child_addr:#x}"),
-            RowKind::Page { frame } => {
-                format!("{} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)))
-            }
+            RowKind::Page { frame } => page_words(m, row, frame),
             RowKind::Empty => "not present".into(),
         };
         Self {

@@ -456,3 +456,47 @@ fn a_page_the_os_model_loaded_and_a_fork_shared_is_not_evicted_from_under_the_ch
     assert_eq!(m.mem().read_u8(frame).expect("byte"), b'p');
     assert_ne!(pa(&m, 0, b).map(|pa| pa >> 12), Some(frame >> 12));
 }
+
+/// explain on a copy-on-write write fault says so (text and JSON), and on an ordinary
+/// read-only page it does not.
+#[test]
+fn explain_names_a_copy_on_write_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("forked.json");
+    let pagelab = env!("CARGO_BIN_EXE_pagelab");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(pagelab).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lab_arg = lab.to_str().unwrap();
+    run(&["fork", "labs/welcome.json", "--process", "shell", "-o", lab_arg]);
+    // The data page was writable: now copy-on-write. The code page was read-only: shared as is.
+    let data = run(&[
+        "explain",
+        lab_arg,
+        "0x555555558000",
+        "--process",
+        "shell-child",
+        "--access",
+        "write",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(v["cow"]["owners"], 2);
+    assert_eq!(v["cow"]["bit"], "AVL bit 9");
+    let text = run(&["explain", lab_arg, "0x555555558000", "--process", "shell-child", "--access", "write"]);
+    assert!(text.contains("copy-on-write: fork() shared this page read-only"), "{text}");
+    let code = run(&[
+        "explain",
+        lab_arg,
+        "0x555555554000",
+        "--process",
+        "shell-child",
+        "--access",
+        "write",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&code).unwrap();
+    assert!(v.get("cow").is_none(), "a read-only code page is not copy-on-write");
+}

@@ -181,6 +181,9 @@ pub fn explanation_json(lab: &Lab, e: &Explanation) -> Value {
         "fixes": e.fixes.iter().map(|f| fix_json(lab, e.process, f)).collect::<Vec<_>>(),
         "steps": walk_json(m, e.process, t)["steps"].clone(),
     });
+    if let Some(cow) = &e.cow {
+        v["cow"] = json!({ "frame": cow.frame, "owners": cow.owners, "bit": cow.bit.describe() });
+    }
     match &t.outcome {
         Outcome::Mapped(mapped) => {
             v["outcome"] = json!("ok");
@@ -247,6 +250,15 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
         }
     }
     let _ = writeln!(out, "  rule: {} ({})", e.rule.text, e.rule.reference);
+    if let Some(cow) = &e.cow {
+        let _ = writeln!(
+            out,
+            "  copy-on-write: fork() shared this page read-only ({}; frame {:#x}, {} owner(s)); a demand-paging OS copies it for the writer, the fixes below edit the tables instead",
+            cow.bit.describe(),
+            cow.frame,
+            cow.owners
+        );
+    }
     if let Some(r) = &e.rights {
         let _ = writeln!(out, "  rights combined down to that entry: {}", rights_text(r));
     }

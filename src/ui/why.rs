@@ -57,6 +57,18 @@ fn explanation_ui(
             (Some(level), Some(index), Some(addr)) => format!("the {level} entry {index:#x} at {addr:#x}"),
             _ => "the address itself".to_string(),
         };
+        if let Some(cow) = &e.cow {
+            ui.colored_label(
+                theme::ok_color(ui.visuals().dark_mode),
+                format!(
+                    "A copy-on-write page ({}; frame {:#x}, {} owner{}): fork() shared it read-only. A demand-paging OS copies it for the writer (or, for its last owner, makes it writable); the fixes below change the tables by hand instead.",
+                    cow.bit.describe(),
+                    cow.frame,
+                    cow.owners,
+                    if cow.owners == 1 { "" } else { "s" }
+                ),
+            );
+        }
         ui.label(format!("Decided by {place}: {} = {}", d.field, field_value(d.value)));
         ui.label(format!("Rule: {}", e.rule.text));
         ui.weak(&e.rule.reference);

@@ -74,6 +74,10 @@ pub struct Explanation {
     pub grants: Vec<Grant>,
     /// For a fault: the verified fixes, fewest changed bits first; none is a superset of another.
     pub fixes: Vec<Fix>,
+    /// The fault is a write to a page fork() shared copy-on-write: the OS's copy, not an edit of
+    /// the tables, is what resolves it (the fixes still say what would make the access pass).
+    #[serde(skip)]
+    pub cow: Option<crate::sim::cow::CowPage>,
 }
 
 impl Explanation {
@@ -97,5 +101,9 @@ pub fn explain(
         None => (grants::grants(machine, &translation), Vec::new()),
         Some(_) => (Vec::new(), search::find_fixes(machine, process, &translation)),
     };
-    Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes })
+    let cow = translation
+        .fault()
+        .filter(|f| machine.is_cow_fault(process, va, access, f.kind))
+        .and_then(|_| machine.cow_page(process, va));
+    Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes, cow })
 }

@@ -224,7 +224,7 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
         Outcome::Fault(fault) => {
             let mut details = json!({
                 "kind": fault.kind.id(),
-                "description": fault.kind.describe(),
+                "description": fault.kind.describe_in(f.arch),
                 "level": fault.level,
                 "level_name": fault.level.and_then(|l| f.levels.get(l)).map(|l| l.name.clone()),
                 "report": fault.report.describe(),

@@ -248,6 +248,7 @@ impl TlbSim {
     ) -> Result<(AccessReport, Translation), String> {
         doc.tlb_follow_active();
         let m = &doc.lab().machine;
+        let arch = m.format().arch;
         let class = AccessClass::of(access);
         let tlbs = doc.tlb().tlbs();
         let tlb = tlbs.get(class);
@@ -259,7 +260,9 @@ impl TlbSim {
             Outcome::Mapped(mapped) => {
                 format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
             }
-            Outcome::Fault(fault) => format!("the tables now say: page fault, {}", fault.kind.describe()),
+            Outcome::Fault(fault) => {
+                format!("the tables now say: page fault, {}", fault.kind.describe_in(arch))
+            }
         });
         if outcome.hit && !outcome.dirty_assist {
             // No walk happened, so nothing was written.

@@ -199,7 +199,7 @@ impl TracePlayer {
                 let what = if p.hit { "hit" } else { "miss" };
                 let result = match p.result {
                     PageResult::Mapped { pa } => format!("-> {pa:#x}"),
-                    PageResult::Fault(kind) => format!("fault: {}", kind.describe()),
+                    PageResult::Fault(kind) => format!("fault: {}", kind.describe_in(machine.format().arch)),
                 };
                 let walk = if p.walk_refs > 0 {
                     format!(", walk read {} entries", p.walk_refs)

@@ -4,6 +4,7 @@ pub mod diff;
 pub mod edit;
 pub mod exercise;
 pub mod explain;
+pub mod format_compare;
 pub mod import;
 pub mod policy;
 pub mod procmaps;

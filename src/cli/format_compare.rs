@@ -33,8 +33,8 @@ pub fn text(header: &str, rows: &[FormatWalk]) -> String {
     let mut out = format!("{header}\n");
     let _ = writeln!(
         out,
-        "{:<12} {:>6} {:>6}  {:<15} {:>4} {:>6} {:>9}  {}",
-        "format", "pages", "levels", "index bits", "refs", "tables", "bytes", "outcome"
+        "{:<12} {:>6} {:>6}  {:<15} {:>4} {:>6} {:>9}  outcome",
+        "format", "pages", "levels", "index bits", "refs", "tables", "bytes"
     );
     for row in rows {
         let _ = writeln!(

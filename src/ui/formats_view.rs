@@ -14,13 +14,16 @@ use std::sync::mpsc::{Receiver, TryRecvError, channel};
 /// What the rows were computed for: lab generation, process, address, access, mode.
 pub type FormatsKey = (u64, usize, u64, Access, Mode);
 
+/// The rows, or why there are none.
+pub type FormatsResult = Result<Vec<FormatWalk>, String>;
+
 /// What the tab keeps between frames (UI state: not saved, not undone).
 #[derive(Default)]
 pub struct FormatsView {
     /// The last finished rows and what they were computed for.
-    pub rows: Option<(FormatsKey, Result<Vec<FormatWalk>, String>)>,
+    pub rows: Option<(FormatsKey, FormatsResult)>,
     /// The computation running, and what it is for.
-    job: Option<(FormatsKey, Receiver<Result<Vec<FormatWalk>, String>>)>,
+    job: Option<(FormatsKey, Receiver<FormatsResult>)>,
 }
 
 impl FormatsView {

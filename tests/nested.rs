@@ -49,6 +49,17 @@ fn four_level_on_four_level_takes_24_references_in_the_sdm_order() {
         assert_eq!(host_leaf.gpa, guest.gpa);
     }
     assert_eq!(t.refs[23].hpa, Some(hpa));
+    // The grid of Bhargava et al.'s figure: row g holds references 5g+1..5g+4 (EPT PML4..PT)
+    // then 5g+5 (the guest entry); the final row 21..24.
+    let grid = t.grid(4);
+    assert_eq!(grid.len(), 5);
+    for (g, row) in grid.iter().take(4).enumerate() {
+        assert_eq!(row.guest_level, Some(g));
+        assert_eq!(row.host, (1..=4).map(|h| Some(5 * g + h)).collect::<Vec<_>>());
+        assert_eq!(row.guest, Some(5 * g + 5));
+    }
+    assert_eq!((grid[4].guest_level, grid[4].guest), (None, None));
+    assert_eq!(grid[4].host, vec![Some(21), Some(22), Some(23), Some(24)]);
 }
 
 #[test]
@@ -82,6 +93,9 @@ fn a_guest_page_fault_is_the_guest_s_own_with_no_vm_exit() {
     let t = m.translate(far, Access::Read, Mode::User);
     assert!(matches!(t.outcome, Err(NestedFault::Guest { kind: FaultKind::NotPresent, level: 0, .. })));
     assert_eq!(t.refs.len(), 5);
+    let grid = t.grid(4);
+    assert_eq!(grid.len(), 1, "one row: the guest PML4 entry, read and not present");
+    assert_eq!(grid[0].guest, Some(5));
 }
 
 #[test]
@@ -209,4 +223,40 @@ fn guest_and_host_must_be_of_one_architecture() {
     assert!(NestedMachine::new(presets::x86_64(4), HostKind::Sv39x4, 1 << 20).is_err());
     assert_eq!(HostKind::by_name("sv39x4"), Some(HostKind::Sv39x4));
     assert_eq!(HostKind::by_name("EPT"), Some(HostKind::Ept4));
+}
+
+/// Garbage in every entry the walks read first (host and guest tables alike): walks end, within
+/// the bound of n x (m + 1) + m references, and never panic.
+#[test]
+fn corrupt_tables_in_either_dimension_never_hang_or_panic() {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (guest, host) in [(4, HostKind::Ept4), (5, HostKind::Ept5)] {
+        let mut m = x86(guest, host);
+        m.map_guest(VA, &["R/W", "U/S"]).expect("maps");
+        let walk = m.translate(VA, Access::Read, Mode::User);
+        for r in walk.refs.clone() {
+            m.write_entry(r.entry_addr, next()).expect("writes");
+            for access in [Access::Read, Access::Write, Access::Execute] {
+                let t = m.translate(next() & 0x00ff_ffff_ffff_ffff, access, Mode::Supervisor);
+                assert!(t.refs.len() <= max_refs(guest, host.levels()));
+                let t = m.translate(VA, access, Mode::User);
+                assert!(t.refs.len() <= max_refs(guest, host.levels()));
+            }
+        }
+    }
+    for (guest, host) in [(3, HostKind::Sv39x4), (4, HostKind::Sv48x4)] {
+        let mut m = riscv(guest, host);
+        m.map_guest(0x4000_0000, &["R", "W", "U", "A", "D"]).expect("maps");
+        for r in m.translate(0x4000_0000, Access::Read, Mode::User).refs {
+            m.write_entry(r.entry_addr, next()).expect("writes");
+            let t = m.translate(next(), Access::Write, Mode::User);
+            assert!(t.refs.len() <= max_refs(guest, host.levels()));
+        }
+    }
 }

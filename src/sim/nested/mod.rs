@@ -94,6 +94,47 @@ pub struct NestedTranslation {
     pub outcome: Result<(u64, u64), NestedFault>,
 }
 
+/// One row of the two-dimensional grid: a guest level's entry (or, last, the final address)
+/// and the numbers of the references that resolved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GridRow {
+    /// The guest level whose entry this row reads; `None` for the final guest-physical address.
+    pub guest_level: Option<usize>,
+    /// Reference numbers of the host walk, by host level (`None` where the walk did not get).
+    pub host: Vec<Option<usize>>,
+    /// The number of the guest entry's own read (`None` on the final row or when not reached).
+    pub guest: Option<usize>,
+}
+
+impl NestedTranslation {
+    /// The walk as the grid textbooks draw (guest level x host level), each cell the number of
+    /// its reference: rows for the guest levels the walk reached, then the final address's row
+    /// when its host walk began. `host_levels` sizes the rows.
+    pub fn grid(&self, host_levels: usize) -> Vec<GridRow> {
+        let mut rows: Vec<GridRow> = Vec::new();
+        for r in &self.refs {
+            let row_key = r.guest_level;
+            let row = match rows.last_mut() {
+                Some(last) if last.guest_level == row_key && last.guest.is_none() => last,
+                _ => {
+                    rows.push(GridRow { guest_level: row_key, host: vec![None; host_levels], guest: None });
+                    let Some(last) = rows.last_mut() else { continue };
+                    last
+                }
+            };
+            match r.dimension {
+                Dimension::Host => {
+                    if let Some(cell) = row.host.get_mut(r.level) {
+                        *cell = Some(r.number);
+                    }
+                }
+                Dimension::Guest => row.guest = Some(r.number),
+            }
+        }
+        rows
+    }
+}
+
 /// What a guest access walks.
 pub struct NestedView<'a> {
     pub mem: &'a PhysMem,

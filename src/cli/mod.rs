@@ -5,6 +5,7 @@ pub mod edit;
 pub mod exercise;
 pub mod explain;
 pub mod fork;
+pub mod format_compare;
 pub mod import;
 pub mod policy;
 pub mod procmaps;

@@ -1,7 +1,7 @@
 //! `pagelab validate`, `translate` and `size`: commands that read a lab and report on it.
 
 use super::edit::{load_lab, parse_addr, pick_process};
-use crate::lab::procmaps;
+use crate::lab::{format_compare, procmaps};
 use crate::sim::addr::{format_size, format_size_u128, hex_grouped};
 use crate::sim::fork::CowBit;
 use crate::sim::mmu::{Outcome, Translation};
@@ -42,9 +42,14 @@ pub struct TranslateArgs {
     pub access: AccessArg,
     #[arg(long, value_enum, default_value = "user")]
     pub mode: ModeArg,
-    /// Print a JSON array, one object per address.
+    /// Print a JSON array, one object per address (with --compare: one object per format).
     #[arg(long)]
     pub json: bool,
+    /// Rebuild the process's layout in x86-64, x86-64-la57, sv39, sv48 and sv57 with 4 KiB and
+    /// 2 MiB pages and walk the address in each: levels, index bits, entries read, references,
+    /// table bytes (one address).
+    #[arg(long)]
+    pub compare: bool,
     /// Virtual addresses (hex 0x... with optional `_`, or decimal).
     #[arg(required = true)]
     pub addrs: Vec<String>,
@@ -100,6 +105,9 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
         ModeArg::User => Mode::User,
         ModeArg::Supervisor => Mode::Supervisor,
     };
+    if args.compare {
+        return compare_formats(args, m, process, access, mode);
+    }
     let mut walks = Vec::with_capacity(args.addrs.len());
     for text in &args.addrs {
         let va = parse_addr(&format!("address {text:?}"), text)?;
@@ -114,6 +122,28 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
         out.push_str(&walk_text(m, process, t));
     }
     Ok(out)
+}
+
+/// `translate --compare`: one address walked in every comparable format.
+fn compare_formats(
+    args: &TranslateArgs,
+    m: &Machine,
+    process: usize,
+    access: Access,
+    mode: Mode,
+) -> anyhow::Result<String> {
+    let [text] = args.addrs.as_slice() else {
+        return Err(anyhow!("--compare walks one address; {} were given", args.addrs.len()));
+    };
+    let va = parse_addr(&format!("address {text:?}"), text)?;
+    let regions = procmaps::regions_of(m, process)?;
+    let rows = format_compare::compare_walks(&regions, va, access, mode);
+    if args.json {
+        return Ok(serde_json::to_string_pretty(&super::format_compare::json(&rows))? + "\n");
+    }
+    let name = m.processes().get(process).map_or("", |p| p.name.as_str());
+    let header = super::format_compare::header(va, mode.label(), access.label(), name, regions.len());
+    Ok(super::format_compare::text(&header, &rows))
 }
 
 /// A walk in readable lines, like a textbook's worked example.

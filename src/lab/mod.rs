@@ -3,6 +3,7 @@
 //! simulators print), and the sample labs.
 
 pub mod file;
+pub mod format_compare;
 pub mod io;
 pub mod ostep;
 pub mod ostep_import;

@@ -12,6 +12,7 @@ pub mod hex;
 pub mod machine;
 pub mod mem;
 pub mod mmu;
+pub mod nested;
 pub mod os;
 pub mod presets;
 pub mod process;

@@ -8,6 +8,7 @@ pub mod cow_view;
 pub mod dialogs;
 pub mod dock;
 pub mod exercises;
+pub mod formats_view;
 pub mod frames_view;
 pub mod inspector;
 pub mod memmap;

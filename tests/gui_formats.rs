@@ -80,3 +80,34 @@ fn the_tab_fills_on_a_background_thread_and_redoes_it_when_the_address_changes()
     h.run();
     h.get_by_label("Type an address in the MMU panel to walk it in every format.");
 }
+
+/// In the app: View ▸ Compare formats opens the tab below the MMU panel, and it walks the address
+/// typed in the MMU panel.
+#[test]
+fn view_opens_the_tab_and_it_follows_the_mmu_panels_address() {
+    use pagelab::ui::app::PagelabApp;
+    use pagelab::ui::dock::Pane;
+    let app = PagelabApp::new(sample(), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1920.0, 1080.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    h.get_by_label("View").click();
+    h.run();
+    h.get_by_label("Compare formats").click();
+    h.run();
+    assert!(h.state().dock.is_shown(Pane::Formats));
+    h.state_mut().state.mmu.addr_text = format!("{STACK:#x}");
+    for _ in 0..2000 {
+        h.step();
+        let view = &h.state().state.formats;
+        if !view.busy() && view.rows.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run();
+    // Sv39 with 4 KiB and with 2 MiB pages cannot hold a 47-bit address.
+    assert_eq!(h.query_all_by_label("not representable").count(), 2);
+}

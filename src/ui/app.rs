@@ -103,6 +103,7 @@ impl PagelabApp {
         self.tlb.reset(&mut self.doc);
         self.state.tlb.forget_lab();
         self.state.sizes.forget_lab();
+        self.state.formats.forget_lab();
         // A new document restarts its generation count: what was cached by generation is stale.
         self.state.frame_map = None;
     }

@@ -22,11 +22,13 @@ pub enum Pane {
     Frames,
     Plots,
     Description,
+    /// One address walked in every comparable format, side by side.
+    Formats,
 }
 
 impl Pane {
     /// Every panel, in the order the View menu lists them.
-    pub const ALL: [Pane; 10] = [
+    pub const ALL: [Pane; 11] = [
         Pane::Description,
         Pane::Processes,
         Pane::Tree,
@@ -37,6 +39,7 @@ impl Pane {
         Pane::Exercises,
         Pane::Frames,
         Pane::Plots,
+        Pane::Formats,
     ];
 
     /// The tab's title (also the View menu's entry).
@@ -52,6 +55,7 @@ impl Pane {
             Pane::Frames => "Frames and page faults",
             Pane::Plots => "Plots",
             Pane::Description => "About this lab",
+            Pane::Formats => "Compare formats",
         }
     }
 
@@ -63,7 +67,7 @@ impl Pane {
             Pane::Inspector => Home::Inspector,
             Pane::Memory => Home::Memory,
             Pane::Mmu => Home::Right,
-            Pane::Tlb | Pane::Frames | Pane::Plots => Home::Lower,
+            Pane::Tlb | Pane::Frames | Pane::Plots | Pane::Formats => Home::Lower,
         }
     }
 }
@@ -103,7 +107,7 @@ impl Home {
             Home::Inspector => &[Pane::Inspector],
             Home::Memory => &[Pane::Memory],
             Home::Right => &[Pane::Mmu],
-            Home::Lower => &[Pane::Tlb, Pane::Frames, Pane::Plots],
+            Home::Lower => &[Pane::Tlb, Pane::Frames, Pane::Plots, Pane::Formats],
         }
     }
 }

@@ -33,7 +33,7 @@ impl Behavior<Pane> for Views<'_> {
             Pane::Tlb => tlb_panel::tlb_panel_ui(ui, doc, self.tlb, state, actions),
             other => {
                 // Wide tables scroll sideways; text panels wrap to the width they have.
-                let area = if matches!(other, Pane::Frames) {
+                let area = if matches!(other, Pane::Frames | Pane::Formats) {
                     egui::ScrollArea::both()
                 } else {
                     egui::ScrollArea::vertical()
@@ -51,6 +51,15 @@ impl Behavior<Pane> for Views<'_> {
                             frames_view::frames_view_ui(ui, lab, doc.generation, &mut state.frames, actions)
                         }
                         Pane::Plots => plots::plots_ui(ui, self.tlb, &lab.machine, state, actions),
+                        Pane::Formats => super::formats_view::formats_view_ui(
+                            ui,
+                            &lab.machine,
+                            doc.generation,
+                            &state.mmu.addr_text,
+                            state.mmu.access,
+                            state.mmu.mode,
+                            &mut state.formats,
+                        ),
                         _ => description_ui(ui, doc, state, actions),
                     },
                 );

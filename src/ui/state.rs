@@ -201,6 +201,8 @@ pub struct UiState {
     pub procmaps_dialog: Option<super::procmaps_dialog::ProcMapsDialog>,
     /// The TLB panel's Sizes section.
     pub sizes: super::sizes::SizesView,
+    /// The "Compare formats" tab: the MMU panel's address walked in every comparable format.
+    pub formats: super::formats_view::FormatsView,
 }
 
 impl UiState {

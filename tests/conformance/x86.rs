@@ -1,0 +1,423 @@
+//! The x86 half of the QEMU suite: random 4- and 5-level tables written entry by entry into
+//! pagelab's physical memory (valid and malformed entries; 4 KiB, 2 MiB and 1 GiB pages), random
+//! queries in ring 0 and ring 3 with CR0.WP, CR4.SMEP/SMAP, EFER.NXE and EFLAGS.AC, each
+//! translated by pagelab and performed by the probe (x86_64_probe.S) on
+//! `qemu-system-x86_64 -cpu max -kernel`. QEMU's TCG CPU has MAXPHYADDR 40; pagelab runs with
+//! the same.
+//!
+//! Physical addresses are the same on both sides: pagelab's memory is QEMU's 256 MiB; PML4[0]
+//! (PML5[0] with LA57) identity-maps the probe, the query block, the tables and the data pages,
+//! and queries use the other 511 root entries.
+
+use super::compare::{Case, Seen, Tally};
+use super::{deviations, tools};
+use pagelab::sim::mmu::{self, Request};
+use pagelab::sim::rng::SplitMix64;
+use pagelab::sim::{Access, ArchReport, Machine, MmuSettings, Mode, Outcome, Translation, presets};
+use std::process::Command;
+use std::time::Duration;
+
+const RAM_SIZE: u64 = 256 << 20;
+const QBASE: u64 = 0x40_0000;
+const RECORD: usize = 64;
+const TABLES: u64 = 0x80_0000;
+const DATA: u64 = 0x100_0000;
+const DATA_END: u64 = 0x180_0000;
+/// The 2 MiB page of the probe's ring-3 stubs and stack (user; every other identity page is
+/// supervisor).
+const USER_PAGE: u64 = 0x20_0000;
+const MAX_QUERIES: usize = ((TABLES - QBASE) as usize / RECORD) - 1;
+/// QEMU's TCG CPUs have a 40-bit physical address (CPUID 80000008H:EAX[7:0]).
+const MAXPHYADDR: u8 = 40;
+
+// Entry bits (SDM Vol. 3A Table 4-14 to 4-20).
+const P: u64 = 1;
+const RW: u64 = 1 << 1;
+const US: u64 = 1 << 2;
+const PWT: u64 = 1 << 3;
+const PCD: u64 = 1 << 4;
+const A: u64 = 1 << 5;
+const D: u64 = 1 << 6;
+const PS: u64 = 1 << 7;
+const G: u64 = 1 << 8;
+const NX: u64 = 1 << 63;
+const FRAME: u64 = ((1 << 52) - 1) & !0xfff;
+
+/// The switches of one query (the probe's control bits 3..7).
+#[derive(Clone, Copy, Debug)]
+struct Switches {
+    wp: bool,
+    smep: bool,
+    smap: bool,
+    nxe: bool,
+    ac: bool,
+}
+
+impl Switches {
+    /// pagelab's settings for QEMU's CPU.
+    fn settings(self) -> MmuSettings {
+        MmuSettings {
+            wp: self.wp,
+            smep: self.smep,
+            // Until pagelab models EFLAGS.AC the suite asks only AC=0 with SMAP (see `query`).
+            smap: self.smap && !self.ac,
+            nxe: self.nxe,
+            maxphyaddr: MAXPHYADDR,
+            ..MmuSettings::default()
+        }
+    }
+
+    fn bits(self) -> u64 {
+        u64::from(self.wp) << 3
+            | u64::from(self.smep) << 4
+            | u64::from(self.smap) << 5
+            | u64::from(self.nxe) << 6
+            | u64::from(self.ac) << 7
+    }
+}
+
+struct Page {
+    va: u64,
+    pa_block: u64,
+    shift: u32,
+}
+
+struct Query {
+    request: Request,
+    switches: Switches,
+    walk: Translation,
+    originals: Vec<u64>,
+}
+
+struct Builder {
+    levels: usize,
+    machine: Machine,
+    rng: SplitMix64,
+    next_table: u64,
+    root: u64,
+    pages: Vec<Page>,
+}
+
+impl Builder {
+    fn new(name: &str, seed: u64) -> Builder {
+        let format = presets::by_name(name).expect("preset");
+        let levels = format.levels.len();
+        let mut machine = Machine::new(format, RAM_SIZE).expect("machine");
+        let mut pattern = Vec::with_capacity((DATA_END - DATA) as usize);
+        for word in (DATA..DATA_END).step_by(8) {
+            pattern.extend_from_slice(&[0xcd, 0x80, 0x90, 0x90]); // int 0x80; nop; nop
+            pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
+        }
+        machine.write_phys(DATA, &pattern).expect("data pages");
+        let mut builder =
+            Builder { levels, machine, rng: SplitMix64::new(seed), next_table: TABLES, root: TABLES, pages: Vec::new() };
+        builder.root = builder.alloc_table().expect("root");
+        builder.identity_map();
+        builder
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.rng.below(100) < percent
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        let table = self.next_table;
+        (table < DATA).then(|| {
+            self.next_table += 4096;
+            table
+        })
+    }
+
+    fn write(&mut self, addr: u64, value: u64) {
+        self.machine.write_phys_le(addr, 8, value).expect("entry write");
+    }
+
+    fn read(&self, addr: u64) -> u64 {
+        self.machine.mem().read_le(addr, 8).expect("entry read")
+    }
+
+    fn span_shift(&self, level: usize) -> u32 {
+        12 + 9 * (self.levels - 1 - level) as u32
+    }
+
+    fn index(&self, va: u64, level: usize) -> u64 {
+        (va >> self.span_shift(level)) & 0x1ff
+    }
+
+    fn canonical(&self, va: u64) -> u64 {
+        let unused = 64 - (12 + 9 * self.levels as u32);
+        (((va << unused) as i64) >> unused) as u64
+    }
+
+    /// Root entry 0 down to a page directory of 2 MiB pages for 0..DATA_END.
+    fn identity_map(&mut self) {
+        let mut table = self.root;
+        for _ in 0..self.levels - 2 {
+            let next = self.alloc_table().expect("identity table");
+            self.write(table, next | P | RW | US | A);
+            table = next;
+        }
+        for (index, base) in (0..DATA_END).step_by(2 << 20).enumerate() {
+            let user = if base == USER_PAGE { US } else { 0 };
+            self.write(table + 8 * index as u64, base | P | RW | PS | A | D | user);
+        }
+    }
+
+    /// Rights and malformations for any entry; `leaf_level` decides PS and the low frame bits.
+    fn flags(&mut self, pointer: bool) -> u64 {
+        let mut flags = 0;
+        for (bit, percent) in [(P, 97), (RW, if pointer { 85 } else { 60 }), (US, if pointer { 85 } else { 60 })] {
+            if self.chance(percent) {
+                flags |= bit;
+            }
+        }
+        for (bit, percent) in [(PWT, 10), (PCD, 10), (A, 70), (D, 50), (G, 20), (NX, 20), (1 << 9, 10), (1 << 52, 10)] {
+            if self.chance(percent) {
+                flags |= bit;
+            }
+        }
+        if self.chance(3) {
+            flags |= 1 << (u32::from(MAXPHYADDR) + self.rng.below(52 - usize::from(MAXPHYADDR)) as u32);
+        }
+        flags
+    }
+
+    fn map_random(&mut self) {
+        let levels = self.levels;
+        // 4 KiB mostly, 2 MiB and 1 GiB pages often enough.
+        let leaf_level = match self.rng.below(10) {
+            0..=1 => levels - 3,
+            2..=4 => levels - 2,
+            _ => levels - 1,
+        };
+        let va_bits = 12 + 9 * levels as u32;
+        let bits = self.rng.next_u64() & ((1 << va_bits) - 1);
+        let mut va = self.canonical(bits);
+        if self.index(va, 0) == 0 {
+            va |= 1 << self.span_shift(0); // root entry 0 is the probe's
+        }
+        let mut table = self.root;
+        for level in 0..leaf_level {
+            let entry = table + self.index(va, level) * 8;
+            let raw = self.read(entry);
+            if raw == 0 {
+                let Some(next) = self.alloc_table() else { return };
+                let mut pointer = self.flags(true) | next;
+                // PS is reserved in a PML4E/PML5E; elsewhere PS=1 would make a leaf.
+                if level < levels - 3 && self.chance(3) {
+                    pointer |= PS;
+                }
+                self.write(entry, pointer);
+                if pointer & P == 0 || pointer & PS != 0 || pointer & (FRAME & !((1 << MAXPHYADDR) - 1)) != 0 {
+                    return;
+                }
+                table = next;
+            } else if raw & P != 0 && raw & PS == 0 && (TABLES..DATA).contains(&(raw & FRAME)) {
+                table = raw & FRAME & ((1 << MAXPHYADDR) - 1);
+            } else {
+                return;
+            }
+        }
+        let entry = table + self.index(va, leaf_level) * 8;
+        if self.read(entry) != 0 {
+            return;
+        }
+        let shift = self.span_shift(leaf_level);
+        let size = 1u64 << shift;
+        let pa_block = if size <= DATA_END - DATA {
+            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
+        } else {
+            DATA & !(size - 1)
+        };
+        let mut value = self.flags(false) | pa_block;
+        if leaf_level < levels - 1 {
+            value |= PS;
+            if self.chance(6) {
+                value |= 1 << (12 + self.rng.below((shift - 12) as usize)); // low bits: PAT or reserved
+            }
+        }
+        self.write(entry, value);
+        self.pages.push(Page { va: va & !(size - 1), pa_block, shift });
+    }
+
+    fn query(&mut self) -> Option<Query> {
+        let access = [Access::Read, Access::Write, Access::Execute][self.rng.below(3)];
+        let mode = if self.chance(50) { Mode::User } else { Mode::Supervisor };
+        let smap = self.chance(50);
+        let switches = Switches {
+            wp: self.chance(70),
+            smep: self.chance(50),
+            smap,
+            nxe: self.chance(80),
+            // pagelab has no EFLAGS.AC yet: AC only where it changes nothing (no SMAP).
+            ac: !smap && mode == Mode::Supervisor && self.chance(30),
+        };
+        let low = if access == Access::Execute { 0 } else { 4 };
+        let va = if !self.pages.is_empty() && self.chance(85) {
+            let page = &self.pages[self.rng.below(self.pages.len())];
+            let start = page.pa_block.max(DATA);
+            let end = (page.pa_block + (1 << page.shift)).min(DATA_END);
+            let target = (start + self.rng.below((end - start) as usize) as u64) & !7;
+            page.va + (target - page.pa_block) + low
+        } else {
+            let bits = self.rng.next_u64();
+            let mut va = self.canonical(bits);
+            if self.chance(15) {
+                va ^= 1 << (63 - self.rng.below(64 - (12 + 9 * self.levels)));
+            }
+            (va & !7) + low
+        };
+        if self.canonical(va) == va && self.index(va, 0) == 0 {
+            return None; // the probe's own mappings
+        }
+        let request = Request { va, access, mode };
+        let walk = mmu::translate(self.machine.mem(), self.machine.format(), self.root >> 12, &switches.settings(), request);
+        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
+            return None;
+        }
+        let originals = walk.steps.iter().map(|step| step.raw).collect();
+        Some(Query { request, switches, walk, originals })
+    }
+}
+
+fn expected(query: &Query) -> Seen {
+    let mut entries = query.originals.clone();
+    for update in &query.walk.ad_updates {
+        if let Some(step) = query.walk.steps.iter().position(|s| s.entry_addr == update.entry_addr) {
+            entries[step] = update.new;
+        }
+    }
+    match &query.walk.outcome {
+        Outcome::Mapped(mapped) => Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries },
+        Outcome::Fault(fault) => match fault.report {
+            ArchReport::X86PageFault { error_code } => {
+                Seen { fault: Some(14 | u64::from(error_code) << 8), address: query.request.va, value: 0, entries }
+            }
+            ArchReport::X86GeneralProtection => Seen { fault: Some(13), address: 0, value: 0, entries },
+            other => panic!("not an x86 report: {other:?}"),
+        },
+    }
+}
+
+fn observed(words: &[u64]) -> Seen {
+    let get = |i: usize| words.get(i).copied().unwrap_or(0);
+    let vector = get(0);
+    Seen {
+        fault: (vector != u64::MAX).then_some(vector | get(1) << 8),
+        address: get(2),
+        value: get(3) & 0xffff_ffff,
+        entries: words.iter().skip(4).copied().collect(),
+    }
+}
+
+fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
+    let mut block = vec![0u8; RECORD];
+    block[..8].copy_from_slice(&(queries.len() as u64).to_le_bytes());
+    block[8..16].copy_from_slice(&builder.root.to_le_bytes());
+    block[16..24].copy_from_slice(&u64::from(builder.levels == 5).to_le_bytes());
+    for query in queries {
+        let mut record = [0u64; 8];
+        record[0] = query.request.va;
+        let access = match query.request.access {
+            Access::Read => 0,
+            Access::Write => 1,
+            Access::Execute => 2,
+        };
+        let user = u64::from(query.request.mode == Mode::User) << 2;
+        let steps = query.walk.steps.len() as u64;
+        record[1] = access | user | query.switches.bits() | steps << 8;
+        for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
+            *slot = step.entry_addr;
+        }
+        block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
+    }
+    block
+}
+
+fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> String {
+    let r = query.request;
+    format!(
+        "{:?} {:?} va={:#x} {:?} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {:x?}",
+        r.mode,
+        r.access,
+        r.va,
+        query.switches,
+        match &query.walk.outcome {
+            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
+            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
+        },
+        query.originals
+    )
+}
+
+/// Runs `runs` scenarios of `per_run` queries for "x86-64" or "x86-64-la57".
+pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> {
+    let tools = tools::require(name, &["qemu-system-x86_64", "as", "ld", "objcopy"])?;
+    let dir = tools::scratch();
+    let object = dir.path().join("probe.o");
+    let elf64 = dir.path().join("probe64.elf");
+    let elf = dir.path().join("probe.elf");
+    tools::run_ok(Command::new(&tools[1]).args(["--64", "-o"]).arg(&object).arg(tools::source("x86_64_probe.S")));
+    tools::run_ok(
+        Command::new(&tools[2])
+            .args(["-m", "elf_x86_64", "--no-warn-rwx-segments", "-T"])
+            .arg(tools::source("x86.ld"))
+            .arg("-o")
+            .arg(&elf64)
+            .arg(&object),
+    );
+    // QEMU's multiboot loader takes 32-bit ELF files only.
+    tools::run_ok(Command::new(&tools[3]).args(["-O", "elf32-i386"]).arg(&elf64).arg(&elf));
+    let mut tally = Tally::default();
+    for run in 0..runs {
+        let mut builder = Builder::new(name, seed ^ (run as u64).wrapping_mul(0x9e37_79b9));
+        for _ in 0..300 {
+            builder.map_random();
+        }
+        let mut queries = Vec::new();
+        let mut attempts = 0;
+        while queries.len() < per_run.min(MAX_QUERIES) && attempts < per_run * 20 {
+            attempts += 1;
+            if let Some(query) = builder.query() {
+                queries.push(query);
+            }
+        }
+        let ram = dir.path().join("ram.bin");
+        let block = dir.path().join("queries.bin");
+        let mut bytes = vec![0u8; (DATA_END - TABLES) as usize];
+        builder.machine.mem().read(TABLES, &mut bytes).expect("RAM image");
+        std::fs::write(&ram, &bytes).expect("write RAM image");
+        std::fs::write(&block, query_block(&builder, &queries)).expect("write queries");
+        let output = tools::run_qemu(
+            Command::new(&tools[0])
+                .args(["-cpu", "max", "-m", "256M", "-nographic", "-monitor", "none", "-serial", "stdio"])
+                .args(["-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel"])
+                .arg(&elf)
+                .arg("-device")
+                .arg(format!("loader,file={},addr={QBASE:#x},force-raw=on", block.display()))
+                .arg("-device")
+                .arg(format!("loader,file={},addr={TABLES:#x},force-raw=on", ram.display())),
+            Duration::from_secs(120),
+        );
+        let lines = tools::parse_lines(&output);
+        for (index, query) in queries.iter().enumerate() {
+            tally.queries += 1;
+            let want = expected(query);
+            let Some(words) = lines.get(index) else {
+                tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
+                continue;
+            };
+            let got = observed(words);
+            let case = Case { format: name, walk: &query.walk, expected: &want, observed: &got };
+            let parts = case.differences();
+            if parts.is_empty() {
+                tally.agreed += 1;
+            } else if let Some(deviation) = deviations::explain(&case) {
+                *tally.explained.entry(deviation.name).or_default() += 1;
+            } else {
+                tally.unexplained.push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
+            }
+        }
+    }
+    Some(tally)
+}

@@ -1,7 +1,7 @@
 //! What a query's result is made of on both sides (pagelab's expectation and what the probe saw
 //! in QEMU), and the comparison that names the parts that differ.
 
-use pagelab::sim::Translation;
+use pagelab::sim::{MmuSettings, Translation};
 
 /// One query's result: the fault's code (RISC-V mcause, x86 vector and error code) or success,
 /// the faulting address (mtval, CR2), the value read through the mapping (which names the
@@ -17,6 +17,10 @@ pub struct Seen {
 /// A query's result on both sides, with pagelab's walk for the rules that explain differences.
 pub struct Case<'a> {
     pub format: &'a str,
+    /// The format's number of levels.
+    pub levels: usize,
+    /// The switches pagelab walked with.
+    pub settings: &'a MmuSettings,
     pub walk: &'a Translation,
     pub expected: &'a Seen,
     pub observed: &'a Seen,

@@ -429,12 +429,16 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 continue;
             };
             let got = observed(&shape, words);
-            let case = Case { format: name, walk: &query.walk, expected: &want, observed: &got };
+            let settings = Builder::settings(query.sum, query.mxr);
+            let levels = shape.levels;
+            let case = Case { format: name, levels, settings: &settings, walk: &query.walk, expected: &want, observed: &got };
             let parts = case.differences();
             if parts.is_empty() {
                 tally.agreed += 1;
-            } else if let Some(deviation) = deviations::explain(&case) {
-                *tally.explained.entry(deviation.name).or_default() += 1;
+            } else if let Some(rules) = deviations::explain(&case) {
+                for rule in rules {
+                    *tally.explained.entry(rule.name).or_default() += 1;
+                }
             } else {
                 tally.unexplained.push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
             }

@@ -329,6 +329,10 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
         for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
             *slot = step.entry_addr;
         }
+        // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
+        if query.request.access == Access::Write {
+            record[7] = query.walk.pa().unwrap_or(0);
+        }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
@@ -408,12 +412,16 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 continue;
             };
             let got = observed(words);
-            let case = Case { format: name, walk: &query.walk, expected: &want, observed: &got };
+            let settings = query.switches.settings();
+            let levels = builder.levels;
+            let case = Case { format: name, levels, settings: &settings, walk: &query.walk, expected: &want, observed: &got };
             let parts = case.differences();
             if parts.is_empty() {
                 tally.agreed += 1;
-            } else if let Some(deviation) = deviations::explain(&case) {
-                *tally.explained.entry(deviation.name).or_default() += 1;
+            } else if let Some(rules) = deviations::explain(&case) {
+                for rule in rules {
+                    *tally.explained.entry(rule.name).or_default() += 1;
+                }
             } else {
                 tally.unexplained.push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
             }

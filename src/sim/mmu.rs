@@ -18,6 +18,32 @@ pub enum RiscvAd {
     Svadu,
 }
 
+/// When an x86 walk writes its accessed (A) and dirty (D) flags. The manuals leave it open:
+/// SDM Vol. 3A 4.8 says the processor sets A "in any paging-structure entry that is used during
+/// linear-address translation", without saying whether a walk that then faults has used them.
+/// Applies to formats whose A/D follow x86 (x86 and the generic teaching formats); RISC-V's
+/// A/D are decided by Svade/Svadu, where only the leaf has them, so there the two are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdTiming {
+    /// A (and D on the leaf for a write) only once the whole walk succeeded and the access is
+    /// allowed: what Linux's KVM documents for Intel processors ("Update accessed and dirty bits
+    /// after guest pagetable walk"). A faulting walk writes nothing.
+    #[default]
+    AfterWalk,
+    /// QEMU TCG's reading: A is set in each upper-level entry as the walk passes it (once it is
+    /// present with no reserved bit set), even when the walk then faults; the leaf's A/D only
+    /// when the access is allowed.
+    AsWalked,
+}
+
+impl AdTiming {
+    /// The lab file leaves the default out.
+    pub fn is_default(&self) -> bool {
+        *self == AdTiming::AfterWalk
+    }
+}
+
 /// Control-register switches that change the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +67,10 @@ pub struct MmuSettings {
     /// default CPU has 40. Left out of lab files while it is 52.
     #[serde(skip_serializing_if = "is_full_width")]
     pub maxphyaddr: u8,
+    /// When x86 walks write A/D (see [`AdTiming`]). Left out of lab files while it is the
+    /// default.
+    #[serde(skip_serializing_if = "AdTiming::is_default")]
+    pub ad_timing: AdTiming,
 }
 
 /// The widest physical address x86 defines (and the default).
@@ -61,6 +91,7 @@ impl Default for MmuSettings {
             mxr: false,
             riscv_ad: RiscvAd::Svade,
             maxphyaddr: MAX_PHYS_BITS,
+            ad_timing: AdTiming::AfterWalk,
         }
     }
 }
@@ -101,6 +132,12 @@ pub struct WalkStep {
     pub leaf: bool,
     /// Rights combined over this entry and those above it.
     pub rights: Rights,
+    /// The walk sets this entry's accessed flag (it was clear; see [`AdTiming`] for when).
+    #[serde(default)]
+    pub sets_accessed: bool,
+    /// The walk sets this entry's dirty flag (a write through a leaf whose D was clear).
+    #[serde(default)]
+    pub sets_dirty: bool,
 }
 
 /// A write hardware makes to set accessed/dirty bits.
@@ -176,9 +213,10 @@ pub fn translate(
 ) -> Translation {
     let store = Growable { steps: Vec::with_capacity(format.levels.len()), updates: Vec::new() };
     let mut walk = Walk { mem, format, settings, request, store };
-    let (outcome, ad_updates) = match walk.run(root) {
-        Ok(mapped) => (Outcome::Mapped(mapped), walk.store.updates),
-        Err((kind, level)) => (Outcome::Fault(walk.fault(kind, level)), Vec::new()),
+    // A faulting walk has writes only under AdTiming::AsWalked (the upper entries it passed).
+    let outcome = match walk.run(root) {
+        Ok(mapped) => Outcome::Mapped(mapped),
+        Err((kind, level)) => Outcome::Fault(walk.fault(kind, level)),
     };
     Translation {
         va: request.va,
@@ -186,7 +224,7 @@ pub fn translate(
         mode: request.mode,
         steps: walk.store.steps,
         outcome,
-        ad_updates,
+        ad_updates: walk.store.updates,
     }
 }
 
@@ -216,7 +254,8 @@ impl FastTranslation {
         self.store.steps.get(..self.store.step_count).unwrap_or_default()
     }
 
-    /// The accessed/dirty writes of a successful walk (as [`Translation::ad_updates`]).
+    /// The accessed/dirty writes (as [`Translation::ad_updates`]: a faulting walk has some only
+    /// under [`AdTiming::AsWalked`]).
     pub fn ad_updates(&self) -> &[AdUpdate] {
         self.store.updates.get(..self.store.update_count).unwrap_or_default()
     }
@@ -242,9 +281,6 @@ pub fn translate_fast(
     out.store.update_count = 0;
     let mut walk = Walk { mem, format, settings, request, store: &mut out.store };
     out.outcome = walk.run(root).map_err(|(kind, _)| kind);
-    if out.outcome.is_err() {
-        out.store.update_count = 0;
-    }
     true
 }
 
@@ -254,6 +290,7 @@ trait WalkStore {
     const READS_VALUE: bool;
     fn push_step(&mut self, step: WalkStep);
     fn steps(&self) -> &[WalkStep];
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep>;
     fn push_update(&mut self, update: AdUpdate);
     fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate>;
 }
@@ -273,6 +310,10 @@ impl WalkStore for Growable {
 
     fn steps(&self) -> &[WalkStep] {
         &self.steps
+    }
+
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep> {
+        self.steps.get_mut(at)
     }
 
     fn push_update(&mut self, update: AdUpdate) {
@@ -304,6 +345,8 @@ impl Default for Fixed {
             raw: 0,
             leaf: false,
             rights: NO_RIGHTS,
+            sets_accessed: false,
+            sets_dirty: false,
         };
         const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: 0, old: 0, new: 0 };
         Self {
@@ -329,6 +372,10 @@ impl WalkStore for &mut Fixed {
 
     fn steps(&self) -> &[WalkStep] {
         self.steps.get(..self.step_count).unwrap_or_default()
+    }
+
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep> {
+        self.steps.get_mut(..self.step_count)?.get_mut(at)
     }
 
     fn push_update(&mut self, update: AdUpdate) {
@@ -439,11 +486,17 @@ impl<S: WalkStore> Walk<'_, S> {
                 raw,
                 leaf,
                 rights,
+                sets_accessed: false,
+                sets_dirty: false,
             });
             if !present {
                 return Err((FaultKind::NotPresent, Some(level)));
             }
             self.check_entry(raw, level, leaf)?;
+            if !leaf && self.as_walked() {
+                // QEMU sets A once the entry passed the present and reserved-bit checks.
+                self.set_ad(self.store.steps().len().saturating_sub(1), false);
+            }
             if leaf {
                 return self.finish_leaf(raw, level, rights);
             }
@@ -579,27 +632,38 @@ impl<S: WalkStore> Walk<'_, S> {
                     let kind = if needs_a { FaultKind::AccessedClear } else { FaultKind::DirtyClear };
                     return Err((kind, Some(leaf_level)));
                 }
-                let Some(entry_addr) = self.store.steps().last().map(|step| step.entry_addr) else {
-                    return Ok(());
-                };
-                let mut new = f.with(leaf_raw, Role::Accessed, leaf_level, 1);
-                if write {
-                    new = f.with(new, Role::Dirty, leaf_level, 1);
-                }
-                self.merge_update(leaf_level, entry_addr, leaf_raw, new);
+                // Svadu: the leaf is the last step read.
+                self.set_ad(self.store.steps().len().saturating_sub(1), write);
             }
             Arch::X86 | Arch::Generic => {
-                for at in 0..self.store.steps().len() {
-                    let Some(step) = self.store.steps().get(at).cloned() else { break };
-                    let mut new = f.with(step.raw, Role::Accessed, step.level, 1);
-                    if step.leaf && write {
-                        new = f.with(new, Role::Dirty, step.level, 1);
-                    }
-                    self.merge_update(step.level, step.entry_addr, step.raw, new);
+                // As walked, the upper entries got their A on the way down: only the leaf is left.
+                let first = if self.as_walked() { self.store.steps().len().saturating_sub(1) } else { 0 };
+                for at in first..self.store.steps().len() {
+                    self.set_ad(at, write);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether this walk follows [`AdTiming::AsWalked`] (formats whose A/D follow x86).
+    fn as_walked(&self) -> bool {
+        self.settings.ad_timing == AdTiming::AsWalked && self.format.arch != Arch::RiscV
+    }
+
+    /// Sets A (and D on a leaf when `write`) in the entry of step `at`, marking the step.
+    fn set_ad(&mut self, at: usize, write: bool) {
+        let f = self.format;
+        let Some(step) = self.store.step_mut(at) else { return };
+        let (level, entry_addr, old) = (step.level, step.entry_addr, step.raw);
+        let mut new = f.with(old, Role::Accessed, level, 1);
+        step.sets_accessed = new != old;
+        if step.leaf && write {
+            let with_dirty = f.with(new, Role::Dirty, level, 1);
+            step.sets_dirty = with_dirty != new;
+            new = with_dirty;
+        }
+        self.merge_update(level, entry_addr, old, new);
     }
 
     fn merge_update(&mut self, level: usize, entry_addr: u64, old: u64, new: u64) {

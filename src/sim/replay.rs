@@ -1008,14 +1008,19 @@ fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result
                 let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
                 (refs, Ok((mapped, dirty)))
             }
-            Err(kind) => (refs, Err(kind)),
+            Err(kind) => {
+                // Writes of a faulting walk: the upper entries' A under AdTiming::AsWalked.
+                apply_ad_updates(machine, fast.ad_updates());
+                (refs, Err(kind))
+            }
         };
     }
     let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
     let refs = count(&translation.steps);
+    // A faulting walk writes too under AdTiming::AsWalked (the upper entries it passed).
+    machine.apply_ad(&translation);
     match translation.outcome {
         Outcome::Mapped(mapped) => {
-            machine.apply_ad(&translation);
             let dirty =
                 leaf_dirty(&machine.format, &translation.steps, &translation.ad_updates, mapped.leaf_level);
             (refs, Ok((mapped, dirty)))

@@ -4,7 +4,7 @@
 
 use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
-use crate::sim::format::PagingFormat;
+use crate::sim::format::{PDPTE_REGISTERS, PagingFormat};
 use crate::sim::hex;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
@@ -101,6 +101,11 @@ pub struct LabFile {
     pub active: usize,
     #[serde(default)]
     pub settings: MmuSettings,
+    /// PAE's PDPTE registers, written only while they differ from the active process's PDPTEs
+    /// in memory (an edit since the last CR3 load); otherwise loading reads them from memory,
+    /// as a CR3 load does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdpte_registers: Option<[u64; PDPTE_REGISTERS]>,
     /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
     #[serde(default, skip_serializing_if = "OsSettings::is_default")]
     pub os: OsSettings,
@@ -192,6 +197,7 @@ impl Lab {
             processes: m.processes().to_vec(),
             active: m.active(),
             settings: *m.settings(),
+            pdpte_registers: m.pdpte_registers().filter(|_| !m.stale_pdptes().is_empty()),
             os: self.os,
             swap: swap::to_stored(&self.swap),
             exercises: self.exercises.clone(),
@@ -282,8 +288,14 @@ impl Lab {
         if file.active >= file.processes.len().max(1) {
             return Err(LabError::new("active", format!("there is no process {}", file.active)));
         }
-        let machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
+        let mut machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
+        if let Some(registers) = file.pdpte_registers {
+            if !machine.format().has_pdpte_registers() {
+                return Err(LabError::new("pdpte_registers", "only PAE paging has PDPTE registers"));
+            }
+            machine.set_pdpte_registers(registers);
+        }
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
         let swap = swap::from_stored(&file.swap, machine.format())?;
         crate::exercise::validate(&file.exercises)?;

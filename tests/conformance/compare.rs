@@ -62,6 +62,8 @@ impl Case<'_> {
 pub struct Tally {
     pub queries: usize,
     pub agreed: usize,
+    /// pagelab's outcomes over all queries ("mapped" or the fault kind): what the run covered.
+    pub outcomes: std::collections::BTreeMap<String, usize>,
     /// Differences a deviation rule explains, by the rule's name.
     pub explained: std::collections::BTreeMap<&'static str, usize>,
     /// Descriptions of the differences nothing explains (the suite fails on any).
@@ -71,12 +73,26 @@ pub struct Tally {
 impl Tally {
     pub fn summary(&self, format: &str) -> String {
         let explained: Vec<String> = self.explained.iter().map(|(name, n)| format!("{name}: {n}")).collect();
+        let outcomes: Vec<String> = self.outcomes.iter().map(|(name, n)| format!("{name} {n}")).collect();
         format!(
-            "{format}: {} queries, {} agreed, explained by known QEMU deviations [{}], {} unexplained",
+            "{format}: {} queries, {} agreed, explained by known QEMU deviations [{}], {} unexplained\n  \
+             pagelab outcomes: {}",
             self.queries,
             self.agreed,
             explained.join(", "),
-            self.unexplained.len()
+            self.unexplained.len(),
+            outcomes.join(", ")
         )
+    }
+}
+
+impl Tally {
+    /// Counts pagelab's outcome for `walk`.
+    pub fn count_outcome(&mut self, walk: &Translation) {
+        let name = match walk.fault() {
+            Some(fault) => format!("{:?}", fault.kind),
+            None => "mapped".to_string(),
+        };
+        *self.outcomes.entry(name).or_default() += 1;
     }
 }

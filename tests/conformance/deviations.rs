@@ -72,15 +72,6 @@ pub const DEVIATIONS: &[Deviation] = &[
                both A/D timings, whatever the page size",
         applies: x86_large_page_accessed_on_fault,
     },
-    Deviation {
-        name: "TEMPORARY-x86-a-on-faulting-walk",
-        part: Part::Entries,
-        qemu_does: "sets A in the upper-level entries a walk passed before it faulted",
-        spec: "Intel SDM Vol. 3A 4.8 leaves the timing open (\"sets the accessed flag in every \
-               paging-structure entry used\"); pagelab's default is after a successful walk (as \
-               KVM documents Intel). Temporary: until pagelab's AdTiming::AsWalked is merged",
-        applies: x86_a_on_faulting_walk,
-    },
 ];
 
 /// The deviations that together explain every part of `case` that differs (the fault and the
@@ -149,15 +140,10 @@ fn x86_pae_pdpte_reserved(case: &Case) -> bool {
         && case.observed.fault.is_some_and(|code| code & 0xff == 14 && code & RSVD != 0)
 }
 
-/// pagelab's walk faulted; QEMU left A set on entries above the last one read, and nothing else.
-fn x86_a_on_faulting_walk(case: &Case) -> bool {
-    const A: u64 = 1 << 5;
-    let last = case.walk.steps.len().saturating_sub(1);
-    case.format.starts_with("x86") && case.walk.fault().is_some() && case.entries_differ_only_by(A, |step| step < last)
-}
 
 /// pagelab's walk faulted at (or after reading) a 2 MiB / 1 GiB leaf whose generic reserved bits
-/// (MAXPHYADDR, NX without NXE) are clear; QEMU set A there, and, as it walked, above it.
+/// (MAXPHYADDR, NX without NXE) are clear; QEMU set A there and nothing else differs (pagelab
+/// runs with QEMU's as-walked timing, so the entries above agree).
 fn x86_large_page_accessed_on_fault(case: &Case) -> bool {
     const A: u64 = 1 << 5;
     const PS: u64 = 1 << 7;
@@ -174,5 +160,5 @@ fn x86_large_page_accessed_on_fault(case: &Case) -> bool {
         && large_leaf
         && leaf.raw & generic_reserved == 0
         && case.observed.entries.get(last).is_some_and(|got| *got == leaf.raw | A && leaf.raw & A == 0)
-        && case.entries_differ_only_by(A, |_| true)
+        && case.entries_differ_only_by(A, |step| step == last)
 }

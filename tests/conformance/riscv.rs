@@ -423,6 +423,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
             tally.queries += 1;
+            tally.count_outcome(&query.walk);
             let want = expected(&shape, query);
             let Some(words) = lines.get(index) else {
                 tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));

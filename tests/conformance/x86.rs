@@ -11,7 +11,7 @@
 
 use super::compare::{Case, Seen, Tally};
 use super::{deviations, tools};
-use pagelab::sim::mmu::{self, Request};
+use pagelab::sim::mmu::{self, AdTiming, Request};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{Access, ArchReport, Machine, MmuSettings, Mode, Outcome, Translation, presets};
 use std::process::Command;
@@ -54,17 +54,23 @@ struct Switches {
 }
 
 impl Switches {
-    /// pagelab's settings for QEMU's CPU.
+    /// pagelab's settings for QEMU's CPU, whose A/D timing is "as walked".
     fn settings(self) -> MmuSettings {
         MmuSettings {
             wp: self.wp,
             smep: self.smep,
-            // Until pagelab models EFLAGS.AC the suite asks only AC=0 with SMAP (see `query`).
-            smap: self.smap && !self.ac,
+            smap: self.smap,
+            ac: self.ac,
             nxe: self.nxe,
             maxphyaddr: MAXPHYADDR,
+            ad_timing: AdTiming::AsWalked,
             ..MmuSettings::default()
         }
+    }
+
+    /// The same with pagelab's default A/D timing.
+    fn default_timing(self) -> MmuSettings {
+        MmuSettings { ad_timing: AdTiming::AfterWalk, ..self.settings() }
     }
 
     fn bits(self) -> u64 {
@@ -85,7 +91,10 @@ struct Page {
 struct Query {
     request: Request,
     switches: Switches,
+    /// pagelab's walk with QEMU's A/D timing (as walked).
     walk: Translation,
+    /// The same walk with pagelab's default timing (after a successful walk).
+    default_walk: Translation,
     originals: Vec<u64>,
 }
 
@@ -243,14 +252,13 @@ impl Builder {
     fn query(&mut self) -> Option<Query> {
         let access = [Access::Read, Access::Write, Access::Execute][self.rng.below(3)];
         let mode = if self.chance(50) { Mode::User } else { Mode::Supervisor };
-        let smap = self.chance(50);
         let switches = Switches {
             wp: self.chance(70),
             smep: self.chance(50),
-            smap,
+            smap: self.chance(50),
             nxe: self.chance(80),
-            // pagelab has no EFLAGS.AC yet: AC only where it changes nothing (no SMAP).
-            ac: !smap && mode == Mode::Supervisor && self.chance(30),
+            // EFLAGS.AC matters to supervisor accesses only (ring 3 runs with AC=0).
+            ac: mode == Mode::Supervisor && self.chance(40),
         };
         let low = if access == Access::Execute { 0 } else { 4 };
         let va = if !self.pages.is_empty() && self.chance(85) {
@@ -276,7 +284,9 @@ impl Builder {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
-        Some(Query { request, switches, walk, originals })
+        let default_walk =
+            mmu::translate(self.machine.mem(), self.machine.format(), self.root >> 12, &switches.default_timing(), request);
+        Some(Query { request, switches, walk, default_walk, originals })
     }
 }
 
@@ -297,6 +307,23 @@ fn expected(query: &Query) -> Seen {
             other => panic!("not an x86 report: {other:?}"),
         },
     }
+}
+
+/// The default timing against its own rule (SDM 4.8 as KVM documents Intel: A/D only after a
+/// successful walk): the same outcome as QEMU's timing; no writes when the walk faults; the same
+/// writes when it succeeds.
+fn default_timing_problem(query: &Query) -> Option<String> {
+    let (qemu, default) = (&query.walk, &query.default_walk);
+    let writes_ok = match qemu.outcome {
+        Outcome::Fault(_) => default.ad_updates.is_empty(),
+        Outcome::Mapped(_) => default.ad_updates == qemu.ad_updates,
+    };
+    (default.outcome != qemu.outcome || !writes_ok).then(|| {
+        format!(
+            "the after-walk timing breaks its rule for {:x?}: {:x?} (as walked: {:x?})",
+            query.request, default.ad_updates, qemu.ad_updates
+        )
+    })
 }
 
 fn observed(words: &[u64]) -> Seen {
@@ -406,11 +433,15 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
             tally.queries += 1;
+            tally.count_outcome(&query.walk);
             let want = expected(query);
             let Some(words) = lines.get(index) else {
                 tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
                 continue;
             };
+            if let Some(problem) = default_timing_problem(query) {
+                tally.unexplained.push(format!("run {run} query {index}: {problem}"));
+            }
             let got = observed(words);
             let settings = query.switches.settings();
             let levels = builder.levels;

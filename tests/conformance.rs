@@ -20,6 +20,11 @@ use compare::Tally;
 fn check(format: &str, tally: Option<Tally>) {
     let Some(tally) = tally else { return };
     eprintln!("{}", tally.summary(format));
+    for name in tally.explained.keys() {
+        if let Some(deviation) = deviations::DEVIATIONS.iter().find(|d| d.name == *name) {
+            eprintln!("  {name}: QEMU {}. Spec: {}", deviation.qemu_does, deviation.spec);
+        }
+    }
     assert!(tally.queries > 0, "{format}: no queries ran");
     let shown: Vec<&String> = tally.unexplained.iter().take(10).collect();
     assert!(
@@ -58,4 +63,14 @@ fn x86_64_agrees_with_qemu() {
 #[test]
 fn x86_64_la57_agrees_with_qemu() {
     check("x86-64-la57", x86::run("x86-64-la57", 0x8657, 2, 1500));
+}
+
+#[test]
+fn x86_32_agrees_with_qemu() {
+    check("x86-32", x86::run("x86-32", 0x8632, 2, 1500));
+}
+
+#[test]
+fn x86_pae_agrees_with_qemu() {
+    check("x86-pae", x86::run("x86-pae", 0x8650, 2, 1500));
 }

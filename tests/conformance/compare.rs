@@ -24,6 +24,9 @@ pub struct Case<'a> {
     pub walk: &'a Translation,
     pub expected: &'a Seen,
     pub observed: &'a Seen,
+    /// What QEMU should print by pagelab's walk of the tables as QEMU reads them, where a rule
+    /// needs it (x86.rs: PAE PDPTE bits QEMU ignores).
+    pub qemu_view: Option<&'a Seen>,
 }
 
 impl Case<'_> {

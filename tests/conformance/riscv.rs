@@ -222,7 +222,11 @@ impl Builder {
                     return;
                 }
                 table = next;
-            } else if raw & (R | W | X) == 0 && raw & V != 0 && (raw >> 10) << 12 >= TABLES && (raw >> 10) << 12 < DATA {
+            } else if raw & (R | W | X) == 0
+                && raw & V != 0
+                && (raw >> 10) << 12 >= TABLES
+                && (raw >> 10) << 12 < DATA
+            {
                 table = ((raw >> 10) & ((1 << 44) - 1)) << 12;
             } else {
                 return;
@@ -279,7 +283,8 @@ impl Builder {
         };
         let request = Request { va, access, mode };
         let format = self.machine.format();
-        let walk = mmu::translate(self.machine.mem(), format, TABLES >> 12, &Self::settings(sum, mxr), request);
+        let walk =
+            mmu::translate(self.machine.mem(), format, TABLES >> 12, &Self::settings(sum, mxr), request);
         // A successful access outside the data pages could reach a device: not asked.
         if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
             return None;
@@ -298,10 +303,17 @@ fn expected(shape: &Shape, query: &Query) -> Seen {
         }
     }
     match &query.walk.outcome {
-        Outcome::Mapped(mapped) => Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries },
+        Outcome::Mapped(mapped) => {
+            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+        }
         Outcome::Fault(fault) => {
             let ArchReport::RiscV { cause } = fault.report else { panic!("not a RISC-V report: {fault:?}") };
-            Seen { fault: Some(u64::from(cause)), address: query.request.va & shape.xmask(), value: 0, entries }
+            Seen {
+                fault: Some(u64::from(cause)),
+                address: query.request.va & shape.xmask(),
+                value: 0,
+                entries,
+            }
         }
     }
 }
@@ -432,7 +444,15 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             let got = observed(&shape, words);
             let settings = Builder::settings(query.sum, query.mxr);
             let levels = shape.levels;
-            let case = Case { format: name, levels, settings: &settings, walk: &query.walk, expected: &want, observed: &got };
+            let case = Case {
+                format: name,
+                levels,
+                settings: &settings,
+                walk: &query.walk,
+                expected: &want,
+                observed: &got,
+                qemu_view: None,
+            };
             let parts = case.differences();
             if parts.is_empty() {
                 tally.agreed += 1;
@@ -441,7 +461,9 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                     *tally.explained.entry(rule.name).or_default() += 1;
                 }
             } else {
-                tally.unexplained.push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
+                tally
+                    .unexplained
+                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
             }
         }
     }

@@ -11,9 +11,11 @@
 
 use super::compare::{Case, Seen, Tally};
 use super::{deviations, tools};
-use pagelab::sim::mmu::{self, AdTiming, Request};
+use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{Access, ArchReport, Machine, MmuSettings, Mode, Outcome, Translation, presets};
+use pagelab::sim::{
+    Access, ArchReport, FaultKind, Machine, MmuSettings, Mode, Outcome, Translation, presets,
+};
 use std::process::Command;
 use std::time::Duration;
 
@@ -42,6 +44,10 @@ const PS: u64 = 1 << 7;
 const G: u64 = 1 << 8;
 const NX: u64 = 1 << 63;
 const FRAME: u64 = ((1 << 52) - 1) & !0xfff;
+/// Reserved PAE PDPTE bits QEMU 7.2 does not check (2:1 and 8:5; SDM Table 4-8).
+const PDPTE_BITS_QEMU_IGNORES: u64 = 0x1e6;
+/// Reserved PAE PDPTE bits QEMU checks: 63:52 and 51:MAXPHYADDR.
+const PDPTE_RESERVED_QEMU_CHECKS: u64 = !((1 << MAXPHYADDR) - 1);
 
 /// The switches of one query (the probe's control bits 3..7).
 #[derive(Clone, Copy, Debug)]
@@ -54,9 +60,11 @@ struct Switches {
 }
 
 impl Switches {
-    /// pagelab's settings for QEMU's CPU, whose A/D timing is "as walked".
+    /// pagelab's settings for QEMU's CPU (`-cpu max`: PSE-36, MAXPHYADDR 40), whose A/D timing
+    /// is "as walked".
     fn settings(self) -> MmuSettings {
         MmuSettings {
+            pse36: true,
             wp: self.wp,
             smep: self.smep,
             smap: self.smap,
@@ -95,11 +103,82 @@ struct Query {
     walk: Translation,
     /// The same walk with pagelab's default timing (after a successful walk).
     default_walk: Translation,
+    /// PAE, when a PDPTE's only reserved bits are in 2:1 and 8:5 (QEMU ignores those): the walk
+    /// with those bits clear in the PDPTE registers, which is what QEMU does.
+    qemu_view: Option<Translation>,
     originals: Vec<u64>,
 }
 
+/// The paging mode and its table shape (SDM Vol. 3A 4.3, 4.4, 4.5).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Paging {
+    /// 32-bit paging with CR4.PSE (4 MiB pages) and PSE-36.
+    Bits32,
+    Pae,
+    /// 4- or 5-level paging.
+    Long,
+}
+
+struct Shape {
+    paging: Paging,
+    index_bits: &'static [u32],
+    pte_bytes: u32,
+}
+
+impl Shape {
+    fn of(name: &str) -> Shape {
+        match name {
+            "x86-32" => Shape { paging: Paging::Bits32, index_bits: &[10, 10], pte_bytes: 4 },
+            "x86-pae" => Shape { paging: Paging::Pae, index_bits: &[2, 9, 9], pte_bytes: 8 },
+            "x86-64" => Shape { paging: Paging::Long, index_bits: &[9, 9, 9, 9], pte_bytes: 8 },
+            "x86-64-la57" => Shape { paging: Paging::Long, index_bits: &[9, 9, 9, 9, 9], pte_bytes: 8 },
+            other => panic!("not an x86 format: {other}"),
+        }
+    }
+
+    fn levels(&self) -> usize {
+        self.index_bits.len()
+    }
+
+    fn span_shift(&self, level: usize) -> u32 {
+        12 + self.index_bits.iter().skip(level + 1).sum::<u32>()
+    }
+
+    fn index(&self, va: u64, level: usize) -> u64 {
+        (va >> self.span_shift(level)) & ((1 << self.index_bits[level]) - 1)
+    }
+
+    /// 4/5-level: bits above the VA width copy its top bit; otherwise 32 bits.
+    fn canonical(&self, va: u64) -> u64 {
+        if self.paging != Paging::Long {
+            return va & 0xffff_ffff;
+        }
+        let unused = 64 - self.span_shift(0) - self.index_bits[0];
+        (((va << unused) as i64) >> unused) as u64
+    }
+
+    /// The levels whose entries may map a page (PS=1 above the last level).
+    fn leaf_levels(&self) -> Vec<usize> {
+        let levels = self.levels();
+        match self.paging {
+            Paging::Bits32 => vec![0, 1],
+            Paging::Pae => vec![1, 2],
+            Paging::Long => vec![levels - 3, levels - 2, levels - 1],
+        }
+    }
+
+    /// Whether `va` lies in the probe's own mappings (root entry 0 in 4/5-level paging, the
+    /// identity-mapped 24 MiB otherwise).
+    fn probes_own(&self, va: u64) -> bool {
+        match self.paging {
+            Paging::Long => self.canonical(va) == va && self.index(va, 0) == 0,
+            _ => va < DATA_END,
+        }
+    }
+}
+
 struct Builder {
-    levels: usize,
+    shape: Shape,
     machine: Machine,
     rng: SplitMix64,
     next_table: u64,
@@ -110,7 +189,6 @@ struct Builder {
 impl Builder {
     fn new(name: &str, seed: u64) -> Builder {
         let format = presets::by_name(name).expect("preset");
-        let levels = format.levels.len();
         let mut machine = Machine::new(format, RAM_SIZE).expect("machine");
         let mut pattern = Vec::with_capacity((DATA_END - DATA) as usize);
         for word in (DATA..DATA_END).step_by(8) {
@@ -118,8 +196,15 @@ impl Builder {
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
         machine.write_phys(DATA, &pattern).expect("data pages");
-        let mut builder =
-            Builder { levels, machine, rng: SplitMix64::new(seed), next_table: TABLES, root: TABLES, pages: Vec::new() };
+        let shape = Shape::of(name);
+        let mut builder = Builder {
+            shape,
+            machine,
+            rng: SplitMix64::new(seed),
+            next_table: TABLES,
+            root: TABLES,
+            pages: Vec::new(),
+        };
         builder.root = builder.alloc_table().expect("root");
         builder.identity_map();
         builder
@@ -138,100 +223,140 @@ impl Builder {
     }
 
     fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, 8, value).expect("entry write");
+        self.machine.write_phys_le(addr, self.shape.pte_bytes, value).expect("entry write");
     }
 
     fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, 8).expect("entry read")
+        self.machine.mem().read_le(addr, self.shape.pte_bytes).expect("entry read")
     }
 
-    fn span_shift(&self, level: usize) -> u32 {
-        12 + 9 * (self.levels - 1 - level) as u32
+    fn entry_addr(&self, table: u64, va: u64, level: usize) -> u64 {
+        table + self.shape.index(va, level) * u64::from(self.shape.pte_bytes)
     }
 
-    fn index(&self, va: u64, level: usize) -> u64 {
-        (va >> self.span_shift(level)) & 0x1ff
-    }
-
-    fn canonical(&self, va: u64) -> u64 {
-        let unused = 64 - (12 + 9 * self.levels as u32);
-        (((va << unused) as i64) >> unused) as u64
-    }
-
-    /// Root entry 0 down to a page directory of 2 MiB pages for 0..DATA_END.
+    /// 0..DATA_END, identity: supervisor pages except the probe's user page.
     fn identity_map(&mut self) {
-        let mut table = self.root;
-        for _ in 0..self.levels - 2 {
-            let next = self.alloc_table().expect("identity table");
-            self.write(table, next | P | RW | US | A);
-            table = next;
-        }
-        for (index, base) in (0..DATA_END).step_by(2 << 20).enumerate() {
-            let user = if base == USER_PAGE { US } else { 0 };
-            self.write(table + 8 * index as u64, base | P | RW | PS | A | D | user);
+        let user = |base: u64| if (USER_PAGE..USER_PAGE + (2 << 20)).contains(&base) { US } else { 0 };
+        match self.shape.paging {
+            Paging::Long | Paging::Pae => {
+                let mut table = self.root;
+                for _ in 0..self.shape.levels() - 2 {
+                    let next = self.alloc_table().expect("identity table");
+                    // A PAE PDPTE has P and the address only (its other bits are reserved).
+                    let rights = if self.shape.paging == Paging::Pae { 0 } else { RW | US | A };
+                    self.write(table, next | P | rights);
+                    table = next;
+                }
+                for (index, base) in (0..DATA_END).step_by(2 << 20).enumerate() {
+                    self.write(table + 8 * index as u64, base | P | RW | PS | A | D | user(base));
+                }
+            }
+            Paging::Bits32 => {
+                let table = self.alloc_table().expect("identity table");
+                self.write(self.root, table | P | RW | US | A);
+                for (index, base) in (0..4u64 << 20).step_by(4096).enumerate() {
+                    self.write(table + 4 * index as u64, base | P | RW | A | D | user(base));
+                }
+                for (index, base) in (4u64 << 20..DATA_END).step_by(4 << 20).enumerate() {
+                    self.write(self.root + 4 * (index as u64 + 1), base | P | RW | PS | A | D);
+                }
+            }
         }
     }
 
-    /// Rights and malformations for any entry; `leaf_level` decides PS and the low frame bits.
+    /// Rights and malformations for a non-PDPTE entry.
     fn flags(&mut self, pointer: bool) -> u64 {
         let mut flags = 0;
-        for (bit, percent) in [(P, 97), (RW, if pointer { 85 } else { 60 }), (US, if pointer { 85 } else { 60 })] {
+        for (bit, percent) in
+            [(P, 97), (RW, if pointer { 85 } else { 60 }), (US, if pointer { 85 } else { 60 })]
+        {
             if self.chance(percent) {
                 flags |= bit;
             }
         }
-        for (bit, percent) in [(PWT, 10), (PCD, 10), (A, 70), (D, 50), (G, 20), (NX, 20), (1 << 9, 10), (1 << 52, 10)] {
+        for (bit, percent) in [(PWT, 10), (PCD, 10), (A, 70), (D, 50), (G, 20), (1 << 9, 10)] {
             if self.chance(percent) {
                 flags |= bit;
             }
         }
-        if self.chance(3) {
-            flags |= 1 << (u32::from(MAXPHYADDR) + self.rng.below(52 - usize::from(MAXPHYADDR)) as u32);
+        if self.shape.pte_bytes == 8 {
+            for (bit, percent) in [(NX, 20), (1 << 52, 4)] {
+                if self.chance(percent) {
+                    flags |= bit;
+                }
+            }
+            if self.chance(3) {
+                flags |= 1 << (u32::from(MAXPHYADDR) + self.rng.below(52 - usize::from(MAXPHYADDR)) as u32);
+            }
         }
         flags
     }
 
+    /// A PAE PDPTE: P and the address, sometimes a reserved bit (2:1, 8:5, 63:52, or above
+    /// MAXPHYADDR) or PWT/PCD.
+    fn pdpte_flags(&mut self) -> u64 {
+        let mut flags = if self.chance(97) { P } else { 0 };
+        for (bit, percent) in [(PWT, 10), (PCD, 10)] {
+            if self.chance(percent) {
+                flags |= bit;
+            }
+        }
+        // Only four PDPTEs exist, so a malformed one is made often.
+        if self.chance(25) {
+            let reserved = [1, 2, 5, 6, 7, 8, 52, 63, 40, 45];
+            flags |= 1 << reserved[self.rng.below(reserved.len())];
+        }
+        flags
+    }
+
+    /// The bits an entry's frame field has at this paging mode (below MAXPHYADDR).
+    fn usable_frame(&self, raw: u64) -> u64 {
+        let top = if self.shape.pte_bytes == 4 { 32 } else { u32::from(MAXPHYADDR) };
+        raw & ((1 << top) - 1) & !0xfff
+    }
+
     fn map_random(&mut self) {
-        let levels = self.levels;
-        // 4 KiB mostly, 2 MiB and 1 GiB pages often enough.
+        let leaf_levels = self.shape.leaf_levels();
+        // 4 KiB mostly, the larger pages often enough.
         let leaf_level = match self.rng.below(10) {
-            0..=1 => levels - 3,
-            2..=4 => levels - 2,
-            _ => levels - 1,
+            0..=1 => leaf_levels[0],
+            2..=4 => leaf_levels[leaf_levels.len() - 2],
+            _ => leaf_levels[leaf_levels.len() - 1],
         };
-        let va_bits = 12 + 9 * levels as u32;
-        let bits = self.rng.next_u64() & ((1 << va_bits) - 1);
-        let mut va = self.canonical(bits);
-        if self.index(va, 0) == 0 {
-            va |= 1 << self.span_shift(0); // root entry 0 is the probe's
+        let bits = self.rng.next_u64();
+        let mut va = self.shape.canonical(bits);
+        if self.shape.probes_own(va) {
+            va = self.shape.canonical(va | 1 << (self.shape.span_shift(0) + self.shape.index_bits[0] - 1));
         }
         let mut table = self.root;
         for level in 0..leaf_level {
-            let entry = table + self.index(va, level) * 8;
+            let entry = self.entry_addr(table, va, level);
             let raw = self.read(entry);
             if raw == 0 {
                 let Some(next) = self.alloc_table() else { return };
-                let mut pointer = self.flags(true) | next;
-                // PS is reserved in a PML4E/PML5E; elsewhere PS=1 would make a leaf.
-                if level < levels - 3 && self.chance(3) {
+                let pdpte = self.shape.paging == Paging::Pae && level == 0;
+                let mut pointer = if pdpte { self.pdpte_flags() } else { self.flags(true) } | next;
+                // PS is reserved in a PML4E/PML5E; where it means a page it would end the walk.
+                if self.shape.paging == Paging::Long && level < self.shape.levels() - 3 && self.chance(3) {
                     pointer |= PS;
                 }
                 self.write(entry, pointer);
-                if pointer & P == 0 || pointer & PS != 0 || pointer & (FRAME & !((1 << MAXPHYADDR) - 1)) != 0 {
+                let clean = if pdpte { P | PWT | PCD } else { !PS & !(FRAME & !((1 << MAXPHYADDR) - 1)) };
+                if pointer & P == 0 || pointer & !FRAME & !clean != 0 {
                     return;
                 }
                 table = next;
-            } else if raw & P != 0 && raw & PS == 0 && (TABLES..DATA).contains(&(raw & FRAME)) {
-                table = raw & FRAME & ((1 << MAXPHYADDR) - 1);
+            } else if raw & P != 0 && raw & PS == 0 && (TABLES..DATA).contains(&self.usable_frame(raw)) {
+                table = self.usable_frame(raw);
             } else {
                 return;
             }
         }
-        let entry = table + self.index(va, leaf_level) * 8;
+        let entry = self.entry_addr(table, va, leaf_level);
         if self.read(entry) != 0 {
             return;
         }
-        let shift = self.span_shift(leaf_level);
+        let shift = self.shape.span_shift(leaf_level);
         let size = 1u64 << shift;
         let pa_block = if size <= DATA_END - DATA {
             DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
@@ -239,10 +364,12 @@ impl Builder {
             DATA & !(size - 1)
         };
         let mut value = self.flags(false) | pa_block;
-        if leaf_level < levels - 1 {
+        if leaf_level < self.shape.levels() - 1 {
             value |= PS;
             if self.chance(6) {
-                value |= 1 << (12 + self.rng.below((shift - 12) as usize)); // low bits: PAT or reserved
+                // Low frame bits of a large page: PAT (bit 12), reserved, or (32-bit paging
+                // with PSE-36) physical address bits 39:32 in bits 20:13.
+                value |= 1 << (12 + self.rng.below((shift - 12) as usize));
             }
         }
         self.write(entry, value);
@@ -269,40 +396,88 @@ impl Builder {
             page.va + (target - page.pa_block) + low
         } else {
             let bits = self.rng.next_u64();
-            let mut va = self.canonical(bits);
-            if self.chance(15) {
-                va ^= 1 << (63 - self.rng.below(64 - (12 + 9 * self.levels)));
+            let mut va = self.shape.canonical(bits);
+            if self.shape.paging == Paging::Long && self.chance(15) {
+                let va_bits = self.shape.span_shift(0) + self.shape.index_bits[0];
+                va ^= 1 << (63 - self.rng.below(64 - va_bits as usize));
             }
             (va & !7) + low
         };
-        if self.canonical(va) == va && self.index(va, 0) == 0 {
-            return None; // the probe's own mappings
+        if self.shape.probes_own(va) {
+            return None;
         }
         let request = Request { va, access, mode };
-        let walk = mmu::translate(self.machine.mem(), self.machine.format(), self.root >> 12, &switches.settings(), request);
+        let walk = mmu::translate(
+            self.machine.mem(),
+            self.machine.format(),
+            self.root >> 12,
+            &switches.settings(),
+            request,
+        );
         if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
-        let default_walk =
-            mmu::translate(self.machine.mem(), self.machine.format(), self.root >> 12, &switches.default_timing(), request);
-        Some(Query { request, switches, walk, default_walk, originals })
+        let default_walk = mmu::translate(
+            self.machine.mem(),
+            self.machine.format(),
+            self.root >> 12,
+            &switches.default_timing(),
+            request,
+        );
+        let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
+            let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
+            mmu::translate(self.machine.mem(), self.machine.format(), root, &switches.settings(), request)
+        });
+        Some(Query { request, switches, walk, default_walk, qemu_view, originals })
+    }
+
+    /// For a PAE walk that stopped at a PDPTE whose reserved bits all lie in 2:1 and 8:5: the
+    /// four PDPTEs with those bits clear.
+    fn pdpte_bits_qemu_ignores(&self, walk: &Translation) -> Option<[u64; 4]> {
+        let fault = walk.fault()?;
+        let pdpte = walk.steps.first()?;
+        let only_ignored =
+            pdpte.raw & PDPTE_RESERVED_QEMU_CHECKS == 0 && pdpte.raw & PDPTE_BITS_QEMU_IGNORES != 0;
+        if self.shape.paging != Paging::Pae
+            || fault.kind != FaultKind::ReservedBit
+            || fault.level != Some(0)
+            || !only_ignored
+        {
+            return None;
+        }
+        let mut pdptes = [0; 4];
+        for (index, slot) in pdptes.iter_mut().enumerate() {
+            *slot = self.read(self.root + 8 * index as u64) & !PDPTE_BITS_QEMU_IGNORES;
+        }
+        Some(pdptes)
     }
 }
 
 fn expected(query: &Query) -> Seen {
-    let mut entries = query.originals.clone();
-    for update in &query.walk.ad_updates {
-        if let Some(step) = query.walk.steps.iter().position(|s| s.entry_addr == update.entry_addr) {
+    expected_of(query, &query.walk)
+}
+
+/// What the probe must print if `walk` is right.
+fn expected_of(query: &Query, walk: &Translation) -> Seen {
+    let mut entries: Vec<u64> = walk.steps.iter().map(|step| step.raw).collect();
+    for update in &walk.ad_updates {
+        if let Some(step) = walk.steps.iter().position(|s| s.entry_addr == update.entry_addr) {
             entries[step] = update.new;
         }
     }
-    match &query.walk.outcome {
-        Outcome::Mapped(mapped) => Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries },
+    entries.truncate(query.walk.steps.len());
+    match &walk.outcome {
+        Outcome::Mapped(mapped) => {
+            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+        }
         Outcome::Fault(fault) => match fault.report {
-            ArchReport::X86PageFault { error_code } => {
-                Seen { fault: Some(14 | u64::from(error_code) << 8), address: query.request.va, value: 0, entries }
-            }
+            ArchReport::X86PageFault { error_code } => Seen {
+                fault: Some(14 | u64::from(error_code) << 8),
+                address: query.request.va,
+                value: 0,
+                entries,
+            },
             ArchReport::X86GeneralProtection => Seen { fault: Some(13), address: 0, value: 0, entries },
             other => panic!("not an x86 report: {other:?}"),
         },
@@ -341,7 +516,13 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
     let mut block = vec![0u8; RECORD];
     block[..8].copy_from_slice(&(queries.len() as u64).to_le_bytes());
     block[8..16].copy_from_slice(&builder.root.to_le_bytes());
-    block[16..24].copy_from_slice(&u64::from(builder.levels == 5).to_le_bytes());
+    // The probes' mode word: LA57 for the x86-64 probe, PAE for the 32-bit one.
+    let mode = match builder.shape.paging {
+        Paging::Long => builder.shape.levels() == 5,
+        Paging::Pae => true,
+        Paging::Bits32 => false,
+    };
+    block[16..24].copy_from_slice(&u64::from(mode).to_le_bytes());
     for query in queries {
         let mut record = [0u64; 8];
         record[0] = query.request.va;
@@ -358,7 +539,8 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
         }
         // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
         if query.request.access == Access::Write {
-            record[7] = query.walk.pa().unwrap_or(0);
+            let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
+            record[7] = landing.pa().unwrap_or(0);
         }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
@@ -381,24 +563,41 @@ fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> 
     )
 }
 
-/// Runs `runs` scenarios of `per_run` queries for "x86-64" or "x86-64-la57".
+/// Runs `runs` scenarios of `per_run` queries for "x86-32", "x86-pae", "x86-64" or
+/// "x86-64-la57".
 pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> {
     let tools = tools::require(name, &["qemu-system-x86_64", "as", "ld", "objcopy"])?;
     let dir = tools::scratch();
     let object = dir.path().join("probe.o");
-    let elf64 = dir.path().join("probe64.elf");
     let elf = dir.path().join("probe.elf");
-    tools::run_ok(Command::new(&tools[1]).args(["--64", "-o"]).arg(&object).arg(tools::source("x86_64_probe.S")));
-    tools::run_ok(
-        Command::new(&tools[2])
-            .args(["-m", "elf_x86_64", "--no-warn-rwx-segments", "-T"])
-            .arg(tools::source("x86.ld"))
-            .arg("-o")
-            .arg(&elf64)
-            .arg(&object),
-    );
-    // QEMU's multiboot loader takes 32-bit ELF files only.
-    tools::run_ok(Command::new(&tools[3]).args(["-O", "elf32-i386"]).arg(&elf64).arg(&elf));
+    if Shape::of(name).paging == Paging::Long {
+        let elf64 = dir.path().join("probe64.elf");
+        tools::run_ok(
+            Command::new(&tools[1]).args(["--64", "-o"]).arg(&object).arg(tools::source("x86_64_probe.S")),
+        );
+        tools::run_ok(
+            Command::new(&tools[2])
+                .args(["-m", "elf_x86_64", "--no-warn-rwx-segments", "-T"])
+                .arg(tools::source("x86.ld"))
+                .arg("-o")
+                .arg(&elf64)
+                .arg(&object),
+        );
+        // QEMU's multiboot loader takes 32-bit ELF files only.
+        tools::run_ok(Command::new(&tools[3]).args(["-O", "elf32-i386"]).arg(&elf64).arg(&elf));
+    } else {
+        tools::run_ok(
+            Command::new(&tools[1]).args(["--32", "-o"]).arg(&object).arg(tools::source("x86_32_probe.S")),
+        );
+        tools::run_ok(
+            Command::new(&tools[2])
+                .args(["-m", "elf_i386", "--no-warn-rwx-segments", "-T"])
+                .arg(tools::source("x86.ld"))
+                .arg("-o")
+                .arg(&elf)
+                .arg(&object),
+        );
+    }
     let mut tally = Tally::default();
     for run in 0..runs {
         let mut builder = Builder::new(name, seed ^ (run as u64).wrapping_mul(0x9e37_79b9));
@@ -444,8 +643,17 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             }
             let got = observed(words);
             let settings = query.switches.settings();
-            let levels = builder.levels;
-            let case = Case { format: name, levels, settings: &settings, walk: &query.walk, expected: &want, observed: &got };
+            let levels = builder.shape.levels();
+            let qemu_view = query.qemu_view.as_ref().map(|walk| expected_of(query, walk));
+            let case = Case {
+                format: name,
+                levels,
+                settings: &settings,
+                walk: &query.walk,
+                expected: &want,
+                observed: &got,
+                qemu_view: qemu_view.as_ref(),
+            };
             let parts = case.differences();
             if parts.is_empty() {
                 tally.agreed += 1;
@@ -454,7 +662,9 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                     *tally.explained.entry(rule.name).or_default() += 1;
                 }
             } else {
-                tally.unexplained.push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
+                tally
+                    .unexplained
+                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
             }
         }
     }

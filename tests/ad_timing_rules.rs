@@ -81,9 +81,9 @@ fn a_faulting_walk_sets_upper_a_only_as_walked() {
         assert_eq!(f.kind, FaultKind::WriteProtection);
         assert_eq!(f.report, ArchReport::X86PageFault { error_code: P | W | U });
         let upper_a = timing == AdTiming::AsWalked;
-        for level in 0..3 {
-            assert_eq!(entry(&m, addrs[level]) & ACCESSED != 0, upper_a, "{timing:?} level {level}");
-            assert_eq!(t.steps[level].sets_accessed, upper_a, "{timing:?} step {level}");
+        for (level, (&addr, step)) in addrs.iter().zip(&t.steps).take(3).enumerate() {
+            assert_eq!(entry(&m, addr) & ACCESSED != 0, upper_a, "{timing:?} level {level}");
+            assert_eq!(step.sets_accessed, upper_a, "{timing:?} step {level}");
         }
         assert_eq!(entry(&m, addrs[3]), before, "{timing:?}: the refused leaf is untouched");
         assert!(!t.steps[3].sets_accessed && !t.steps[3].sets_dirty);
@@ -116,12 +116,13 @@ fn an_allowed_write_sets_a_everywhere_and_d_on_the_leaf_under_both_timings() {
         let (mut m, addrs) = machine([ALL; 4], timing);
         let t = access(&mut m, Access::Write, Mode::User);
         assert_eq!(t.pa(), Some(PAGE | 0xabc));
-        for level in 0..4 {
-            let raw = entry(&m, addrs[level]);
+        assert_eq!(t.steps.len(), 4);
+        for (level, (&addr, step)) in addrs.iter().zip(&t.steps).enumerate() {
+            let raw = entry(&m, addr);
             assert_ne!(raw & ACCESSED, 0, "{timing:?} level {level}");
             assert_eq!(raw & DIRTY != 0, level == 3, "{timing:?} level {level}");
-            assert!(t.steps[level].sets_accessed);
-            assert_eq!(t.steps[level].sets_dirty, level == 3);
+            assert!(step.sets_accessed);
+            assert_eq!(step.sets_dirty, level == 3);
         }
         // The second access finds everything set: nothing more to write.
         let again = access(&mut m, Access::Write, Mode::User);

@@ -19,12 +19,13 @@ use compare::Tally;
 
 fn check(format: &str, tally: Option<Tally>) {
     let Some(tally) = tally else { return };
-    eprintln!("{}", tally.summary(format));
+    let mut report = tally.summary(format);
     for name in tally.explained.keys() {
         if let Some(deviation) = deviations::DEVIATIONS.iter().find(|d| d.name == *name) {
-            eprintln!("  {name}: QEMU {}. Spec: {}", deviation.qemu_does, deviation.spec);
+            report.push_str(&format!("\n  {name}: QEMU {}. Spec: {}", deviation.qemu_does, deviation.spec));
         }
     }
+    tools::say(&report);
     assert!(tally.queries > 0, "{format}: no queries ran");
     let shown: Vec<&String> = tally.unexplained.iter().take(10).collect();
     assert!(

@@ -46,8 +46,15 @@ pub fn require(suite: &str, programs: &[&str]) -> Option<Vec<PathBuf>> {
     if std::env::var("CI").is_ok_and(|value| value == "true") {
         panic!("{message}; CI=true makes this a failure");
     }
-    eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+    say(&format!("\n!!!!!!!! {message} !!!!!!!!\n"));
     None
+}
+
+/// Writes to the test's stderr past the test harness's capture, so that `cargo test` shows it
+/// (a skipped suite and the per-format summaries belong in every CI log).
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// Runs a command to completion, failing the test with its output if it fails.

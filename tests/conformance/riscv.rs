@@ -12,7 +12,9 @@ use super::compare::{Case, Seen, Tally};
 use super::{deviations, tools};
 use pagelab::sim::mmu::{self, Request, RiscvAd};
 use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{Access, ArchReport, Machine, MmuSettings, Mode, Outcome, Translation, presets};
+use pagelab::sim::{
+    Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation, presets,
+};
 use std::process::Command;
 use std::time::Duration;
 
@@ -119,8 +121,11 @@ struct Builder {
     shape: Shape,
     machine: Machine,
     rng: SplitMix64,
-    next_table: u64,
+    /// The process whose root is at TABLES (for `Machine::map`).
+    process: usize,
     pages: Vec<Page>,
+    /// Pages mapped through `Machine::map` (the rest are written entry by entry).
+    api_pages: usize,
 }
 
 impl Builder {
@@ -133,15 +138,21 @@ impl Builder {
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
         machine.write_phys(DATA, &pattern).expect("data pages");
-        let mut builder = Builder {
+        // Tables come from the allocator, kept inside the table frames: everything else is
+        // reserved. The conformance process's root is then the first table frame.
+        let frames = machine.mem().frame_count();
+        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
+        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
+        let process = machine.add_process("conformance").expect("process");
+        assert_eq!(machine.processes()[process].root, TABLES >> 12, "the root is the first table frame");
+        Builder {
             shape: Shape::of(name),
             machine,
             rng: SplitMix64::new(seed),
-            next_table: TABLES,
+            process,
             pages: Vec::new(),
-        };
-        builder.alloc_table();
-        builder
+            api_pages: 0,
+        }
     }
 
     fn chance(&mut self, percent: usize) -> bool {
@@ -149,11 +160,7 @@ impl Builder {
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
-        let table = self.next_table;
-        (table < DATA).then(|| {
-            self.next_table += 4096;
-            table
-        })
+        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
     }
 
     fn write(&mut self, addr: u64, value: u64) {
@@ -210,6 +217,9 @@ impl Builder {
             _ => levels - 1,
         };
         let va = self.shape.canonical(self.rng.next_u64() & ((1 << self.shape.va_bits()) - 1));
+        if self.chance(30) {
+            return self.map_with_api(va, leaf_level);
+        }
         let mut table = TABLES;
         for level in 0..leaf_level {
             let entry = table + self.shape.index(va, level) * u64::from(self.shape.pte_bytes);
@@ -238,12 +248,7 @@ impl Builder {
         }
         let shift = self.shape.span_shift(leaf_level);
         let size = 1u64 << shift;
-        // Pages that fit go inside the data pages; larger ones use the aligned block holding them.
-        let pa_block = if size <= DATA_END - DATA {
-            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
-        } else {
-            DATA & !(size - 1)
-        };
+        let pa_block = self.pa_block(size);
         let mut pa = pa_block;
         if shift > 12 && self.chance(6) {
             pa += 4096 << self.rng.below((shift - 12) as usize); // misaligned superpage
@@ -252,6 +257,45 @@ impl Builder {
         let value = flags | ppn_field(pa);
         self.write(entry, value);
         self.pages.push(Page { va: va & !(size - 1), pa_block, shift });
+    }
+
+    /// Where a page of `size` bytes goes: inside the data pages if it fits, else the aligned
+    /// block that holds them.
+    fn pa_block(&mut self, size: u64) -> u64 {
+        if size <= DATA_END - DATA {
+            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
+        } else {
+            DATA & !(size - 1)
+        }
+    }
+
+    /// Maps one page through pagelab's own `Machine::map` (valid entries, flags by field name),
+    /// so that the tables `map` builds are compared with QEMU too. A request `map` refuses (the
+    /// range is taken, or a page larger than memory) maps nothing.
+    fn map_with_api(&mut self, va: u64, leaf_level: usize) {
+        let shift = self.shape.span_shift(leaf_level);
+        let size = 1u64 << shift;
+        let va = va & !(size - 1);
+        let pa_block = self.pa_block(size);
+        let rights: [&[&str]; 5] = [&["R"], &["R", "W"], &["R", "X"], &["R", "W", "X"], &["X"]];
+        let mut flags: Vec<String> =
+            rights[self.rng.below(rights.len())].iter().map(|f| f.to_string()).collect();
+        for (name, percent) in [("U", 50), ("G", 20), ("A", 75), ("D", 50)] {
+            if self.chance(percent) {
+                flags.push(name.to_string());
+            }
+        }
+        let request = MapRequest {
+            va,
+            len: size,
+            target: MapTarget::To(pa_block),
+            page_size: Some(size),
+            flags: Some(flags),
+        };
+        if self.machine.map(self.process, &request).is_ok() {
+            self.pages.push(Page { va, pa_block, shift });
+            self.api_pages += 1;
+        }
     }
 
     fn settings(sum: bool, mxr: bool) -> MmuSettings {
@@ -407,6 +451,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
         for _ in 0..300 {
             builder.map_random();
         }
+        assert!(builder.api_pages > 0, "{name}: no page was mapped through Machine::map");
         let mut queries = Vec::new();
         let mut attempts = 0;
         while queries.len() < per_run.min(MAX_QUERIES) && attempts < per_run * 20 {

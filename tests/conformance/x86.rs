@@ -14,7 +14,8 @@ use super::{deviations, tools};
 use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
-    Access, ArchReport, FaultKind, Machine, MmuSettings, Mode, Outcome, Translation, presets,
+    Access, ArchReport, FaultKind, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation,
+    presets,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -181,9 +182,12 @@ struct Builder {
     shape: Shape,
     machine: Machine,
     rng: SplitMix64,
-    next_table: u64,
+    /// The root table's address (CR3) and its process (for `Machine::map`).
     root: u64,
+    process: usize,
     pages: Vec<Page>,
+    /// Pages mapped through `Machine::map` (the rest are written entry by entry).
+    api_pages: usize,
 }
 
 impl Builder {
@@ -196,16 +200,17 @@ impl Builder {
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
         machine.write_phys(DATA, &pattern).expect("data pages");
+        // Tables come from the allocator, kept inside the table frames: everything else is
+        // reserved. The conformance process's root is then the first table frame.
+        let frames = machine.mem().frame_count();
+        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
+        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
+        let process = machine.add_process("conformance").expect("process");
+        let root = machine.processes()[process].root << 12;
+        assert_eq!(root, TABLES, "the root is the first table frame");
         let shape = Shape::of(name);
-        let mut builder = Builder {
-            shape,
-            machine,
-            rng: SplitMix64::new(seed),
-            next_table: TABLES,
-            root: TABLES,
-            pages: Vec::new(),
-        };
-        builder.root = builder.alloc_table().expect("root");
+        let rng = SplitMix64::new(seed);
+        let mut builder = Builder { shape, machine, rng, root, process, pages: Vec::new(), api_pages: 0 };
         builder.identity_map();
         builder
     }
@@ -215,11 +220,7 @@ impl Builder {
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
-        let table = self.next_table;
-        (table < DATA).then(|| {
-            self.next_table += 4096;
-            table
-        })
+        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
     }
 
     fn write(&mut self, addr: u64, value: u64) {
@@ -315,6 +316,46 @@ impl Builder {
         raw & ((1 << top) - 1) & !0xfff
     }
 
+    /// Where a page of `size` bytes goes: inside the data pages if it fits, else the aligned
+    /// block that holds them.
+    fn pa_block(&mut self, size: u64) -> u64 {
+        if size <= DATA_END - DATA {
+            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
+        } else {
+            DATA & !(size - 1)
+        }
+    }
+
+    /// Maps one page through pagelab's own `Machine::map` (valid entries, flags by field name),
+    /// so that the tables `map` builds are compared with QEMU too. A request `map` refuses (the
+    /// range is taken, or a page larger than memory) maps nothing.
+    fn map_with_api(&mut self, va: u64, leaf_level: usize) {
+        let shift = self.shape.span_shift(leaf_level);
+        let size = 1u64 << shift;
+        let va = va & !(size - 1);
+        let pa_block = self.pa_block(size);
+        let mut flags = Vec::new();
+        let nx = if self.shape.pte_bytes == 8 { 25 } else { 0 };
+        for (name, percent) in
+            [("R/W", 60), ("U/S", 60), ("NX", nx), ("G", 20), ("A", 70), ("D", 50), ("PCD", 10)]
+        {
+            if self.chance(percent) {
+                flags.push(name.to_string());
+            }
+        }
+        let request = MapRequest {
+            va,
+            len: size,
+            target: MapTarget::To(pa_block),
+            page_size: Some(size),
+            flags: Some(flags),
+        };
+        if self.machine.map(self.process, &request).is_ok() {
+            self.pages.push(Page { va, pa_block, shift });
+            self.api_pages += 1;
+        }
+    }
+
     fn map_random(&mut self) {
         let leaf_levels = self.shape.leaf_levels();
         // 4 KiB mostly, the larger pages often enough.
@@ -327,6 +368,9 @@ impl Builder {
         let mut va = self.shape.canonical(bits);
         if self.shape.probes_own(va) {
             va = self.shape.canonical(va | 1 << (self.shape.span_shift(0) + self.shape.index_bits[0] - 1));
+        }
+        if self.chance(30) {
+            return self.map_with_api(va, leaf_level);
         }
         let mut table = self.root;
         for level in 0..leaf_level {
@@ -358,18 +402,20 @@ impl Builder {
         }
         let shift = self.shape.span_shift(leaf_level);
         let size = 1u64 << shift;
-        let pa_block = if size <= DATA_END - DATA {
-            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
-        } else {
-            DATA & !(size - 1)
-        };
+        let pa_block = self.pa_block(size);
         let mut value = self.flags(false) | pa_block;
         if leaf_level < self.shape.levels() - 1 {
             value |= PS;
-            if self.chance(6) {
+            if self.chance(12) {
                 // Low frame bits of a large page: PAT (bit 12), reserved, or (32-bit paging
-                // with PSE-36) physical address bits 39:32 in bits 20:13.
-                value |= 1 << (12 + self.rng.below((shift - 12) as usize));
+                // with PSE-36) physical address bits 39:32 in bits 20:13, where only bit 21
+                // stays reserved, so it is picked as often as the others together.
+                let bit = if self.shape.paging == Paging::Bits32 && self.chance(50) {
+                    21
+                } else {
+                    12 + self.rng.below((shift - 12) as usize)
+                };
+                value |= 1 << bit;
             }
         }
         self.write(entry, value);
@@ -604,6 +650,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
         for _ in 0..300 {
             builder.map_random();
         }
+        assert!(builder.api_pages > 0, "{name}: no page was mapped through Machine::map");
         let mut queries = Vec::new();
         let mut attempts = 0;
         while queries.len() < per_run.min(MAX_QUERIES) && attempts < per_run * 20 {

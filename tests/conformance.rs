@@ -17,6 +17,11 @@ mod x86;
 
 use compare::Tally;
 
+/// Scenarios per format: 3 (4,500 queries), or `$PAGELAB_CONFORMANCE_RUNS` for a longer soak.
+fn runs() -> usize {
+    std::env::var("PAGELAB_CONFORMANCE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
 fn check(format: &str, tally: Option<Tally>) {
     let Some(tally) = tally else { return };
     let mut report = tally.summary(format);
@@ -38,40 +43,40 @@ fn check(format: &str, tally: Option<Tally>) {
 
 #[test]
 fn sv32_agrees_with_qemu() {
-    check("sv32", riscv::run("sv32", 0x5332, 3, 1500));
+    check("sv32", riscv::run("sv32", 0x5332, runs(), 1500));
 }
 
 #[test]
 fn sv39_agrees_with_qemu() {
-    check("sv39", riscv::run("sv39", 0x5339, 3, 1500));
+    check("sv39", riscv::run("sv39", 0x5339, runs(), 1500));
 }
 
 #[test]
 fn sv48_agrees_with_qemu() {
-    check("sv48", riscv::run("sv48", 0x5348, 3, 1500));
+    check("sv48", riscv::run("sv48", 0x5348, runs(), 1500));
 }
 
 #[test]
 fn sv57_agrees_with_qemu() {
-    check("sv57", riscv::run("sv57", 0x5357, 3, 1500));
+    check("sv57", riscv::run("sv57", 0x5357, runs(), 1500));
 }
 
 #[test]
 fn x86_64_agrees_with_qemu() {
-    check("x86-64", x86::run("x86-64", 0x8664, 3, 1500));
+    check("x86-64", x86::run("x86-64", 0x8664, runs(), 1500));
 }
 
 #[test]
 fn x86_64_la57_agrees_with_qemu() {
-    check("x86-64-la57", x86::run("x86-64-la57", 0x8657, 3, 1500));
+    check("x86-64-la57", x86::run("x86-64-la57", 0x8657, runs(), 1500));
 }
 
 #[test]
 fn x86_32_agrees_with_qemu() {
-    check("x86-32", x86::run("x86-32", 0x8632, 3, 1500));
+    check("x86-32", x86::run("x86-32", 0x8632, runs(), 1500));
 }
 
 #[test]
 fn x86_pae_agrees_with_qemu() {
-    check("x86-pae", x86::run("x86-pae", 0x8650, 3, 1500));
+    check("x86-pae", x86::run("x86-pae", 0x8650, runs(), 1500));
 }

@@ -238,7 +238,14 @@ fn x86_64_smep_and_smap() {
     assert!(read.rule.text.contains("SMAP"), "{}", read.rule.text);
     let mut got = changes(&read);
     got.sort();
-    assert_eq!(got, vec![vec![field(3, 0x4000, "U/S", 1, 0)], vec![switch(Switch::Smap, 1, 0)]]);
+    assert_eq!(
+        got,
+        vec![
+            vec![field(3, 0x4000, "U/S", 1, 0)],
+            vec![switch(Switch::Smap, 1, 0)],
+            vec![switch(Switch::Ac, 0, 1)]
+        ]
+    );
     // Clearing U/S takes the page from user mode: the fix says so.
     let clear = read.fixes.iter().find(|f| matches!(f.changes[0], Change::Field { .. })).unwrap();
     assert!(
@@ -331,7 +338,15 @@ fn x86_32_supervisor_write_and_smap() {
     assert_eq!(fault_kind(&r), FaultKind::SupervisorProtection);
     let mut got = changes(&r);
     got.sort();
-    assert_eq!(got, vec![vec![field(1, 0x2000, "U/S", 1, 0)], vec![switch(Switch::Smap, 1, 0)]]);
+    // SDM 4.6: SMAP applies to explicit accesses only while EFLAGS.AC = 0: setting AC is a fix.
+    assert_eq!(
+        got,
+        vec![
+            vec![field(1, 0x2000, "U/S", 1, 0)],
+            vec![switch(Switch::Smap, 1, 0)],
+            vec![switch(Switch::Ac, 0, 1)]
+        ]
+    );
 }
 
 // ---- PAE: PDPT at 0x0 (4 entries); a page at 0x40_0000 takes data frame 1, then PD at frame 2
@@ -358,6 +373,8 @@ fn pae_pdpte_reserved_bit_is_a_general_protection_fault() {
     let mut m = machine("x86-pae");
     map(&mut m, VA, PAGE, &["U/S"]);
     set(&mut m, 0x0, 0, "Reserved 2:1", 1);
+    // The bad PDPTE counts once CR3 is loaded (SDM 4.4.1: the PDPTEs are loaded then).
+    m.load_cr3();
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::ReservedBit);
     assert_eq!((e.decided_by.level, e.decided_by.field.as_str()), (Some(0), "Reserved 2:1"));

@@ -49,6 +49,9 @@ fn build(m: &mut Machine, format: &str, va: u64, entries: &[u64], leaf_addr: u64
         addrs.push(entry_addr);
         table = target;
     }
+    // Then CR3 is loaded, as an OS does once the tables are ready: PAE's PDPTEs are read into
+    // their registers at that moment (SDM 4.4.1).
+    m.load_cr3();
     addrs
 }
 

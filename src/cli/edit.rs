@@ -4,7 +4,8 @@ use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
 use crate::sim::addr::{format_size, parse_size, parse_u64};
 use crate::sim::machine::{MapRequest, MapTarget};
-use crate::sim::{Machine, presets};
+use crate::sim::mmu::{AdTiming, MAX_PHYS_BITS};
+use crate::sim::{Arch, Machine, presets};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,18 @@ pub struct NewArgs {
     /// The lab's title.
     #[arg(long)]
     pub title: Option<String>,
+    /// x86 MAXPHYADDR, 36 to 52 (default 52): entry address bits at or above it are reserved.
+    /// For PAE and x86-64, and for x86-32 with --pse36 (36 to 40 there).
+    #[arg(long)]
+    pub maxphyaddr: Option<u8>,
+    /// x86-32: PSE-36, 4 MiB pages above 4 GiB (PDE bits 20:13 are physical bits 39:32).
+    #[arg(long)]
+    pub pse36: bool,
+    /// x86: when walks set accessed/dirty flags: after-walk (the default: only after a
+    /// successful walk, as Intel CPUs do per KVM) or as-walked (QEMU: A on each upper entry as
+    /// the walk passes it, even when it then faults).
+    #[arg(long, value_name = "after-walk|as-walked")]
+    pub ad_timing: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,7 +147,8 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
     } else {
         memory.unwrap_or_else(|| presets::default_memory(&format))
     };
-    let machine = Machine::new(format, mem_size)?;
+    let mut machine = Machine::new(format, mem_size)?;
+    apply_x86_switches(args, &mut machine)?;
     let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format().name));
     let lab = Lab::new(&title, "", machine);
     save_lab(&lab, &args.output)?;
@@ -146,6 +160,49 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
         lab.machine.processes()[0].name,
         lab.machine.processes()[0].root
     ))
+}
+
+/// `new`'s CPU switches: MAXPHYADDR, PSE-36 and the A/D timing, each refused where it means
+/// nothing.
+fn apply_x86_switches(args: &NewArgs, machine: &mut Machine) -> anyhow::Result<()> {
+    let format = machine.format();
+    let x86 = format.arch == Arch::X86;
+    let x86_32 = x86 && format.pte_bytes == 4;
+    if args.pse36 && !x86_32 {
+        bail!("--pse36 applies to x86-32 only (PAE and x86-64 reach 52 bits without it)");
+    }
+    let mut settings = *machine.settings();
+    settings.pse36 = args.pse36;
+    if let Some(bits) = args.maxphyaddr {
+        // SDM 4.1.4: MAXPHYADDR is at most 52; CPUs with PAE report at least 36. With PSE-36,
+        // 4 MiB pages reach 40 bits at most (SDM 4.3).
+        let top = if x86_32 { 40 } else { MAX_PHYS_BITS };
+        if !x86 || (x86_32 && !args.pse36) {
+            bail!("--maxphyaddr applies to x86-pae, x86-64, x86-64-la57, and x86-32 with --pse36");
+        }
+        if !(36..=top).contains(&bits) {
+            bail!("--maxphyaddr must be 36 to {top} for {}, not {bits}", format.name);
+        }
+        if !x86_32 && machine.mem().size() > 1u64 << bits {
+            bail!(
+                "--maxphyaddr {bits}: physical memory of {} does not fit in {bits}-bit addresses",
+                format_size(machine.mem().size())
+            );
+        }
+        settings.maxphyaddr = bits;
+    }
+    if let Some(text) = &args.ad_timing {
+        if !x86 {
+            bail!("--ad-timing applies to x86 formats (RISC-V's A/D follow Svade/Svadu)");
+        }
+        settings.ad_timing = match text.as_str() {
+            "after-walk" => AdTiming::AfterWalk,
+            "as-walked" => AdTiming::AsWalked,
+            other => bail!("--ad-timing: expected after-walk or as-walked, not {other:?}"),
+        };
+    }
+    machine.set_settings(settings);
+    Ok(())
 }
 
 pub fn map(args: &MapArgs) -> anyhow::Result<String> {

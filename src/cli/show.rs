@@ -234,6 +234,9 @@ pub fn walk_json(m: &Machine, process: usize, t: &Translation) -> Value {
                 "raw": s.raw,
                 "leaf": s.leaf,
                 "fields": fields,
+                "from_register": s.from_register,
+                "sets_accessed": s.sets_accessed,
+                "sets_dirty": s.sets_dirty,
             })
         })
         .collect();

@@ -55,6 +55,11 @@ pub enum Edit {
     SwitchProcess {
         process: usize,
     },
+    /// MOV to CR3 with `process`'s root (the active one, or a switch to it): PAE's PDPTE
+    /// registers are loaded from memory (SDM Vol. 3A 4.4.1).
+    LoadCr3 {
+        process: usize,
+    },
     ShareKernelHalf {
         from: usize,
         to: usize,
@@ -134,6 +139,7 @@ impl Edit {
             Edit::RenameProcess { name, .. } => format!("rename process to {name}"),
             Edit::RemoveProcess { .. } => "delete process".into(),
             Edit::SwitchProcess { .. } => "switch process".into(),
+            Edit::LoadCr3 { .. } => "load CR3".into(),
             Edit::ShareKernelHalf { .. } => "share kernel half".into(),
             Edit::Access { va, .. } => format!("access {va:#x}"),
             Edit::Settings(_) => "change MMU settings".into(),

@@ -5,6 +5,8 @@
 use crate::exercise::{Exercises, Locks};
 use crate::lab::Lab;
 use crate::sim::fork::ShareCounts;
+use crate::sim::format::PDPTE_REGISTERS;
+use crate::sim::machine::CpuParts;
 use crate::sim::mem::Journal;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::os::{OsSettings, SwapPages};
@@ -21,6 +23,8 @@ pub struct LabParts {
     pub processes: Vec<Process>,
     pub active: usize,
     pub settings: MmuSettings,
+    /// PAE's PDPTE registers (a CR3 load changes them without changing memory).
+    pub pdptes: Option<[u64; PDPTE_REGISTERS]>,
     pub os: OsSettings,
     pub exercises: Exercises,
     pub locks: Locks,
@@ -37,6 +41,7 @@ impl LabParts {
             processes: lab.machine.processes().to_vec(),
             active: lab.machine.active(),
             settings: *lab.machine.settings(),
+            pdptes: lab.machine.pdpte_registers(),
             os: lab.os,
             exercises: lab.exercises.clone(),
             locks: lab.locks.clone(),
@@ -52,6 +57,7 @@ impl LabParts {
             && self.processes == lab.machine.processes()
             && self.active == lab.machine.active()
             && self.settings == *lab.machine.settings()
+            && self.pdptes == lab.machine.pdpte_registers()
             && self.os == lab.os
             && self.exercises == lab.exercises
             && self.locks == lab.locks
@@ -64,7 +70,12 @@ impl LabParts {
         let old = Self::of(lab);
         lab.title = self.title;
         lab.description = self.description;
-        lab.machine.swap_parts(self.processes, self.active, self.settings);
+        lab.machine.swap_parts(CpuParts {
+            processes: self.processes,
+            active: self.active,
+            settings: self.settings,
+            pdptes: self.pdptes,
+        });
         lab.os = self.os;
         lab.exercises = self.exercises;
         lab.locks = self.locks;

@@ -244,7 +244,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
         }
         Edit::RenameProcess { process, name } => m.rename_process(*process, name)?,
         Edit::RemoveProcess { process } => m.remove_process(*process)?,
-        Edit::SwitchProcess { process } => m.switch_to(*process)?,
+        Edit::SwitchProcess { process } | Edit::LoadCr3 { process } => m.switch_to(*process)?,
         Edit::ShareKernelHalf { from, to } => {
             let n = m.share_kernel_half(*from, *to)?;
             applied.message = format!("shared {n} kernel root entr{}", if n == 1 { "y" } else { "ies" });

@@ -5,7 +5,7 @@
 use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
 use crate::sim::fork::ShareCounts;
-use crate::sim::format::PagingFormat;
+use crate::sim::format::{PDPTE_REGISTERS, PagingFormat};
 use crate::sim::hex;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
@@ -102,6 +102,11 @@ pub struct LabFile {
     pub active: usize,
     #[serde(default)]
     pub settings: MmuSettings,
+    /// PAE's PDPTE registers, written only while they differ from the active process's PDPTEs
+    /// in memory (an edit since the last CR3 load); otherwise loading reads them from memory,
+    /// as a CR3 load does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdpte_registers: Option<[u64; PDPTE_REGISTERS]>,
     /// The OS model: manual or demand paging, frame limit, replacement policy, seed.
     #[serde(default, skip_serializing_if = "OsSettings::is_default")]
     pub os: OsSettings,
@@ -197,6 +202,7 @@ impl Lab {
             processes: m.processes().to_vec(),
             active: m.active(),
             settings: *m.settings(),
+            pdpte_registers: m.pdpte_registers().filter(|_| !m.stale_pdptes().is_empty()),
             os: self.os,
             swap: swap::to_stored(&self.swap),
             shares: m.shares().iter().map(|(frame, owners)| [frame, u64::from(owners)]).collect(),
@@ -292,6 +298,12 @@ impl Lab {
         let mut machine = Machine::from_parts(format, mem, file.processes, file.active, file.settings)
             .map_err(|e| LabError::new("processes", e))?;
         machine.swap_shares(shares);
+        if let Some(registers) = file.pdpte_registers {
+            if !machine.format().has_pdpte_registers() {
+                return Err(LabError::new("pdpte_registers", "only PAE paging has PDPTE registers"));
+            }
+            machine.set_pdpte_registers(registers);
+        }
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
         let swap = swap::from_stored(&file.swap, machine.format())?;
         crate::exercise::validate(&file.exercises)?;

@@ -131,6 +131,9 @@ pub enum SuperpageLowBits {
     Ignored,
 }
 
+/// How many PDPTE registers PAE paging has.
+pub const PDPTE_REGISTERS: usize = 4;
+
 /// A complete paging format.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +227,13 @@ impl PagingFormat {
 
     pub fn last_level(&self) -> usize {
         self.levels.len().saturating_sub(1)
+    }
+
+    /// Whether the root table is PAE's page-directory-pointer table of four entries, which the
+    /// processor loads into registers on a CR3 load (SDM Vol. 3A 4.4.1): x86, 8-byte entries,
+    /// four entries at the root.
+    pub fn has_pdpte_registers(&self) -> bool {
+        self.arch == Arch::X86 && self.pte_bytes == 8 && self.entries_at(0) == PDPTE_REGISTERS as u64
     }
 
     /// Entries in one table at `level`.

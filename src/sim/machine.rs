@@ -3,9 +3,10 @@
 
 use super::fault::{Access, Mode};
 use super::fork::ShareCounts;
+use super::format::PDPTE_REGISTERS;
 use super::format::{Arch, FormatError, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
-use super::mmu::{self, MmuSettings, Request, Translation};
+use super::mmu::{self, MmuSettings, Request, Translation, WalkRoot};
 use super::process::Process;
 use super::runs::Runs;
 use super::size::{self, SizeReport};
@@ -68,6 +69,16 @@ pub struct MapRequest {
     pub flags: Option<Vec<String>>,
 }
 
+/// The machine's parts an undo step restores besides memory: the processes, the active one,
+/// the MMU switches and PAE's PDPTE registers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuParts {
+    pub processes: Vec<Process>,
+    pub active: usize,
+    pub settings: MmuSettings,
+    pub pdptes: Option<[u64; PDPTE_REGISTERS]>,
+}
+
 /// Most pages one map/unmap call may touch (the 4 GiB textbook example needs 1 Mi).
 pub const MAX_PAGES_PER_CALL: u64 = 1 << 22;
 
@@ -85,6 +96,15 @@ pub struct Machine {
     /// Share counts of frames that fork() left mapped by more than one process (see
     /// [`super::fork`]); frames not listed have one owner.
     pub(in crate::sim) shares: ShareCounts,
+    /// PAE's PDPTE registers (SDM Vol. 3A 4.4.1), loaded from the active process's root table
+    /// when CR3 is loaded: on a process switch, [`Machine::load_cr3`], and after an operation
+    /// that models the OS changing a PDPTE of the active process (map, unmap, the OS model's
+    /// fault handling), since an OS must reload CR3 for such a change to take effect. A raw
+    /// entry or memory write leaves them alone, which is how they come to differ from memory.
+    /// `None` for other formats, and when the root table lies outside memory (the walk then
+    /// reads memory and reports that). They belong to the CPU, not to a process: switching to a
+    /// process loads its PDPTEs afresh, so a process that is not active walks from memory.
+    pub(in crate::sim) pdptes: Option<[u64; PDPTE_REGISTERS]>,
 }
 
 /// Physical memory may not be larger than the format's physical address width can reach (x86:
@@ -111,11 +131,13 @@ impl Machine {
         &mut self,
         change: impl FnOnce(&mut Self) -> Result<R, MachineError>,
     ) -> Result<R, MachineError> {
+        let pdptes_before = self.pdptes_in_memory();
         self.mem.begin();
         let result = change(self);
         match result {
             Ok(_) => {
                 self.mem.commit();
+                self.reload_cr3_if_pdptes_changed(pdptes_before);
             }
             Err(_) => self.mem.rollback(),
         }
@@ -134,8 +156,10 @@ impl Machine {
             active: 0,
             settings: MmuSettings::default(),
             shares: ShareCounts::new(),
+            pdptes: None,
         };
         machine.add_process("init")?;
+        machine.load_cr3();
         Ok(machine)
     }
 
@@ -172,7 +196,74 @@ impl Machine {
             return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
         }
         let active = active.min(processes.len() - 1);
-        Ok(Self { format, mem, processes, active, settings, shares: ShareCounts::new() })
+        let mut machine = Self { format, mem, processes, active, settings, shares: ShareCounts::new(), pdptes: None };
+        // As if CR3 had just been loaded; a lab that saved different registers sets them next.
+        machine.load_cr3();
+        Ok(machine)
+    }
+
+    // ---- PAE's PDPTE registers ----
+
+    /// Loads CR3 with the active process's root again (MOV to CR3): PAE's four PDPTEs are read
+    /// from memory into the registers (SDM Vol. 3A 4.4.1). Other formats have nothing to load
+    /// (their TLB flush is the document's business).
+    pub fn load_cr3(&mut self) {
+        self.pdptes = self.pdptes_in_memory();
+    }
+
+    /// The PDPTE registers the active process's walks use (`None` without PAE).
+    pub fn pdpte_registers(&self) -> Option<[u64; PDPTE_REGISTERS]> {
+        self.pdptes
+    }
+
+    /// Puts saved PDPTE registers back (a lab file's). Ignored for a format without them.
+    pub fn set_pdpte_registers(&mut self, registers: [u64; PDPTE_REGISTERS]) {
+        if self.format.has_pdpte_registers() {
+            self.pdptes = Some(registers);
+        }
+    }
+
+    /// The four PDPTEs in the active process's root table now (`None` without PAE, or when the
+    /// table lies outside memory).
+    pub fn pdptes_in_memory(&self) -> Option<[u64; PDPTE_REGISTERS]> {
+        if !self.format.has_pdpte_registers() {
+            return None;
+        }
+        let table = self.processes.get(self.active)?.root.checked_shl(self.format.page_shift)?;
+        let bytes = self.format.pte_bytes;
+        let mut entries = [0; PDPTE_REGISTERS];
+        for (index, entry) in (0u64..).zip(entries.iter_mut()) {
+            let addr = table.checked_add(index * u64::from(bytes))?;
+            *entry = self.mem.read_le(addr, bytes).ok()?;
+        }
+        Some(entries)
+    }
+
+    /// The PDPTE indexes (0..4) whose register differs from the entry in memory: an edit since
+    /// the last CR3 load that walks do not see yet. Empty without PAE.
+    pub fn stale_pdptes(&self) -> Vec<usize> {
+        let (Some(registers), Some(memory)) = (self.pdptes, self.pdptes_in_memory()) else {
+            return Vec::new();
+        };
+        (0..PDPTE_REGISTERS).filter(|&i| registers.get(i) != memory.get(i)).collect()
+    }
+
+    /// Where a walk of `process` starts: its root and, for the active process, the PDPTE
+    /// registers (another process's PDPTEs are loaded when it is switched to, so its walks read
+    /// them from memory).
+    pub fn walk_root(&self, process: usize) -> Result<WalkRoot, MachineError> {
+        let frame = self.process(process)?.root;
+        let pdptes = if process == self.active { self.pdptes } else { None };
+        Ok(WalkRoot { frame, pdptes })
+    }
+
+    /// After an operation that models the OS editing tables: if it changed a PDPTE of the
+    /// active process in memory (`before` is what memory held), the OS reloads CR3, as it must
+    /// for the change to take effect (Linux does after it changes a PAE PDPTE).
+    pub fn reload_cr3_if_pdptes_changed(&mut self, before: Option<[u64; PDPTE_REGISTERS]>) {
+        if self.pdptes_in_memory() != before {
+            self.load_cr3();
+        }
     }
 
     pub fn format(&self) -> &PagingFormat {
@@ -258,7 +349,10 @@ impl Machine {
         frame: u64,
         leaf: u64,
     ) -> Result<(), TableError> {
-        table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf)
+        let pdptes_before = self.pdptes_in_memory();
+        let result = table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf);
+        self.reload_cr3_if_pdptes_changed(pdptes_before);
+        result
     }
 
     // ---- the document's undo support ----
@@ -278,17 +372,18 @@ impl Machine {
         self.mem.revert(journal)
     }
 
-    /// Puts back processes, the active one and the switches as an undo step recorded them;
-    /// returns the ones the machine had.
-    pub fn swap_parts(
-        &mut self,
-        processes: Vec<Process>,
-        active: usize,
-        settings: MmuSettings,
-    ) -> (Vec<Process>, usize, MmuSettings) {
-        let old = (std::mem::replace(&mut self.processes, processes), self.active, self.settings);
-        self.active = active.min(self.processes.len().saturating_sub(1));
-        self.settings = settings;
+    /// Puts back processes, the active one, the switches and the PDPTE registers as an undo
+    /// step recorded them; returns the ones the machine had.
+    pub fn swap_parts(&mut self, parts: CpuParts) -> CpuParts {
+        let old = CpuParts {
+            processes: std::mem::replace(&mut self.processes, parts.processes),
+            active: self.active,
+            settings: self.settings,
+            pdptes: self.pdptes,
+        };
+        self.active = parts.active.min(self.processes.len().saturating_sub(1));
+        self.settings = parts.settings;
+        self.pdptes = parts.pdptes.filter(|_| self.format.has_pdpte_registers());
         old
     }
 
@@ -412,6 +507,7 @@ impl Machine {
         if self.processes.len() == 1 {
             return Err(MachineError::LastProcess);
         }
+        let active_before = self.active;
         let gone = self.processes.remove(index);
         let kept_tables = self.table_frames_in_use();
         let mut doomed_tables = Runs::new();
@@ -443,12 +539,19 @@ impl Machine {
         if self.active > index || self.active >= self.processes.len() {
             self.active = self.active.saturating_sub(1);
         }
+        if index == active_before {
+            // Another process runs now: its CR3 is loaded.
+            self.load_cr3();
+        }
         Ok(())
     }
 
+    /// Makes `index` the active process: a CR3 load, so PAE's PDPTE registers are loaded from
+    /// its root table (even when it is the active process already, as MOV to CR3 does).
     pub fn switch_to(&mut self, index: usize) -> Result<(), MachineError> {
         self.process(index)?;
         self.active = index;
+        self.load_cr3();
         Ok(())
     }
 
@@ -635,7 +738,7 @@ impl Machine {
         access: Access,
         mode: Mode,
     ) -> Result<Translation, MachineError> {
-        let root = self.process(process)?.root;
+        let root = self.walk_root(process)?;
         Ok(mmu::translate(&self.mem, &self.format, root, &self.settings, Request { va, access, mode }))
     }
 

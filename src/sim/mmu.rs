@@ -3,7 +3,7 @@
 //! The loop runs at most `levels` times, so corrupt or cyclic tables cannot hang it.
 
 use super::fault::{Access, ArchReport, FaultKind, Mode, PageFault, x86_error};
-use super::format::{Arch, LeafRule, PagingFormat, Role, SuperpageLowBits, low_mask};
+use super::format::{Arch, LeafRule, PDPTE_REGISTERS, PagingFormat, Role, SuperpageLowBits, low_mask};
 use super::mem::PhysMem;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,32 @@ pub enum RiscvAd {
     Svadu,
 }
 
+/// When an x86 walk writes its accessed (A) and dirty (D) flags. The manuals leave it open:
+/// SDM Vol. 3A 4.8 says the processor sets A "in any paging-structure entry that is used during
+/// linear-address translation", without saying whether a walk that then faults has used them.
+/// Applies to formats whose A/D follow x86 (x86 and the generic teaching formats); RISC-V's
+/// A/D are decided by Svade/Svadu, where only the leaf has them, so there the two are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdTiming {
+    /// A (and D on the leaf for a write) only once the whole walk succeeded and the access is
+    /// allowed: what Linux's KVM documents for Intel processors ("Update accessed and dirty bits
+    /// after guest pagetable walk"). A faulting walk writes nothing.
+    #[default]
+    AfterWalk,
+    /// QEMU TCG's reading: A is set in each upper-level entry as the walk passes it (once it is
+    /// present with no reserved bit set), even when the walk then faults; the leaf's A/D only
+    /// when the access is allowed.
+    AsWalked,
+}
+
+impl AdTiming {
+    /// The lab file leaves the default out.
+    pub fn is_default(&self) -> bool {
+        *self == AdTiming::AfterWalk
+    }
+}
+
 /// Control-register switches that change the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,6 +54,14 @@ pub struct MmuSettings {
     pub smep: bool,
     /// x86 CR4.SMAP (with EFLAGS.AC=0): supervisor data accesses to user pages fault.
     pub smap: bool,
+    /// x86 EFLAGS.AC: with SMAP, explicit supervisor data accesses to user pages are allowed
+    /// while it is 1 (SDM Vol. 3A 4.6: "If CR4.SMAP = 1 ... data may be read from any user-mode
+    /// address with a protection key for which read access is permitted" only "if EFLAGS.AC =
+    /// 1 and the access is explicit"). Every access here is explicit: implicit supervisor
+    /// accesses (the processor's own reads of the GDT, IDT or TSS, which SMAP checks whatever AC
+    /// is) are outside this model. Left out of lab files while it is clear.
+    #[serde(skip_serializing_if = "is_false")]
+    pub ac: bool,
     /// x86 EFER.NXE: the NX bit is honoured (otherwise it is reserved).
     pub nxe: bool,
     /// RISC-V sstatus.SUM: S-mode may load and store to U pages.
@@ -41,10 +75,23 @@ pub struct MmuSettings {
     /// default CPU has 40. Left out of lab files while it is 52.
     #[serde(skip_serializing_if = "is_full_width")]
     pub maxphyaddr: u8,
+    /// x86-32 PSE-36 (CPUID.01H:EDX.PSE-36): bits 20:13 of a PDE that maps a 4 MiB page hold
+    /// physical address bits 39:32 (SDM Vol. 3A 4.3, Table 4-4), up to MAXPHYADDR (at most 40
+    /// here); without it those bits are reserved. Left out of lab files while it is off.
+    #[serde(skip_serializing_if = "is_false")]
+    pub pse36: bool,
+    /// When x86 walks write A/D (see [`AdTiming`]). Left out of lab files while it is the
+    /// default.
+    #[serde(skip_serializing_if = "AdTiming::is_default")]
+    pub ad_timing: AdTiming,
 }
 
 /// The widest physical address x86 defines (and the default).
 pub const MAX_PHYS_BITS: u8 = 52;
+
+fn is_false(on: &bool) -> bool {
+    !*on
+}
 
 fn is_full_width(bits: &u8) -> bool {
     *bits == MAX_PHYS_BITS
@@ -60,7 +107,10 @@ impl Default for MmuSettings {
             sum: false,
             mxr: false,
             riscv_ad: RiscvAd::Svade,
+            ac: false,
+            pse36: false,
             maxphyaddr: MAX_PHYS_BITS,
+            ad_timing: AdTiming::AfterWalk,
         }
     }
 }
@@ -101,6 +151,16 @@ pub struct WalkStep {
     pub leaf: bool,
     /// Rights combined over this entry and those above it.
     pub rights: Rights,
+    /// The entry came from a PAE PDPTE register loaded with CR3 (SDM 4.4.1), not from memory
+    /// (`entry_addr` is where it was loaded from).
+    #[serde(default)]
+    pub from_register: bool,
+    /// The walk sets this entry's accessed flag (it was clear; see [`AdTiming`] for when).
+    #[serde(default)]
+    pub sets_accessed: bool,
+    /// The walk sets this entry's dirty flag (a write through a leaf whose D was clear).
+    #[serde(default)]
+    pub sets_dirty: bool,
 }
 
 /// A write hardware makes to set accessed/dirty bits.
@@ -166,19 +226,38 @@ pub struct Request {
     pub mode: Mode,
 }
 
-/// Walks the tables under `root` (a frame number) for `request`. Never panics, never writes.
+/// Where a walk starts: the root table's frame (CR3 or satp) and, for PAE, the four PDPTEs the
+/// processor loaded into registers with CR3 (SDM Vol. 3A 4.4.1), which the walk uses instead of
+/// memory. A bare frame number (`From<u64>`) walks as if CR3 had just been loaded: the PDPTEs
+/// are read from memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkRoot {
+    pub frame: u64,
+    pub pdptes: Option<[u64; PDPTE_REGISTERS]>,
+}
+
+impl From<u64> for WalkRoot {
+    fn from(frame: u64) -> Self {
+        Self { frame, pdptes: None }
+    }
+}
+
+/// Walks the tables under `root` (a frame number, or a [`WalkRoot`] with PAE's PDPTE
+/// registers) for `request`. Never panics, never writes.
 pub fn translate(
     mem: &PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: impl Into<WalkRoot>,
     settings: &MmuSettings,
     request: Request,
 ) -> Translation {
+    let root = root.into();
     let store = Growable { steps: Vec::with_capacity(format.levels.len()), updates: Vec::new() };
-    let mut walk = Walk { mem, format, settings, request, store };
-    let (outcome, ad_updates) = match walk.run(root) {
-        Ok(mapped) => (Outcome::Mapped(mapped), walk.store.updates),
-        Err((kind, level)) => (Outcome::Fault(walk.fault(kind, level)), Vec::new()),
+    let mut walk = Walk { mem, format, settings, request, store, pdptes: pdpte_registers(format, root) };
+    // A faulting walk has writes only under AdTiming::AsWalked (the upper entries it passed).
+    let outcome = match walk.run(root.frame) {
+        Ok(mapped) => Outcome::Mapped(mapped),
+        Err((kind, level)) => Outcome::Fault(walk.fault(kind, level)),
     };
     Translation {
         va: request.va,
@@ -186,7 +265,7 @@ pub fn translate(
         mode: request.mode,
         steps: walk.store.steps,
         outcome,
-        ad_updates,
+        ad_updates: walk.store.updates,
     }
 }
 
@@ -216,7 +295,8 @@ impl FastTranslation {
         self.store.steps.get(..self.store.step_count).unwrap_or_default()
     }
 
-    /// The accessed/dirty writes of a successful walk (as [`Translation::ad_updates`]).
+    /// The accessed/dirty writes (as [`Translation::ad_updates`]: a faulting walk has some only
+    /// under [`AdTiming::AsWalked`]).
     pub fn ad_updates(&self) -> &[AdUpdate] {
         self.store.updates.get(..self.store.update_count).unwrap_or_default()
     }
@@ -230,7 +310,7 @@ impl FastTranslation {
 pub fn translate_fast(
     mem: &PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: impl Into<WalkRoot>,
     settings: &MmuSettings,
     request: Request,
     out: &mut FastTranslation,
@@ -238,14 +318,18 @@ pub fn translate_fast(
     if format.levels.len() > MAX_FAST_LEVELS {
         return false;
     }
+    let root = root.into();
     out.store.step_count = 0;
     out.store.update_count = 0;
-    let mut walk = Walk { mem, format, settings, request, store: &mut out.store };
-    out.outcome = walk.run(root).map_err(|(kind, _)| kind);
-    if out.outcome.is_err() {
-        out.store.update_count = 0;
-    }
+    let pdptes = pdpte_registers(format, root);
+    let mut walk = Walk { mem, format, settings, request, store: &mut out.store, pdptes };
+    out.outcome = walk.run(root.frame).map_err(|(kind, _)| kind);
     true
+}
+
+/// The PDPTE registers a walk uses: only for formats that have them.
+fn pdpte_registers(format: &PagingFormat, root: WalkRoot) -> Option<[u64; PDPTE_REGISTERS]> {
+    root.pdptes.filter(|_| format.has_pdpte_registers())
 }
 
 /// Where a walk keeps the entries it read and the A/D writes it makes.
@@ -254,6 +338,7 @@ trait WalkStore {
     const READS_VALUE: bool;
     fn push_step(&mut self, step: WalkStep);
     fn steps(&self) -> &[WalkStep];
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep>;
     fn push_update(&mut self, update: AdUpdate);
     fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate>;
 }
@@ -273,6 +358,10 @@ impl WalkStore for Growable {
 
     fn steps(&self) -> &[WalkStep] {
         &self.steps
+    }
+
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep> {
+        self.steps.get_mut(at)
     }
 
     fn push_update(&mut self, update: AdUpdate) {
@@ -304,6 +393,9 @@ impl Default for Fixed {
             raw: 0,
             leaf: false,
             rights: NO_RIGHTS,
+            from_register: false,
+            sets_accessed: false,
+            sets_dirty: false,
         };
         const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: 0, old: 0, new: 0 };
         Self {
@@ -329,6 +421,10 @@ impl WalkStore for &mut Fixed {
 
     fn steps(&self) -> &[WalkStep] {
         self.steps.get(..self.step_count).unwrap_or_default()
+    }
+
+    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep> {
+        self.steps.get_mut(..self.step_count)?.get_mut(at)
     }
 
     fn push_update(&mut self, update: AdUpdate) {
@@ -385,7 +481,7 @@ pub fn check_rights(
                     if x86 && rights.user && access == Access::Execute && settings.smep {
                         return Some(FaultKind::SupervisorProtection);
                     }
-                    if x86 && rights.user && access != Access::Execute && settings.smap {
+                    if x86 && rights.user && access != Access::Execute && settings.smap && !settings.ac {
                         return Some(FaultKind::SupervisorProtection);
                     }
                     if access == Access::Write && (settings.wp || !x86) && !rights.write {
@@ -400,12 +496,30 @@ pub fn check_rights(
 
 type Stop = (FaultKind, Option<usize>);
 
+/// The lowest entry bit of PSE-36's physical address bits 39:32 (SDM Table 4-4: bits 20:13).
+pub const PSE36_LSB: u32 = 13;
+
+/// How a PSE-36 4 MiB PDE is read under the current MAXPHYADDR.
+#[derive(Clone, Copy)]
+struct Pse36 {
+    /// How many of bits 20:13 hold address bits (MAXPHYADDR − 32, 4 to 8).
+    address_bits: u32,
+}
+
+impl Pse36 {
+    /// The entry bits (shifted down to bit 0) that hold address bits.
+    fn usable_mask(self) -> u64 {
+        low_mask(self.address_bits)
+    }
+}
+
 struct Walk<'a, S> {
     mem: &'a PhysMem,
     format: &'a PagingFormat,
     settings: &'a MmuSettings,
     request: Request,
     store: S,
+    pdptes: Option<[u64; PDPTE_REGISTERS]>,
 }
 
 impl<S: WalkStore> Walk<'_, S> {
@@ -422,10 +536,18 @@ impl<S: WalkStore> Walk<'_, S> {
             let entry_addr = table_addr
                 .and_then(|t| t.checked_add(index * u64::from(format.pte_bytes)))
                 .ok_or((FaultKind::TableOutsideMemory, Some(level)))?;
-            let raw = self
-                .mem
-                .read_le(entry_addr, format.pte_bytes)
-                .map_err(|_| (FaultKind::TableOutsideMemory, Some(level)))?;
+            let register = if level == 0 {
+                self.pdptes.and_then(|r| r.get(usize::try_from(index).ok()?).copied())
+            } else {
+                None
+            };
+            let raw = match register {
+                Some(raw) => raw,
+                None => self
+                    .mem
+                    .read_le(entry_addr, format.pte_bytes)
+                    .map_err(|_| (FaultKind::TableOutsideMemory, Some(level)))?,
+            };
             let present = format.present(raw, level);
             let leaf = present && format.is_leaf(raw, level);
             if present {
@@ -439,11 +561,18 @@ impl<S: WalkStore> Walk<'_, S> {
                 raw,
                 leaf,
                 rights,
+                from_register: register.is_some(),
+                sets_accessed: false,
+                sets_dirty: false,
             });
             if !present {
                 return Err((FaultKind::NotPresent, Some(level)));
             }
             self.check_entry(raw, level, leaf)?;
+            if !leaf && self.as_walked() {
+                // QEMU sets A once the entry passed the present and reserved-bit checks.
+                self.set_ad(self.store.steps().len().saturating_sub(1), false);
+            }
             if leaf {
                 return self.finish_leaf(raw, level, rights);
             }
@@ -518,11 +647,29 @@ impl<S: WalkStore> Walk<'_, S> {
         if leaf
             && level < f.last_level()
             && let SuperpageLowBits::Reserved { except_bit } = f.superpage_low_bits
-            && self.superpage_low_bits(raw, level, except_bit) != 0
         {
-            return Err((FaultKind::ReservedBit, Some(level)));
+            let mut low = self.superpage_low_bits(raw, level, except_bit);
+            if let Some(pse36) = self.pse36(level) {
+                // PSE-36's address bits are not reserved; those above MAXPHYADDR still are.
+                low &= !(pse36.usable_mask() << PSE36_LSB);
+            }
+            if low != 0 {
+                return Err((FaultKind::ReservedBit, Some(level)));
+            }
         }
         Ok(())
+    }
+
+    /// PSE-36 for a leaf at `level`: x86 32-bit entries (4 bytes) mapping a large page, with the
+    /// switch on. MAXPHYADDR decides how many of the 8 bits hold address bits.
+    fn pse36(&self, level: usize) -> Option<Pse36> {
+        let f = self.format;
+        let applies =
+            self.settings.pse36 && f.arch == Arch::X86 && f.pte_bytes == 4 && level < f.last_level();
+        // SDM Table 4-4: "Bits (M–1):32 of physical address" where M is the minimum of 40 and
+        // MAXPHYADDR; "Bits 21:(M–19)" are reserved.
+        let m = u32::from(self.settings.maxphyaddr).clamp(32, 40);
+        applies.then_some(Pse36 { address_bits: m - 32 })
     }
 
     /// The raw bits of the frame field that lie below a superpage's alignment.
@@ -547,7 +694,10 @@ impl<S: WalkStore> Walk<'_, S> {
             return Err((FaultKind::MisalignedSuperpage, Some(level)));
         }
         self.ad_updates(raw, level)?;
-        let base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
+        let mut base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
+        if let Some(pse36) = self.pse36(level) {
+            base |= ((raw >> PSE36_LSB) & pse36.usable_mask()) << 32;
+        }
         let pa = base | (self.request.va & low_mask(span));
         let value = if S::READS_VALUE { self.mem.read_u8(pa).ok() } else { None };
         let global = f.flag(raw, Role::Global, level, false);
@@ -579,27 +729,38 @@ impl<S: WalkStore> Walk<'_, S> {
                     let kind = if needs_a { FaultKind::AccessedClear } else { FaultKind::DirtyClear };
                     return Err((kind, Some(leaf_level)));
                 }
-                let Some(entry_addr) = self.store.steps().last().map(|step| step.entry_addr) else {
-                    return Ok(());
-                };
-                let mut new = f.with(leaf_raw, Role::Accessed, leaf_level, 1);
-                if write {
-                    new = f.with(new, Role::Dirty, leaf_level, 1);
-                }
-                self.merge_update(leaf_level, entry_addr, leaf_raw, new);
+                // Svadu: the leaf is the last step read.
+                self.set_ad(self.store.steps().len().saturating_sub(1), write);
             }
             Arch::X86 | Arch::Generic => {
-                for at in 0..self.store.steps().len() {
-                    let Some(step) = self.store.steps().get(at).cloned() else { break };
-                    let mut new = f.with(step.raw, Role::Accessed, step.level, 1);
-                    if step.leaf && write {
-                        new = f.with(new, Role::Dirty, step.level, 1);
-                    }
-                    self.merge_update(step.level, step.entry_addr, step.raw, new);
+                // As walked, the upper entries got their A on the way down: only the leaf is left.
+                let first = if self.as_walked() { self.store.steps().len().saturating_sub(1) } else { 0 };
+                for at in first..self.store.steps().len() {
+                    self.set_ad(at, write);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether this walk follows [`AdTiming::AsWalked`] (formats whose A/D follow x86).
+    fn as_walked(&self) -> bool {
+        self.settings.ad_timing == AdTiming::AsWalked && self.format.arch != Arch::RiscV
+    }
+
+    /// Sets A (and D on a leaf when `write`) in the entry of step `at`, marking the step.
+    fn set_ad(&mut self, at: usize, write: bool) {
+        let f = self.format;
+        let Some(step) = self.store.step_mut(at).filter(|step| !step.from_register) else { return };
+        let (level, entry_addr, old) = (step.level, step.entry_addr, step.raw);
+        let mut new = f.with(old, Role::Accessed, level, 1);
+        step.sets_accessed = new != old;
+        if step.leaf && write {
+            let with_dirty = f.with(new, Role::Dirty, level, 1);
+            step.sets_dirty = with_dirty != new;
+            new = with_dirty;
+        }
+        self.merge_update(level, entry_addr, old, new);
     }
 
     fn merge_update(&mut self, level: usize, entry_addr: u64, old: u64, new: u64) {
@@ -629,8 +790,7 @@ impl<S: WalkStore> Walk<'_, S> {
                 // PAE's four PDPTEs are loaded with CR3 (SDM 4.4.1): "If any of the PDPTEs sets
                 // both the P flag (bit 0) and any reserved bit, the MOV to CR instruction causes
                 // a general-protection exception". The walk reports the bad PDPTE, as #GP.
-                let pae_pdpte =
-                    level == Some(0) && self.format.pte_bytes == 8 && self.format.entries_at(0) == 4;
+                let pae_pdpte = level == Some(0) && self.format.has_pdpte_registers();
                 if kind == FaultKind::ReservedBit && pae_pdpte {
                     return ArchReport::X86GeneralProtection;
                 }

@@ -147,6 +147,13 @@ fn x86_64bit_fields(all: &[usize], huge_levels: &[usize], pt_level: usize, rsvd_
 /// x86 PAE paging: 2/9/9/12, 8-byte entries, 2 MiB pages, NX in bit 63.
 pub fn x86_pae() -> PagingFormat {
     let mut fields = x86_64bit_fields(&[1, 2], &[1], 2, &[]);
+    // SDM Tables 4-9 to 4-11: PAE directory and table entries have no ignored bits above the
+    // address, as 4-level entries do: bits 62:M are reserved (51:M are, as MAXPHYADDR says).
+    fields.retain(|f| f.name != "AVL2");
+    fields.push(at(
+        field("Reserved 62:52", 52, 11, Role::Reserved, "Reserved in a PAE entry: must be 0."),
+        &[1, 2],
+    ));
     // SDM table 4-8: a PDPTE has no R/W, U/S, A, D, PS, G or XD; those bits are reserved.
     fields.push(at(field("Reserved 2:1", 1, 2, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."), &[0]));
     fields.push(at(field("Reserved 8:5", 5, 4, Role::Reserved, "Reserved in a PAE PDPTE: must be 0."), &[0]));

@@ -32,7 +32,9 @@
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
-use super::mmu::{self, AdUpdate, FastTranslation, Mapped, Outcome, Request, Rights, WalkStep, check_rights};
+use super::mmu::{
+    self, AdUpdate, FastTranslation, Mapped, Outcome, Request, Rights, WalkRoot, WalkStep, check_rights,
+};
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
@@ -673,7 +675,7 @@ impl Replayer {
             .position(|p| p.asid == entry.asid())
             .filter(|_| self.config.tlb.asid_tagging && !entry.global())
             .unwrap_or(machine.active);
-        let Some(root) = machine.processes.get(owner).map(|p| p.root) else { return true };
+        let Ok(root) = machine.walk_root(owner) else { return true };
         // The first access the page allows shows its translation (a walk for a refused access
         // reports only the fault).
         let attempts = [Mode::User, Mode::Supervisor]
@@ -942,8 +944,9 @@ fn walk(
     };
     // A page load, then an Svade fault: two handler calls resolve any fault the OS model takes.
     let mut os_rounds = 0;
-    let Some(root) = machine.processes.get(process).map(|p| p.root) else { return walked };
     loop {
+        // Each round from the root again: the OS model or a demand map may reload CR3 (PAE).
+        let Ok(root) = machine.walk_root(process) else { return walked };
         let (refs, outcome) = walk_once(machine, root, Request { va, access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
@@ -1016,7 +1019,11 @@ fn walk(
 /// One walk for replay: the entries it read and, when it reached a page, the page and its dirty
 /// bit after the walk's accessed/dirty writes, which are applied. Uses the allocation-free
 /// [`mmu::translate_fast`] (the same walk as [`mmu::translate`], checked by a test).
-fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result<(Mapped, bool), FaultKind>) {
+fn walk_once(
+    machine: &mut Machine,
+    root: WalkRoot,
+    request: Request,
+) -> (u64, Result<(Mapped, bool), FaultKind>) {
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
     let mut fast = FastTranslation::default();
     if mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request, &mut fast) {
@@ -1027,14 +1034,19 @@ fn walk_once(machine: &mut Machine, root: u64, request: Request) -> (u64, Result
                 let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
                 (refs, Ok((mapped, dirty)))
             }
-            Err(kind) => (refs, Err(kind)),
+            Err(kind) => {
+                // Writes of a faulting walk: the upper entries' A under AdTiming::AsWalked.
+                apply_ad_updates(machine, fast.ad_updates());
+                (refs, Err(kind))
+            }
         };
     }
     let translation = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
     let refs = count(&translation.steps);
+    // A faulting walk writes too under AdTiming::AsWalked (the upper entries it passed).
+    machine.apply_ad(&translation);
     match translation.outcome {
         Outcome::Mapped(mapped) => {
-            machine.apply_ad(&translation);
             let dirty =
                 leaf_dirty(&machine.format, &translation.steps, &translation.ad_updates, mapped.leaf_level);
             (refs, Ok((mapped, dirty)))

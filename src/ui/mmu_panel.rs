@@ -8,7 +8,7 @@ use crate::doc::Edit;
 use crate::lab::Lab;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::{Arch, PagingFormat, low_mask};
-use crate::sim::mmu::{MmuSettings, Outcome, RiscvAd, Translation};
+use crate::sim::mmu::{AdTiming, MmuSettings, Outcome, RiscvAd, Translation};
 use crate::sim::{Access, Machine, Mode};
 use egui::{Color32, RichText, Sense, vec2};
 
@@ -43,6 +43,8 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState
             state.preview = None;
         }
         ui.add_space(8.0);
+        super::pdpte_view::pdpte_ui(ui, m, actions);
+        ui.add_space(4.0);
         settings_ui(ui, m, actions);
         ui.add_space(8.0);
         history_ui(ui, m, state, actions, dark);
@@ -203,13 +205,36 @@ fn walk_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
             ui.label(RichText::new(name).color(theme::level_color(s.level, dark)).strong())
                 .on_hover_text(format!("{name} entry {:#x}: {target}", s.index));
             ui.monospace(format!("{:#x}", s.index)).on_hover_text(format!("index {} in decimal", s.index));
-            ui.monospace(format!("{:#x}", s.entry_addr));
+            if s.from_register {
+                ui.monospace(format!("PDPTE{} register", s.index)).on_hover_text(format!(
+                    "Read from the PDPTE register loaded with CR3 (SDM 4.4.1), not from memory at {:#x}",
+                    s.entry_addr
+                ));
+            } else {
+                ui.monospace(format!("{:#x}", s.entry_addr));
+            }
             ui.monospace(format!("{:#x}", s.raw)).on_hover_text(format!(
                 "{:#0w$x}",
                 s.raw,
                 w = (f.pte_bytes * 2 + 2) as usize
             ));
-            ui.monospace(f.flag_summary(s.raw, s.level)).on_hover_text(&target);
+            let sets = match (s.sets_accessed, s.sets_dirty) {
+                (true, true) => "  sets A, D",
+                (true, false) => "  sets A",
+                (false, true) => "  sets D",
+                (false, false) => "",
+            };
+            let rule = match (f.arch, m.settings().ad_timing) {
+                (Arch::RiscV, _) => "Svadu: in the leaf, once the access is allowed",
+                (_, AdTiming::AfterWalk) => "after the whole walk succeeded",
+                (_, AdTiming::AsWalked) => "as the walk passed this entry",
+            };
+            let fields = ui.monospace(format!("{}{sets}", f.flag_summary(s.raw, s.level)));
+            if sets.is_empty() {
+                fields.on_hover_text(&target);
+            } else {
+                fields.on_hover_text(format!("{target}\nThe access{sets} in this entry ({rule})"));
+            }
             let r = s.rights;
             let (rights, long) = match f.arch {
                 Arch::RiscV if !s.leaf => ("leaf".to_string(), "RISC-V: the leaf alone decides".to_string()),
@@ -291,14 +316,23 @@ fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
                 ui.checkbox(&mut s.nxe, "EFER.NXE: honour the NX bit (otherwise it is reserved)");
                 ui.checkbox(&mut s.smep, "CR4.SMEP: supervisor may not execute user pages");
                 ui.checkbox(&mut s.smap, "CR4.SMAP: supervisor may not read/write user pages");
-                if m.format().pte_bytes == 8 {
+                ui.checkbox(&mut s.ac, "EFLAGS.AC: SMAP lets supervisor data accesses through")
+                    .on_hover_text("SDM 4.6: with AC=1, explicit supervisor reads and writes of user pages are allowed under SMAP (implicit accesses are not modelled)");
+                let x86_32 = m.format().pte_bytes == 4;
+                if x86_32 {
+                    ui.checkbox(&mut s.pse36, "PSE-36: 4 MiB pages above 4 GiB")
+                        .on_hover_text("PDE bits 20:13 of a 4 MiB page are physical address bits 39:32, up to MAXPHYADDR (SDM 4.3, Table 4-4); off: they are reserved");
+                }
+                if !x86_32 || s.pse36 {
+                    let top = if x86_32 { 40 } else { 52 };
                     ui.horizontal(|ui| {
                         let label = ui.label("MAXPHYADDR:");
-                        ui.add(egui::DragValue::new(&mut s.maxphyaddr).range(32..=52))
+                        ui.add(egui::DragValue::new(&mut s.maxphyaddr).range(36..=top))
                             .labelled_by(label.id)
                             .on_hover_text("Physical-address width: entry bits 51:MAXPHYADDR are reserved (52 = none; QEMU's default CPU has 40)");
                     });
                 }
+                ad_timing_ui(ui, &mut s);
             }
             Arch::RiscV => {
                 ui.checkbox(&mut s.sum, "sstatus.SUM: S-mode may load/store user pages");
@@ -316,6 +350,20 @@ fn settings_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
         if s != *m.settings() {
             actions.push(Action::Edit(Edit::Settings(s)));
         }
+    });
+}
+
+/// The x86 A/D timing: the manuals leave open whether a walk that faults sets A in the entries
+/// it passed.
+fn ad_timing_ui(ui: &mut egui::Ui, s: &mut MmuSettings) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Accessed/dirty flags:").on_hover_text(
+            "SDM 4.8 does not say whether a walk that faults has used its upper entries. \
+             Intel CPUs (as KVM documents them) set A/D only after a successful walk; QEMU sets A \
+             in each upper entry as it passes, even when the walk then faults.",
+        );
+        ui.radio_value(&mut s.ad_timing, AdTiming::AfterWalk, "after a successful walk (Intel)");
+        ui.radio_value(&mut s.ad_timing, AdTiming::AsWalked, "as the walk passes each entry (QEMU)");
     });
 }
 

@@ -15,6 +15,7 @@ pub mod memmap;
 pub mod menus;
 pub mod mmu_panel;
 pub mod panes;
+pub mod pdpte_view;
 pub mod plots;
 pub mod processes;
 pub mod procmaps_dialog;

@@ -184,6 +184,10 @@ fn switch_effect(switch: Switch, to: u64) -> &'static str {
             "CR4.SMAP=0: supervisor-mode data accesses to every user page are allowed, in every process \
              (kernels instead set EFLAGS.AC with STAC around one access)"
         }
+        (Switch::Ac, 1) => {
+            "EFLAGS.AC=1 (STAC): explicit supervisor-mode data accesses to user pages pass SMAP \
+             until CLAC, as a kernel does around one copy from or to user memory"
+        }
         (Switch::Nxe, 1) => {
             "IA32_EFER.NXE=1: NX becomes meaningful on every page: fetches from NX pages fault"
         }

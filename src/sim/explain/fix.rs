@@ -19,6 +19,8 @@ pub enum Switch {
     Smep,
     /// CR4.SMAP
     Smap,
+    /// EFLAGS.AC (STAC/CLAC): SMAP lets explicit supervisor data accesses through while set.
+    Ac,
     /// IA32_EFER.NXE
     Nxe,
     /// sstatus.SUM
@@ -36,6 +38,7 @@ impl Switch {
             Self::Wp => "CR0.WP",
             Self::Smep => "CR4.SMEP",
             Self::Smap => "CR4.SMAP",
+            Self::Ac => "EFLAGS.AC",
             Self::Nxe => "IA32_EFER.NXE",
             Self::Sum => "sstatus.SUM",
             Self::Mxr => "sstatus.MXR",
@@ -48,6 +51,7 @@ impl Switch {
             Self::Wp => s.wp,
             Self::Smep => s.smep,
             Self::Smap => s.smap,
+            Self::Ac => s.ac,
             Self::Nxe => s.nxe,
             Self::Sum => s.sum,
             Self::Mxr => s.mxr,
@@ -61,6 +65,7 @@ impl Switch {
             Self::Wp => s.wp = on,
             Self::Smep => s.smep = on,
             Self::Smap => s.smap = on,
+            Self::Ac => s.ac = on,
             Self::Nxe => s.nxe = on,
             Self::Sum => s.sum = on,
             Self::Mxr => s.mxr = on,
@@ -212,7 +217,12 @@ impl Fix {
     /// a document step (all or nothing), e.g.
     /// `doc.run(&fix.label(), StepKind::Edit, |lab| fix.apply(&mut lab.machine).map_err(|e| EditError::Other(e.to_string())))`.
     pub fn apply(&self, m: &mut Machine) -> Result<(), FixError> {
-        self.changes.iter().try_for_each(|c| c.apply(m))
+        let pdptes_before = m.pdptes_in_memory();
+        self.changes.iter().try_for_each(|c| c.apply(m))?;
+        // A fix that edits a PAE PDPTE includes the CR3 load that makes it count (SDM 4.4.1),
+        // as the kernel applying it would.
+        m.reload_cr3_if_pdptes_changed(pdptes_before);
+        Ok(())
     }
 
     /// Words for the undo menu: "fix: set R/W 0 -> 1 in the entry at 0x3018".
@@ -248,8 +258,16 @@ mod tests {
 
     #[test]
     fn switches_read_back_what_they_set() {
-        let all =
-            [Switch::Wp, Switch::Smep, Switch::Smap, Switch::Nxe, Switch::Sum, Switch::Mxr, Switch::Adue];
+        let all = [
+            Switch::Wp,
+            Switch::Smep,
+            Switch::Smap,
+            Switch::Ac,
+            Switch::Nxe,
+            Switch::Sum,
+            Switch::Mxr,
+            Switch::Adue,
+        ];
         for switch in all {
             let mut s = MmuSettings::default();
             for value in [1, 0, 1] {

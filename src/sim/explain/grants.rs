@@ -103,6 +103,13 @@ pub(super) fn grants(m: &Machine, t: &Translation) -> Vec<Grant> {
                     out.push(switch("CR4.SMEP", s.smep, "supervisor fetches from user pages allowed"));
                 } else if user_page {
                     out.push(switch("CR4.SMAP", s.smap, "supervisor data accesses to user pages allowed"));
+                    if s.smap && s.ac {
+                        out.push(switch(
+                            "EFLAGS.AC",
+                            true,
+                            "SMAP lets explicit supervisor data accesses through",
+                        ));
+                    }
                 }
             }
         }

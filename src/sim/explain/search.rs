@@ -99,8 +99,12 @@ fn attempt(
     chain: &[Change],
 ) -> Attempt {
     let settings = *work.settings();
+    let registers = work.pdptes;
+    let pdptes_before = work.pdptes_in_memory();
     work.mem.begin();
     let applied = chain.iter().try_for_each(|c| c.apply(work));
+    // As Fix::apply: a changed PAE PDPTE comes with its CR3 load.
+    work.reload_cr3_if_pdptes_changed(pdptes_before);
     let result = match applied {
         Err(_) => Attempt::Refused,
         Ok(()) => match work.translate(process, original.va, original.access, original.mode) {
@@ -117,6 +121,7 @@ fn attempt(
     };
     work.mem.rollback();
     work.set_settings(settings);
+    work.pdptes = registers;
     result
 }
 
@@ -209,6 +214,10 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
             if let Some(switch) = switch {
                 let to = u64::from(switch == Switch::Sum);
                 out.push(one(flip(m, switch, to)));
+            }
+            if switch == Some(Switch::Smap) {
+                // SDM 4.6: SMAP applies to explicit accesses only while EFLAGS.AC = 0.
+                out.push(one(flip(m, Switch::Ac, 1)));
             }
         }
         FaultKind::ReservedBit => {

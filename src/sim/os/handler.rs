@@ -37,6 +37,7 @@ impl Os {
         if self.settings.model == OsModel::Manual {
             return Err(OsError::Manual);
         }
+        let pdptes_before = machine.pdptes_in_memory();
         let result = match kind {
             FaultKind::WriteProtection if machine.is_cow_fault(process, va, access, kind) => {
                 self.copy_on_write(machine, process, va)
@@ -50,6 +51,8 @@ impl Os {
         if result.is_err() {
             self.counters_mut(process).failures += 1;
         }
+        // A new page directory goes into a PAE PDPTE: the OS reloads CR3 for it to count.
+        machine.reload_cr3_if_pdptes_changed(pdptes_before);
         result
     }
 

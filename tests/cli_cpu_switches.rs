@@ -55,3 +55,27 @@ fn new_refuses_switches_that_mean_nothing() {
         assert!(!out.exists(), "{args:?} wrote a lab");
     }
 }
+
+/// `translate` on a PAE lab says the PDPTE came from its register (SDM 4.4.1), and its JSON has
+/// `from_register` and the A/D marks.
+#[test]
+fn translate_marks_the_pdpte_register() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("pae.json");
+    let path = out.to_str().expect("utf-8");
+    assert!(run(&["new", "--format", "x86-pae", "-o", path]).status.success());
+    assert!(run(&["map", path, "0x400000"]).status.success());
+    let text = run(&["translate", path, "0x400123"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("PDPT index 0x0 [decimal 0]: register loaded from"), "{text}");
+    let json = run(&["translate", path, "--json", "0x400123"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let steps = &json[0]["steps"];
+    assert_eq!(steps[0]["from_register"], true);
+    assert_eq!(steps[1]["from_register"], false);
+    // A read of a fresh mapping sets A in the PDE and PTE (the PDPTE has no A: SDM Table 4-8).
+    assert_eq!(steps[0]["sets_accessed"], false);
+    assert_eq!(steps[1]["sets_accessed"], true);
+    assert_eq!(steps[2]["sets_accessed"], true);
+    assert_eq!(steps[2]["sets_dirty"], false);
+}

@@ -279,3 +279,18 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
     assert!(doc.lab().machine.stale_pdptes().is_empty());
     assert_eq!(walk(&doc.lab().machine, va, Access::Read, Mode::Supervisor).pa(), Some(0x0060_0000));
 }
+
+/// Why?'s fix for a reserved bit of a PSE-36 PDE clears only the reserved bits (Table 4-4's
+/// 21:(M–19)), keeping the address bits (M–20):13, so the page stays where PSE-36 put it.
+#[test]
+fn explain_clears_only_the_reserved_bits_of_a_pse36_pde() {
+    // M = 36: bits 16:13 = 0x9 are address bits 35:32; bit 18 is reserved.
+    let m = four_mib(0x0c00_0000 | (0x9 << 13) | (1 << 18), true, 36);
+    let e = pagelab::sim::explain::explain(&m, 0, BIG_VA, Access::Read, Mode::User).expect("explain");
+    assert!(e.is_fault());
+    let fix = e.fixes.first().expect("a fix");
+    let mut fixed = m.clone();
+    fix.apply(&mut fixed).expect("apply");
+    // 0x9 << 32 | 0x0c00_0000 | 0x25_4321
+    assert_eq!(walk(&fixed, BIG_VA, Access::Read, Mode::User).pa(), Some(0x9_0c25_4321));
+}

@@ -175,9 +175,11 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
             format!("next table at {:#x}", frame << f.page_shift)
         };
         let indent = "  ".repeat(s.level + 1);
+        // A PAE PDPTE comes from its register (loaded with CR3), which may differ from memory.
+        let source = if s.from_register { "register loaded from" } else { "entry at" };
         let _ = writeln!(
             out,
-            "{indent}--> {name} index {:#x} [decimal {}]: entry at {:#x} = {:#0w$x} [{flags}] -> {target}",
+            "{indent}--> {name} index {:#x} [decimal {}]: {source} {:#x} = {:#0w$x} [{flags}] -> {target}",
             s.index,
             s.index,
             s.entry_addr,

@@ -499,18 +499,18 @@ type Stop = (FaultKind, Option<usize>);
 /// The lowest entry bit of PSE-36's physical address bits 39:32 (SDM Table 4-4: bits 20:13).
 pub const PSE36_LSB: u32 = 13;
 
-/// How a PSE-36 4 MiB PDE is read under the current MAXPHYADDR.
-#[derive(Clone, Copy)]
-struct Pse36 {
-    /// How many of bits 20:13 hold address bits (MAXPHYADDR − 32, 4 to 8).
-    address_bits: u32,
-}
-
-impl Pse36 {
-    /// The entry bits (shifted down to bit 0) that hold address bits.
-    fn usable_mask(self) -> u64 {
-        low_mask(self.address_bits)
+/// The bits of a leaf entry at `level` that PSE-36 makes physical address bits (M−1):32, or 0
+/// where it does not apply: x86 32-bit entries (4 bytes) mapping a large page, with the switch
+/// on. SDM Table 4-4: "Bits (M–1):32 of physical address" in bits (M–20):13, where M is the
+/// minimum of 40 and MAXPHYADDR; "Bits 21:(M–19)" stay reserved.
+pub fn pse36_address_bits(format: &PagingFormat, settings: &MmuSettings, level: usize) -> u64 {
+    let applies =
+        settings.pse36 && format.arch == Arch::X86 && format.pte_bytes == 4 && level < format.last_level();
+    if !applies {
+        return 0;
     }
+    let m = u32::from(settings.maxphyaddr).clamp(32, 40);
+    low_mask(m - 32) << PSE36_LSB
 }
 
 struct Walk<'a, S> {
@@ -648,28 +648,14 @@ impl<S: WalkStore> Walk<'_, S> {
             && level < f.last_level()
             && let SuperpageLowBits::Reserved { except_bit } = f.superpage_low_bits
         {
-            let mut low = self.superpage_low_bits(raw, level, except_bit);
-            if let Some(pse36) = self.pse36(level) {
-                // PSE-36's address bits are not reserved; those above MAXPHYADDR still are.
-                low &= !(pse36.usable_mask() << PSE36_LSB);
-            }
+            // PSE-36's address bits are not reserved; those above MAXPHYADDR still are.
+            let low = self.superpage_low_bits(raw, level, except_bit)
+                & !pse36_address_bits(f, self.settings, level);
             if low != 0 {
                 return Err((FaultKind::ReservedBit, Some(level)));
             }
         }
         Ok(())
-    }
-
-    /// PSE-36 for a leaf at `level`: x86 32-bit entries (4 bytes) mapping a large page, with the
-    /// switch on. MAXPHYADDR decides how many of the 8 bits hold address bits.
-    fn pse36(&self, level: usize) -> Option<Pse36> {
-        let f = self.format;
-        let applies =
-            self.settings.pse36 && f.arch == Arch::X86 && f.pte_bytes == 4 && level < f.last_level();
-        // SDM Table 4-4: "Bits (M–1):32 of physical address" where M is the minimum of 40 and
-        // MAXPHYADDR; "Bits 21:(M–19)" are reserved.
-        let m = u32::from(self.settings.maxphyaddr).clamp(32, 40);
-        applies.then_some(Pse36 { address_bits: m - 32 })
     }
 
     /// The raw bits of the frame field that lie below a superpage's alignment.
@@ -695,9 +681,8 @@ impl<S: WalkStore> Walk<'_, S> {
         }
         self.ad_updates(raw, level)?;
         let mut base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
-        if let Some(pse36) = self.pse36(level) {
-            base |= ((raw >> PSE36_LSB) & pse36.usable_mask()) << 32;
-        }
+        // PSE-36: physical address bits 39:32 come from entry bits 20:13.
+        base |= ((raw & pse36_address_bits(f, self.settings, level)) >> PSE36_LSB) << 32;
         let pa = base | (self.request.va & low_mask(span));
         let value = if S::READS_VALUE { self.mem.read_u8(pa).ok() } else { None };
         let global = f.flag(raw, Role::Global, level, false);

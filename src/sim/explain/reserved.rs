@@ -3,7 +3,7 @@
 //! pointer bits, superpage frame bits below the alignment.
 
 use crate::sim::format::{Arch, PagingFormat, Role, SuperpageLowBits, low_mask};
-use crate::sim::mmu::{MAX_PHYS_BITS, MmuSettings};
+use crate::sim::mmu::{MAX_PHYS_BITS, MmuSettings, pse36_address_bits};
 
 /// One reason an entry has a reserved bit set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,7 @@ pub(super) fn causes(
         if let Some(bit) = except_bit.filter(|&b| b < 64) {
             mask &= !(1u64 << bit);
         }
+        mask &= !pse36_address_bits(format, settings, level);
         if raw & mask != 0 {
             let low = mask.trailing_zeros();
             let high = 63 - mask.leading_zeros();

@@ -39,7 +39,7 @@ fn frame(c: &mut Criterion) {
     for _ in 0..3 {
         run(&mut app);
     }
-    assert!(app.state.rows.len() > PAGES as usize, "the tree is fully expanded");
+    assert!(app.state.rows.len() as u64 > PAGES, "the tree is fully expanded");
     c.bench_function("app frame, 100k pages, tree expanded", |b| b.iter(|| run(&mut app)));
 }
 

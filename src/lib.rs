@@ -4,6 +4,8 @@
 //! `exercise` the tasks, grading and variants stored in it;
 //! `cli` the headless command line; `ui` the desktop app (feature `gui`).
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod cli;
 pub mod doc;
 pub mod exercise;

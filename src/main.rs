@@ -1,6 +1,8 @@
 //! The `pagelab` binary: no arguments (or a lab path) opens the desktop app; a subcommand runs
 //! the headless CLI.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use pagelab::cli::{self, Cli};
 use std::process::ExitCode;
 

@@ -3,6 +3,8 @@
 //! give the same outcome, physical address, fault cause or error code and A/D bits. QEMU's known
 //! deviations are excluded by rule (tests/conformance/deviations.rs). Without QEMU the suite
 //! says it is skipping; with CI=true that is a failure. See tests/conformance/README.md.
+// Test arithmetic on small, known values: the cast lints guard src/.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 #[path = "conformance/compare.rs"]
 mod compare;

@@ -1,6 +1,8 @@
 //! `pagelab translate LAB ADDR --compare [--json]` end to end on the x86-64 sample lab, whose
 //! editor has one 2 MiB heap page at 0x5555_5560_0000 (src/lab/samples.rs) and whose addresses
 //! are 47-bit user addresses, as on x86-64 Linux.
+// Test arithmetic on small, known values: the cast lints guard src/.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 use serde_json::Value;
 use std::process::Command;

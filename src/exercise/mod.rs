@@ -5,10 +5,10 @@
 //! The GUI and the CLI use this API:
 //! - the data: [`Exercises`] (on `Lab::exercises`), [`Task`], [`Question`], [`Answer`],
 //!   [`Condition`], [`NumericQuery`], and [`Locks`] (on `Lab::locks`);
-//! - students: [`submit`], [`check_task`], [`reveal_hint`], [`clear_answer`], [`grade`];
+//! - students: [`submit`], [`check_task`], [`reveal_hint`], [`clear_answer`], [`grade()`];
 //! - instructors: [`author`] (tasks from a translation, an entry's state, a number, a choice),
 //!   [`seal::expected_text`], [`seal::is_current`], [`student_version`], [`Locks::lock`];
-//! - autograding: [`grade`], [`grade_against`]; variants: [`generate::generate`].
+//! - autograding: [`grade()`], [`grade_against`]; variants: [`generate::generate`].
 
 pub mod author;
 pub mod condition;

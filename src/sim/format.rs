@@ -369,7 +369,7 @@ impl PagingFormat {
             return va;
         }
         let shift = 64 - self.va_bits;
-        (((va << shift) as i64) >> shift) as u64
+        ((va << shift).cast_signed() >> shift).cast_unsigned()
     }
 
     /// Bytes a single-level (linear) table would need to map the whole virtual address space.

@@ -196,7 +196,8 @@ impl Machine {
             return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
         }
         let active = active.min(processes.len() - 1);
-        let mut machine = Self { format, mem, processes, active, settings, shares: ShareCounts::new(), pdptes: None };
+        let mut machine =
+            Self { format, mem, processes, active, settings, shares: ShareCounts::new(), pdptes: None };
         // As if CR3 had just been loaded; a lab that saved different registers sets them next.
         machine.load_cr3();
         Ok(machine)

@@ -253,6 +253,7 @@ impl PhysMem {
     // ---- bytes ----
 
     /// Reads `buf.len()` bytes at `addr`; the range may cross frames.
+    #[allow(clippy::cast_possible_truncation)] // offsets within a chunk, and chunks fit in memory
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         self.check(addr, buf.len() as u64)?;
         let chunk_size = self.chunk_size();
@@ -273,6 +274,7 @@ impl PhysMem {
     }
 
     /// Writes `bytes` at `addr`; the range may cross frames.
+    #[allow(clippy::cast_possible_truncation)] // offsets within a chunk, and chunks fit in memory
     pub fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
         self.check(addr, bytes.len() as u64)?;
         let chunk_size = self.chunk_size() as usize;

@@ -70,7 +70,7 @@ pub struct MmuSettings {
     pub mxr: bool,
     /// RISC-V accessed/dirty handling.
     pub riscv_ad: RiscvAd,
-    /// x86 MAXPHYADDR (CPUID 80000008H:EAX[7:0]): in PAE and 4/5-level entries, address bits
+    /// x86 MAXPHYADDR (CPUID 80000008H:EAX\[7:0\]): in PAE and 4/5-level entries, address bits
     /// 51:MAXPHYADDR are reserved (SDM Vol. 3A 4.4.2 and 4.5.4). Real CPUs have 36 to 52; QEMU's
     /// default CPU has 40. Left out of lab files while it is 52.
     #[serde(skip_serializing_if = "is_full_width")]

@@ -218,7 +218,7 @@ pub fn x86_64(levels: usize) -> PagingFormat {
 pub fn riscv(levels: usize) -> PagingFormat {
     let sv32 = levels == 2;
     let (pte_bytes, index_bits, ppn_width) = if sv32 { (4, 10, 22) } else { (8, 9, 44) };
-    let va_bits = 12 + index_bits * levels as u32;
+    let va_bits = 12 + index_bits * u32::try_from(levels).unwrap_or(0);
     let pa_bits = if sv32 { 34 } else { 56 };
     let name = format!("sv{va_bits}");
     let mut fields = vec![

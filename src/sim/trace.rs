@@ -449,6 +449,7 @@ impl<R: Read> Iterator for TraceReader<R> {
 }
 
 /// The value of each byte as a hex digit, or [`NOT_HEX`].
+#[allow(clippy::cast_possible_truncation)] // the byte index is below 256
 const HEX_VALUES: [u8; 256] = {
     let mut table = [NOT_HEX; 256];
     let mut byte = 0;

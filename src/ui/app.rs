@@ -18,6 +18,7 @@ pub const MIN_ZOOM: f32 = 0.5;
 pub const MAX_ZOOM: f32 = 3.0;
 
 /// The zoom one step in (`+1`) or out (`-1`) from `zoom`, in tenths, within the limits.
+#[allow(clippy::cast_possible_truncation)] // a zoom of 0.5 to 3.0 in tenths
 pub fn zoom_step(zoom: f32, direction: i32) -> f32 {
     let tenths = (zoom * 10.0).round() as i32 + direction;
     (tenths as f32 / 10.0).clamp(MIN_ZOOM, MAX_ZOOM)

@@ -123,6 +123,7 @@ fn swatch_ui(ui: &mut egui::Ui, color: egui::Color32, text: &str) {
     ui.label(text);
 }
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // cells from non-negative pixel sizes
 pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &doc.lab().machine;
     let dark = ui.visuals().dark_mode;

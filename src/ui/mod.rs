@@ -50,6 +50,7 @@ pub fn new_lab(name: &str) -> Option<Lab> {
 }
 
 /// The lab shown at start: two x86-64 processes to explore.
+#[allow(clippy::expect_used)] // the built-in preset is valid (tests build it)
 pub fn welcome_lab() -> Lab {
     samples::welcome().unwrap_or_else(|_| {
         let machine = Machine::new(presets::x86_64(4), 64 << 20).expect("the x86-64 preset is valid");

@@ -292,7 +292,7 @@ pub fn run_sweep(
         }
         records += 1;
         if records.is_multiple_of(4096) {
-            #[allow(clippy::cast_precision_loss)]
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // a progress fraction
             let fraction =
                 if len == 0 { 0.0 } else { (consumed.load(Ordering::Relaxed) as f64 / len as f64) as f32 };
             if !progress(fraction.min(1.0)) {

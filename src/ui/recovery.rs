@@ -213,7 +213,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The offer, while there is one: "Restore unsaved work from <time>?". Returns the answer.
+/// The offer, while there is one: "Restore unsaved work from `<time>`?". Returns the answer.
 pub fn offer_window(ctx: &egui::Context, recovery: &Recovery) -> Option<Choice> {
     let work = recovery.offer()?;
     let when = recovery::describe_time(work.saved_at, SystemTime::now());

@@ -97,7 +97,7 @@ impl RunToEnd {
     /// Fraction of the file consumed (compressed bytes for a gzip file).
     pub fn progress(&self) -> f32 {
         let (done, total) = self.bytes();
-        #[allow(clippy::cast_precision_loss)] // a progress bar
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // a progress bar
         if total == 0 { 0.0 } else { (done as f64 / total as f64).min(1.0) as f32 }
     }
 

@@ -1,4 +1,4 @@
-//! The TLB the app runs in front of the lab's tables: a [`Replayer`] (the TLB and its
+//! The TLB the app runs in front of the lab's tables: a [`Replayer`](crate::sim::replay::Replayer) (the TLB and its
 //! statistics) that the MMU panel's accesses and trace playback go through, the trace player,
 //! the plot data and the background sweep. Like hardware state it is neither saved in the lab
 //! nor undone, and starts empty when another lab is opened. Here too: the actions of the TLB

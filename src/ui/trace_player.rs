@@ -114,7 +114,7 @@ impl TracePlayer {
             return 1.0;
         }
         let consumed = self.consumed.load(Ordering::Relaxed);
-        #[allow(clippy::cast_precision_loss)] // a progress bar
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // a progress bar
         if self.file_len == 0 { 0.0 } else { (consumed as f64 / self.file_len as f64).min(1.0) as f32 }
     }
 

@@ -151,7 +151,8 @@ mod tests {
 
     #[test]
     fn bytes_arrive_in_order_across_many_buffers() {
-        let data: Vec<u8> = (0..CHUNK_BYTES * (RING * 3) + 123).map(|i| (i * 7 % 251) as u8).collect();
+        let data: Vec<u8> =
+            (0..CHUNK_BYTES * (RING * 3) + 123).map(|i| u8::try_from(i * 7 % 251).unwrap_or(0)).collect();
         let mut pipe = Inflated::spawn(io::Cursor::new(data.clone())).expect("thread");
         let mut back = Vec::new();
         pipe.read_to_end(&mut back).expect("no error");
@@ -161,7 +162,7 @@ mod tests {
 
     #[test]
     fn an_error_arrives_after_the_good_bytes() {
-        let good: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let good: Vec<u8> = (0..5000u32).map(|i| i.to_le_bytes()[0]).collect();
         let mut pipe = Inflated::spawn(Failing { good: good.clone() }).expect("thread");
         let mut back = vec![0; 5000];
         pipe.read_exact(&mut back).expect("the good part");

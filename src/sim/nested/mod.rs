@@ -13,10 +13,13 @@
 //! no SMEP/SMAP; RISC-V: SUM=0, MXR=0).
 
 pub mod host;
+pub mod cache;
 pub mod machine;
+pub mod setup;
 
 pub use host::{HostFaultKind, HostKind};
 pub use machine::{NestedError, NestedMachine};
+pub use setup::{HostMem, NestedSetup};
 
 use crate::sim::fault::{Access, FaultKind, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};

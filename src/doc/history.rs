@@ -7,6 +7,7 @@ use crate::lab::Lab;
 use crate::sim::fork::ShareCounts;
 use crate::sim::mem::Journal;
 use crate::sim::mmu::MmuSettings;
+use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::process::Process;
 
@@ -27,6 +28,8 @@ pub struct LabParts {
     pub swap: SwapPages,
     /// fork()'s share counts (kept beside the processes, which they count).
     pub shares: ShareCounts,
+    /// A nested lab's host and guest roots and next guest frame.
+    pub nested: Option<NestedSetup>,
 }
 
 impl LabParts {
@@ -42,6 +45,7 @@ impl LabParts {
             locks: lab.locks.clone(),
             swap: lab.swap.clone(),
             shares: lab.machine.shares().clone(),
+            nested: lab.nested,
         }
     }
 
@@ -57,6 +61,7 @@ impl LabParts {
             && self.locks == lab.locks
             && self.swap == lab.swap
             && self.shares == *lab.machine.shares()
+            && self.nested == lab.nested
     }
 
     /// Puts these parts into `lab` and returns the ones it had.
@@ -70,6 +75,7 @@ impl LabParts {
         lab.locks = self.locks;
         lab.swap = self.swap;
         lab.machine.swap_shares(self.shares);
+        lab.nested = self.nested;
         old
     }
 

@@ -9,7 +9,11 @@ use std::process::Command;
 
 fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pagelab")).current_dir(dir).args(args).output().expect("runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -148,7 +152,8 @@ fn nested_commands_refuse_what_does_not_fit() {
     ok(d, &["new", "--format", "x86-64", "--nested", "ept", "-o", "g.json"]);
     let (success, _, err) = run(d, &["map", "g.json", "0x1000"]);
     assert!(!success && err.contains("--guest"), "{err}");
-    let (success, _, err) = run(d, &["map", "g.json", "--host", "0x1000", "--to", "0x1000", "--page-size", "2m"]);
+    let (success, _, err) =
+        run(d, &["map", "g.json", "--host", "0x1000", "--to", "0x1000", "--page-size", "2m"]);
     assert!(!success && err.contains("aligned"), "{err}");
 }
 
@@ -164,7 +169,8 @@ fn page_walk_caches_from_the_cli_cut_the_second_walk() {
     // TLB miss whose host walk starts below the cached EPT PDE (1): 2 references. The first walk
     // already gains from the host PSC: its first host walk reads 4 EPT entries, the next four
     // only the EPT PTE: 4 + 1 + 3 x (1 + 1) + 1 = 12.
-    let out = json(d, &["translate", "g.json", "0x400000", "0x401000", "--psc", "8", "--ntlb", "8", "--json"]);
+    let out =
+        json(d, &["translate", "g.json", "0x400000", "0x401000", "--psc", "8", "--ntlb", "8", "--json"]);
     assert_eq!(out["walks"][0]["refs"], 12);
     assert_eq!(out["walks"][1]["refs"], 2);
     assert_eq!(out["refs_without"], 48);

@@ -12,7 +12,8 @@ use serde_json::Value;
 const VA: u64 = 0x0000_7f12_3456_7000;
 
 fn nested_lab(format: &str, host: HostKind) -> Lab {
-    let mut lab = Lab::new("n", "", Machine::new(presets::by_name(format).expect("preset"), 16 << 20).expect("m"));
+    let mut lab =
+        Lab::new("n", "", Machine::new(presets::by_name(format).expect("preset"), 16 << 20).expect("m"));
     let guest = lab.machine.format().clone();
     let mut setup = NestedSetup::create(&mut lab.machine, &guest, host).expect("setup");
     let flags: &[&str] = if host.is_ept() { &["R/W", "U/S"] } else { &["R", "W", "U", "A", "D"] };
@@ -24,7 +25,9 @@ fn nested_lab(format: &str, host: HostKind) -> Lab {
 
 #[test]
 fn a_nested_lab_round_trips_exactly() {
-    for (format, host) in [("x86-64", HostKind::Ept4), ("x86-64-la57", HostKind::Ept5), ("sv39", HostKind::Sv39x4)] {
+    for (format, host) in
+        [("x86-64", HostKind::Ept4), ("x86-64-la57", HostKind::Ept5), ("sv39", HostKind::Sv39x4)]
+    {
         let lab = nested_lab(format, host);
         let json = lab.to_json();
         let value: Value = serde_json::from_str(&json).expect("json");
@@ -42,7 +45,8 @@ fn a_nested_lab_round_trips_exactly() {
 
 #[test]
 fn old_labs_load_unchanged_and_save_without_a_nested_object() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/labs/x86-64.json")).expect("sample");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/labs/x86-64.json")).expect("sample");
     let lab = Lab::from_json(&text).expect("loads");
     assert_eq!(lab.nested, None);
     assert!(!lab.to_json().contains("\"nested\""));
@@ -99,7 +103,13 @@ fn a_nested_map_through_the_document_is_one_undo_step() {
     .expect("maps");
     assert_ne!(doc.lab().nested, before.nested, "the next guest frame moved on");
     let setup = doc.lab().nested.expect("nested");
-    let t = setup.translate(doc.lab().machine.mem(), doc.lab().machine.format(), 0x40_0000, Access::Read, Mode::Supervisor);
+    let t = setup.translate(
+        doc.lab().machine.mem(),
+        doc.lab().machine.format(),
+        0x40_0000,
+        Access::Read,
+        Mode::Supervisor,
+    );
     assert!(t.outcome.is_ok());
     doc.undo().expect("undoes");
     assert_eq!(doc.lab().nested, before.nested);

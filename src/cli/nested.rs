@@ -18,7 +18,8 @@ use std::path::Path;
 
 /// The host kind named by `--nested`.
 pub fn host_by_name(name: &str) -> anyhow::Result<HostKind> {
-    HostKind::by_name(name).ok_or_else(|| anyhow!("--nested: unknown host {name:?}; choose ept, ept5, sv39x4 or sv48x4"))
+    HostKind::by_name(name)
+        .ok_or_else(|| anyhow!("--nested: unknown host {name:?}; choose ept, ept5, sv39x4 or sv48x4"))
 }
 
 /// Makes `lab` nested on `host`: the host root and the guest's root table in its memory.
@@ -70,7 +71,10 @@ fn host_rights(flags: Option<&str>) -> anyhow::Result<(bool, bool, bool)> {
 /// `pagelab map LAB --guest VA` / `--host GPA`, as one document step.
 pub fn map(path: &Path, lab: Lab, req: &NestedMap<'_>) -> anyhow::Result<String> {
     let Some(mut setup) = lab.nested else {
-        bail!("{} is not a nested lab (make one with `pagelab new --format x86-64 --nested ept`)", path.display());
+        bail!(
+            "{} is not a nested lab (make one with `pagelab new --format x86-64 --nested ept`)",
+            path.display()
+        );
     };
     let size = req.page_size.unwrap_or(4096);
     if !req.host && size != 4096 {
@@ -92,13 +96,16 @@ pub fn map(path: &Path, lab: Lab, req: &NestedMap<'_>) -> anyhow::Result<String>
         let err = |e: crate::sim::nested::NestedError| EditError::Other(e.to_string());
         let mut first_target = None;
         for page in 0..pages {
-            let offset = page.checked_mul(size).ok_or_else(|| EditError::Other("--length is too long".into()))?;
-            let addr = req.addr.checked_add(offset).ok_or_else(|| EditError::Other("the range wraps".into()))?;
+            let offset =
+                page.checked_mul(size).ok_or_else(|| EditError::Other("--length is too long".into()))?;
+            let addr =
+                req.addr.checked_add(offset).ok_or_else(|| EditError::Other("the range wraps".into()))?;
             let target = match req.to {
                 Some(to) => to.checked_add(offset).ok_or_else(|| EditError::Other("--to wraps".into()))?,
                 None if req.host => {
                     let frames = size / 4096;
-                    lab.machine.alloc_frames(frames, frames).map_err(|e| EditError::Other(e.to_string()))? << 12
+                    lab.machine.alloc_frames(frames, frames).map_err(|e| EditError::Other(e.to_string()))?
+                        << 12
                 }
                 None => setup.alloc_guest_frame(&mut lab.machine).map_err(err)? << 12,
             };
@@ -124,9 +131,11 @@ pub fn map(path: &Path, lab: Lab, req: &NestedMap<'_>) -> anyhow::Result<String>
 /// Page-walk cache sizes from `translate --psc N --ntlb N`.
 pub fn cache_config(psc: Option<&str>, ntlb: Option<&str>) -> anyhow::Result<CacheConfig> {
     let size = |flag: &str, v: Option<&str>| -> anyhow::Result<usize> {
-        v.map(|t| t.trim().parse::<usize>().map_err(|_| anyhow!("--{flag}: {t:?} is not a number of entries")))
-            .transpose()
-            .map(|n| n.unwrap_or(0))
+        v.map(|t| {
+            t.trim().parse::<usize>().map_err(|_| anyhow!("--{flag}: {t:?} is not a number of entries"))
+        })
+        .transpose()
+        .map(|n| n.unwrap_or(0))
     };
     let psc = size("psc", psc)?;
     Ok(CacheConfig { guest_psc: psc, host_psc: psc, nested_tlb: size("ntlb", ntlb)? })
@@ -183,7 +192,12 @@ pub fn translate(
         let _ = writeln!(
             out,
             "caches: guest PSC {} and host PSC {} entries per level, nested TLB {} entries: {} guest PSC hits, {} host PSC hits, {} nested TLB hits",
-            caches.guest_psc, caches.host_psc, caches.nested_tlb, s.guest_psc_hits, s.host_psc_hits, s.nested_tlb_hits
+            caches.guest_psc,
+            caches.host_psc,
+            caches.nested_tlb,
+            s.guest_psc_hits,
+            s.host_psc_hits,
+            s.nested_tlb_hits
         );
         let _ = writeln!(
             out,
@@ -204,7 +218,13 @@ fn host_label(host: HostKind) -> &'static str {
 }
 
 /// One 2D walk as numbered lines, the grid, and the outcome.
-pub fn walk_text(guest: &PagingFormat, host: HostKind, t: &NestedTranslation, access: Access, mode: Mode) -> String {
+pub fn walk_text(
+    guest: &PagingFormat,
+    host: HostKind,
+    t: &NestedTranslation,
+    access: Access,
+    mode: Mode,
+) -> String {
     let most = max_refs(guest.levels.len(), host.levels());
     let mut out = format!(
         "{:#x}: {}, {}; {} guest on {} (up to {most} references)\n",
@@ -313,7 +333,13 @@ pub fn grid_text(guest: &PagingFormat, host: HostKind, t: &NestedTranslation) ->
 
 /// One 2D walk as JSON: every step with `dimension`, `level`, `entry_addr`, `gpa` and `hpa`
 /// (null until a host leaf resolves it), the grid, and the outcome or the fault.
-pub fn walk_json(guest: &PagingFormat, host: HostKind, t: &NestedTranslation, access: Access, mode: Mode) -> Value {
+pub fn walk_json(
+    guest: &PagingFormat,
+    host: HostKind,
+    t: &NestedTranslation,
+    access: Access,
+    mode: Mode,
+) -> Value {
     let mut obj = json!({
         "va": t.va,
         "access": access.label(),

@@ -38,7 +38,10 @@ impl StoredNested {
     /// (`nested.host`, `nested.host_root`, ...).
     pub fn to_setup(&self, mem: &PhysMem, guest: &PagingFormat) -> Result<NestedSetup, LabError> {
         let host = HostKind::by_name(&self.host).ok_or_else(|| {
-            LabError::new("nested.host", format!("unknown host {:?}; known: ept, ept5, sv39x4, sv48x4", self.host))
+            LabError::new(
+                "nested.host",
+                format!("unknown host {:?}; known: ept, ept5, sv39x4, sv48x4", self.host),
+            )
         })?;
         let setup = NestedSetup {
             host,
@@ -46,7 +49,9 @@ impl StoredNested {
             guest_root_gpa: self.guest_root,
             next_guest_frame: self.next_guest_frame,
         };
-        setup.validate(mem, guest).map_err(|(field, message)| LabError::new(format!("nested.{field}"), message))?;
+        setup
+            .validate(mem, guest)
+            .map_err(|(field, message)| LabError::new(format!("nested.{field}"), message))?;
         Ok(setup)
     }
 }

@@ -12,8 +12,8 @@
 //! in either dimension (a dry walk); the guest's MMU switches are fixed (x86: CR0.WP=1, NXE=1,
 //! no SMEP/SMAP; RISC-V: SUM=0, MXR=0).
 
-pub mod host;
 pub mod cache;
+pub mod host;
 pub mod machine;
 pub mod setup;
 

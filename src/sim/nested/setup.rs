@@ -218,7 +218,7 @@ impl NestedSetup {
         if !guest.va_in_range(va) {
             return Err(NestedError::GuestVa(va));
         }
-        if gpa % 4096 != 0 {
+        if !gpa.is_multiple_of(4096) {
             return Err(NestedError::Misaligned { what: "guest-physical address", addr: gpa, size: 4096 });
         }
         let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
@@ -263,13 +263,13 @@ impl NestedSetup {
                 ),
             ));
         }
-        if self.host_root % self.host.root_frames() != 0 {
+        if !self.host_root.is_multiple_of(self.host.root_frames()) {
             return Err((
                 "host_root",
                 format!("an {} root is 16 KiB aligned; frame {:#x} is not", self.host.name(), self.host_root),
             ));
         }
-        if self.guest_root_gpa % 4096 != 0 || self.guest_root_gpa >> self.host.gpa_bits() != 0 {
+        if !self.guest_root_gpa.is_multiple_of(4096) || self.guest_root_gpa >> self.host.gpa_bits() != 0 {
             return Err((
                 "guest_root",
                 format!(

@@ -179,3 +179,31 @@ fn page_walk_caches_from_the_cli_cut_the_second_walk() {
     let text = ok(d, &["translate", "g.json", "0x400000", "0x401000", "--psc", "8", "--ntlb", "8"]);
     assert!(text.contains("references per walk: 24.0 without caches, 7.0 with"), "{text}");
 }
+
+#[test]
+fn replay_of_a_trace_on_a_nested_lab_reports_references_per_miss() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    ok(d, &["new", "--format", "x86-64", "--nested", "ept", "-o", "g.json"]);
+    ok(d, &["map", "g.json", "--guest", "0x400000", "--length", "8k"]);
+    // Four accesses, two pages: 0x400008 and 0x400010 hit the guest TLB; the two misses cost
+    // 24 each without caches, and 12 then 2 with them (worked out in
+    // page_walk_caches_from_the_cli_cut_the_second_walk): 7.0 per miss.
+    std::fs::write(d.join("t.trace"), "0x400000 r\n0x400008 r\n0x401000 w\n0x400010 r\n").expect("writes");
+    let out =
+        json(d, &["replay", "g.json", "t.trace", "--tlb", "64", "--psc", "16", "--ntlb", "16", "--json"]);
+    assert_eq!(out["accesses"], 4);
+    assert_eq!(out["tlb_hits"], 2);
+    assert_eq!(out["misses"], 2);
+    assert_eq!(out["refs_without"], 48);
+    assert_eq!(out["refs_with"], 14);
+    assert_eq!(out["avg_without"], 24.0);
+    assert_eq!(out["avg_with"], 7.0);
+    let text = ok(d, &["replay", "g.json", "t.trace", "--psc", "16", "--ntlb", "16"]);
+    assert!(text.contains("references per miss: 24.0 without page-walk caches, 7.0 with"), "{text}");
+    // A one-entry guest TLB: 0x400010 misses after 0x401000 evicted its page; that third walk
+    // finds everything cached (the guest PTE, 1 reference): 12 + 2 + 1 = 15 over 3 misses.
+    let out =
+        json(d, &["replay", "g.json", "t.trace", "--tlb", "1", "--psc", "16", "--ntlb", "16", "--json"]);
+    assert_eq!((out["misses"].as_u64(), out["refs_with"].as_u64()), (Some(3), Some(15)));
+}

@@ -9,8 +9,9 @@ use crate::lab::Lab;
 use crate::sim::addr::{format_size, parse_size};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
-use crate::sim::nested::cache::{CacheConfig, CachedWalker};
+use crate::sim::nested::cache::{CacheConfig, CachedWalker, NestedReplayer, TraceCost};
 use crate::sim::nested::{HostKind, NestedFault, NestedSetup, NestedTranslation, max_refs};
+use crate::sim::trace::TraceRecord;
 use anyhow::{anyhow, bail};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -376,4 +377,79 @@ pub fn parse_page_size(text: Option<&str>) -> anyhow::Result<Option<u64>> {
 /// Parses `--to` for a nested map.
 pub fn parse_to(text: Option<&str>) -> anyhow::Result<Option<u64>> {
     text.map(|t| parse_addr("--to", t)).transpose()
+}
+
+/// `pagelab replay` on a nested lab: the trace's pages through a guest TLB of `tlb_entries`,
+/// each miss a 2D walk costed without and with the caches.
+pub fn replay(
+    lab: &Lab,
+    setup: &NestedSetup,
+    records: impl Iterator<Item = anyhow::Result<TraceRecord>>,
+    tlb_entries: usize,
+    mode: Mode,
+    caches: CacheConfig,
+) -> anyhow::Result<TraceCost> {
+    let guest = lab.machine.format();
+    let mut replayer = NestedReplayer::new(caches, tlb_entries, guest.levels.len(), setup.host.levels());
+    for record in records {
+        let record = record?;
+        let access = if record.kind.is_instruction() {
+            Access::Execute
+        } else if record.kind.is_write() {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        for page in record.pages(12) {
+            let va = if page == record.addr >> 12 { record.addr } else { page << 12 };
+            replayer.access(setup, lab.machine.mem(), guest, va, access, mode);
+        }
+    }
+    Ok(replayer.finish())
+}
+
+/// The words (or JSON) of a nested replay.
+pub fn replay_report(
+    trace: &Path,
+    cost: &TraceCost,
+    tlb_entries: usize,
+    as_json: bool,
+) -> anyhow::Result<String> {
+    if as_json {
+        let mut value = json!(cost);
+        value["tlb_entries"] = json!(tlb_entries);
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
+    }
+    let mut out = format!(
+        "nested replay of {}: {} page accesses, {} guest TLB hits, {} misses ({} faulted), a {tlb_entries}-entry TLB\n",
+        trace.display(),
+        cost.accesses,
+        cost.tlb_hits,
+        cost.misses,
+        cost.faults
+    );
+    let c = cost.config;
+    if c.is_off() {
+        let _ = writeln!(
+            out,
+            "references per miss: {:.1} (no page-walk caches: --psc N --ntlb N add them)",
+            cost.avg_without
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "references per miss: {:.1} without page-walk caches, {:.1} with (guest PSC {}, host PSC {} entries per level, nested TLB {} entries)",
+            cost.avg_without, cost.avg_with, c.guest_psc, c.host_psc, c.nested_tlb
+        );
+        let s = cost.stats;
+        let _ = writeln!(
+            out,
+            "hits: guest PSC {}, host PSC {}, nested TLB {} (of {} lookups)",
+            s.guest_psc_hits,
+            s.host_psc_hits,
+            s.nested_tlb_hits,
+            s.nested_tlb_hits + s.nested_tlb_misses
+        );
+    }
+    Ok(out)
 }

@@ -95,7 +95,9 @@ pub fn nested_refs_ui(ui: &mut egui::Ui, t: &NestedTranslation) {
                     Dimension::Host => "host",
                 });
                 ui.label(RichText::new(&r.level_name).font(theme::mono(12.0)));
-                ui.label(RichText::new(format!("{:#x} = {:#018x}", r.entry_addr, r.raw)).font(theme::mono(12.0)));
+                ui.label(
+                    RichText::new(format!("{:#x} = {:#018x}", r.entry_addr, r.raw)).font(theme::mono(12.0)),
+                );
                 let to = r.hpa.map(|h| format!(" -> hpa {h:#x}")).unwrap_or_default();
                 ui.label(format!("gpa {:#x}{to}", r.gpa));
                 ui.end_row();

@@ -252,3 +252,78 @@ pub fn replay(
         stats: cached.stats,
     }
 }
+
+/// What a trace cost behind a guest TLB: only misses walk.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TraceCost {
+    /// Pages touched (an access that straddles a page boundary touches two).
+    pub accesses: u64,
+    pub tlb_hits: u64,
+    /// TLB misses: each one a 2D walk.
+    pub misses: u64,
+    /// Misses whose walk faulted (in either dimension).
+    pub faults: u64,
+    pub refs_without: u64,
+    pub refs_with: u64,
+    pub avg_without: f64,
+    pub avg_with: f64,
+    pub config: CacheConfig,
+    pub stats: CacheStats,
+}
+
+/// A trace through a guest TLB (fully associative, LRU, 4 KiB guest pages, filled by walks that
+/// succeed) in front of the 2D walk, costed without and with the page-walk caches.
+#[derive(Clone, Debug)]
+pub struct NestedReplayer {
+    tlb: Lru,
+    cached: CachedWalker,
+    cost: TraceCost,
+}
+
+impl NestedReplayer {
+    pub fn new(config: CacheConfig, tlb_entries: usize, guest_levels: usize, host_levels: usize) -> Self {
+        Self {
+            tlb: Lru::new(tlb_entries),
+            cached: CachedWalker::new(config, guest_levels, host_levels),
+            cost: TraceCost { config, ..TraceCost::default() },
+        }
+    }
+
+    /// One access to the page of `va`.
+    pub fn access(
+        &mut self,
+        setup: &NestedSetup,
+        mem: &PhysMem,
+        guest: &PagingFormat,
+        va: u64,
+        access: Access,
+        mode: Mode,
+    ) {
+        self.cost.accesses += 1;
+        let page = va >> 12;
+        if self.tlb.hit(page) {
+            self.cost.tlb_hits += 1;
+            return;
+        }
+        self.cost.misses += 1;
+        let full = setup.translate(mem, guest, va, access, mode);
+        self.cost.refs_without += full.refs.len() as u64;
+        let cached = self.cached.walk(setup, mem, guest, va, access, mode);
+        self.cost.refs_with += cached.refs.len() as u64;
+        if full.outcome.is_ok() {
+            self.tlb.insert(page);
+        } else {
+            self.cost.faults += 1;
+        }
+    }
+
+    /// The totals, with references per miss.
+    pub fn finish(&self) -> TraceCost {
+        let mut cost = self.cost.clone();
+        let per_miss = |refs: u64| if cost.misses == 0 { 0.0 } else { refs as f64 / cost.misses as f64 };
+        cost.avg_without = per_miss(cost.refs_without);
+        cost.avg_with = per_miss(cost.refs_with);
+        cost.stats = self.cached.stats;
+        cost
+    }
+}

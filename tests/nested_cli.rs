@@ -34,6 +34,8 @@ fn a_4_on_4_walk_from_the_cli_takes_24_numbered_references() {
     let d = dir.path();
     let out = ok(d, &["new", "--format", "x86-64", "--nested", "ept", "-o", "g.json"]);
     assert!(out.contains("x86-64 guest on ept host tables"), "{out}");
+    let out = ok(d, &["validate", "g.json"]);
+    assert!(out.contains("nested: x86-64 guest on ept host tables"), "{out}");
     ok(d, &["map", "g.json", "--guest", "0x7f1234567000", "--flags", "R/W,U/S"]);
     let walks = json(d, &["translate", "g.json", VA, "--json"]);
     let walk = &walks[0];

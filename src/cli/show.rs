@@ -88,6 +88,16 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
         format_size(m.mem().size()),
         m.mem().allocated_count()
     );
+    if let Some(n) = &lab.nested {
+        let _ = writeln!(
+            out,
+            "  nested: {} guest on {} host tables, host root frame {:#x}, guest root at guest-physical {:#x}",
+            m.format().name,
+            n.host.name(),
+            n.host_root,
+            n.guest_root_gpa
+        );
+    }
     for (i, p) in m.processes().iter().enumerate() {
         let size = m.table_size(i)?;
         let active = if i == m.active() { " (active)" } else { "" };

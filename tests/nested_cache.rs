@@ -121,3 +121,40 @@ fn a_fault_caches_nothing_beyond_the_entry_that_failed() {
     assert!(second.outcome.is_err());
     assert_eq!(first.outcome, second.outcome);
 }
+
+/// Whatever the sizes and the order of addresses, a cached walk ends as the full walk does and
+/// makes a subsequence of its references (the caches only skip reads; they never add or
+/// reorder one).
+#[test]
+fn cached_walks_agree_with_full_walks_and_only_skip_references() {
+    let mut m = machine();
+    for page in [0x40_0000u64, 0x40_1000, 0x7f00_0000_0000, 0x7f00_0020_0000] {
+        m.map_guest(page, &["R/W", "U/S"]).expect("maps");
+    }
+    let candidates =
+        [VA, NEXT, 0x40_0008, 0x40_1ff8, 0x7f00_0000_0010, 0x7f00_0020_0000, 0x50_0000, 0x7f00_0040_0000];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for sizes in [(1, 1, 1), (2, 0, 3), (0, 4, 0), (16, 16, 16), (1, 2, 0)] {
+        let config = CacheConfig { guest_psc: sizes.0, host_psc: sizes.1, nested_tlb: sizes.2 };
+        let mut w = CachedWalker::new(config, 4, 4);
+        for _ in 0..200 {
+            let va = candidates[(next() % candidates.len() as u64) as usize];
+            let access = [Access::Read, Access::Write, Access::Execute][(next() % 3) as usize];
+            let full = m.translate(va, access, Mode::User);
+            let cached = w.walk(m.setup(), m.mem(), m.guest_format(), va, access, Mode::User);
+            assert_eq!(cached.outcome, full.outcome, "{va:#x} {config:?}");
+            let key =
+                |r: &pagelab::sim::nested::NestedRef| (r.dimension, r.level, r.guest_level, r.entry_addr);
+            let mut rest = full.refs.iter().map(key);
+            for r in &cached.refs {
+                assert!(rest.any(|k| k == key(r)), "{va:#x} {config:?}: a reference the full walk lacks");
+            }
+        }
+    }
+}

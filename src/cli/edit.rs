@@ -43,6 +43,10 @@ pub struct NewArgs {
     /// the walk passes it, even when it then faults).
     #[arg(long, value_name = "after-walk|as-walked")]
     pub ad_timing: Option<String>,
+    /// Nested paging: host tables (ept, ept5, sv39x4, sv48x4) under a guest of --format, whose
+    /// tables live in guest-physical memory; memory is then host-physical.
+    #[arg(long, value_name = "HOST")]
+    pub nested: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +73,14 @@ pub struct MapArgs {
     /// Without it the format's defaults apply. "none" sets only the present bit.
     #[arg(long)]
     pub flags: Option<String>,
+    /// Nested lab: map guest virtual pages in the guest's tables (ADDR is a guest-virtual
+    /// address, --to a guest-physical one; fresh guest-physical frames by default).
+    #[arg(long, conflicts_with_all = ["host", "process"])]
+    pub guest: bool,
+    /// Nested lab: map guest-physical pages in the host's tables (ADDR is guest-physical, --to
+    /// host-physical; --flags from R, W, X, all three by default).
+    #[arg(long, conflicts_with = "process")]
+    pub host: bool,
 }
 
 #[derive(Debug, Args)]
@@ -147,11 +159,18 @@ pub fn new(args: &NewArgs) -> anyhow::Result<String> {
     } else {
         memory.unwrap_or_else(|| presets::default_memory(&format))
     };
+    let host = args.nested.as_deref().map(super::nested::host_by_name).transpose()?;
     let mut machine = Machine::new(format, mem_size)?;
     apply_x86_switches(args, &mut machine)?;
     let title = args.title.clone().unwrap_or_else(|| format!("New {} lab", machine.format().name));
-    let lab = Lab::new(&title, "", machine);
+    let mut lab = Lab::new(&title, "", machine);
+    if let Some(host) = host {
+        super::nested::make_nested(&mut lab, host)?;
+    }
     save_lab(&lab, &args.output)?;
+    if let Some(setup) = &lab.nested {
+        return Ok(super::nested::created(&args.output, &lab, setup));
+    }
     Ok(format!(
         "created {} ({}, {} of physical memory, process \"{}\" with root frame {:#x})\n",
         args.output.display(),
@@ -207,6 +226,23 @@ fn apply_x86_switches(args: &NewArgs, machine: &mut Machine) -> anyhow::Result<(
 
 pub fn map(args: &MapArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
+    if args.guest || args.host {
+        let request = super::nested::NestedMap {
+            host: args.host,
+            addr: parse_addr("address", &args.va)?,
+            len: parse_len(args.length.as_deref())?,
+            to: super::nested::parse_to(args.to.as_deref())?,
+            page_size: super::nested::parse_page_size(args.page_size.as_deref())?,
+            flags: args.flags.as_deref(),
+        };
+        return super::nested::map(&args.lab, lab, &request);
+    }
+    if lab.nested.is_some() {
+        bail!(
+            "{} is a nested lab: say --guest (a guest-virtual page) or --host (a guest-physical page)",
+            args.lab.display()
+        );
+    }
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.va)?;
     let len = parse_len(args.length.as_deref())?;

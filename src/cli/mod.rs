@@ -7,6 +7,7 @@ pub mod explain;
 pub mod fork;
 pub mod format_compare;
 pub mod import;
+pub mod nested;
 pub mod policy;
 pub mod procmaps;
 pub mod replay;

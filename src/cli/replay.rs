@@ -101,6 +101,13 @@ pub struct ReplayArgs {
     /// Print the statistics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Nested lab: paging-structure caches of N entries per level in both dimensions (the
+    /// guest TLB is --tlb's entries, fully associative).
+    #[arg(long, value_name = "N")]
+    pub psc: Option<String>,
+    /// Nested lab: a nested TLB of N guest-physical pages.
+    #[arg(long, value_name = "N")]
+    pub ntlb: Option<String>,
 }
 
 /// Parses `ENTRIES` or `ENTRIESxWAYS` (of the `--tlb` option).
@@ -204,6 +211,22 @@ fn replay_once(
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
     let mut lab = load_lab(&args.lab)?;
+    if let Some(setup) = lab.nested {
+        let caches = super::nested::cache_config(args.psc.as_deref(), args.ntlb.as_deref())?;
+        let (entries, _) = parse_tlb_shape(&args.tlb)?;
+        let mode = match args.mode {
+            ModeArg::User => Mode::User,
+            ModeArg::Supervisor => Mode::Supervisor,
+        };
+        let trace = TraceReader::auto_pipelined(open_trace(&args.trace)?)
+            .map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
+        let records = trace.map(|r| r.map_err(|e| anyhow!("{}: {e}", args.trace.display())));
+        let cost = super::nested::replay(&lab, &setup, records, entries, mode, caches)?;
+        return super::nested::replay_report(&args.trace, &cost, entries, args.json);
+    }
+    if args.psc.is_some() || args.ntlb.is_some() {
+        bail!("--psc and --ntlb apply to nested labs (pagelab new --nested ept)");
+    }
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     // Which process runs is the replay's choice, not an edit of the lab.
     lab.machine.switch_to(process)?;

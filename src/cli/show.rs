@@ -50,6 +50,14 @@ pub struct TranslateArgs {
     /// table bytes (one address).
     #[arg(long)]
     pub compare: bool,
+    /// Nested lab: paging-structure caches (SDM 4.10.3) of N entries per level in both
+    /// dimensions; the addresses walk in order through them and the average references per
+    /// walk are reported with and without.
+    #[arg(long, value_name = "N")]
+    pub psc: Option<String>,
+    /// Nested lab: a nested TLB (guest-physical -> host-physical pages) of N entries.
+    #[arg(long, value_name = "N")]
+    pub ntlb: Option<String>,
     /// Virtual addresses (hex 0x... with optional `_`, or decimal).
     #[arg(required = true)]
     pub addrs: Vec<String>,
@@ -80,6 +88,16 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
         format_size(m.mem().size()),
         m.mem().allocated_count()
     );
+    if let Some(n) = &lab.nested {
+        let _ = writeln!(
+            out,
+            "  nested: {} guest on {} host tables, host root frame {:#x}, guest root at guest-physical {:#x}",
+            m.format().name,
+            n.host.name(),
+            n.host_root,
+            n.guest_root_gpa
+        );
+    }
     for (i, p) in m.processes().iter().enumerate() {
         let size = m.table_size(i)?;
         let active = if i == m.active() { " (active)" } else { "" };
@@ -105,6 +123,20 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
         ModeArg::User => Mode::User,
         ModeArg::Supervisor => Mode::Supervisor,
     };
+    if let Some(setup) = &lab.nested {
+        if args.compare {
+            return Err(anyhow!("--compare walks one dimension; this lab is nested"));
+        }
+        let caches = super::nested::cache_config(args.psc.as_deref(), args.ntlb.as_deref())?;
+        let mut addrs = Vec::with_capacity(args.addrs.len());
+        for text in &args.addrs {
+            addrs.push(parse_addr(&format!("address {text:?}"), text)?);
+        }
+        return Ok(super::nested::translate(&lab, setup, &addrs, access, mode, caches, args.json));
+    }
+    if args.psc.is_some() || args.ntlb.is_some() {
+        return Err(anyhow!("--psc and --ntlb apply to nested labs (pagelab new --nested ept)"));
+    }
     if args.compare {
         return compare_formats(args, m, process, access, mode);
     }

@@ -9,6 +9,7 @@ use crate::sim::format::PDPTE_REGISTERS;
 use crate::sim::machine::CpuParts;
 use crate::sim::mem::Journal;
 use crate::sim::mmu::MmuSettings;
+use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::process::Process;
 
@@ -31,6 +32,8 @@ pub struct LabParts {
     pub swap: SwapPages,
     /// fork()'s share counts (kept beside the processes, which they count).
     pub shares: ShareCounts,
+    /// A nested lab's host and guest roots and next guest frame.
+    pub nested: Option<NestedSetup>,
 }
 
 impl LabParts {
@@ -47,6 +50,7 @@ impl LabParts {
             locks: lab.locks.clone(),
             swap: lab.swap.clone(),
             shares: lab.machine.shares().clone(),
+            nested: lab.nested,
         }
     }
 
@@ -63,6 +67,7 @@ impl LabParts {
             && self.locks == lab.locks
             && self.swap == lab.swap
             && self.shares == *lab.machine.shares()
+            && self.nested == lab.nested
     }
 
     /// Puts these parts into `lab` and returns the ones it had.
@@ -81,6 +86,7 @@ impl LabParts {
         lab.locks = self.locks;
         lab.swap = self.swap;
         lab.machine.swap_shares(self.shares);
+        lab.nested = self.nested;
         old
     }
 

@@ -2,6 +2,7 @@
 //! memory that is in use, processes and settings. Loading never panics; every problem is
 //! reported with the JSON path where it was found.
 
+use super::nested::StoredNested;
 use super::swap::{self, StoredSwapPage};
 use crate::exercise::{Exercises, Locks};
 use crate::sim::fork::ShareCounts;
@@ -10,6 +11,7 @@ use crate::sim::hex;
 use crate::sim::machine::Machine;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
+use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
@@ -51,6 +53,8 @@ pub struct Lab {
     pub exercises: Exercises,
     /// Parts students cannot edit.
     pub locks: Locks,
+    /// A host and a guest in this lab's memory (nested paging); `None` in a plain lab.
+    pub nested: Option<NestedSetup>,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
@@ -121,6 +125,9 @@ pub struct LabFile {
     pub exercises: Exercises,
     #[serde(default, skip_serializing_if = "Locks::is_empty")]
     pub locks: Locks,
+    /// Nested paging: the host's tables and the guest's root (left out of plain labs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested: Option<StoredNested>,
 }
 
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
@@ -181,6 +188,7 @@ impl Lab {
             swap: SwapPages::new(),
             exercises: Exercises::default(),
             locks: Locks::default(),
+            nested: None,
         }
     }
 
@@ -208,6 +216,7 @@ impl Lab {
             shares: m.shares().iter().map(|(frame, owners)| [frame, u64::from(owners)]).collect(),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
+            nested: self.nested.as_ref().map(StoredNested::of),
         }
     }
 
@@ -307,6 +316,7 @@ impl Lab {
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
         let swap = swap::from_stored(&file.swap, machine.format())?;
         crate::exercise::validate(&file.exercises)?;
+        let nested = file.nested.map(|n| n.to_setup(machine.mem(), machine.format())).transpose()?;
         Ok(Self {
             title: file.title,
             description: file.description,
@@ -315,6 +325,7 @@ impl Lab {
             swap,
             exercises: file.exercises,
             locks: file.locks,
+            nested,
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod file;
 pub mod format_compare;
 pub mod io;
+pub mod nested;
 pub mod ostep;
 pub mod ostep_import;
 pub mod procmaps;

@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod memmap;
 pub mod menus;
 pub mod mmu_panel;
+pub mod nested_view;
 pub mod panes;
 pub mod pdpte_view;
 pub mod plots;

@@ -12,11 +12,14 @@
 //! in either dimension (a dry walk); the guest's MMU switches are fixed (x86: CR0.WP=1, NXE=1,
 //! no SMEP/SMAP; RISC-V: SUM=0, MXR=0).
 
+pub mod cache;
 pub mod host;
 pub mod machine;
+pub mod setup;
 
 pub use host::{HostFaultKind, HostKind};
 pub use machine::{NestedError, NestedMachine};
+pub use setup::{HostMem, NestedSetup};
 
 use crate::sim::fault::{Access, FaultKind, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};

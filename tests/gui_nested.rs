@@ -46,3 +46,24 @@ fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
     // The header and the first three references of each host walk read an EPT PML4 entry.
     assert!(h.query_all_by_label("EPT PML4").count() > 1);
 }
+
+/// In the app, a nested lab opens its "Nested walk" tab, which walks the MMU panel's address.
+#[test]
+fn a_nested_lab_opens_its_walk_tab_in_the_app() {
+    use pagelab::ui::app::PagelabApp;
+    use pagelab::ui::dock::Pane;
+    let mut lab = Lab::new("n", "", Machine::new(presets::x86_64(4), 16 << 20).expect("machine"));
+    let guest = lab.machine.format().clone();
+    let mut setup = NestedSetup::create(&mut lab.machine, &guest, HostKind::Ept4).expect("setup");
+    setup.map_guest_to(&mut lab.machine, &guest, 0x40_0000, 0x8000_0000, &["R/W", "U/S"]).expect("maps");
+    lab.nested = Some(setup);
+    let mut app = PagelabApp::new(lab, None);
+    app.state.mmu.addr_text = "0x400010".into();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1920.0, 1080.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    assert!(h.state().dock.is_shown(Pane::Nested));
+    assert!(h.query_all_by_label_contains("host fault at gpa 0x80000010").count() == 1);
+}

@@ -101,6 +101,10 @@ impl PagelabApp {
         if exercises {
             self.dock.open(Pane::Exercises);
         }
+        // A nested lab's walk is two-dimensional: its grid opens below the MMU panel.
+        if self.doc.lab().nested.is_some() {
+            self.dock.open(Pane::Nested);
+        }
         self.tlb.reset(&mut self.doc);
         self.state.tlb.forget_lab();
         self.state.sizes.forget_lab();

@@ -24,11 +24,13 @@ pub enum Pane {
     Description,
     /// One address walked in every comparable format, side by side.
     Formats,
+    /// A nested lab's two-dimensional walk (guest tables through the host's).
+    Nested,
 }
 
 impl Pane {
     /// Every panel, in the order the View menu lists them.
-    pub const ALL: [Pane; 11] = [
+    pub const ALL: [Pane; 12] = [
         Pane::Description,
         Pane::Processes,
         Pane::Tree,
@@ -40,6 +42,7 @@ impl Pane {
         Pane::Frames,
         Pane::Plots,
         Pane::Formats,
+        Pane::Nested,
     ];
 
     /// The tab's title (also the View menu's entry).
@@ -56,6 +59,7 @@ impl Pane {
             Pane::Plots => "Plots",
             Pane::Description => "About this lab",
             Pane::Formats => "Compare formats",
+            Pane::Nested => "Nested walk",
         }
     }
 
@@ -67,7 +71,7 @@ impl Pane {
             Pane::Inspector => Home::Inspector,
             Pane::Memory => Home::Memory,
             Pane::Mmu => Home::Right,
-            Pane::Tlb | Pane::Frames | Pane::Plots | Pane::Formats => Home::Lower,
+            Pane::Tlb | Pane::Frames | Pane::Plots | Pane::Formats | Pane::Nested => Home::Lower,
         }
     }
 }
@@ -107,7 +111,7 @@ impl Home {
             Home::Inspector => &[Pane::Inspector],
             Home::Memory => &[Pane::Memory],
             Home::Right => &[Pane::Mmu],
-            Home::Lower => &[Pane::Tlb, Pane::Frames, Pane::Plots, Pane::Formats],
+            Home::Lower => &[Pane::Tlb, Pane::Frames, Pane::Plots, Pane::Formats, Pane::Nested],
         }
     }
 }

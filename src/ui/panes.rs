@@ -33,7 +33,7 @@ impl Behavior<Pane> for Views<'_> {
             Pane::Tlb => tlb_panel::tlb_panel_ui(ui, doc, self.tlb, state, actions),
             other => {
                 // Wide tables scroll sideways; text panels wrap to the width they have.
-                let area = if matches!(other, Pane::Frames | Pane::Formats) {
+                let area = if matches!(other, Pane::Frames | Pane::Formats | Pane::Nested) {
                     egui::ScrollArea::both()
                 } else {
                     egui::ScrollArea::vertical()
@@ -59,6 +59,13 @@ impl Behavior<Pane> for Views<'_> {
                             state.mmu.access,
                             state.mmu.mode,
                             &mut state.formats,
+                        ),
+                        Pane::Nested => super::nested_view::nested_view_ui(
+                            ui,
+                            lab,
+                            &state.mmu.addr_text,
+                            state.mmu.access,
+                            state.mmu.mode,
                         ),
                         _ => description_ui(ui, doc, state, actions),
                     },

@@ -144,6 +144,9 @@ pub fn describe_step(machine: &Machine, step: &StepRecord) -> String {
     if let Some(kind) = step.fault {
         return format!("{head}: page fault ({}), left to the student", kind.id());
     }
+    if let Some(cow) = &step.cow {
+        return format!("{head}: copy-on-write fault, {}", cow.describe());
+    }
     let Some(load) = &step.load else { return format!("{head}: hit") };
     let mut text = format!(
         "{head}: page fault, {} into frame {}",
@@ -275,7 +278,9 @@ pub fn frames_view_ui(
         ui.label("Manual model: faults are only reported. Choose demand paging to let the OS load pages.");
     }
     if let Some(last) = run.log().last() {
-        let color = if last.hit { theme::ok_color(dark) } else { theme::fault_color(dark) };
+        let resolved_fault = last.cow.is_some();
+        let color =
+            if last.hit && !resolved_fault { theme::ok_color(dark) } else { theme::fault_color(dark) };
         ui.colored_label(color, describe_step(run.machine(), last));
     }
     ui.separator();

@@ -179,6 +179,8 @@ pub struct StepRecord {
     pub load: Option<Handled>,
     /// A fault left unresolved (manual model, a protection fault, a failed handler).
     pub fault: Option<FaultKind>,
+    /// A write to a copy-on-write page the handler resolved (a fault, though no page loaded).
+    pub cow: Option<crate::sim::cow::CowEvent>,
     pub error: Option<String>,
 }
 
@@ -221,6 +223,7 @@ impl RefRun {
                     hit: done.hit(),
                     load: done.page_load().cloned(),
                     fault: done.translation.fault().map(|f| f.kind),
+                    cow: done.handled.iter().find_map(|h| h.cow.clone()),
                     error: done.error.map(|e| e.to_string()),
                 },
                 Err(e) => StepRecord {
@@ -229,6 +232,7 @@ impl RefRun {
                     hit: false,
                     load: None,
                     fault: None,
+                    cow: None,
                     error: Some(e.to_string()),
                 },
             };

@@ -6,8 +6,10 @@
 //! precise JSON path (`exercises.tasks[2].question.translate.va`).
 
 use super::condition::Condition;
+use super::feedback::{Attempt, FeedbackPolicy};
 use super::generate::Randomize;
 use super::query::NumericQuery;
+use super::sealed_text::SealedExplanation;
 use crate::sim::{Access, FaultKind, Mode};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
@@ -30,6 +32,14 @@ pub struct Exercises {
     /// Template only: what `pagelab generate` varies per student.
     #[serde(default, skip_serializing_if = "Randomize::is_empty")]
     pub randomize: Randomize,
+    /// The feedback policy of every task that has none of its own (default: the explanation
+    /// opens with the right answer, no penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackPolicy>,
+    /// Set by the exam export: a student copy with no keys and no explanations, graded only
+    /// with `pagelab check --reference INSTRUCTOR_COPY`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exam: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -42,7 +52,12 @@ fn is_zero(n: &u32) -> bool {
 
 impl Exercises {
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty() && !self.student && self.seed.is_none() && self.randomize.is_empty()
+        self.tasks.is_empty()
+            && !self.student
+            && self.seed.is_none()
+            && self.randomize.is_empty()
+            && self.feedback.is_none()
+            && !self.exam
     }
 
     /// The task with this id.
@@ -89,6 +104,51 @@ pub struct Task {
     /// How many hints the student has revealed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hints_shown: u32,
+    /// This task's feedback policy, replacing the lab's (`exercises.feedback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackPolicy>,
+    /// When Gradescope shows this task's result to the student.
+    #[serde(default, skip_serializing_if = "Visibility::is_default")]
+    pub visibility: Visibility,
+    /// Student copy: the explanation, sealed (see `sealed_text`); `explanation` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_explanation: Option<SealedExplanation>,
+    /// The student's Checks, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// When Gradescope shows a task's result (its `visibility` values, spelled as Gradescope does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// At once.
+    #[default]
+    Visible,
+    /// Never to the student.
+    Hidden,
+    /// Once the assignment's due date has passed.
+    AfterDueDate,
+    /// Once the instructor publishes the grades.
+    AfterPublished,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 4] = [Self::Visible, Self::Hidden, Self::AfterDueDate, Self::AfterPublished];
+
+    fn is_default(&self) -> bool {
+        *self == Self::Visible
+    }
+
+    /// The value as Gradescope spells it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Visible => "visible",
+            Self::Hidden => "hidden",
+            Self::AfterDueDate => "after_due_date",
+            Self::AfterPublished => "after_published",
+        }
+    }
 }
 
 /// What a task asks.

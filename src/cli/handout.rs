@@ -1,6 +1,6 @@
 //! What an instructor hands out and checks before release: `pagelab export` (the student copy,
 //! or with `--exam` a copy for grading only) and `pagelab solve` (the model solution, checked to
-//! score full marks while the handout scores zero).
+//! score full marks while the handout scores zero); and `pagelab schema`, the lab file's JSON Schema.
 
 use super::edit::{load_lab, save_lab};
 use crate::exercise::{self, course};
@@ -80,4 +80,23 @@ pub fn solve(args: &SolveArgs) -> anyhow::Result<String> {
         bail!("{out}fix these tasks before handing the lab out");
     }
     Ok(out)
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+/// `pagelab schema`: the JSON Schema of lab files (the one kept in docs/lab.schema.json).
+pub fn schema(args: &SchemaArgs) -> anyhow::Result<String> {
+    let text = crate::lab::schema::lab_schema_json();
+    match &args.output {
+        None => Ok(text),
+        Some(path) => {
+            crate::lab::io::write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(format!("wrote {}\n", path.display()))
+        }
+    }
 }

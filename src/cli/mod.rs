@@ -94,6 +94,8 @@ pub enum Command {
     Solve(handout::SolveArgs),
     /// Write a Gradescope autograder zip (setup.sh, run_autograder, the instructor's copy).
     Autograder(autograder::AutograderArgs),
+    /// Print the JSON Schema of lab files (docs/lab.schema.json), for editors.
+    Schema(handout::SchemaArgs),
 }
 
 /// Runs a subcommand; returns what to print on standard output.
@@ -117,5 +119,6 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Export(args) => handout::export(args),
         Command::Solve(args) => handout::solve(args),
         Command::Autograder(args) => autograder::run(args),
+        Command::Schema(args) => handout::schema(args),
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// When the explanation of a task is shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reveal {
     /// Once the answer is right.
@@ -28,7 +28,7 @@ pub enum Reveal {
 
 /// The instructor's feedback policy, for the whole lab (`exercises.feedback`) or one task
 /// (`task.feedback`, which replaces the lab's).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackPolicy {
     #[serde(default)]
@@ -106,7 +106,7 @@ impl FeedbackPolicy {
 
 /// One Check of a task: when, what was answered, and whether it was right when checked (goals
 /// are judged on the machine state of that moment, so this is their only record).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attempt {
     /// Seconds since the Unix epoch.

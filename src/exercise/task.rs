@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// The exercises of a lab. Empty in a plain lab, and then not written to the file at all.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exercises {
     /// The tasks in the order students see them.
@@ -76,7 +76,7 @@ impl Exercises {
 }
 
 /// One task.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
     /// Unique within the lab; autograders key on it.
@@ -119,7 +119,7 @@ pub struct Task {
 }
 
 /// When Gradescope shows a task's result (its `visibility` values, spelled as Gradescope does).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// At once.
@@ -152,7 +152,7 @@ impl Visibility {
 }
 
 /// What a task asks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Question {
     Translate(TranslateQuestion),
@@ -162,7 +162,7 @@ pub enum Question {
 }
 
 /// The kind of a task, as reports and `check --json` name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskKind {
     Translate,
@@ -223,7 +223,7 @@ impl Task {
 
 /// "For process P, what does an access to VA give?" The student answers the physical address
 /// (and the byte there, if asked) or the fault kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateQuestion {
     /// Process name (or number).
@@ -244,7 +244,7 @@ pub struct TranslateQuestion {
 /// Sealed expected outcome of a translation: hashes of `outcome` (the physical address or the
 /// fault kind) and, when the byte is asked, of the byte (present even when the expected
 /// outcome is a fault, so its presence tells nothing).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateKey {
     pub salt: String,
@@ -254,14 +254,14 @@ pub struct TranslateKey {
 }
 
 /// "Make it so": a condition on the machine state, checked against the student's lab.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalQuestion {
     pub condition: Condition,
 }
 
 /// A number read or worked out from the lab.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumericQuestion {
     /// Instructor only: how the expected value is computed (or the value itself). Removed from
@@ -280,7 +280,7 @@ pub struct NumericQuestion {
 }
 
 /// A sealed number: the hash of its exact canonical form, or of its tolerance bucket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumericKey {
     pub salt: String,
@@ -291,7 +291,7 @@ pub struct NumericKey {
 }
 
 /// Multiple choice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceQuestion {
     /// Markdown options, shown in this order.
@@ -309,7 +309,7 @@ pub struct ChoiceQuestion {
     pub key: Option<ChoiceKey>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceKey {
     pub salt: String,
@@ -317,7 +317,7 @@ pub struct ChoiceKey {
 }
 
 /// A student's answer, saved in the lab file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Answer {
     /// Translate: the access reaches this physical address (and byte, when asked).
@@ -351,7 +351,7 @@ impl Answer {
 
 /// A finite `f64` (tolerances, plain numeric values). JSON cannot carry NaN or infinities, and
 /// the constructor refuses them, so equality is an equivalence and the lab stays `Eq`.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Real(f64);
 

@@ -50,10 +50,12 @@ pub struct Lab {
     pub exercises: Exercises,
     /// Parts students cannot edit.
     pub locks: Locks,
+    /// The file's `$schema` (where editors find docs/lab.schema.json), kept as read.
+    pub schema: Option<String>,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PagingSpec {
     Preset(String),
@@ -61,17 +63,17 @@ pub enum PagingSpec {
 }
 
 /// One stored run of nonzero bytes inside a frame: `[offset, "hex"]`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ByteRun(pub u64, pub String);
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredFrame {
     pub frame: u64,
     pub bytes: Vec<ByteRun>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredMemory {
     /// Size in bytes.
@@ -85,9 +87,12 @@ pub struct StoredMemory {
 }
 
 /// The file as it is on disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabFile {
+    /// Where editors find this file's JSON Schema (docs/lab.schema.json); pagelab ignores it.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub format: String,
     pub version: u32,
     #[serde(default)]
@@ -171,6 +176,7 @@ impl Lab {
             swap: SwapPages::new(),
             exercises: Exercises::default(),
             locks: Locks::default(),
+            schema: None,
         }
     }
 
@@ -183,6 +189,7 @@ impl Lab {
         };
         let frames = stored_frames(m.mem());
         LabFile {
+            schema: self.schema.clone(),
             format: MAGIC.into(),
             version: CURRENT_VERSION,
             title: self.title.clone(),
@@ -295,6 +302,7 @@ impl Lab {
             swap,
             exercises: file.exercises,
             locks: file.locks,
+            schema: file.schema,
         })
     }
 }

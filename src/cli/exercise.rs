@@ -258,6 +258,12 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
             args.template.display()
         );
     }
+    if exercise::lint::identical_variants(&template) {
+        bail!(
+            "{}: the template's randomize gives the same lab for every seed (the ranges leave no other choice), so every student would get the same variant; widen the ranges or declare more",
+            args.template.display()
+        );
+    }
     let variant = exercise::generate(&template, args.seed)
         .with_context(|| format!("{}: cannot make a variant", args.template.display()))?;
     let out = if args.instructor { variant } else { exercise::student_version(&variant) };

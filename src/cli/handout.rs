@@ -1,6 +1,6 @@
 //! What an instructor hands out and checks before release: `pagelab export` (the student copy,
 //! or with `--exam` a copy for grading only) and `pagelab solve` (the model solution, checked to
-//! score full marks while the handout scores zero); and `pagelab schema`, the lab file's JSON Schema.
+//! score full marks while the handout scores zero, with the author-time checks as notes); and `pagelab schema`, the lab file's JSON Schema.
 
 use super::edit::{load_lab, save_lab};
 use crate::exercise::{self, course};
@@ -78,6 +78,9 @@ pub fn solve(args: &SolveArgs) -> anyhow::Result<String> {
     if !problems.is_empty() {
         out.push_str(&problems);
         bail!("{out}fix these tasks before handing the lab out");
+    }
+    for w in exercise::lint::author_warnings(&instructor) {
+        let _ = writeln!(out, "note: {}{}", w.task.map(|t| format!("task {t}: ")).unwrap_or_default(), w.message);
     }
     Ok(out)
 }

@@ -16,6 +16,7 @@ pub mod course;
 pub mod feedback;
 pub mod generate;
 pub mod grade;
+pub mod lint;
 pub mod locks;
 pub mod query;
 pub mod seal;

@@ -49,7 +49,8 @@ fn a_prompt_or_revealable_explanation_holding_the_answer_is_flagged() {
     // The course reveals explanations after 3 wrong attempts, so the explanation counts too...
     assert!(found.iter().any(|w| w.starts_with("the explanation contains the answer")), "{found:?}");
     // ...but not when it only opens with the right answer.
-    lab.exercises.feedback = Some(FeedbackPolicy { reveal: Reveal::WhenCorrect, ..FeedbackPolicy::default() });
+    lab.exercises.feedback =
+        Some(FeedbackPolicy { reveal: Reveal::WhenCorrect, ..FeedbackPolicy::default() });
     let found = warnings_for(&lab, "unmapped");
     assert!(!found.iter().any(|w| w.starts_with("the explanation")), "{found:?}");
     // A number inside a longer one is not the answer: offset-bits (12) vs "4120".

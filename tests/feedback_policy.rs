@@ -65,7 +65,10 @@ fn a_wrong_answer_hides_the_explanation_a_right_one_opens_it_and_attempts_are_sa
 #[test]
 fn after_three_wrong_attempts_the_explanation_opens_and_a_right_answer_earns_nothing() {
     let instructor = course::linear_table().unwrap();
-    assert_eq!(instructor.exercises.feedback.as_ref().map(|p| (p.reveal, p.attempts)), Some((Reveal::AfterAttempts, 3)));
+    assert_eq!(
+        instructor.exercises.feedback.as_ref().map(|p| (p.reveal, p.attempts)),
+        Some((Reveal::AfterAttempts, 3))
+    );
     let mut lab = handout(&instructor);
     let text = explanation_of(&instructor, "entries");
     for (i, guess) in ["15", "17"].iter().enumerate() {
@@ -108,8 +111,12 @@ fn retry_penalty_and_credit_after_reveal_are_per_task_percentages() {
 
     // Credit after reveal: 50% of 2 points once the explanation was shown.
     let mut instructor = course::linear_table().unwrap();
-    instructor.exercises.task_mut("big-table").unwrap().feedback =
-        Some(FeedbackPolicy { reveal: Reveal::AfterAttempts, attempts: 1, credit_after_reveal: 50, ..FeedbackPolicy::default() });
+    instructor.exercises.task_mut("big-table").unwrap().feedback = Some(FeedbackPolicy {
+        reveal: Reveal::AfterAttempts,
+        attempts: 1,
+        credit_after_reveal: 50,
+        ..FeedbackPolicy::default()
+    });
     let mut lab = handout(&instructor);
     assert!(submit_at(&mut lab, "big-table", number("0"), 1).unwrap().explanation.is_some());
     assert_eq!(submit_at(&mut lab, "big-table", number("4194304"), 2).unwrap().earned, 1);
@@ -144,8 +151,15 @@ fn student_copies_carry_no_plain_explanation_and_the_exam_copy_no_keys() {
         let exam: Value = serde_json::from_str(&exam_version(&instructor).to_json()).unwrap();
         assert_eq!(exam["exercises"]["exam"], true);
         let text = exam["exercises"].to_string();
-        for word in ["\"key\"", "\"salt\"", "\"hash\"", "\"explanation\"", "\"sealed_explanation\"", "\"query\"", "\"correct\""]
-        {
+        for word in [
+            "\"key\"",
+            "\"salt\"",
+            "\"hash\"",
+            "\"explanation\"",
+            "\"sealed_explanation\"",
+            "\"query\"",
+            "\"correct\"",
+        ] {
             assert!(!text.contains(word), "{name}: {word} in the exam copy");
         }
         for task in &instructor.exercises.tasks {

@@ -20,7 +20,11 @@ fn course(name: &str) -> PathBuf {
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn s(path: &Path) -> &str {
@@ -100,7 +104,14 @@ impl Autograder {
         // Gradescope unpacks the zip into /autograder/source and copies run_autograder up.
         let source = root.path().join("source");
         let names = unzip(&std::fs::read(&zip).unwrap(), &source);
-        for needed in ["setup.sh", "run_autograder", "reference.json", "pagelab/Cargo.toml", "pagelab/Cargo.lock", "pagelab/src/main.rs"] {
+        for needed in [
+            "setup.sh",
+            "run_autograder",
+            "reference.json",
+            "pagelab/Cargo.toml",
+            "pagelab/Cargo.lock",
+            "pagelab/src/main.rs",
+        ] {
             assert!(names.iter().any(|n| n == needed), "{needed} missing from {names:?}");
         }
         let setup = std::fs::read_to_string(source.join("setup.sh")).unwrap();
@@ -159,7 +170,8 @@ fn run_autograder_grades_correct_partial_tampered_unreadable_and_missing_submiss
     // Tampered: the handout with walk-data's key replaced by the hash of a wrong answer and
     // that wrong answer given. Graded with the instructor's key: no points, and a failed
     // integrity test says what was altered.
-    let mut tampered: Value = serde_json::from_slice(&std::fs::read(course("x86-64-walks-student.json")).unwrap()).unwrap();
+    let mut tampered: Value =
+        serde_json::from_slice(&std::fs::read(course("x86-64-walks-student.json")).unwrap()).unwrap();
     let task = &mut tampered["exercises"]["tasks"][0];
     assert_eq!(task["id"], "walk-data");
     task["question"]["translate"]["key"]["outcome"] = Value::String("00".repeat(32));
@@ -171,10 +183,9 @@ fn run_autograder_grades_correct_partial_tampered_unreadable_and_missing_submiss
     assert_eq!(last["status"], "failed");
     assert!(last["output"].as_str().unwrap().contains("walk-data"), "{last}");
 
-    for (files, says) in [
-        (vec![("lab.json", b"{ not json".as_slice())], "not valid JSON"),
-        (vec![], "no lab file"),
-    ] {
+    for (files, says) in
+        [(vec![("lab.json", b"{ not json".as_slice())], "not valid JSON"), (vec![], "no lab file")]
+    {
         let results = grader.grade(&files);
         assert_eq!(results["score"], 0);
         let test = &results["tests"][0];
@@ -217,7 +228,10 @@ fn check_csv_grades_a_folder_one_row_per_file() {
         .collect();
     // name, 12 tasks, total, problems.
     assert_eq!(rows[0].len(), 15);
-    assert_eq!((rows[0][0].as_str(), rows[0][1].as_str(), rows[0][13].as_str()), ("name", "walk-data", "total"));
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str(), rows[0][13].as_str()),
+        ("name", "walk-data", "total")
+    );
     let names: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
     assert_eq!(names, ["alice.json", "bob.json", "carol.json", "dave/lab.json"]);
     assert_eq!((rows[1][1].as_str(), rows[1][13].as_str()), ("2", "19"));

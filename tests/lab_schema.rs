@@ -129,10 +129,10 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Ve
                 }
             }
             "minimum" | "maximum" => {
-                if let (Some(x), Some(bound)) = (v.as_f64(), rule.as_f64()) {
-                    if (key == "minimum" && x < bound) || (key == "maximum" && x > bound) {
-                        errors.push(format!("{path}: {x} breaks {key} {bound}"));
-                    }
+                if let (Some(x), Some(bound)) = (v.as_f64(), rule.as_f64())
+                    && ((key == "minimum" && x < bound) || (key == "maximum" && x > bound))
+                {
+                    errors.push(format!("{path}: {x} breaks {key} {bound}"));
                 }
             }
             other if IGNORED.contains(&other) => {}
@@ -160,7 +160,11 @@ fn docs_schema_is_current() {
         std::fs::write(&path, &generated).unwrap();
     }
     let stored = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(stored == generated, "{} is stale; run UPDATE_SCHEMA=1 cargo test --test lab_schema", path.display());
+    assert!(
+        stored == generated,
+        "{} is stale; run UPDATE_SCHEMA=1 cargo test --test lab_schema",
+        path.display()
+    );
 }
 
 #[test]
@@ -200,7 +204,9 @@ fn the_schema_refuses_what_pagelab_refuses_and_describes_the_new_fields() {
     let visibilities: Vec<&str> = defs["Visibility"]["oneOf"]
         .as_array()
         .map(|alts| alts.iter().filter_map(|a| a["const"].as_str()).collect())
-        .or_else(|| defs["Visibility"]["enum"].as_array().map(|e| e.iter().filter_map(Value::as_str).collect()))
+        .or_else(|| {
+            defs["Visibility"]["enum"].as_array().map(|e| e.iter().filter_map(Value::as_str).collect())
+        })
         .unwrap();
     assert_eq!(visibilities, ["visible", "hidden", "after_due_date", "after_published"]);
     for field in ["feedback", "attempts", "sealed_explanation", "visibility", "hints", "explanation"] {

@@ -98,7 +98,9 @@ pub fn find_submission(path: &Path) -> anyhow::Result<PathBuf> {
                     files.len(),
                     names(&files, path)
                 ),
-                _ => bail!("{} labs were submitted ({}); submit exactly one", labs.len(), names(&files, path)),
+                _ => {
+                    bail!("{} labs were submitted ({}); submit exactly one", labs.len(), names(&files, path))
+                }
             }
         }
     }
@@ -117,7 +119,8 @@ fn names(files: &[PathBuf], root: &Path) -> String {
 fn source_files(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in ["Cargo.toml", "Cargo.lock"] {
-        let data = std::fs::read(root.join(name)).with_context(|| format!("{}: no {name}", root.display()))?;
+        let data =
+            std::fs::read(root.join(name)).with_context(|| format!("{}: no {name}", root.display()))?;
         out.push((name.to_string(), data));
     }
     for dir in ["src", "benches"] {
@@ -133,7 +136,8 @@ fn source_files(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                 if path.is_dir() {
                     pending.push(path);
                 } else if let Ok(relative) = path.strip_prefix(root) {
-                    let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>();
+                    let name =
+                        relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>();
                     out.push((name.join("/"), std::fs::read(&path)?));
                 }
             }
@@ -158,12 +162,18 @@ pub fn run(args: &AutograderArgs) -> anyhow::Result<String> {
     }
     let source = match &args.source {
         Some(dir) => dir.clone(),
-        None => default_source().context("the pagelab source is not where it was built: pass --source DIR")?,
+        None => {
+            default_source().context("the pagelab source is not where it was built: pass --source DIR")?
+        }
     };
     let mut entries = vec![
         zip::Entry { name: "setup.sh".into(), data: SETUP.into(), executable: true },
         zip::Entry { name: "run_autograder".into(), data: RUN.into(), executable: true },
-        zip::Entry { name: "reference.json".into(), data: reference.to_json().into_bytes(), executable: false },
+        zip::Entry {
+            name: "reference.json".into(),
+            data: reference.to_json().into_bytes(),
+            executable: false,
+        },
     ];
     for (name, data) in source_files(&source)? {
         entries.push(zip::Entry { name: format!("pagelab/{name}"), data, executable: false });

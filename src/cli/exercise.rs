@@ -171,7 +171,11 @@ pub fn gradescope_json(tasks_from: &Lab, report: &Report) -> Value {
             let visibility = task.map(|task| task.visibility).unwrap_or_default();
             let mut output = t.feedback.clone();
             if t.attempts > 0 {
-                let _ = write!(output, "\n\nChecks recorded: {} ({} wrong before the right answer)", t.attempts, t.wrong_attempts);
+                let _ = write!(
+                    output,
+                    "\n\nChecks recorded: {} ({} wrong before the right answer)",
+                    t.attempts, t.wrong_attempts
+                );
             }
             if let Some(explanation) = &t.explanation {
                 let _ = write!(output, "\n\n**Explanation**\n\n{explanation}");

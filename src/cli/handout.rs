@@ -51,7 +51,10 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
 pub fn solve(args: &SolveArgs) -> anyhow::Result<String> {
     let instructor = load_lab(&args.lab)?;
     if instructor.exercises.student {
-        bail!("{} is a student copy, which holds no solution; pass the instructor's copy", args.lab.display());
+        bail!(
+            "{} is a student copy, which holds no solution; pass the instructor's copy",
+            args.lab.display()
+        );
     }
     let handout = exercise::student_version(&instructor);
     let solved = course::solve(&instructor, &handout)
@@ -80,7 +83,8 @@ pub fn solve(args: &SolveArgs) -> anyhow::Result<String> {
         bail!("{out}fix these tasks before handing the lab out");
     }
     for w in exercise::lint::author_warnings(&instructor) {
-        let _ = writeln!(out, "note: {}{}", w.task.map(|t| format!("task {t}: ")).unwrap_or_default(), w.message);
+        let _ =
+            writeln!(out, "note: {}{}", w.task.map(|t| format!("task {t}: ")).unwrap_or_default(), w.message);
     }
     Ok(out)
 }
@@ -98,7 +102,8 @@ pub fn schema(args: &SchemaArgs) -> anyhow::Result<String> {
     match &args.output {
         None => Ok(text),
         Some(path) => {
-            crate::lab::io::write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            crate::lab::io::write_atomic(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(format!("wrote {}\n", path.display()))
         }
     }

@@ -104,7 +104,10 @@ pub fn grade_task(task: &Task, machine: &Machine, lab_policy: Option<&FeedbackPo
     let after_reveal = passed && policy.reveals_after(wrong);
     let earned = if passed { policy.earned(task.points, wrong) } else { 0 };
     if passed && after_reveal {
-        feedback = format!("{feedback}, but only after the explanation was shown ({earned} of {} points)", task.points);
+        feedback = format!(
+            "{feedback}, but only after the explanation was shown ({earned} of {} points)",
+            task.points
+        );
     } else if passed && earned < task.points {
         feedback = format!("{feedback} after {wrong} wrong attempt(s) ({earned} of {} points)", task.points);
     }
@@ -211,9 +214,8 @@ fn grade_tasks(exercises: &Exercises, machine: &Machine) -> Report {
         warnings.push("the lab has no exercises".to_string());
     }
     if exercises.exam {
-        warnings.push(
-            "this is an exam copy without keys: grade it with --reference INSTRUCTOR_COPY".to_string(),
-        );
+        warnings
+            .push("this is an exam copy without keys: grade it with --reference INSTRUCTOR_COPY".to_string());
     }
     Report {
         total: tasks.iter().map(|t| t.earned).fold(0, u32::saturating_add),

@@ -31,11 +31,20 @@ const SEEDS: [u64; 3] = [1, 2, 3];
 /// Every finding on `lab` (an instructor's lab or template; a student copy has no plain
 /// answers to check and gets none), tasks in order, then the lab's.
 pub fn author_warnings(lab: &Lab) -> Vec<AuthorWarning> {
+    checks(lab, true)
+}
+
+/// The checks that need no variants (cheap enough for every frame of the task list).
+pub fn quick_warnings(lab: &Lab) -> Vec<AuthorWarning> {
+    checks(lab, false)
+}
+
+fn checks(lab: &Lab, with_variants: bool) -> Vec<AuthorWarning> {
     if lab.exercises.student {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let variants: Vec<Lab> = if lab.exercises.randomize.is_empty() {
+    let variants: Vec<Lab> = if !with_variants || lab.exercises.randomize.is_empty() {
         Vec::new()
     } else {
         SEEDS.iter().filter_map(|&seed| generate::generate(lab, seed).ok()).collect()
@@ -63,7 +72,8 @@ pub fn identical_variants(template: &Lab) -> bool {
     if template.exercises.randomize.is_empty() {
         return false;
     }
-    let variants: Vec<Lab> = SEEDS.iter().filter_map(|&seed| generate::generate(template, seed).ok()).collect();
+    let variants: Vec<Lab> =
+        SEEDS.iter().filter_map(|&seed| generate::generate(template, seed).ok()).collect();
     variants.len() >= 2 && variants.windows(2).all(|w| same_variant(&w[0], &w[1]))
 }
 
@@ -102,7 +112,10 @@ fn translate_checks(lab: &Lab, task: &Task, out: &mut Vec<AuthorWarning>) {
         )),
         Outcome::Mapped(mapped) if mapped.value == Some(0) => out.push(AuthorWarning::task(
             task,
-            format!("the byte at {} is 0x00, the value of untouched memory: a guess gets it right", hex_grouped(mapped.pa)),
+            format!(
+                "the byte at {} is 0x00, the value of untouched memory: a guess gets it right",
+                hex_grouped(mapped.pa)
+            ),
         )),
         Outcome::Mapped(_) => {}
     }
@@ -166,7 +179,11 @@ fn gives_away(lab: &Lab, task: &Task, out: &mut Vec<AuthorWarning>) {
     let policy = FeedbackPolicy::for_task(task, lab.exercises.feedback.as_ref());
     let mut fields = vec![("prompt", &task.prompt, "")];
     if policy.reveal == Reveal::AfterAttempts {
-        fields.push(("explanation", &task.explanation, " (shown after wrong attempts, it hands the answer over)"));
+        fields.push((
+            "explanation",
+            &task.explanation,
+            " (shown after wrong attempts, it hands the answer over)",
+        ));
     }
     for (field, body, note) in fields {
         if let Some(found) = texts.iter().find(|t| contains_word(body, t)) {
@@ -185,7 +202,8 @@ fn same_in_every_variant(task: &Task, variants: &[Lab], out: &mut Vec<AuthorWarn
         .iter()
         .map(|v| v.exercises.task(&task.id).and_then(|t| seal::expected_text(t, &v.machine)))
         .collect();
-    let mapped = answers.first().is_some_and(|a| a.as_deref().is_some_and(|a| a.starts_with("physical address")));
+    let mapped =
+        answers.first().is_some_and(|a| a.as_deref().is_some_and(|a| a.starts_with("physical address")));
     if mapped && answers.iter().all(Option::is_some) && answers.windows(2).all(|w| w[0] == w[1]) {
         out.push(AuthorWarning::task(
             task,

@@ -88,9 +88,14 @@ pub fn validate(exercises: &Exercises) -> Result<(), LabError> {
 }
 
 fn validate_policy(policy: &FeedbackPolicy, path: &str) -> Result<(), LabError> {
-    for (name, percent) in [("retry_penalty", policy.retry_penalty), ("credit_after_reveal", policy.credit_after_reveal)] {
+    for (name, percent) in
+        [("retry_penalty", policy.retry_penalty), ("credit_after_reveal", policy.credit_after_reveal)]
+    {
         if percent > 100 {
-            return Err(LabError::new(format!("{path}.{name}"), format!("{percent} is not a percentage (0 to 100)")));
+            return Err(LabError::new(
+                format!("{path}.{name}"),
+                format!("{percent} is not a percentage (0 to 100)"),
+            ));
         }
     }
     if policy.attempts == 0 {

@@ -326,7 +326,9 @@ pub fn expected_canonical(task: &Task, machine: &Machine) -> Option<String> {
             match q.tolerance {
                 None => Some(canonical_exact(value)),
                 #[allow(clippy::cast_precision_loss)]
-                Some(t) => bucket(value, t.get() / BUCKETS_PER_TOLERANCE as f64).map(|b| format!("bucket:{b}")),
+                Some(t) => {
+                    bucket(value, t.get() / BUCKETS_PER_TOLERANCE as f64).map(|b| format!("bucket:{b}"))
+                }
             }
         }
         Question::Choice(q) => q.correct.as_ref().map(canonical_choice),

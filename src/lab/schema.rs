@@ -15,5 +15,6 @@ pub fn lab_schema_json() -> String {
         "description".into(),
         "A pagelab lab: paging format, physical memory, processes, settings, exercises and locks. Generated from pagelab's types by `pagelab schema`.".into(),
     );
-    serde_json::to_string_pretty(&schema).map_or_else(|e| format!("{{\"error\": \"{e}\"}}"), |text| text + "\n")
+    serde_json::to_string_pretty(&schema)
+        .map_or_else(|e| format!("{{\"error\": \"{e}\"}}"), |text| text + "\n")
 }

@@ -1057,7 +1057,9 @@ impl<T> Tlb<T> {
 }
 
 /// Which of a split TLB's halves an access uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum AccessClass {
     Instruction,
     Data,

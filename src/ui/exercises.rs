@@ -41,6 +41,8 @@ pub struct ExerciseUi {
     /// The title and prompt being typed for a task, kept across frames until they are saved
     /// (Enter or leaving the field), so no keystroke is lost.
     pub draft: Option<TaskDraft>,
+    /// The last "Check before release" (every author-time check, variants included).
+    pub release_checks: Option<Vec<exercise::lint::AuthorWarning>>,
 }
 
 /// Text fields of the task being edited, and the stored values they started from.
@@ -86,6 +88,12 @@ pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         ui.colored_label(theme::fault_color(dark), warning);
     }
     ui.separator();
+    // Author-time checks beside the tasks they concern (the cheap ones, every frame).
+    let checks = if state.exercises.role == Role::Instructor {
+        exercise::lint::quick_warnings(lab)
+    } else {
+        Vec::new()
+    };
     egui::ScrollArea::vertical().id_salt("exercise-list").max_height(180.0).show(ui, |ui| {
         for (task, result) in lab.exercises.tasks.iter().zip(&report.tasks) {
             let mark = if result.passed {
@@ -107,6 +115,11 @@ pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             };
             if ui.selectable_label(selected, RichText::new(text).color(color)).clicked() {
                 select(state, lab, &task.id);
+            }
+            for w in checks.iter().filter(|w| w.task.as_deref() == Some(task.id.as_str())) {
+                ui.label(
+                    RichText::new(format!("    ! {}", w.message)).small().color(theme::fault_color(dark)),
+                );
             }
         }
     });
@@ -464,9 +477,31 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
         }
         if ui.button("Export student version...").clicked() {
             let path = "student.json".to_string();
-            state.path_dialog = Some(PathDialog { path, save: true, error: None, export_student: true });
+            state.path_dialog =
+                Some(PathDialog { path, save: true, error: None, export_student: true, export_exam: false });
+        }
+        let exam = ui.button("Export for grading only...").on_hover_text(
+            "A student copy with no keys and no explanations: nothing can be checked on the student's machine; grade it with pagelab check --reference",
+        );
+        if exam.clicked() {
+            let path = "exam.json".to_string();
+            state.path_dialog =
+                Some(PathDialog { path, save: true, error: None, export_student: true, export_exam: true });
         }
     });
+    if ui.button("Check before release").on_hover_text("Every author-time check, variants included").clicked()
+    {
+        state.exercises.release_checks = Some(exercise::lint::author_warnings(lab));
+    }
+    if let Some(found) = &state.exercises.release_checks {
+        if found.is_empty() {
+            ui.colored_label(theme::ok_color(dark), "No problems found.");
+        }
+        for w in found {
+            let task = w.task.as_ref().map(|t| format!("{t}: ")).unwrap_or_default();
+            ui.colored_label(theme::fault_color(dark), format!("{task}{}", w.message));
+        }
+    }
     if let Some(err) = &state.exercises.error {
         ui.colored_label(theme::fault_color(dark), err);
     }

@@ -144,3 +144,44 @@ fn a_goal_that_already_holds_is_flagged_when_it_is_made() {
     assert_eq!(h.state().doc.lab().exercises.tasks.len(), 1);
     assert!(h.query_all_by_label_contains("already holds in the lab as it is").count() >= 1);
 }
+
+/// The course's linear table handed out (explanations sealed): a wrong number hides the
+/// explanation, `four` is not counted, the right one (2^12 = 4096: 12 offset bits) opens it,
+/// and the Checks are recorded in the lab.
+#[test]
+fn the_explanation_opens_only_with_the_right_answer_and_checks_are_recorded() {
+    let instructor = pagelab::exercise::course::linear_table().unwrap();
+    let explanation = instructor.exercises.task("offset-bits").unwrap().explanation.clone();
+    let student = Lab::from_json(&pagelab::exercise::student_version(&instructor).to_json()).unwrap();
+    let mut h = harness(student);
+    h.get_by_label_contains("Offset bits (1 pt)").click();
+    h.run();
+    type_into(&mut h, "Answer:", "11");
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Not yet");
+    assert!(h.query_by_label("Explanation").is_none(), "a wrong answer shows no explanation");
+
+    let field = h.get_by_label("Answer:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Answer:").type_text("four");
+    h.run();
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("not counted as an attempt");
+    assert!(h.query_by_label("Explanation").is_none(), "an unreadable answer reveals nothing");
+
+    let field = h.get_by_label("Answer:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Answer:").type_text("12");
+    h.run();
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Right: ");
+    h.get_by_label("Explanation");
+    h.get_by_label(&explanation);
+    let attempts = &h.state().doc.lab().exercises.task("offset-bits").unwrap().attempts;
+    assert_eq!(attempts.iter().map(|a| a.passed).collect::<Vec<_>>(), [false, true]);
+}

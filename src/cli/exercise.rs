@@ -133,6 +133,8 @@ pub fn check_json(path: &str, lab: &Lab, report: &Report) -> Value {
                 "passed": t.passed,
                 "answered": t.answered,
                 "feedback": t.feedback,
+                "attempts": t.attempts,
+                "wrong_attempts": t.wrong_attempts,
             })
         })
         .collect();

@@ -146,7 +146,7 @@ pub struct AttemptSummary {
 
 /// Sums up `task`'s attempts; `passes` re-judges a recorded answer (`None`: keep the recorded
 /// verdict, as for goals).
-pub fn summarize(task: &Task, passes: impl Fn(&Answer) -> Option<bool>) -> AttemptSummary {
+pub fn summarize(task: &Task, mut passes: impl FnMut(&Answer) -> Option<bool>) -> AttemptSummary {
     let mut summary = AttemptSummary::default();
     let mut right = false;
     for attempt in &task.attempts {

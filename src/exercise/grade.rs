@@ -93,11 +93,13 @@ fn answer_name(answer: &Answer) -> &'static str {
 pub fn grade_task(task: &Task, machine: &Machine, lab_policy: Option<&FeedbackPolicy>) -> TaskReport {
     let (passed, answered, mut feedback) = judge(task, machine);
     let policy = FeedbackPolicy::for_task(task, lab_policy);
+    // One copy without the attempts to judge each recorded answer on (not a copy per attempt:
+    // a file with many attempts stays linear).
+    let mut probe = Task { attempts: Vec::new(), ..task.clone() };
     let summary = feedback::summarize(task, |answer| {
         (task.kind() != TaskKind::Goal).then(|| {
-            let mut again = task.clone();
-            again.answer = Some(answer.clone());
-            judge(&again, machine).0
+            probe.answer = Some(answer.clone());
+            judge(&probe, machine).0
         })
     });
     let wrong = summary.wrong_before_right;

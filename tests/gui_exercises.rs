@@ -185,3 +185,69 @@ fn the_explanation_opens_only_with_the_right_answer_and_checks_are_recorded() {
     let attempts = &h.state().doc.lab().exercises.task("offset-bits").unwrap().attempts;
     assert_eq!(attempts.iter().map(|a| a.passed).collect::<Vec<_>>(), [false, true]);
 }
+
+/// Selects all of the field `label` and types `lines`, one Enter between them.
+fn replace_lines(h: &mut Harness<'static, PagelabApp>, label: &str, lines: &[&str]) {
+    h.get_by_label(label).focus();
+    h.run();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            h.key_press(egui::Key::Enter);
+            h.run();
+        }
+        h.get_by_label(label).type_text(line);
+        h.run();
+    }
+}
+
+/// An instructor makes a numeric and a multiple-choice task from the screen, types hints, an
+/// explanation, options and the right option; all of it is in the lab saved and reopened, and
+/// the choice's key follows the right option.
+#[test]
+fn an_instructor_makes_numeric_and_choice_tasks_with_hints_and_explanations() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    h.get_by_label("Ask this number").click();
+    h.run();
+    replace_lines(&mut h, "Hints (one a line):", &["Count the offset.", "A page is 4 KiB."]);
+    replace_lines(&mut h, "Explanation (Markdown):", &["2^12 = 4096: **12** bits."]);
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+
+    h.get_by_label("Ask a choice").click();
+    h.run();
+    replace_lines(&mut h, "Options (one a line):", &["Read only", "Read and write", "Neither"]);
+    replace_lines(&mut h, "Right options (numbers):", &["2"]);
+    replace_lines(&mut h, "Hints (one a line):", &["Look at R/W."]);
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+
+    let reopened = Lab::from_json(&h.state().doc.lab().to_json()).unwrap();
+    let tasks = &reopened.exercises.tasks;
+    assert_eq!(tasks.len(), 2, "{tasks:#?}");
+    assert_eq!(tasks[0].kind().id(), "numeric");
+    assert_eq!(tasks[0].hints, ["Count the offset.", "A page is 4 KiB."]);
+    assert_eq!(tasks[0].explanation, "2^12 = 4096: **12** bits.");
+    assert_eq!(tasks[1].kind().id(), "choice");
+    assert_eq!(tasks[1].hints, ["Look at R/W."]);
+    let pagelab::exercise::Question::Choice(q) = &tasks[1].question else { panic!("a choice task") };
+    assert_eq!(q.options, ["Read only", "Read and write", "Neither"]);
+    assert_eq!(q.correct, Some(std::collections::BTreeSet::from([1])));
+    // The key was sealed again: option 2 (index 1) is right for a student, option 1 is not.
+    let mut student = Lab::from_json(&pagelab::exercise::student_version(&reopened).to_json()).unwrap();
+    let id = tasks[1].id.clone();
+    let wrong =
+        pagelab::exercise::submit(&mut student, &id, pagelab::exercise::Answer::Choice([0].into())).unwrap();
+    assert!(!wrong.passed);
+    let right =
+        pagelab::exercise::submit(&mut student, &id, pagelab::exercise::Answer::Choice([1].into())).unwrap();
+    assert!(right.passed, "{right:?}");
+    // 4 KiB pages: 12 offset bits, worked by hand.
+    let numeric =
+        pagelab::exercise::submit(&mut student, &tasks[0].id, pagelab::exercise::Answer::Number("12".into()))
+            .unwrap();
+    assert!(numeric.passed, "{numeric:?}");
+}

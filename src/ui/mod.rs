@@ -20,6 +20,7 @@ pub mod recovery;
 pub mod rows;
 pub mod sizes;
 pub mod state;
+pub mod task_editor;
 pub mod theme;
 pub mod tlb_panel;
 pub mod tlb_state;

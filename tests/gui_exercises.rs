@@ -251,3 +251,40 @@ fn an_instructor_makes_numeric_and_choice_tasks_with_hints_and_explanations() {
             .unwrap();
     assert!(numeric.passed, "{numeric:?}");
 }
+
+/// The instructor declares from the screen that the asked page moves (to new frames too) within
+/// a range, previews a variant, and the template then gives students different answers.
+#[test]
+fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    type_into(&mut h, "Virtual address:", "0x600010");
+    h.get_by_label("Ask this translation").click();
+    h.run();
+    type_into(&mut h, "Move within:", "0x1000_0000");
+    type_into(&mut h, "to:", "0x2000_0000");
+    // Through accesskit: the form is below the fold of the docked pane.
+    h.get_by_label("new frames too").click_accesskit();
+    h.run();
+    h.get_by_label("Vary the MMU panel's page").click_accesskit();
+    h.run();
+    let lab = h.state().doc.lab().clone();
+    let slot = &lab.exercises.randomize.pages[0];
+    assert_eq!((slot.va, slot.within, slot.move_frame), (0x60_0000, [0x1000_0000, 0x2000_0000], true));
+    h.get_by_label("Preview variant").click_accesskit();
+    h.run();
+    h.get_by_label_contains("Variant 0:");
+    let one = pagelab::ui::randomize_view::preview(&lab, 1).unwrap();
+    let two = pagelab::ui::randomize_view::preview(&lab, 2).unwrap();
+    assert!(one[0].1.starts_with("physical address"), "{one:?}");
+    assert_ne!(one, two, "two seeds give two different answers");
+    // And the moved page lies in the declared range in every variant.
+    for seed in [1, 2, 3] {
+        let variant = pagelab::exercise::generate(&lab, seed).unwrap();
+        let pagelab::exercise::Question::Translate(q) = &variant.exercises.tasks[0].question else {
+            panic!()
+        };
+        assert!((0x1000_0000..0x2000_0000).contains(&q.va), "{:#x}", q.va);
+    }
+}

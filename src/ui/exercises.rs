@@ -44,6 +44,8 @@ pub struct ExerciseUi {
     pub draft: Option<TaskDraft>,
     /// The number "Ask this number" asks (an index into its list).
     pub number_query: usize,
+    /// The randomize declarations form and the variant preview.
+    pub randomize: super::randomize_view::RandomizeUi,
     /// The last "Check before release" (every author-time check, variants included).
     pub release_checks: Option<Vec<exercise::lint::AuthorWarning>>,
 }
@@ -374,6 +376,9 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
         add_task(lab, result, state, actions, &id);
     }
     new_kinds_ui(ui, lab, &id, state, actions, add_task);
+    ui.separator();
+    super::randomize_view::randomize_ui(ui, lab, state, actions);
+    ui.separator();
     ui.horizontal_wrapped(|ui| {
         let process = &m.active_process().name;
         let locked = lab.locks.processes.contains(process);

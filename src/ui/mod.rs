@@ -16,6 +16,7 @@ pub mod panes;
 pub mod plots;
 pub mod processes;
 pub mod procmaps_dialog;
+pub mod randomize_view;
 pub mod recovery;
 pub mod rows;
 pub mod sizes;

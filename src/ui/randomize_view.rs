@@ -11,6 +11,9 @@ use crate::lab::Lab;
 use crate::sim::addr::{hex_grouped, parse_u64};
 use egui::RichText;
 
+/// Each task's id and its answer in one variant.
+pub type VariantAnswers = Vec<(String, String)>;
+
 /// The randomize form's own state.
 #[derive(Clone, Debug, Default)]
 pub struct RandomizeUi {
@@ -20,12 +23,12 @@ pub struct RandomizeUi {
     pub move_frame: bool,
     pub seed: u64,
     /// The last preview: the seed and each task's answer in that variant, or why it failed.
-    pub preview: Option<(u64, Result<Vec<(String, String)>, String>)>,
+    pub preview: Option<(u64, Result<VariantAnswers, String>)>,
     pub error: Option<String>,
 }
 
 /// Each task's answer in variant `seed` of `lab`.
-pub fn preview(lab: &Lab, seed: u64) -> Result<Vec<(String, String)>, String> {
+pub fn preview(lab: &Lab, seed: u64) -> Result<VariantAnswers, String> {
     let variant = generate(lab, seed).map_err(|e| e.to_string())?;
     Ok(variant
         .exercises

@@ -225,6 +225,14 @@ fn an_instructor_makes_numeric_and_choice_tasks_with_hints_and_explanations() {
     h.get_by_label("Virtual address:").focus();
     h.run();
 
+    // Duplicate the choice task, then delete the copy.
+    h.get_by_label("Duplicate").click_accesskit();
+    h.run();
+    assert_eq!(h.state().doc.lab().exercises.tasks.len(), 3);
+    assert_eq!(h.state().state.exercises.selected.as_deref(), Some("t2-2"));
+    h.get_by_label("Delete task").click_accesskit();
+    h.run();
+
     let reopened = Lab::from_json(&h.state().doc.lab().to_json()).unwrap();
     let tasks = &reopened.exercises.tasks;
     assert_eq!(tasks.len(), 2, "{tasks:#?}");

@@ -8,7 +8,10 @@
 //! - students: [`submit`], [`check_task`], [`reveal_hint`], [`clear_answer`], [`grade`];
 //! - instructors: [`author`] (tasks from a translation, an entry's state, a number, a choice),
 //!   [`seal::expected_text`], [`seal::is_current`], [`student_version`], [`Locks::lock`];
-//! - autograding: [`grade`], [`grade_against`]; variants: [`generate::generate`].
+//! - feedback: [`FeedbackPolicy`] (when explanations show, retry penalties), [`Attempt`]s
+//!   recorded by [`submit`], explanations sealed in student copies ([`sealed_text`]);
+//! - author-time checks: [`lint::author_warnings`];
+//! - autograding: [`grade`], [`grade_against`], [`exam_version`]; variants: [`generate::generate`].
 
 pub mod author;
 pub mod condition;

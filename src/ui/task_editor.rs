@@ -163,6 +163,19 @@ pub fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState,
             });
             state.exercises.selected = None;
         }
+        if ui.button("Duplicate").on_hover_text("A copy after this task, with a new id").clicked() {
+            let mut copy = lab.clone();
+            let new_id = author::unused_id(&copy, id);
+            if let Some(index) = copy.exercises.tasks.iter().position(|t| t.id == id) {
+                let mut twin = task.clone();
+                twin.id = new_id.clone();
+                twin.answer = None;
+                twin.attempts.clear();
+                copy.exercises.tasks.insert(index + 1, twin);
+                actions.push(Action::Edit(crate::doc::Edit::SetExercises(Box::new(copy.exercises))));
+                state.exercises.selected = Some(new_id);
+            }
+        }
         if ui.button("Move up").clicked() {
             let index = lab.exercises.tasks.iter().position(|t| t.id == id).unwrap_or(0);
             change_exercises(lab, actions, |copy| {

@@ -86,7 +86,9 @@ fn student_copies_hold_no_plain_answers() {
 fn course_files_are_current() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/course");
     for (name, lab) in course::all().unwrap() {
-        for (suffix, version) in [("", lab.clone()), ("-student", student_version(&lab))] {
+        for (suffix, mut version) in [("", lab.clone()), ("-student", student_version(&lab))] {
+            // Stored in labs/course/: editors find the lab file's schema two folders up.
+            version.schema = Some("../../docs/lab.schema.json".into());
             let path = dir.join(format!("{name}{suffix}.json"));
             let json = version.to_json();
             if std::env::var_os("UPDATE_COURSE").is_some() {

@@ -144,3 +144,155 @@ fn a_goal_that_already_holds_is_flagged_when_it_is_made() {
     assert_eq!(h.state().doc.lab().exercises.tasks.len(), 1);
     assert!(h.query_all_by_label_contains("already holds in the lab as it is").count() >= 1);
 }
+
+/// The course's linear table handed out (explanations sealed): a wrong number hides the
+/// explanation, `four` is not counted, the right one (2^12 = 4096: 12 offset bits) opens it,
+/// and the Checks are recorded in the lab.
+#[test]
+fn the_explanation_opens_only_with_the_right_answer_and_checks_are_recorded() {
+    let instructor = pagelab::exercise::course::linear_table().unwrap();
+    let explanation = instructor.exercises.task("offset-bits").unwrap().explanation.clone();
+    let student = Lab::from_json(&pagelab::exercise::student_version(&instructor).to_json()).unwrap();
+    let mut h = harness(student);
+    h.get_by_label_contains("Offset bits (1 pt)").click();
+    h.run();
+    type_into(&mut h, "Answer:", "11");
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Not yet");
+    assert!(h.query_by_label("Explanation").is_none(), "a wrong answer shows no explanation");
+
+    let field = h.get_by_label("Answer:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Answer:").type_text("four");
+    h.run();
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("not counted as an attempt");
+    assert!(h.query_by_label("Explanation").is_none(), "an unreadable answer reveals nothing");
+
+    let field = h.get_by_label("Answer:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Answer:").type_text("12");
+    h.run();
+    h.get_by_label("Check").click();
+    h.run();
+    h.get_by_label_contains("Right: ");
+    h.get_by_label("Explanation");
+    h.get_by_label(&explanation);
+    let attempts = &h.state().doc.lab().exercises.task("offset-bits").unwrap().attempts;
+    assert_eq!(attempts.iter().map(|a| a.passed).collect::<Vec<_>>(), [false, true]);
+}
+
+/// Selects all of the field `label` and types `lines`, one Enter between them.
+fn replace_lines(h: &mut Harness<'static, PagelabApp>, label: &str, lines: &[&str]) {
+    h.get_by_label(label).focus();
+    h.run();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            h.key_press(egui::Key::Enter);
+            h.run();
+        }
+        h.get_by_label(label).type_text(line);
+        h.run();
+    }
+}
+
+/// An instructor makes a numeric and a multiple-choice task from the screen, types hints, an
+/// explanation, options and the right option; all of it is in the lab saved and reopened, and
+/// the choice's key follows the right option.
+#[test]
+fn an_instructor_makes_numeric_and_choice_tasks_with_hints_and_explanations() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    h.get_by_label("Ask this number").click();
+    h.run();
+    replace_lines(&mut h, "Hints (one a line):", &["Count the offset.", "A page is 4 KiB."]);
+    replace_lines(&mut h, "Explanation (Markdown):", &["2^12 = 4096: **12** bits."]);
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+
+    h.get_by_label("Ask a choice").click();
+    h.run();
+    replace_lines(&mut h, "Options (one a line):", &["Read only", "Read and write", "Neither"]);
+    replace_lines(&mut h, "Right options (numbers):", &["2"]);
+    replace_lines(&mut h, "Hints (one a line):", &["Look at R/W."]);
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+
+    // Duplicate the choice task, then delete the copy.
+    h.get_by_label("Duplicate").click_accesskit();
+    h.run();
+    assert_eq!(h.state().doc.lab().exercises.tasks.len(), 3);
+    assert_eq!(h.state().state.exercises.selected.as_deref(), Some("t2-2"));
+    h.get_by_label("Delete task").click_accesskit();
+    h.run();
+
+    let reopened = Lab::from_json(&h.state().doc.lab().to_json()).unwrap();
+    let tasks = &reopened.exercises.tasks;
+    assert_eq!(tasks.len(), 2, "{tasks:#?}");
+    assert_eq!(tasks[0].kind().id(), "numeric");
+    assert_eq!(tasks[0].hints, ["Count the offset.", "A page is 4 KiB."]);
+    assert_eq!(tasks[0].explanation, "2^12 = 4096: **12** bits.");
+    assert_eq!(tasks[1].kind().id(), "choice");
+    assert_eq!(tasks[1].hints, ["Look at R/W."]);
+    let pagelab::exercise::Question::Choice(q) = &tasks[1].question else { panic!("a choice task") };
+    assert_eq!(q.options, ["Read only", "Read and write", "Neither"]);
+    assert_eq!(q.correct, Some(std::collections::BTreeSet::from([1])));
+    // The key was sealed again: option 2 (index 1) is right for a student, option 1 is not.
+    let mut student = Lab::from_json(&pagelab::exercise::student_version(&reopened).to_json()).unwrap();
+    let id = tasks[1].id.clone();
+    let wrong =
+        pagelab::exercise::submit(&mut student, &id, pagelab::exercise::Answer::Choice([0].into())).unwrap();
+    assert!(!wrong.passed);
+    let right =
+        pagelab::exercise::submit(&mut student, &id, pagelab::exercise::Answer::Choice([1].into())).unwrap();
+    assert!(right.passed, "{right:?}");
+    // 4 KiB pages: 12 offset bits, worked by hand.
+    let numeric =
+        pagelab::exercise::submit(&mut student, &tasks[0].id, pagelab::exercise::Answer::Number("12".into()))
+            .unwrap();
+    assert!(numeric.passed, "{numeric:?}");
+}
+
+/// The instructor declares from the screen that the asked page moves (to new frames too) within
+/// a range, previews a variant, and the template then gives students different answers.
+#[test]
+fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    type_into(&mut h, "Virtual address:", "0x600010");
+    h.get_by_label("Ask this translation").click();
+    h.run();
+    type_into(&mut h, "Move within:", "0x1000_0000");
+    type_into(&mut h, "to:", "0x2000_0000");
+    // Through accesskit: the form is below the fold of the docked pane.
+    h.get_by_label("new frames too").click_accesskit();
+    h.run();
+    h.get_by_label("Vary the MMU panel's page").click_accesskit();
+    h.run();
+    let lab = h.state().doc.lab().clone();
+    let slot = &lab.exercises.randomize.pages[0];
+    assert_eq!((slot.va, slot.within, slot.move_frame), (0x60_0000, [0x1000_0000, 0x2000_0000], true));
+    h.get_by_label("Preview variant").click_accesskit();
+    h.run();
+    h.get_by_label_contains("Variant 0:");
+    let one = pagelab::ui::randomize_view::preview(&lab, 1).unwrap();
+    let two = pagelab::ui::randomize_view::preview(&lab, 2).unwrap();
+    assert!(one[0].1.starts_with("physical address"), "{one:?}");
+    assert_ne!(one, two, "two seeds give two different answers");
+    // And the moved page lies in the declared range in every variant.
+    for seed in [1, 2, 3] {
+        let variant = pagelab::exercise::generate(&lab, seed).unwrap();
+        let pagelab::exercise::Question::Translate(q) = &variant.exercises.tasks[0].question else {
+            panic!()
+        };
+        assert!((0x1000_0000..0x2000_0000).contains(&q.va), "{:#x}", q.va);
+    }
+}

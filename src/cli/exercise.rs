@@ -1,5 +1,7 @@
-//! `pagelab check` (autograding) and `pagelab generate` (seeded per-student variants). The JSON
-//! that `check --json` prints is documented in docs/check-json-schema.md.
+//! `pagelab check` (autograding one file; a folder with `--csv` is batch grading, see
+//! `batch`) and `pagelab generate` (seeded per-student variants). The JSON that `check --json`
+//! prints is documented in docs/check-json-schema.md; `--gradescope` writes Gradescope's
+//! results.json, and reports an unusable submission there as a failed test.
 
 use super::edit::load_lab;
 use crate::exercise::{self, Report};
@@ -15,7 +17,8 @@ pub const CHECK_SCHEMA: &str = "pagelab-check/1";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The lab to grade (a student's saved work).
+    /// The lab to grade (a student's saved work). With --csv: a folder of submissions. With
+    /// --gradescope it may be a folder holding the one submitted lab (/autograder/submission).
     pub lab: PathBuf,
     /// Print JSON for autograders (see docs/check-json-schema.md).
     #[arg(long)]
@@ -26,8 +29,13 @@ pub struct CheckArgs {
     pub reference: Option<PathBuf>,
     /// Also write Gradescope's results.json here: `score`, and one test per task (`name`,
     /// `number`, `score`, `max_score`, `status`, `output` in Markdown, `visibility`).
+    /// A missing, unreadable or tampered submission is reported there as a failed test.
     #[arg(long)]
     pub gradescope: Option<PathBuf>,
+    /// Grade every lab (.json) in the folder LAB against --reference, in parallel, and write
+    /// one row per file: name, the points of each task, total, problems.
+    #[arg(long, requires = "reference", conflicts_with_all = ["json", "gradescope"])]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -46,28 +54,67 @@ pub struct GenerateArgs {
 }
 
 pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
-    let lab = load_lab(&args.lab)?;
-    let mut report = match &args.reference {
-        Some(path) => exercise::grade_against(&lab, &load_lab(path)?),
+    if let Some(csv) = &args.csv {
+        let reference = args.reference.as_deref().context("--csv needs --reference")?;
+        return super::batch::check_folder(&args.lab, reference, csv);
+    }
+    let reference = args.reference.as_deref().map(load_lab).transpose()?;
+    let loaded = match &args.gradescope {
+        Some(_) => super::autograder::find_submission(&args.lab)
+            .and_then(|path| load_lab(&path).map(|lab| (path, lab))),
+        None => load_lab(&args.lab).map(|lab| (args.lab.clone(), lab)),
+    };
+    let (path, lab) = match (loaded, &args.gradescope) {
+        (Ok(found), _) => found,
+        (Err(e), Some(results)) => {
+            // Gradescope shows results.json, not our exit status: say there what went wrong.
+            let max = reference.as_ref().map_or(0, |r| r.exercises.max_points());
+            let message = format!("The submission could not be graded: {e:#}");
+            write_json(results, &unusable_submission_json(&message, max))?;
+            return Ok(format!("{message}\nwrote {}\n", results.display()));
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let mut report = match &reference {
+        Some(reference) => exercise::grade_against(&lab, reference),
         None => exercise::grade(&lab),
     };
-    if args.reference.is_none() && lab.exercises.student {
+    if reference.is_none() && lab.exercises.student {
         // Said first: without the instructor's copy, the keys come from the file being graded.
         report.warnings.insert(0, UNREFERENCED.to_string());
     }
-    if let Some(path) = &args.gradescope {
-        let results = gradescope_json(&lab, &report);
-        let text = serde_json::to_string_pretty(&results)? + "\n";
-        io::write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(results) = &args.gradescope {
+        write_json(results, &gradescope_json(reference.as_ref().unwrap_or(&lab), &report))?;
     }
+    let shown = path.display().to_string();
     if args.json {
-        return Ok(serde_json::to_string_pretty(&check_json(
-            &args.lab.display().to_string(),
-            &lab,
-            &report,
-        ))? + "\n");
+        return Ok(serde_json::to_string_pretty(&check_json(&shown, &lab, &report))? + "\n");
     }
-    Ok(check_text(&args.lab.display().to_string(), &lab, &report))
+    Ok(check_text(&shown, &lab, &report))
+}
+
+fn write_json(path: &std::path::Path, value: &Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    io::write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Gradescope's results for a submission that could not be read: one failed test saying why.
+pub fn unusable_submission_json(message: &str, max: u32) -> Value {
+    json!({
+        "score": 0,
+        "output": message,
+        "output_format": "md",
+        "tests": [{
+            "name": "Submission",
+            "number": "1",
+            "score": 0,
+            "max_score": max,
+            "status": "failed",
+            "output": message,
+            "output_format": "md",
+            "visibility": "visible",
+        }],
+    })
 }
 
 /// The `check --json` document.
@@ -86,6 +133,8 @@ pub fn check_json(path: &str, lab: &Lab, report: &Report) -> Value {
                 "passed": t.passed,
                 "answered": t.answered,
                 "feedback": t.feedback,
+                "attempts": t.attempts,
+                "wrong_attempts": t.wrong_attempts,
             })
         })
         .collect();
@@ -108,27 +157,58 @@ pub fn check_json(path: &str, lab: &Lab, report: &Report) -> Value {
 const UNREFERENCED: &str = "graded with the keys stored in this file, which its owner could have edited; \
      grade with --reference INSTRUCTOR_COPY to trust the result";
 
-/// Gradescope's results.json for one submission: the total and one test per task.
-pub fn gradescope_json(lab: &Lab, report: &Report) -> Value {
-    let tests: Vec<Value> = report
+/// Gradescope's results.json for one submission: the total and one test per task, with the
+/// titles and visibility of `tasks_from` (the reference when there is one). A submission
+/// altered where students should not change it gets one more test, failed, worth nothing,
+/// that lists what was altered.
+pub fn gradescope_json(tasks_from: &Lab, report: &Report) -> Value {
+    let mut tests: Vec<Value> = report
         .tasks
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let title = lab.exercises.task(&t.id).map(|task| task.title.clone()).unwrap_or_default();
+            let task = tasks_from.exercises.task(&t.id);
+            let title = task.map(|task| task.title.clone()).unwrap_or_default();
             let name = if title.is_empty() { t.id.clone() } else { format!("{} ({})", title, t.id) };
+            let visibility = task.map(|task| task.visibility).unwrap_or_default();
+            let mut output = t.feedback.clone();
+            if t.attempts > 0 {
+                let _ = write!(
+                    output,
+                    "\n\nChecks recorded: {} ({} wrong before the right answer)",
+                    t.attempts, t.wrong_attempts
+                );
+            }
+            if let Some(explanation) = &t.explanation {
+                let _ = write!(output, "\n\n**Explanation**\n\n{explanation}");
+            }
             json!({
                 "name": name,
                 "number": (i + 1).to_string(),
                 "score": t.earned,
                 "max_score": t.points,
                 "status": if t.passed { "passed" } else { "failed" },
-                "output": t.feedback,
+                "output": output,
                 "output_format": "md",
-                "visibility": "visible",
+                "visibility": visibility.id(),
             })
         })
         .collect();
+    if !report.integrity.is_empty() {
+        tests.push(json!({
+            "name": "Submission integrity",
+            "number": (tests.len() + 1).to_string(),
+            "score": 0,
+            "max_score": 0,
+            "status": "failed",
+            "output": format!(
+                "The submission was changed where students should not change it; it was graded with the instructor's tasks and keys.\n\n{}",
+                report.integrity.iter().map(|w| format!("- {w}")).collect::<Vec<_>>().join("\n")
+            ),
+            "output_format": "md",
+            "visibility": "visible",
+        }));
+    }
     let mut results = json!({ "score": report.total, "tests": tests });
     if !report.warnings.is_empty() {
         results["output"] =
@@ -181,6 +261,12 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
     if template.exercises.randomize.is_empty() {
         bail!(
             "{}: the template declares nothing to randomize (\"randomize\": pages or frames), so every seed would give the same variant; hand out the lab itself, or declare what varies",
+            args.template.display()
+        );
+    }
+    if exercise::lint::identical_variants(&template) {
+        bail!(
+            "{}: the template's randomize gives the same lab for every seed (the ranges leave no other choice), so every student would get the same variant; widen the ranges or declare more",
             args.template.display()
         );
     }

@@ -1,11 +1,14 @@
 //! The headless command line (clap): scripting and autograding on top of `sim` and `lab`.
 
+pub mod autograder;
+pub mod batch;
 pub mod diff;
 pub mod edit;
 pub mod exercise;
 pub mod explain;
 pub mod fork;
 pub mod format_compare;
+pub mod handout;
 pub mod import;
 pub mod nested;
 pub mod policy;
@@ -14,6 +17,7 @@ pub mod replay;
 pub mod samples;
 pub mod set;
 pub mod show;
+pub mod zip;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -89,6 +93,14 @@ pub enum Command {
     Check(exercise::CheckArgs),
     /// Make a per-student variant of an exercise template, reproducible from the seed.
     Generate(exercise::GenerateArgs),
+    /// Write the student copy of an instructor's lab (or, with --exam, a copy for grading only).
+    Export(handout::ExportArgs),
+    /// Write the model solution of an instructor's lab and check it scores full marks.
+    Solve(handout::SolveArgs),
+    /// Write a Gradescope autograder zip (setup.sh, run_autograder, the instructor's copy).
+    Autograder(autograder::AutograderArgs),
+    /// Print the JSON Schema of lab files (docs/lab.schema.json), for editors.
+    Schema(handout::SchemaArgs),
 }
 
 /// Runs a subcommand; returns what to print on standard output.
@@ -110,5 +122,9 @@ pub fn run(command: &Command) -> anyhow::Result<String> {
         Command::Sample(args) => samples::run(args),
         Command::Check(args) => exercise::check(args),
         Command::Generate(args) => exercise::generate(args),
+        Command::Export(args) => handout::export(args),
+        Command::Solve(args) => handout::solve(args),
+        Command::Autograder(args) => autograder::run(args),
+        Command::Schema(args) => handout::schema(args),
     }
 }

@@ -28,6 +28,10 @@ pub fn new_task(id: &str, points: u32, question: Question) -> Task {
         notes: None,
         answer: None,
         hints_shown: 0,
+        feedback: None,
+        visibility: Default::default(),
+        sealed_explanation: None,
+        attempts: Vec::new(),
     }
 }
 

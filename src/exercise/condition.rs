@@ -9,7 +9,7 @@ use crate::sim::{Access, FaultKind, Machine, Mode};
 use serde::{Deserialize, Serialize};
 
 /// A checkable condition. Processes are named (or numbered) as `--process` takes them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
     /// Every condition holds.

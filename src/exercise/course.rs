@@ -5,6 +5,7 @@
 
 use super::author::{self, add_task, ask_choice, ask_number, ask_translation, goal, require_entry_state};
 use super::condition::Condition;
+use super::feedback::{FeedbackPolicy, Reveal};
 use super::generate::{FrameSlot, PageSlot};
 use super::grade::ExerciseError;
 use super::locks::LockTarget;
@@ -65,6 +66,13 @@ fn text(mut task: Task, title: &str, prompt: &str, hints: &[&str], explanation: 
     task.hints = hints.iter().map(|h| h.to_string()).collect();
     task.explanation = explanation.to_string();
     task
+}
+
+/// The course's feedback policy: the explanation opens with the right answer or after three
+/// wrong attempts, and a right answer after that earns nothing (so reading it and retrying
+/// does not pay).
+pub fn course_policy() -> FeedbackPolicy {
+    FeedbackPolicy { reveal: Reveal::AfterAttempts, attempts: 3, ..FeedbackPolicy::default() }
 }
 
 fn with_points(mut task: Task, points: u32) -> Task {
@@ -308,6 +316,7 @@ pub fn x86_64_walks() -> Result<Lab, CourseError> {
     });
     r.frames.push(FrameSlot { frame: 0x2a, within: Some([0x100, 0x1000]) });
     author::reseal_all(&mut lab, |id| seal::seeded_salt(64, id))?;
+    lab.exercises.feedback = Some(course_policy());
     Ok(lab)
 }
 
@@ -475,6 +484,7 @@ pub fn sv39_tlb() -> Result<Lab, CourseError> {
         q.shuffle = true;
     }
     author::reseal_all(&mut lab, |id| seal::seeded_salt(39, id))?;
+    lab.exercises.feedback = Some(course_policy());
     Ok(lab)
 }
 

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 /// What a template varies per student.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Randomize {
     /// Pages (mapped or not) that move to a random virtual address.
@@ -43,7 +43,7 @@ fn yes() -> bool {
 }
 
 /// A page of the template that moves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageSlot {
     /// Process name (or number).
@@ -61,7 +61,7 @@ pub struct PageSlot {
 }
 
 /// A frame number that tasks use and that is drawn at random among free frames.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FrameSlot {
     pub frame: u64,

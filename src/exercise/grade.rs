@@ -3,7 +3,9 @@
 //! answer and revealing hints.
 
 use super::condition::Verdict;
+use super::feedback::{self, Attempt, FeedbackPolicy};
 use super::seal;
+use super::sealed_text;
 use super::task::{Answer, Exercises, Question, Task, TaskKind};
 use crate::lab::Lab;
 use crate::sim::Machine;
@@ -21,8 +23,16 @@ pub struct TaskReport {
     /// The student gave an answer (for goals: asked for a check, or reached the goal).
     pub answered: bool,
     pub feedback: String,
-    /// The task's explanation once it is answered (`None` before).
+    /// The task's explanation when the feedback policy shows it: once the answer is right, or
+    /// after the policy's wrong attempts (`None` before, and for an unreadable answer).
     pub explanation: Option<String>,
+    /// Checks recorded in the file.
+    pub attempts: u32,
+    /// Wrong attempts before the right answer (all of them while it is not right).
+    pub wrong_attempts: u32,
+    /// The answer was right only after the explanation had been shown (scored with the
+    /// policy's `credit_after_reveal`).
+    pub after_reveal: bool,
 }
 
 /// The result of a whole lab.
@@ -33,6 +43,10 @@ pub struct Report {
     pub max: u32,
     /// Problems that do not stop grading (tampered tasks, edited locked parts, ...).
     pub warnings: Vec<String>,
+    /// The warnings that say the submission was altered where students should not change it
+    /// (tasks that differ from the reference or are missing, locked parts edited); also in
+    /// `warnings`.
+    pub integrity: Vec<String>,
 }
 
 impl Report {
@@ -74,18 +88,53 @@ fn answer_name(answer: &Answer) -> &'static str {
     }
 }
 
-/// Grades one task against `machine` (the student's state, for goals).
-pub fn grade_task(task: &Task, machine: &Machine) -> TaskReport {
-    let (passed, answered, feedback) = judge(task, machine);
+/// Grades one task against `machine` (the student's state, for goals) under its feedback
+/// policy (`lab_policy`: the lab's, for a task with none of its own).
+pub fn grade_task(task: &Task, machine: &Machine, lab_policy: Option<&FeedbackPolicy>) -> TaskReport {
+    let (passed, answered, mut feedback) = judge(task, machine);
+    let policy = FeedbackPolicy::for_task(task, lab_policy);
+    // One copy without the attempts to judge each recorded answer on (not a copy per attempt:
+    // a file with many attempts stays linear).
+    let mut probe = Task { attempts: Vec::new(), ..task.clone() };
+    let summary = feedback::summarize(task, |answer| {
+        (task.kind() != TaskKind::Goal).then(|| {
+            probe.answer = Some(answer.clone());
+            judge(&probe, machine).0
+        })
+    });
+    let wrong = summary.wrong_before_right;
+    let after_reveal = passed && policy.reveals_after(wrong);
+    let earned = if passed { policy.earned(task.points, wrong) } else { 0 };
+    if passed && after_reveal {
+        feedback = format!(
+            "{feedback}, but only after the explanation was shown ({earned} of {} points)",
+            task.points
+        );
+    } else if passed && earned < task.points {
+        feedback = format!("{feedback} after {wrong} wrong attempt(s) ({earned} of {} points)", task.points);
+    }
+    let unreadable = task.answer.as_ref().and_then(|a| feedback::unreadable(&task.question, a));
+    let explanation = if unreadable.is_some() {
+        None
+    } else if passed {
+        sealed_text::open_with_answer(task, task.answer.as_ref().unwrap_or(&Answer::Checked))
+    } else if policy.reveals_after(wrong) {
+        sealed_text::open_after_attempts(task)
+    } else {
+        None
+    };
     TaskReport {
         id: task.id.clone(),
         kind: task.kind(),
         points: task.points,
-        earned: if passed { task.points } else { 0 },
+        earned,
         passed,
         answered,
         feedback,
-        explanation: (answered && !task.explanation.is_empty()).then(|| task.explanation.clone()),
+        explanation: explanation.filter(|e| !e.is_empty()),
+        attempts: summary.count,
+        wrong_attempts: wrong,
+        after_reveal,
     }
 }
 
@@ -160,16 +209,22 @@ pub fn grade(lab: &Lab) -> Report {
 }
 
 fn grade_tasks(exercises: &Exercises, machine: &Machine) -> Report {
-    let tasks: Vec<TaskReport> = exercises.tasks.iter().map(|t| grade_task(t, machine)).collect();
+    let policy = exercises.feedback.as_ref();
+    let tasks: Vec<TaskReport> = exercises.tasks.iter().map(|t| grade_task(t, machine, policy)).collect();
     let mut warnings = Vec::new();
     if tasks.is_empty() {
         warnings.push("the lab has no exercises".to_string());
+    }
+    if exercises.exam {
+        warnings
+            .push("this is an exam copy without keys: grade it with --reference INSTRUCTOR_COPY".to_string());
     }
     Report {
         total: tasks.iter().map(|t| t.earned).fold(0, u32::saturating_add),
         max: tasks.iter().map(|t| t.points).fold(0, u32::saturating_add),
         tasks,
         warnings,
+        integrity: Vec::new(),
     }
 }
 
@@ -194,6 +249,8 @@ pub fn grade_against(student: &Lab, reference: &Lab) -> Report {
                     ));
                 }
                 task.answer = theirs.answer.clone();
+                task.attempts = theirs.attempts.clone();
+                task.hints_shown = theirs.hints_shown;
             }
         }
     }
@@ -201,20 +258,35 @@ pub fn grade_against(student: &Lab, reference: &Lab) -> Report {
         warnings.push(format!("a locked part was edited: {e}"));
     }
     let mut report = grade_tasks(&exercises, &student.machine);
-    report.warnings.extend(warnings);
+    report.warnings.extend(warnings.iter().cloned());
+    report.integrity = warnings;
     report
 }
 
 /// A reference that is an instructor lab still holds plain sources the student's copy lacks;
-/// compare what the student version would hold.
+/// compare what the student (or exam) version would hold.
 fn same_question_for_student(theirs: &Question, reference: &Question) -> bool {
     let mut stripped = reference.clone();
     super::student::strip_question(&mut stripped);
+    if &stripped == theirs {
+        return true;
+    }
+    // An exam copy carries no keys either.
+    super::student::strip_key(&mut stripped);
     &stripped == theirs
 }
 
-/// Stores the student's answer to task `id` and grades it at once (immediate feedback).
+/// Stores the student's answer to task `id`, records the attempt with the time now, and grades
+/// it at once (immediate feedback). See [`submit_at`].
 pub fn submit(lab: &mut Lab, id: &str, answer: Answer) -> Result<TaskReport, ExerciseError> {
+    submit_at(lab, id, answer, feedback::now())
+}
+
+/// [`submit`] at time `at` (seconds since the Unix epoch). An answer that cannot be read (a
+/// number like `four`, an empty selection) is neither stored nor counted: the report carries a
+/// format hint and no explanation.
+pub fn submit_at(lab: &mut Lab, id: &str, answer: Answer, at: u64) -> Result<TaskReport, ExerciseError> {
+    let policy = lab.exercises.feedback.clone();
     let task = lab.exercises.task_mut(id).ok_or_else(|| ExerciseError::NoSuchTask(id.to_string()))?;
     if !answer.fits(task.kind()) {
         return Err(ExerciseError::WrongAnswerKind {
@@ -228,15 +300,24 @@ pub fn submit(lab: &mut Lab, id: &str, answer: Answer) -> Result<TaskReport, Exe
     {
         return Err(ExerciseError::NoSuchOption { id: id.to_string(), index });
     }
-    task.answer = Some(answer);
-    let task = lab.exercises.task(id).ok_or_else(|| ExerciseError::NoSuchTask(id.to_string()))?;
-    Ok(grade_task(task, &lab.machine))
+    if let Some(hint) = feedback::unreadable(&task.question, &answer) {
+        let mut tried = task.clone();
+        tried.answer = Some(answer);
+        let mut report = grade_task(&tried, &lab.machine, policy.as_ref());
+        report.feedback = hint;
+        report.explanation = None;
+        return Ok(report);
+    }
+    task.answer = Some(answer.clone());
+    let passed = judge(task, &lab.machine).0;
+    task.attempts.push(Attempt { at, answer, passed });
+    Ok(grade_task(task, &lab.machine, policy.as_ref()))
 }
 
-/// Grades task `id` without changing anything (the "Check" button).
+/// Grades task `id` without changing anything.
 pub fn check_task(lab: &Lab, id: &str) -> Result<TaskReport, ExerciseError> {
     let task = lab.exercises.task(id).ok_or_else(|| ExerciseError::NoSuchTask(id.to_string()))?;
-    Ok(grade_task(task, &lab.machine))
+    Ok(grade_task(task, &lab.machine, lab.exercises.feedback.as_ref()))
 }
 
 /// Reveals the next hint of task `id` and returns it (`None` when all are shown).

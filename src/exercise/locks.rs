@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use thiserror::Error;
 
 /// What the lab locks. Empty in a plain lab, and then not written to the file.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Locks {
     /// Process names.

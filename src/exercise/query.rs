@@ -9,7 +9,7 @@ use crate::sim::{Access, Machine, Mode};
 use serde::{Deserialize, Serialize};
 
 /// How a numeric task's expected value is obtained.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NumericQuery {
     /// Index bits of the tables at `level` (0 = root).
@@ -51,7 +51,7 @@ pub enum NumericQuery {
 }
 
 /// What a TLB replay counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlbCount {
     #[default]

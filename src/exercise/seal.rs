@@ -309,6 +309,88 @@ pub fn expected_text(task: &Task, machine: &Machine) -> Option<String> {
     }
 }
 
+/// The canonical form of the whole expected answer, computed from the instructor's lab: what
+/// an explanation sealed for the student copy is keyed on (see `sealed_text`). Goals use their
+/// condition, which the student copy shows anyway. `None` when the plain source is gone.
+pub fn expected_canonical(task: &Task, machine: &Machine) -> Option<String> {
+    match &task.question {
+        Question::Translate(q) => {
+            let p = machine.find_process(&q.process).ok()?;
+            let t = machine.translate(p, q.va, q.access, q.mode).ok()?;
+            let (outcome, byte) = canonical_outcome(&t.outcome);
+            Some(if q.ask_byte { format!("{outcome}\n{byte}") } else { outcome })
+        }
+        Question::Goal(g) => goal_canonical(g),
+        Question::Numeric(q) => {
+            let value = q.query.as_ref()?.evaluate(machine).ok()?;
+            match q.tolerance {
+                None => Some(canonical_exact(value)),
+                #[allow(clippy::cast_precision_loss)]
+                Some(t) => {
+                    bucket(value, t.get() / BUCKETS_PER_TOLERANCE as f64).map(|b| format!("bucket:{b}"))
+                }
+            }
+        }
+        Question::Choice(q) => q.correct.as_ref().map(canonical_choice),
+    }
+}
+
+fn goal_canonical(goal: &super::task::GoalQuestion) -> Option<String> {
+    serde_json::to_string(&goal.condition).ok().map(|c| format!("goal:{c}"))
+}
+
+/// The canonical form of the expected answer as the student's `answer` reveals it, when that
+/// answer is right by the task's key: the same text as [`expected_canonical`], recovered
+/// without the plain source (for a tolerance, the bucket the key matched). Goals: the
+/// condition, for a goal reached (the caller knows).
+pub fn answer_canonical(task: &Task, answer: &Answer) -> Option<String> {
+    match (&task.question, answer) {
+        (Question::Translate(q), _) => {
+            let key = q.key.as_ref()?;
+            check_translate(key, answer).filter(|c| c.passed())?;
+            let (outcome, byte) = match answer {
+                Answer::Address { pa, byte } => (format!("pa:{pa:#x}"), canonical_byte(*byte)),
+                Answer::Fault(kind) => (format!("fault:{}", kind.id()), canonical_byte(None)),
+                _ => return None,
+            };
+            Some(if q.ask_byte { format!("{outcome}\n{byte}") } else { outcome })
+        }
+        (Question::Goal(g), _) => goal_canonical(g),
+        (Question::Numeric(q), Answer::Number(text)) => {
+            let key = q.key.as_ref()?;
+            let value = parse_number(text).ok()?;
+            match key.bucket {
+                None => {
+                    let c = canonical_exact(value);
+                    matches(&key.salt, &c, &key.hash).then_some(c)
+                }
+                Some(width) => {
+                    let b = bucket(value, width.get())?;
+                    (-BUCKETS_PER_TOLERANCE..=BUCKETS_PER_TOLERANCE)
+                        .map(|d| format!("bucket:{}", b + d))
+                        .find(|c| matches(&key.salt, c, &key.hash))
+                }
+            }
+        }
+        (Question::Choice(q), Answer::Choice(selected)) => {
+            let key = q.key.as_ref()?;
+            check_choice(key, selected).then(|| canonical_choice(selected))
+        }
+        _ => None,
+    }
+}
+
+/// The salt of the task's key (goals have none: their id stands in).
+pub fn key_salt(task: &Task) -> String {
+    match &task.question {
+        Question::Translate(q) => q.key.as_ref().map(|k| k.salt.clone()),
+        Question::Goal(_) => None,
+        Question::Numeric(q) => q.key.as_ref().map(|k| k.salt.clone()),
+        Question::Choice(q) => q.key.as_ref().map(|k| k.salt.clone()),
+    }
+    .unwrap_or_else(|| format!("goal/{}", task.id))
+}
+
 /// All fault kinds, in the order a picker shows them.
 pub const FAULT_KINDS: [FaultKind; 14] = FaultKind::ALL;
 

@@ -6,15 +6,17 @@
 //! precise JSON path (`exercises.tasks[2].question.translate.va`).
 
 use super::condition::Condition;
+use super::feedback::{Attempt, FeedbackPolicy};
 use super::generate::Randomize;
 use super::query::NumericQuery;
+use super::sealed_text::SealedExplanation;
 use crate::sim::{Access, FaultKind, Mode};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
 /// The exercises of a lab. Empty in a plain lab, and then not written to the file at all.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exercises {
     /// The tasks in the order students see them.
@@ -30,6 +32,14 @@ pub struct Exercises {
     /// Template only: what `pagelab generate` varies per student.
     #[serde(default, skip_serializing_if = "Randomize::is_empty")]
     pub randomize: Randomize,
+    /// The feedback policy of every task that has none of its own (default: the explanation
+    /// opens with the right answer, no penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackPolicy>,
+    /// Set by the exam export: a student copy with no keys and no explanations, graded only
+    /// with `pagelab check --reference INSTRUCTOR_COPY`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exam: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -42,7 +52,12 @@ fn is_zero(n: &u32) -> bool {
 
 impl Exercises {
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty() && !self.student && self.seed.is_none() && self.randomize.is_empty()
+        self.tasks.is_empty()
+            && !self.student
+            && self.seed.is_none()
+            && self.randomize.is_empty()
+            && self.feedback.is_none()
+            && !self.exam
     }
 
     /// The task with this id.
@@ -61,7 +76,7 @@ impl Exercises {
 }
 
 /// One task.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
     /// Unique within the lab; autograders key on it.
@@ -89,10 +104,55 @@ pub struct Task {
     /// How many hints the student has revealed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hints_shown: u32,
+    /// This task's feedback policy, replacing the lab's (`exercises.feedback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackPolicy>,
+    /// When Gradescope shows this task's result to the student.
+    #[serde(default, skip_serializing_if = "Visibility::is_default")]
+    pub visibility: Visibility,
+    /// Student copy: the explanation, sealed (see `sealed_text`); `explanation` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_explanation: Option<SealedExplanation>,
+    /// The student's Checks, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// When Gradescope shows a task's result (its `visibility` values, spelled as Gradescope does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// At once.
+    #[default]
+    Visible,
+    /// Never to the student.
+    Hidden,
+    /// Once the assignment's due date has passed.
+    AfterDueDate,
+    /// Once the instructor publishes the grades.
+    AfterPublished,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 4] = [Self::Visible, Self::Hidden, Self::AfterDueDate, Self::AfterPublished];
+
+    fn is_default(&self) -> bool {
+        *self == Self::Visible
+    }
+
+    /// The value as Gradescope spells it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Visible => "visible",
+            Self::Hidden => "hidden",
+            Self::AfterDueDate => "after_due_date",
+            Self::AfterPublished => "after_published",
+        }
+    }
 }
 
 /// What a task asks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Question {
     Translate(TranslateQuestion),
@@ -102,7 +162,9 @@ pub enum Question {
 }
 
 /// The kind of a task, as reports and `check --json` name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskKind {
     Translate,
@@ -163,7 +225,7 @@ impl Task {
 
 /// "For process P, what does an access to VA give?" The student answers the physical address
 /// (and the byte there, if asked) or the fault kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateQuestion {
     /// Process name (or number).
@@ -184,7 +246,7 @@ pub struct TranslateQuestion {
 /// Sealed expected outcome of a translation: hashes of `outcome` (the physical address or the
 /// fault kind) and, when the byte is asked, of the byte (present even when the expected
 /// outcome is a fault, so its presence tells nothing).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateKey {
     pub salt: String,
@@ -194,14 +256,14 @@ pub struct TranslateKey {
 }
 
 /// "Make it so": a condition on the machine state, checked against the student's lab.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalQuestion {
     pub condition: Condition,
 }
 
 /// A number read or worked out from the lab.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumericQuestion {
     /// Instructor only: how the expected value is computed (or the value itself). Removed from
@@ -220,7 +282,7 @@ pub struct NumericQuestion {
 }
 
 /// A sealed number: the hash of its exact canonical form, or of its tolerance bucket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumericKey {
     pub salt: String,
@@ -231,7 +293,7 @@ pub struct NumericKey {
 }
 
 /// Multiple choice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceQuestion {
     /// Markdown options, shown in this order.
@@ -249,7 +311,7 @@ pub struct ChoiceQuestion {
     pub key: Option<ChoiceKey>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceKey {
     pub salt: String,
@@ -257,7 +319,7 @@ pub struct ChoiceKey {
 }
 
 /// A student's answer, saved in the lab file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Answer {
     /// Translate: the access reaches this physical address (and byte, when asked).
@@ -291,7 +353,7 @@ impl Answer {
 
 /// A finite `f64` (tolerances, plain numeric values). JSON cannot carry NaN or infinities, and
 /// the constructor refuses them, so equality is an equivalence and the lab stays `Eq`.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Real(f64);
 

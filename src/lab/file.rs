@@ -55,10 +55,12 @@ pub struct Lab {
     pub locks: Locks,
     /// A host and a guest in this lab's memory (nested paging); `None` in a plain lab.
     pub nested: Option<NestedSetup>,
+    /// The file's `$schema` (where editors find docs/lab.schema.json), kept as read.
+    pub schema: Option<String>,
 }
 
 /// The paging format as stored: a preset's name, or a full definition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PagingSpec {
     Preset(String),
@@ -66,17 +68,17 @@ pub enum PagingSpec {
 }
 
 /// One stored run of nonzero bytes inside a frame: `[offset, "hex"]`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ByteRun(pub u64, pub String);
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredFrame {
     pub frame: u64,
     pub bytes: Vec<ByteRun>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredMemory {
     /// Size in bytes.
@@ -90,9 +92,12 @@ pub struct StoredMemory {
 }
 
 /// The file as it is on disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabFile {
+    /// Where editors find this file's JSON Schema (docs/lab.schema.json); pagelab ignores it.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub format: String,
     pub version: u32,
     #[serde(default)]
@@ -189,6 +194,7 @@ impl Lab {
             exercises: Exercises::default(),
             locks: Locks::default(),
             nested: None,
+            schema: None,
         }
     }
 
@@ -201,6 +207,7 @@ impl Lab {
         };
         let frames = stored_frames(m.mem());
         LabFile {
+            schema: self.schema.clone(),
             format: MAGIC.into(),
             version: CURRENT_VERSION,
             title: self.title.clone(),
@@ -326,6 +333,7 @@ impl Lab {
             exercises: file.exercises,
             locks: file.locks,
             nested,
+            schema: file.schema,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod ostep_import;
 pub mod procmaps;
 pub mod recovery;
 pub mod samples;
+pub mod schema;
 pub mod swap;
 
 pub use file::{Lab, LabError};

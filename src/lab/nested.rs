@@ -10,7 +10,7 @@ use crate::sim::nested::{HostKind, NestedSetup};
 use serde::{Deserialize, Serialize};
 
 /// The `"nested"` object as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredNested {
     /// The host's tables: `ept` (4-level), `ept5`, `sv39x4` or `sv48x4`.

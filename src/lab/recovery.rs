@@ -31,7 +31,7 @@ pub enum RecoveryError {
 
 /// A recovery file as it is on disk; the lab is a lab file's JSON (`L` is `LabFile` when
 /// writing, and plain JSON when reading, so that the lab's own errors keep their paths).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RecoveryFile<L> {
     format: String,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SWAP_BYTES: u64 = 1 << 30;
 
 /// One swap slot as stored; a page of zeros has no byte runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredSwapPage {
     pub slot: u64,

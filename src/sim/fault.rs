@@ -5,7 +5,20 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The kind of memory access being translated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     #[default]
@@ -36,7 +49,20 @@ impl Access {
 }
 
 /// The privilege of the access: x86 CPL 3 vs 0-2, RISC-V U vs S.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     #[default]
@@ -62,7 +88,9 @@ impl Mode {
 }
 
 /// Why a translation failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// An entry on the walk has its present/valid bit clear.
@@ -169,7 +197,7 @@ impl FaultKind {
 }
 
 /// How the architecture itself reports the fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum ArchReport {
     /// x86 #PF (vector 14) with its error code (bits P, W/R, U/S, RSVD, I/D).
@@ -233,7 +261,7 @@ impl ArchReport {
 }
 
 /// A failed translation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PageFault {
     pub kind: FaultKind,
     /// Level (0 = root) where the walk stopped; `None` when no entry was read.

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 /// Which family of hardware rules a format follows: how permissions combine, how faults are
 /// reported and how the accessed/dirty bits behave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {
     /// Intel/AMD: U/S and R/W combine over every level, NX at any level, #PF error codes.
@@ -19,7 +19,9 @@ pub enum Arch {
 }
 
 /// What a PTE field means to the MMU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Present / valid: the entry is used only when this bit is set.
@@ -51,7 +53,7 @@ pub enum Role {
 }
 
 /// A named bit field of a page-table entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     pub name: String,
@@ -96,7 +98,7 @@ pub fn low_mask(bits: u32) -> u64 {
 }
 
 /// One level of the tree, root first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Level {
     pub name: String,
@@ -108,7 +110,7 @@ pub struct Level {
 }
 
 /// How the walk decides that an entry maps a page rather than pointing to a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeafRule {
     /// Only the last level maps pages.
@@ -120,7 +122,7 @@ pub enum LeafRule {
 }
 
 /// What the walk does with frame-number bits below a huge page's alignment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "rule")]
 pub enum SuperpageLowBits {
     /// x86: they are reserved (a reserved-bit fault), except the PAT bit at `except_bit`.
@@ -135,7 +137,7 @@ pub enum SuperpageLowBits {
 pub const PDPTE_REGISTERS: usize = 4;
 
 /// A complete paging format.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PagingFormat {
     pub name: String,

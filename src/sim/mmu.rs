@@ -8,7 +8,7 @@ use super::mem::PhysMem;
 use serde::{Deserialize, Serialize};
 
 /// How RISC-V handles a clear A bit or a store with a clear D bit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RiscvAd {
     /// Svade: the access page-faults and software sets the bits.
@@ -23,7 +23,7 @@ pub enum RiscvAd {
 /// linear-address translation", without saying whether a walk that then faults has used them.
 /// Applies to formats whose A/D follow x86 (x86 and the generic teaching formats); RISC-V's
 /// A/D are decided by Svade/Svadu, where only the leaf has them, so there the two are the same.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdTiming {
     /// A (and D on the leaf for a write) only once the whole walk succeeded and the access is
@@ -45,7 +45,7 @@ impl AdTiming {
 }
 
 /// Control-register switches that change the walk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MmuSettings {
     /// x86 CR0.WP: supervisor writes honour read-only pages.
@@ -116,7 +116,7 @@ impl Default for MmuSettings {
 }
 
 /// Effective rights after combining the entries read so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rights {
     pub read: bool,
     pub write: bool,
@@ -139,7 +139,7 @@ impl Rights {
 }
 
 /// One entry read by the walk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WalkStep {
     pub level: usize,
     pub index: u64,
@@ -164,7 +164,7 @@ pub struct WalkStep {
 }
 
 /// A write hardware makes to set accessed/dirty bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdUpdate {
     pub level: usize,
     pub entry_addr: u64,
@@ -173,7 +173,7 @@ pub struct AdUpdate {
 }
 
 /// The physical page a successful walk reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mapped {
     pub pa: u64,
     /// The byte at `pa`, or `None` when `pa` is beyond physical memory.
@@ -185,14 +185,14 @@ pub struct Mapped {
     pub rights: Rights,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Outcome {
     Mapped(Mapped),
     Fault(PageFault),
 }
 
 /// The full record of one translation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Translation {
     pub va: u64,
     pub access: Access,

@@ -61,7 +61,7 @@ pub(crate) fn demand_flags(format: &PagingFormat) -> Vec<String> {
 }
 
 /// Costs behind the effective access time.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Costs {
     /// One TLB probe, paid by every lookup.
     pub tlb_hit_ns: f64,
@@ -76,7 +76,7 @@ impl Default for Costs {
 }
 
 /// Everything that shapes a replay besides the machine and the trace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplayConfig {
     /// The data TLB when `itlb` is set, else the one unified TLB.
     pub tlb: TlbConfig,

@@ -26,7 +26,7 @@ use thiserror::Error;
 pub const MAX_TLB_ENTRIES: usize = 1 << 20;
 
 /// Which entry a full set gives up on insertion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum TlbPolicy {
     /// Least recently used (by lookup hit or insertion).
     Lru,
@@ -39,7 +39,7 @@ pub enum TlbPolicy {
 }
 
 /// The shape and behaviour of one TLB.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TlbConfig {
     /// Total number of entries (`sets * ways`).
     pub entries: usize,
@@ -178,7 +178,7 @@ impl<T> TlbEntry<T> {
 }
 
 /// Counters since construction or the last [`Tlb::reset_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TlbStats {
     pub lookups: u64,
     pub hits: u64,
@@ -1057,7 +1057,9 @@ impl<T> Tlb<T> {
 }
 
 /// Which of a split TLB's halves an access uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum AccessClass {
     Instruction,
     Data,

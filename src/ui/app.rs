@@ -253,6 +253,23 @@ impl PagelabApp {
         &self.title
     }
 
+    /// Writes the student version (or, for `exam`, the copy for grading only) to `path`.
+    fn export(&mut self, path: &std::path::Path, exam: bool) {
+        let lab = self.doc.lab();
+        let (copy, what) = if exam {
+            (crate::exercise::exam_version(lab), "the copy for grading only")
+        } else {
+            (crate::exercise::student_version(lab), "the student version")
+        };
+        match io::save(&copy, path) {
+            Ok(()) => {
+                self.state.path_dialog = None;
+                self.state.info(format!("exported {what} to {}", path.display()));
+            }
+            Err(e) => self.state.file_error = Some(format!("Could not write {}:\n{e}", path.display())),
+        }
+    }
+
     /// Applies one action.
     pub fn run(&mut self, action: Action, ctx: &egui::Context) {
         match action {
@@ -273,18 +290,8 @@ impl PagelabApp {
                 None => self.state.path_dialog = Some(dialogs::save_as_dialog(&self.doc)),
             },
             Action::SaveAs(path) => self.save_to(path),
-            Action::ExportStudent(path) => {
-                let student = crate::exercise::student_version(self.doc.lab());
-                match io::save(&student, &path) {
-                    Ok(()) => {
-                        self.state.path_dialog = None;
-                        self.state.info(format!("exported the student version to {}", path.display()));
-                    }
-                    Err(e) => {
-                        self.state.file_error = Some(format!("Could not write {}:\n{e}", path.display()))
-                    }
-                }
-            }
+            Action::ExportStudent(path) => self.export(&path, false),
+            Action::ExportExam(path) => self.export(&path, true),
             Action::Undo => match self.doc.undo() {
                 Some(what) => {
                     // The undo reverted what the last access wrote, if it was that step.

@@ -28,7 +28,7 @@ pub fn map_dialog_for_lab(m: &Machine, va: Option<u64>) -> MapDialog {
 
 pub fn save_as_dialog(doc: &Document) -> PathDialog {
     let path = doc.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "lab.json".into());
-    PathDialog { path, save: true, error: None, export_student: false }
+    PathDialog { path, save: true, error: None, export_student: false, export_exam: false }
 }
 
 /// Leaf fields a user may set when mapping (one-bit fields that are not managed by the mapping).
@@ -202,7 +202,9 @@ fn path_window(ctx: &egui::Context, prefs: &Prefs, state: &mut UiState, actions:
     }
     let Some(dialog) = state.path_dialog.as_mut() else { return };
     let mut open = true;
-    let title = if dialog.export_student {
+    let title = if dialog.export_exam {
+        "Export for grading only"
+    } else if dialog.export_student {
         "Export the student version"
     } else if dialog.save {
         "Save lab as"
@@ -250,6 +252,8 @@ fn path_window(ctx: &egui::Context, prefs: &Prefs, state: &mut UiState, actions:
         let path = PathBuf::from(dialog.path.trim());
         if dialog.path.trim().is_empty() {
             dialog.error = Some("Type a path first.".into());
+        } else if dialog.export_exam {
+            actions.push(Action::ExportExam(path));
         } else if dialog.export_student {
             actions.push(Action::ExportStudent(path));
         } else if dialog.save {

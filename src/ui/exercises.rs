@@ -1,10 +1,11 @@
 //! The exercises panel. Student mode: the task list with progress and score, the selected
 //! task's prompt, an answer form for its kind, Check with immediate feedback, hints on request
 //! and the explanation once answered. Instructor mode: tasks made from what is on screen (the
-//! MMU panel's translation, the selected entry's state), prompts and points edited in place,
-//! locks, a student preview and the export of the student version.
+//! MMU panel's translation, the selected entry's state, a number, a choice), the task editor
+//! (task_editor.rs), author-time checks, locks, a student preview and the exports.
 
 use super::state::{Action, PathDialog, UiState};
+use super::task_editor::{TaskDraft, edit_task_ui, new_kinds_ui};
 use super::theme;
 use crate::doc::Edit;
 use crate::exercise::{
@@ -38,18 +39,15 @@ pub struct ExerciseUi {
     pub feedback: Option<TaskReport>,
     pub error: Option<String>,
     pub new_id: String,
-    /// The title and prompt being typed for a task, kept across frames until they are saved
-    /// (Enter or leaving the field), so no keystroke is lost.
+    /// The texts being typed for a task, kept across frames until they are saved (Enter or
+    /// leaving the field), so no keystroke is lost.
     pub draft: Option<TaskDraft>,
-}
-
-/// Text fields of the task being edited, and the stored values they started from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TaskDraft {
-    pub id: String,
-    pub title: String,
-    pub prompt: String,
-    source: (String, String),
+    /// The number "Ask this number" asks (an index into its list).
+    pub number_query: usize,
+    /// The randomize declarations form and the variant preview.
+    pub randomize: super::randomize_view::RandomizeUi,
+    /// The last "Check before release" (every author-time check, variants included).
+    pub release_checks: Option<Vec<exercise::lint::AuthorWarning>>,
 }
 
 pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
@@ -86,6 +84,12 @@ pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         ui.colored_label(theme::fault_color(dark), warning);
     }
     ui.separator();
+    // Author-time checks beside the tasks they concern (the cheap ones, every frame).
+    let checks = if state.exercises.role == Role::Instructor {
+        exercise::lint::quick_warnings(lab)
+    } else {
+        Vec::new()
+    };
     egui::ScrollArea::vertical().id_salt("exercise-list").max_height(180.0).show(ui, |ui| {
         for (task, result) in lab.exercises.tasks.iter().zip(&report.tasks) {
             let mark = if result.passed {
@@ -107,6 +111,11 @@ pub fn exercises_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             };
             if ui.selectable_label(selected, RichText::new(text).color(color)).clicked() {
                 select(state, lab, &task.id);
+            }
+            for w in checks.iter().filter(|w| w.task.as_deref() == Some(task.id.as_str())) {
+                ui.label(
+                    RichText::new(format!("    ! {}", w.message)).small().color(theme::fault_color(dark)),
+                );
             }
         }
     });
@@ -154,7 +163,7 @@ fn select(state: &mut UiState, lab: &Lab, id: &str) {
 }
 
 /// Replaces the lab's exercises with `f` applied to a copy (one undoable edit).
-fn change_exercises(lab: &Lab, actions: &mut Vec<Action>, f: impl FnOnce(&mut Lab)) {
+pub(super) fn change_exercises(lab: &Lab, actions: &mut Vec<Action>, f: impl FnOnce(&mut Lab)) {
     let mut copy = lab.clone();
     f(&mut copy);
     if copy.exercises != lab.exercises {
@@ -328,59 +337,6 @@ fn answer_from_form(question: &Question, form: &ExerciseUi) -> Result<Answer, St
     }
 }
 
-fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState, actions: &mut Vec<Action>) {
-    let Some(task) = lab.exercises.task(id) else { return };
-    ui.label(RichText::new("Edit this task").strong());
-    // The draft lives in the UI state; it starts again from the task when another task is
-    // edited or the stored text changed (an undo, a save from elsewhere).
-    let source = (task.title.clone(), task.prompt.clone());
-    let fresh = state.exercises.draft.as_ref().is_some_and(|d| d.id == id && d.source == source);
-    if !fresh {
-        state.exercises.draft =
-            Some(TaskDraft { id: id.to_string(), title: source.0.clone(), prompt: source.1.clone(), source });
-    }
-    let Some(draft) = state.exercises.draft.as_mut() else { return };
-    let mut points = task.points;
-    let mut changed = false;
-    // Wraps, so Points stays in view in a narrow docked column.
-    ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Title:");
-        let title = egui::TextEdit::singleline(&mut draft.title).desired_width(180.0);
-        changed |= ui.add(title).labelled_by(label.id).lost_focus();
-        let label = ui.label("Points:");
-        changed |= ui.add(egui::DragValue::new(&mut points).range(0..=1000)).labelled_by(label.id).changed();
-    });
-    let label = ui.label("Prompt (Markdown):");
-    changed |= ui
-        .add(egui::TextEdit::multiline(&mut draft.prompt).desired_rows(3))
-        .labelled_by(label.id)
-        .lost_focus();
-    let (title, prompt) = (draft.title.clone(), draft.prompt.clone());
-    if changed && (title != task.title || prompt != task.prompt || points != task.points) {
-        change_exercises(lab, actions, |copy| {
-            if let Some(t) = copy.exercises.task_mut(id) {
-                t.title = title;
-                t.prompt = prompt;
-                t.points = points;
-            }
-        });
-    }
-    ui.horizontal(|ui| {
-        if ui.button("Delete task").clicked() {
-            change_exercises(lab, actions, |copy| {
-                let _ = author::remove_task(copy, id);
-            });
-            state.exercises.selected = None;
-        }
-        if ui.button("Move up").clicked() {
-            let index = lab.exercises.tasks.iter().position(|t| t.id == id).unwrap_or(0);
-            change_exercises(lab, actions, |copy| {
-                let _ = author::move_task(copy, id, index.saturating_sub(1));
-            });
-        }
-    });
-}
-
 /// Creating tasks from what is on screen, locks, preview and export.
 fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
     let dark = ui.visuals().dark_mode;
@@ -419,6 +375,10 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
         let result = author::require_entry_state(lab, &id, m.active(), row.va, row.level);
         add_task(lab, result, state, actions, &id);
     }
+    new_kinds_ui(ui, lab, &id, state, actions, add_task);
+    ui.separator();
+    super::randomize_view::randomize_ui(ui, lab, state, actions);
+    ui.separator();
     ui.horizontal_wrapped(|ui| {
         let process = &m.active_process().name;
         let locked = lab.locks.processes.contains(process);
@@ -464,9 +424,31 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
         }
         if ui.button("Export student version...").clicked() {
             let path = "student.json".to_string();
-            state.path_dialog = Some(PathDialog { path, save: true, error: None, export_student: true });
+            state.path_dialog =
+                Some(PathDialog { path, save: true, error: None, export_student: true, export_exam: false });
+        }
+        let exam = ui.button("Export for grading only...").on_hover_text(
+            "A student copy with no keys and no explanations: nothing can be checked on the student's machine; grade it with pagelab check --reference",
+        );
+        if exam.clicked() {
+            let path = "exam.json".to_string();
+            state.path_dialog =
+                Some(PathDialog { path, save: true, error: None, export_student: true, export_exam: true });
         }
     });
+    if ui.button("Check before release").on_hover_text("Every author-time check, variants included").clicked()
+    {
+        state.exercises.release_checks = Some(exercise::lint::author_warnings(lab));
+    }
+    if let Some(found) = &state.exercises.release_checks {
+        if found.is_empty() {
+            ui.colored_label(theme::ok_color(dark), "No problems found.");
+        }
+        for w in found {
+            let task = w.task.as_ref().map(|t| format!("{t}: ")).unwrap_or_default();
+            ui.colored_label(theme::fault_color(dark), format!("{task}{}", w.message));
+        }
+    }
     if let Some(err) = &state.exercises.error {
         ui.colored_label(theme::fault_color(dark), err);
     }

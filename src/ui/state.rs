@@ -34,6 +34,8 @@ pub enum Action {
     Quit,
     /// Save the student version of the lab (no plain answers) to this path.
     ExportStudent(PathBuf),
+    /// "Export for grading only": no keys, no explanations (see `exercise::exam_version`).
+    ExportExam(PathBuf),
     /// TLB, trace playback and plots (applied by `tlb_state`).
     Tlb(super::tlb_state::TlbAction),
     /// Replace the lab with a process layout read from a /proc/PID/maps file.
@@ -128,6 +130,8 @@ pub struct PathDialog {
     pub error: Option<String>,
     /// Save the student version rather than the lab itself.
     pub export_student: bool,
+    /// With `export_student`: the copy for grading only (no keys, no explanations).
+    pub export_exam: bool,
 }
 
 /// An action waiting for "discard unsaved changes?".

@@ -3,6 +3,7 @@
 //! `course.rs`: each function returns the instructor's lab, sealed with seeded salts.
 
 use super::*;
+use crate::exercise::task::Visibility;
 use crate::sim::format::{Arch, Field, LeafRule, Level, PagingFormat, SuperpageLowBits};
 use crate::sim::presets::ostep_linear;
 
@@ -210,6 +211,7 @@ pub fn linear_table() -> Result<Lab, CourseError> {
     });
     lab.exercises.randomize.frames.push(FrameSlot { frame: 0x77, within: Some([0x80, 0x100]) });
     author::reseal_all(&mut lab, |id| seal::seeded_salt(16, id))?;
+    lab.exercises.feedback = Some(super::course_policy());
     Ok(lab)
 }
 
@@ -410,6 +412,7 @@ pub fn x86_64_huge() -> Result<Lab, CourseError> {
         random_offset: true,
     });
     author::reseal_all(&mut lab, |id| seal::seeded_salt(2, id))?;
+    lab.exercises.feedback = Some(super::course_policy());
     Ok(lab)
 }
 
@@ -591,6 +594,7 @@ pub fn processes_shared() -> Result<Lab, CourseError> {
     });
 
     author::reseal_all(&mut lab, |id| seal::seeded_salt(7, id))?;
+    lab.exercises.feedback = Some(super::course_policy());
     Ok(lab)
 }
 
@@ -800,5 +804,11 @@ pub fn exam16() -> Result<Lab, CourseError> {
         random_offset: true,
     });
     author::reseal_all(&mut lab, |id| seal::seeded_salt(1616, id))?;
+    // Exam-style: no explanation before the right answer, a quarter of the points lost per
+    // wrong Check, and results shown on Gradescope once the grades are published.
+    lab.exercises.feedback = Some(FeedbackPolicy { retry_penalty: 25, ..FeedbackPolicy::default() });
+    for task in &mut lab.exercises.tasks {
+        task.visibility = Visibility::AfterPublished;
+    }
     Ok(lab)
 }

@@ -9,7 +9,7 @@ use thiserror::Error;
 pub const MAX_FRAMES: u32 = 4096;
 
 /// Who answers a page fault.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OsModel {
     /// Faults are reported and left alone: the student repairs the tables.
@@ -41,7 +41,7 @@ impl OsModel {
 }
 
 /// The OS model of a lab.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OsSettings {
     pub model: OsModel,

@@ -7,7 +7,7 @@ use super::victim;
 use crate::sim::rng::SplitMix64;
 
 /// One physical frame and the page it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Frame {
     /// The resident page.
     pub page: u64,
@@ -19,7 +19,7 @@ pub struct Frame {
 }
 
 /// What one access did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessOutcome {
     /// The page was resident.
     pub hit: bool,

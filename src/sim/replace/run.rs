@@ -9,7 +9,7 @@ use super::replacer::{AccessOutcome, ReplaceError, Replacer};
 pub const DEFAULT_SEED: u64 = 0;
 
 /// One entry of a reference string: a page and whether the access writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reference {
     /// The page number.
     pub page: u64,
@@ -44,7 +44,7 @@ pub fn reads(pages: &[u64]) -> Vec<Reference> {
 }
 
 /// One access of a run and what it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// The page accessed.
     pub page: u64,
@@ -55,7 +55,7 @@ pub struct Step {
 }
 
 /// A whole replayed reference string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
     /// The policy replayed.
     pub policy: Policy,

@@ -122,7 +122,7 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Ve
             }
             "minItems" | "maxItems" => {
                 if let Some(a) = v.as_array() {
-                    let n = rule.as_u64().unwrap() as usize;
+                    let n = usize::try_from(rule.as_u64().unwrap()).unwrap();
                     if (key == "minItems" && a.len() < n) || (key == "maxItems" && a.len() > n) {
                         errors.push(format!("{path}: {} items breaks {key} {n}", a.len()));
                     }

@@ -113,4 +113,7 @@ fn the_frames_view_lists_the_copy_then_the_last_owners_write() {
     );
     h.get_by_label(&reuse);
     assert!(h.query_all_by_label_contains("TLB: invalidated 0x5555_5555_8000").count() == 2);
+    // The statistics count them apart from page loads: two faults, one copy, one reuse.
+    h.get_by_label("copy-on-write faults");
+    h.get_by_label("last owner, no copy");
 }

@@ -499,7 +499,7 @@ fn stats_ui(ui: &mut egui::Ui, run: &RefRun) {
     if columns.len() != 1 {
         columns.push(("all".into(), model.total()));
     }
-    let rows: [(&str, CounterOf); 7] = [
+    let mut rows: Vec<(&str, CounterOf)> = vec![
         ("page faults", |c| c.faults),
         ("  first touch", |c| c.first_touch),
         ("  swap-in", |c| c.swap_ins),
@@ -508,6 +508,15 @@ fn stats_ui(ui: &mut egui::Ui, run: &RefRun) {
         ("dirty write-backs", |c| c.write_backs),
         ("A/D faults (Svade)", |c| c.ad_faults),
     ];
+    // Copy-on-write rows once a forked lab has had such a fault (no page loads: counted apart).
+    if model.total().cow_faults > 0 {
+        rows.extend([
+            ("copy-on-write faults", (|c| c.cow_faults) as CounterOf),
+            ("  copied", |c| c.cow_copies),
+            ("  last owner, no copy", |c| c.cow_reuses),
+            ("TLB invalidations", |c| c.tlb_invalidations),
+        ]);
+    }
     egui::Grid::new("os-stats").striped(true).num_columns(columns.len() + 1).show(ui, |ui| {
         ui.label("");
         for (name, _) in &columns {

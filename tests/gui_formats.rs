@@ -18,7 +18,7 @@ fn sample() -> pagelab::lab::Lab {
 }
 
 #[test]
-fn the_view_draws_one_column_per_format_with_levels_refs_and_outcomes() {
+fn the_view_draws_one_row_per_format_with_levels_refs_and_outcomes() {
     let lab = sample();
     let rows =
         format_compare::compare_process(&lab.machine, 0, STACK, Access::Read, Mode::User).expect("rows");
@@ -27,7 +27,7 @@ fn the_view_draws_one_column_per_format_with_levels_refs_and_outcomes() {
         rows,
     );
     h.run();
-    // Two columns per format (4 KiB and 2 MiB), each headed by the format's name.
+    // Two rows per format (4 KiB and 2 MiB), each named by the format.
     for format in ["x86-64", "x86-64-la57", "sv39", "sv48", "sv57"] {
         assert_eq!(h.query_all_by_label(format).count(), 2, "{format}");
     }

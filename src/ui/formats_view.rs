@@ -118,61 +118,48 @@ pub fn formats_view_ui(
     }
 }
 
-/// The rows drawn as a grid, one column per format and page size (nothing computed here).
+/// The rows drawn as a table, one row per format and page size, so that a narrow docked pane
+/// shows every format; then the entries each walk read (nothing computed here).
 pub fn formats_ui(ui: &mut egui::Ui, rows: &[FormatWalk]) {
     let dark = ui.visuals().dark_mode;
-    let max_levels = rows.iter().map(FormatWalk::levels).max().unwrap_or(0);
     egui::ScrollArea::both().id_salt("formats-scroll").show(ui, |ui| {
-        egui::Grid::new("formats-grid").striped(true).num_columns(rows.len() + 1).show(ui, |ui| {
-            ui.strong("format");
+        egui::Grid::new("formats-grid").striped(true).num_columns(7).show(ui, |ui| {
+            for title in ["format", "pages up to", "levels", "refs per miss", "table frames", "table bytes", "outcome"] {
+                ui.strong(title);
+            }
+            ui.end_row();
             for row in rows {
                 ui.strong(&row.format);
-            }
-            ui.end_row();
-            ui.label("pages up to");
-            for row in rows {
                 ui.label(format_size(row.page_size));
-            }
-            ui.end_row();
-            ui.label("levels");
-            for row in rows {
                 ui.label(row.levels().to_string());
-            }
-            ui.end_row();
-            // One line per level, root first: the index bits, and the entry the walk read there.
-            for level in 0..max_levels {
-                ui.label(format!("level {level}"));
-                for row in rows {
-                    level_cell_ui(ui, row, level, dark);
-                }
+                ui.strong(row.refs_per_walk().to_string());
+                ui.label(row.table_frames.to_string());
+                ui.label(format_size(row.table_bytes));
+                outcome_ui(ui, row, dark);
                 ui.end_row();
             }
-            ui.label("page offset");
-            for row in rows {
-                ui.label(RichText::new(format!("{} bits", row.offset_bits)).color(theme::offset_color(dark)));
-            }
-            ui.end_row();
-            ui.label("refs per miss");
-            for row in rows {
-                ui.strong(row.refs_per_walk().to_string());
-            }
-            ui.end_row();
-            ui.label("table frames");
-            for row in rows {
-                ui.label(row.table_frames.to_string());
-            }
-            ui.end_row();
-            ui.label("table bytes");
-            for row in rows {
-                ui.label(format_size(row.table_bytes));
-            }
-            ui.end_row();
-            ui.label("outcome");
-            for row in rows {
-                outcome_ui(ui, row, dark);
-            }
-            ui.end_row();
         });
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new("Entries read, root first").id_salt("formats-entries").default_open(true).show(
+            ui,
+            |ui| {
+                egui::Grid::new("formats-entries-grid").striped(true).num_columns(2).show(ui, |ui| {
+                    for row in rows {
+                        ui.label(format!("{}, {} pages", row.format, format_size(row.page_size)));
+                        ui.vertical(|ui| {
+                            for level in 0..row.levels() {
+                                level_cell_ui(ui, row, level, dark);
+                            }
+                            ui.label(
+                                RichText::new(format!("page offset: {} bits", row.offset_bits))
+                                    .color(theme::offset_color(dark)),
+                            );
+                        });
+                        ui.end_row();
+                    }
+                });
+            },
+        );
     });
 }
 

@@ -3,10 +3,13 @@
 //! "linear" at 0x1234 and 0x2a at 0xf010 (frames start zeroed, so the byte at 0x1000 is 0), and
 //! leaves 0x5000 unmapped; exam16 randomizes only its pages 0x1200 and 0x7000.
 
+#[path = "common/course.rs"]
+mod course;
+
 use pagelab::exercise::author::{self, ask_translation, require_entry_state};
 use pagelab::exercise::generate::PageSlot;
 use pagelab::exercise::lint::author_warnings;
-use pagelab::exercise::{FeedbackPolicy, Question, Reveal, course};
+use pagelab::exercise::{FeedbackPolicy, Question, Reveal};
 use pagelab::lab::Lab;
 use pagelab::sim::{Access, Mode};
 
@@ -16,7 +19,7 @@ fn warnings_for(lab: &Lab, id: &str) -> Vec<String> {
 
 #[test]
 fn a_goal_the_handout_already_meets_is_flagged() {
-    let mut lab = course::linear_table().unwrap();
+    let mut lab = course::lab("linear-table");
     // The entry for 0x1000 as it is now: the goal holds before the student does anything.
     let task = require_entry_state(&lab, "as-is", 0, 0x1000, 0).unwrap();
     author::add_task(&mut lab, task).unwrap();
@@ -27,7 +30,7 @@ fn a_goal_the_handout_already_meets_is_flagged() {
 
 #[test]
 fn byte_questions_that_need_no_reasoning_are_flagged() {
-    let mut lab = course::linear_table().unwrap();
+    let mut lab = course::lab("linear-table");
     for (id, va) in [("faulting-byte", 0x5000), ("zero-byte", 0x1000), ("real-byte", 0x1234)] {
         let task = ask_translation(&lab, id, 0, va, Access::Read, Mode::User, true).unwrap();
         author::add_task(&mut lab, task).unwrap();
@@ -39,7 +42,7 @@ fn byte_questions_that_need_no_reasoning_are_flagged() {
 
 #[test]
 fn a_prompt_or_revealable_explanation_holding_the_answer_is_flagged() {
-    let mut lab = course::linear_table().unwrap();
+    let mut lab = course::lab("linear-table");
     // `unmapped` asks about 0x5000, which faults: not present.
     let task = lab.exercises.task_mut("unmapped").unwrap();
     task.prompt = "Read 0x5000. Hint: it is not-present.".into();
@@ -65,7 +68,7 @@ fn a_prompt_or_revealable_explanation_holding_the_answer_is_flagged() {
 fn randomization_that_changes_nothing_is_flagged() {
     // exam16's t2 reads 0x3477, a page randomize leaves alone: every student gets its address.
     // t1 reads 0x12a0 on the randomized page 0x1200.
-    let exam = course::exam16().unwrap();
+    let exam = course::lab("exam16");
     assert!(warnings_for(&exam, "t2").iter().any(|w| w.contains("same in every variant")));
     assert!(warnings_for(&exam, "t1").is_empty(), "{:?}", warnings_for(&exam, "t1"));
     assert!(author_warnings(&exam).iter().all(|w| w.task.is_some()), "exam16's variants differ");
@@ -73,7 +76,7 @@ fn randomization_that_changes_nothing_is_flagged() {
     // The stack page 0xf000 may move only within [0xe000, 0xf000): one free page, 0xe000, so
     // every seed moves it there, keeping its frame and offsets: all variants are the same.
     // (The choice task's options are not shuffled either: a new order would be a difference.)
-    let mut lab = course::linear_table().unwrap();
+    let mut lab = course::lab("linear-table");
     lab.exercises.randomize = Default::default();
     if let Question::Choice(q) = &mut lab.exercises.task_mut("linear-cost").unwrap().question {
         q.shuffle = false;

@@ -1,13 +1,16 @@
-//! The course in labs/course/: for every lab of `course::all()`, the instructor's solution scores
+//! The course in labs/course/ (JSON files are the source): for every instructor copy, the solution scores
 //! full marks, the untouched student version scores zero, the student copy holds no plain
-//! answers, and the JSON files are current (`UPDATE_COURSE=1 cargo test --test course`
-//! rewrites them).
+//! answers, and each student file is the handout of its instructor file
+//! (`UPDATE_COURSE=1 cargo test --test course` rewrites them after an edit).
+
+#[path = "common/course.rs"]
+mod course;
+use pagelab::exercise::solve;
 
 use pagelab::exercise::author::solution_answers;
-use pagelab::exercise::{Answer, course, grade, student_version};
+use pagelab::exercise::{Answer, grade, student_version};
 use pagelab::lab::Lab;
 use serde_json::Value;
-use std::path::Path;
 
 fn leaves(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -19,7 +22,7 @@ fn leaves(value: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_course_has_six_to_eight_labs_with_text() {
-    let labs = course::all().unwrap();
+    let labs = course::all();
     assert!((6..=8).contains(&labs.len()), "{} labs", labs.len());
     for (name, lab) in &labs {
         assert!(!lab.title.is_empty() && !lab.description.is_empty(), "{name}");
@@ -33,12 +36,12 @@ fn the_course_has_six_to_eight_labs_with_text() {
 
 #[test]
 fn solutions_score_full_marks_and_student_versions_zero() {
-    for (name, lab) in course::all().unwrap() {
+    for (name, lab) in course::all() {
         let student = Lab::from_json(&student_version(&lab).to_json()).unwrap();
         let fresh = grade(&student);
         assert_eq!(fresh.total, 0, "{name}: {fresh:#?}");
         assert!(fresh.tasks.iter().all(|t| !t.feedback.contains("cannot be graded")), "{name}: {fresh:#?}");
-        let solved = course::solve(&lab, &student).unwrap();
+        let solved = solve::solve(&lab, &student).unwrap();
         let report = grade(&Lab::from_json(&solved.to_json()).unwrap());
         assert_eq!(report.total, report.max, "{name}: {report:#?}");
         assert!(report.max >= 10, "{name}");
@@ -47,7 +50,7 @@ fn solutions_score_full_marks_and_student_versions_zero() {
 
 #[test]
 fn student_copies_hold_no_plain_answers() {
-    for (name, lab) in course::all().unwrap() {
+    for (name, lab) in course::all() {
         let json: Value = serde_json::from_str(&student_version(&lab).to_json()).unwrap();
         let tasks = json["exercises"]["tasks"].as_array().unwrap();
         for task in tasks {
@@ -83,26 +86,20 @@ fn student_copies_hold_no_plain_answers() {
 }
 
 #[test]
-fn course_files_are_current() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/course");
-    for (name, lab) in course::all().unwrap() {
-        for (suffix, mut version) in [("", lab.clone()), ("-student", student_version(&lab))] {
-            // Stored in labs/course/: editors find the lab file's schema two folders up.
-            version.schema = Some("../../docs/lab.schema.json".into());
-            let path = dir.join(format!("{name}{suffix}.json"));
-            let json = version.to_json();
-            if std::env::var_os("UPDATE_COURSE").is_some() {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &json).unwrap();
-            }
-            let stored = std::fs::read_to_string(&path).unwrap_or_default();
-            assert_eq!(
-                stored,
-                json,
-                "{} is stale; run UPDATE_COURSE=1 cargo test --test course",
-                path.display()
-            );
-            Lab::from_json(&stored).unwrap();
+fn each_student_copy_is_the_handout_of_its_instructor_copy() {
+    // The instructor files are the source; a student file is what "Export for students" makes of
+    // it (UPDATE_COURSE=1 cargo test --test course rewrites the student files after an edit).
+    for (name, lab) in course::all() {
+        let mut handout = student_version(&lab);
+        // Stored in labs/course/: editors find the lab file's schema two folders up.
+        handout.schema = Some("../../docs/lab.schema.json".into());
+        let json = handout.to_json();
+        let path = course::dir().join(format!("{name}-student.json"));
+        if std::env::var_os("UPDATE_COURSE").is_some() {
+            std::fs::write(&path, &json).unwrap();
         }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(stored, json, "{} is stale; run UPDATE_COURSE=1 cargo test --test course", path.display());
+        Lab::from_json(&stored).unwrap();
     }
 }

@@ -8,9 +8,12 @@
 //! addresses, 4-byte entries. Worked by hand: offset bits = log2(4096) = 12; entries per table
 //! = 2^(16-12) = 16; the 2-point `big-table` asks for 2^20 entries x 4 bytes = 4194304.
 
+#[path = "common/course.rs"]
+mod course;
+
 use pagelab::exercise::author::solution_answers;
 use pagelab::exercise::{
-    Answer, FeedbackPolicy, Reveal, course, exam_version, grade, grade_against, student_version, submit_at,
+    Answer, FeedbackPolicy, Reveal, exam_version, grade, grade_against, student_version, submit_at,
 };
 use pagelab::lab::Lab;
 use serde_json::Value;
@@ -30,7 +33,7 @@ fn explanation_of(lab: &Lab, id: &str) -> String {
 
 #[test]
 fn a_wrong_answer_hides_the_explanation_a_right_one_opens_it_and_attempts_are_saved() {
-    let instructor = course::linear_table().unwrap();
+    let instructor = course::lab("linear-table");
     let mut lab = handout(&instructor);
 
     let wrong = submit_at(&mut lab, "offset-bits", number("11"), 100).unwrap();
@@ -64,7 +67,7 @@ fn a_wrong_answer_hides_the_explanation_a_right_one_opens_it_and_attempts_are_sa
 
 #[test]
 fn after_three_wrong_attempts_the_explanation_opens_and_a_right_answer_earns_nothing() {
-    let instructor = course::linear_table().unwrap();
+    let instructor = course::lab("linear-table");
     assert_eq!(
         instructor.exercises.feedback.as_ref().map(|p| (p.reveal, p.attempts)),
         Some((Reveal::AfterAttempts, 3))
@@ -86,7 +89,7 @@ fn after_three_wrong_attempts_the_explanation_opens_and_a_right_answer_earns_not
 
 #[test]
 fn retry_penalty_and_credit_after_reveal_are_per_task_percentages() {
-    let mut instructor = course::linear_table().unwrap();
+    let mut instructor = course::lab("linear-table");
     // big-table is worth 2 points: with a 50% penalty per wrong attempt, right after one
     // wrong attempt earns 1.
     instructor.exercises.task_mut("big-table").unwrap().feedback =
@@ -110,7 +113,7 @@ fn retry_penalty_and_credit_after_reveal_are_per_task_percentages() {
     assert_eq!(submit_at(&mut lab, "big-table", number("2^22"), 9).unwrap().earned, 0);
 
     // Credit after reveal: 50% of 2 points once the explanation was shown.
-    let mut instructor = course::linear_table().unwrap();
+    let mut instructor = course::lab("linear-table");
     instructor.exercises.task_mut("big-table").unwrap().feedback = Some(FeedbackPolicy {
         reveal: Reveal::AfterAttempts,
         attempts: 1,
@@ -124,7 +127,7 @@ fn retry_penalty_and_credit_after_reveal_are_per_task_percentages() {
 
 #[test]
 fn graders_judge_recorded_attempts_with_their_own_keys() {
-    let instructor = course::linear_table().unwrap();
+    let instructor = course::lab("linear-table");
     let mut lab = handout(&instructor);
     submit_at(&mut lab, "entries", number("15"), 1).unwrap();
     submit_at(&mut lab, "entries", number("16"), 2).unwrap();
@@ -143,7 +146,7 @@ fn graders_judge_recorded_attempts_with_their_own_keys() {
 
 #[test]
 fn student_copies_carry_no_plain_explanation_and_the_exam_copy_no_keys() {
-    for (name, instructor) in course::all().unwrap() {
+    for (name, instructor) in course::all() {
         let student = student_version(&instructor).to_json();
         for task in &instructor.exercises.tasks {
             assert!(!student.contains(&task.explanation), "{name}/{}: plain explanation", task.id);

@@ -2,6 +2,9 @@
 //! it as a student and answers it; a student copy refuses edits to locked parts.
 #![cfg(feature = "gui")]
 
+#[path = "common/course.rs"]
+mod course;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
@@ -30,6 +33,17 @@ fn harness(lab: Lab) -> Harness<'static, PagelabApp> {
     h
 }
 
+/// Instructor mode with one task: the translation of 0x600010 (the test lab's data page).
+fn instructor_asking_a_translation() -> Harness<'static, PagelabApp> {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    type_into(&mut h, "Virtual address:", "0x600010");
+    h.get_by_label("Ask this translation").click();
+    h.run();
+    h
+}
+
 fn type_into(h: &mut Harness<'static, PagelabApp>, label: &str, text: &str) {
     let field = h.get_by_label(label);
     field.focus();
@@ -39,12 +53,7 @@ fn type_into(h: &mut Harness<'static, PagelabApp>, label: &str, text: &str) {
 
 #[test]
 fn author_a_translation_task_then_answer_it_as_a_student() {
-    let mut h = harness(lab());
-    h.get_by_label("Instructor").click();
-    h.run();
-    type_into(&mut h, "Virtual address:", "0x600010");
-    h.get_by_label("Ask this translation").click();
-    h.run();
+    let mut h = instructor_asking_a_translation();
     let tasks = &h.state().doc.lab().exercises.tasks;
     assert_eq!(tasks.len(), 1, "the task was added to the lab");
     let json = h.state().doc.lab().to_json();
@@ -98,12 +107,7 @@ fn a_student_copy_refuses_edits_to_locked_processes() {
 /// fields and is saved when the field is left (it used to vanish, and the task kept "t1").
 #[test]
 fn an_instructor_types_a_title_and_a_prompt_and_they_are_kept() {
-    let mut h = harness(lab());
-    h.get_by_label("Instructor").click();
-    h.run();
-    type_into(&mut h, "Virtual address:", "0x600010");
-    h.get_by_label("Ask this translation").click();
-    h.run();
+    let mut h = instructor_asking_a_translation();
     h.get_by_label_contains("t1 (1 pt)").click();
     h.run();
     let title = h.get_by_label("Title:");
@@ -150,7 +154,7 @@ fn a_goal_that_already_holds_is_flagged_when_it_is_made() {
 /// and the Checks are recorded in the lab.
 #[test]
 fn the_explanation_opens_only_with_the_right_answer_and_checks_are_recorded() {
-    let instructor = pagelab::exercise::course::linear_table().unwrap();
+    let instructor = course::lab("linear-table");
     let explanation = instructor.exercises.task("offset-bits").unwrap().explanation.clone();
     let student = Lab::from_json(&pagelab::exercise::student_version(&instructor).to_json()).unwrap();
     let mut h = harness(student);
@@ -264,12 +268,7 @@ fn an_instructor_makes_numeric_and_choice_tasks_with_hints_and_explanations() {
 /// a range, previews a variant, and the template then gives students different answers.
 #[test]
 fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
-    let mut h = harness(lab());
-    h.get_by_label("Instructor").click();
-    h.run();
-    type_into(&mut h, "Virtual address:", "0x600010");
-    h.get_by_label("Ask this translation").click();
-    h.run();
+    let mut h = instructor_asking_a_translation();
     type_into(&mut h, "Move within:", "0x1000_0000");
     type_into(&mut h, "to:", "0x2000_0000");
     // Through accesskit: the form is below the fold of the docked pane.
@@ -295,4 +294,61 @@ fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
         };
         assert!((0x1000_0000..0x2000_0000).contains(&q.va), "{:#x}", q.va);
     }
+}
+
+/// The task editor previews the prompt's Markdown as it is typed, and Move down / Move up reorder
+/// the tasks (one undo step each).
+#[test]
+fn the_prompt_previews_its_markdown_and_tasks_move_down_and_up() {
+    let mut h = harness(lab());
+    h.get_by_label("Instructor").click();
+    h.run();
+    h.get_by_label("Ask this number").click();
+    h.run();
+    replace_lines(&mut h, "Prompt (Markdown):", &["How many **offset** bits?"]);
+    h.get_by_label("Preview of the prompt").click();
+    h.run();
+    // Rendered: the bold word is its own piece of text, without the asterisks.
+    assert!(h.query_all_by_label("offset").count() >= 1);
+    h.get_by_label("Virtual address:").focus();
+    h.run();
+    h.get_by_label("Ask a choice").click();
+    h.run();
+    let kinds = |h: &Harness<'static, PagelabApp>| -> Vec<&'static str> {
+        h.state().doc.lab().exercises.tasks.iter().map(|t| t.kind().id()).collect()
+    };
+    assert_eq!(kinds(&h), ["numeric", "choice"]);
+    // The choice task (the last) is selected: it cannot move down, only up.
+    h.get_by_label("Move up").click_accesskit();
+    h.run();
+    assert_eq!(kinds(&h), ["choice", "numeric"]);
+    h.get_by_label("Move down").click_accesskit();
+    h.run();
+    assert_eq!(kinds(&h), ["numeric", "choice"]);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run();
+    assert_eq!(kinds(&h), ["choice", "numeric"], "one undo step per move");
+}
+
+/// A frame number is declared to vary from the screen (within a range of frames), a bad range
+/// is refused where it was typed, and Remove takes the declaration back.
+#[test]
+fn an_instructor_declares_a_frame_to_vary_and_removes_it() {
+    let mut h = instructor_asking_a_translation();
+    type_into(&mut h, "Frame number:", "0x40");
+    type_into(&mut h, "drawn among frames:", "0x100");
+    type_into(&mut h, "up to:", "0x80");
+    h.get_by_label("Vary this frame").click_accesskit();
+    h.run();
+    assert!(h.state().doc.lab().exercises.randomize.frames.is_empty());
+    h.get_by_label_contains("Type a range of frame numbers");
+    replace_lines(&mut h, "up to:", &["0x200"]);
+    h.get_by_label("Vary this frame").click_accesskit();
+    h.run();
+    let frames = &h.state().doc.lab().exercises.randomize.frames;
+    assert_eq!(frames.len(), 1);
+    assert_eq!((frames[0].frame, frames[0].within), (0x40, Some([0x100, 0x200])));
+    h.get_by_label("Remove frame 1").click_accesskit();
+    h.run();
+    assert!(h.state().doc.lab().exercises.randomize.frames.is_empty());
 }

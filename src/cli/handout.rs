@@ -3,7 +3,7 @@
 //! score full marks while the handout scores zero, with the author-time checks as notes); and `pagelab schema`, the lab file's JSON Schema.
 
 use super::edit::{load_lab, save_lab};
-use crate::exercise::{self, course};
+use crate::exercise;
 use anyhow::{Context, bail};
 use clap::Args;
 use std::fmt::Write as _;
@@ -57,7 +57,7 @@ pub fn solve(args: &SolveArgs) -> anyhow::Result<String> {
         );
     }
     let handout = exercise::student_version(&instructor);
-    let solved = course::solve(&instructor, &handout)
+    let solved = exercise::solve::solve(&instructor, &handout)
         .with_context(|| format!("{}: cannot reach the goals", args.lab.display()))?;
     save_lab(&solved, &args.output)?;
     let full = exercise::grade_against(&solved, &instructor);

@@ -15,7 +15,6 @@
 
 pub mod author;
 pub mod condition;
-pub mod course;
 pub mod feedback;
 pub mod generate;
 pub mod grade;
@@ -24,6 +23,7 @@ pub mod locks;
 pub mod query;
 pub mod seal;
 pub mod sealed_text;
+pub mod solve;
 pub mod student;
 pub mod task;
 

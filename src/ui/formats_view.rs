@@ -124,7 +124,9 @@ pub fn formats_ui(ui: &mut egui::Ui, rows: &[FormatWalk]) {
     let dark = ui.visuals().dark_mode;
     egui::ScrollArea::both().id_salt("formats-scroll").show(ui, |ui| {
         egui::Grid::new("formats-grid").striped(true).num_columns(7).show(ui, |ui| {
-            for title in ["format", "pages up to", "levels", "refs per miss", "table frames", "table bytes", "outcome"] {
+            for title in
+                ["format", "pages up to", "levels", "refs per miss", "table frames", "table bytes", "outcome"]
+            {
                 ui.strong(title);
             }
             ui.end_row();
@@ -140,9 +142,10 @@ pub fn formats_ui(ui: &mut egui::Ui, rows: &[FormatWalk]) {
             }
         });
         ui.add_space(6.0);
-        egui::CollapsingHeader::new("Entries read, root first").id_salt("formats-entries").default_open(true).show(
-            ui,
-            |ui| {
+        egui::CollapsingHeader::new("Entries read, root first")
+            .id_salt("formats-entries")
+            .default_open(true)
+            .show(ui, |ui| {
                 egui::Grid::new("formats-entries-grid").striped(true).num_columns(2).show(ui, |ui| {
                     for row in rows {
                         ui.label(format!("{}, {} pages", row.format, format_size(row.page_size)));
@@ -158,8 +161,7 @@ pub fn formats_ui(ui: &mut egui::Ui, rows: &[FormatWalk]) {
                         ui.end_row();
                     }
                 });
-            },
-        );
+            });
     });
 }
 

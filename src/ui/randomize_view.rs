@@ -1,5 +1,6 @@
 //! What `pagelab generate` varies, declared from the screen: the MMU panel's page moves to a
-//! random address within a range (and to random frames), declarations listed with Remove; and
+//! random address within a range (to random frames too, with a random offset if asked), a frame
+//! number the tasks use is drawn among free frames, declarations listed with Remove; and
 //! the preview of variant N (each task's answer in that variant, the lab left as it is).
 
 use super::exercises::change_exercises;
@@ -21,6 +22,13 @@ pub struct RandomizeUi {
     pub from: String,
     pub to: String,
     pub move_frame: bool,
+    /// Task addresses inside the page get a random offset too.
+    pub random_offset: bool,
+    /// A frame number tasks use ("map X to frame F"), drawn among free frames, optionally
+    /// within a range of frame numbers; all as typed.
+    pub frame: String,
+    pub frame_from: String,
+    pub frame_to: String,
     pub seed: u64,
     /// The last preview: the seed and each task's answer in that variant, or why it failed.
     pub preview: Option<(u64, Result<VariantAnswers, String>)>,
@@ -61,8 +69,19 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             }
         });
     }
-    for slot in &declared.frames {
-        ui.label(format!("frame {:#x} is drawn among free frames", slot.frame));
+    for (i, slot) in declared.frames.iter().enumerate() {
+        ui.horizontal_wrapped(|ui| {
+            let within =
+                slot.within.map_or(String::new(), |[from, to]| format!(" between {from:#x} and {to:#x}"));
+            ui.label(format!("frame {:#x} is drawn among free frames{within}", slot.frame));
+            if ui.small_button(format!("Remove frame {}", i + 1)).clicked() {
+                change_exercises(lab, actions, |copy| {
+                    if i < copy.exercises.randomize.frames.len() {
+                        copy.exercises.randomize.frames.remove(i);
+                    }
+                });
+            }
+        });
     }
     let form = &mut state.exercises.randomize;
     ui.horizontal_wrapped(|ui| {
@@ -73,6 +92,7 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         ui.add(egui::TextEdit::singleline(&mut form.to).hint_text("0x2000_0000").desired_width(110.0))
             .labelled_by(label.id);
         ui.checkbox(&mut form.move_frame, "new frames too");
+        ui.checkbox(&mut form.random_offset, "random offset in the page");
     });
     let va = parse_u64(&state.mmu.addr_text).ok();
     let form = &mut state.exercises.randomize;
@@ -90,7 +110,7 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                     va: page,
                     within: [from, to],
                     move_frame: form.move_frame,
-                    random_offset: false,
+                    random_offset: form.random_offset,
                 };
                 form.error = None;
                 change_exercises(lab, actions, |copy| copy.exercises.randomize.pages.push(slot));
@@ -98,6 +118,7 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             _ => form.error = Some("Type the range to move within: a start below its end.".into()),
         }
     }
+    frame_form_ui(ui, lab, form, actions);
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Variant:");
         ui.add(egui::DragValue::new(&mut form.seed)).labelled_by(label.id);
@@ -122,4 +143,45 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
             }
         }
     }
+}
+
+/// A frame number the tasks use, declared to be drawn among free frames (within a range of frame
+/// numbers, or anywhere when the range is left empty).
+fn frame_form_ui(ui: &mut egui::Ui, lab: &Lab, form: &mut RandomizeUi, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Frame number:");
+        ui.add(egui::TextEdit::singleline(&mut form.frame).hint_text("0x40").desired_width(70.0))
+            .labelled_by(label.id);
+        let label = ui.label("drawn among frames:");
+        ui.add(egui::TextEdit::singleline(&mut form.frame_from).hint_text("any").desired_width(70.0))
+            .labelled_by(label.id);
+        let label = ui.label("up to:");
+        ui.add(egui::TextEdit::singleline(&mut form.frame_to).hint_text("any").desired_width(70.0))
+            .labelled_by(label.id);
+        let vary = ui
+            .button("Vary this frame")
+            .on_hover_text("Each variant replaces this frame number, wherever tasks use it, by a free frame");
+        if !vary.clicked() {
+            return;
+        }
+        let frames = lab.machine.mem().frame_count();
+        let range = match (form.frame_from.trim(), form.frame_to.trim()) {
+            ("", "") => Ok(None),
+            (from, to) => match (parse_u64(from), parse_u64(to)) {
+                (Ok(from), Ok(to)) if from < to && to <= frames => Ok(Some([from, to])),
+                _ => Err(format!("Type a range of frame numbers, a start below its end, up to {frames:#x}.")),
+            },
+        };
+        match (parse_u64(&form.frame), range) {
+            (Ok(frame), Ok(within)) if frame < frames => {
+                form.error = None;
+                let slot = crate::exercise::generate::FrameSlot { frame, within };
+                change_exercises(lab, actions, |copy| copy.exercises.randomize.frames.push(slot));
+            }
+            (Ok(_), Ok(_)) | (Err(_), Ok(_)) => {
+                form.error = Some(format!("Type a frame number below {frames:#x}."));
+            }
+            (_, Err(e)) => form.error = Some(e),
+        }
+    });
 }

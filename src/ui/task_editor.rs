@@ -120,6 +120,12 @@ pub fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState,
         ui.add(field).labelled_by(label.id).lost_focus()
     };
     changed |= multiline(ui, "Prompt (Markdown):", &mut draft.texts.prompt, 3);
+    // The prompt as students will see it, from the text being typed (before it is committed).
+    egui::CollapsingHeader::new("Preview of the prompt").id_salt((id, "prompt-preview")).show(ui, |ui| {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            egui_commonmark::CommonMarkViewer::new().show(ui, &mut state.markdown, &draft.texts.prompt);
+        });
+    });
     if matches!(task.question, Question::Choice(_)) {
         changed |= multiline(ui, "Options (one a line):", &mut draft.texts.options, 3);
         ui.horizontal(|ui| {
@@ -176,10 +182,16 @@ pub fn edit_task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState,
                 state.exercises.selected = Some(new_id);
             }
         }
-        if ui.button("Move up").clicked() {
-            let index = lab.exercises.tasks.iter().position(|t| t.id == id).unwrap_or(0);
+        let index = lab.exercises.tasks.iter().position(|t| t.id == id).unwrap_or(0);
+        if ui.add_enabled(index > 0, egui::Button::new("Move up")).clicked() {
             change_exercises(lab, actions, |copy| {
                 let _ = author::move_task(copy, id, index.saturating_sub(1));
+            });
+        }
+        let last = lab.exercises.tasks.len().saturating_sub(1);
+        if ui.add_enabled(index < last, egui::Button::new("Move down")).clicked() {
+            change_exercises(lab, actions, |copy| {
+                let _ = author::move_task(copy, id, (index + 1).min(last));
             });
         }
     });

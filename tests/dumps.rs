@@ -73,7 +73,7 @@ fn vmprint_round_trips_byte_for_byte_in_both_styles() {
 #[test]
 fn vmprint_tables_sit_at_their_real_physical_addresses() {
     let (lab, _dir, out) = import("vmprint", &data("xv6-vmprint.txt"));
-    assert_eq!(lab.machine.format().name, "Sv39");
+    assert_eq!(lab.machine.format().name, "sv39");
     let t = walk(&lab, 0x1234, Access::Write, Mode::User);
     assert!(t.fault().is_none(), "{:?}", t.outcome);
     let entries: Vec<u64> = t.steps.iter().map(|s| s.entry_addr).collect();
@@ -105,7 +105,7 @@ fn vmprint_errors_name_the_line() {
         (" ..0x0000000000000000: pte 0x0000000021fc7800 pa 0x0000000087f1e000\n", 2, "V=0"),
         (" ..0x0000000000000000: pte 0x21fc7801\n", 2, "pte 0x... pa 0x..."),
         // A table at 1 TiB: beyond any xv6 memory.
-        (" ..0x0000000000000000: pte 0x0000000400000001 pa 0x0000010000000000\n", 2, "GiB"),
+        (" ..0x0000000000000000: pte 0x0000004000000001 pa 0x0000010000000000\n", 2, "GiB"),
     ];
     for (line, number, expected) in cases {
         let (ok, _, stderr) = import_text("vmprint", &format!("{head}{line}"));
@@ -183,7 +183,10 @@ fn ptdump_lists_what_it_cannot_represent() {
     assert!(ok, "{stderr}");
     assert!(out.contains("1 range(s) mapped (1 x 2 MiB"), "{out}");
     assert!(out.contains("3 skipped"), "{out}");
-    assert!(out.contains("skipped line 2: 0xffff888000000000-0xffff88a000000000: beyond the import limit"), "{out}");
+    assert!(
+        out.contains("skipped line 2: 0xffff888000000000-0xffff88a000000000: beyond the import limit"),
+        "{out}"
+    );
     assert!(out.contains("skipped line 3: ") && out.contains("not aligned to its 2 MiB pages"), "{out}");
     assert!(out.contains("skipped line 4: ") && out.contains("512 GiB pages do not exist"), "{out}");
 }
@@ -293,8 +296,7 @@ fn the_imported_sample_labs_are_up_to_date() {
         let saved_path = root.join(format!("labs/imports/{file}.json"));
         let saved = io::load(&saved_path).unwrap_or_else(|e| panic!("{}: {e}", saved_path.display()));
         assert_eq!(
-            saved,
-            fresh,
+            saved, fresh,
             "labs/imports/{file}.json is out of date: pagelab import {kind} tests/data/dumps/{file}.txt -o labs/imports/{file}.json"
         );
     }

@@ -4,9 +4,9 @@
 
 use super::procmaps::{self, ProcMapsArgs};
 use crate::lab::{dump_lab, io, ostep, ostep_import, ptdump, qemu_info, vmprint};
+use crate::sim::addr::format_size;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, ValueEnum};
-use crate::sim::addr::format_size;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +65,13 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<String> {
                 args.file.display()
             );
             let holes = format!("{} unmapped run(s) in {} section(s)", dump.holes, dump.sections.len());
-            return import_mappings(args, &dump.mappings, "Linux kernel page tables (ptdump)", &describe, &holes);
+            return import_mappings(
+                args,
+                &dump.mappings,
+                "Linux kernel page tables (ptdump)",
+                &describe,
+                &holes,
+            );
         }
         ImportKind::QemuInfoMem => {
             let mappings = qemu_info::parse_info_mem(&text).map_err(|e| where_(&e))?;
@@ -125,8 +131,8 @@ fn import_mappings(
     describe: &str,
     note: &str,
 ) -> anyhow::Result<String> {
-    let (lab, summary) =
-        dump_lab::build_lab(mappings, title, describe).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+    let (lab, summary) = dump_lab::build_lab(mappings, title, describe)
+        .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
     io::save(&lab, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
     let note = if note.is_empty() { String::new() } else { format!(" ({note})") };
     Ok(format!(

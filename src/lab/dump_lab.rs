@@ -9,8 +9,8 @@ use crate::sim::addr::format_size;
 use crate::sim::machine::MachineError;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
-use crate::sim::process::Process;
 use crate::sim::presets;
+use crate::sim::process::Process;
 use crate::sim::table;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -101,7 +101,10 @@ fn unrepresentable(mapping: &Mapping) -> Option<String> {
             return Some(format!("physical address {pa:#x} not aligned to its {} page", format_size(size)));
         }
         if pa.checked_add(mapping.end - mapping.start).is_none_or(|end| end > MAX_MAPPED_BYTES) {
-            return Some(format!("physical address {pa:#x} beyond the import limit of {}", format_size(MAX_MAPPED_BYTES)));
+            return Some(format!(
+                "physical address {pa:#x} beyond the import limit of {}",
+                format_size(MAX_MAPPED_BYTES)
+            ));
         }
     }
     None
@@ -132,7 +135,9 @@ pub fn build_lab(
             })
         });
         match reason {
-            Some(reason) => summary.skipped.push(Skipped { line: m.line, start: m.start, end: m.end, reason }),
+            Some(reason) => {
+                summary.skipped.push(Skipped { line: m.line, start: m.start, end: m.end, reason })
+            }
             None => {
                 summary.mapped_bytes += m.end - m.start;
                 pages += m.pages();
@@ -153,7 +158,8 @@ pub fn build_lab(
     let given_top = kept.iter().filter_map(|m| m.pa.map(|pa| pa + (m.end - m.start))).max().unwrap_or(0);
     let memory = given_top + summary.mapped_bytes + (1 << 30) + (2 << 20) + (tables + 1) * 4096 + (1 << 20);
     let format = presets::x86_64(4);
-    let mut mem = PhysMem::new(memory.next_multiple_of(2 << 20), format.page_shift).map_err(MachineError::from)?;
+    let mut mem =
+        PhysMem::new(memory.next_multiple_of(2 << 20), format.page_shift).map_err(MachineError::from)?;
     // Pages at given addresses are reserved before the root table is placed, so that no table
     // lands in a page (shared pages are reserved once).
     for m in &kept {
@@ -184,8 +190,11 @@ pub fn build_lab(
     for m in kept {
         let format = machine.format();
         let Some(level) = format.level_for_page_shift(m.page_shift) else { continue };
-        let leaf = table::leaf_bits(format, level, &m.flags)
-            .map_err(|source| DumpLabError::Map { line: m.line, va: m.start, source })?;
+        let leaf = table::leaf_bits(format, level, &m.flags).map_err(|source| DumpLabError::Map {
+            line: m.line,
+            va: m.start,
+            source,
+        })?;
         for i in 0..m.pages() {
             let va = m.start + (i << m.page_shift);
             let frame = match m.pa {
@@ -196,9 +205,11 @@ pub fn build_lab(
                     frame
                 }
             };
-            machine
-                .map_page_raw(root, va, level, frame, leaf)
-                .map_err(|source| DumpLabError::Map { line: m.line, va, source })?;
+            machine.map_page_raw(root, va, level, frame, leaf).map_err(|source| DumpLabError::Map {
+                line: m.line,
+                va,
+                source,
+            })?;
         }
     }
     let mut description = format!("{describe}\n\n");

@@ -71,7 +71,10 @@ pub fn parse(text: &str) -> Result<PtDump, PtDumpError> {
         }
         let fields: Vec<&str> = trimmed.split_whitespace().collect();
         let [range, size_text, flags @ .., level] = fields.as_slice() else {
-            return Err(line_error(line, "expected `0xSTART-0xEND SIZE [FLAGS] LEVEL` or a `---[ name ]---` header"));
+            return Err(line_error(
+                line,
+                "expected `0xSTART-0xEND SIZE [FLAGS] LEVEL` or a `---[ name ]---` header",
+            ));
         };
         let (start, end) = range
             .split_once('-')

@@ -30,7 +30,8 @@ fn hex(line: usize, what: &str, text: &str) -> Result<u64, InfoMemError> {
     if digits.is_empty() || digits.len() > 16 {
         return Err(line_error(line, format!("{what} {text:?} is not a hex number of at most 16 digits")));
     }
-    u64::from_str_radix(digits, 16).map_err(|_| line_error(line, format!("{what} {text:?} is not a hex number")))
+    u64::from_str_radix(digits, 16)
+        .map_err(|_| line_error(line, format!("{what} {text:?} is not a hex number")))
 }
 
 /// Parses `info mem` output into mappings (runs split into 1 GiB, 2 MiB and 4 KiB pages where
@@ -45,7 +46,10 @@ pub fn parse_info_mem(text: &str) -> Result<Vec<Mapping>, InfoMemError> {
         }
         let fields: Vec<&str> = trimmed.split_whitespace().collect();
         let [range, size, prot] = fields.as_slice() else {
-            return Err(line_error(line, "expected `START-END SIZE PROT` (e.g. 0000000000400000-0000000000401000 0000000000001000 ur-)"));
+            return Err(line_error(
+                line,
+                "expected `START-END SIZE PROT` (e.g. 0000000000400000-0000000000401000 0000000000001000 ur-)",
+            ));
         };
         let (start, end) = range
             .split_once('-')
@@ -76,7 +80,14 @@ pub fn parse_info_mem(text: &str) -> Result<Vec<Mapping>, InfoMemError> {
         }
         for (va, page_shift, count) in page_runs(start, end, &[30, 21, 12]) {
             let Some(run_end) = (count << page_shift).checked_add(va) else { continue };
-            mappings.push(Mapping { line, start: va, end: run_end, page_shift, flags: flags.clone(), pa: None });
+            mappings.push(Mapping {
+                line,
+                start: va,
+                end: run_end,
+                page_shift,
+                flags: flags.clone(),
+                pa: None,
+            });
         }
     }
     if mappings.is_empty() {
@@ -97,20 +108,26 @@ struct TlbLine {
 fn parse_tlb_line(line: usize, text: &str) -> Result<TlbLine, InfoMemError> {
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [va, pa, flags] = fields.as_slice() else {
-        return Err(line_error(line, "expected `VA: PA FLAGS` (e.g. 0000000000400000: 0000000001234000 ----A--U-)"));
+        return Err(line_error(
+            line,
+            "expected `VA: PA FLAGS` (e.g. 0000000000400000: 0000000001234000 ----A--U-)",
+        ));
     };
-    let va = va
-        .strip_suffix(':')
-        .ok_or_else(|| line_error(line, format!("{va:?} does not end in a colon")))?;
+    let va =
+        va.strip_suffix(':').ok_or_else(|| line_error(line, format!("{va:?} does not end in a colon")))?;
     let (va, pa) = (hex(line, "virtual address", va)?, hex(line, "physical address", pa)?);
     let chars: Vec<char> = flags.chars().collect();
     let names = ['X', 'G', 'P', 'D', 'A', 'C', 'T', 'U', 'W'];
     if chars.len() != names.len() || chars.iter().zip(names).any(|(&c, name)| c != name && c != '-') {
-        return Err(line_error(line, format!("flags {flags:?} are not nine characters XGPDACTUW, each or -")));
+        return Err(line_error(
+            line,
+            format!("flags {flags:?} are not nine characters XGPDACTUW, each or -"),
+        ));
     }
     let on = |i: usize| chars.get(i).is_some_and(|&c| c != '-');
     let mut names_on = Vec::new();
-    for (i, name) in [(0, "NX"), (1, "G"), (3, "D"), (4, "A"), (5, "PCD"), (6, "PWT"), (7, "U/S"), (8, "R/W")] {
+    for (i, name) in [(0, "NX"), (1, "G"), (3, "D"), (4, "A"), (5, "PCD"), (6, "PWT"), (7, "U/S"), (8, "R/W")]
+    {
         if on(i) {
             names_on.push(name.to_string());
         }
@@ -147,7 +164,14 @@ pub fn parse_info_tlb(text: &str) -> Result<Vec<Mapping>, InfoMemError> {
         let Some(end) = l.va.checked_add(1 << page_shift) else {
             return Err(line_error(l.line, "the page ends past the top of the address space"));
         };
-        mappings.push(Mapping { line: l.line, start: l.va, end, page_shift, flags: l.flags.clone(), pa: Some(l.pa) });
+        mappings.push(Mapping {
+            line: l.line,
+            start: l.va,
+            end,
+            page_shift,
+            flags: l.flags.clone(),
+            pa: Some(l.pa),
+        });
     }
     if mappings.is_empty() {
         return Err(InfoMemError::Empty);

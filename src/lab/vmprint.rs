@@ -88,7 +88,8 @@ fn hex(line: usize, what: &str, text: &str) -> Result<u64, VmprintError> {
         .strip_prefix("0x")
         .filter(|d| !d.is_empty() && d.len() <= 16)
         .ok_or_else(|| line_error(line, format!("{what} {text:?} is not 0x and at most 16 hex digits")))?;
-    u64::from_str_radix(digits, 16).map_err(|_| line_error(line, format!("{what} {text:?} is not a hex number")))
+    u64::from_str_radix(digits, 16)
+        .map_err(|_| line_error(line, format!("{what} {text:?} is not a hex number")))
 }
 
 /// Parses an entry line (after any leading blanks, which start with `..`).
@@ -193,7 +194,10 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
     };
     let need = |placed: &mut Placed, end: Option<u64>, line: usize| -> Result<(), VmprintError> {
         let end = end.filter(|&e| e <= MAX_MEMORY).ok_or_else(|| {
-            line_error(line, format!("an address this high needs more than {} GiB of memory", MAX_MEMORY >> 30))
+            line_error(
+                line,
+                format!("an address this high needs more than {} GiB of memory", MAX_MEMORY >> 30),
+            )
         })?;
         if end > placed.top.0 {
             placed.top = (end, line);
@@ -202,7 +206,10 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
     };
     for dump in &parsed.dumps {
         if !dump.root_pa.is_multiple_of(1 << PAGE_SHIFT) {
-            return Err(line_error(dump.line, format!("table address {:#x} is not 4 KiB aligned", dump.root_pa)));
+            return Err(line_error(
+                dump.line,
+                format!("table address {:#x} is not 4 KiB aligned", dump.root_pa),
+            ));
         }
         need(&mut placed, dump.root_pa.checked_add(1 << PAGE_SHIFT), dump.line)?;
         placed.tables.insert(dump.root_pa);

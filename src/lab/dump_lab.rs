@@ -40,7 +40,7 @@ pub struct Mapping {
 
 impl Mapping {
     pub fn pages(&self) -> u64 {
-        self.end.saturating_sub(self.start) >> self.page_shift
+        self.end.saturating_sub(self.start).checked_shr(self.page_shift).unwrap_or(0)
     }
 }
 
@@ -164,12 +164,7 @@ pub fn build_lab(
     // lands in a page (shared pages are reserved once).
     for m in &kept {
         if let Some(pa) = m.pa {
-            let first = pa >> 12;
-            for frame in first..first + ((m.end - m.start) >> 12) {
-                if !mem.is_allocated(frame) {
-                    mem.reserve(frame).map_err(MachineError::from)?;
-                }
-            }
+            mem.reserve_range(pa >> 12, (m.end - m.start) >> 12).map_err(MachineError::from)?;
         }
     }
     let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;

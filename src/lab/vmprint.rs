@@ -292,9 +292,7 @@ pub fn build_lab(parsed: &Vmprint, source: &str) -> Result<(Lab, ImportSummary),
         let _ = mem.reserve(table >> PAGE_SHIFT);
     }
     for &(first, count) in &placed.leaves {
-        for frame in first..first.saturating_add(count) {
-            let _ = mem.reserve(frame);
-        }
+        let _ = mem.reserve_range(first, count);
     }
     let processes: Vec<Process> = parsed
         .dumps

@@ -80,14 +80,17 @@ pub fn parse(text: &str) -> Result<PtDump, PtDumpError> {
             .split_once('-')
             .ok_or_else(|| line_error(line, format!("range {range:?} is not 0xSTART-0xEND")))?;
         let (start, end) = (hex(line, start)?, hex(line, end)?);
-        if end <= start {
+        // The last run of the address space ends at 2^64, which the kernel prints as 0.
+        let wraps = end == 0 && start != 0;
+        if end <= start && !wraps {
             return Err(line_error(line, format!("the range {start:#x}-{end:#x} is empty or reversed")));
         }
         let bytes = size(line, size_text)?;
-        if bytes != end - start {
+        let len = end.wrapping_sub(start);
+        if bytes != len {
             return Err(line_error(
                 line,
-                format!("size {size_text} does not match the range, which holds {:#x} bytes", end - start),
+                format!("size {size_text} does not match the range, which holds {len:#x} bytes"),
             ));
         }
         let shift = level_shift(line, level)?;
@@ -121,6 +124,12 @@ pub fn parse(text: &str) -> Result<PtDump, PtDumpError> {
             dump.holes += 1;
             continue;
         }
+        if wraps {
+            return Err(line_error(
+                line,
+                "a present run reaching the top of the address space (end 0x0) is not supported",
+            ));
+        }
         // A present run at p4d or pgd would be a 512 GiB page: keep it so it is listed as skipped.
         let page_shift = shift.unwrap_or(39);
         dump.mappings.push(Mapping { line, start, end, page_shift, flags: mapping_flags, pa: None });
@@ -143,5 +152,17 @@ mod tests {
         assert!(size(1, "4Q").is_err());
         assert!(size(1, "K").is_err());
         assert!(size(1, "99999999999E").is_err());
+    }
+
+    #[test]
+    fn the_last_hole_ends_at_zero() {
+        // 2^64 - 0xffffffffffe00000 = 2 MiB.
+        let dump =
+            parse("0xffffffffffe00000-0x0000000000000000           2M                               pmd\n")
+                .expect("parses");
+        assert_eq!((dump.holes, dump.mappings.len()), (1, 0));
+        let err = parse("0xffffffffffe00000-0x0000000000000000           2M     RW         PSE GLB NX pmd\n")
+            .expect_err("present");
+        assert!(err.to_string().starts_with("line 1: "), "{err}");
     }
 }

@@ -171,7 +171,7 @@ fn docs_schema_is_current() {
 fn every_lab_in_labs_validates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs");
     let mut count = 0;
-    for dir in [root.clone(), root.join("course")] {
+    for dir in [root.clone(), root.join("course"), root.join("imports")] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {

@@ -5,7 +5,7 @@
 use super::edit::{load_lab, save_lab};
 use crate::exercise;
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -19,28 +19,44 @@ pub struct SolveArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct ExportArgs {
+    /// Another format instead of a student copy: `pagelab export vmprint LAB`.
+    #[command(subcommand)]
+    pub to: Option<ExportTo>,
     /// The instructor's copy.
-    pub lab: PathBuf,
+    #[arg(required = true)]
+    pub lab: Option<PathBuf>,
     /// The student copy to write.
-    #[arg(short = 'o', long = "output")]
-    pub output: PathBuf,
+    #[arg(short = 'o', long = "output", required = true)]
+    pub output: Option<PathBuf>,
     /// For grading only: no keys and no explanations (nothing can be checked on the student's
     /// machine); only `pagelab check --reference INSTRUCTOR_COPY` grades it.
     #[arg(long)]
     pub exam: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ExportTo {
+    /// Print an Sv39 lab's tables as xv6's vmprint() does (MIT 6.1810 pgtbl lab).
+    Vmprint(super::import::VmprintExportArgs),
+}
+
 pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
-    let lab = load_lab(&args.lab)?;
+    let (lab_path, output) = match (&args.to, &args.lab, &args.output) {
+        (Some(ExportTo::Vmprint(vmprint)), _, _) => return super::import::export_vmprint(vmprint),
+        (None, Some(lab), Some(output)) => (lab, output),
+        _ => bail!("export needs a lab and -o OUTPUT (or: export vmprint LAB)"),
+    };
+    let lab = load_lab(lab_path)?;
     if lab.exercises.student {
-        bail!("{} is already a student copy; export from the instructor's copy", args.lab.display());
+        bail!("{} is already a student copy; export from the instructor's copy", lab_path.display());
     }
     let out = if args.exam { exercise::exam_version(&lab) } else { exercise::student_version(&lab) };
-    save_lab(&out, &args.output)?;
+    save_lab(&out, output)?;
     Ok(format!(
         "wrote {} ({} copy of \"{}\", {} task(s), {} point(s))\n",
-        args.output.display(),
+        output.display(),
         if args.exam { "exam" } else { "student" },
         out.title,
         out.exercises.tasks.len(),

@@ -81,7 +81,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// fork() a process: its own user tables, the kernel half shared, the pages copy-on-write.
     Fork(fork::ForkArgs),
-    /// Import the output of OSTEP's homework simulators, or a process's /proc/PID/maps.
+    /// Import OSTEP simulator output, a /proc/PID/maps, or a kernel's page-table dump (vmprint,
+    /// ptdump, QEMU info mem / info tlb).
     Import(import::ImportArgs),
     /// Simulate page replacement on a reference string (FIFO, LRU, OPT, Clock, ...).
     Policy(policy::PolicyArgs),
@@ -93,7 +94,8 @@ pub enum Command {
     Check(exercise::CheckArgs),
     /// Make a per-student variant of an exercise template, reproducible from the seed.
     Generate(exercise::GenerateArgs),
-    /// Write the student copy of an instructor's lab (or, with --exam, a copy for grading only).
+    /// Write the student copy of an instructor's lab (or, with --exam, a copy for grading only);
+    /// `export vmprint LAB` prints an Sv39 lab's tables as xv6's vmprint() does.
     Export(handout::ExportArgs),
     /// Write the model solution of an instructor's lab and check it scores full marks.
     Solve(handout::SolveArgs),

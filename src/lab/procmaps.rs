@@ -278,7 +278,7 @@ fn region_flags(format: &PagingFormat, region: &Region) -> Vec<String> {
 
 /// Splits `[start, end)` into runs of equal page size, largest size first where alignment and
 /// length allow: `sizes` are page shifts in decreasing order, the last one the base page.
-fn page_runs(start: u64, end: u64, shifts: &[u32]) -> Vec<(u64, u32, u64)> {
+pub(crate) fn page_runs(start: u64, end: u64, shifts: &[u32]) -> Vec<(u64, u32, u64)> {
     let mut runs: Vec<(u64, u32, u64)> = Vec::new();
     let mut va = start;
     while va < end {

@@ -2,6 +2,7 @@
 //! contents, atomic saves, and the importers (`ostep` reads the text OSTEP's homework
 //! simulators print), and the sample labs.
 
+pub mod dump_import;
 pub mod dump_lab;
 pub mod file;
 pub mod format_compare;

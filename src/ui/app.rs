@@ -152,6 +152,7 @@ impl PagelabApp {
         });
         dialogs::dialogs_ui(&ctx, &self.doc, &mut self.prefs, &mut self.state, &mut actions);
         super::procmaps_dialog::procmaps_window(&ctx, &mut self.state, &mut actions);
+        super::dump_dialog::dump_window(&ctx, &mut self.state, &mut actions);
         let recovery_choice = super::recovery::offer_window(&ctx, &self.recovery);
         // What the actions changed is drawn next frame: ask for it now, not at the next input.
         if !actions.is_empty() || !self.actions.is_empty() {
@@ -331,6 +332,24 @@ impl PagelabApp {
             Action::Command(command) => self.command(command, ctx),
             Action::OpenPane(pane) => self.dock.open(pane),
             Action::Tlb(action) => self.run_tlb(action),
+            Action::ImportDump(path, kind) => {
+                self.guard_discard(Action::ImportDump(path.clone(), kind), |app| {
+                    match super::dump_dialog::import(&path, kind) {
+                        Ok((lab, message)) => {
+                            app.doc = Document::new(lab, None);
+                            app.reset_view();
+                            app.state.dump_dialog = None;
+                            app.state.info(message);
+                        }
+                        Err(e) => {
+                            if let Some(dialog) = app.state.dump_dialog.as_mut() {
+                                dialog.error = Some(e.clone());
+                            }
+                            app.state.error(e);
+                        }
+                    }
+                })
+            }
             Action::ImportProcMaps(request) => {
                 self.guard_discard(Action::ImportProcMaps(request.clone()), |app| {
                     match super::procmaps_dialog::import(&request) {

@@ -67,6 +67,13 @@ fn file_menu_ui(ui: &mut egui::Ui, prefs: &mut Prefs, state: &mut UiState, actio
         if ui.button("/proc/PID/maps…").clicked() {
             state.procmaps_dialog = Some(Default::default());
         }
+        if ui
+            .button("Kernel page-table dump…")
+            .on_hover_text("xv6 vmprint(), Linux ptdump, QEMU info mem / info tlb")
+            .clicked()
+        {
+            state.dump_dialog = Some(Default::default());
+        }
         if ui.button("Trace for the TLB…").clicked() {
             actions.push(Action::OpenPane(Pane::Tlb));
         }

@@ -7,6 +7,7 @@ pub mod compare_view;
 pub mod cow_view;
 pub mod dialogs;
 pub mod dock;
+pub mod dump_dialog;
 pub mod exercises;
 pub mod formats_view;
 pub mod frames_view;

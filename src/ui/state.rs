@@ -40,6 +40,8 @@ pub enum Action {
     Tlb(super::tlb_state::TlbAction),
     /// Replace the lab with a process layout read from a /proc/PID/maps file.
     ImportProcMaps(super::procmaps_dialog::ProcMapsRequest),
+    /// A kernel's page-table dump (File ▸ Import ▸ Kernel page-table dump).
+    ImportDump(std::path::PathBuf, crate::lab::dump_import::DumpKind),
     /// The user chose to lose unsaved changes: run the pending action.
     DiscardChanges,
     /// New OS-model settings for the lab (frames view).
@@ -203,6 +205,7 @@ pub struct UiState {
     /// The TLB panel's, trace player's and plots' fields.
     pub tlb: super::tlb_state::TlbUi,
     pub procmaps_dialog: Option<super::procmaps_dialog::ProcMapsDialog>,
+    pub dump_dialog: Option<super::dump_dialog::DumpDialog>,
     /// The TLB panel's Sizes section.
     pub sizes: super::sizes::SizesView,
     /// The "Compare formats" tab: the MMU panel's address walked in every comparable format.

@@ -4,13 +4,16 @@
 //! whose lab was edited meanwhile is refused and the edit is kept.
 #![cfg(feature = "gui")]
 
+#[path = "common/gui.rs"]
+mod gui;
+use gui::{click, stats};
+
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::doc::Edit;
 use pagelab::lab::Lab;
 use pagelab::sim::machine::{MapRequest, MapTarget};
-use pagelab::sim::replay::ReplayStats;
 use pagelab::sim::trace::TraceReader;
 use pagelab::sim::{Machine, presets};
 use pagelab::ui::app::PagelabApp;
@@ -43,18 +46,6 @@ fn harness() -> Harness<'static, PagelabApp> {
         .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
     h.run();
     h
-}
-
-fn click(h: &mut Harness<'static, PagelabApp>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run();
-    h.get_by_label(label).click();
-    h.run();
-}
-
-fn stats(h: &Harness<'static, PagelabApp>) -> ReplayStats {
-    let app = h.state();
-    app.doc.tlb().stats(&app.doc.lab().machine)
 }
 
 /// `rounds` passes over 40 consecutive pages from 0x900000, one load per page: 40 × rounds

@@ -6,12 +6,15 @@
 //! changes).
 #![cfg(feature = "gui")]
 
+#[path = "common/gui.rs"]
+mod gui;
+use gui::{click, stats};
+
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
 use pagelab::sim::machine::{MapRequest, MapTarget};
-use pagelab::sim::replay::ReplayStats;
 use pagelab::sim::{Machine, presets};
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::plots::{PlotKind, SWEEP_SIZES};
@@ -54,20 +57,6 @@ fn type_into(h: &mut Harness<'static, PagelabApp>, label: &str, text: &str) {
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
     field.type_text(text);
     h.run();
-}
-
-/// Clicks a widget as a user would: scrolled into view first (docked panels are not always tall
-/// enough to show all of a panel at once).
-fn click(h: &mut Harness<'static, PagelabApp>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run();
-    h.get_by_label(label).click();
-    h.run();
-}
-
-fn stats(h: &Harness<'static, PagelabApp>) -> ReplayStats {
-    let app = h.state();
-    app.doc.tlb().stats(&app.doc.lab().machine)
 }
 
 fn write_trace(dir: &Path, name: &str, text: &str) -> PathBuf {

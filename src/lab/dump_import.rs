@@ -43,12 +43,7 @@ pub fn import(kind: DumpKind, text: &str, source: &str) -> Result<(Lab, String),
         DumpKind::Vmprint => {
             let parsed = vmprint::parse(text).map_err(|e| where_(&e))?;
             let (lab, summary) = vmprint::build_lab(&parsed, source).map_err(|e| where_(&e))?;
-            let pages = summary
-                .pages_by_size
-                .iter()
-                .map(|(size, count)| format!("{count} x {}", format_size(*size)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let pages = super::procmaps::pages_summary(&summary.pages_by_size);
             let mut out = format!(
                 ": {} process(es), {} entries in {} table(s), pages {pages}; memory {}\n",
                 summary.processes,

@@ -219,12 +219,7 @@ pub fn build_lab(
 
 /// The outcome as the CLI prints it: what was mapped, then each skipped range on its own line.
 pub fn summary_text(summary: &DumpSummary) -> String {
-    let pages = summary
-        .pages_by_size
-        .iter()
-        .map(|(size, count)| format!("{count} x {}", format_size(*size)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let pages = super::procmaps::pages_summary(&summary.pages_by_size);
     let mut out = format!(
         "{} range(s) mapped ({pages}, {} in all), {} skipped\n",
         summary.mapped_ranges,

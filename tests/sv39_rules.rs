@@ -2,8 +2,12 @@
 //! the test ("Supervisor-Level ISA", Sv39 and "Virtual Address Translation Process"). Tables are
 //! written entry by entry here (PTE bits from the spec's Sv39 PTE figure), not through `map()`.
 
-use pagelab::sim::mmu::{Outcome, RiscvAd};
-use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
+#[path = "common/walks.rs"]
+mod walks;
+use walks::{must_fault, pa, walk};
+
+use pagelab::sim::mmu::RiscvAd;
+use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, presets};
 
 // Sv39 PTE: V R W X U G A D in bits 0..=7, RSW 9:8, PPN 53:10, bits 63:54 reserved.
 const V: u64 = 1 << 0;
@@ -51,24 +55,9 @@ fn rig(va: u64, entries: &[u64], leaf_ppn: u64) -> (Machine, Vec<u64>) {
     (m, addrs)
 }
 
-fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(0, va, access, mode).expect("process 0")
-}
-
-fn pa(m: &Machine, va: u64, access: Access, mode: Mode) -> u64 {
-    let t = walk(m, va, access, mode);
-    match &t.outcome {
-        Outcome::Mapped(mapped) => mapped.pa,
-        Outcome::Fault(f) => panic!("{va:#x} {access:?} {mode:?}: unexpected fault {f}"),
-    }
-}
-
 /// The fault kind and the cause a walk that must fail reports.
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
-    let t = walk(m, va, access, mode);
-    let f = t
-        .fault()
-        .unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
+    let f = must_fault(m, va, access, mode);
     match f.report {
         ArchReport::RiscV { cause } => (f.kind, cause),
         other => panic!("expected a RISC-V cause, got {other:?}"),

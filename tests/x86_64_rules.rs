@@ -2,9 +2,12 @@
 //! the test. Tables are written here entry by entry (raw bits computed by hand from the SDM's
 //! tables), so the walk is checked against the manual, not against `map()`.
 
+#[path = "common/walks.rs"]
+mod walks;
+use walks::{must_fault, pa, walk};
+
 use pagelab::sim::fault::x86_error::{ID, P, RSVD, U, W};
-use pagelab::sim::mmu::Outcome;
-use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
+use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, presets};
 
 // SDM Table 4-19 (format of a PTE) and its siblings: bit positions in every 64-bit entry.
 const PRESENT: u64 = 1 << 0;
@@ -61,24 +64,9 @@ fn x86_64(va: u64, entries: &[u64], leaf_addr: u64) -> (Machine, Vec<u64>) {
     (m, addrs)
 }
 
-fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(0, va, access, mode).expect("process 0")
-}
-
-fn pa(m: &Machine, va: u64, access: Access, mode: Mode) -> u64 {
-    let t = walk(m, va, access, mode);
-    match &t.outcome {
-        Outcome::Mapped(mapped) => mapped.pa,
-        Outcome::Fault(f) => panic!("{va:#x} {access:?} {mode:?}: unexpected fault {f}"),
-    }
-}
-
 /// The fault kind and #PF error code of a walk that must fail.
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
-    let t = walk(m, va, access, mode);
-    let f = t
-        .fault()
-        .unwrap_or_else(|| panic!("{va:#x} {access:?} {mode:?}: expected a fault, got {:?}", t.outcome));
+    let f = must_fault(m, va, access, mode);
     match f.report {
         ArchReport::X86PageFault { error_code } => (f.kind, error_code),
         other => panic!("expected #PF, got {other:?}"),

@@ -758,9 +758,16 @@ impl Machine {
 
     /// Writes a translation's A/D updates (skipping any whose entry changed since the walk).
     pub fn apply_ad(&mut self, t: &Translation) {
-        for u in &t.ad_updates {
-            if self.mem.read_le(u.entry_addr, self.format.pte_bytes) == Ok(u.old) {
-                let _ = self.mem.write_le(u.entry_addr, self.format.pte_bytes, u.new);
+        self.apply_ad_updates(&t.ad_updates);
+    }
+
+    /// [`Machine::apply_ad`] for a bare list of updates (the fast walk's, which has no
+    /// `Translation`): each entry is written only if it still holds what the walk read.
+    pub fn apply_ad_updates(&mut self, updates: &[super::mmu::AdUpdate]) {
+        let bytes = self.format.pte_bytes;
+        for u in updates {
+            if self.mem.read_le(u.entry_addr, bytes) == Ok(u.old) {
+                let _ = self.mem.write_le(u.entry_addr, bytes, u.new);
             }
         }
     }

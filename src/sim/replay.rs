@@ -1030,13 +1030,13 @@ fn walk_once(
         let refs = count(fast.steps());
         return match fast.outcome {
             Ok(mapped) => {
-                apply_ad_updates(machine, fast.ad_updates());
+                machine.apply_ad_updates(fast.ad_updates());
                 let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
                 (refs, Ok((mapped, dirty)))
             }
             Err(kind) => {
                 // Writes of a faulting walk: the upper entries' A under AdTiming::AsWalked.
-                apply_ad_updates(machine, fast.ad_updates());
+                machine.apply_ad_updates(fast.ad_updates());
                 (refs, Err(kind))
             }
         };
@@ -1052,17 +1052,6 @@ fn walk_once(
             (refs, Ok((mapped, dirty)))
         }
         Outcome::Fault(fault) => (refs, Err(fault.kind)),
-    }
-}
-
-/// [`Machine::apply_ad`] for a fast walk's writes: each is made only if the entry still holds
-/// what the walk read.
-fn apply_ad_updates(machine: &mut Machine, updates: &[AdUpdate]) {
-    let bytes = machine.format.pte_bytes;
-    for update in updates {
-        if machine.mem.read_le(update.entry_addr, bytes) == Ok(update.old) {
-            let _ = machine.mem.write_le(update.entry_addr, bytes, update.new);
-        }
     }
 }
 

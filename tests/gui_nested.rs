@@ -66,4 +66,12 @@ fn a_nested_lab_opens_its_walk_tab_in_the_app() {
     h.run();
     assert!(h.state().dock.is_shown(Pane::Nested));
     assert!(h.query_all_by_label_contains("host fault at gpa 0x80000010").count() == 1);
+    // The MMU panel says that its own walk is the native machine's, and leads to the guest's.
+    assert!(h.query_all_by_label_contains("A nested lab: this panel walks the host machine").count() == 1);
+    h.state_mut().dock.close(Pane::Nested);
+    h.run();
+    assert!(!h.state().dock.is_shown(Pane::Nested));
+    h.get_by_label("Show the Nested walk").click();
+    h.run();
+    assert!(h.state().dock.is_shown(Pane::Nested));
 }

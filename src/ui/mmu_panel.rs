@@ -16,6 +16,17 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState
     let m = &lab.machine;
     let dark = ui.visuals().dark_mode;
     let va = inputs_ui(ui, m, state, actions);
+    if lab.nested.is_some() {
+        // The walk below is the native machine's; the guest's is two-dimensional.
+        ui.colored_label(
+            theme::fault_color(dark),
+            "A nested lab: this panel walks the host machine's own process. The guest's walk \
+             through the host's tables is in the Nested walk tab (View > Nested walk).",
+        );
+        if ui.button("Show the Nested walk").clicked() {
+            actions.push(Action::OpenPane(super::dock::Pane::Nested));
+        }
+    }
     egui::ScrollArea::both().id_salt("mmu-scroll").auto_shrink([false, false]).show(ui, |ui| {
         if let Some(va) = va {
             address_strip_ui(ui, m.format(), va, dark);

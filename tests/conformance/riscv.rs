@@ -452,20 +452,13 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             builder.map_random();
         }
         assert!(builder.api_pages > 0, "{name}: no page was mapped through Machine::map");
-        let mut queries = Vec::new();
-        let mut attempts = 0;
-        while queries.len() < per_run.min(MAX_QUERIES) && attempts < per_run * 20 {
-            attempts += 1;
-            if let Some(query) = builder.query() {
-                queries.push(query);
-            }
-        }
-        let ram = dir.path().join("ram.bin");
-        let block = dir.path().join("queries.bin");
-        let mut bytes = vec![0u8; (DATA_END - TABLES) as usize];
-        builder.machine.mem().read(TABLES, &mut bytes).expect("RAM image");
-        std::fs::write(&ram, &bytes).expect("write RAM image");
-        std::fs::write(&block, query_block(&shape, &queries)).expect("write queries");
+        let queries = tools::collect_queries(per_run, MAX_QUERIES, || builder.query());
+        let (ram, block) = tools::write_run_inputs(
+            dir.path(),
+            builder.machine.mem(),
+            [TABLES, DATA_END],
+            &query_block(&shape, &queries),
+        );
         let output = tools::run_qemu(
             Command::new(&tools[0])
                 .args(["-M", "virt", "-m", "256M", "-bios", "none", "-nographic", "-monitor", "none"])

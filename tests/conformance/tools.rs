@@ -126,3 +126,34 @@ pub fn parse_lines(output: &str) -> Vec<Vec<u64>> {
         .map(|rest| rest.split_whitespace().filter_map(|word| u64::from_str_radix(word, 16).ok()).collect())
         .collect()
 }
+
+/// Up to `wanted` queries from `next` (which may decline, returning `None`), giving up after 20
+/// tries per wanted query: a scenario whose tables leave few usable addresses still finishes.
+pub fn collect_queries<Q>(wanted: usize, max: usize, mut next: impl FnMut() -> Option<Q>) -> Vec<Q> {
+    let mut queries = Vec::new();
+    let mut attempts = 0;
+    while queries.len() < wanted.min(max) && attempts < wanted * 20 {
+        attempts += 1;
+        if let Some(query) = next() {
+            queries.push(query);
+        }
+    }
+    queries
+}
+
+/// Writes the run's inputs for QEMU's loader: pagelab's physical memory `[from, to)` as the RAM
+/// image, and the query block. Returns their paths (RAM image, queries).
+pub fn write_run_inputs(
+    dir: &std::path::Path,
+    mem: &pagelab::sim::mem::PhysMem,
+    [from, to]: [u64; 2],
+    block: &[u8],
+) -> (PathBuf, PathBuf) {
+    let ram = dir.join("ram.bin");
+    let queries = dir.join("queries.bin");
+    let mut bytes = vec![0u8; usize::try_from(to - from).expect("a small image")];
+    mem.read(from, &mut bytes).expect("RAM image");
+    std::fs::write(&ram, &bytes).expect("write RAM image");
+    std::fs::write(&queries, block).expect("write queries");
+    (ram, queries)
+}

@@ -41,26 +41,11 @@ pub struct ExplainArgs {
     pub output: Option<PathBuf>,
 }
 
-pub fn access_of(arg: AccessArg) -> Access {
-    match arg {
-        AccessArg::Read => Access::Read,
-        AccessArg::Write => Access::Write,
-        AccessArg::Exec => Access::Execute,
-    }
-}
-
-pub fn mode_of(arg: ModeArg) -> Mode {
-    match arg {
-        ModeArg::User => Mode::User,
-        ModeArg::Supervisor => Mode::Supervisor,
-    }
-}
-
 pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.addr)?;
-    let (access, mode) = (access_of(args.access), mode_of(args.mode));
+    let (access, mode) = (Access::from(args.access), Mode::from(args.mode));
     let explanation = explain::explain(&lab.machine, process, va, access, mode)?;
     if let Some(n) = args.apply {
         return apply(lab, &explanation, n, args);

@@ -214,10 +214,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
     if let Some(setup) = lab.nested {
         let caches = super::nested::cache_config(args.psc.as_deref(), args.ntlb.as_deref())?;
         let (entries, _) = parse_tlb_shape(&args.tlb)?;
-        let mode = match args.mode {
-            ModeArg::User => Mode::User,
-            ModeArg::Supervisor => Mode::Supervisor,
-        };
+        let mode = Mode::from(args.mode);
         let trace = TraceReader::auto_pipelined(open_trace(&args.trace)?)
             .map_err(|e| anyhow!("{}: {e}", args.trace.display()))?;
         let records = trace.map(|r| r.map_err(|e| anyhow!("{}: {e}", args.trace.display())));
@@ -248,10 +245,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<String> {
         tlb: shape((entries, ways)),
         itlb: itlb.map(shape),
         demand_map: args.demand_map,
-        mode: match args.mode {
-            ModeArg::User => Mode::User,
-            ModeArg::Supervisor => Mode::Supervisor,
-        },
+        mode: Mode::from(args.mode),
         costs: Costs { tlb_hit_ns: args.tlb_ns, memory_ns: args.memory_ns },
     };
     let pristine = args.fault_curve.map(|_| lab.clone());

@@ -33,6 +33,25 @@ pub enum ModeArg {
     Supervisor,
 }
 
+impl From<AccessArg> for Access {
+    fn from(arg: AccessArg) -> Self {
+        match arg {
+            AccessArg::Read => Access::Read,
+            AccessArg::Write => Access::Write,
+            AccessArg::Exec => Access::Execute,
+        }
+    }
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Self {
+        match arg {
+            ModeArg::User => Mode::User,
+            ModeArg::Supervisor => Mode::Supervisor,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
     pub lab: PathBuf,
@@ -114,15 +133,7 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let m = &lab.machine;
     let process = pick_process(m, args.process.as_deref())?;
-    let access = match args.access {
-        AccessArg::Read => Access::Read,
-        AccessArg::Write => Access::Write,
-        AccessArg::Exec => Access::Execute,
-    };
-    let mode = match args.mode {
-        ModeArg::User => Mode::User,
-        ModeArg::Supervisor => Mode::Supervisor,
-    };
+    let (access, mode) = (Access::from(args.access), Mode::from(args.mode));
     if let Some(setup) = &lab.nested {
         if args.compare {
             return Err(anyhow!("--compare walks one dimension; this lab is nested"));

@@ -176,19 +176,21 @@ pub fn fit(
     compact: bool,
     walk: bool,
 ) -> Layout {
-    let px = |chars: usize, header: Col| (chars.max(header.header().len()) as f32) * char_width + gap;
+    // At least as wide as the header drawn above the column (the range's depends on its form),
+    // so that headers of an empty tree do not run into each other.
+    let px = |chars: usize, header: &str| (chars.max(header.chars().count()) as f32) * char_width + gap;
     let width = |col: Col, form: RangeForm| match col {
-        Col::Entry => entry_indent + px(w.entry, col),
+        Col::Entry => entry_indent + px(w.entry, col.header()),
         Col::Range => match form {
-            RangeForm::Full => px(w.range_full, col),
-            RangeForm::Sized => px(w.range_short, col),
-            RangeForm::Start => px(w.range_start, col),
+            RangeForm::Full => px(w.range_full, form.header()),
+            RangeForm::Sized => px(w.range_short, form.header()),
+            RangeForm::Start => px(w.range_start, form.header()),
         },
-        Col::EntryAddr => px(w.entry_addr, col),
-        Col::Raw => px(w.raw, col),
-        Col::Flags => px(w.flags, col),
-        Col::Target => px(w.target, col),
-        Col::Step => px("preview 5".len(), col),
+        Col::EntryAddr => px(w.entry_addr, col.header()),
+        Col::Raw => px(w.raw, col.header()),
+        Col::Flags => px(w.flags, col.header()),
+        Col::Target => px(w.target, col.header()),
+        Col::Step => px("preview 5".len(), col.header()),
     };
     // The walk column only while there is a walk to mark.
     let candidates: Vec<Col> = Col::PRIORITY
@@ -278,6 +280,19 @@ mod tests {
         let l = fit(&widths(), 8.0, 70.0, 10.0, 588.0 + 90.0 + 230.0 + 5.0, false, true);
         let cols: Vec<Col> = l.cols.iter().map(|c| c.0).collect();
         assert_eq!(cols, vec![Col::Entry, Col::Range, Col::Flags, Col::Target, Col::Step]);
+    }
+
+    #[test]
+    fn an_empty_tree_still_makes_each_column_as_wide_as_its_header() {
+        // No rows (a nested lab's native process): the widths come from the headers alone, and
+        // the range's header is the one of the form chosen ("Virtual address +size": 21 chars).
+        for available in [400.0, 700.0, 2000.0] {
+            let l = fit(&TextWidths::default(), 8.0, 0.0, 10.0, available, false, true);
+            for (col, width) in &l.cols {
+                let header = if *col == Col::Range { l.range.header() } else { col.header() };
+                assert!(*width >= header.len() as f32 * 8.0, "{col:?} at {available} px: {width}");
+            }
+        }
     }
 
     #[test]

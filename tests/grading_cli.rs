@@ -93,6 +93,8 @@ fn check_gradescope_fields(results: &Value) {
 struct Autograder {
     root: tempfile::TempDir,
     script: PathBuf,
+    /// Where setup.sh installed pagelab, once it has run; until then the test's own binary.
+    installed: Option<PathBuf>,
 }
 
 impl Autograder {
@@ -116,7 +118,37 @@ impl Autograder {
         }
         let setup = std::fs::read_to_string(source.join("setup.sh")).unwrap();
         assert!(setup.contains("--no-default-features"), "{setup}");
-        Autograder { script: source.join("run_autograder"), root }
+        Autograder { script: source.join("run_autograder"), root, installed: None }
+    }
+
+    /// Runs the zip's setup.sh as Gradescope would, but offline (the crates it needs are in
+    /// cargo's cache once this test suite was built), with its build kept between runs, and
+    /// pagelab installed into the temporary root instead of /usr/local/bin.
+    fn run_setup(&mut self) {
+        let source = self.script.with_file_name("");
+        let bin = self.root.path().join("bin");
+        let mut path = std::ffi::OsString::new();
+        if let Some(cargo_dir) =
+            std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
+        {
+            path.push(cargo_dir);
+            path.push(":");
+        }
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let out = Command::new("bash")
+            .arg(source.join("setup.sh"))
+            .env("PATH", &path)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("autograder-setup"))
+            .env("PAGELAB_INSTALL_DIR", &bin)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "setup.sh failed:\n{stdout}\n{stderr}");
+        // Its last step runs the installed binary.
+        assert!(stdout.contains("pagelab "), "{stdout}");
+        assert!(bin.join("pagelab").is_file());
+        self.installed = Some(bin);
     }
 
     /// Runs run_autograder with `files` as the submission; returns results.json.
@@ -129,11 +161,18 @@ impl Autograder {
         }
         let results = self.root.path().join("results/results.json");
         let _ = std::fs::remove_file(&results);
-        let status = Command::new(&self.script)
-            .env("PAGELAB_AUTOGRADER_ROOT", self.root.path())
-            .env("PAGELAB", BIN)
-            .status()
-            .unwrap();
+        let mut command = Command::new(&self.script);
+        command.env("PAGELAB_AUTOGRADER_ROOT", self.root.path());
+        match &self.installed {
+            None => command.env("PAGELAB", BIN),
+            Some(bin) => {
+                let mut path = bin.clone().into_os_string();
+                path.push(":");
+                path.push(std::env::var_os("PATH").unwrap_or_default());
+                command.env_remove("PAGELAB").env("PATH", path)
+            }
+        };
+        let status = command.status().unwrap();
         assert!(status.success());
         let results: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
         check_gradescope_fields(&results);
@@ -192,6 +231,26 @@ fn run_autograder_grades_correct_partial_tampered_unreadable_and_missing_submiss
         assert_eq!((test["status"].as_str(), test["max_score"].as_u64()), (Some("failed"), Some(19)));
         assert!(test["output"].as_str().unwrap().contains(says), "{test}");
     }
+}
+
+/// The whole Gradescope path on this machine: setup.sh builds the headless CLI from the source
+/// in the zip (with `--locked --no-default-features`, as on Gradescope's image), and
+/// run_autograder, finding that pagelab on its PATH, gives the model solution full marks and
+/// the handout none.
+#[test]
+fn setup_sh_builds_the_cli_that_run_autograder_then_uses() {
+    let mut grader = Autograder::new(&course("x86-64-walks.json"));
+    grader.run_setup();
+    let dir = tempfile::tempdir().unwrap();
+    let solution = std::fs::read(solved(dir.path())).unwrap();
+    // Saving wrote the JSON Schema beside the lab; a student who hands in the whole folder
+    // hands it in too, and it is not taken for a second lab.
+    let schema = std::fs::read(dir.path().join("lab.schema.json")).unwrap();
+    let full = grader.grade(&[("my-lab.json", &solution), ("lab.schema.json", &schema)]);
+    assert_eq!(full["score"], 19);
+    let handout = std::fs::read(course("x86-64-walks-student.json")).unwrap();
+    let none = grader.grade(&[("my-lab.json", &handout)]);
+    assert_eq!(none["score"], 0);
 }
 
 #[test]

@@ -42,7 +42,8 @@ fn every_lab_file_loads_and_equals_its_sample() {
     for path in &files {
         let name = stem(path);
         let loaded = io::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let expected = sample(&name);
+        // Saved in labs/, a sample links to the repository's docs/lab.schema.json.
+        let expected = Lab { schema: Some("../docs/lab.schema.json".into()), ..sample(&name) };
         assert_eq!(loaded, expected, "labs/{name}.json is out of date; {REGENERATE}");
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(text, expected.to_json(), "labs/{name}.json is out of date; {REGENERATE}");
@@ -78,7 +79,10 @@ fn the_cli_lists_and_writes_the_samples() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let written = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(written, sample("sv39").to_json());
+    // Saved alone in a folder, the sample gets pagelab's schema beside it and a link to it.
+    let expected = Lab { schema: Some("lab.schema.json".into()), ..sample("sv39") };
+    assert_eq!(written, expected.to_json());
+    assert!(dir.path().join("lab.schema.json").is_file());
 
     let out = Command::new(PAGELAB)
         .args(["sample", "vax", "-o"])

@@ -28,9 +28,11 @@ pub struct AutograderArgs {
 const SETUP: &str = r#"#!/usr/bin/env bash
 # Made by `pagelab autograder`. Gradescope runs this once, as root, in /autograder/source:
 # install a Rust toolchain and build the headless pagelab CLI from the source in this zip.
+# To try it elsewhere: PAGELAB_INSTALL_DIR (default /usr/local/bin) is where pagelab goes, and
+# cargo's own CARGO_TARGET_DIR and CARGO_NET_OFFLINE are honoured.
 set -euo pipefail
 cd "$(dirname "$0")"
-if command -v apt-get >/dev/null; then
+if ! command -v cc >/dev/null || ! command -v curl >/dev/null; then
   apt-get update
   apt-get install -y --no-install-recommends curl ca-certificates build-essential
 fi
@@ -40,8 +42,11 @@ if ! command -v cargo >/dev/null; then
   source "$HOME/.cargo/env"
 fi
 cargo build --release --locked --no-default-features --manifest-path pagelab/Cargo.toml
-install -m 755 pagelab/target/release/pagelab /usr/local/bin/pagelab
-pagelab --version
+target="${CARGO_TARGET_DIR:-pagelab/target}"
+install_dir="${PAGELAB_INSTALL_DIR:-/usr/local/bin}"
+mkdir -p "$install_dir"
+install -m 755 "$target/release/pagelab" "$install_dir/pagelab"
+"$install_dir/pagelab" --version
 "#;
 
 /// Gradescope runs run_autograder for every submission.

@@ -104,9 +104,14 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     sync_dir(dir)
 }
 
-/// Saves a lab atomically.
+/// Saves a lab atomically, with a `"$schema"` that leads editors to pagelab's JSON Schema from
+/// where it is saved ([`super::schema_link::link_to_save`]); the lab in memory is left as it is,
+/// so that the link is worked out again wherever it is saved next.
 pub fn save(lab: &Lab, path: &Path) -> std::io::Result<()> {
-    write_atomic(path, &lab.to_json())
+    let mut file = lab.to_file();
+    file.schema = super::schema_link::link_to_save(file.schema.as_deref(), path);
+    let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)? + "\n";
+    write_atomic(path, &text)
 }
 
 #[cfg(test)]
@@ -129,8 +134,11 @@ mod tests {
         let path = dir.path().join("lab.json");
         let lab = Lab::new("x", "", Machine::new(presets::by_name("sv39").unwrap(), 1 << 20).unwrap());
         save(&lab, &path).unwrap();
-        assert_eq!(load(&path).unwrap(), lab);
-        assert_eq!(names_in(dir.path()), ["lab.json"]);
+        let loaded = load(&path).unwrap();
+        // The save added the link to the JSON Schema it wrote beside the lab; nothing else differs.
+        assert_eq!(loaded.schema.as_deref(), Some("lab.schema.json"));
+        assert_eq!(Lab { schema: None, ..loaded }, lab);
+        assert_eq!(names_in(dir.path()), ["lab.json", "lab.schema.json"]);
     }
 
     #[test]

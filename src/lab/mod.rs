@@ -16,6 +16,7 @@ pub mod qemu_info;
 pub mod recovery;
 pub mod samples;
 pub mod schema;
+pub mod schema_link;
 pub mod swap;
 pub mod vmprint;
 

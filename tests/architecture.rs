@@ -79,12 +79,7 @@ fn each_core_layer_uses_only_the_layers_below_it() {
     for (at, module) in CORE_LAYERS.iter().enumerate() {
         let above = &CORE_LAYERS[at + 1..];
         let lines = offending_lines(module, above);
-        assert!(
-            lines.is_empty(),
-            "{module} must not depend on {}:\n{}",
-            above.join(", "),
-            lines.join("\n")
-        );
+        assert!(lines.is_empty(), "{module} must not depend on {}:\n{}", above.join(", "), lines.join("\n"));
     }
 }
 

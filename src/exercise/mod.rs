@@ -35,4 +35,3 @@ pub use locks::{LockError, LockTarget, Locks};
 pub use query::NumericQuery;
 pub use student::{exam_version, student_version};
 pub use task::{Answer, Exercises, Question, Real, Task, TaskKind, Visibility};
-

@@ -48,7 +48,10 @@ pub fn validate(exercises: &Exercises) -> Result<(), InvalidExercises> {
             return Err(InvalidExercises::new(format!("{path}.id"), "a task needs a non-empty id"));
         }
         if !ids.insert(task.id.as_str()) {
-            return Err(InvalidExercises::new(format!("{path}.id"), format!("a second task with id {:?}", task.id)));
+            return Err(InvalidExercises::new(
+                format!("{path}.id"),
+                format!("a second task with id {:?}", task.id),
+            ));
         }
         match &task.question {
             Question::Numeric(q) => {
@@ -96,7 +99,10 @@ fn validate_policy(policy: &FeedbackPolicy, path: &str) -> Result<(), InvalidExe
         }
     }
     if policy.attempts == 0 {
-        return Err(InvalidExercises::new(format!("{path}.attempts"), "the explanation needs at least 1 attempt"));
+        return Err(InvalidExercises::new(
+            format!("{path}.attempts"),
+            "the explanation needs at least 1 attempt",
+        ));
     }
     Ok(())
 }

@@ -7,8 +7,8 @@
 
 use super::condition::Condition;
 use super::feedback::{Attempt, FeedbackPolicy};
-use super::randomize::Randomize;
 use super::query::NumericQuery;
+use super::randomize::Randomize;
 use super::sealed_text::SealedExplanation;
 use crate::sim::{Access, FaultKind, Mode};
 use serde::{Deserialize, Deserializer, Serialize};

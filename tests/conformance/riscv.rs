@@ -8,15 +8,14 @@
 //! loaded into QEMU as they are in pagelab. QEMU sets A/D itself (as Svadu), so pagelab runs with
 //! Svadu.
 
-use super::compare::{Case, Seen, Tally};
-use super::{deviations, tools};
+use super::compare::{self, Case, Seen, Tally};
+use super::tools;
 use pagelab::sim::mmu::{self, Request, RiscvAd};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
     Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation, presets,
 };
 use std::process::Command;
-use std::time::Duration;
 
 const RAM_BASE: u64 = 0x8000_0000;
 const RAM_SIZE: u64 = 256 << 20;
@@ -378,43 +377,16 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
     block[..8].copy_from_slice(&(queries.len() as u64).to_le_bytes());
     block[8..16].copy_from_slice(&shape.satp(TABLES >> 12).to_le_bytes());
     for query in queries {
-        let mut record = [0u64; 8];
-        record[0] = query.request.va;
-        let access = match query.request.access {
-            Access::Read => 0,
-            Access::Write => 1,
-            Access::Execute => 2,
-        };
-        let user = u64::from(query.request.mode == Mode::User) << 2;
-        let steps = query.walk.steps.len() as u64;
-        record[1] = access | user | u64::from(query.sum) << 3 | u64::from(query.mxr) << 4 | steps << 8;
-        for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
-        }
-        // Where the probe looks for a store's mark (it reports 0xdead when it is not there).
-        if query.request.access == Access::Write {
-            record[7] = query.walk.pa().unwrap_or(0);
-        }
+        let switches = u64::from(query.sum) << 3 | u64::from(query.mxr) << 4;
+        let record = tools::query_record(&query.request, &query.walk, switches, query.walk.pa());
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
 }
 
 fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> String {
-    let r = query.request;
-    format!(
-        "{:?} {:?} va={:#x} sum={} mxr={} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {:x?}",
-        r.mode,
-        r.access,
-        r.va,
-        query.sum,
-        query.mxr,
-        match &query.walk.outcome {
-            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
-            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
-        },
-        query.originals
-    )
+    let switches = format!("sum={} mxr={}", query.sum, query.mxr);
+    compare::describe(&query.request, &switches, &query.walk, [expected, observed], &query.originals, parts)
 }
 
 /// Runs `runs` scenarios of `per_run` queries for one format; returns the tally, or None when
@@ -437,14 +409,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             .arg(&object)
             .arg(tools::source("riscv_probe.S")),
     );
-    tools::run_ok(
-        Command::new(&tools[2])
-            .args(["-m", emulation, "--no-warn-rwx-segments", "-T"])
-            .arg(tools::source("riscv.ld"))
-            .arg("-o")
-            .arg(&elf)
-            .arg(&object),
-    );
+    tools::link(&tools[2], emulation, "riscv.ld", &object, &elf);
     let mut tally = Tally::default();
     for run in 0..runs {
         let mut builder = Builder::new(name, seed ^ (run as u64).wrapping_mul(0x9e37_79b9));
@@ -459,26 +424,18 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             [TABLES, DATA_END],
             &query_block(&shape, &queries),
         );
-        let output = tools::run_qemu(
+        let output = tools::run_probe(
             Command::new(&tools[0])
                 .args(["-M", "virt", "-m", "256M", "-bios", "none", "-nographic", "-monitor", "none"])
-                .args(["-serial", "stdio", "-kernel"])
-                .arg(&elf)
-                .arg("-device")
-                .arg(format!("loader,file={},addr={QBASE:#x},force-raw=on", block.display()))
-                .arg("-device")
-                .arg(format!("loader,file={},addr={TABLES:#x},force-raw=on", ram.display())),
-            Duration::from_secs(120),
+                .args(["-serial", "stdio"]),
+            &elf,
+            (&block, QBASE),
+            (&ram, TABLES),
         );
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
-            tally.queries += 1;
-            tally.count_outcome(&query.walk);
             let want = expected(&shape, query);
-            let Some(words) = lines.get(index) else {
-                tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
-                continue;
-            };
+            let Some(words) = tally.answer(&lines, run, index, &query.walk) else { continue };
             let got = observed(&shape, words);
             let settings = Builder::settings(query.sum, query.mxr);
             let levels = shape.levels;
@@ -491,18 +448,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 observed: &got,
                 qemu_view: None,
             };
-            let parts = case.differences();
-            if parts.is_empty() {
-                tally.agreed += 1;
-            } else if let Some(rules) = deviations::explain(&case) {
-                for rule in rules {
-                    *tally.explained.entry(rule.name).or_default() += 1;
-                }
-            } else {
-                tally
-                    .unexplained
-                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
-            }
+            tally.judge(&case, run, index, |parts| describe(query, &want, &got, parts));
         }
     }
     Some(tally)

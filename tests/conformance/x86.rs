@@ -9,8 +9,8 @@
 //! (PML5[0] with LA57) identity-maps the probe, the query block, the tables and the data pages,
 //! and queries use the other 511 root entries.
 
-use super::compare::{Case, Seen, Tally};
-use super::{deviations, tools};
+use super::compare::{self, Case, Seen, Tally};
+use super::tools;
 use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
@@ -18,7 +18,6 @@ use pagelab::sim::{
     presets,
 };
 use std::process::Command;
-use std::time::Duration;
 
 const RAM_SIZE: u64 = 256 << 20;
 const QBASE: u64 = 0x40_0000;
@@ -570,43 +569,16 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
     };
     block[16..24].copy_from_slice(&u64::from(mode).to_le_bytes());
     for query in queries {
-        let mut record = [0u64; 8];
-        record[0] = query.request.va;
-        let access = match query.request.access {
-            Access::Read => 0,
-            Access::Write => 1,
-            Access::Execute => 2,
-        };
-        let user = u64::from(query.request.mode == Mode::User) << 2;
-        let steps = query.walk.steps.len() as u64;
-        record[1] = access | user | query.switches.bits() | steps << 8;
-        for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
-        }
-        // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
-        if query.request.access == Access::Write {
-            let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
-            record[7] = landing.pa().unwrap_or(0);
-        }
+        let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
+        let record = tools::query_record(&query.request, &query.walk, query.switches.bits(), landing.pa());
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
 }
 
 fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> String {
-    let r = query.request;
-    format!(
-        "{:?} {:?} va={:#x} {:?} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {:x?}",
-        r.mode,
-        r.access,
-        r.va,
-        query.switches,
-        match &query.walk.outcome {
-            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
-            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
-        },
-        query.originals
-    )
+    let switches = format!("{:?}", query.switches);
+    compare::describe(&query.request, &switches, &query.walk, [expected, observed], &query.originals, parts)
 }
 
 /// Runs `runs` scenarios of `per_run` queries for "x86-32", "x86-pae", "x86-64" or
@@ -616,33 +588,25 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     let dir = tools::scratch();
     let object = dir.path().join("probe.o");
     let elf = dir.path().join("probe.elf");
-    if Shape::of(name).paging == Paging::Long {
+    let long = Shape::of(name).paging == Paging::Long;
+    let (width, probe, emulation) =
+        if long { ("--64", "x86_64_probe.S", "elf_x86_64") } else { ("--32", "x86_32_probe.S", "elf_i386") };
+    // The probes include x86_probe_boot.inc from their own directory.
+    tools::run_ok(
+        Command::new(&tools[1])
+            .args([width, "-I"])
+            .arg(tools::source(""))
+            .arg("-o")
+            .arg(&object)
+            .arg(tools::source(probe)),
+    );
+    if long {
         let elf64 = dir.path().join("probe64.elf");
-        tools::run_ok(
-            Command::new(&tools[1]).args(["--64", "-o"]).arg(&object).arg(tools::source("x86_64_probe.S")),
-        );
-        tools::run_ok(
-            Command::new(&tools[2])
-                .args(["-m", "elf_x86_64", "--no-warn-rwx-segments", "-T"])
-                .arg(tools::source("x86.ld"))
-                .arg("-o")
-                .arg(&elf64)
-                .arg(&object),
-        );
+        tools::link(&tools[2], emulation, "x86.ld", &object, &elf64);
         // QEMU's multiboot loader takes 32-bit ELF files only.
         tools::run_ok(Command::new(&tools[3]).args(["-O", "elf32-i386"]).arg(&elf64).arg(&elf));
     } else {
-        tools::run_ok(
-            Command::new(&tools[1]).args(["--32", "-o"]).arg(&object).arg(tools::source("x86_32_probe.S")),
-        );
-        tools::run_ok(
-            Command::new(&tools[2])
-                .args(["-m", "elf_i386", "--no-warn-rwx-segments", "-T"])
-                .arg(tools::source("x86.ld"))
-                .arg("-o")
-                .arg(&elf)
-                .arg(&object),
-        );
+        tools::link(&tools[2], emulation, "x86.ld", &object, &elf);
     }
     let mut tally = Tally::default();
     for run in 0..runs {
@@ -658,26 +622,18 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             [TABLES, DATA_END],
             &query_block(&builder, &queries),
         );
-        let output = tools::run_qemu(
+        let output = tools::run_probe(
             Command::new(&tools[0])
                 .args(["-cpu", "max", "-m", "256M", "-nographic", "-monitor", "none", "-serial", "stdio"])
-                .args(["-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel"])
-                .arg(&elf)
-                .arg("-device")
-                .arg(format!("loader,file={},addr={QBASE:#x},force-raw=on", block.display()))
-                .arg("-device")
-                .arg(format!("loader,file={},addr={TABLES:#x},force-raw=on", ram.display())),
-            Duration::from_secs(120),
+                .args(["-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]),
+            &elf,
+            (&block, QBASE),
+            (&ram, TABLES),
         );
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
-            tally.queries += 1;
-            tally.count_outcome(&query.walk);
             let want = expected(query);
-            let Some(words) = lines.get(index) else {
-                tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
-                continue;
-            };
+            let Some(words) = tally.answer(&lines, run, index, &query.walk) else { continue };
             if let Some(problem) = default_timing_problem(query) {
                 tally.unexplained.push(format!("run {run} query {index}: {problem}"));
             }
@@ -694,18 +650,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 observed: &got,
                 qemu_view: qemu_view.as_ref(),
             };
-            let parts = case.differences();
-            if parts.is_empty() {
-                tally.agreed += 1;
-            } else if let Some(rules) = deviations::explain(&case) {
-                for rule in rules {
-                    *tally.explained.entry(rule.name).or_default() += 1;
-                }
-            } else {
-                tally
-                    .unexplained
-                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
-            }
+            tally.judge(&case, run, index, |parts| describe(query, &want, &got, parts));
         }
     }
     Some(tally)

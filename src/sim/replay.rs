@@ -864,8 +864,9 @@ fn lookup_in_tlb(
             if os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind)) {
                 // A write to a copy-on-write page cached read-only: the walk faults the same
                 // way, the handler copies the page and invalidates this entry, the retry fills.
-                let walked =
-                    walk_and_fill(tlbs, class, machine, os, process, va, access, mode, resolve, counters);
+                let walked = walk_and_fill(tlbs, class, va, || {
+                    walk(machine, os, process, va, access, mode, resolve, counters)
+                });
                 outcome.refused = walked.refused;
                 outcome.walk_refs = walked.refs;
                 outcome.result = walked.result;
@@ -887,7 +888,8 @@ fn lookup_in_tlb(
         return finish_assist(tlbs, class, va, walked, outcome);
     }
     counters.misses += 1;
-    let walked = walk_and_fill(tlbs, class, machine, os, process, va, access, mode, resolve, counters);
+    let walked =
+        walk_and_fill(tlbs, class, va, || walk(machine, os, process, va, access, mode, resolve, counters));
     outcome.refused = walked.refused;
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
@@ -898,22 +900,15 @@ fn lookup_in_tlb(
 /// A miss (or a copy-on-write retry) through the TLB driver: walks, invalidates the pages the
 /// OS model evicted meanwhile, then caches the walk's translation. Returns the walk, its
 /// translation taken.
-#[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
 fn walk_and_fill(
     tlbs: &mut Tlbs<CachedTranslation>,
     class: AccessClass,
-    machine: &mut Machine,
-    os: Option<&mut Os>,
-    process: usize,
     va: u64,
-    access: Access,
-    mode: Mode,
-    resolve: Resolve,
-    counters: &mut Counters,
+    walk: impl FnOnce() -> Walked,
 ) -> Walked {
     let mut walked = Walked::default();
     let Ok(_driven) = tlbs.walk_and_fill(class, va, |tlbs| {
-        walked = walk(machine, os, process, va, access, mode, resolve, counters);
+        walked = walk();
         invalidate_evicted(tlbs, &mut walked);
         Ok::<_, Infallible>(walked.fill.take().map(CachedTranslation::into_fill))
     });

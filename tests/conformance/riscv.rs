@@ -9,10 +9,10 @@
 //! Svadu.
 
 use super::compare::{self, Case, Seen, Tally};
-use super::scenario::{Base, Layout, Page};
+use super::scenario::{self, Base, Layout, Page, Scenario};
 use super::tools;
-use pagelab::sim::mmu::{self, Request, RiscvAd};
-use pagelab::sim::{Access, ArchReport, Machine, MmuSettings, Mode, Outcome, Translation};
+use pagelab::sim::mmu::{Request, RiscvAd};
+use pagelab::sim::{Access, ArchReport, MmuSettings, Outcome, Translation};
 use std::process::Command;
 
 const RAM_BASE: u64 = 0x8000_0000;
@@ -250,8 +250,8 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     tools::link(&tools[2], emulation, "riscv.ld", &object, &elf);
     let mut tally = Tally::default();
     for run in 0..runs {
-        let mut builder = Builder::new(name, tools::run_seed(seed, run));
-        let (queries, ram, block) = tools::prepare(
+        let mut builder = Builder::new(name, scenario::run_seed(seed, run));
+        let (queries, ram, block) = scenario::prepare(
             name,
             &mut builder,
             [per_run, MAX_QUERIES],
@@ -289,7 +289,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     Some(tally)
 }
 
-impl tools::Scenario for Builder {
+impl Scenario for Builder {
     type Query = Query;
 
     /// Maps one random page whose leaf sits at a random level, creating tables on the way (or
@@ -341,19 +341,13 @@ impl tools::Scenario for Builder {
         }
         let flags = self.leaf_flags();
         let value = flags | ppn_field(pa);
-        self.base.write(entry, value);
-        self.base.pages.push(Page { va: va & !(size - 1), pa_block, shift });
-    }
-
-    fn api_pages(&self) -> usize {
-        self.base.api_pages
+        self.base.write_leaf(entry, value, Page { va: va & !(size - 1), pa_block, shift });
     }
 
     /// A random query: mostly at a mapped page, where the physical address lands in the data
     /// pages; sometimes anywhere (unmapped, or non-canonical).
     fn query(&mut self) -> Option<Query> {
-        let access = [Access::Read, Access::Write, Access::Execute][self.base.rng.below(3)];
-        let mode = if self.base.chance(50) { Mode::User } else { Mode::Supervisor };
+        let (access, mode) = self.base.draw_access();
         let (sum, mxr) = (self.base.chance(50), self.base.chance(50));
         let low = if access == Access::Execute { 0 } else { 4 };
         let va = if let Some(in_page) = self.base.va_in_a_page(low) {
@@ -366,18 +360,15 @@ impl tools::Scenario for Builder {
             (va & !7) + low
         };
         let request = Request { va, access, mode };
-        let format = self.base.machine.format();
-        let walk =
-            mmu::translate(self.base.machine.mem(), format, TABLES >> 12, &Self::settings(sum, mxr), request);
-        // A successful access outside the data pages could reach a device: not asked.
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
+        let walk = self.base.walk(TABLES >> 12, &Self::settings(sum, mxr), request);
+        if self.base.lands_outside_data(&walk) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
         Some(Query { request, sum, mxr, walk, originals })
     }
 
-    fn machine(&self) -> &Machine {
-        &self.base.machine
+    fn base(&self) -> &Base {
+        &self.base
     }
 }

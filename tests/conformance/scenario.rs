@@ -3,8 +3,11 @@
 //! own `Machine::map` or written entry by entry and recorded for the queries, and how a query
 //! picks an address in one of them.
 
+use super::tools;
+use pagelab::sim::mmu::{self, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
+use pagelab::sim::{Access, Machine, MapRequest, MapTarget, MmuSettings, Mode, Translation, presets};
+use std::path::{Path, PathBuf};
 
 /// Where a suite keeps things in physical memory.
 #[derive(Clone, Copy, Debug)]
@@ -143,4 +146,66 @@ impl Base {
         let target = (start + self.rng.below((end - start) as usize) as u64) & !7;
         Some(Some(page.va + (target - page.pa_block) + low))
     }
+
+    /// Writes a leaf `value` at `entry` and records its page for the queries.
+    pub fn write_leaf(&mut self, entry: u64, value: u64, page: Page) {
+        self.write(entry, value);
+        self.pages.push(page);
+    }
+
+    /// A query's access and privilege, drawn.
+    pub fn draw_access(&mut self) -> (Access, Mode) {
+        let access = [Access::Read, Access::Write, Access::Execute][self.rng.below(3)];
+        let mode = if self.chance(50) { Mode::User } else { Mode::Supervisor };
+        (access, mode)
+    }
+
+    /// pagelab's walk of `request` from `root` with `settings`.
+    pub fn walk(&self, root: impl Into<WalkRoot>, settings: &MmuSettings, request: Request) -> Translation {
+        mmu::translate(self.machine.mem(), self.machine.format(), root, settings, request)
+    }
+
+    /// Whether `walk` succeeds outside the data pages (where an access could reach a device:
+    /// such a query is not asked).
+    pub fn lands_outside_data(&self, walk: &Translation) -> bool {
+        walk.pa().is_some_and(|pa| !(self.layout.data..self.layout.data_end).contains(&pa))
+    }
+}
+
+/// A suite's scenario: tables built at random, mostly through pagelab's own API, then queries
+/// drawn on them.
+pub trait Scenario {
+    type Query;
+    /// Maps one random page (or writes one random entry).
+    fn map_random(&mut self);
+    /// A random query, or `None` when this draw found no usable address.
+    fn query(&mut self) -> Option<Self::Query>;
+    /// The machine and the pages mapped so far.
+    fn base(&self) -> &Base;
+}
+
+/// The seed of scenario `run` of a suite seeded with `seed`.
+pub fn run_seed(seed: u64, run: usize) -> u64 {
+    seed ^ (run as u64).wrapping_mul(0x9e37_79b9)
+}
+
+/// Builds a scenario's tables (300 random mappings), draws up to `per_run` queries (at most
+/// `max`) and writes QEMU's inputs into `dir`: the memory in `image` and the query block
+/// (`block`). Returns the queries and the paths of the RAM image and the query block.
+pub fn prepare<S: Scenario>(
+    name: &str,
+    builder: &mut S,
+    [per_run, max]: [usize; 2],
+    dir: &Path,
+    image: [u64; 2],
+    block: impl FnOnce(&S, &[S::Query]) -> Vec<u8>,
+) -> (Vec<S::Query>, PathBuf, PathBuf) {
+    for _ in 0..300 {
+        builder.map_random();
+    }
+    assert!(builder.base().api_pages > 0, "{name}: no page was mapped through Machine::map");
+    let queries = tools::collect_queries(per_run, max, || builder.query());
+    let bytes = block(builder, &queries);
+    let (ram, queries_file) = tools::write_run_inputs(dir, builder.base().machine.mem(), image, &bytes);
+    (queries, ram, queries_file)
 }

@@ -3,7 +3,7 @@
 //! `CI=true`, where a missing tool fails the test.
 
 use pagelab::sim::mmu::Request;
-use pagelab::sim::{Access, Machine, Mode, Translation};
+use pagelab::sim::{Access, Mode, Translation};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -214,43 +214,4 @@ pub fn query_record(request: &Request, walk: &Translation, switches: u64, lands_
         record[7] = lands_at.unwrap_or(0);
     }
     record
-}
-
-/// A suite's scenario: tables built at random, mostly through pagelab's own API, then queries
-/// drawn on them.
-pub trait Scenario {
-    type Query;
-    /// Maps one random page (or writes one random entry).
-    fn map_random(&mut self);
-    /// Pages mapped through `Machine::map`: the suite checks that the API took part.
-    fn api_pages(&self) -> usize;
-    /// A random query, or `None` when this draw found no usable address.
-    fn query(&mut self) -> Option<Self::Query>;
-    fn machine(&self) -> &Machine;
-}
-
-/// The seed of scenario `run` of a suite seeded with `seed`.
-pub fn run_seed(seed: u64, run: usize) -> u64 {
-    seed ^ (run as u64).wrapping_mul(0x9e37_79b9)
-}
-
-/// Builds a scenario's tables (300 random mappings), draws up to `per_run` queries (at most
-/// `max`) and writes QEMU's inputs into `dir`: the memory in `image` and the query block
-/// (`block`). Returns the queries and the paths of the RAM image and the query block.
-pub fn prepare<S: Scenario>(
-    name: &str,
-    builder: &mut S,
-    [per_run, max]: [usize; 2],
-    dir: &Path,
-    image: [u64; 2],
-    block: impl FnOnce(&S, &[S::Query]) -> Vec<u8>,
-) -> (Vec<S::Query>, PathBuf, PathBuf) {
-    for _ in 0..300 {
-        builder.map_random();
-    }
-    assert!(builder.api_pages() > 0, "{name}: no page was mapped through Machine::map");
-    let queries = collect_queries(per_run, max, || builder.query());
-    let bytes = block(builder, &queries);
-    let (ram, queries_file) = write_run_inputs(dir, builder.machine().mem(), image, &bytes);
-    (queries, ram, queries_file)
 }

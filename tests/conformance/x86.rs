@@ -10,10 +10,10 @@
 //! and queries use the other 511 root entries.
 
 use super::compare::{self, Case, Seen, Tally};
-use super::scenario::{Base, Layout, Page};
+use super::scenario::{self, Base, Layout, Page, Scenario};
 use super::tools;
-use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
-use pagelab::sim::{Access, ArchReport, FaultKind, Machine, MmuSettings, Mode, Outcome, Translation};
+use pagelab::sim::mmu::{AdTiming, Request, WalkRoot};
+use pagelab::sim::{Access, ArchReport, FaultKind, MmuSettings, Mode, Outcome, Translation};
 use std::process::Command;
 
 const RAM_SIZE: u64 = 256 << 20;
@@ -417,8 +417,8 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     }
     let mut tally = Tally::default();
     for run in 0..runs {
-        let mut builder = Builder::new(name, tools::run_seed(seed, run));
-        let (queries, ram, block) = tools::prepare(
+        let mut builder = Builder::new(name, scenario::run_seed(seed, run));
+        let (queries, ram, block) = scenario::prepare(
             name,
             &mut builder,
             [per_run, MAX_QUERIES],
@@ -460,7 +460,7 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     Some(tally)
 }
 
-impl tools::Scenario for Builder {
+impl Scenario for Builder {
     type Query = Query;
 
     fn map_random(&mut self) {
@@ -526,17 +526,11 @@ impl tools::Scenario for Builder {
                 value |= 1 << bit;
             }
         }
-        self.base.write(entry, value);
-        self.base.pages.push(Page { va: va & !(size - 1), pa_block, shift });
-    }
-
-    fn api_pages(&self) -> usize {
-        self.base.api_pages
+        self.base.write_leaf(entry, value, Page { va: va & !(size - 1), pa_block, shift });
     }
 
     fn query(&mut self) -> Option<Query> {
-        let access = [Access::Read, Access::Write, Access::Execute][self.base.rng.below(3)];
-        let mode = if self.base.chance(50) { Mode::User } else { Mode::Supervisor };
+        let (access, mode) = self.base.draw_access();
         let switches = Switches {
             wp: self.base.chance(70),
             smep: self.base.chance(50),
@@ -561,38 +555,20 @@ impl tools::Scenario for Builder {
             return None;
         }
         let request = Request { va, access, mode };
-        let walk = mmu::translate(
-            self.base.machine.mem(),
-            self.base.machine.format(),
-            self.root >> 12,
-            &switches.settings(),
-            request,
-        );
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
+        let walk = self.base.walk(self.root >> 12, &switches.settings(), request);
+        if self.base.lands_outside_data(&walk) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
-        let default_walk = mmu::translate(
-            self.base.machine.mem(),
-            self.base.machine.format(),
-            self.root >> 12,
-            &switches.default_timing(),
-            request,
-        );
+        let default_walk = self.base.walk(self.root >> 12, &switches.default_timing(), request);
         let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
             let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
-            mmu::translate(
-                self.base.machine.mem(),
-                self.base.machine.format(),
-                root,
-                &switches.settings(),
-                request,
-            )
+            self.base.walk(root, &switches.settings(), request)
         });
         Some(Query { request, switches, walk, default_walk, qemu_view, originals })
     }
 
-    fn machine(&self) -> &Machine {
-        &self.base.machine
+    fn base(&self) -> &Base {
+        &self.base
     }
 }

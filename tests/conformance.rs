@@ -12,6 +12,8 @@ mod compare;
 mod deviations;
 #[path = "conformance/riscv.rs"]
 mod riscv;
+#[path = "conformance/scenario.rs"]
+mod scenario;
 #[path = "conformance/tools.rs"]
 mod tools;
 #[path = "conformance/x86.rs"]

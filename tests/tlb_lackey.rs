@@ -7,8 +7,10 @@
 use std::fs::File;
 use std::io::BufReader;
 
-use pagelab::sim::tlb::{Tlb, TlbConfig, TlbEntry, TlbPolicy};
+use pagelab::sim::tlb::{AccessClass, TlbConfig, TlbPolicy, Tlbs};
+use pagelab::sim::tlb_driver::Fill;
 use pagelab::sim::trace::{TraceFormat, TraceReader, pages_touched};
+use std::convert::Infallible;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traces/lackey_sort.trace.gz");
 
@@ -30,21 +32,21 @@ fn reader() -> TraceReader<pagelab::sim::trace::TraceInput<BufReader<File>>> {
     TraceReader::auto(BufReader::new(file)).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn lookup_or_fill(tlb: &mut Tlb<()>, page: u64) {
-    if tlb.lookup(0, page << PAGE_SHIFT).is_none() {
-        let entry = TlbEntry::new(0, page << PAGE_SHIFT, PAGE_SHIFT, false, ())
-            .unwrap_or_else(|error| panic!("{error}"));
-        tlb.insert(entry);
-    }
+/// One lookup through the TLB driver; a miss walks to a 4 KiB page and fills it.
+fn lookup_or_fill(tlb: &mut Tlbs<()>, page: u64) {
+    let walk = |_: &mut Tlbs<()>| {
+        Ok::<_, Infallible>(Some(Fill { page_shift: PAGE_SHIFT, global: false, payload: () }))
+    };
+    let Ok(_driven) = tlb.lookup_or_walk(AccessClass::Data, page << PAGE_SHIFT, walk);
 }
 
 #[test]
 fn lackey_sort_matches_reference_counts() {
-    let mut tlbs: Vec<Tlb<()>> = REFERENCE
+    let mut tlbs: Vec<Tlbs<()>> = REFERENCE
         .iter()
         .map(|&(entries, ways, policy, _, _)| {
             let config = TlbConfig { entries, ways, policy, seed: 0, asid_tagging: true };
-            Tlb::new(config).unwrap_or_else(|error| panic!("{error}"))
+            Tlbs::new(config, None).unwrap_or_else(|error| panic!("{error}"))
         })
         .collect();
 

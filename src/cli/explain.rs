@@ -2,17 +2,17 @@
 //! `--apply` makes through the document with the exercise's locks enforced, like `map` and
 //! `unmap`.
 
-use super::edit::{editing, load_lab, parse_addr, pick_process, save_lab};
-use super::show::{AccessArg, ModeArg, walk_json};
+use super::edit::{editing, load_lab, parse_addr, save_lab};
+use super::show::{WalkAccessArgs, walk_json};
 use crate::doc::EditError;
 use crate::doc::history::StepKind;
 use crate::exercise::LockTarget;
 use crate::lab::Lab;
+use crate::sim::ArchReport;
 use crate::sim::addr::{field_value, hex_grouped};
 use crate::sim::explain::{self, Change, Explanation, Fix};
 use crate::sim::format::PagingFormat;
 use crate::sim::mmu::{Outcome, Rights};
-use crate::sim::{Access, ArchReport, Mode};
 use anyhow::bail;
 use clap::Args;
 use serde_json::{Value, json};
@@ -24,12 +24,8 @@ pub struct ExplainArgs {
     pub lab: PathBuf,
     /// Virtual address (hex 0x... with optional `_`, or decimal).
     pub addr: String,
-    #[arg(long)]
-    pub process: Option<String>,
-    #[arg(long, value_enum, default_value = "read")]
-    pub access: AccessArg,
-    #[arg(long, value_enum, default_value = "user")]
-    pub mode: ModeArg,
+    #[command(flatten)]
+    pub walk: WalkAccessArgs,
     /// Print JSON: outcome, decided_by, rule, rights, grants, fixes.
     #[arg(long)]
     pub json: bool,
@@ -43,9 +39,8 @@ pub struct ExplainArgs {
 
 pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
-    let process = pick_process(&lab.machine, args.process.as_deref())?;
+    let (process, access, mode) = args.walk.resolve(&lab.machine)?;
     let va = parse_addr("virtual address", &args.addr)?;
-    let (access, mode) = (Access::from(args.access), Mode::from(args.mode));
     let explanation = explain::explain(&lab.machine, process, va, access, mode)?;
     if let Some(n) = args.apply {
         return apply(lab, &explanation, n, args);

@@ -52,15 +52,31 @@ impl From<ModeArg> for Mode {
     }
 }
 
+/// Which access a walk is made for (`--process`, `--access`, `--mode`), shared by `translate`
+/// and `explain`.
 #[derive(Debug, Args)]
-pub struct TranslateArgs {
-    pub lab: PathBuf,
+pub struct WalkAccessArgs {
     #[arg(long)]
     pub process: Option<String>,
     #[arg(long, value_enum, default_value = "read")]
     pub access: AccessArg,
     #[arg(long, value_enum, default_value = "user")]
     pub mode: ModeArg,
+}
+
+impl WalkAccessArgs {
+    /// The process picked in `m` (the active one without `--process`), the access and the mode.
+    pub fn resolve(&self, m: &Machine) -> anyhow::Result<(usize, Access, Mode)> {
+        let process = pick_process(m, self.process.as_deref())?;
+        Ok((process, Access::from(self.access), Mode::from(self.mode)))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    pub lab: PathBuf,
+    #[command(flatten)]
+    pub walk: WalkAccessArgs,
     /// Print a JSON array, one object per address (with --compare: one object per format).
     #[arg(long)]
     pub json: bool,
@@ -132,8 +148,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<String> {
 pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let m = &lab.machine;
-    let process = pick_process(m, args.process.as_deref())?;
-    let (access, mode) = (Access::from(args.access), Mode::from(args.mode));
+    let (process, access, mode) = args.walk.resolve(m)?;
     if let Some(setup) = &lab.nested {
         if args.compare {
             return Err(anyhow!("--compare walks one dimension; this lab is nested"));

@@ -16,59 +16,9 @@ use crate::sim::format::{Role, low_mask};
 use crate::sim::replace::SplitMix64;
 use crate::sim::table;
 use crate::sim::{Machine, MachineError};
-use serde::{Deserialize, Serialize};
+pub use crate::tasks::randomize::{FrameSlot, PageSlot, Randomize};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
-
-/// What a template varies per student.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Randomize {
-    /// Pages (mapped or not) that move to a random virtual address.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pages: Vec<PageSlot>,
-    /// Frame numbers used by tasks (e.g. "map X to frame F") that are drawn among free frames.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub frames: Vec<FrameSlot>,
-}
-
-impl Randomize {
-    pub fn is_empty(&self) -> bool {
-        self.pages.is_empty() && self.frames.is_empty()
-    }
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A page of the template that moves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PageSlot {
-    /// Process name (or number).
-    pub process: String,
-    /// Any address in the page. An unmapped page moves to another unmapped address.
-    pub va: u64,
-    /// The new page starts in `[within[0], within[1])`.
-    pub within: [u64; 2],
-    /// A mapped page also moves to random free frames (its bytes move along).
-    #[serde(default = "yes")]
-    pub move_frame: bool,
-    /// Task addresses inside the page get a random offset, not their template offset.
-    #[serde(default)]
-    pub random_offset: bool,
-}
-
-/// A frame number that tasks use and that is drawn at random among free frames.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FrameSlot {
-    pub frame: u64,
-    /// Draw among frames in `[within[0], within[1])`; default all of memory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within: Option<[u64; 2]>,
-}
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum GenerateError {

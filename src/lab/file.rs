@@ -4,7 +4,6 @@
 
 use super::nested::StoredNested;
 use super::swap::{self, StoredSwapPage};
-use crate::exercise::{Exercises, Locks};
 use crate::sim::fork::ShareCounts;
 use crate::sim::format::{PDPTE_REGISTERS, PagingFormat};
 use crate::sim::hex;
@@ -15,6 +14,8 @@ use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
+use crate::tasks::locks::Locks;
+use crate::tasks::task::Exercises;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -322,7 +323,7 @@ impl Lab {
         }
         file.os.validate().map_err(|e| LabError::new("os.frames", e))?;
         let swap = swap::from_stored(&file.swap, machine.format())?;
-        crate::exercise::validate(&file.exercises)?;
+        crate::tasks::validate(&file.exercises).map_err(|e| LabError::new(e.path, e.message))?;
         let nested = file.nested.map(|n| n.to_setup(machine.mem(), machine.format())).transpose()?;
         Ok(Self {
             title: file.title,

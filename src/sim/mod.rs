@@ -23,6 +23,7 @@ pub mod runs;
 pub mod size;
 pub mod table;
 pub mod tlb;
+pub mod tlb_driver;
 pub mod trace;
 
 pub use fault::{Access, ArchReport, FaultKind, Mode, PageFault};

@@ -37,10 +37,12 @@ use super::mmu::{
 };
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
+use super::tlb_driver::Fill;
 use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
@@ -143,6 +145,11 @@ impl CachedTranslation {
     /// stale (the tables changed and nobody invalidated it).
     pub fn agrees_with(&self, mapped: &Mapped) -> bool {
         self.same_page(&Self::new(mapped, false))
+    }
+
+    /// What the TLB driver caches: this translation, for its page.
+    fn into_fill(self) -> Fill<Self> {
+        Fill { page_shift: self.page_shift, global: self.global, payload: self }
     }
 
     /// The same translation, whatever the dirty state.
@@ -376,6 +383,20 @@ struct Walked {
     evicted: Vec<(u64, u16)>,
     /// A fault demand mapping or the OS model would have resolved, left alone (locked process).
     refused: bool,
+}
+
+/// Before the walk: a not-present fault, nothing read, nothing to cache.
+impl Default for Walked {
+    fn default() -> Self {
+        Self {
+            result: PageResult::Fault(FaultKind::NotPresent),
+            refs: 0,
+            demand_mapped: false,
+            fill: None,
+            evicted: Vec::new(),
+            refused: false,
+        }
+    }
 }
 
 /// Whether a walk may resolve a fault by changing the tables.
@@ -843,14 +864,12 @@ fn lookup_in_tlb(
             if os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind)) {
                 // A write to a copy-on-write page cached read-only: the walk faults the same
                 // way, the handler copies the page and invalidates this entry, the retry fills.
-                let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
-                invalidate_evicted(tlbs, &mut walked);
+                let walked = walk_and_fill(tlbs, class, va, || {
+                    walk(machine, os, process, va, access, mode, resolve, counters)
+                });
                 outcome.refused = walked.refused;
                 outcome.walk_refs = walked.refs;
                 outcome.result = walked.result;
-                if let Some(translation) = walked.fill {
-                    fill(tlbs.get_mut(class), va, translation);
-                }
                 return outcome;
             }
             counters.count_fault(kind);
@@ -866,25 +885,41 @@ fn lookup_in_tlb(
         let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
         invalidate_evicted(tlbs, &mut walked);
         outcome.refused = walked.refused;
-        return finish_assist(tlbs.get_mut(class), va, walked, outcome);
+        return finish_assist(tlbs, class, va, walked, outcome);
     }
     counters.misses += 1;
-    let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
-    invalidate_evicted(tlbs, &mut walked);
+    let walked =
+        walk_and_fill(tlbs, class, va, || walk(machine, os, process, va, access, mode, resolve, counters));
     outcome.refused = walked.refused;
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
     outcome.result = walked.result;
-    if let Some(translation) = walked.fill {
-        fill(tlbs.get_mut(class), va, translation);
-    }
     outcome
+}
+
+/// A miss (or a copy-on-write retry) through the TLB driver: walks, invalidates the pages the
+/// OS model evicted meanwhile, then caches the walk's translation. Returns the walk, its
+/// translation taken.
+fn walk_and_fill(
+    tlbs: &mut Tlbs<CachedTranslation>,
+    class: AccessClass,
+    va: u64,
+    walk: impl FnOnce() -> Walked,
+) -> Walked {
+    let mut walked = Walked::default();
+    let Ok(_driven) = tlbs.walk_and_fill(class, va, |tlbs| {
+        walked = walk();
+        invalidate_evicted(tlbs, &mut walked);
+        Ok::<_, Infallible>(walked.fill.take().map(CachedTranslation::into_fill))
+    });
+    walked
 }
 
 /// After a dirty-bit assist: marks the cached entry dirty, or replaces it if the walk found
 /// another translation (the entry was stale).
 fn finish_assist(
-    tlb: &mut Tlb<CachedTranslation>,
+    tlbs: &mut Tlbs<CachedTranslation>,
+    class: AccessClass,
     va: u64,
     walked: Walked,
     mut outcome: PageOutcome,
@@ -893,9 +928,12 @@ fn finish_assist(
     outcome.demand_mapped = walked.demand_mapped;
     outcome.result = walked.result;
     if let Some(translation) = walked.fill {
+        let tlb = tlbs.get(class);
         match tlb.peek(tlb.current_asid(), va).map(TlbEntry::payload) {
             Some(cached) if cached.same_page(&translation) => cached.dirty.set(true),
-            _ => fill(tlb, va, translation),
+            _ => {
+                tlbs.fill(class, va, translation.into_fill());
+            }
         }
     }
     outcome
@@ -905,15 +943,6 @@ fn finish_assist(
 fn invalidate_evicted(tlb: &mut Tlbs<CachedTranslation>, walked: &mut Walked) {
     for (va, asid) in walked.evicted.drain(..) {
         tlb.invalidate_page(va, Some(asid));
-    }
-}
-
-/// Caches a walk's result for the current address space.
-fn fill(tlb: &mut Tlb<CachedTranslation>, va: u64, translation: CachedTranslation) {
-    let (shift, global) = (translation.page_shift, translation.global);
-    // Only a page shift of 64 or more is refused, which no format has: then nothing is cached.
-    if let Ok(entry) = TlbEntry::new(tlb.current_asid(), va, shift, global, translation) {
-        tlb.insert(entry);
     }
 }
 
@@ -934,14 +963,7 @@ fn walk(
     resolve: Resolve,
     counters: &mut Counters,
 ) -> Walked {
-    let mut walked = Walked {
-        result: PageResult::Fault(FaultKind::NotPresent),
-        refs: 0,
-        demand_mapped: false,
-        fill: None,
-        evicted: Vec::new(),
-        refused: false,
-    };
+    let mut walked = Walked::default();
     // A page load, then an Svade fault: two handler calls resolve any fault the OS model takes.
     let mut os_rounds = 0;
     loop {

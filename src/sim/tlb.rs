@@ -476,14 +476,8 @@ impl<T> Tlb<T> {
     /// Looks `va` up for address space `asid`, counting a hit or miss and refreshing the entry's
     /// replacement state on a hit.
     pub fn lookup(&mut self, asid: u16, va: u64) -> Option<&TlbEntry<T>> {
-        self.stats.lookups += 1;
-        let Some((set, index)) = self.find(asid, va) else {
-            self.stats.misses += 1;
-            return None;
-        };
-        self.stats.hits += 1;
-        self.touch(set, index);
-        self.slots.get(index).and_then(Option::as_ref)
+        let (set, index) = self.find_counted(asid, va)?;
+        self.hit(set, index)
     }
 
     /// [`Tlb::lookup`] that first tries where the caller's last hit was (`hint`, one per
@@ -494,11 +488,7 @@ impl<T> Tlb<T> {
         if self.hint_applies(asid, va, hint) {
             return self.count_hinted_hit(hint);
         }
-        self.stats.lookups += 1;
-        let Some((set, index)) = self.find(asid, va) else {
-            self.stats.misses += 1;
-            return None;
-        };
+        let (set, index) = self.find_counted(asid, va)?;
         // find succeeded, so the mask is not empty and its lowest bit is below 64.
         let key_shift = self.shift_mask.trailing_zeros();
         *hint = HitHint {
@@ -510,9 +500,7 @@ impl<T> Tlb<T> {
             set: u32::try_from(set).unwrap_or(NONE),
             slot: u32::try_from(index).unwrap_or(NONE),
         };
-        self.stats.hits += 1;
-        self.touch(set, index);
-        self.slots.get(index).and_then(Option::as_ref)
+        self.hit(set, index)
     }
 
     /// The entry a lookup of `va` in `asid` would hit through `hint`, if the hint applies:
@@ -530,8 +518,25 @@ impl<T> Tlb<T> {
     /// the same as [`Tlb::lookup_hinted`] (call it only right after `hinted` said `Some`).
     #[inline]
     pub fn count_hinted_hit(&mut self, hint: &HitHint) -> Option<&TlbEntry<T>> {
-        let (set, index) = (hint.set as usize, hint.slot as usize);
         self.stats.lookups += 1;
+        self.hit(hint.set as usize, hint.slot as usize)
+    }
+
+    /// A counted lookup's search: counts the lookup, and a miss when nothing holds `va`.
+    #[inline]
+    fn find_counted(&mut self, asid: u16, va: u64) -> Option<(usize, usize)> {
+        self.stats.lookups += 1;
+        let found = self.find(asid, va);
+        if found.is_none() {
+            self.stats.misses += 1;
+        }
+        found
+    }
+
+    /// A counted lookup's hit in slot `index` of `set`: counts it and refreshes the entry's
+    /// replacement state.
+    #[inline]
+    fn hit(&mut self, set: usize, index: usize) -> Option<&TlbEntry<T>> {
         self.stats.hits += 1;
         self.touch(set, index);
         self.slots.get(index).and_then(Option::as_ref)
@@ -941,48 +946,15 @@ impl<T> Tlb<T> {
         if let Some(newer) = self.newer.get_mut(index) {
             *newer = NONE;
         }
-        match usize::try_from(previous).ok().filter(|_| previous != NONE) {
-            Some(previous) => {
-                if let Some(newer) = self.newer.get_mut(previous) {
-                    *newer = as_u32;
-                }
-            }
-            None => {
-                if let Some(oldest) = self.oldest.get_mut(set) {
-                    *oldest = as_u32;
-                }
-            }
-        }
+        set_link(&mut self.newer, &mut self.oldest, set, previous, as_u32);
     }
 
     /// Takes `index` out of `set`'s list.
     fn unlink(&mut self, set: usize, index: usize) {
         let older = self.older.get(index).copied().unwrap_or(NONE);
         let newer = self.newer.get(index).copied().unwrap_or(NONE);
-        match usize::try_from(older).ok().filter(|_| older != NONE) {
-            Some(older) => {
-                if let Some(link) = self.newer.get_mut(older) {
-                    *link = newer;
-                }
-            }
-            None => {
-                if let Some(oldest) = self.oldest.get_mut(set) {
-                    *oldest = newer;
-                }
-            }
-        }
-        match usize::try_from(newer).ok().filter(|_| newer != NONE) {
-            Some(newer) => {
-                if let Some(link) = self.older.get_mut(newer) {
-                    *link = older;
-                }
-            }
-            None => {
-                if let Some(newest) = self.newest.get_mut(set) {
-                    *newest = older;
-                }
-            }
-        }
+        set_link(&mut self.newer, &mut self.oldest, set, older, newer);
+        set_link(&mut self.older, &mut self.newest, set, newer, older);
     }
 
     /// Points every node on the path to `way` away from it.
@@ -1094,7 +1066,8 @@ pub enum TlbsConfigError {
 
 /// The TLBs in front of the tables: one unified TLB, or separate instruction and data TLBs (an
 /// iTLB and a dTLB, as on most processors' first level) that are invalidated and switched
-/// together. Instruction fetches use the iTLB, loads and stores the dTLB.
+/// together. Instruction fetches use the iTLB, loads and stores the dTLB. Callers drive them
+/// with [`Tlbs::lookup_or_walk`] (tlb_driver.rs): look up, and on a miss walk and fill.
 #[derive(Clone, Debug)]
 pub struct Tlbs<T> {
     /// The data TLB, or the only one.
@@ -1222,6 +1195,19 @@ impl<T> Tlbs<T> {
 
     pub fn switch_asid(&mut self, asid: u16) -> usize {
         self.each(|tlb| tlb.switch_asid(asid))
+    }
+}
+
+/// Points slot `at`'s link in `links` (its `newer` or `older` neighbour) at `to`; when `at` is
+/// [`NONE`], past that end of `set`'s list, points the list's end in `ends` (its `oldest` or
+/// `newest`) at `to` instead.
+fn set_link(links: &mut [u32], ends: &mut [u32], set: usize, at: u32, to: u32) {
+    let link = match usize::try_from(at).ok().filter(|_| at != NONE) {
+        Some(slot) => links.get_mut(slot),
+        None => ends.get_mut(set),
+    };
+    if let Some(link) = link {
+        *link = to;
     }
 }
 

@@ -1,7 +1,10 @@
 //! What a query's result is made of on both sides (pagelab's expectation and what the probe saw
 //! in QEMU), and the comparison that names the parts that differ.
 
+use super::deviations;
+use pagelab::sim::mmu::{Outcome, Request};
 use pagelab::sim::{MmuSettings, Translation};
+use std::fmt::Debug;
 
 /// One query's result: the fault's code (RISC-V mcause, x86 vector and error code) or success,
 /// the faulting address (mtval, CR2), the value read through the mapping (which names the
@@ -98,4 +101,61 @@ impl Tally {
         };
         *self.outcomes.entry(name).or_default() += 1;
     }
+}
+
+impl Tally {
+    /// The probe's answer to query `index` of run `run` (its output line), counting the query
+    /// and pagelab's outcome for it; a query the probe never answered is unexplained.
+    pub fn answer<'a>(
+        &mut self,
+        lines: &'a [Vec<u64>],
+        run: usize,
+        index: usize,
+        walk: &Translation,
+    ) -> Option<&'a Vec<u64>> {
+        self.queries += 1;
+        self.count_outcome(walk);
+        let words = lines.get(index);
+        if words.is_none() {
+            self.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
+        }
+        words
+    }
+
+    /// Counts a compared query: agreed, explained by known deviations (by rule), or unexplained
+    /// with `describe` of the parts that differ.
+    pub fn judge(&mut self, case: &Case, run: usize, index: usize, describe: impl FnOnce(&[&str]) -> String) {
+        let parts = case.differences();
+        if parts.is_empty() {
+            self.agreed += 1;
+        } else if let Some(rules) = deviations::explain(case) {
+            for rule in rules {
+                *self.explained.entry(rule.name).or_default() += 1;
+            }
+        } else {
+            self.unexplained.push(format!("run {run} query {index}: {}", describe(&parts)));
+        }
+    }
+}
+
+/// An unexplained difference in words: the access and its `switches`, both sides' results,
+/// pagelab's outcome and the walked entries as they were before the access (`originals`).
+pub fn describe(
+    request: &Request,
+    switches: &str,
+    walk: &Translation,
+    [expected, observed]: [&Seen; 2],
+    originals: &dyn Debug,
+    parts: &[&str],
+) -> String {
+    format!(
+        "{:?} {:?} va={:#x} {switches} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {originals:x?}",
+        request.mode,
+        request.access,
+        request.va,
+        match &walk.outcome {
+            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
+            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
+        },
+    )
 }

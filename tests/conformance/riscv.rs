@@ -8,15 +8,12 @@
 //! loaded into QEMU as they are in pagelab. QEMU sets A/D itself (as Svadu), so pagelab runs with
 //! Svadu.
 
-use super::compare::{Case, Seen, Tally};
-use super::{deviations, tools};
-use pagelab::sim::mmu::{self, Request, RiscvAd};
-use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{
-    Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation, presets,
-};
+use super::compare::{self, Case, Seen, Tally};
+use super::scenario::{self, Base, Layout, Page, Scenario};
+use super::tools;
+use pagelab::sim::mmu::{Request, RiscvAd};
+use pagelab::sim::{Access, ArchReport, MmuSettings, Outcome, Translation};
 use std::process::Command;
-use std::time::Duration;
 
 const RAM_BASE: u64 = 0x8000_0000;
 const RAM_SIZE: u64 = 256 << 20;
@@ -100,14 +97,6 @@ impl Shape {
     }
 }
 
-/// A page the generator mapped: its virtual base, the physical base of its size-aligned block,
-/// and log2 of its size.
-struct Page {
-    va: u64,
-    pa_block: u64,
-    shift: u32,
-}
-
 struct Query {
     request: Request,
     sum: bool,
@@ -119,72 +108,35 @@ struct Query {
 /// Builds one random scenario in pagelab's memory.
 struct Builder {
     shape: Shape,
-    machine: Machine,
-    rng: SplitMix64,
-    /// The process whose root is at TABLES (for `Machine::map`).
-    process: usize,
-    pages: Vec<Page>,
-    /// Pages mapped through `Machine::map` (the rest are written entry by entry).
-    api_pages: usize,
+    base: Base,
 }
 
 impl Builder {
     fn new(name: &str, seed: u64) -> Builder {
-        let format = presets::by_name(name).expect("preset");
-        let mut machine = Machine::new(format, RAM_BASE + RAM_SIZE).expect("machine");
-        let mut pattern = Vec::with_capacity((DATA_END - DATA) as usize);
-        for word in (DATA..DATA_END).step_by(8) {
-            pattern.extend_from_slice(&0x0000_0073u32.to_le_bytes()); // ecall
-            pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
-        }
-        machine.write_phys(DATA, &pattern).expect("data pages");
-        // Tables come from the allocator, kept inside the table frames: everything else is
-        // reserved. The conformance process's root is then the first table frame.
-        let frames = machine.mem().frame_count();
-        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
-        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
-        let process = machine.add_process("conformance").expect("process");
-        assert_eq!(machine.processes()[process].root, TABLES >> 12, "the root is the first table frame");
-        Builder {
-            shape: Shape::of(name),
-            machine,
-            rng: SplitMix64::new(seed),
-            process,
-            pages: Vec::new(),
-            api_pages: 0,
-        }
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.rng.below(100) < percent
-    }
-
-    fn alloc_table(&mut self) -> Option<u64> {
-        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
-    }
-
-    fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, self.shape.pte_bytes, value).expect("entry write");
-    }
-
-    fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, self.shape.pte_bytes).expect("entry read")
+        let shape = Shape::of(name);
+        let layout = Layout { memory: RAM_BASE + RAM_SIZE, tables: TABLES, data: DATA, data_end: DATA_END };
+        let ecall = 0x0000_0073u32.to_le_bytes();
+        Builder { base: Base::new(name, seed, layout, ecall, shape.pte_bytes), shape }
     }
 
     /// Reserved bits 63:54 (Sv39 and up; Sv32 has none).
     fn maybe_reserved(&mut self, percent: usize) -> u64 {
-        if self.shape.xlen == 64 && self.chance(percent) { 1 << (54 + self.rng.below(10)) } else { 0 }
+        if self.shape.xlen == 64 && self.base.chance(percent) {
+            1 << (54 + self.base.rng.below(10))
+        } else {
+            0
+        }
     }
 
     /// A pointer to `table`, sometimes malformed: V clear, A/D/U set (reserved in a pointer),
     /// a reserved high bit, or leading outside memory.
     fn pointer(&mut self, table: u64) -> (u64, bool) {
-        let roll = self.rng.below(100);
-        let nowhere = ppn_field(NOWHERE + (self.rng.below(16) as u64) * 4096);
+        let roll = self.base.rng.below(100);
+        let nowhere = ppn_field(NOWHERE + (self.base.rng.below(16) as u64) * 4096);
         let good = V | ppn_field(table);
         match roll {
             0..=2 => (good & !V, false),
-            3..=5 => (good | [A, D, U][self.rng.below(3)], false),
+            3..=5 => (good | [A, D, U][self.base.rng.below(3)], false),
             6..=7 => (good | self.maybe_reserved(100), false),
             8..=10 => (V | nowhere, false),
             _ => (good, true),
@@ -193,148 +145,33 @@ impl Builder {
 
     /// A leaf's flags: mostly valid, sometimes V clear or the reserved W / W+X encodings.
     fn leaf_flags(&mut self) -> u64 {
-        let rwx = [R, R | W, R | X, R | W | X, X, R, R | W, W, W | X][self.rng.below(9)];
+        let rwx = [R, R | W, R | X, R | W | X, X, R, R | W, W, W | X][self.base.rng.below(9)];
         let mut flags = rwx;
-        if !self.chance(3) {
+        if !self.base.chance(3) {
             flags |= V;
         }
         for (bit, percent) in [(U, 50), (G, 20), (A, 75), (D, 50), (1 << 8, 10), (1 << 9, 10)] {
-            if self.chance(percent) {
+            if self.base.chance(percent) {
                 flags |= bit;
             }
         }
         flags | self.maybe_reserved(3)
     }
 
-    /// Maps one random page whose leaf sits at a random level, creating tables on the way (or
-    /// following the ones there).
-    fn map_random(&mut self) {
-        let levels = self.shape.levels;
-        // Mostly 4 KiB and the next size up; every size appears.
-        let leaf_level = match self.rng.below(10) {
-            0 => self.rng.below(levels),
-            1..=3 => levels.saturating_sub(2),
-            _ => levels - 1,
-        };
-        let va = self.shape.canonical(self.rng.next_u64() & ((1 << self.shape.va_bits()) - 1));
-        if self.chance(30) {
-            return self.map_with_api(va, leaf_level);
-        }
-        let mut table = TABLES;
-        for level in 0..leaf_level {
-            let entry = table + self.shape.index(va, level) * u64::from(self.shape.pte_bytes);
-            let raw = self.read(entry);
-            if raw == 0 {
-                let Some(next) = self.alloc_table() else { return };
-                let (pointer, usable) = self.pointer(next);
-                self.write(entry, pointer);
-                if !usable {
-                    return;
-                }
-                table = next;
-            } else if raw & (R | W | X) == 0
-                && raw & V != 0
-                && (raw >> 10) << 12 >= TABLES
-                && (raw >> 10) << 12 < DATA
-            {
-                table = ((raw >> 10) & ((1 << 44) - 1)) << 12;
-            } else {
-                return;
-            }
-        }
-        let entry = table + self.shape.index(va, leaf_level) * u64::from(self.shape.pte_bytes);
-        if self.read(entry) != 0 {
-            return;
-        }
-        let shift = self.shape.span_shift(leaf_level);
-        let size = 1u64 << shift;
-        let pa_block = self.pa_block(size);
-        let mut pa = pa_block;
-        if shift > 12 && self.chance(6) {
-            pa += 4096 << self.rng.below((shift - 12) as usize); // misaligned superpage
-        }
-        let flags = self.leaf_flags();
-        let value = flags | ppn_field(pa);
-        self.write(entry, value);
-        self.pages.push(Page { va: va & !(size - 1), pa_block, shift });
-    }
-
-    /// Where a page of `size` bytes goes: inside the data pages if it fits, else the aligned
-    /// block that holds them.
-    fn pa_block(&mut self, size: u64) -> u64 {
-        if size <= DATA_END - DATA {
-            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
-        } else {
-            DATA & !(size - 1)
-        }
-    }
-
-    /// Maps one page through pagelab's own `Machine::map` (valid entries, flags by field name),
-    /// so that the tables `map` builds are compared with QEMU too. A request `map` refuses (the
-    /// range is taken, or a page larger than memory) maps nothing.
+    /// Maps one page through pagelab's own `Machine::map` (see [`Base::map_with_api`]): valid
+    /// rights, the other flags drawn.
     fn map_with_api(&mut self, va: u64, leaf_level: usize) {
         let shift = self.shape.span_shift(leaf_level);
-        let size = 1u64 << shift;
-        let va = va & !(size - 1);
-        let pa_block = self.pa_block(size);
+        let pa_block = self.base.pa_block(1u64 << shift);
         let rights: [&[&str]; 5] = [&["R"], &["R", "W"], &["R", "X"], &["R", "W", "X"], &["X"]];
         let mut flags: Vec<String> =
-            rights[self.rng.below(rights.len())].iter().map(|f| f.to_string()).collect();
-        for (name, percent) in [("U", 50), ("G", 20), ("A", 75), ("D", 50)] {
-            if self.chance(percent) {
-                flags.push(name.to_string());
-            }
-        }
-        let request = MapRequest {
-            va,
-            len: size,
-            target: MapTarget::To(pa_block),
-            page_size: Some(size),
-            flags: Some(flags),
-        };
-        if self.machine.map(self.process, &request).is_ok() {
-            self.pages.push(Page { va, pa_block, shift });
-            self.api_pages += 1;
-        }
+            rights[self.base.rng.below(rights.len())].iter().map(|f| f.to_string()).collect();
+        self.base.draw_flags(&mut flags, &[("U", 50), ("G", 20), ("A", 75), ("D", 50)]);
+        self.base.map_with_api(va, shift, pa_block, flags);
     }
 
     fn settings(sum: bool, mxr: bool) -> MmuSettings {
         MmuSettings { sum, mxr, riscv_ad: RiscvAd::Svadu, ..MmuSettings::default() }
-    }
-
-    /// A random query: mostly at a mapped page, where the physical address lands in the data
-    /// pages; sometimes anywhere (unmapped, or non-canonical).
-    fn query(&mut self) -> Option<Query> {
-        let access = [Access::Read, Access::Write, Access::Execute][self.rng.below(3)];
-        let mode = if self.chance(50) { Mode::User } else { Mode::Supervisor };
-        let (sum, mxr) = (self.chance(50), self.chance(50));
-        let low = if access == Access::Execute { 0 } else { 4 };
-        let va = if !self.pages.is_empty() && self.chance(85) {
-            let page = &self.pages[self.rng.below(self.pages.len())];
-            let start = page.pa_block.max(DATA);
-            let end = (page.pa_block + (1 << page.shift)).min(DATA_END);
-            if start >= end {
-                return None;
-            }
-            let target = (start + self.rng.below((end - start) as usize) as u64) & !7;
-            page.va + (target - page.pa_block) + low
-        } else {
-            let mut va = self.shape.canonical(self.rng.next_u64());
-            if self.shape.xlen == 64 && self.chance(20) {
-                va ^= 1 << (63 - self.rng.below(64 - self.shape.va_bits() as usize));
-            }
-            (va & !7) + low
-        };
-        let request = Request { va, access, mode };
-        let format = self.machine.format();
-        let walk =
-            mmu::translate(self.machine.mem(), format, TABLES >> 12, &Self::settings(sum, mxr), request);
-        // A successful access outside the data pages could reach a device: not asked.
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
-            return None;
-        }
-        let originals = walk.steps.iter().map(|step| step.raw).collect();
-        Some(Query { request, sum, mxr, walk, originals })
     }
 }
 
@@ -378,43 +215,16 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
     block[..8].copy_from_slice(&(queries.len() as u64).to_le_bytes());
     block[8..16].copy_from_slice(&shape.satp(TABLES >> 12).to_le_bytes());
     for query in queries {
-        let mut record = [0u64; 8];
-        record[0] = query.request.va;
-        let access = match query.request.access {
-            Access::Read => 0,
-            Access::Write => 1,
-            Access::Execute => 2,
-        };
-        let user = u64::from(query.request.mode == Mode::User) << 2;
-        let steps = query.walk.steps.len() as u64;
-        record[1] = access | user | u64::from(query.sum) << 3 | u64::from(query.mxr) << 4 | steps << 8;
-        for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
-        }
-        // Where the probe looks for a store's mark (it reports 0xdead when it is not there).
-        if query.request.access == Access::Write {
-            record[7] = query.walk.pa().unwrap_or(0);
-        }
+        let switches = u64::from(query.sum) << 3 | u64::from(query.mxr) << 4;
+        let record = tools::query_record(&query.request, &query.walk, switches, query.walk.pa());
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
 }
 
 fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> String {
-    let r = query.request;
-    format!(
-        "{:?} {:?} va={:#x} sum={} mxr={} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {:x?}",
-        r.mode,
-        r.access,
-        r.va,
-        query.sum,
-        query.mxr,
-        match &query.walk.outcome {
-            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
-            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
-        },
-        query.originals
-    )
+    let switches = format!("sum={} mxr={}", query.sum, query.mxr);
+    compare::describe(&query.request, &switches, &query.walk, [expected, observed], &query.originals, parts)
 }
 
 /// Runs `runs` scenarios of `per_run` queries for one format; returns the tally, or None when
@@ -437,48 +247,30 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
             .arg(&object)
             .arg(tools::source("riscv_probe.S")),
     );
-    tools::run_ok(
-        Command::new(&tools[2])
-            .args(["-m", emulation, "--no-warn-rwx-segments", "-T"])
-            .arg(tools::source("riscv.ld"))
-            .arg("-o")
-            .arg(&elf)
-            .arg(&object),
-    );
+    tools::link(&tools[2], emulation, "riscv.ld", &object, &elf);
     let mut tally = Tally::default();
     for run in 0..runs {
-        let mut builder = Builder::new(name, seed ^ (run as u64).wrapping_mul(0x9e37_79b9));
-        for _ in 0..300 {
-            builder.map_random();
-        }
-        assert!(builder.api_pages > 0, "{name}: no page was mapped through Machine::map");
-        let queries = tools::collect_queries(per_run, MAX_QUERIES, || builder.query());
-        let (ram, block) = tools::write_run_inputs(
+        let mut builder = Builder::new(name, scenario::run_seed(seed, run));
+        let (queries, ram, block) = scenario::prepare(
+            name,
+            &mut builder,
+            [per_run, MAX_QUERIES],
             dir.path(),
-            builder.machine.mem(),
             [TABLES, DATA_END],
-            &query_block(&shape, &queries),
+            |_, queries| query_block(&shape, queries),
         );
-        let output = tools::run_qemu(
+        let output = tools::run_probe(
             Command::new(&tools[0])
                 .args(["-M", "virt", "-m", "256M", "-bios", "none", "-nographic", "-monitor", "none"])
-                .args(["-serial", "stdio", "-kernel"])
-                .arg(&elf)
-                .arg("-device")
-                .arg(format!("loader,file={},addr={QBASE:#x},force-raw=on", block.display()))
-                .arg("-device")
-                .arg(format!("loader,file={},addr={TABLES:#x},force-raw=on", ram.display())),
-            Duration::from_secs(120),
+                .args(["-serial", "stdio"]),
+            &elf,
+            (&block, QBASE),
+            (&ram, TABLES),
         );
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
-            tally.queries += 1;
-            tally.count_outcome(&query.walk);
             let want = expected(&shape, query);
-            let Some(words) = lines.get(index) else {
-                tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
-                continue;
-            };
+            let Some(words) = tally.answer(&lines, run, index, &query.walk) else { continue };
             let got = observed(&shape, words);
             let settings = Builder::settings(query.sum, query.mxr);
             let levels = shape.levels;
@@ -491,19 +283,92 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 observed: &got,
                 qemu_view: None,
             };
-            let parts = case.differences();
-            if parts.is_empty() {
-                tally.agreed += 1;
-            } else if let Some(rules) = deviations::explain(&case) {
-                for rule in rules {
-                    *tally.explained.entry(rule.name).or_default() += 1;
-                }
-            } else {
-                tally
-                    .unexplained
-                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
-            }
+            tally.judge(&case, run, index, |parts| describe(query, &want, &got, parts));
         }
     }
     Some(tally)
+}
+
+impl Scenario for Builder {
+    type Query = Query;
+
+    /// Maps one random page whose leaf sits at a random level, creating tables on the way (or
+    /// following the ones there).
+    fn map_random(&mut self) {
+        let levels = self.shape.levels;
+        // Mostly 4 KiB and the next size up; every size appears.
+        let leaf_level = match self.base.rng.below(10) {
+            0 => self.base.rng.below(levels),
+            1..=3 => levels.saturating_sub(2),
+            _ => levels - 1,
+        };
+        let va = self.shape.canonical(self.base.rng.next_u64() & ((1 << self.shape.va_bits()) - 1));
+        if self.base.chance(30) {
+            return self.map_with_api(va, leaf_level);
+        }
+        let mut table = TABLES;
+        for level in 0..leaf_level {
+            let entry = table + self.shape.index(va, level) * u64::from(self.shape.pte_bytes);
+            let raw = self.base.read(entry);
+            if raw == 0 {
+                let Some(next) = self.base.alloc_table() else { return };
+                let (pointer, usable) = self.pointer(next);
+                self.base.write(entry, pointer);
+                if !usable {
+                    return;
+                }
+                table = next;
+            } else if raw & (R | W | X) == 0
+                && raw & V != 0
+                && (raw >> 10) << 12 >= TABLES
+                && (raw >> 10) << 12 < DATA
+            {
+                table = ((raw >> 10) & ((1 << 44) - 1)) << 12;
+            } else {
+                return;
+            }
+        }
+        let entry = table + self.shape.index(va, leaf_level) * u64::from(self.shape.pte_bytes);
+        if self.base.read(entry) != 0 {
+            return;
+        }
+        let shift = self.shape.span_shift(leaf_level);
+        let size = 1u64 << shift;
+        let pa_block = self.base.pa_block(size);
+        let mut pa = pa_block;
+        if shift > 12 && self.base.chance(6) {
+            pa += 4096 << self.base.rng.below((shift - 12) as usize); // misaligned superpage
+        }
+        let flags = self.leaf_flags();
+        let value = flags | ppn_field(pa);
+        self.base.write_leaf(entry, value, Page { va: va & !(size - 1), pa_block, shift });
+    }
+
+    /// A random query: mostly at a mapped page, where the physical address lands in the data
+    /// pages; sometimes anywhere (unmapped, or non-canonical).
+    fn query(&mut self) -> Option<Query> {
+        let (access, mode) = self.base.draw_access();
+        let (sum, mxr) = (self.base.chance(50), self.base.chance(50));
+        let low = if access == Access::Execute { 0 } else { 4 };
+        let va = if let Some(in_page) = self.base.va_in_a_page(low) {
+            in_page?
+        } else {
+            let mut va = self.shape.canonical(self.base.rng.next_u64());
+            if self.shape.xlen == 64 && self.base.chance(20) {
+                va ^= 1 << (63 - self.base.rng.below(64 - self.shape.va_bits() as usize));
+            }
+            (va & !7) + low
+        };
+        let request = Request { va, access, mode };
+        let walk = self.base.walk(TABLES >> 12, &Self::settings(sum, mxr), request);
+        if self.base.lands_outside_data(&walk) {
+            return None;
+        }
+        let originals = walk.steps.iter().map(|step| step.raw).collect();
+        Some(Query { request, sum, mxr, walk, originals })
+    }
+
+    fn base(&self) -> &Base {
+        &self.base
+    }
 }

@@ -2,6 +2,8 @@
 //! time, and running QEMU with a watchdog. Without the tools the suite skips loudly, unless
 //! `CI=true`, where a missing tool fails the test.
 
+use pagelab::sim::mmu::Request;
+use pagelab::sim::{Access, Mode, Translation};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -65,6 +67,19 @@ pub fn run_ok(command: &mut Command) {
         "{command:?} failed:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Links a probe's `object` into `elf` for the linker's `emulation`, with the suite's linker
+/// script `script`.
+pub fn link(ld: &Path, emulation: &str, script: &str, object: &Path, elf: &Path) {
+    run_ok(
+        Command::new(ld)
+            .args(["-m", emulation, "--no-warn-rwx-segments", "-T"])
+            .arg(source(script))
+            .arg("-o")
+            .arg(elf)
+            .arg(object),
     );
 }
 
@@ -156,4 +171,47 @@ pub fn write_run_inputs(
     std::fs::write(&ram, &bytes).expect("write RAM image");
     std::fs::write(&queries, block).expect("write queries");
     (ram, queries)
+}
+
+/// Runs a probe `elf` in QEMU (`qemu`: the program and its machine's arguments) with the query
+/// block loaded at `qbase` and the RAM image at `tables`; returns what the probe printed.
+pub fn run_probe(
+    qemu: &mut Command,
+    elf: &Path,
+    (block, qbase): (&Path, u64),
+    (ram, tables): (&Path, u64),
+) -> String {
+    run_qemu(
+        qemu.arg("-kernel")
+            .arg(elf)
+            .arg("-device")
+            .arg(format!("loader,file={},addr={qbase:#x},force-raw=on", block.display()))
+            .arg("-device")
+            .arg(format!("loader,file={},addr={tables:#x},force-raw=on", ram.display())),
+        Duration::from_secs(120),
+    )
+}
+
+/// A query's 64-byte record, as both probes read it: [0] va; [1] control: bits 1:0 the access
+/// (0 read, 1 write, 2 fetch), bit 2 user, the architecture's `switches` bits, bits 11:8 the
+/// walk's entry count; [2..7] the walked entries' physical addresses; [7] for a write, where
+/// its mark should land (`lands_at`; the probe reports 0xdead when it is not there).
+pub fn query_record(request: &Request, walk: &Translation, switches: u64, lands_at: Option<u64>) -> [u64; 8] {
+    let mut record = [0u64; 8];
+    record[0] = request.va;
+    let access = match request.access {
+        Access::Read => 0,
+        Access::Write => 1,
+        Access::Execute => 2,
+    };
+    let user = u64::from(request.mode == Mode::User) << 2;
+    let steps = walk.steps.len() as u64;
+    record[1] = access | user | switches | steps << 8;
+    for (slot, step) in record[2..7].iter_mut().zip(&walk.steps) {
+        *slot = step.entry_addr;
+    }
+    if request.access == Access::Write {
+        record[7] = lands_at.unwrap_or(0);
+    }
+    record
 }

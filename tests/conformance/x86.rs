@@ -9,16 +9,12 @@
 //! (PML5[0] with LA57) identity-maps the probe, the query block, the tables and the data pages,
 //! and queries use the other 511 root entries.
 
-use super::compare::{Case, Seen, Tally};
-use super::{deviations, tools};
-use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
-use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{
-    Access, ArchReport, FaultKind, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation,
-    presets,
-};
+use super::compare::{self, Case, Seen, Tally};
+use super::scenario::{self, Base, Layout, Page, Scenario};
+use super::tools;
+use pagelab::sim::mmu::{AdTiming, Request, WalkRoot};
+use pagelab::sim::{Access, ArchReport, FaultKind, MmuSettings, Mode, Outcome, Translation};
 use std::process::Command;
-use std::time::Duration;
 
 const RAM_SIZE: u64 = 256 << 20;
 const QBASE: u64 = 0x40_0000;
@@ -89,12 +85,6 @@ impl Switches {
             | u64::from(self.nxe) << 6
             | u64::from(self.ac) << 7
     }
-}
-
-struct Page {
-    va: u64,
-    pa_block: u64,
-    shift: u32,
 }
 
 struct Query {
@@ -180,55 +170,20 @@ impl Shape {
 
 struct Builder {
     shape: Shape,
-    machine: Machine,
-    rng: SplitMix64,
-    /// The root table's address (CR3) and its process (for `Machine::map`).
+    base: Base,
+    /// The root table's address (CR3).
     root: u64,
-    process: usize,
-    pages: Vec<Page>,
-    /// Pages mapped through `Machine::map` (the rest are written entry by entry).
-    api_pages: usize,
 }
 
 impl Builder {
     fn new(name: &str, seed: u64) -> Builder {
-        let format = presets::by_name(name).expect("preset");
-        let mut machine = Machine::new(format, RAM_SIZE).expect("machine");
-        let mut pattern = Vec::with_capacity((DATA_END - DATA) as usize);
-        for word in (DATA..DATA_END).step_by(8) {
-            pattern.extend_from_slice(&[0xcd, 0x80, 0x90, 0x90]); // int 0x80; nop; nop
-            pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
-        }
-        machine.write_phys(DATA, &pattern).expect("data pages");
-        // Tables come from the allocator, kept inside the table frames: everything else is
-        // reserved. The conformance process's root is then the first table frame.
-        let frames = machine.mem().frame_count();
-        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
-        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
-        let process = machine.add_process("conformance").expect("process");
-        let root = machine.processes()[process].root << 12;
-        assert_eq!(root, TABLES, "the root is the first table frame");
         let shape = Shape::of(name);
-        let rng = SplitMix64::new(seed);
-        let mut builder = Builder { shape, machine, rng, root, process, pages: Vec::new(), api_pages: 0 };
+        let layout = Layout { memory: RAM_SIZE, tables: TABLES, data: DATA, data_end: DATA_END };
+        let int_0x80 = [0xcd, 0x80, 0x90, 0x90]; // int 0x80; nop; nop
+        let base = Base::new(name, seed, layout, int_0x80, shape.pte_bytes);
+        let mut builder = Builder { shape, base, root: TABLES };
         builder.identity_map();
         builder
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.rng.below(100) < percent
-    }
-
-    fn alloc_table(&mut self) -> Option<u64> {
-        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
-    }
-
-    fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, self.shape.pte_bytes, value).expect("entry write");
-    }
-
-    fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, self.shape.pte_bytes).expect("entry read")
     }
 
     fn entry_addr(&self, table: u64, va: u64, level: usize) -> u64 {
@@ -242,24 +197,24 @@ impl Builder {
             Paging::Long | Paging::Pae => {
                 let mut table = self.root;
                 for _ in 0..self.shape.levels() - 2 {
-                    let next = self.alloc_table().expect("identity table");
+                    let next = self.base.alloc_table().expect("identity table");
                     // A PAE PDPTE has P and the address only (its other bits are reserved).
                     let rights = if self.shape.paging == Paging::Pae { 0 } else { RW | US | A };
-                    self.write(table, next | P | rights);
+                    self.base.write(table, next | P | rights);
                     table = next;
                 }
                 for (index, base) in (0..DATA_END).step_by(2 << 20).enumerate() {
-                    self.write(table + 8 * index as u64, base | P | RW | PS | A | D | user(base));
+                    self.base.write(table + 8 * index as u64, base | P | RW | PS | A | D | user(base));
                 }
             }
             Paging::Bits32 => {
-                let table = self.alloc_table().expect("identity table");
-                self.write(self.root, table | P | RW | US | A);
+                let table = self.base.alloc_table().expect("identity table");
+                self.base.write(self.root, table | P | RW | US | A);
                 for (index, base) in (0..4u64 << 20).step_by(4096).enumerate() {
-                    self.write(table + 4 * index as u64, base | P | RW | A | D | user(base));
+                    self.base.write(table + 4 * index as u64, base | P | RW | A | D | user(base));
                 }
                 for (index, base) in (4u64 << 20..DATA_END).step_by(4 << 20).enumerate() {
-                    self.write(self.root + 4 * (index as u64 + 1), base | P | RW | PS | A | D);
+                    self.base.write(self.root + 4 * (index as u64 + 1), base | P | RW | PS | A | D);
                 }
             }
         }
@@ -271,23 +226,24 @@ impl Builder {
         for (bit, percent) in
             [(P, 97), (RW, if pointer { 85 } else { 60 }), (US, if pointer { 85 } else { 60 })]
         {
-            if self.chance(percent) {
+            if self.base.chance(percent) {
                 flags |= bit;
             }
         }
         for (bit, percent) in [(PWT, 10), (PCD, 10), (A, 70), (D, 50), (G, 20), (1 << 9, 10)] {
-            if self.chance(percent) {
+            if self.base.chance(percent) {
                 flags |= bit;
             }
         }
         if self.shape.pte_bytes == 8 {
             for (bit, percent) in [(NX, 20), (1 << 52, 4)] {
-                if self.chance(percent) {
+                if self.base.chance(percent) {
                     flags |= bit;
                 }
             }
-            if self.chance(3) {
-                flags |= 1 << (u32::from(MAXPHYADDR) + self.rng.below(52 - usize::from(MAXPHYADDR)) as u32);
+            if self.base.chance(3) {
+                flags |=
+                    1 << (u32::from(MAXPHYADDR) + self.base.rng.below(52 - usize::from(MAXPHYADDR)) as u32);
             }
         }
         flags
@@ -296,16 +252,16 @@ impl Builder {
     /// A PAE PDPTE: P and the address, sometimes a reserved bit (2:1, 8:5, 63:52, or above
     /// MAXPHYADDR) or PWT/PCD.
     fn pdpte_flags(&mut self) -> u64 {
-        let mut flags = if self.chance(97) { P } else { 0 };
+        let mut flags = if self.base.chance(97) { P } else { 0 };
         for (bit, percent) in [(PWT, 10), (PCD, 10)] {
-            if self.chance(percent) {
+            if self.base.chance(percent) {
                 flags |= bit;
             }
         }
         // Only four PDPTEs exist, so a malformed one is made often.
-        if self.chance(25) {
+        if self.base.chance(25) {
             let reserved = [1, 2, 5, 6, 7, 8, 52, 63, 40, 45];
-            flags |= 1 << reserved[self.rng.below(reserved.len())];
+            flags |= 1 << reserved[self.base.rng.below(reserved.len())];
         }
         flags
     }
@@ -316,166 +272,16 @@ impl Builder {
         raw & ((1 << top) - 1) & !0xfff
     }
 
-    /// Where a page of `size` bytes goes: inside the data pages if it fits, else the aligned
-    /// block that holds them.
-    fn pa_block(&mut self, size: u64) -> u64 {
-        if size <= DATA_END - DATA {
-            DATA + (self.rng.below(((DATA_END - DATA) / size) as usize) as u64) * size
-        } else {
-            DATA & !(size - 1)
-        }
-    }
-
-    /// Maps one page through pagelab's own `Machine::map` (valid entries, flags by field name),
-    /// so that the tables `map` builds are compared with QEMU too. A request `map` refuses (the
-    /// range is taken, or a page larger than memory) maps nothing.
+    /// Maps one page through pagelab's own `Machine::map` (see [`Base::map_with_api`]) with
+    /// drawn flags.
     fn map_with_api(&mut self, va: u64, leaf_level: usize) {
         let shift = self.shape.span_shift(leaf_level);
-        let size = 1u64 << shift;
-        let va = va & !(size - 1);
-        let pa_block = self.pa_block(size);
+        let pa_block = self.base.pa_block(1u64 << shift);
         let mut flags = Vec::new();
         let nx = if self.shape.pte_bytes == 8 { 25 } else { 0 };
-        for (name, percent) in
-            [("R/W", 60), ("U/S", 60), ("NX", nx), ("G", 20), ("A", 70), ("D", 50), ("PCD", 10)]
-        {
-            if self.chance(percent) {
-                flags.push(name.to_string());
-            }
-        }
-        let request = MapRequest {
-            va,
-            len: size,
-            target: MapTarget::To(pa_block),
-            page_size: Some(size),
-            flags: Some(flags),
-        };
-        if self.machine.map(self.process, &request).is_ok() {
-            self.pages.push(Page { va, pa_block, shift });
-            self.api_pages += 1;
-        }
-    }
-
-    fn map_random(&mut self) {
-        let leaf_levels = self.shape.leaf_levels();
-        // 4 KiB mostly, the larger pages often enough.
-        let leaf_level = match self.rng.below(10) {
-            0..=1 => leaf_levels[0],
-            2..=4 => leaf_levels[leaf_levels.len() - 2],
-            _ => leaf_levels[leaf_levels.len() - 1],
-        };
-        let bits = self.rng.next_u64();
-        let mut va = self.shape.canonical(bits);
-        if self.shape.probes_own(va) {
-            va = self.shape.canonical(va | 1 << (self.shape.span_shift(0) + self.shape.index_bits[0] - 1));
-        }
-        if self.chance(30) {
-            return self.map_with_api(va, leaf_level);
-        }
-        let mut table = self.root;
-        for level in 0..leaf_level {
-            let entry = self.entry_addr(table, va, level);
-            let raw = self.read(entry);
-            if raw == 0 {
-                let Some(next) = self.alloc_table() else { return };
-                let pdpte = self.shape.paging == Paging::Pae && level == 0;
-                let mut pointer = if pdpte { self.pdpte_flags() } else { self.flags(true) } | next;
-                // PS is reserved in a PML4E/PML5E; where it means a page it would end the walk.
-                if self.shape.paging == Paging::Long && level < self.shape.levels() - 3 && self.chance(3) {
-                    pointer |= PS;
-                }
-                self.write(entry, pointer);
-                let clean = if pdpte { P | PWT | PCD } else { !PS & !(FRAME & !((1 << MAXPHYADDR) - 1)) };
-                if pointer & P == 0 || pointer & !FRAME & !clean != 0 {
-                    return;
-                }
-                table = next;
-            } else if raw & P != 0 && raw & PS == 0 && (TABLES..DATA).contains(&self.usable_frame(raw)) {
-                table = self.usable_frame(raw);
-            } else {
-                return;
-            }
-        }
-        let entry = self.entry_addr(table, va, leaf_level);
-        if self.read(entry) != 0 {
-            return;
-        }
-        let shift = self.shape.span_shift(leaf_level);
-        let size = 1u64 << shift;
-        let pa_block = self.pa_block(size);
-        let mut value = self.flags(false) | pa_block;
-        if leaf_level < self.shape.levels() - 1 {
-            value |= PS;
-            if self.chance(12) {
-                // Low frame bits of a large page: PAT (bit 12), reserved, or (32-bit paging
-                // with PSE-36) physical address bits 39:32 in bits 20:13, where only bit 21
-                // stays reserved, so it is picked as often as the others together.
-                let bit = if self.shape.paging == Paging::Bits32 && self.chance(50) {
-                    21
-                } else {
-                    12 + self.rng.below((shift - 12) as usize)
-                };
-                value |= 1 << bit;
-            }
-        }
-        self.write(entry, value);
-        self.pages.push(Page { va: va & !(size - 1), pa_block, shift });
-    }
-
-    fn query(&mut self) -> Option<Query> {
-        let access = [Access::Read, Access::Write, Access::Execute][self.rng.below(3)];
-        let mode = if self.chance(50) { Mode::User } else { Mode::Supervisor };
-        let switches = Switches {
-            wp: self.chance(70),
-            smep: self.chance(50),
-            smap: self.chance(50),
-            nxe: self.chance(80),
-            // EFLAGS.AC matters to supervisor accesses only (ring 3 runs with AC=0).
-            ac: mode == Mode::Supervisor && self.chance(40),
-        };
-        let low = if access == Access::Execute { 0 } else { 4 };
-        let va = if !self.pages.is_empty() && self.chance(85) {
-            let page = &self.pages[self.rng.below(self.pages.len())];
-            let start = page.pa_block.max(DATA);
-            let end = (page.pa_block + (1 << page.shift)).min(DATA_END);
-            let target = (start + self.rng.below((end - start) as usize) as u64) & !7;
-            page.va + (target - page.pa_block) + low
-        } else {
-            let bits = self.rng.next_u64();
-            let mut va = self.shape.canonical(bits);
-            if self.shape.paging == Paging::Long && self.chance(15) {
-                let va_bits = self.shape.span_shift(0) + self.shape.index_bits[0];
-                va ^= 1 << (63 - self.rng.below(64 - va_bits as usize));
-            }
-            (va & !7) + low
-        };
-        if self.shape.probes_own(va) {
-            return None;
-        }
-        let request = Request { va, access, mode };
-        let walk = mmu::translate(
-            self.machine.mem(),
-            self.machine.format(),
-            self.root >> 12,
-            &switches.settings(),
-            request,
-        );
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
-            return None;
-        }
-        let originals = walk.steps.iter().map(|step| step.raw).collect();
-        let default_walk = mmu::translate(
-            self.machine.mem(),
-            self.machine.format(),
-            self.root >> 12,
-            &switches.default_timing(),
-            request,
-        );
-        let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
-            let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
-            mmu::translate(self.machine.mem(), self.machine.format(), root, &switches.settings(), request)
-        });
-        Some(Query { request, switches, walk, default_walk, qemu_view, originals })
+        let chances = [("R/W", 60), ("U/S", 60), ("NX", nx), ("G", 20), ("A", 70), ("D", 50), ("PCD", 10)];
+        self.base.draw_flags(&mut flags, &chances);
+        self.base.map_with_api(va, shift, pa_block, flags);
     }
 
     /// For a PAE walk that stopped at a PDPTE whose reserved bits all lie in 2:1 and 8:5: the
@@ -494,7 +300,7 @@ impl Builder {
         }
         let mut pdptes = [0; 4];
         for (index, slot) in pdptes.iter_mut().enumerate() {
-            *slot = self.read(self.root + 8 * index as u64) & !PDPTE_BITS_QEMU_IGNORES;
+            *slot = self.base.read(self.root + 8 * index as u64) & !PDPTE_BITS_QEMU_IGNORES;
         }
         Some(pdptes)
     }
@@ -570,43 +376,16 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
     };
     block[16..24].copy_from_slice(&u64::from(mode).to_le_bytes());
     for query in queries {
-        let mut record = [0u64; 8];
-        record[0] = query.request.va;
-        let access = match query.request.access {
-            Access::Read => 0,
-            Access::Write => 1,
-            Access::Execute => 2,
-        };
-        let user = u64::from(query.request.mode == Mode::User) << 2;
-        let steps = query.walk.steps.len() as u64;
-        record[1] = access | user | query.switches.bits() | steps << 8;
-        for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
-        }
-        // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
-        if query.request.access == Access::Write {
-            let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
-            record[7] = landing.pa().unwrap_or(0);
-        }
+        let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
+        let record = tools::query_record(&query.request, &query.walk, query.switches.bits(), landing.pa());
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
 }
 
 fn describe(query: &Query, expected: &Seen, observed: &Seen, parts: &[&str]) -> String {
-    let r = query.request;
-    format!(
-        "{:?} {:?} va={:#x} {:?} differs in {parts:?}\n  pagelab {expected:x?} ({})\n  qemu    {observed:x?}\n  walk {:x?}",
-        r.mode,
-        r.access,
-        r.va,
-        query.switches,
-        match &query.walk.outcome {
-            Outcome::Mapped(m) => format!("pa {:#x}", m.pa),
-            Outcome::Fault(f) => format!("{:?} at level {:?}", f.kind, f.level),
-        },
-        query.originals
-    )
+    let switches = format!("{:?}", query.switches);
+    compare::describe(&query.request, &switches, &query.walk, [expected, observed], &query.originals, parts)
 }
 
 /// Runs `runs` scenarios of `per_run` queries for "x86-32", "x86-pae", "x86-64" or
@@ -616,68 +395,49 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
     let dir = tools::scratch();
     let object = dir.path().join("probe.o");
     let elf = dir.path().join("probe.elf");
-    if Shape::of(name).paging == Paging::Long {
+    let long = Shape::of(name).paging == Paging::Long;
+    let (width, probe, emulation) =
+        if long { ("--64", "x86_64_probe.S", "elf_x86_64") } else { ("--32", "x86_32_probe.S", "elf_i386") };
+    // The probes include x86_probe_boot.inc from their own directory.
+    tools::run_ok(
+        Command::new(&tools[1])
+            .args([width, "-I"])
+            .arg(tools::source(""))
+            .arg("-o")
+            .arg(&object)
+            .arg(tools::source(probe)),
+    );
+    if long {
         let elf64 = dir.path().join("probe64.elf");
-        tools::run_ok(
-            Command::new(&tools[1]).args(["--64", "-o"]).arg(&object).arg(tools::source("x86_64_probe.S")),
-        );
-        tools::run_ok(
-            Command::new(&tools[2])
-                .args(["-m", "elf_x86_64", "--no-warn-rwx-segments", "-T"])
-                .arg(tools::source("x86.ld"))
-                .arg("-o")
-                .arg(&elf64)
-                .arg(&object),
-        );
+        tools::link(&tools[2], emulation, "x86.ld", &object, &elf64);
         // QEMU's multiboot loader takes 32-bit ELF files only.
         tools::run_ok(Command::new(&tools[3]).args(["-O", "elf32-i386"]).arg(&elf64).arg(&elf));
     } else {
-        tools::run_ok(
-            Command::new(&tools[1]).args(["--32", "-o"]).arg(&object).arg(tools::source("x86_32_probe.S")),
-        );
-        tools::run_ok(
-            Command::new(&tools[2])
-                .args(["-m", "elf_i386", "--no-warn-rwx-segments", "-T"])
-                .arg(tools::source("x86.ld"))
-                .arg("-o")
-                .arg(&elf)
-                .arg(&object),
-        );
+        tools::link(&tools[2], emulation, "x86.ld", &object, &elf);
     }
     let mut tally = Tally::default();
     for run in 0..runs {
-        let mut builder = Builder::new(name, seed ^ (run as u64).wrapping_mul(0x9e37_79b9));
-        for _ in 0..300 {
-            builder.map_random();
-        }
-        assert!(builder.api_pages > 0, "{name}: no page was mapped through Machine::map");
-        let queries = tools::collect_queries(per_run, MAX_QUERIES, || builder.query());
-        let (ram, block) = tools::write_run_inputs(
+        let mut builder = Builder::new(name, scenario::run_seed(seed, run));
+        let (queries, ram, block) = scenario::prepare(
+            name,
+            &mut builder,
+            [per_run, MAX_QUERIES],
             dir.path(),
-            builder.machine.mem(),
             [TABLES, DATA_END],
-            &query_block(&builder, &queries),
+            query_block,
         );
-        let output = tools::run_qemu(
+        let output = tools::run_probe(
             Command::new(&tools[0])
                 .args(["-cpu", "max", "-m", "256M", "-nographic", "-monitor", "none", "-serial", "stdio"])
-                .args(["-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel"])
-                .arg(&elf)
-                .arg("-device")
-                .arg(format!("loader,file={},addr={QBASE:#x},force-raw=on", block.display()))
-                .arg("-device")
-                .arg(format!("loader,file={},addr={TABLES:#x},force-raw=on", ram.display())),
-            Duration::from_secs(120),
+                .args(["-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]),
+            &elf,
+            (&block, QBASE),
+            (&ram, TABLES),
         );
         let lines = tools::parse_lines(&output);
         for (index, query) in queries.iter().enumerate() {
-            tally.queries += 1;
-            tally.count_outcome(&query.walk);
             let want = expected(query);
-            let Some(words) = lines.get(index) else {
-                tally.unexplained.push(format!("run {run} query {index}: no answer from the probe"));
-                continue;
-            };
+            let Some(words) = tally.answer(&lines, run, index, &query.walk) else { continue };
             if let Some(problem) = default_timing_problem(query) {
                 tally.unexplained.push(format!("run {run} query {index}: {problem}"));
             }
@@ -694,19 +454,121 @@ pub fn run(name: &str, seed: u64, runs: usize, per_run: usize) -> Option<Tally> 
                 observed: &got,
                 qemu_view: qemu_view.as_ref(),
             };
-            let parts = case.differences();
-            if parts.is_empty() {
-                tally.agreed += 1;
-            } else if let Some(rules) = deviations::explain(&case) {
-                for rule in rules {
-                    *tally.explained.entry(rule.name).or_default() += 1;
-                }
-            } else {
-                tally
-                    .unexplained
-                    .push(format!("run {run} query {index}: {}", describe(query, &want, &got, &parts)));
-            }
+            tally.judge(&case, run, index, |parts| describe(query, &want, &got, parts));
         }
     }
     Some(tally)
+}
+
+impl Scenario for Builder {
+    type Query = Query;
+
+    fn map_random(&mut self) {
+        let leaf_levels = self.shape.leaf_levels();
+        // 4 KiB mostly, the larger pages often enough.
+        let leaf_level = match self.base.rng.below(10) {
+            0..=1 => leaf_levels[0],
+            2..=4 => leaf_levels[leaf_levels.len() - 2],
+            _ => leaf_levels[leaf_levels.len() - 1],
+        };
+        let bits = self.base.rng.next_u64();
+        let mut va = self.shape.canonical(bits);
+        if self.shape.probes_own(va) {
+            va = self.shape.canonical(va | 1 << (self.shape.span_shift(0) + self.shape.index_bits[0] - 1));
+        }
+        if self.base.chance(30) {
+            return self.map_with_api(va, leaf_level);
+        }
+        let mut table = self.root;
+        for level in 0..leaf_level {
+            let entry = self.entry_addr(table, va, level);
+            let raw = self.base.read(entry);
+            if raw == 0 {
+                let Some(next) = self.base.alloc_table() else { return };
+                let pdpte = self.shape.paging == Paging::Pae && level == 0;
+                let mut pointer = if pdpte { self.pdpte_flags() } else { self.flags(true) } | next;
+                // PS is reserved in a PML4E/PML5E; where it means a page it would end the walk.
+                if self.shape.paging == Paging::Long && level < self.shape.levels() - 3 && self.base.chance(3)
+                {
+                    pointer |= PS;
+                }
+                self.base.write(entry, pointer);
+                let clean = if pdpte { P | PWT | PCD } else { !PS & !(FRAME & !((1 << MAXPHYADDR) - 1)) };
+                if pointer & P == 0 || pointer & !FRAME & !clean != 0 {
+                    return;
+                }
+                table = next;
+            } else if raw & P != 0 && raw & PS == 0 && (TABLES..DATA).contains(&self.usable_frame(raw)) {
+                table = self.usable_frame(raw);
+            } else {
+                return;
+            }
+        }
+        let entry = self.entry_addr(table, va, leaf_level);
+        if self.base.read(entry) != 0 {
+            return;
+        }
+        let shift = self.shape.span_shift(leaf_level);
+        let size = 1u64 << shift;
+        let pa_block = self.base.pa_block(size);
+        let mut value = self.flags(false) | pa_block;
+        if leaf_level < self.shape.levels() - 1 {
+            value |= PS;
+            if self.base.chance(12) {
+                // Low frame bits of a large page: PAT (bit 12), reserved, or (32-bit paging
+                // with PSE-36) physical address bits 39:32 in bits 20:13, where only bit 21
+                // stays reserved, so it is picked as often as the others together.
+                let bit = if self.shape.paging == Paging::Bits32 && self.base.chance(50) {
+                    21
+                } else {
+                    12 + self.base.rng.below((shift - 12) as usize)
+                };
+                value |= 1 << bit;
+            }
+        }
+        self.base.write_leaf(entry, value, Page { va: va & !(size - 1), pa_block, shift });
+    }
+
+    fn query(&mut self) -> Option<Query> {
+        let (access, mode) = self.base.draw_access();
+        let switches = Switches {
+            wp: self.base.chance(70),
+            smep: self.base.chance(50),
+            smap: self.base.chance(50),
+            nxe: self.base.chance(80),
+            // EFLAGS.AC matters to supervisor accesses only (ring 3 runs with AC=0).
+            ac: mode == Mode::Supervisor && self.base.chance(40),
+        };
+        let low = if access == Access::Execute { 0 } else { 4 };
+        let va = if let Some(in_page) = self.base.va_in_a_page(low) {
+            in_page?
+        } else {
+            let bits = self.base.rng.next_u64();
+            let mut va = self.shape.canonical(bits);
+            if self.shape.paging == Paging::Long && self.base.chance(15) {
+                let va_bits = self.shape.span_shift(0) + self.shape.index_bits[0];
+                va ^= 1 << (63 - self.base.rng.below(64 - va_bits as usize));
+            }
+            (va & !7) + low
+        };
+        if self.shape.probes_own(va) {
+            return None;
+        }
+        let request = Request { va, access, mode };
+        let walk = self.base.walk(self.root >> 12, &switches.settings(), request);
+        if self.base.lands_outside_data(&walk) {
+            return None;
+        }
+        let originals = walk.steps.iter().map(|step| step.raw).collect();
+        let default_walk = self.base.walk(self.root >> 12, &switches.default_timing(), request);
+        let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
+            let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
+            self.base.walk(root, &switches.settings(), request)
+        });
+        Some(Query { request, switches, walk, default_walk, qemu_view, originals })
+    }
+
+    fn base(&self) -> &Base {
+        &self.base
+    }
 }

@@ -15,23 +15,7 @@
 # Output, per query: "Q vector error-code cr2 value e0 .. ek-1" in hex (64-bit fields); vector
 # all ones on success. Entries are 8 bytes with PAE, 4 without.
 
-        .intel_syntax noprefix
-        .equ QBASE, 0x400000
-        .equ USER, 0x200000
-        .equ COM1, 0x3f8
-        .equ EFER, 0xC0000080
-        .equ MARK, 0x5eed5eed
-
-        .section .multiboot, "a"
-        .balign 4
-        .long 0x1BADB002, 0, -0x1BADB002
-
-        .section .text
-        .code32
-        .globl _start
-_start:
-        cli
-        lgdt [gdt_ptr]
+        .include "x86_probe_boot.inc"
         .att_syntax
         ljmp $0x08, $1f
         .intel_syntax noprefix
@@ -228,12 +212,7 @@ after:
         dec dword ptr [remaining]
         jmp next
 
-done:
-        mov dx, 0xf4                    # isa-debug-exit
-        mov al, 0
-        out dx, al
-13:     hlt
-        jmp 13b
+        probe_exit
 
 # CR0.WP, CR4.SMEP/SMAP and EFER.NXE from the control word in ebx, then a TLB flush (which
 # with PAE also reloads the PDPTEs from memory).
@@ -337,17 +316,7 @@ isr_other:
 
         .section .data
         .balign 16
-gdt:
-        .quad 0
-        .quad 0x00cf9a000000ffff        # 0x08 ring-0 code, 32-bit
-        .quad 0x00cf92000000ffff        # 0x10 ring-0 data
-        .quad 0x00cff2000000ffff        # 0x18 ring-3 data
-        .quad 0x00cffa000000ffff        # 0x20 ring-3 code, 32-bit
-        .quad 0                         # 0x28 TSS, filled in
-gdt_end:
-gdt_ptr:
-        .word gdt_end - gdt - 1
-        .long gdt
+        probe_gdt 0xcf, 1, .long
         .balign 16
 idt_ptr:
         .word 256 * 8 - 1
@@ -367,11 +336,7 @@ res_code: .space 4
 res_cr2: .space 4
 res_value: .space 4
 saved:  .space 8 * 8
-        .balign 16
-        .space 8192
-stack_top:
-        .space 8192
-trap_stack_top:
+        probe_stacks
 
         .section .user, "ax"
 user_read:

@@ -20,23 +20,7 @@
 # Output, per query: "Q vector error-code cr2 value e0 .. ek-1" in hex; vector all ones on
 # success.
 
-        .intel_syntax noprefix
-        .equ QBASE, 0x400000
-        .equ USER, 0x200000
-        .equ COM1, 0x3f8
-        .equ EFER, 0xC0000080
-        .equ MARK, 0x5eed5eed
-
-        .section .multiboot, "a"
-        .balign 4
-        .long 0x1BADB002, 0, -0x1BADB002
-
-        .section .text
-        .code32
-        .globl _start
-_start:
-        cli
-        lgdt [gdt_ptr]
+        .include "x86_probe_boot.inc"
         mov eax, [QBASE + 8]
         mov cr3, eax
         mov eax, cr4
@@ -222,12 +206,7 @@ after:
         dec rbp
         jmp next
 
-done:
-        mov dx, 0xf4                    # isa-debug-exit
-        mov al, 0
-        out dx, al
-9:      hlt
-        jmp 9b
+        probe_exit
 
 # CR0.WP, CR4.SMEP/SMAP and EFER.NXE from the control word in rbx, then a TLB flush.
 set_switches:
@@ -324,17 +303,7 @@ isr_other:
 
         .section .data
         .balign 16
-gdt:
-        .quad 0
-        .quad 0x00af9a000000ffff        # 0x08 ring-0 code, 64-bit
-        .quad 0x00cf92000000ffff        # 0x10 ring-0 data
-        .quad 0x00cff2000000ffff        # 0x18 ring-3 data
-        .quad 0x00affa000000ffff        # 0x20 ring-3 code, 64-bit
-        .quad 0, 0                      # 0x28 TSS, filled in
-gdt_end:
-gdt_ptr:
-        .word gdt_end - gdt - 1
-        .quad gdt
+        probe_gdt 0xaf, 2, .quad
         .balign 16
 idt_ptr:
         .word 256 * 16 - 1
@@ -349,11 +318,7 @@ record: .space 8
 count_k: .space 8
 saved_rsp: .space 8
 saved:  .space 8 * 8
-        .balign 16
-        .space 8192
-stack_top:
-        .space 8192
-trap_stack_top:
+        probe_stacks
 
         .section .user, "ax"
 user_read:

@@ -104,6 +104,25 @@ fn prefix(addr: u64, span: u32) -> u64 {
     addr.checked_shr(span).unwrap_or(0)
 }
 
+/// The level a walk of `addr` starts at, in either dimension: below the deepest non-leaf
+/// level whose paging-structure cache (`caches`, one per level) holds `addr`'s prefix there
+/// (`span` gives a level's prefix shift), counted in `hits`; 0 when none does.
+fn start_below_cached(
+    caches: &mut [Lru],
+    levels: usize,
+    addr: u64,
+    span: impl Fn(usize) -> u32,
+    hits: &mut u64,
+) -> usize {
+    let deepest_cached = (0..levels.saturating_sub(1))
+        .rev()
+        .find(|&level| caches.get_mut(level).is_some_and(|cache| cache.hit(prefix(addr, span(level)))));
+    deepest_cached.map_or(0, |level| {
+        *hits += 1;
+        level + 1
+    })
+}
+
 impl CachedWalker {
     pub fn new(config: CacheConfig, guest_levels: usize, host_levels: usize) -> Self {
         Self {
@@ -133,17 +152,13 @@ impl CachedWalker {
         let full = setup.translate(mem, guest, va, access, mode);
         let host = setup.host;
         let guest_levels = guest.levels.len();
-        // The deepest guest level whose entry is cached: the walk starts below it.
-        let guest_start = (0..guest_levels.saturating_sub(1))
-            .rev()
-            .find(|&l| {
-                let key = prefix(va, guest.entry_span_shift(l));
-                self.guest_psc.get_mut(l).is_some_and(|c| c.hit(key))
-            })
-            .map_or(0, |l| {
-                self.stats.guest_psc_hits += 1;
-                l + 1
-            });
+        let guest_start = start_below_cached(
+            &mut self.guest_psc,
+            guest_levels,
+            va,
+            |l| guest.entry_span_shift(l),
+            &mut self.stats.guest_psc_hits,
+        );
         let mut kept: Vec<NestedRef> = Vec::with_capacity(full.refs.len());
         // The references of one host walk (or one guest entry) at a time, in the walk's order.
         let mut i = 0;
@@ -173,16 +188,13 @@ impl CachedWalker {
                         if self.config.nested_tlb > 0 {
                             self.stats.nested_tlb_misses += 1;
                         }
-                        let host_start = (0..host.levels().saturating_sub(1))
-                            .rev()
-                            .find(|&l| {
-                                let key = prefix(gpa, host.span_shift(l));
-                                self.host_psc.get_mut(l).is_some_and(|c| c.hit(key))
-                            })
-                            .map_or(0, |l| {
-                                self.stats.host_psc_hits += 1;
-                                l + 1
-                            });
+                        let host_start = start_below_cached(
+                            &mut self.host_psc,
+                            host.levels(),
+                            gpa,
+                            |l| host.span_shift(l),
+                            &mut self.stats.host_psc_hits,
+                        );
                         kept.extend(walk.iter().filter(|r| r.level >= host_start).cloned());
                         for r in walk.iter().filter(|r| !r.leaf && host.present(r.raw)) {
                             if let Some(c) = self.host_psc.get_mut(r.level) {

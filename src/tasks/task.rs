@@ -7,8 +7,8 @@
 
 use super::condition::Condition;
 use super::feedback::{Attempt, FeedbackPolicy};
-use super::generate::Randomize;
 use super::query::NumericQuery;
+use super::randomize::Randomize;
 use super::sealed_text::SealedExplanation;
 use crate::sim::{Access, FaultKind, Mode};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -22,7 +22,7 @@ pub struct Exercises {
     /// The tasks in the order students see them.
     #[serde(default)]
     pub tasks: Vec<Task>,
-    /// Set by [`super::student_version`]: the lab is a student's copy (the GUI opens it in
+    /// Set by `exercise::student_version`: the lab is a student's copy (the GUI opens it in
     /// student mode; it carries no plain answers).
     #[serde(default, skip_serializing_if = "is_false")]
     pub student: bool,

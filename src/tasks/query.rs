@@ -4,7 +4,8 @@
 
 use super::task::Real;
 use crate::sim::mmu::Outcome;
-use crate::sim::tlb::{Tlb, TlbConfig, TlbEntry};
+use crate::sim::tlb::{AccessClass, TlbConfig, Tlbs};
+use crate::sim::tlb_driver::Fill;
 use crate::sim::{Access, Machine, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -149,18 +150,19 @@ fn tlb_replay(
     mode: Mode,
     config: &TlbConfig,
 ) -> Result<(u64, u64), String> {
-    let mut tlb: Tlb<u64> = Tlb::new(config.clone()).map_err(|e| format!("TLB: {e}"))?;
+    let mut tlb: Tlbs<u64> = Tlbs::new(config.clone(), None).map_err(|e| format!("TLB: {e}"))?;
     let asid = machine.processes().get(process).map_or(0, |p| p.asid);
     tlb.switch_asid(asid);
     for &va in addresses {
-        if tlb.lookup(asid, va).is_some() {
-            continue;
-        }
-        let t = machine.translate(process, va, access, mode).map_err(|e| e.to_string())?;
-        if let Outcome::Mapped(m) = t.outcome {
-            let entry = TlbEntry::new(asid, va, m.page_shift, m.global, m.pa).map_err(|e| e.to_string())?;
-            tlb.insert(entry);
-        }
+        tlb.lookup_or_walk(AccessClass::of(access), va, |_| {
+            let t = machine.translate(process, va, access, mode).map_err(|e| e.to_string())?;
+            Ok::<_, String>(match t.outcome {
+                Outcome::Mapped(m) => {
+                    Some(Fill { page_shift: m.page_shift, global: m.global, payload: m.pa })
+                }
+                _ => None,
+            })
+        })?;
     }
     let stats = tlb.stats();
     Ok((stats.hits, stats.misses))

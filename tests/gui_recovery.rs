@@ -74,7 +74,9 @@ fn work_a_crash_left_is_offered_and_restore_brings_it_back_unsaved() {
 
     h.state_mut().push(Action::Save);
     h.run();
-    assert_eq!(io::load(&lab_path).unwrap(), unsaved_work());
+    // Saved with the link to the schema that the first save wrote beside the lab.
+    let expected = pagelab::lab::Lab { schema: Some("lab.schema.json".into()), ..unsaved_work() };
+    assert_eq!(io::load(&lab_path).unwrap(), expected);
     assert!(!h.state().doc.dirty);
     assert!(!own.exists(), "a clean save removes the recovery file");
 }

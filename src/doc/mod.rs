@@ -173,9 +173,15 @@ impl Document {
         Some(what)
     }
 
-    /// Saves to `path` (atomically) and makes it the document's path.
+    /// Saves to `path` (atomically) and makes it the document's path. The lab keeps the
+    /// `"$schema"` link the file was saved with, so that what is open is what was saved.
     pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
-        io::save(&self.lab, &path)?;
+        let link = crate::lab::schema_link::link_to_save(self.lab.schema.as_deref(), &path);
+        let before = std::mem::replace(&mut self.lab.schema, link);
+        if let Err(e) = io::save(&self.lab, &path) {
+            self.lab.schema = before;
+            return Err(e);
+        }
         self.path = Some(path);
         self.dirty = false;
         Ok(())

@@ -339,6 +339,21 @@ fn cli_fork_translate_and_replay_resolve_cow() {
         out.contains("before 22 tables in 22 frames, 88 KiB, after 30 tables in 30 frames, 120 KiB"),
         "{out}"
     );
+    // The same fork as JSON, from the original lab: the counts the text gave.
+    let json: Value = serde_json::from_str(&pagelab(
+        &["fork", lab, "--process", "shell", "--name", "kid", "-o", "g.json", "--json"],
+        dir.path(),
+    ))
+    .expect("JSON");
+    assert_eq!((json["parent"].as_str(), json["child"].as_str()), (Some("shell"), Some("kid")));
+    assert_eq!((json["cow"].as_bool(), json["cow_pages"].as_u64()), (Some(true), Some(5)));
+    assert_eq!(json["cow_bit"], "AVL bit 9");
+    assert_eq!(json["tables_before"]["tables"], 22);
+    assert_eq!(
+        (json["tables_after"]["tables"].as_u64(), json["tables_after"]["bytes"].as_u64()),
+        (Some(30), Some(120 * 1024))
+    );
+    assert_eq!(json["tables_copied"], 8, "30 - 22 tables: the child's own copies");
     let out = pagelab(
         &["translate", "f.json", "--process", "kid", "--access", "write", "0x5555_5555_8000"],
         dir.path(),

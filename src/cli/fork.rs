@@ -6,7 +6,7 @@ use super::edit::{editing, load_lab, pick_process, save_lab};
 use crate::doc::Edit;
 use crate::sim::Arch;
 use crate::sim::addr::format_size;
-use crate::sim::fork::{CowBit, TableUsage};
+use crate::sim::fork::{CowBit, ForkReport, TableUsage};
 use anyhow::anyhow;
 use clap::Args;
 use std::fmt::Write as _;
@@ -27,6 +27,38 @@ pub struct ForkArgs {
     /// Write the changed lab here instead of over LAB.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Print what the fork did as JSON (`parent`, `child`, `cow`, page and table counts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn usage_json(u: &TableUsage) -> serde_json::Value {
+    serde_json::json!({ "tables": u.tables, "frames": u.frames, "bytes": u.bytes })
+}
+
+/// The report as JSON: names and indices of both processes, the free bit that marks
+/// copy-on-write pages (`null` for an eager copy), and the same counts as the text.
+fn report_json(
+    parent: (usize, &str),
+    child: &str,
+    bit: Option<String>,
+    report: &ForkReport,
+) -> serde_json::Value {
+    serde_json::json!({
+        "parent": parent.1,
+        "parent_index": parent.0,
+        "child": child,
+        "child_index": report.child,
+        "cow": report.cow,
+        "cow_bit": bit,
+        "cow_pages": report.cow_pages,
+        "shared_read_only": report.shared_read_only,
+        "copied_pages": report.copied_pages,
+        "kernel_entries_shared": report.kernel_entries_shared,
+        "tables_copied": report.tables_copied,
+        "tables_before": usage_json(&report.tables_before),
+        "tables_after": usage_json(&report.tables_after),
+    })
 }
 
 fn usage(u: &TableUsage) -> String {
@@ -46,6 +78,12 @@ pub fn run(args: &ForkArgs) -> anyhow::Result<String> {
     let report = applied.fork.ok_or_else(|| anyhow!("the fork made no report"))?;
     let out_path = args.output.as_ref().unwrap_or(&args.lab);
     save_lab(doc.lab(), out_path)?;
+    if args.json {
+        let bit = if cow { bit.map(|b| b.describe()) } else { None };
+        let mut json = report_json((process, &parent), &name, bit, &report);
+        json["output"] = out_path.display().to_string().into();
+        return Ok(serde_json::to_string_pretty(&json)? + "\n");
+    }
     let mut out = String::new();
     if cow {
         let bit = bit.map(|b| b.describe()).unwrap_or_default();

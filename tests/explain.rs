@@ -368,6 +368,30 @@ fn pae_faults() {
     assert_eq!(changes(&w), vec![vec![field(2, 0x3000, "R/W", 0, 1)]]);
 }
 
+/// SDM Vol. 3A 4.4.1: a PAE walk reads its PDPTE from the register that the last CR3 load
+/// filled, so a PDPTE made present in memory since then still faults, and the fix is to load CR3,
+/// not to change any bit (the entry in memory is already right).
+#[test]
+fn pae_a_stale_pdpte_register_is_fixed_by_loading_cr3() {
+    let mut m = machine("x86-pae");
+    map(&mut m, VA, PAGE, &["U/S"]);
+    set(&mut m, 0x0, 0, "P", 0);
+    m.load_cr3();
+    set(&mut m, 0x0, 0, "P", 1);
+    assert_eq!(m.stale_pdptes(), vec![0]);
+    let e = explain_fault(&m, VA, Access::Read, Mode::User);
+    assert_eq!(fault_kind(&e), FaultKind::NotPresent);
+    assert_eq!(e.decided_by.level, Some(0));
+    assert_eq!(changes(&e), vec![vec![Change::LoadCr3 { register: 0 }]]);
+    assert!(e.fixes[0].side_effects.iter().any(|s| s.contains("four PDPTE registers")), "{:?}", e.fixes);
+    let mut fixed = m.clone();
+    e.fixes[0].apply(&mut fixed).expect("applies");
+    assert!(fixed.stale_pdptes().is_empty());
+    assert_eq!(fixed.translate(0, VA, Access::Read, Mode::User).unwrap().pa(), Some(0x1000));
+    // Applied again, the register is no longer stale: the fix refuses instead of doing nothing.
+    assert!(e.fixes[0].apply(&mut fixed).is_err());
+}
+
 #[test]
 fn pae_pdpte_reserved_bit_is_a_general_protection_fault() {
     let mut m = machine("x86-pae");

@@ -90,7 +90,7 @@ fn locked(lab: &Lab, process: usize, change: &Change) -> bool {
         Change::Map { .. } => {
             m.processes().get(process).is_some_and(|p| lab.locks.is_locked(m, LockTarget::Process(&p.name)))
         }
-        Change::Switch { .. } => false,
+        Change::Switch { .. } | Change::LoadCr3 { .. } => false,
     }
 }
 
@@ -116,6 +116,10 @@ fn change_json(format: &PagingFormat, change: &Change) -> Value {
             v["level"] = json!(level);
         }
         Change::Switch { .. } => v["kind"] = json!("switch"),
+        Change::LoadCr3 { register } => {
+            v["kind"] = json!("load-cr3");
+            v["register"] = json!(register);
+        }
         Change::Map { va, page_size, flags, .. } => {
             v["kind"] = json!("map");
             v["va"] = json!(va);

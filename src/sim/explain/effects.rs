@@ -97,6 +97,11 @@ pub(super) fn side_effects(
                     }
                 }
             }
+            Change::LoadCr3 { .. } => out.push(
+                "reloads all four PDPTE registers from memory; the TLB's non-global entries are \
+                 flushed too (a CR3 load does, SDM Vol. 3A 4.10.4.1)"
+                    .to_string(),
+            ),
         }
     }
     out.extend(other_accesses(before, after, process, original));

@@ -85,6 +85,9 @@ pub enum Change {
     /// Map the page at `va` in `process` to a fresh frame with these leaf flags (tables created
     /// as needed), as `pagelab map` would.
     Map { process: usize, va: u64, page_size: u64, flags: Vec<String> },
+    /// Load CR3 again, so that the PAE PDPTE registers (here `register`, which differs from the
+    /// PDPTE in memory) reread memory (SDM Vol. 3A 4.4.1): an edit of a PDPTE counts only then.
+    LoadCr3 { register: u64 },
 }
 
 impl Change {
@@ -92,7 +95,7 @@ impl Change {
     pub fn entry_addr(&self) -> Option<u64> {
         match self {
             Self::Field { entry_addr, .. } => Some(*entry_addr),
-            Self::Switch { .. } | Self::Map { .. } => None,
+            Self::Switch { .. } | Self::Map { .. } | Self::LoadCr3 { .. } => None,
         }
     }
 
@@ -102,6 +105,7 @@ impl Change {
             Self::Field { field, .. } => field,
             Self::Switch { switch, .. } => switch.name(),
             Self::Map { .. } => "map",
+            Self::LoadCr3 { .. } => "CR3",
         }
     }
 
@@ -109,7 +113,7 @@ impl Change {
     pub fn from_to(&self) -> (u64, u64) {
         match self {
             Self::Field { from, to, .. } | Self::Switch { from, to, .. } => (*from, *to),
-            Self::Map { .. } => (0, 1),
+            Self::Map { .. } | Self::LoadCr3 { .. } => (0, 1),
         }
     }
 
@@ -149,6 +153,18 @@ impl Change {
                     flags: Some(flags.clone()),
                 };
                 m.map(*process, &request)?;
+            }
+            Self::LoadCr3 { register } => {
+                let index = usize::try_from(*register).unwrap_or(usize::MAX);
+                if !m.stale_pdptes().contains(&index) {
+                    let what = format!("PDPTE register {register}");
+                    return Err(FixError::Stale {
+                        what: what + " (now equal to memory)",
+                        expected: 1,
+                        found: 0,
+                    });
+                }
+                m.load_cr3();
             }
         }
         Ok(())
@@ -197,6 +213,10 @@ impl fmt::Display for Change {
                     hex_grouped(*va)
                 )
             }
+            Self::LoadCr3 { register } => write!(
+                f,
+                "load CR3 again (PDPTE register {register} still holds the entry loaded before memory changed)"
+            ),
         }
     }
 }

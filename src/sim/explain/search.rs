@@ -174,6 +174,13 @@ fn candidates(m: &Machine, process: usize, t: &Translation, fault: &PageFault) -
     let one = |c: Option<Change>| c.map(|c| vec![c]);
     let mut out: Vec<Option<Vec<Change>>> = Vec::new();
     let riscv = f.arch == Arch::RiscV;
+    // PAE: the walk began at a PDPTE register that no longer matches memory (the PDPTE was edited
+    // without a CR3 load, SDM Vol. 3A 4.4.1). Loading CR3 may be all the fault needs.
+    if let Some(first) = t.steps.first().filter(|s| s.from_register)
+        && usize::try_from(first.index).is_ok_and(|i| m.stale_pdptes().contains(&i))
+    {
+        out.push(Some(vec![Change::LoadCr3 { register: first.index }]));
+    }
     match fault.kind {
         FaultKind::NotPresent => {
             // A cleared present bit over an otherwise filled entry: set it again (the side

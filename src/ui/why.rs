@@ -91,7 +91,7 @@ fn explanation_ui(
                         actions.push(Action::Edit(Edit::ApplyFix { process, va, access, mode, fix: n }));
                         // A CR3 load flushes the TLB's non-global entries too, as "Load CR3" does.
                         if fix.changes.iter().any(|c| matches!(c, explain::Change::LoadCr3 { .. })) {
-                            actions.push(Action::Tlb(super::state::TlbAction::FlushNonGlobal));
+                            actions.push(Action::Tlb(super::tlb_state::TlbAction::FlushNonGlobal));
                         }
                     }
                 });

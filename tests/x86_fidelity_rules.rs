@@ -5,7 +5,7 @@
 use pagelab::doc::{Document, Edit};
 use pagelab::lab::Lab;
 use pagelab::sim::fault::x86_error::{P, RSVD, U, W};
-use pagelab::sim::mmu::MmuSettings;
+use pagelab::sim::mmu::{MmuSettings, leaf_frame};
 use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
 
 const PRESENT: u64 = 1 << 0;
@@ -106,6 +106,19 @@ fn pse36_puts_pde_bits_20_13_above_bit_31() {
     // PSE-36 off: the same bits are reserved.
     let m = four_mib(pde, false, 52);
     assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD));
+}
+
+/// What the tree and inspector show as the page's frame is where the walk goes: frame
+/// 0xa5_0c000 (physical 0xa5_0c00_0000 in 4 KiB frames), not the raw bits 31:12 of the PDE.
+#[test]
+fn the_shown_frame_of_a_pse36_page_includes_bits_39_32() {
+    let pde = 0x0c00_0000 | (0xa5 << 13);
+    let m = four_mib(pde, true, 52);
+    let raw = ALL | PS | pde;
+    assert_eq!(leaf_frame(m.format(), m.settings(), raw, 0), 0xa5_0c000);
+    // PSE-36 off: the format's frame field as it stands (bits 31:12).
+    let m = four_mib(pde, false, 52);
+    assert_eq!(leaf_frame(m.format(), m.settings(), raw, 0), pde >> 12);
 }
 
 /// M = 36: bits 16:13 hold physical bits 35:32; bits 21:17 are reserved. Bit 21 is reserved for

@@ -513,6 +513,19 @@ pub fn pse36_address_bits(format: &PagingFormat, settings: &MmuSettings, level: 
     low_mask(m - 32) << PSE36_LSB
 }
 
+/// The frame number a leaf maps as the tree and inspector show it: the format's frame field, and
+/// with PSE-36 (x86-32 4 MiB pages) entry bits 20:13 moved to where they belong, physical
+/// address bits 39:32, as the walk uses them.
+pub fn leaf_frame(format: &PagingFormat, settings: &MmuSettings, raw: u64, level: usize) -> u64 {
+    let frame = format.frame(raw, level);
+    let high_bits = pse36_address_bits(format, settings, level);
+    if high_bits == 0 {
+        return frame;
+    }
+    let shift = format.page_shift.min(32);
+    (frame & !(high_bits >> shift)) | (((raw & high_bits) >> PSE36_LSB) << (32 - shift))
+}
+
 struct Walk<'a, S> {
     mem: &'a PhysMem,
     format: &'a PagingFormat,

@@ -123,7 +123,7 @@ fn push_table(
         let kind = if !f.present(e.raw, e.level) {
             RowKind::Empty
         } else if f.is_leaf(e.raw, e.level) {
-            RowKind::Page { frame: f.frame(e.raw, e.level) }
+            RowKind::Page { frame: crate::sim::mmu::leaf_frame(f, machine.settings(), e.raw, e.level) }
         } else {
             let child_addr = table::child_table_addr(f, e.raw, e.level).unwrap_or(u64::MAX);
             RowKind::Table { child_addr, expanded: expanded.contains(&e.entry_addr) }

@@ -30,6 +30,7 @@
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
 use super::fault::{Access, FaultKind, Mode};
+use super::fast_walk::{self, CompiledFormat};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{
@@ -1025,13 +1026,18 @@ fn walk_once(
     request: Request,
 ) -> (u64, Result<(Mapped, bool), FaultKind>) {
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
-    let mut fast = FastTranslation::default();
-    if mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request, &mut fast) {
+    if let Some(compiled) = machine.compiled.as_ref() {
+        // The machine compiled its format when it was built; the format never changes after.
+        debug_assert_eq!(Some(compiled), CompiledFormat::new(&machine.format).as_ref(), "stale compiled format");
+        let mut fast = FastTranslation::default();
+        fast_walk::translate_compiled(&machine.mem, compiled, root, &machine.settings, request, &mut fast);
         let refs = count(fast.steps());
         return match fast.outcome {
             Ok(mapped) => {
-                machine.apply_ad_updates(fast.ad_updates());
-                let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                let dirty = leaf_dirty_compiled(compiled, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                if !fast.ad_updates().is_empty() {
+                    machine.apply_ad_updates(fast.ad_updates());
+                }
                 (refs, Ok((mapped, dirty)))
             }
             Err(kind) => {
@@ -1053,6 +1059,21 @@ fn walk_once(
         }
         Outcome::Fault(fault) => (refs, Err(fault.kind)),
     }
+}
+
+/// [`leaf_dirty`] over a compiled format.
+fn leaf_dirty_compiled(
+    compiled: &CompiledFormat,
+    steps: &[WalkStep],
+    updates: &[AdUpdate],
+    leaf_level: usize,
+) -> bool {
+    let Some(leaf) = steps.iter().rev().find(|step| step.leaf) else { return true };
+    let raw = updates
+        .iter()
+        .find(|update| update.entry_addr == leaf.entry_addr)
+        .map_or(leaf.raw, |update| update.new);
+    compiled.dirty(raw, leaf_level)
 }
 
 /// The leaf's dirty bit after the walk's own updates; formats without one never need an assist.

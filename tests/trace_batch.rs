@@ -35,8 +35,8 @@ fn by_iterator(text: &[u8], piece: usize) -> Vec<Read1> {
         .collect()
 }
 
-/// Reads as replay's run loop does: a batch of at most `batch` records, of which the first
-/// `take` are consumed, then one record through the iterator, and again.
+/// Reads through batches of at most `batch` records: of each, the first `take` are consumed,
+/// then one record through the iterator, and again.
 fn by_batches(text: &[u8], piece: usize, batch: usize, take: usize) -> Vec<Read1> {
     let mut reader = TraceReader::new(Pieces { text, piece });
     let mut buffer = vec![LackeyRecord::default(); batch];
@@ -49,6 +49,28 @@ fn by_batches(text: &[u8], piece: usize, batch: usize, take: usize) -> Vec<Read1
         match reader.next() {
             Some(record) => out.push(record.map_err(|e| (e.line(), e.to_string()))),
             None => return out,
+        }
+    }
+}
+
+/// Reads as replay's run loop does: a batch is consumed whole, in pieces of `take` records,
+/// and the iterator reads on only once a batch comes back empty.
+fn by_whole_batches(text: &[u8], piece: usize, batch: usize, take: usize) -> Vec<Read1> {
+    let mut reader = TraceReader::new(Pieces { text, piece });
+    let mut buffer = vec![LackeyRecord::default(); batch];
+    let mut out = Vec::new();
+    loop {
+        let records = reader.peek_batch(&mut buffer).to_vec();
+        if records.is_empty() {
+            match reader.next() {
+                Some(record) => out.push(record.map_err(|e| (e.line(), e.to_string()))),
+                None => return out,
+            }
+            continue;
+        }
+        for piece in records.chunks(take.max(1)) {
+            out.extend(piece.iter().map(|r| Ok(r.record())));
+            reader.consume_batch(piece);
         }
     }
 }
@@ -86,7 +108,8 @@ proptest! {
             text.push('\n');
         }
         let expected = by_iterator(text.as_bytes(), piece);
-        prop_assert_eq!(by_batches(text.as_bytes(), piece, batch, take), expected);
+        prop_assert_eq!(&by_batches(text.as_bytes(), piece, batch, take), &expected);
+        prop_assert_eq!(&by_whole_batches(text.as_bytes(), piece, batch, take), &expected);
     }
 }
 

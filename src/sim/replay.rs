@@ -605,27 +605,38 @@ impl Replayer {
         // The shortcut needs the replayer to follow the machine's active process, which the
         // first full step makes sure of (nothing else changes the machine during the run).
         let mut following = false;
+        // Lackey lines parsed ahead: `batch[next..parsed]` are the reader's next records.
         let mut batch = [LackeyRecord::default(); BATCH_RECORDS];
+        let (mut next, mut parsed) = (0, 0);
         let mut allowed = RightsTable::new(machine, self.config.mode);
         while done < max_records {
-            // Lackey lines in batches: runs of hits at the hints are counted in a tight loop;
-            // the first record that is not one is replayed in full, then the next batch.
+            // Runs of hits at the hints are counted in a tight loop; the first record that is
+            // not one is replayed in full, and the loop goes on in the same batch.
             if following && self.os.is_none() {
-                let room = usize::try_from(max_records - done).unwrap_or(usize::MAX).min(BATCH_RECORDS);
-                let records = trace.peek_batch(batch.get_mut(..room).unwrap_or_default());
+                if next == parsed {
+                    next = 0;
+                    parsed = trace.peek_batch(&mut batch).len();
+                }
+                let room = usize::try_from(max_records - done).unwrap_or(usize::MAX);
+                let records = batch.get(next..parsed).unwrap_or_default();
+                let records = records.get(..room.min(records.len())).unwrap_or_default();
                 if !records.is_empty() {
                     allowed.follow(machine, self.config.mode);
                     let hits = self.hits_at_hints(machine, &allowed, records);
                     trace.consume_batch(records.get(..hits).unwrap_or_default());
+                    next += hits;
                     done += hits as u64;
                     if let Some(missed) = records.get(hits) {
                         trace.consume_batch(std::slice::from_ref(missed));
+                        next += 1;
                         self.replay_in_run(machine, &missed.record(), trace.line())?;
                         done += 1;
                     }
                     continue;
                 }
             }
+            // The iterator reads on from where the batch's records end.
+            (next, parsed) = (0, 0);
             let Some(record) = trace.next() else { break };
             let record = record?;
             if !(following && self.hit_at_hint(machine, &record)) {

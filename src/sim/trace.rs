@@ -464,7 +464,9 @@ pub const BATCH_RECORDS: usize = 256;
 impl<R: Read> TraceReader<R> {
     /// Parses the lines at the front of the buffered input that have the shape lackey writes
     /// (those the iterator's fast path takes), up to `batch.len()`, into `batch`, and returns
-    /// them; they stay unread until [`TraceReader::consume_batch`]. Stops before any other line
+    /// them; they stay unread until [`TraceReader::consume_batch`], and stay the reader's next
+    /// records, in order, while nothing but `consume_batch` of them reads it (so a loop may
+    /// consume a batch in pieces). Stops before any other line
     /// (banners, errors, a line cut by the end of the buffer: the iterator reads those, and
     /// refills the buffer), so fewer or none come back then. A loop over a batch avoids the
     /// iterator's per-record `Result` and checks, and its caller can hoist its own.

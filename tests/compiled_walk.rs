@@ -58,13 +58,20 @@ fn settings_strategy() -> impl Strategy<Value = MmuSettings> {
 
 /// Builds the machine, writes `levels` along `va_bits`'s path and compares both walks for every
 /// access and mode. Returns how many walks reached a page (to check the tables go deep).
-fn compare(name: &str, va_bits: u64, levels: &[Level], settings: MmuSettings, pdptes: Option<[u64; 4]>) -> usize {
+fn compare(
+    name: &str,
+    va_bits: u64,
+    levels: &[Level],
+    settings: MmuSettings,
+    pdptes: Option<[u64; 4]>,
+) -> usize {
     let format = format(name);
     let mut machine = Machine::new(format.clone(), FRAMES << format.page_shift).expect("machine");
     machine.set_settings(settings);
     // Addresses inside the format's width, sign-extended where it is canonical: most walks
     // then start; a few non-canonical ones check the early exit.
-    let va = if va_bits & 0xf == 0 { va_bits } else { format.canonicalize(va_bits & (format.va_space() - 1)) };
+    let va =
+        if va_bits & 0xf == 0 { va_bits } else { format.canonicalize(va_bits & (format.va_space() - 1)) };
     let mut table = machine.processes()[0].root << format.page_shift;
     for (level, random) in levels.iter().enumerate().take(format.levels.len()) {
         let raw = entry(&format, level, random.bits, random.sparse, random.frame, random.present);

@@ -30,9 +30,7 @@ impl Read for Pieces<'_> {
 }
 
 fn by_iterator(text: &[u8], piece: usize) -> Vec<Read1> {
-    TraceReader::new(Pieces { text, piece })
-        .map(|r| r.map_err(|e| (e.line(), e.to_string())))
-        .collect()
+    TraceReader::new(Pieces { text, piece }).map(|r| r.map_err(|e| (e.line(), e.to_string()))).collect()
 }
 
 /// Reads through batches of at most `batch` records: of each, the first `take` are consumed,
@@ -119,14 +117,16 @@ proptest! {
 #[test]
 fn a_batched_run_stops_at_the_line_of_a_refused_record() {
     let mut machine = Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 24).expect("machine");
-    let request = MapRequest { va: 0x40_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request =
+        MapRequest { va: 0x40_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
     machine.map(0, &request).expect("map");
     let mut text = String::from("==1== Lackey\n");
     for i in 0..600 {
         text.push_str(&format!(" L {:x},8\n", 0x40_0000 + (i % 512) * 8));
     }
     text.push_str(" S 800000,8\n L 400000,8\n");
-    let mut replayer = Replayer::new(ReplayConfig { demand_map: true, ..ReplayConfig::default() }).expect("tlb");
+    let mut replayer =
+        Replayer::new(ReplayConfig { demand_map: true, ..ReplayConfig::default() }).expect("tlb");
     replayer.set_locked(["init".to_string()]);
     let mut trace = TraceReader::new(text.as_bytes());
     match replayer.run(&mut machine, &mut trace) {

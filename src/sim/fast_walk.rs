@@ -14,7 +14,7 @@ use super::fault::{Access, FaultKind};
 use super::format::{Arch, LeafRule, PagingFormat, Role, SuperpageLowBits, low_mask};
 use super::mem::PhysMem;
 use super::mmu::{
-    AdTiming, AdUpdate, MAX_PHYS_BITS, Mapped, MmuSettings, PSE36_LSB, Request, RiscvAd, Rights, WalkRoot,
+    AdTiming, AdUpdate, MAX_PHYS_BITS, Mapped, MmuSettings, PSE36_LSB, Request, Rights, RiscvAd, WalkRoot,
     WalkStep, check_rights_for,
 };
 
@@ -388,16 +388,22 @@ fn read_entry(mem: &PhysMem, addr: u64, bytes: u32) -> Option<u64> {
     }
     let Some((start, chunk)) = mem.chunk_at(addr) else { return Some(0) };
     let offset = usize::try_from(addr - start).ok()?;
-    let len = usize::try_from(bytes).ok()?;
-    match chunk.get(offset..offset + len) {
-        Some(entry) => {
-            let mut buf = [0u8; 8];
-            buf.get_mut(..len)?.copy_from_slice(entry);
-            Some(u64::from_le_bytes(buf))
-        }
-        // An entry wider than a chunk (a format with 2-byte pages): the general read.
-        None => mem.read_le(addr, bytes).ok(),
-    }
+    // Fixed widths, so that each read is one load rather than a copy of a variable length.
+    let entry = match bytes {
+        8 => chunk.get(offset..offset + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes),
+        4 => chunk
+            .get(offset..offset + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u64::from(u32::from_le_bytes(b))),
+        2 => chunk
+            .get(offset..offset + 2)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map(|b| u64::from(u16::from_le_bytes(b))),
+        1 => chunk.get(offset).copied().map(u64::from),
+        _ => None,
+    };
+    // An entry wider than a chunk (a format with 2-byte pages), or an odd width: the general read.
+    entry.or_else(|| mem.read_le(addr, bytes).ok())
 }
 
 type Stop = FaultKind;
@@ -435,7 +441,9 @@ fn walk(
     let page_shift = compiled.page_shift;
     let pte_bytes = compiled.pte_bytes;
     let mut table_addr = root.frame.checked_shl(page_shift).filter(|a| a >> page_shift == root.frame);
-    let mut rights = Rights { read: true, write: true, execute: true, user: true };
+    let mut rights = READ | WRITE | EXECUTE | USER;
+    // Whether an entry read from memory still lacks its A bit (warm tables: none does).
+    let mut lacks_accessed = false;
     let levels = compiled.levels.get(..compiled.level_count).unwrap_or_default();
     for (level, masks) in levels.iter().enumerate() {
         let index = (va >> masks.index_shift) & masks.index_mask;
@@ -464,7 +472,7 @@ fn walk(
             entry_addr,
             raw,
             leaf,
-            rights,
+            rights: rights_of(rights),
             from_register: register.is_some(),
             sets_accessed: false,
             sets_dirty: false,
@@ -472,13 +480,26 @@ fn walk(
         if !present {
             return Err(FaultKind::NotPresent);
         }
+        lacks_accessed |= register.is_none() && masks.set_accessed.apply(raw) != raw;
         check_entry(compiled, masks, switches, raw, leaf)?;
         if !leaf && switches.as_walked {
             // QEMU sets A once the entry passed the present and reserved-bit checks.
             out.set_ad(compiled, out.step_count.saturating_sub(1), false);
         }
         if leaf {
-            return finish_leaf(compiled, masks, switches, settings, request, out, raw, level, rights);
+            let rights = rights_of(rights);
+            return finish_leaf(
+                compiled,
+                masks,
+                switches,
+                settings,
+                request,
+                out,
+                raw,
+                level,
+                rights,
+                lacks_accessed,
+            );
         }
         let frame = masks.frame(raw);
         table_addr = frame.checked_shl(page_shift);
@@ -487,25 +508,45 @@ fn walk(
     Err(FaultKind::InvalidEntry)
 }
 
+/// [`Rights`] as bits while the walk combines them (kept in one register, not four bytes).
+const READ: u8 = 1;
+const WRITE: u8 = 2;
+const EXECUTE: u8 = 4;
+const USER: u8 = 8;
+
+fn rights_of(bits: u8) -> Rights {
+    Rights {
+        read: bits & READ != 0,
+        write: bits & WRITE != 0,
+        execute: bits & EXECUTE != 0,
+        user: bits & USER != 0,
+    }
+}
+
+/// `bit` if `on`, else 0.
+#[inline(always)]
+fn bit_if(on: bool, bit: u8) -> u8 {
+    u8::from(on) * bit
+}
+
 /// Rights after this entry: x86 combines over all levels; RISC-V takes the leaf's.
 #[inline(always)]
-fn combine(arch: Arch, masks: &LevelMasks, switches: Switches, so_far: Rights, raw: u64, leaf: bool) -> Rights {
+fn combine(arch: Arch, masks: &LevelMasks, switches: Switches, so_far: u8, raw: u64, leaf: bool) -> u8 {
     match arch {
         Arch::RiscV if !leaf => so_far,
-        Arch::RiscV => Rights {
-            read: masks.readable.test(raw),
-            write: masks.writable.mask != 0 && raw & masks.writable.mask != 0,
-            execute: masks.executable.test(raw),
-            user: masks.user.mask != 0 && raw & masks.user.mask != 0,
-        },
+        Arch::RiscV => {
+            bit_if(masks.readable.test(raw), READ)
+                | bit_if(raw & masks.writable.mask != 0, WRITE)
+                | bit_if(masks.executable.test(raw), EXECUTE)
+                | bit_if(raw & masks.user.mask != 0, USER)
+        }
         Arch::X86 | Arch::Generic => {
             let nx = switches.nx_honoured && masks.no_execute.test(raw);
-            Rights {
-                read: true,
-                write: so_far.write && masks.writable.test(raw),
-                execute: so_far.execute && !nx,
-                user: so_far.user && masks.user.test(raw),
-            }
+            let kept = READ
+                | bit_if(masks.writable.test(raw), WRITE)
+                | bit_if(!nx, EXECUTE)
+                | bit_if(masks.user.test(raw), USER);
+            READ | (so_far & kept)
         }
     }
 }
@@ -522,9 +563,8 @@ fn check_entry(
     let riscv = compiled.arch == Arch::RiscV;
     let reserved = raw & (masks.reserved | switches.above_maxphyaddr) != 0;
     let nx_reserved = switches.nx_reserved && masks.no_execute.test(raw);
-    let pointer_reserved = riscv
-        && !leaf
-        && (masks.accessed.test(raw) || masks.dirty.test(raw) || (raw & masks.user.mask != 0));
+    let pointer_reserved =
+        riscv && !leaf && (masks.accessed.test(raw) || masks.dirty.test(raw) || (raw & masks.user.mask != 0));
     if reserved || nx_reserved || pointer_reserved {
         return Err(FaultKind::ReservedBit);
     }
@@ -558,6 +598,7 @@ fn finish_leaf(
     raw: u64,
     level: usize,
     rights: Rights,
+    lacks_accessed: bool,
 ) -> Result<Mapped, Stop> {
     if let Some(kind) = check_rights_for(compiled.arch, settings, rights, request.access, request.mode) {
         return Err(kind);
@@ -582,10 +623,16 @@ fn finish_leaf(
             }
         }
         Arch::X86 | Arch::Generic => {
-            // As walked, the upper entries got their A on the way down: only the leaf is left.
-            let first = if switches.as_walked { out.step_count.saturating_sub(1) } else { 0 };
-            for at in first..out.step_count {
-                out.set_ad(compiled, at, write);
+            // Warm tables: every entry has its A (and the leaf its D for a write), so set_ad would
+            // find nothing to set on any step; the steps already say so.
+            let with_accessed = masks.set_accessed.apply(raw);
+            let leaf_lacks_dirty = write && masks.set_dirty.apply(with_accessed) != with_accessed;
+            if lacks_accessed || leaf_lacks_dirty {
+                // As walked, the upper entries got their A on the way down: only the leaf is left.
+                let first = if switches.as_walked { out.step_count.saturating_sub(1) } else { 0 };
+                for at in first..out.step_count {
+                    out.set_ad(compiled, at, write);
+                }
             }
         }
     }

@@ -1,9 +1,9 @@
 //! The machine: a paging format, physical memory, processes and the active one, and the MMU
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
+use super::fast_walk::CompiledFormat;
 use super::fault::{Access, Mode};
 use super::fork::ShareCounts;
-use super::fast_walk::CompiledFormat;
 use super::format::PDPTE_REGISTERS;
 use super::format::{Arch, FormatError, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};

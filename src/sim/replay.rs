@@ -29,16 +29,19 @@
 //! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
-use super::fault::{Access, FaultKind, Mode};
 use super::fast_walk::{self, CompiledFormat};
+use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{
-    self, AdUpdate, FastTranslation, Mapped, MmuSettings, Outcome, Request, Rights, WalkRoot, WalkStep, check_rights,
+    self, AdUpdate, FastTranslation, Mapped, MmuSettings, Outcome, Request, Rights, WalkRoot, WalkStep,
+    check_rights,
 };
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
-use super::trace::{AccessKind, BATCH_RECORDS, LackeyRecord, TraceError, TraceReader, TraceRecord, page_span};
+use super::trace::{
+    AccessKind, BATCH_RECORDS, LackeyRecord, TraceError, TraceReader, TraceRecord, page_span,
+};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -649,10 +652,17 @@ impl Replayer {
     }
 
     /// Replays one record of a run in full; an error names the record's `line`.
-    fn replay_in_run(&mut self, machine: &mut Machine, record: &TraceRecord, line: u64) -> Result<(), ReplayError> {
+    fn replay_in_run(
+        &mut self,
+        machine: &mut Machine,
+        record: &TraceRecord,
+        line: u64,
+    ) -> Result<(), ReplayError> {
         match self.replay(machine, record, false) {
             Ok(_) => Ok(()),
-            Err(RecordError::UnknownProcess(UnknownProcess(name))) => Err(ReplayError::UnknownProcess { line, name }),
+            Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
+                Err(ReplayError::UnknownProcess { line, name })
+            }
             Err(RecordError::Locked { process, va }) => Err(ReplayError::Locked { line, process, va }),
         }
     }
@@ -923,7 +933,8 @@ fn lookup(
     access: Access,
     resolve: Resolve,
 ) -> PageOutcome {
-    let outcome = lookup_in_tlb(tlbs, hints, fast, counters, config, machine, os, process, va, access, resolve);
+    let outcome =
+        lookup_in_tlb(tlbs, hints, fast, counters, config, machine, os, process, va, access, resolve);
     if machine.format.arch == Arch::X86 && matches!(outcome.result, PageResult::Fault(_)) {
         tlbs.drop_faulting_page(va);
     }
@@ -1166,7 +1177,11 @@ fn walk_once(
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
     if let Some(compiled) = machine.compiled.as_ref() {
         // The machine compiled its format when it was built; the format never changes after.
-        debug_assert_eq!(Some(compiled), CompiledFormat::new(&machine.format).as_ref(), "stale compiled format");
+        debug_assert_eq!(
+            Some(compiled),
+            CompiledFormat::new(&machine.format).as_ref(),
+            "stale compiled format"
+        );
         fast_walk::translate_compiled(&machine.mem, compiled, root, &machine.settings, request, fast);
         let refs = count(fast.steps());
         return match fast.outcome {

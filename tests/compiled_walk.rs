@@ -127,14 +127,14 @@ proptest! {
 fn random_tables_reach_pages_in_every_format() {
     for name in ["x86-32", "x86-pae", "x86-64", "sv39", "sv48", "ostep-multilevel"] {
         let format = format(name);
-        let last = format.levels.len() - 1;
+        let last = (format.levels.len() - 1) as u64;
         let levels: Vec<Level> = (0..5u64)
             .map(|level| {
                 // Sv39 Table 5.4: a pointer has only V (U, A, D reserved there); the leaf R W X U
                 // A D. x86 (SDM 4.5): R/W and U/S at every level but PAE's PDPTEs, where they
                 // are reserved (SDM 4.4.1). OSTEP: only valid and PFN.
                 let bits = match format.arch {
-                    pagelab::sim::Arch::RiscV if level as usize == last => 0b1101_1110,
+                    pagelab::sim::Arch::RiscV if level == last => 0b1101_1110,
                     pagelab::sim::Arch::RiscV => 0,
                     _ if level == 0 && format.has_pdpte_registers() => 0,
                     _ => 0b110,

@@ -109,7 +109,8 @@ pub struct Machine {
     /// `format` compiled into masks for replay's walk ([`CompiledFormat`]). The format never
     /// changes after construction (nothing assigns `format`), and the two constructors are
     /// the only places that set both; replay checks in debug builds that they still agree.
-    pub(in crate::sim) compiled: Option<CompiledFormat>,
+    /// Boxed: it is large (masks for 8 levels) and only misses read it.
+    pub(in crate::sim) compiled: Option<Box<CompiledFormat>>,
 }
 
 /// Physical memory may not be larger than the format's physical address width can reach (x86:
@@ -164,7 +165,7 @@ impl Machine {
             pdptes: None,
             compiled: None,
         };
-        machine.compiled = CompiledFormat::new(&machine.format);
+        machine.compiled = CompiledFormat::new(&machine.format).map(Box::new);
         machine.add_process("init")?;
         machine.load_cr3();
         Ok(machine)
@@ -203,7 +204,7 @@ impl Machine {
             return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
         }
         let active = active.min(processes.len() - 1);
-        let compiled = CompiledFormat::new(&format);
+        let compiled = CompiledFormat::new(&format).map(Box::new);
         let mut machine = Self {
             format,
             mem,
@@ -286,7 +287,7 @@ impl Machine {
     /// The format compiled for replay's walk (`None` only for a format of more levels than
     /// [`super::fast_walk::MAX_FAST_LEVELS`], which validation refuses).
     pub fn compiled_format(&self) -> Option<&CompiledFormat> {
-        self.compiled.as_ref()
+        self.compiled.as_deref()
     }
 
     pub fn format(&self) -> &PagingFormat {

@@ -422,8 +422,9 @@ pub struct Replayer {
     /// Where the last hits were: instruction fetches, then the two latest data pages (a fetch
     /// and a load interleave, and so do stack and heap accesses), so each keeps its shortcut.
     hints: Hints,
-    /// The miss walk's result, reused (its fixed arrays are not cleared for each walk).
-    fast: FastTranslation,
+    /// The miss walk's result, reused (its fixed arrays are not cleared for each walk); boxed,
+    /// so that the fields the hit path reads stay close together.
+    fast: Box<FastTranslation>,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -471,7 +472,7 @@ impl Replayer {
             os: None,
             locked: Vec::new(),
             hints: [HitHint::default(); 3],
-            fast: FastTranslation::default(),
+            fast: Box::default(),
         })
     }
 
@@ -918,7 +919,8 @@ impl Replayer {
 /// entries (SDM Vol. 3A 4.10.4.1: "a page-fault exception ... invalidates any TLB entries that
 /// correspond to the faulting linear address"), so a stale entry that faulted is not used again.
 /// RISC-V has no such rule: a stale entry stays until SFENCE.VMA (privileged spec 4.2.1).
-#[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[allow(clippy::too_many_arguments)]
+// the replayer's fields, borrowed apart
 // Always inlined, with `lookup_in_tlb`: returned through memory, the outcome cost a
 // store-forwarding stall per record (its flags stored a byte at a time, then copied eight
 // bytes at once) in `perf annotate` of `replay/hit-path`.
@@ -1178,7 +1180,7 @@ fn walk_once(
     request: Request,
 ) -> (u64, Result<(Mapped, bool), FaultKind>) {
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
-    if let Some(compiled) = machine.compiled.as_ref() {
+    if let Some(compiled) = machine.compiled.as_deref() {
         // The machine compiled its format when it was built; the format never changes after.
         debug_assert_eq!(
             Some(compiled),

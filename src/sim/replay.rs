@@ -919,12 +919,8 @@ impl Replayer {
 /// entries (SDM Vol. 3A 4.10.4.1: "a page-fault exception ... invalidates any TLB entries that
 /// correspond to the faulting linear address"), so a stale entry that faulted is not used again.
 /// RISC-V has no such rule: a stale entry stays until SFENCE.VMA (privileged spec 4.2.1).
-#[allow(clippy::too_many_arguments)]
-// the replayer's fields, borrowed apart
-// Always inlined, with `lookup_in_tlb`: returned through memory, the outcome cost a
-// store-forwarding stall per record (its flags stored a byte at a time, then copied eight
-// bytes at once) in `perf annotate` of `replay/hit-path`.
-#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
+#[inline]
 fn lookup(
     tlbs: &mut Tlbs<CachedTranslation>,
     hints: &mut Hints,
@@ -949,7 +945,7 @@ fn lookup(
 /// One TLB lookup, and what a hit or a miss leads to. A free function over the replayer's
 /// fields so the process's counters and the TLB can be borrowed together.
 #[allow(clippy::too_many_arguments)] // the replayer's fields, borrowed apart
-#[inline(always)] // see `lookup`
+#[inline]
 fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
     hints: &mut Hints,

@@ -1314,6 +1314,45 @@ mod tests {
         assert!(compared > 500, "{compared}");
     }
 
+    /// The table a batch of hits looks rights up in answers as `check_rights` does, for every
+    /// cached rights, access, mode and combination of the switches that matter to it.
+    #[test]
+    fn the_rights_table_answers_as_check_rights() {
+        for preset in ["x86-64", "sv39", "ostep-multilevel"] {
+            let mut machine =
+                Machine::new(presets::by_name(preset).expect("preset"), 1 << 20).expect("machine");
+            for switches in 0u32..64 {
+                let bit = |n: u32| switches >> n & 1 == 1;
+                machine.settings = MmuSettings {
+                    wp: bit(0),
+                    smep: bit(1),
+                    smap: bit(2),
+                    ac: bit(3),
+                    sum: bit(4),
+                    mxr: bit(5),
+                    ..MmuSettings::default()
+                };
+                for mode in [Mode::User, Mode::Supervisor] {
+                    let table = RightsTable::new(&machine, mode);
+                    for index in 0..16 {
+                        let bit = |n: usize| index >> n & 1 == 1;
+                        let rights = Rights { read: bit(0), write: bit(1), execute: bit(2), user: bit(3) };
+                        for access in Access::ALL {
+                            let expected =
+                                check_rights(&machine.format, &machine.settings, rights, access, mode)
+                                    .is_none();
+                            assert_eq!(
+                                table.allows(rights, access),
+                                expected,
+                                "{preset} {switches:b} {rights:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn run_to_end_reports_progress_and_stops_when_cancelled() {
         let format = presets::by_name("x86-64").expect("preset");

@@ -1,9 +1,9 @@
-//! The walk replay makes on a TLB miss, over a format compiled into masks. [`mmu::translate`]
+//! The walk replay makes on a TLB miss, over a format compiled into masks. `mmu::translate`
 //! reads the format as data, looking each field up by its role at every level (a scan of the
 //! format's fields); [`CompiledFormat`] does those look-ups once, when a machine is built, and
 //! keeps per level the masks and shifts the walk needs. [`translate_compiled`] then walks with
 //! a few AND and shift instructions per level and keeps its steps and A/D writes in fixed
-//! arrays. It is [`mmu::translate`] step for step (same entries, outcome and writes; tests check
+//! arrays. It is `mmu::translate` step for step (same entries, outcome and writes; tests check
 //! it on the sort trace and on random tables of six formats), without the byte at the physical
 //! address and the fault's report, which only a display needs.
 //!

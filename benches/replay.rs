@@ -3,17 +3,19 @@
 //! page as traces mostly are, through `run` and its hit hints) and on the walk path (every
 //! lookup misses and walks the four x86-64 levels, applies A/D and fills the TLB); and the
 //! whole sort trace (tests/data/traces), decompressed in memory, parsed and replayed with
-//! demand mapping, in records per second. Run: `cargo bench --no-default-features --bench replay`.
+//! demand mapping, in records per second; and the walk alone (`walk/`), compiled and not. Run: `cargo bench --no-default-features --bench replay`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pagelab::sim::Machine;
+use pagelab::sim::fast_walk::{CompiledFormat, FastTranslation, translate_compiled};
 use pagelab::sim::machine::{MapRequest, MapTarget};
+use pagelab::sim::mmu::{self, Request};
 use pagelab::sim::presets;
 use pagelab::sim::replay::{ReplayConfig, Replayer};
 use pagelab::sim::tlb::TlbConfig;
 use pagelab::sim::trace::{AccessKind, TraceReader, TraceRecord};
+use pagelab::sim::{Access, Machine, Mode};
 
 /// Records per measured iteration (each touches one page: one lookup).
 const BATCH: u64 = 4096;
@@ -82,6 +84,61 @@ fn lookups(c: &mut Criterion) {
     assert_eq!(walk_replayer.stats(&walk_machine).total.counters.hits, 0, "the walk path never hits");
 }
 
+/// The walk alone, on the walk-path machine's warm tables (two pages, four x86-64 levels each,
+/// A already set): `translate_compiled`, what replay's misses use, and `translate` with its
+/// vectors, field look-ups and fault reports, for comparison. In walks per second.
+fn walks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("walk");
+    group.throughput(Throughput::Elements(BATCH));
+    let mut machine = machine(2);
+    let root = machine.walk_root(0).unwrap_or_else(|e| panic!("{e}"));
+    let requests: Vec<Request> =
+        records(2).iter().map(|r| Request { va: r.addr, access: Access::Read, mode: Mode::User }).collect();
+    // Set A everywhere, so that the walks measured are warm (they write nothing).
+    for request in &requests {
+        let t =
+            machine.translate(0, request.va, request.access, request.mode).unwrap_or_else(|e| panic!("{e}"));
+        machine.apply_ad(&t);
+    }
+    let compiled = CompiledFormat::new(machine.format()).unwrap_or_else(|| panic!("4 levels"));
+    let mut out = FastTranslation::default();
+    group.bench_function("x86-64-compiled", |b| {
+        b.iter(|| {
+            let mut pages = 0u64;
+            for request in &requests {
+                translate_compiled(
+                    machine.mem(),
+                    &compiled,
+                    root,
+                    machine.settings(),
+                    *black_box(request),
+                    &mut out,
+                );
+                pages += u64::from(out.outcome.is_ok());
+            }
+            assert_eq!(out.ad_updates().len(), 0, "warm tables");
+            pages
+        });
+    });
+    group.bench_function("x86-64-translate", |b| {
+        b.iter(|| {
+            let mut pages = 0u64;
+            for request in &requests {
+                let t = mmu::translate(
+                    machine.mem(),
+                    machine.format(),
+                    root,
+                    machine.settings(),
+                    *black_box(request),
+                );
+                pages += u64::from(t.pa().is_some());
+            }
+            pages
+        });
+    });
+    group.finish();
+}
+
 /// Lackey text of loads in runs of 16 per page over 32 pages.
 fn same_page_text(batch: u64) -> String {
     (0..batch).map(|i| format!(" L {:x},8\n", BASE + (i / 16 % 32) * 0x1000 + (i % 16) * 8)).collect()
@@ -122,5 +179,5 @@ fn runs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, lookups, runs);
+criterion_group!(benches, lookups, walks, runs);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! The machine: a paging format, physical memory, processes and the active one, and the MMU
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
+use super::fast_walk::CompiledFormat;
 use super::fault::{Access, Mode};
 use super::fork::ShareCounts;
 use super::format::PDPTE_REGISTERS;
@@ -105,6 +106,11 @@ pub struct Machine {
     /// reads memory and reports that). They belong to the CPU, not to a process: switching to a
     /// process loads its PDPTEs afresh, so a process that is not active walks from memory.
     pub(in crate::sim) pdptes: Option<[u64; PDPTE_REGISTERS]>,
+    /// `format` compiled into masks for replay's walk ([`CompiledFormat`]). The format never
+    /// changes after construction (nothing assigns `format`), and the two constructors are
+    /// the only places that set both; replay checks in debug builds that they still agree.
+    /// Boxed: it is large (masks for 8 levels) and only misses read it.
+    pub(in crate::sim) compiled: Option<Box<CompiledFormat>>,
 }
 
 /// Physical memory may not be larger than the format's physical address width can reach (x86:
@@ -157,7 +163,9 @@ impl Machine {
             settings: MmuSettings::default(),
             shares: ShareCounts::new(),
             pdptes: None,
+            compiled: None,
         };
+        machine.compiled = CompiledFormat::new(&machine.format).map(Box::new);
         machine.add_process("init")?;
         machine.load_cr3();
         Ok(machine)
@@ -196,8 +204,17 @@ impl Machine {
             return Err(MachineError::NoSuchProcess("(none: a lab needs at least one process)".into()));
         }
         let active = active.min(processes.len() - 1);
-        let mut machine =
-            Self { format, mem, processes, active, settings, shares: ShareCounts::new(), pdptes: None };
+        let compiled = CompiledFormat::new(&format).map(Box::new);
+        let mut machine = Self {
+            format,
+            mem,
+            processes,
+            active,
+            settings,
+            shares: ShareCounts::new(),
+            pdptes: None,
+            compiled,
+        };
         // As if CR3 had just been loaded; a lab that saved different registers sets them next.
         machine.load_cr3();
         Ok(machine)
@@ -265,6 +282,12 @@ impl Machine {
         if self.pdptes_in_memory() != before {
             self.load_cr3();
         }
+    }
+
+    /// The format compiled for replay's walk (`None` only for a format of more levels than
+    /// [`super::fast_walk::MAX_FAST_LEVELS`], which validation refuses).
+    pub fn compiled_format(&self) -> Option<&CompiledFormat> {
+        self.compiled.as_deref()
     }
 
     pub fn format(&self) -> &PagingFormat {

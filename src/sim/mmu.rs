@@ -269,63 +269,7 @@ pub fn translate(
     }
 }
 
-/// Formats with more levels than this are walked by [`translate`] only.
-pub const MAX_FAST_LEVELS: usize = 8;
-
-/// What [`translate_fast`] fills in: the steps and A/D writes of [`translate`], kept in fixed
-/// arrays (no allocation; the caller reuses one value, so they are not even copied), and the
-/// outcome without what only a display needs (the fault's report, the byte at the physical
-/// address).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FastTranslation {
-    store: Fixed,
-    /// The page reached (its `value` is always `None`), or the fault's kind.
-    pub outcome: Result<Mapped, FaultKind>,
-}
-
-impl Default for FastTranslation {
-    fn default() -> Self {
-        Self { store: Fixed::default(), outcome: Err(FaultKind::NotPresent) }
-    }
-}
-
-impl FastTranslation {
-    /// The entries read, root first (as [`Translation::steps`]).
-    pub fn steps(&self) -> &[WalkStep] {
-        self.store.steps.get(..self.store.step_count).unwrap_or_default()
-    }
-
-    /// The accessed/dirty writes (as [`Translation::ad_updates`]: a faulting walk has some only
-    /// under [`AdTiming::AsWalked`]).
-    pub fn ad_updates(&self) -> &[AdUpdate] {
-        self.store.updates.get(..self.store.update_count).unwrap_or_default()
-    }
-}
-
-/// [`translate`] for replay's misses: the same walk, step for step, with its steps and writes in
-/// fixed arrays instead of vectors (in `out`, which the caller reuses) and without reading the
-/// byte at the physical address or building the fault's report. Returns false, leaving `out`
-/// alone, for a format of more than [`MAX_FAST_LEVELS`] levels (then call [`translate`]).
-/// A test checks both agree on every access of the sort trace.
-pub fn translate_fast(
-    mem: &PhysMem,
-    format: &PagingFormat,
-    root: impl Into<WalkRoot>,
-    settings: &MmuSettings,
-    request: Request,
-    out: &mut FastTranslation,
-) -> bool {
-    if format.levels.len() > MAX_FAST_LEVELS {
-        return false;
-    }
-    let root = root.into();
-    out.store.step_count = 0;
-    out.store.update_count = 0;
-    let pdptes = pdpte_registers(format, root);
-    let mut walk = Walk { mem, format, settings, request, store: &mut out.store, pdptes };
-    out.outcome = walk.run(root.frame).map_err(|(kind, _)| kind);
-    true
-}
+pub use super::fast_walk::{FastTranslation, MAX_FAST_LEVELS, translate_fast};
 
 /// The PDPTE registers a walk uses: only for formats that have them.
 fn pdpte_registers(format: &PagingFormat, root: WalkRoot) -> Option<[u64; PDPTE_REGISTERS]> {
@@ -373,72 +317,6 @@ impl WalkStore for Growable {
     }
 }
 
-/// [`translate_fast`]'s store: room for one step and one write per level.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Fixed {
-    steps: [WalkStep; MAX_FAST_LEVELS],
-    step_count: usize,
-    updates: [AdUpdate; MAX_FAST_LEVELS],
-    update_count: usize,
-}
-
-impl Default for Fixed {
-    fn default() -> Self {
-        const NO_RIGHTS: Rights = Rights { read: false, write: false, execute: false, user: false };
-        const NO_STEP: WalkStep = WalkStep {
-            level: 0,
-            index: 0,
-            table_addr: 0,
-            entry_addr: 0,
-            raw: 0,
-            leaf: false,
-            rights: NO_RIGHTS,
-            from_register: false,
-            sets_accessed: false,
-            sets_dirty: false,
-        };
-        const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: 0, old: 0, new: 0 };
-        Self {
-            steps: [NO_STEP; MAX_FAST_LEVELS],
-            step_count: 0,
-            updates: [NO_UPDATE; MAX_FAST_LEVELS],
-            update_count: 0,
-        }
-    }
-}
-
-impl WalkStore for &mut Fixed {
-    const READS_VALUE: bool = false;
-
-    // The walk reads at most one entry per level and writes at most one per entry read, and
-    // translate_fast takes formats of at most MAX_FAST_LEVELS levels: the arrays never fill.
-    fn push_step(&mut self, step: WalkStep) {
-        if let Some(slot) = self.steps.get_mut(self.step_count) {
-            *slot = step;
-            self.step_count += 1;
-        }
-    }
-
-    fn steps(&self) -> &[WalkStep] {
-        self.steps.get(..self.step_count).unwrap_or_default()
-    }
-
-    fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep> {
-        self.steps.get_mut(..self.step_count)?.get_mut(at)
-    }
-
-    fn push_update(&mut self, update: AdUpdate) {
-        if let Some(slot) = self.updates.get_mut(self.update_count) {
-            *slot = update;
-            self.update_count += 1;
-        }
-    }
-
-    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate> {
-        self.updates.get_mut(..self.update_count)?.iter_mut().find(|u| u.entry_addr == entry_addr)
-    }
-}
-
 /// Whether combined `rights` allow the access: the walk's final check, and the check a TLB hit
 /// makes with the rights cached in its entry (x86: U/S, R/W with CR0.WP, NX, SMEP/SMAP; RISC-V: U
 /// with SUM, R/W/X with MXR). `None` when the access is allowed.
@@ -450,7 +328,19 @@ pub fn check_rights(
     access: Access,
     mode: Mode,
 ) -> Option<FaultKind> {
-    match format.arch {
+    check_rights_for(format.arch, settings, rights, access, mode)
+}
+
+/// [`check_rights`] for a format of the family `arch` (all it depends on of the format).
+#[inline]
+pub fn check_rights_for(
+    arch: Arch,
+    settings: &MmuSettings,
+    rights: Rights,
+    access: Access,
+    mode: Mode,
+) -> Option<FaultKind> {
+    match arch {
         Arch::RiscV => {
             match mode {
                 Mode::User if !rights.user => return Some(FaultKind::UserProtection),
@@ -467,7 +357,7 @@ pub fn check_rights(
             (!allowed).then_some(kind)
         }
         Arch::X86 | Arch::Generic => {
-            let x86 = format.arch == Arch::X86;
+            let x86 = arch == Arch::X86;
             match mode {
                 Mode::User => {
                     if !rights.user {

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod compare;
 pub mod cow;
 pub mod explain;
+pub mod fast_walk;
 pub mod fault;
 pub mod fork;
 pub mod format;

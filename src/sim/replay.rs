@@ -29,16 +29,20 @@
 //! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
+use super::fast_walk::{self, CompiledFormat};
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
 use super::mmu::{
-    self, AdUpdate, FastTranslation, Mapped, Outcome, Request, Rights, WalkRoot, WalkStep, check_rights,
+    self, AdUpdate, FastTranslation, Mapped, MmuSettings, Outcome, Request, Rights, WalkRoot, WalkStep,
+    check_rights,
 };
 use super::os::{Os, OsReport};
 use super::tlb::{AccessClass, HitHint, Tlb, TlbConfig, TlbEntry, TlbStats, Tlbs, TlbsConfigError};
 use super::tlb_driver::Fill;
-use super::trace::{AccessKind, TraceError, TraceReader, TraceRecord, page_span};
+use super::trace::{
+    AccessKind, BATCH_RECORDS, LackeyRecord, TraceError, TraceReader, TraceRecord, page_span,
+};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -348,6 +352,60 @@ pub enum ReplayError {
     Locked { line: u64, process: String, va: u64 },
 }
 
+/// [`check_rights`] for every combination of cached rights and access under one set of MMU
+/// switches and one mode: a batch of hits looks its answer up instead of deciding again.
+#[derive(Clone, Copy, Debug)]
+struct RightsTable {
+    settings: MmuSettings,
+    mode: Mode,
+    /// By [`RightsTable::index`]: bit 0 read, 1 write, 2 execute allowed.
+    allowed: [u8; 16],
+}
+
+impl RightsTable {
+    fn new(machine: &Machine, mode: Mode) -> Self {
+        let mut allowed = [0u8; 16];
+        for (index, slot) in allowed.iter_mut().enumerate() {
+            let bit = |n: usize| index >> n & 1 == 1;
+            let rights = Rights { read: bit(0), write: bit(1), execute: bit(2), user: bit(3) };
+            for access in Access::ALL {
+                if check_rights(&machine.format, &machine.settings, rights, access, mode).is_none() {
+                    *slot |= Self::access_bit(access);
+                }
+            }
+        }
+        Self { settings: machine.settings, mode, allowed }
+    }
+
+    /// Rebuilds the table if the machine's switches changed since it was built.
+    #[inline]
+    fn follow(&mut self, machine: &Machine, mode: Mode) {
+        if self.settings != machine.settings || self.mode != mode {
+            *self = Self::new(machine, mode);
+        }
+    }
+
+    fn index(rights: Rights) -> usize {
+        usize::from(rights.read)
+            | usize::from(rights.write) << 1
+            | usize::from(rights.execute) << 2
+            | usize::from(rights.user) << 3
+    }
+
+    fn access_bit(access: Access) -> u8 {
+        match access {
+            Access::Read => 1,
+            Access::Write => 2,
+            Access::Execute => 4,
+        }
+    }
+
+    #[inline]
+    fn allows(&self, rights: Rights, access: Access) -> bool {
+        self.allowed.get(Self::index(rights)).is_some_and(|bits| bits & Self::access_bit(access) != 0)
+    }
+}
+
 /// The replayer's [`HitHint`]s: the instruction fetches', then the two latest data pages'.
 type Hints = [HitHint; 3];
 
@@ -371,6 +429,9 @@ pub struct Replayer {
     /// Where the last hits were: instruction fetches, then the two latest data pages (a fetch
     /// and a load interleave, and so do stack and heap accesses), so each keeps its shortcut.
     hints: Hints,
+    /// The miss walk's result, reused (its fixed arrays are not cleared for each walk); boxed,
+    /// so that the fields the hit path reads stay close together.
+    fast: Box<FastTranslation>,
 }
 
 /// The result of a walk (or two, around a demand map), before it reaches the TLB.
@@ -432,6 +493,7 @@ impl Replayer {
             os: None,
             locked: Vec::new(),
             hints: [HitHint::default(); 3],
+            fast: Box::default(),
         })
     }
 
@@ -521,6 +583,7 @@ impl Replayer {
             let outcome = lookup(
                 &mut self.tlb,
                 &mut self.hints,
+                &mut self.fast,
                 counters,
                 &self.config,
                 machine,
@@ -567,24 +630,106 @@ impl Replayer {
         // The shortcut needs the replayer to follow the machine's active process, which the
         // first full step makes sure of (nothing else changes the machine during the run).
         let mut following = false;
+        // Lackey lines parsed ahead: `batch[next..parsed]` are the reader's next records.
+        let mut batch = [LackeyRecord::default(); BATCH_RECORDS];
+        let (mut next, mut parsed) = (0, 0);
+        let mut allowed = RightsTable::new(machine, self.config.mode);
         while done < max_records {
+            // Runs of hits at the hints are counted in a tight loop; the first record that is
+            // not one is replayed in full, and the loop goes on in the same batch.
+            if following && self.os.is_none() {
+                if next == parsed {
+                    next = 0;
+                    parsed = trace.peek_batch(&mut batch).len();
+                }
+                let room = usize::try_from(max_records - done).unwrap_or(usize::MAX);
+                let records = batch.get(next..parsed).unwrap_or_default();
+                let records = records.get(..room.min(records.len())).unwrap_or_default();
+                if !records.is_empty() {
+                    allowed.follow(machine, self.config.mode);
+                    let hits = self.hits_at_hints(machine, &allowed, records);
+                    trace.consume_batch(records.get(..hits).unwrap_or_default());
+                    next += hits;
+                    done += hits as u64;
+                    if let Some(missed) = records.get(hits) {
+                        trace.consume_batch(std::slice::from_ref(missed));
+                        next += 1;
+                        self.replay_in_run(machine, &missed.record(), trace.line())?;
+                        done += 1;
+                    }
+                    continue;
+                }
+            }
+            // The iterator reads on from where the batch's records end.
+            (next, parsed) = (0, 0);
             let Some(record) = trace.next() else { break };
             let record = record?;
             if !(following && self.hit_at_hint(machine, &record)) {
-                match self.replay(machine, &record, false) {
-                    Ok(_) => {}
-                    Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
-                        return Err(ReplayError::UnknownProcess { line: trace.line(), name });
-                    }
-                    Err(RecordError::Locked { process, va }) => {
-                        return Err(ReplayError::Locked { line: trace.line(), process, va });
-                    }
-                }
+                self.replay_in_run(machine, &record, trace.line())?;
                 following = true;
             }
             done += 1;
         }
         Ok(done)
+    }
+
+    /// Replays one record of a run in full; an error names the record's `line`.
+    fn replay_in_run(
+        &mut self,
+        machine: &mut Machine,
+        record: &TraceRecord,
+        line: u64,
+    ) -> Result<(), ReplayError> {
+        match self.replay(machine, record, false) {
+            Ok(_) => Ok(()),
+            Err(RecordError::UnknownProcess(UnknownProcess(name))) => {
+                Err(ReplayError::UnknownProcess { line, name })
+            }
+            Err(RecordError::Locked { process, va }) => Err(ReplayError::Locked { line, process, va }),
+        }
+    }
+
+    /// How many of `records`, from the first, are hits at the hints ([`Replayer::hit_at_hint`]'s
+    /// common case, with the rights check looked up in `allowed`), counted as that counts them.
+    /// Stops at the first that is not; the caller must know that the replayer follows the
+    /// machine's active process and has no OS model (which sees every lookup).
+    #[inline]
+    fn hits_at_hints(&mut self, machine: &Machine, allowed: &RightsTable, records: &[LackeyRecord]) -> usize {
+        let Some(counters) = self.current.and_then(|process| self.per_process.get_mut(process)) else {
+            return 0;
+        };
+        let shift = machine.format.page_shift;
+        let mut hits = 0;
+        for record in records {
+            let (first, last) = page_span(record.addr, record.size, shift);
+            if first != last {
+                break;
+            }
+            let access = access_of(record.kind);
+            let class = AccessClass::of(access);
+            let tlb = self.tlb.get_mut(class);
+            let asid = tlb.current_asid();
+            let candidates = match class {
+                AccessClass::Instruction => &self.hints[..1],
+                AccessClass::Data => &self.hints[1..],
+            };
+            let Some((hint, cached)) = candidates
+                .iter()
+                .find_map(|hint| tlb.hinted(asid, record.addr, hint).map(|entry| (hint, entry.payload())))
+            else {
+                break;
+            };
+            if !allowed.allows(cached.rights, access) || (access == Access::Write && !cached.dirty()) {
+                break;
+            }
+            tlb.count_hinted_hit(hint);
+            hits += 1;
+        }
+        let counted = hits as u64;
+        counters.lookups += counted;
+        counters.hits += counted;
+        self.records += counted;
+        hits
     }
 
     /// Replays the rest of the trace at full speed, in slices of [`PROGRESS_RECORDS`]: after
@@ -747,6 +892,7 @@ impl Replayer {
         lookup(
             &mut self.tlb,
             &mut self.hints,
+            &mut self.fast,
             counters,
             &config,
             machine,
@@ -799,6 +945,7 @@ impl Replayer {
 fn lookup(
     tlbs: &mut Tlbs<CachedTranslation>,
     hints: &mut Hints,
+    fast: &mut FastTranslation,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -808,7 +955,8 @@ fn lookup(
     access: Access,
     resolve: Resolve,
 ) -> PageOutcome {
-    let outcome = lookup_in_tlb(tlbs, hints, counters, config, machine, os, process, va, access, resolve);
+    let outcome =
+        lookup_in_tlb(tlbs, hints, fast, counters, config, machine, os, process, va, access, resolve);
     if machine.format.arch == Arch::X86 && matches!(outcome.result, PageResult::Fault(_)) {
         tlbs.drop_faulting_page(va);
     }
@@ -822,6 +970,7 @@ fn lookup(
 fn lookup_in_tlb(
     tlbs: &mut Tlbs<CachedTranslation>,
     hints: &mut Hints,
+    fast: &mut FastTranslation,
     counters: &mut Counters,
     config: &ReplayConfig,
     machine: &mut Machine,
@@ -865,7 +1014,7 @@ fn lookup_in_tlb(
                 // A write to a copy-on-write page cached read-only: the walk faults the same
                 // way, the handler copies the page and invalidates this entry, the retry fills.
                 let walked = walk_and_fill(tlbs, class, va, || {
-                    walk(machine, os, process, va, access, mode, resolve, counters)
+                    walk(machine, fast, os, process, va, access, mode, resolve, counters)
                 });
                 outcome.refused = walked.refused;
                 outcome.walk_refs = walked.refs;
@@ -882,14 +1031,15 @@ fn lookup_in_tlb(
         }
         counters.dirty_assists += 1;
         outcome.dirty_assist = true;
-        let mut walked = walk(machine, os, process, va, access, mode, resolve, counters);
+        let mut walked = walk(machine, fast, os, process, va, access, mode, resolve, counters);
         invalidate_evicted(tlbs, &mut walked);
         outcome.refused = walked.refused;
         return finish_assist(tlbs, class, va, walked, outcome);
     }
     counters.misses += 1;
-    let walked =
-        walk_and_fill(tlbs, class, va, || walk(machine, os, process, va, access, mode, resolve, counters));
+    let walked = walk_and_fill(tlbs, class, va, || {
+        walk(machine, fast, os, process, va, access, mode, resolve, counters)
+    });
     outcome.refused = walked.refused;
     outcome.walk_refs = walked.refs;
     outcome.demand_mapped = walked.demand_mapped;
@@ -955,6 +1105,7 @@ fn invalidate_evicted(tlb: &mut Tlbs<CachedTranslation>, walked: &mut Walked) {
 #[allow(clippy::too_many_arguments)]
 fn walk(
     machine: &mut Machine,
+    fast: &mut FastTranslation,
     mut os: Option<&mut Os>,
     process: usize,
     va: u64,
@@ -969,7 +1120,7 @@ fn walk(
     loop {
         // Each round from the root again: the OS model or a demand map may reload CR3 (PAE).
         let Ok(root) = machine.walk_root(process) else { return walked };
-        let (refs, outcome) = walk_once(machine, root, Request { va, access, mode });
+        let (refs, outcome) = walk_once(machine, fast, root, Request { va, access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
         walked.refs += refs;
@@ -1043,17 +1194,26 @@ fn walk(
 /// [`mmu::translate_fast`] (the same walk as [`mmu::translate`], checked by a test).
 fn walk_once(
     machine: &mut Machine,
+    fast: &mut FastTranslation,
     root: WalkRoot,
     request: Request,
 ) -> (u64, Result<(Mapped, bool), FaultKind>) {
     let count = |steps: &[WalkStep]| u64::try_from(steps.len()).unwrap_or(u64::MAX);
-    let mut fast = FastTranslation::default();
-    if mmu::translate_fast(&machine.mem, &machine.format, root, &machine.settings, request, &mut fast) {
+    if let Some(compiled) = machine.compiled.as_deref() {
+        // The machine compiled its format when it was built; the format never changes after.
+        debug_assert_eq!(
+            Some(compiled),
+            CompiledFormat::new(&machine.format).as_ref(),
+            "stale compiled format"
+        );
+        fast_walk::translate_compiled(&machine.mem, compiled, root, &machine.settings, request, fast);
         let refs = count(fast.steps());
         return match fast.outcome {
             Ok(mapped) => {
-                machine.apply_ad_updates(fast.ad_updates());
-                let dirty = leaf_dirty(&machine.format, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                let dirty = leaf_dirty_compiled(compiled, fast.steps(), fast.ad_updates(), mapped.leaf_level);
+                if !fast.ad_updates().is_empty() {
+                    machine.apply_ad_updates(fast.ad_updates());
+                }
                 (refs, Ok((mapped, dirty)))
             }
             Err(kind) => {
@@ -1075,6 +1235,21 @@ fn walk_once(
         }
         Outcome::Fault(fault) => (refs, Err(fault.kind)),
     }
+}
+
+/// [`leaf_dirty`] over a compiled format.
+fn leaf_dirty_compiled(
+    compiled: &CompiledFormat,
+    steps: &[WalkStep],
+    updates: &[AdUpdate],
+    leaf_level: usize,
+) -> bool {
+    let Some(leaf) = steps.iter().rev().find(|step| step.leaf) else { return true };
+    let raw = updates
+        .iter()
+        .find(|update| update.entry_addr == leaf.entry_addr)
+        .map_or(leaf.raw, |update| update.new);
+    compiled.dirty(raw, leaf_level)
 }
 
 /// The leaf's dirty bit after the walk's own updates; formats without one never need an assist.
@@ -1160,6 +1335,45 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+    }
+
+    /// The table a batch of hits looks rights up in answers as `check_rights` does, for every
+    /// cached rights, access, mode and combination of the switches that matter to it.
+    #[test]
+    fn the_rights_table_answers_as_check_rights() {
+        for preset in ["x86-64", "sv39", "ostep-multilevel"] {
+            let mut machine =
+                Machine::new(presets::by_name(preset).expect("preset"), 1 << 20).expect("machine");
+            for switches in 0u32..64 {
+                let bit = |n: u32| switches >> n & 1 == 1;
+                machine.settings = MmuSettings {
+                    wp: bit(0),
+                    smep: bit(1),
+                    smap: bit(2),
+                    ac: bit(3),
+                    sum: bit(4),
+                    mxr: bit(5),
+                    ..MmuSettings::default()
+                };
+                for mode in [Mode::User, Mode::Supervisor] {
+                    let table = RightsTable::new(&machine, mode);
+                    for index in 0..16 {
+                        let bit = |n: usize| index >> n & 1 == 1;
+                        let rights = Rights { read: bit(0), write: bit(1), execute: bit(2), user: bit(3) };
+                        for access in Access::ALL {
+                            let expected =
+                                check_rights(&machine.format, &machine.settings, rights, access, mode)
+                                    .is_none();
+                            assert_eq!(
+                                table.allows(rights, access),
+                                expected,
+                                "{preset} {switches:b} {rights:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -435,6 +435,69 @@ impl<R: Read> Iterator for TraceReader<R> {
     }
 }
 
+/// A record parsed by [`TraceReader::peek_batch`]: a lackey line of the shape lackey writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LackeyRecord {
+    pub kind: AccessKind,
+    pub addr: u64,
+    pub size: u32,
+    /// Bytes of its line, newline included.
+    length: u32,
+}
+
+impl Default for LackeyRecord {
+    fn default() -> Self {
+        Self { kind: AccessKind::Load, addr: 0, size: 0, length: 0 }
+    }
+}
+
+impl LackeyRecord {
+    /// The record as the iterator returns it.
+    pub fn record(&self) -> TraceRecord {
+        TraceRecord { kind: self.kind, addr: self.addr, size: self.size, process: None }
+    }
+}
+
+/// Records a replay loop takes from [`TraceReader::peek_batch`] at a time.
+pub const BATCH_RECORDS: usize = 256;
+
+impl<R: Read> TraceReader<R> {
+    /// Parses the lines at the front of the buffered input that have the shape lackey writes
+    /// (those the iterator's fast path takes), up to `batch.len()`, into `batch`, and returns
+    /// them; they stay unread until [`TraceReader::consume_batch`], and stay the reader's next
+    /// records, in order, while nothing but `consume_batch` of them reads it (so a loop may
+    /// consume a batch in pieces). Stops before any other line
+    /// (banners, errors, a line cut by the end of the buffer: the iterator reads those, and
+    /// refills the buffer), so fewer or none come back then. A loop over a batch avoids the
+    /// iterator's per-record `Result` and checks, and its caller can hoist its own.
+    #[inline]
+    pub fn peek_batch<'b>(&self, batch: &'b mut [LackeyRecord]) -> &'b [LackeyRecord] {
+        if self.format != Some(TraceFormat::Lackey) || self.overlong || self.finished {
+            return &[];
+        }
+        let mut pending = self.buffer.get(self.start..self.end).unwrap_or_default();
+        let mut count = 0;
+        for slot in batch.iter_mut() {
+            let Some((kind, addr, size, length)) = parse_lackey_fast(pending) else { break };
+            // A line is at most MAX_LINE_BYTES long, far below u32::MAX.
+            let Ok(length_u32) = u32::try_from(length) else { break };
+            *slot = LackeyRecord { kind, addr, size, length: length_u32 };
+            pending = pending.get(length..).unwrap_or_default();
+            count += 1;
+        }
+        batch.get(..count).unwrap_or_default()
+    }
+
+    /// Marks `records`, the first ones [`TraceReader::peek_batch`] returned, as read: the next
+    /// record is the one after them, and [`TraceReader::line`] is the last one's line.
+    #[inline]
+    pub fn consume_batch(&mut self, records: &[LackeyRecord]) {
+        let bytes: usize = records.iter().map(|r| r.length as usize).sum();
+        self.start = (self.start + bytes).min(self.end);
+        self.line += records.len() as u64;
+    }
+}
+
 impl<R: Read> TraceReader<R> {
     /// Every other line: the full parser (line-numbered errors), refills, the end.
     #[inline(never)]

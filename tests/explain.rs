@@ -383,6 +383,7 @@ fn pae_a_stale_pdpte_register_is_fixed_by_loading_cr3() {
     assert_eq!(fault_kind(&e), FaultKind::NotPresent);
     assert_eq!(e.decided_by.level, Some(0));
     assert_eq!(changes(&e), vec![vec![Change::LoadCr3 { register: 0 }]]);
+    assert!(e.rule.text.contains("PDPTE 0 from its register"), "{}", e.rule.text);
     assert!(e.fixes[0].side_effects.iter().any(|s| s.contains("four PDPTE registers")), "{:?}", e.fixes);
     let mut fixed = m.clone();
     e.fixes[0].apply(&mut fixed).expect("applies");

@@ -96,7 +96,8 @@ pub fn explain(
     mode: Mode,
 ) -> Result<Explanation, MachineError> {
     let translation = machine.translate(process, va, access, mode)?;
-    let (decided_by, rule, rights) = rule::decide(machine, &translation);
+    let (decided_by, mut rule, rights) = rule::decide(machine, &translation);
+    stale_register_note(machine, &translation, &decided_by, &mut rule);
     let (grants, fixes) = match translation.fault() {
         None => (grants::grants(machine, &translation), Vec::new()),
         Some(_) => (Vec::new(), search::find_fixes(machine, process, &translation)),
@@ -106,4 +107,20 @@ pub fn explain(
         .filter(|f| machine.is_cow_fault(process, va, access, f.kind))
         .and_then(|_| machine.cow_page(process, va));
     Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes, cow })
+}
+
+/// When the deciding entry is a PAE PDPTE read from its register and memory now holds another
+/// value, says so: the entry shown is not what the PDPT in memory holds.
+fn stale_register_note(machine: &Machine, t: &Translation, decided_by: &Decider, rule: &mut Rule) {
+    let Some(step) = t.steps.first().filter(|s| s.from_register && decided_by.level == Some(s.level)) else {
+        return;
+    };
+    let Ok(in_memory) = machine.mem().read_le(step.entry_addr, machine.format().pte_bytes) else { return };
+    if in_memory != step.raw {
+        rule.text.push_str(&format!(
+            "; the walk read PDPTE {} from its register, loaded at the last CR3 load: memory at {:#x} now \
+             holds {in_memory:#x}, which counts only once CR3 is loaded again (SDM Vol. 3A 4.4.1)",
+            step.index, step.entry_addr
+        ));
+    }
 }

@@ -272,8 +272,7 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
             } else {
                 ""
             };
-            let _ =
-                writeln!(out, "    {i}. ({} bit{}){lock}", fix.bits, if fix.bits == 1 { "" } else { "s" });
+            let _ = writeln!(out, "    {i}. ({}){lock}", fix.bits_label());
             for c in &fix.changes {
                 let _ = writeln!(out, "       {}", c.describe(m.format()));
             }

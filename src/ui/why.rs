@@ -82,7 +82,7 @@ fn explanation_ui(
         for (n, fix) in e.fixes.iter().enumerate() {
             ui.group(|ui| {
                 ui.horizontal_wrapped(|ui| {
-                    ui.strong(format!("Fix {n} ({} bit{})", fix.bits, if fix.bits == 1 { "" } else { "s" }));
+                    ui.strong(format!("Fix {n} ({})", fix.bits_label()));
                     if ui
                         .button(format!("Apply fix {n}"))
                         .on_hover_text("One undoable step; an exercise's locks refuse it")

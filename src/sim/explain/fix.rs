@@ -245,6 +245,15 @@ impl Fix {
         Ok(())
     }
 
+    /// "1 bit", "3 bits", or for a fix that changes no bit (a CR3 load) "no bit changed".
+    pub fn bits_label(&self) -> String {
+        match self.bits {
+            0 => "no bit changed".to_string(),
+            1 => "1 bit".to_string(),
+            n => format!("{n} bits"),
+        }
+    }
+
     /// Words for the undo menu: "fix: set R/W 0 -> 1 in the entry at 0x3018".
     pub fn label(&self) -> String {
         let parts: Vec<String> = self.changes.iter().map(ToString::to_string).collect();

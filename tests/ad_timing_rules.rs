@@ -32,11 +32,11 @@ const INDEXES: [u64; 4] = [0xfe, 0x48, 0x1a2, 0x167];
 fn machine(bits: [u64; 4], timing: AdTiming) -> (Machine, Vec<u64>) {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 64 << 20).expect("machine");
     m.set_settings(MmuSettings { ad_timing: timing, ..MmuSettings::default() });
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, entry) in bits.iter().enumerate() {
         let addr = table + INDEXES[level] * 8;
-        let target = if level == 3 { PAGE } else { m.alloc_frames(1, 1).expect("frame") << 12 };
+        let target = if level == 3 { PAGE } else { m.alloc_frames(1, 1).expect("frame").get() << 12 };
         m.write_phys_le(addr, 8, entry | target).expect("entry");
         addrs.push(addr);
         table = target;

@@ -3,6 +3,7 @@
 //! panic; lab files round-trip exactly after random map/unmap sequences; unmap frees every table
 //! that it leaves empty and every data frame no mapping uses.
 
+use pagelab::sim::Pfn;
 use std::collections::{BTreeMap, BTreeSet};
 
 use pagelab::lab::Lab;
@@ -281,7 +282,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
 
 fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     let root = m.processes()[0].root;
-    let tables = reachable_tables(m, root);
+    let tables = reachable_tables(m, root.get());
     for &(level, frame) in &tables[1..] {
         assert!(
             table_has_present_entry(m, level, frame),
@@ -359,7 +360,7 @@ fn unmapping_everything_leaves_only_the_root() {
         let m = run_ops(name, sizes, memory, &ops);
         assert_eq!(
             m.mem().allocated_runs().values().collect::<Vec<_>>(),
-            vec![m.processes()[0].root],
+            vec![m.processes()[0].root.get()],
             "{name}"
         );
     }
@@ -494,7 +495,7 @@ proptest! {
                 let va = if i % 2 == 0 { va_bits } else { va_bits & format.va_space().wrapping_sub(1) };
                 let access = [Access::Read, Access::Write, Access::Execute][i % 3];
                 let mode = if (usize::from(choice) + i).is_multiple_of(2) { Mode::User } else { Mode::Supervisor };
-                let t = mmu::translate(&mem, &format, root_pick, &settings, Request { va, access, mode });
+                let t = mmu::translate(&mem, &format, Pfn::new(root_pick), &settings, Request { va, access, mode });
                 prop_assert!(t.steps.len() <= format.levels.len());
                 for step in &t.steps {
                     prop_assert!(step.entry_addr + u64::from(format.pte_bytes) <= mem.size());
@@ -506,12 +507,12 @@ proptest! {
                     prop_assert!(level < format.levels.len());
                 }
             }
-            let _ = table::tables(&mem, &format, root_pick);
-            let _ = table::leaves(&mem, &format, root_pick);
-            let _ = size::table_size(&mem, &format, root_pick);
+            let _ = table::tables(&mem, &format, Pfn::new(root_pick));
+            let _ = table::leaves(&mem, &format, Pfn::new(root_pick));
+            let _ = size::table_size(&mem, &format, Pfn::new(root_pick));
 
             let root = root_pick % FRAMES.saturating_sub(format.table_frames(0)).max(1);
-            let processes = vec![Process { name: "p".into(), root, asid: 1 }];
+            let processes = vec![Process { name: "p".into(), root: Pfn::new(root), asid: 1 }];
             let Ok(mut m) = Machine::from_parts(format.clone(), mem, processes, 0, settings) else { continue };
             for &va in &vas {
                 let _ = m.access(0, va, Access::Write, Mode::User);

@@ -67,7 +67,7 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     }
     assert!(shared >= 2 && own >= 3, "the C library and kernel pages; code, data, stack ({shared}, {own})");
     // Tables: the roots differ; the kernel half's tables are reached by both.
-    let root_of = |p: usize| m.processes()[p].root << m.format().page_shift;
+    let root_of = |p: usize| m.processes()[p].root.get() << m.format().page_shift;
     assert!(!marks.entry_shared(root_of(shell)) && !marks.entry_shared(root_of(editor)));
     assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr)));
 

@@ -66,7 +66,7 @@ fn switches_change_the_settings_and_pse36_is_offered_for_x86_32_only() {
 fn an_edited_pdpte_shows_stale_until_load_cr3() {
     let mut h = harness(pae_lab());
     assert!(h.query_by_label_contains("STALE").is_none());
-    let pdpte1 = (h.state().doc.lab().machine.processes()[0].root << 12) + 8;
+    let pdpte1 = (h.state().doc.lab().machine.processes()[0].root.get() << 12) + 8;
     h.state_mut().doc.apply(&Edit::SetEntry { entry_addr: pdpte1, raw: 0 }).expect("edit");
     let field = h.get_by_label("Virtual address:");
     field.focus();

@@ -75,7 +75,7 @@ fn a_record_spanning_gigabytes_is_refused_with_its_line() {
 #[test]
 fn comparing_a_self_aliasing_lab_is_bounded() {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 30).expect("machine");
-    let root = m.processes()[0].root;
+    let root = m.processes()[0].root.get();
     // PS (bit 7) makes each entry a 1 GiB leaf when read as a PDPT entry; at the PML4 it is a
     // pointer to the root itself.
     for index in 256..512u64 {

@@ -20,9 +20,9 @@ const PAGE: u64 = 0x30_0000;
 /// valid (the page at PAGE, user, writable).
 fn rig() -> (Machine, u64, u64) {
     let mut m = Machine::new(presets::by_name("x86-pae").expect("preset"), 64 * MIB).expect("machine");
-    let root = m.processes()[0].root << 12;
-    let pd = m.alloc_frames(1, 1).expect("frame") << 12;
-    let pt = m.alloc_frames(1, 1).expect("frame") << 12;
+    let root = m.processes()[0].root.get() << 12;
+    let pd = m.alloc_frames(1, 1).expect("frame").get() << 12;
+    let pt = m.alloc_frames(1, 1).expect("frame").get() << 12;
     // A PDPTE holds P and the address only (Table 4-8).
     m.write_phys_le(root + 8, 8, pd | PRESENT).expect("pdpte");
     m.write_phys_le(pd, 8, pt | ALL).expect("pde");

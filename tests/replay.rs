@@ -200,9 +200,9 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     // Point the leaf at another frame, without INVLPG.
     let new_frame = machine.alloc_frames(1, 1).unwrap_or_else(|e| panic!("{e}"));
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
-    let raw = machine.format().with(raw, Role::Frame, level, new_frame);
+    let raw = machine.format().with(raw, Role::Frame, level, new_frame.get());
     machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
-    let new_pa = (new_frame << 12) + 0x10;
+    let new_pa = (new_frame.get() << 12) + 0x10;
     assert_eq!(pa(&machine, 0, A + 0x10), new_pa, "memory says the new frame");
     assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (true, PageResult::Mapped { pa: old_pa }));
     let entry = replayer.tlb().peek(1, A).unwrap_or_else(|| panic!("cached")).clone();

@@ -37,11 +37,12 @@ fn vpn(va: u64, level: usize) -> u64 {
 /// read at step i (root first); intermediate entries point to fresh tables, the last one holds
 /// `leaf_ppn`. Returns the entry addresses.
 fn build(m: &mut Machine, va: u64, entries: &[u64], leaf_ppn: u64) -> Vec<u64> {
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + vpn(va, level) * 8;
-        let ppn = if level + 1 == entries.len() { leaf_ppn } else { m.alloc_frames(1, 1).expect("frame") };
+        let ppn =
+            if level + 1 == entries.len() { leaf_ppn } else { m.alloc_frames(1, 1).expect("frame").get() };
         m.write_phys_le(entry_addr, 8, bits | (ppn << 10)).expect("write");
         addrs.push(entry_addr);
         table = ppn << 12;
@@ -320,7 +321,7 @@ fn invalid_entries_report_the_cause_of_the_access() {
 fn a_table_outside_memory_raises_an_access_fault() {
     let beyond = (8 * GIB) >> 12; // the first PPN past the machine's 8 GiB
     let mut m = machine();
-    let root_entry = (m.processes()[0].root << 12) + vpn(VA, 0) * 8;
+    let root_entry = (m.processes()[0].root.get() << 12) + vpn(VA, 0) * 8;
     m.write_phys_le(root_entry, 8, V | (beyond << 10)).expect("write");
     for (access, code) in [(Access::Execute, 1), (Access::Read, 5), (Access::Write, 7)] {
         assert_eq!(fault(&m, VA, access, Mode::User), (FaultKind::TableOutsideMemory, code), "{access:?}");

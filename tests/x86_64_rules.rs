@@ -42,12 +42,15 @@ fn index(format: &str, va: u64, level: usize) -> u64 {
 /// address bits are `leaf_addr`. Returns the entry addresses, root first.
 fn build(m: &mut Machine, format: &str, va: u64, entries: &[u64], leaf_addr: u64) -> Vec<u64> {
     let entry_bytes = m.format().pte_bytes;
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + index(format, va, level) * u64::from(entry_bytes);
-        let target =
-            if level + 1 == entries.len() { leaf_addr } else { m.alloc_frames(1, 1).expect("frame") << 12 };
+        let target = if level + 1 == entries.len() {
+            leaf_addr
+        } else {
+            m.alloc_frames(1, 1).expect("frame").get() << 12
+        };
         m.write_phys_le(entry_addr, entry_bytes, bits | target).expect("write entry");
         addrs.push(entry_addr);
         table = target;

@@ -40,9 +40,9 @@ const USER_VA: u64 = 0x40_1abc;
 /// A user page (U/S=1 at every level) at 0x40_1000 -> 0x0080_0000.
 fn user_page() -> Machine {
     let mut m = machine("x86-64");
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     for (level, index) in [0u64, 0, 2, 1].into_iter().enumerate() {
-        let target = if level == 3 { 0x0080_0000 } else { m.alloc_frames(1, 1).expect("frame") << 12 };
+        let target = if level == 3 { 0x0080_0000 } else { m.alloc_frames(1, 1).expect("frame").get() << 12 };
         m.write_phys_le(table + index * 8, 8, ALL | target).expect("entry");
         table = target;
     }
@@ -85,7 +85,7 @@ const BIG_VA: u64 = 0x8765_4321;
 /// A 4 MiB page at `pde` (PS=1, P, R/W, U/S plus `pde`'s address bits) for BIG_VA.
 fn four_mib(pde: u64, pse36: bool, maxphyaddr: u8) -> Machine {
     let mut m = machine("x86-32");
-    let entry = (m.processes()[0].root << 12) + 0x21d * 4;
+    let entry = (m.processes()[0].root.get() << 12) + 0x21d * 4;
     m.write_phys_le(entry, 4, ALL | PS | pde).expect("PDE");
     m.set_settings(MmuSettings { pse36, maxphyaddr, ..MmuSettings::default() });
     m
@@ -135,8 +135,8 @@ fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
 #[test]
 fn pse36_leaves_4k_pages_and_pae_alone() {
     let mut m = machine("x86-32");
-    let root = m.processes()[0].root << 12;
-    let pt = m.alloc_frames(1, 1).expect("frame") << 12;
+    let root = m.processes()[0].root.get() << 12;
+    let pt = m.alloc_frames(1, 1).expect("frame").get() << 12;
     m.write_phys_le(root + 0x21d * 4, 4, ALL | pt).expect("PDE");
     m.write_phys_le(pt + 0x254 * 4, 4, ALL | 0x0030_0000 | (1 << 13)).expect("PTE");
     m.settings_mut().pse36 = true;
@@ -169,7 +169,7 @@ fn pae_doc() -> Document {
 }
 
 fn pdpte_addr(doc: &Document, process: usize, index: u64) -> u64 {
-    (doc.lab().machine.processes()[process].root << 12) + index * 8
+    (doc.lab().machine.processes()[process].root.get() << 12) + index * 8
 }
 
 fn pa_of(doc: &Document) -> Option<u64> {

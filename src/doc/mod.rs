@@ -328,7 +328,7 @@ mod tests {
         }
         let accessed = d.lab().clone();
         assert_ne!(accessed, mapped, "the accesses set A and D bits");
-        let root_entry = accessed.machine.processes()[0].root << 12;
+        let root_entry = accessed.machine.processes()[0].root.get() << 12;
         d.apply(&Edit::SetField { entry_addr: root_entry, level: 0, field: "U/S".into(), value: 0 }).unwrap();
         assert_eq!(d.undo(), Some(format!("set U/S of entry at {root_entry:#x}")));
         assert_eq!(*d.lab(), accessed, "one press undid the edit, not an access");

@@ -8,6 +8,7 @@ use super::query::NumericQuery;
 use super::seal::{self, SealError};
 use super::task::{ChoiceQuestion, GoalQuestion, NumericQuestion, Question, Real, Task, TranslateQuestion};
 use crate::lab::Lab;
+use crate::sim::Pfn;
 use crate::sim::addr::hex_grouped;
 use crate::sim::format::{Arch, Role};
 use crate::sim::mmu::RiscvAd;
@@ -90,7 +91,7 @@ pub fn require_entry_state(
 ) -> Result<Task, ExerciseError> {
     let m = &lab.machine;
     let name = process_name(m, process)?;
-    let root = m.processes().get(process).map_or(0, |p| p.root);
+    let root = m.processes().get(process).map_or(Pfn::new(0), |p| p.root);
     let path = table::entry_path(m.mem(), m.format(), root, va).unwrap_or_default();
     let entry = path.iter().find(|e| e.level == level).ok_or_else(|| SealError::Query {
         id: id.to_string(),

@@ -227,7 +227,7 @@ fn kernel_half_shared(machine: &Machine, a: &str, b: &str) -> Verdict {
         return Verdict::fail(format!("processes \"{a}\" and \"{b}\" must both exist"));
     };
     let f = machine.format();
-    let root = |p: usize| machine.processes().get(p).map_or(0, |p| p.root) << f.page_shift;
+    let root = |p: usize| machine.processes().get(p).map_or(0, |p| p.root.get()) << f.page_shift;
     let (root_a, root_b) = (root(pa), root(pb));
     let entries = f.entries_at(0);
     let pte = u64::from(f.pte_bytes);

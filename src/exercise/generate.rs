@@ -11,6 +11,7 @@ use super::query::NumericQuery;
 use super::seal;
 use super::task::{Question, Task};
 use crate::lab::Lab;
+use crate::sim::Pfn;
 use crate::sim::addr::hex_grouped;
 use crate::sim::format::{Role, low_mask};
 use crate::sim::replace::SplitMix64;
@@ -192,7 +193,7 @@ fn referenced(lab: &Lab) -> BTreeSet<(usize, u64)> {
 
 /// Whether a page mapped at `level` could be placed at `base` in the tree under `root`: the walk
 /// stops at a non-present entry at or above that level.
-fn page_is_free(m: &Machine, root: u64, base: u64, level: usize) -> bool {
+fn page_is_free(m: &Machine, root: Pfn, base: u64, level: usize) -> bool {
     let path = table::entry_path(m.mem(), m.format(), root, base).unwrap_or_default();
     path.last().is_some_and(|last| !m.format().present(last.raw, last.level) && last.level <= level)
 }
@@ -305,17 +306,17 @@ fn move_page(
         };
         let backup = m.clone();
         let result = (|| -> Result<(), MachineError> {
-            m.reserve_frames(new_frame, frames_per_page)?;
+            m.reserve_frames(Pfn::new(new_frame), frames_per_page)?;
             if page.move_frame {
-                m.copy_frames(old_frame, new_frame, frames_per_page)?;
+                m.copy_frames(Pfn::new(old_frame), Pfn::new(new_frame), frames_per_page)?;
             }
             let bits = f.with(entry.raw, Role::Frame, level, 0);
-            m.map_page_raw(root, base, level, new_frame, bits)?;
+            m.map_page_raw(root, base, level, Pfn::new(new_frame), bits)?;
             m.unmap(process, old_base, size)?;
             if page.move_frame {
                 for fr in old_frame..old_frame + frames_per_page {
                     if !m.mem().is_allocated(fr) {
-                        m.zero_frames(fr, 1);
+                        m.zero_frames(Pfn::new(fr), 1);
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //! by one rule; grading compares a student's machine with the handed-out one (`check_change`).
 //! Accessed and dirty bits are ignored: the MMU sets them, not the student.
 
+use crate::sim::Pfn;
 use crate::sim::format::Role;
 use crate::sim::mem::Journal;
 use crate::sim::process::Process;
@@ -204,7 +205,7 @@ fn ad_mask(format: &PagingFormat) -> u64 {
 }
 
 /// Every present entry of every table under `root`, with A/D masked off.
-fn tree_entries(machine: &Machine, root: u64, mask: u64) -> Vec<(usize, u64, u64)> {
+fn tree_entries(machine: &Machine, root: Pfn, mask: u64) -> Vec<(usize, u64, u64)> {
     let mut out = Vec::new();
     for t in table::tables(machine.mem(), machine.format(), root) {
         table::for_each_present(machine.mem(), machine.format(), t, |e| {
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(locks.check_change(&before, &m), Ok(()));
         m.map(0, &req(0x2000)).unwrap();
         assert_eq!(locks.check_change(&before, &m), Err(LockError::Process("init".into())));
-        let root_entry = m.processes()[0].root << 12;
+        let root_entry = m.processes()[0].root.get() << 12;
         assert!(locks.is_locked(&m, LockTarget::Entry(root_entry)));
         assert!(!locks.is_locked(&m, LockTarget::Entry(0x70_0000)));
     }

@@ -7,6 +7,7 @@ use super::condition::Condition;
 use super::grade::ExerciseError;
 use super::task::{Answer, Question};
 use crate::lab::Lab;
+use crate::sim::Pfn;
 use crate::sim::format::Role;
 use crate::sim::table;
 use crate::sim::{Access, Machine, MachineError, MapRequest, MapTarget, Mode};
@@ -96,7 +97,7 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
             if *mode == Mode::User {
                 roles.push(Role::User);
             }
-            let root = m.processes().get(p).map_or(0, |p| p.root);
+            let root = m.processes().get(p).map_or(Pfn::new(0), |p| p.root);
             let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
             for entry in path {
                 for role in &roles {
@@ -121,7 +122,7 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
         }
         Condition::EntryField { process, va, level, field, value } => {
             let p = find(m, process)?;
-            let root = m.processes().get(p).map_or(0, |p| p.root);
+            let root = m.processes().get(p).map_or(Pfn::new(0), |p| p.root);
             let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
             if let Some(entry) = path.iter().find(|e| e.level == *level) {
                 m.set_field(entry.entry_addr, *level, field, *value)?;

@@ -5,6 +5,7 @@
 
 use super::file::Lab;
 use crate::sim::Machine;
+use crate::sim::Pfn;
 use crate::sim::addr::format_size;
 use crate::sim::machine::MachineError;
 use crate::sim::mem::PhysMem;
@@ -167,7 +168,7 @@ pub fn build_lab(
             mem.reserve_range(pa >> 12, (m.end - m.start) >> 12).map_err(MachineError::from)?;
         }
     }
-    let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;
+    let root = Pfn::new(mem.alloc(format.table_frames(0)).map_err(MachineError::from)?);
     let process = Process { name: "kernel".into(), root, asid: 1 };
     let mut machine = Machine::from_parts(format, mem, vec![process], 0, MmuSettings::default())?;
     let mut fresh_pages: BTreeMap<u64, u64> = BTreeMap::new();
@@ -180,7 +181,7 @@ pub fn build_lab(
         let first = machine
             .alloc_frames(count * frames_per_page, frames_per_page)
             .map_err(|e| DumpLabError::Machine(e.into()))?;
-        next_frame.insert(size.trailing_zeros(), first);
+        next_frame.insert(size.trailing_zeros(), first.get());
     }
     for m in kept {
         let format = machine.format();
@@ -200,11 +201,9 @@ pub fn build_lab(
                     frame
                 }
             };
-            machine.map_page_raw(root, va, level, frame, leaf).map_err(|source| DumpLabError::Map {
-                line: m.line,
-                va,
-                source,
-            })?;
+            machine
+                .map_page_raw(root, va, level, Pfn::new(frame), leaf)
+                .map_err(|source| DumpLabError::Map { line: m.line, va, source })?;
         }
     }
     let mut description = format!("{describe}\n\n");

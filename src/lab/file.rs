@@ -300,7 +300,7 @@ impl Lab {
         }
         for (i, p) in file.processes.iter().enumerate() {
             let end = p.root.checked_add(format.table_frames(0));
-            if end.is_none_or(|e| e > mem.frame_count()) {
+            if end.is_none_or(|e| e.get() > mem.frame_count()) {
                 return Err(LabError::new(
                     format!("processes[{i}].root"),
                     format!("root frame {:#x} is beyond physical memory", p.root),

@@ -5,6 +5,7 @@
 use super::file::{Lab, LabError};
 use super::ostep::{OstepFile, OstepLinear, OstepMultilevel};
 use crate::sim::Machine;
+use crate::sim::Pfn;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
@@ -33,7 +34,7 @@ pub fn multilevel_lab(problem: &OstepMultilevel) -> Result<Lab, LabError> {
         }
     }
     let _ = mem.reserve(problem.pdbr);
-    let processes = vec![Process { name: "ostep".into(), root: problem.pdbr, asid: 1 }];
+    let processes = vec![Process { name: "ostep".into(), root: Pfn::new(problem.pdbr), asid: 1 }];
     let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
         .map_err(|e| LabError::new("PDBR", e))?;
     let seed = problem.seed.map_or(String::new(), |s| format!(" (seed {s})"));
@@ -79,7 +80,7 @@ pub fn linear_lab(problem: &OstepLinear) -> Result<Lab, LabError> {
             let _ = mem.reserve(format.frame(u64::from(raw), 0));
         }
     }
-    let processes = vec![Process { name: "ostep".into(), root, asid: 1 }];
+    let processes = vec![Process { name: "ostep".into(), root: Pfn::new(root), asid: 1 }];
     let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
         .map_err(|e| LabError::new("table", e))?;
     let seed = problem.seed.map_or(String::new(), |s| format!(" (seed {s})"));

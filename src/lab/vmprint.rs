@@ -10,6 +10,7 @@
 
 use super::file::Lab;
 use crate::sim::Machine;
+use crate::sim::PhysAddr;
 use crate::sim::format::{Arch, PagingFormat};
 use crate::sim::machine::MachineError;
 use crate::sim::mem::PhysMem;
@@ -300,7 +301,7 @@ pub fn build_lab(parsed: &Vmprint, source: &str) -> Result<(Lab, ImportSummary),
         .enumerate()
         .map(|(i, d)| Process {
             name: if i == 0 { "xv6".into() } else { format!("xv6-{}", i + 1) },
-            root: d.root_pa >> PAGE_SHIFT,
+            root: PhysAddr::new(d.root_pa).pfn(PAGE_SHIFT),
             asid: u16::try_from(i + 1).unwrap_or(u16::MAX),
         })
         .collect();
@@ -337,7 +338,7 @@ pub fn export(machine: &Machine, process: Option<usize>, style: Style) -> Result
     let mut out = String::new();
     for p in chosen {
         let Some(proc_) = machine.processes().get(p) else { continue };
-        let root = proc_.root << PAGE_SHIFT;
+        let Some(root) = proc_.root.base(PAGE_SHIFT).map(u64::from) else { continue };
         let _ = writeln!(out, "page table 0x{root:016x}");
         print_table(machine, TableRef { level: 0, addr: root }, 0, style, &mut out);
     }

@@ -20,10 +20,8 @@ macro_rules! address_type {
         $(#[$doc])*
         #[derive(
             Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-            schemars::JsonSchema,
         )]
         #[serde(transparent)]
-        #[schemars(transparent)]
         #[repr(transparent)]
         pub struct $name(u64);
 
@@ -58,6 +56,25 @@ macro_rules! address_type {
         impl fmt::UpperHex for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::UpperHex::fmt(&self.0, f)
+            }
+        }
+
+        /// The schema of a bare `u64`, inlined: lab files and their schema do not change.
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <u64 as schemars::JsonSchema>::schema_name()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                <u64 as schemars::JsonSchema>::schema_id()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <u64 as schemars::JsonSchema>::json_schema(generator)
             }
         }
 

@@ -2,6 +2,7 @@
 //! different frames, or in only one of them, with the rights each gives; and the page tables
 //! both roots reach (a shared kernel half). Ranges are merged: one per run of pages that agree.
 
+use super::address::Pfn;
 use super::fault::{Access, Mode};
 use super::format::PagingFormat;
 use super::machine::{Machine, MachineError};
@@ -107,7 +108,7 @@ pub fn diff(m: &Machine, a: usize, b: usize) -> Result<ProcessDiff, MachineError
     })
 }
 
-fn mappings(m: &Machine, process: usize, root: u64) -> Result<Vec<Mapping>, MachineError> {
+fn mappings(m: &Machine, process: usize, root: Pfn) -> Result<Vec<Mapping>, MachineError> {
     let f = m.format();
     let mut out = Vec::new();
     for leaf in table::leaves(m.mem(), f, root) {
@@ -185,9 +186,9 @@ fn merge(ranges: Vec<Range>) -> Vec<Range> {
 
 /// Every table reachable from a root, with the first virtual address it translates and its
 /// parent table.
-fn reach(mem: &PhysMem, f: &PagingFormat, root: u64) -> BTreeMap<TableRef, (u64, Option<TableRef>)> {
+fn reach(mem: &PhysMem, f: &PagingFormat, root: Pfn) -> BTreeMap<TableRef, (u64, Option<TableRef>)> {
     let mut found = BTreeMap::new();
-    let Some(addr) = root.checked_shl(f.page_shift) else { return found };
+    let Some(addr) = root.base(f.page_shift).map(u64::from) else { return found };
     let mut stack = vec![(TableRef { level: 0, addr }, 0u64, None)];
     while let Some((t, va, parent)) = stack.pop() {
         let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= mem.size());
@@ -208,7 +209,7 @@ fn reach(mem: &PhysMem, f: &PagingFormat, root: u64) -> BTreeMap<TableRef, (u64,
     found
 }
 
-fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: u64, root_b: u64) -> Vec<SharedTable> {
+fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: Pfn, root_b: Pfn) -> Vec<SharedTable> {
     let in_a = reach(mem, f, root_a);
     let in_b: BTreeSet<TableRef> = reach(mem, f, root_b).into_keys().collect();
     let mut out: Vec<SharedTable> = in_a

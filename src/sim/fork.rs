@@ -14,6 +14,7 @@
 //! The "kernel half" is the upper half of the root table (x86 and RISC-V: the addresses with the
 //! top bit set); the teaching formats have no kernel half, so all of their root is user.
 
+use super::address::Pfn;
 use super::format::{Arch, PagingFormat, Role};
 use super::machine::{Machine, MachineError};
 use super::process::Process;
@@ -241,7 +242,7 @@ impl Machine {
         let mut copier = Copier { cow: cow_bit, copies: BTreeMap::new(), owners_before, report: blank };
         let shares_before = self.shares.clone();
         self.mem.begin();
-        let result = self.fork_tables(source_root, &mut copier);
+        let result = self.fork_tables(source_root.get(), &mut copier).map(Pfn::new);
         match result {
             Ok(root) => {
                 self.mem.commit();
@@ -258,7 +259,7 @@ impl Machine {
     }
 
     /// For each frame the user half of `root` maps, how many leaves of all processes map it.
-    fn user_owners(&self, root: u64) -> BTreeMap<u64, u32> {
+    fn user_owners(&self, root: Pfn) -> BTreeMap<u64, u32> {
         let f = &self.format;
         let half = kernel_start(f) << f.entry_span_shift(0);
         let mut owners: BTreeMap<u64, u32> = table::leaves(&self.mem, f, root)

@@ -1,6 +1,7 @@
 //! The machine: a paging format, physical memory, processes and the active one, and the MMU
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
+use super::address::Pfn;
 use super::fault::{Access, Mode};
 use super::fork::ShareCounts;
 use super::format::PDPTE_REGISTERS;
@@ -33,7 +34,7 @@ pub enum MachineError {
     #[error("physical memory ({mem_frame:#x}-byte frames) must use the format's page size ({page:#x})")]
     FrameSizeMismatch { mem_frame: u64, page: u64 },
     #[error("process {name}: root frame {root:#x} is beyond physical memory")]
-    RootOutOfRange { name: String, root: u64 },
+    RootOutOfRange { name: String, root: Pfn },
     #[error("no ASID is free (all 65536 are used)")]
     NoFreeAsid,
     #[error("the range of {len:#x} bytes at {va:#x} holds {pages} pages; at most {max} at once")]
@@ -188,7 +189,7 @@ impl Machine {
                 return Err(MachineError::DuplicateName(p.name.clone()));
             }
             let end = p.root.checked_add(format.table_frames(0));
-            if end.is_none_or(|e| e > mem.frame_count()) {
+            if end.is_none_or(|e| e.get() > mem.frame_count()) {
                 return Err(MachineError::RootOutOfRange { name: p.name.clone(), root: p.root });
             }
         }
@@ -230,7 +231,7 @@ impl Machine {
         if !self.format.has_pdpte_registers() {
             return None;
         }
-        let table = self.processes.get(self.active)?.root.checked_shl(self.format.page_shift)?;
+        let table = self.processes.get(self.active)?.root.base(self.format.page_shift)?.get();
         let bytes = self.format.pte_bytes;
         let mut entries = [0; PDPTE_REGISTERS];
         for (index, entry) in (0u64..).zip(entries.iter_mut()) {
@@ -321,37 +322,37 @@ impl Machine {
     }
 
     /// Allocates `count` contiguous frames aligned to `align` frames (zeroed).
-    pub fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        self.mem.alloc_aligned(count, align)
+    pub fn alloc_frames(&mut self, count: u64, align: u64) -> Result<Pfn, MemError> {
+        self.mem.alloc_aligned(count, align).map(Pfn::new)
     }
 
     /// Marks `count` frames from `first` as allocated.
-    pub fn reserve_frames(&mut self, first: u64, count: u64) -> Result<(), MachineError> {
-        Ok(self.mem.reserve_range(first, count)?)
+    pub fn reserve_frames(&mut self, first: Pfn, count: u64) -> Result<(), MachineError> {
+        Ok(self.mem.reserve_range(first.get(), count)?)
     }
 
     /// Copies frames (only their stored chunks) from `src` to `dst`.
-    pub fn copy_frames(&mut self, src: u64, dst: u64, count: u64) -> Result<(), MachineError> {
-        Ok(self.mem.copy_frames(src, dst, count)?)
+    pub fn copy_frames(&mut self, src: Pfn, dst: Pfn, count: u64) -> Result<(), MachineError> {
+        Ok(self.mem.copy_frames(src.get(), dst.get(), count)?)
     }
 
     /// Zeroes frames that no mapping or allocation holds any more.
-    pub fn zero_frames(&mut self, first: u64, count: u64) {
-        self.mem.zero_frames(first, count);
+    pub fn zero_frames(&mut self, first: Pfn, count: u64) {
+        self.mem.zero_frames(first.get(), count);
     }
 
     /// Maps one page at `level` in the tables under `root` (an importer's page by page build;
     /// [`Machine::map`] is the checked, all-or-nothing way).
     pub fn map_page_raw(
         &mut self,
-        root: u64,
+        root: Pfn,
         va: u64,
         level: usize,
-        frame: u64,
+        frame: Pfn,
         leaf: u64,
     ) -> Result<(), TableError> {
         let pdptes_before = self.pdptes_in_memory();
-        let result = table::map_page(&mut self.mem, &self.format, root, va, level, frame, leaf);
+        let result = table::map_page(&mut self.mem, &self.format, root, va, level, frame.get(), leaf);
         self.reload_cr3_if_pdptes_changed(pdptes_before);
         result
     }
@@ -408,6 +409,15 @@ impl Machine {
         self.processes.get(index).ok_or_else(|| MachineError::NoSuchProcess(index.to_string()))
     }
 
+    /// The physical address of `process`'s root table (in memory, as `from_parts` checked).
+    fn root_table_addr(&self, process: usize) -> Result<u64, MachineError> {
+        let p = self.process(process)?;
+        p.root
+            .base(self.format.page_shift)
+            .map(u64::from)
+            .ok_or_else(|| MachineError::RootOutOfRange { name: p.name.clone(), root: p.root })
+    }
+
     pub(in crate::sim) fn check_new_name(&self, name: &str) -> Result<(), MachineError> {
         if name.trim().is_empty() {
             return Err(MachineError::EmptyName);
@@ -427,7 +437,7 @@ impl Machine {
     pub fn add_process(&mut self, name: &str) -> Result<usize, MachineError> {
         self.check_new_name(name)?;
         let asid = self.free_asid()?;
-        let root = self.mem.alloc(self.format.table_frames(0))?;
+        let root = Pfn::new(self.mem.alloc(self.format.table_frames(0))?);
         self.processes.push(Process { name: name.to_string(), root, asid });
         Ok(self.processes.len() - 1)
     }
@@ -438,7 +448,7 @@ impl Machine {
         self.check_new_name(name)?;
         let source_root = self.process(from)?.root;
         let asid = self.free_asid()?;
-        let root = self.transact(|m| m.copy_tree(source_root, 0, &mut BTreeMap::new()))?;
+        let root = Pfn::new(self.transact(|m| m.copy_tree(source_root.get(), 0, &mut BTreeMap::new()))?);
         self.processes.push(Process { name: name.to_string(), root, asid });
         if !self.shares.is_empty() {
             // The clone maps every frame its source maps: one owner more of each shared one.
@@ -559,8 +569,8 @@ impl Machine {
     /// Makes process `to` use the same upper-half root entries (the kernel's tables) as `from`.
     /// Returns how many root entries were shared.
     pub fn share_kernel_half(&mut self, from: usize, to: usize) -> Result<u64, MachineError> {
-        let src = self.process(from)?.root << self.format.page_shift;
-        let dst = self.process(to)?.root << self.format.page_shift;
+        let src = self.root_table_addr(from)?;
+        let dst = self.root_table_addr(to)?;
         let entries = self.format.entries_at(0);
         let pte = u64::from(self.format.pte_bytes);
         let bytes = self.format.pte_bytes;

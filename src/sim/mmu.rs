@@ -2,6 +2,7 @@
 //! the accessed/dirty writes that hardware would make; the caller decides whether to apply them.
 //! The loop runs at most `levels` times, so corrupt or cyclic tables cannot hang it.
 
+use super::address::Pfn;
 use super::fault::{Access, ArchReport, FaultKind, Mode, PageFault, x86_error};
 use super::format::{Arch, LeafRule, PDPTE_REGISTERS, PagingFormat, Role, SuperpageLowBits, low_mask};
 use super::mem::PhysMem;
@@ -228,16 +229,16 @@ pub struct Request {
 
 /// Where a walk starts: the root table's frame (CR3 or satp) and, for PAE, the four PDPTEs the
 /// processor loaded into registers with CR3 (SDM Vol. 3A 4.4.1), which the walk uses instead of
-/// memory. A bare frame number (`From<u64>`) walks as if CR3 had just been loaded: the PDPTEs
+/// memory. A bare frame number (`From<Pfn>`) walks as if CR3 had just been loaded: the PDPTEs
 /// are read from memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WalkRoot {
-    pub frame: u64,
+    pub frame: Pfn,
     pub pdptes: Option<[u64; PDPTE_REGISTERS]>,
 }
 
-impl From<u64> for WalkRoot {
-    fn from(frame: u64) -> Self {
+impl From<Pfn> for WalkRoot {
+    fn from(frame: Pfn) -> Self {
         Self { frame, pdptes: None }
     }
 }
@@ -255,7 +256,7 @@ pub fn translate(
     let store = Growable { steps: Vec::with_capacity(format.levels.len()), updates: Vec::new() };
     let mut walk = Walk { mem, format, settings, request, store, pdptes: pdpte_registers(format, root) };
     // A faulting walk has writes only under AdTiming::AsWalked (the upper entries it passed).
-    let outcome = match walk.run(root.frame) {
+    let outcome = match walk.run(root.frame.get()) {
         Ok(mapped) => Outcome::Mapped(mapped),
         Err((kind, level)) => Outcome::Fault(walk.fault(kind, level)),
     };
@@ -323,7 +324,7 @@ pub fn translate_fast(
     out.store.update_count = 0;
     let pdptes = pdpte_registers(format, root);
     let mut walk = Walk { mem, format, settings, request, store: &mut out.store, pdptes };
-    out.outcome = walk.run(root.frame).map_err(|(kind, _)| kind);
+    out.outcome = walk.run(root.frame.get()).map_err(|(kind, _)| kind);
     true
 }
 

@@ -1,6 +1,7 @@
 //! Table operations on tables held in physical memory: map, unmap, entry edits, and walking the
 //! tree of tables under a root (for the GUI tree, size accounting and frame usage).
 
+use super::address::Pfn;
 use super::format::{Field, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use std::collections::BTreeSet;
@@ -156,10 +157,10 @@ pub fn write_entry(
     Ok(())
 }
 
-fn root_addr(format: &PagingFormat, root: u64) -> Result<u64, TableError> {
-    root.checked_shl(format.page_shift)
-        .filter(|a| a >> format.page_shift == root)
-        .ok_or(TableError::FrameOutOfRange { frame: root, frames: 0 })
+fn root_addr(format: &PagingFormat, root: Pfn) -> Result<u64, TableError> {
+    root.base(format.page_shift)
+        .map(u64::from)
+        .ok_or(TableError::FrameOutOfRange { frame: root.get(), frames: 0 })
 }
 
 /// The level that maps pages of `size` bytes.
@@ -200,7 +201,7 @@ pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: u6
 pub fn map_page(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: Pfn,
     va: u64,
     level: usize,
     frame: u64,
@@ -292,7 +293,7 @@ fn write_leaf(
 pub fn entry_path(
     mem: &PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: Pfn,
     va: u64,
 ) -> Result<Vec<EntryRef>, TableError> {
     let mut path = Vec::with_capacity(format.levels.len());
@@ -331,7 +332,7 @@ pub struct UnmapOutcome {
 pub fn unmap_range(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: Pfn,
     va: u64,
     len: u64,
 ) -> Result<UnmapOutcome, TableError> {
@@ -396,7 +397,7 @@ fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: 
 fn unhook_empty_tables(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: Pfn,
     va: u64,
     unhooked: &mut Vec<(u64, u64)>,
 ) -> Result<(), TableError> {
@@ -424,7 +425,7 @@ pub struct TableRef {
 
 /// Every table reachable from `root` (each once, even if shared or cyclic), sorted by level then
 /// address. Tables outside physical memory are skipped.
-pub fn tables(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<TableRef> {
+pub fn tables(mem: &PhysMem, format: &PagingFormat, root: Pfn) -> Vec<TableRef> {
     let mut seen = BTreeSet::new();
     let Ok(root_addr) = root_addr(format, root) else { return Vec::new() };
     let mut stack = vec![TableRef { level: 0, addr: root_addr }];
@@ -508,7 +509,7 @@ pub struct Leaf {
 
 /// Every present leaf under `root`, in virtual-address order (canonical addresses, so the upper
 /// half of x86-64 comes after the lower half as the tree order dictates).
-pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<Leaf> {
+pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: Pfn) -> Vec<Leaf> {
     let mut out = Vec::new();
     let Ok(addr) = root_addr(format, root) else { return out };
     let mut stack = vec![(TableRef { level: 0, addr }, 0u64)];
@@ -556,10 +557,10 @@ mod tests {
     use super::*;
     use crate::sim::presets;
 
-    fn setup(name: &str) -> (PhysMem, PagingFormat, u64) {
+    fn setup(name: &str) -> (PhysMem, PagingFormat, Pfn) {
         let f = presets::by_name(name).unwrap();
         let mut mem = PhysMem::new(64 << 20, f.page_shift).unwrap();
-        let root = mem.alloc(f.table_frames(0)).unwrap();
+        let root = Pfn::new(mem.alloc(f.table_frames(0)).unwrap());
         (mem, f, root)
     }
 
@@ -614,9 +615,9 @@ mod tests {
         let gone = unmap_range(&mut mem, &f, root, 0x7000_0000, 0x1000).unwrap();
         assert_eq!(gone.pages, vec![Unmapped { va: 0x7000_0000, frame: 0x100, frames: 1 }]);
         // The PT, PD and PDPT under the root (frames 1, 2 and 3) were unhooked, leaf first.
-        assert_eq!(gone.unhooked_tables, vec![(root + 3, 1), (root + 2, 1), (root + 1, 1)]);
+        assert_eq!(gone.unhooked_tables, vec![(root.get() + 3, 1), (root.get() + 2, 1), (root.get() + 1, 1)]);
         assert_eq!(tables(&mem, &f, root).len(), 1);
-        assert_eq!(mem.read_le(root << 12, 8).unwrap(), 0);
+        assert_eq!(mem.read_le(root.get() << 12, 8).unwrap(), 0);
     }
 
     #[test]

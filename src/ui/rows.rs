@@ -58,7 +58,7 @@ pub fn build_rows(
     let mut rows = Vec::new();
     let Some(p) = machine.processes().get(process) else { return rows };
     let f = machine.format();
-    let Some(root_addr) = p.root.checked_shl(f.page_shift) else { return rows };
+    let Some(root_addr) = p.root.base(f.page_shift).map(u64::from) else { return rows };
     let mut on_path = BTreeSet::new();
     push_table(
         machine,
@@ -178,7 +178,7 @@ pub fn all_table_entries(machine: &Machine, process: usize) -> BTreeSet<u64> {
 pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Option<Vec<u64>> {
     let p = machine.processes().get(process)?;
     let f = machine.format();
-    let root = p.root.checked_shl(f.page_shift)?;
+    let root = p.root.base(f.page_shift)?.get();
     if root == table_addr {
         return Some(Vec::new());
     }
@@ -256,8 +256,9 @@ mod tests {
     #[test]
     fn tables_are_found_from_the_memory_map() {
         let m = machine();
-        let leaf_table =
-            crate::sim::table::entry_path(m.mem(), m.format(), 0, 0x40_0000).unwrap()[3].table_addr;
+        let leaf_table = crate::sim::table::entry_path(m.mem(), m.format(), m.processes()[0].root, 0x40_0000)
+            .unwrap()[3]
+            .table_addr;
         let chain = path_to_table(&m, 0, leaf_table).unwrap();
         assert_eq!(chain.len(), 3);
     }

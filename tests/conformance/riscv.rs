@@ -13,7 +13,7 @@ use super::{deviations, tools};
 use pagelab::sim::mmu::{self, Request, RiscvAd};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
-    Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation, presets,
+    Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Pfn, Translation, presets,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -141,10 +141,14 @@ impl Builder {
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
-        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
-        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
+        machine.reserve_frames(Pfn::new(0), TABLES >> 12).expect("reserve below the tables");
+        machine.reserve_frames(Pfn::new(DATA >> 12), frames - (DATA >> 12)).expect("reserve the rest");
         let process = machine.add_process("conformance").expect("process");
-        assert_eq!(machine.processes()[process].root, TABLES >> 12, "the root is the first table frame");
+        assert_eq!(
+            machine.processes()[process].root,
+            Pfn::new(TABLES >> 12),
+            "the root is the first table frame"
+        );
         Builder {
             shape: Shape::of(name),
             machine,
@@ -160,7 +164,7 @@ impl Builder {
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
-        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
+        self.machine.alloc_frames(1, 1).ok().map(|frame| frame.get() << 12)
     }
 
     fn write(&mut self, addr: u64, value: u64) {
@@ -327,8 +331,13 @@ impl Builder {
         };
         let request = Request { va, access, mode };
         let format = self.machine.format();
-        let walk =
-            mmu::translate(self.machine.mem(), format, TABLES >> 12, &Self::settings(sum, mxr), request);
+        let walk = mmu::translate(
+            self.machine.mem(),
+            format,
+            Pfn::new(TABLES >> 12),
+            &Self::settings(sum, mxr),
+            request,
+        );
         // A successful access outside the data pages could reach a device: not asked.
         if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
             return None;

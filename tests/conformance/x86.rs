@@ -14,8 +14,8 @@ use super::{deviations, tools};
 use pagelab::sim::mmu::{self, AdTiming, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
-    Access, ArchReport, FaultKind, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Translation,
-    presets,
+    Access, ArchReport, FaultKind, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Pfn,
+    Translation, presets,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -203,10 +203,10 @@ impl Builder {
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
-        machine.reserve_frames(0, TABLES >> 12).expect("reserve below the tables");
-        machine.reserve_frames(DATA >> 12, frames - (DATA >> 12)).expect("reserve the rest");
+        machine.reserve_frames(Pfn::new(0), TABLES >> 12).expect("reserve below the tables");
+        machine.reserve_frames(Pfn::new(DATA >> 12), frames - (DATA >> 12)).expect("reserve the rest");
         let process = machine.add_process("conformance").expect("process");
-        let root = machine.processes()[process].root << 12;
+        let root = machine.processes()[process].root.get() << 12;
         assert_eq!(root, TABLES, "the root is the first table frame");
         let shape = Shape::of(name);
         let rng = SplitMix64::new(seed);
@@ -220,7 +220,7 @@ impl Builder {
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
-        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
+        self.machine.alloc_frames(1, 1).ok().map(|frame| frame.get() << 12)
     }
 
     fn write(&mut self, addr: u64, value: u64) {
@@ -456,7 +456,7 @@ impl Builder {
         let walk = mmu::translate(
             self.machine.mem(),
             self.machine.format(),
-            self.root >> 12,
+            Pfn::new(self.root >> 12),
             &switches.settings(),
             request,
         );
@@ -467,12 +467,12 @@ impl Builder {
         let default_walk = mmu::translate(
             self.machine.mem(),
             self.machine.format(),
-            self.root >> 12,
+            Pfn::new(self.root >> 12),
             &switches.default_timing(),
             request,
         );
         let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
-            let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
+            let root = WalkRoot { frame: Pfn::new(self.root >> 12), pdptes: Some(pdptes) };
             mmu::translate(self.machine.mem(), self.machine.format(), root, &switches.settings(), request)
         });
         Some(Query { request, switches, walk, default_walk, qemu_view, originals })

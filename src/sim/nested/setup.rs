@@ -41,7 +41,7 @@ impl HostMem for Machine {
         self.write_phys_le(addr, 8, raw)
     }
     fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        Machine::alloc_frames(self, count, align)
+        Machine::alloc_frames(self, count, align).map(u64::from)
     }
 }
 

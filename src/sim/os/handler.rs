@@ -156,7 +156,7 @@ impl Os {
         if !format.va_in_range(key.va) {
             return Err(table::TableError::VaOutOfRange { va: key.va, bits: format.va_bits }.into());
         }
-        let mut table_addr = root.checked_shl(format.page_shift).unwrap_or(u64::MAX);
+        let mut table_addr = root.base(format.page_shift).map_or(u64::MAX, u64::from);
         for level in 0..self.leaf_level {
             let entry =
                 table::read_entry(&machine.mem, format, table_addr, level, format.index_of(key.va, level))?;

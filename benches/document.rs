@@ -12,7 +12,7 @@ use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets};
 const GIB: u64 = 1 << 30;
 
 fn request(va: u64, len: u64, page_size: Option<u64>) -> MapRequest {
-    MapRequest { va, len, target: MapTarget::Alloc, page_size, flags: None }
+    MapRequest { va: pagelab::sim::VirtAddr::new(va), len, target: MapTarget::Alloc, page_size, flags: None }
 }
 
 fn machine(memory: u64) -> Machine {
@@ -25,11 +25,11 @@ fn million_page_document() -> (Document, u64) {
     let mut m = machine(8 * GIB);
     m.map(0, &request(0x1_0000_0000, 4 * GIB, None)).unwrap_or_else(|e| panic!("{e}"));
     let leaf = m
-        .translate(0, 0x1_2345_6000, Access::Read, Mode::User)
+        .translate(0, pagelab::sim::VirtAddr::new(0x1_2345_6000), Access::Read, Mode::User)
         .unwrap_or_else(|e| panic!("{e}"))
         .steps
         .last()
-        .map_or(0, |s| s.entry_addr);
+        .map_or(0, |s| s.entry_addr.get());
     (Document::new(Lab::new("1M pages", "", m), None), leaf)
 }
 

@@ -14,7 +14,7 @@ fn frame(c: &mut Criterion) {
     const PAGES: u64 = 100_000;
     let mut m = Machine::new(presets::x86_64(4), 1 << 30).expect("machine");
     let request = MapRequest {
-        va: 0x1000_0000,
+        va: pagelab::sim::VirtAddr::new(0x1000_0000),
         len: PAGES << 12,
         target: MapTarget::Alloc,
         page_size: None,

@@ -24,8 +24,13 @@ fn machine(pages: u64) -> Machine {
     let format = presets::by_name("x86-64").unwrap_or_else(|| panic!("x86-64 preset"));
     let mut machine = Machine::new(format, 64 << 20).unwrap_or_else(|e| panic!("machine: {e}"));
     if pages > 0 {
-        let request =
-            MapRequest { va: BASE, len: pages << 12, target: MapTarget::Alloc, page_size: None, flags: None };
+        let request = MapRequest {
+            va: pagelab::sim::VirtAddr::new(BASE),
+            len: pages << 12,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         machine.map(0, &request).unwrap_or_else(|e| panic!("map: {e}"));
     }
     machine

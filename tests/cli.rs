@@ -152,7 +152,7 @@ fn access_mode_and_flags_reach_the_walk() {
 
     let loaded = load(&lab);
     assert_eq!(loaded.machine.table_size(0).expect("size").mapped_pages, 2);
-    assert!(loaded.machine.mem().is_allocated(0x200), "a --to frame is reserved");
+    assert!(loaded.machine.mem().is_allocated(pagelab::sim::Pfn::new(0x200)), "a --to frame is reserved");
 }
 
 #[test]

@@ -29,7 +29,11 @@ fn compare_on_the_sort_trace(mut machine: Machine, limit: usize) -> u64 {
         let root = machine.active_process().root;
         for page in pages_touched(record.addr, record.size, shift) {
             let va = (page << shift).max(record.addr);
-            let request = Request { va, access: access_of(record.kind), mode: Mode::User };
+            let request = Request {
+                va: pagelab::sim::VirtAddr::new(va),
+                access: access_of(record.kind),
+                mode: Mode::User,
+            };
             let (mem, format, settings) = (machine.mem(), machine.format(), machine.settings());
             let full = mmu::translate(mem, format, root, settings, request);
             assert!(

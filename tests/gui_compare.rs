@@ -51,7 +51,12 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     let (shell, editor) = (index("shell"), index("editor"));
     let d = compare::diff(m, shell, editor).unwrap();
     let marks = SharedMarks::of(m, &d, "shell", "editor");
-    let pa = |process: usize, va: u64| match m.translate(process, va, Access::Read, Mode::Supervisor) {
+    let pa = |process: usize, va: u64| match m.translate(
+        process,
+        pagelab::sim::VirtAddr::new(va),
+        Access::Read,
+        Mode::Supervisor,
+    ) {
         Ok(t) => match t.outcome {
             Outcome::Mapped(mapped) => Some(mapped.pa),
             Outcome::Fault(_) => None,
@@ -60,9 +65,10 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     };
     let (mut shared, mut own) = (0, 0);
     for leaf in table::leaves(m.mem(), m.format(), m.processes()[shell].root) {
-        let same = pa(shell, leaf.va).is_some() && pa(shell, leaf.va) == pa(editor, leaf.va);
-        assert_eq!(marks.page_shared(leaf.va, 1 << leaf.page_shift), same, "page {:#x}", leaf.va);
-        assert_eq!(marks.frames_shared(leaf.frame, 1), same, "frame of page {:#x}", leaf.va);
+        let same =
+            pa(shell, leaf.va.get()).is_some() && pa(shell, leaf.va.get()) == pa(editor, leaf.va.get());
+        assert_eq!(marks.page_shared(leaf.va.get(), 1 << leaf.page_shift), same, "page {:#x}", leaf.va);
+        assert_eq!(marks.frames_shared(leaf.frame.get(), 1), same, "frame of page {:#x}", leaf.va);
         if same { shared += 1 } else { own += 1 }
     }
     assert!(shared >= 2 && own >= 3, "the C library and kernel pages; code, data, stack ({shared}, {own})");

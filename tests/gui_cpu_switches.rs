@@ -15,9 +15,9 @@ use pagelab::ui::app::PagelabApp;
 fn pae_lab() -> Lab {
     let mut m = Machine::new(presets::by_name("x86-pae").expect("preset"), 64 << 20).expect("machine");
     let request = MapRequest {
-        va: 0x4000_0000,
+        va: pagelab::sim::VirtAddr::new(0x4000_0000),
         len: 0x1000,
-        target: MapTarget::To(0x50_0000),
+        target: MapTarget::To(pagelab::sim::PhysAddr::new(0x50_0000)),
         page_size: None,
         flags: None,
     };
@@ -84,7 +84,12 @@ fn an_edited_pdpte_shows_stale_until_load_cr3() {
     assert!(h.query_by_label_contains("STALE").is_none());
     let m = &h.state().doc.lab().machine;
     let t = m
-        .translate(0, 0x4000_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::Supervisor)
+        .translate(
+            0,
+            pagelab::sim::VirtAddr::new(0x4000_0000),
+            pagelab::sim::Access::Read,
+            pagelab::sim::Mode::Supervisor,
+        )
         .expect("walk");
     assert!(t.fault().is_some(), "the register now holds the cleared PDPTE");
 }

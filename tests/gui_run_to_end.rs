@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 fn test_lab() -> Lab {
     let mut m = Machine::new(presets::x86_64(4), 64 << 20).unwrap();
     let request = MapRequest {
-        va: 0x40_0000,
+        va: pagelab::sim::VirtAddr::new(0x40_0000),
         len: 0x1000,
         target: MapTarget::Alloc,
         page_size: None,

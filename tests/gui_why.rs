@@ -12,7 +12,10 @@ const CODE: u64 = 0x5555_5555_4000;
 
 fn write_succeeds(app: &PagelabApp) -> bool {
     let m = &app.doc.lab().machine;
-    m.translate(m.active(), CODE, Access::Write, Mode::User).unwrap().fault().is_none()
+    m.translate(m.active(), pagelab::sim::VirtAddr::new(CODE), Access::Write, Mode::User)
+        .unwrap()
+        .fault()
+        .is_none()
 }
 
 #[test]

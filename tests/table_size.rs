@@ -90,9 +90,9 @@ fn x86_64_four_gib_of_small_pages_needs_2054_tables() {
 fn x86_64_large_pages_need_no_page_tables() {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 8 * GIB).expect("machine");
     let request = MapRequest {
-        va: 0x7f00_0000_0000,
+        va: pagelab::sim::VirtAddr::new(0x7f00_0000_0000),
         len: GIB,
-        target: MapTarget::To(2 * GIB),
+        target: MapTarget::To(pagelab::sim::PhysAddr::new(2 * GIB)),
         page_size: Some(2 * MIB),
         flags: None,
     };

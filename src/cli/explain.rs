@@ -74,7 +74,9 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
     save_lab(doc.lab(), out_path)?;
     let after = doc.lab().machine.translate(e.process, t.va, t.access, t.mode)?;
     let result = match &after.outcome {
-        Outcome::Mapped(m) => format!("now succeeds: {} -> {}", hex_grouped(t.va), hex_grouped(m.pa)),
+        Outcome::Mapped(m) => {
+            format!("now succeeds: {} -> {}", hex_grouped(t.va.get()), hex_grouped(m.pa.get()))
+        }
         Outcome::Fault(f) => format!("still faults: {}", f.kind.describe()),
     };
     let changes: Vec<String> = fix.changes.iter().map(|c| c.describe(doc.lab().machine.format())).collect();
@@ -202,11 +204,15 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
     let m = &lab.machine;
     let t = &e.translation;
     let name = m.processes().get(e.process).map_or("?", |p| p.name.as_str());
-    let mut out =
-        format!("{} {} of {} in process \"{name}\": ", t.mode.label(), t.access.label(), hex_grouped(t.va));
+    let mut out = format!(
+        "{} {} of {} in process \"{name}\": ",
+        t.mode.label(),
+        t.access.label(),
+        hex_grouped(t.va.get())
+    );
     match &t.outcome {
         Outcome::Mapped(mapped) => {
-            let _ = writeln!(out, "allowed, physical address {}", hex_grouped(mapped.pa));
+            let _ = writeln!(out, "allowed, physical address {}", hex_grouped(mapped.pa.get()));
         }
         Outcome::Fault(fault) => {
             let report = fault.report.describe();

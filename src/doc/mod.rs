@@ -8,6 +8,7 @@ pub mod edit;
 pub mod history;
 pub mod tlb;
 
+use crate::sim::{EntryAddr, VirtAddr};
 pub use edit::{Applied, Edit, EditError};
 use history::{History, LabParts, Step, StepKind};
 
@@ -198,7 +199,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
     let m = &mut lab.machine;
     let mut applied = Applied { message: edit.describe(), ..Applied::default() };
     match edit {
-        Edit::SetEntry { entry_addr, raw } => m.set_entry(*entry_addr, *raw)?,
+        Edit::SetEntry { entry_addr, raw } => m.set_entry(EntryAddr::new(*entry_addr), *raw)?,
         Edit::ApplyFix { process, va, access, mode, fix } => {
             let explanation = crate::sim::explain::explain(m, *process, *va, *access, *mode)?;
             let chosen = explanation
@@ -209,7 +210,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("applied {}", chosen.label());
         }
         Edit::SetField { entry_addr, level, field, value } => {
-            m.set_field(*entry_addr, *level, field, *value)?;
+            m.set_field(EntryAddr::new(*entry_addr), *level, field, *value)?;
         }
         Edit::Map { process, request } => {
             let pages = m.map(*process, request)?;
@@ -217,7 +218,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("mapped {pages} page(s) at {:#x}", request.va);
         }
         Edit::Unmap { process, va, len } => {
-            let gone = m.unmap(*process, *va, *len)?;
+            let gone = m.unmap(*process, VirtAddr::new(*va), *len)?;
             applied.pages = gone.len() as u64;
             applied.message = format!("unmapped {} page(s) at {va:#x}", gone.len());
         }
@@ -250,7 +251,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("shared {n} kernel root entr{}", if n == 1 { "y" } else { "ies" });
         }
         Edit::Access { process, va, access, mode } => {
-            let t = m.access(*process, *va, *access, *mode)?;
+            let t = m.access(*process, VirtAddr::new(*va), *access, *mode)?;
             applied.message = match t.fault() {
                 Some(f) => format!("{va:#x}: page fault: {}", f.kind.describe()),
                 None => format!("{va:#x} -> {:#x}", t.pa().unwrap_or_default()),
@@ -290,7 +291,13 @@ mod tests {
     fn map(va: u64, len: u64) -> Edit {
         Edit::Map {
             process: 0,
-            request: MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None },
+            request: MapRequest {
+                va: crate::sim::VirtAddr::new(va),
+                len,
+                target: MapTarget::Alloc,
+                page_size: None,
+                flags: None,
+            },
         }
     }
 
@@ -363,7 +370,7 @@ mod tests {
                 lab.machine.map(
                     0,
                     &MapRequest {
-                        va: 0x5000,
+                        va: crate::sim::VirtAddr::new(0x5000),
                         len: 0x1000,
                         target: MapTarget::Alloc,
                         page_size: None,
@@ -391,9 +398,14 @@ mod tests {
         );
         d.apply(&map(0x40_0000, 64 << 20)).unwrap();
         let after_map = d.history_bytes();
-        let leaf =
-            d.lab().machine.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap().steps[3].entry_addr;
-        d.apply(&Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: 1 }).unwrap();
+        let leaf = d
+            .lab()
+            .machine
+            .translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Read, Mode::User)
+            .unwrap()
+            .steps[3]
+            .entry_addr;
+        d.apply(&Edit::SetField { entry_addr: leaf.get(), level: 3, field: "R/W".into(), value: 1 }).unwrap();
         let edit_bytes = d.history_bytes() - after_map;
         assert!(edit_bytes < 3 * 4096, "one entry edit keeps one chunk: {edit_bytes} bytes");
     }

@@ -6,13 +6,13 @@
 //! by one rule; grading compares a student's machine with the handed-out one (`check_change`).
 //! Accessed and dirty bits are ignored: the MMU sets them, not the student.
 
-use crate::sim::Pfn;
 use crate::sim::format::Role;
 use crate::sim::mem::Journal;
 use crate::sim::process::Process;
 use crate::sim::runs::Runs;
 use crate::sim::table;
 use crate::sim::{Machine, PagingFormat};
+use crate::sim::{Pfn, PhysAddr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -93,7 +93,7 @@ impl Locks {
         let mut frames = BTreeSet::new();
         for p in machine.processes().iter().filter(|p| self.processes.contains(&p.name)) {
             for t in table::tables(machine.mem(), f, p.root) {
-                let first = t.addr >> f.page_shift;
+                let first = t.addr.pfn(f.page_shift).get();
                 frames.extend(first..first.saturating_add(f.table_frames(t.level)));
             }
         }
@@ -118,7 +118,9 @@ impl Locks {
             }
         }
         for &addr in &self.entries {
-            let read = |m: &Machine| m.mem().read_le(addr, m.format().pte_bytes).ok().map(|raw| raw & mask);
+            let read = |m: &Machine| {
+                m.mem().read_le(PhysAddr::new(addr), m.format().pte_bytes).ok().map(|raw| raw & mask)
+            };
             if read(before) != read(after) {
                 return Err(LockError::Entry(addr));
             }
@@ -166,7 +168,7 @@ impl Locks {
         for p in after.processes().iter().filter(|p| self.processes.contains(&p.name)) {
             let mut runs = Runs::new();
             for t in table::tables(after.mem(), f, p.root) {
-                let first = t.addr >> f.page_shift;
+                let first = t.addr.pfn(f.page_shift).get();
                 runs.insert(first, first.saturating_add(f.table_frames(t.level)));
             }
             locked_tables.push((p.name.clone(), runs));
@@ -176,7 +178,7 @@ impl Locks {
             let mut offset = 0;
             while offset + pte <= chunk {
                 let entry_addr = addr + offset;
-                let new = after.mem().read_le(entry_addr, f.pte_bytes).unwrap_or(0);
+                let new = after.mem().read_le(PhysAddr::new(entry_addr), f.pte_bytes).unwrap_or(0);
                 let changed = (entry_at(old, offset) ^ new) & mask != 0;
                 if changed {
                     if self.entries.contains(&entry_addr) {
@@ -209,7 +211,7 @@ fn tree_entries(machine: &Machine, root: Pfn, mask: u64) -> Vec<(usize, u64, u64
     let mut out = Vec::new();
     for t in table::tables(machine.mem(), machine.format(), root) {
         table::for_each_present(machine.mem(), machine.format(), t, |e| {
-            out.push((e.level, e.entry_addr, e.raw & mask))
+            out.push((e.level, e.entry_addr.get(), e.raw & mask))
         });
     }
     out
@@ -221,7 +223,13 @@ mod tests {
     use crate::sim::{Access, MapRequest, MapTarget, Mode, presets};
 
     fn req(va: u64) -> MapRequest {
-        MapRequest { va, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None }
+        MapRequest {
+            va: crate::sim::VirtAddr::new(va),
+            len: 0x1000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        }
     }
 
     #[test]
@@ -231,7 +239,7 @@ mod tests {
         let mut locks = Locks::default();
         locks.lock(LockTarget::Process("init"));
         let before = m.clone();
-        m.access(0, 0x1000, Access::Write, Mode::User).unwrap();
+        m.access(0, crate::sim::VirtAddr::new(0x1000), Access::Write, Mode::User).unwrap();
         assert_eq!(locks.check_change(&before, &m), Ok(()));
         m.map(0, &req(0x2000)).unwrap();
         assert_eq!(locks.check_change(&before, &m), Err(LockError::Process("init".into())));
@@ -244,14 +252,14 @@ mod tests {
     fn locked_entry_refuses_a_write() {
         let mut m = Machine::new(presets::by_name("sv39").unwrap(), 16 << 20).unwrap();
         m.map(0, &req(0x1000)).unwrap();
-        let t = m.translate(0, 0x1000, Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, crate::sim::VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
         let leaf = t.steps.last().unwrap().entry_addr;
         let mut locks = Locks::default();
-        locks.lock(LockTarget::Entry(leaf));
+        locks.lock(LockTarget::Entry(leaf.get()));
         let before = m.clone();
         m.set_field(leaf, 2, "W", 0).unwrap();
-        assert_eq!(locks.check_change(&before, &m), Err(LockError::Entry(leaf)));
-        locks.unlock(LockTarget::Entry(leaf));
+        assert_eq!(locks.check_change(&before, &m), Err(LockError::Entry(leaf.get())));
+        locks.unlock(LockTarget::Entry(leaf.get()));
         assert!(locks.is_empty());
     }
 }

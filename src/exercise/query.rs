@@ -3,6 +3,7 @@
 //! replay, ...), or given as a plain value.
 
 use super::task::Real;
+use crate::sim::VirtAddr;
 use crate::sim::mmu::Outcome;
 use crate::sim::tlb::{Tlb, TlbConfig, TlbEntry};
 use crate::sim::{Access, Machine, Mode};
@@ -156,9 +157,10 @@ fn tlb_replay(
         if tlb.lookup(asid, va).is_some() {
             continue;
         }
-        let t = machine.translate(process, va, access, mode).map_err(|e| e.to_string())?;
+        let t = machine.translate(process, VirtAddr::new(va), access, mode).map_err(|e| e.to_string())?;
         if let Outcome::Mapped(m) = t.outcome {
-            let entry = TlbEntry::new(asid, va, m.page_shift, m.global, m.pa).map_err(|e| e.to_string())?;
+            let entry =
+                TlbEntry::new(asid, va, m.page_shift, m.global, m.pa.get()).map_err(|e| e.to_string())?;
             tlb.insert(entry);
         }
     }
@@ -190,8 +192,13 @@ mod tests {
             riscv_ad: crate::sim::mmu::RiscvAd::Svadu,
             ..*m.settings()
         });
-        let req =
-            MapRequest { va: 0x1000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
+        let req = MapRequest {
+            va: crate::sim::VirtAddr::new(0x1000),
+            len: 0x3000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         m.map(0, &req).unwrap();
         let tlb = TlbConfig { entries: 2, ways: 2, policy: TlbPolicy::Lru, seed: 0, asid_tagging: true };
         let query = NumericQuery::TlbReplay {

@@ -5,7 +5,6 @@
 
 use super::file::Lab;
 use crate::sim::Machine;
-use crate::sim::Pfn;
 use crate::sim::addr::format_size;
 use crate::sim::machine::MachineError;
 use crate::sim::mem::PhysMem;
@@ -13,6 +12,7 @@ use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
 use crate::sim::table;
+use crate::sim::{Pfn, PhysAddr, VirtAddr};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -165,10 +165,11 @@ pub fn build_lab(
     // lands in a page (shared pages are reserved once).
     for m in &kept {
         if let Some(pa) = m.pa {
-            mem.reserve_range(pa >> 12, (m.end - m.start) >> 12).map_err(MachineError::from)?;
+            mem.reserve_range(PhysAddr::new(pa).pfn(12), (m.end - m.start) >> 12)
+                .map_err(MachineError::from)?;
         }
     }
-    let root = Pfn::new(mem.alloc(format.table_frames(0)).map_err(MachineError::from)?);
+    let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;
     let process = Process { name: "kernel".into(), root, asid: 1 };
     let mut machine = Machine::from_parts(format, mem, vec![process], 0, MmuSettings::default())?;
     let mut fresh_pages: BTreeMap<u64, u64> = BTreeMap::new();
@@ -202,7 +203,7 @@ pub fn build_lab(
                 }
             };
             machine
-                .map_page_raw(root, va, level, Pfn::new(frame), leaf)
+                .map_page_raw(root, VirtAddr::new(va), level, Pfn::new(frame), leaf)
                 .map_err(|source| DumpLabError::Map { line: m.line, va, source })?;
         }
     }

@@ -15,6 +15,7 @@ use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
+use crate::sim::{Pfn, PhysAddr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -220,7 +221,7 @@ impl Lab {
             pdpte_registers: m.pdpte_registers().filter(|_| !m.stale_pdptes().is_empty()),
             os: self.os,
             swap: swap::to_stored(&self.swap),
-            shares: m.shares().iter().map(|(frame, owners)| [frame, u64::from(owners)]).collect(),
+            shares: m.shares().iter().map(|(frame, owners)| [frame.get(), u64::from(owners)]).collect(),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
             nested: self.nested.as_ref().map(StoredNested::of),
@@ -263,7 +264,7 @@ impl Lab {
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
-            mem.reserve_range(first, count).map_err(|_| {
+            mem.reserve_range(Pfn::new(first), count).map_err(|_| {
                 LabError::new(
                     format!("memory.allocated[{i}]"),
                     format!(
@@ -276,7 +277,7 @@ impl Lab {
         let frame_size = mem.frame_size();
         for (i, stored) in file.memory.frames.iter().enumerate() {
             let path = format!("memory.frames[{i}]");
-            if !mem.contains_frame(stored.frame) {
+            if !mem.contains_frame(Pfn::new(stored.frame)) {
                 return Err(LabError::new(
                     format!("{path}.frame"),
                     format!("frame {:#x} is beyond physical memory", stored.frame),
@@ -294,7 +295,7 @@ impl Lab {
                         ),
                     ));
                 }
-                mem.write((stored.frame << format.page_shift) + offset, &bytes)
+                mem.write(PhysAddr::new((stored.frame << format.page_shift) + offset), &bytes)
                     .map_err(|e| LabError::new(&run_path, e))?;
             }
         }
@@ -351,10 +352,10 @@ fn share_counts(stored: &[[u64; 2]], frames: u64) -> Result<ShareCounts, LabErro
         let owners = u32::try_from(owners).ok().filter(|&n| n >= 2).ok_or_else(|| {
             LabError::new(format!("shares[{i}]"), format!("a share count is 2 or more, not {owners}"))
         })?;
-        if shares.is_shared(frame) {
+        if shares.is_shared(Pfn::new(frame)) {
             return Err(LabError::new(format!("shares[{i}]"), format!("frame {frame:#x} is listed twice")));
         }
-        shares.set(frame, owners);
+        shares.set(Pfn::new(frame), owners);
     }
     Ok(shares)
 }
@@ -395,7 +396,7 @@ mod tests {
         m.map(
             0,
             &MapRequest {
-                va: 0x40_0000,
+                va: crate::sim::VirtAddr::new(0x40_0000),
                 len: 0x3000,
                 target: MapTarget::Alloc,
                 page_size: None,
@@ -403,7 +404,7 @@ mod tests {
             },
         )
         .unwrap();
-        m.write_phys(0x5_0010, b"hello").unwrap();
+        m.write_phys(crate::sim::PhysAddr::new(0x5_0010), b"hello").unwrap();
         Lab::new("t", "d", m)
     }
 

@@ -5,11 +5,11 @@
 use super::file::{Lab, LabError};
 use super::ostep::{OstepFile, OstepLinear, OstepMultilevel};
 use crate::sim::Machine;
-use crate::sim::Pfn;
 use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
+use crate::sim::{Pfn, PhysAddr};
 use std::fmt::Write as _;
 
 fn address_list(addresses: &[u64]) -> String {
@@ -27,13 +27,13 @@ pub fn multilevel_lab(problem: &OstepMultilevel) -> Result<Lab, LabError> {
     let mut mem = PhysMem::new(pages * format.page_size(), format.page_shift)
         .map_err(|e| LabError::new("memory", e))?;
     for (frame, bytes) in &problem.pages {
-        mem.write(frame << format.page_shift, bytes)
+        mem.write(PhysAddr::new(frame << format.page_shift), bytes)
             .map_err(|e| LabError::new(format!("page {frame}"), e))?;
         if bytes.iter().any(|&b| b != 0) {
-            let _ = mem.reserve(*frame);
+            let _ = mem.reserve(Pfn::new(*frame));
         }
     }
-    let _ = mem.reserve(problem.pdbr);
+    let _ = mem.reserve(Pfn::new(problem.pdbr));
     let processes = vec![Process { name: "ostep".into(), root: Pfn::new(problem.pdbr), asid: 1 }];
     let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
         .map_err(|e| LabError::new("PDBR", e))?;
@@ -69,15 +69,15 @@ pub fn linear_lab(problem: &OstepLinear) -> Result<Lab, LabError> {
     let mut mem = PhysMem::new(mem_size, page_shift).map_err(|e| LabError::new("memory", e))?;
     let root = data_frames;
     for f in root..root + table_frames {
-        let _ = mem.reserve(f);
+        let _ = mem.reserve(Pfn::new(f));
     }
     let table_addr = root << page_shift;
     for (vpn, &raw) in problem.entries.iter().enumerate() {
         let entry_addr = table_addr + vpn as u64 * 4;
-        mem.write_le(entry_addr, 4, u64::from(raw))
+        mem.write_le(PhysAddr::new(entry_addr), 4, u64::from(raw))
             .map_err(|e| LabError::new(format!("page table entry {vpn}"), e))?;
         if format.present(u64::from(raw), 0) {
-            let _ = mem.reserve(format.frame(u64::from(raw), 0));
+            let _ = mem.reserve(Pfn::new(format.frame(u64::from(raw), 0)));
         }
     }
     let processes = vec![Process { name: "ostep".into(), root: Pfn::new(root), asid: 1 }];

@@ -118,8 +118,8 @@ fn mappings(m: &Machine, process: usize, root: Pfn) -> Result<Vec<Mapping>, Mach
             continue; // reached only through a corrupt tree: not a page the walk can use
         };
         let size = 1u128 << leaf.page_shift.min(64);
-        let pa = leaf.frame.checked_shl(f.page_shift).unwrap_or(u64::MAX);
-        let start = u128::from(leaf.va);
+        let pa = leaf.frame.base(f.page_shift).map_or(u64::MAX, u64::from);
+        let start = u128::from(leaf.va.get());
         out.push(Mapping { start, end: start + size, pa, rights: step.rights });
     }
     Ok(out)
@@ -188,10 +188,10 @@ fn merge(ranges: Vec<Range>) -> Vec<Range> {
 /// parent table.
 fn reach(mem: &PhysMem, f: &PagingFormat, root: Pfn) -> BTreeMap<TableRef, (u64, Option<TableRef>)> {
     let mut found = BTreeMap::new();
-    let Some(addr) = root.base(f.page_shift).map(u64::from) else { return found };
+    let Some(addr) = root.base(f.page_shift) else { return found };
     let mut stack = vec![(TableRef { level: 0, addr }, 0u64, None)];
     while let Some((t, va, parent)) = stack.pop() {
-        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= mem.size());
+        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e.get() <= mem.size());
         if t.level >= f.levels.len() || !fits || found.contains_key(&t) {
             continue;
         }
@@ -217,7 +217,7 @@ fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: Pfn, root_b: Pfn) -> V
         .filter(|(t, _)| in_b.contains(t))
         .map(|(t, &(va, parent))| SharedTable {
             level: t.level,
-            addr: t.addr,
+            addr: t.addr.get(),
             va: f.canonicalize(va),
             span: t.level.checked_sub(1).map_or(f.va_space(), |p| 1u64 << f.entry_span_shift(p).min(63)),
             top: parent.is_none_or(|p| !in_b.contains(&p)),
@@ -234,8 +234,8 @@ mod tests {
     use crate::sim::presets;
 
     fn req(va: u64, len: u64, to: Option<u64>) -> MapRequest {
-        let target = to.map_or(MapTarget::Alloc, MapTarget::To);
-        MapRequest { va, len, target, page_size: None, flags: None }
+        let target = to.map_or(MapTarget::Alloc, |pa| MapTarget::To(crate::sim::PhysAddr::new(pa)));
+        MapRequest { va: crate::sim::VirtAddr::new(va), len, target, page_size: None, flags: None }
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
+use super::address::VirtAddr;
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
 use super::machine::{Machine, MapRequest, MapTarget};
@@ -121,7 +122,7 @@ pub struct CachedTranslation {
 impl CachedTranslation {
     fn new(mapped: &Mapped, dirty: bool) -> Self {
         Self {
-            frame_base: mapped.pa & !low_mask(mapped.page_shift),
+            frame_base: mapped.pa.get() & !low_mask(mapped.page_shift),
             page_shift: mapped.page_shift,
             rights: mapped.rights,
             global: mapped.global,
@@ -682,7 +683,7 @@ impl Replayer {
             .into_iter()
             .flat_map(|mode| [Access::Read, Access::Execute].map(|access| (access, mode)));
         for (access, mode) in attempts {
-            let request = Request { va: entry.base(), access, mode };
+            let request = Request { va: VirtAddr::new(entry.base()), access, mode };
             let walk = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
             if let Outcome::Mapped(mapped) = walk.outcome {
                 return !entry.payload().agrees_with(&mapped);
@@ -947,13 +948,13 @@ fn walk(
     loop {
         // Each round from the root again: the OS model or a demand map may reload CR3 (PAE).
         let Ok(root) = machine.walk_root(process) else { return walked };
-        let (refs, outcome) = walk_once(machine, root, Request { va, access, mode });
+        let (refs, outcome) = walk_once(machine, root, Request { va: VirtAddr::new(va), access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
         walked.refs += refs;
         match outcome {
             Ok((mapped, dirty)) => {
-                walked.result = PageResult::Mapped { pa: mapped.pa };
+                walked.result = PageResult::Mapped { pa: mapped.pa.get() };
                 walked.fill = Some(CachedTranslation::new(&mapped, dirty));
                 return walked;
             }
@@ -984,7 +985,7 @@ fn walk(
                             }
                             if let Some(cow) = &handled.cow {
                                 // The kernel's INVLPG / SFENCE.VMA of the writer's read-only entry.
-                                walked.evicted.push((cow.va, cow.asid));
+                                walked.evicted.push((cow.va.get(), cow.asid));
                             }
                             continue;
                         }
@@ -999,7 +1000,7 @@ fn walk(
                 }
                 let page = machine.format.page_size();
                 let request = MapRequest {
-                    va: va & !(page - 1),
+                    va: VirtAddr::new(va & !(page - 1)),
                     len: page,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -1100,7 +1101,7 @@ mod tests {
                 let format = presets::by_name(preset).expect("preset");
                 let mut machine = Machine::new(format, 1 << 20).expect("machine");
                 let request = MapRequest {
-                    va: 0x40_0000,
+                    va: crate::sim::VirtAddr::new(0x40_0000),
                     len: 0x1000,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -1122,7 +1123,9 @@ mod tests {
                     };
                     for access in Access::ALL {
                         for mode in [Mode::User, Mode::Supervisor] {
-                            let t = machine.translate(0, 0x40_0123, access, mode).expect("process");
+                            let t = machine
+                                .translate(0, crate::sim::VirtAddr::new(0x40_0123), access, mode)
+                                .expect("process");
                             let Some(rights) = t.steps.last().map(|s| s.rights) else { continue };
                             let expected = match &t.outcome {
                                 Outcome::Mapped(_) => None,

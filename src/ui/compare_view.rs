@@ -79,9 +79,9 @@ impl SharedMarks {
         if let Some(p) = m.processes().get(d.a) {
             for leaf in table::leaves(m.mem(), f, p.root) {
                 let bytes = 1u64.checked_shl(leaf.page_shift).unwrap_or(u64::MAX);
-                if marks.page_shared(leaf.va, bytes) {
+                if marks.page_shared(leaf.va.get(), bytes) {
                     let frames = bytes >> f.page_shift;
-                    marks.frames.insert(leaf.frame, leaf.frame.saturating_add(frames.max(1)));
+                    marks.frames.insert(leaf.frame.get(), leaf.frame.saturating_add(frames.max(1)).get());
                 }
             }
         }

@@ -97,7 +97,7 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
                 let free = String::from("-");
                 return FrameRow {
                     slot,
-                    pfn: frame.pfn,
+                    pfn: frame.pfn.get(),
                     process: free.clone(),
                     page: free,
                     accessed: None,
@@ -114,7 +114,7 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
             let has = |role| m.format().field(role, level).is_some();
             FrameRow {
                 slot,
-                pfn: frame.pfn,
+                pfn: frame.pfn.get(),
                 process: process_name(m, page.key.process),
                 page: page_name(m, page.key.va),
                 accessed: has(crate::sim::Role::Accessed).then_some(bits.referenced),

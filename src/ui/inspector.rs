@@ -7,6 +7,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
 use crate::lab::Lab;
+use crate::sim::PhysAddr;
 use crate::sim::addr::{format_size, parse_u64};
 use crate::sim::format::{Role, low_mask};
 
@@ -19,7 +20,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         return;
     };
     // Read the live bytes: the row cache may be a frame old.
-    let raw = m.mem().read_le(row.entry_addr, f.pte_bytes).unwrap_or(row.raw);
+    let raw = m.mem().read_le(PhysAddr::new(row.entry_addr), f.pte_bytes).unwrap_or(row.raw);
     if state.raw_edit_source != Some(raw) {
         state.raw_edit = format!("{raw:#x}");
         state.raw_edit_source = Some(raw);

@@ -147,7 +147,7 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
         area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
     }
     let steps_of = |t: &Option<crate::sim::Translation>| -> Vec<u64> {
-        t.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect()
+        t.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr.get())).collect()
     };
     let walk = steps_of(&state.last_walk);
     // The preview is drawn only where it differs from the access performed.

@@ -26,7 +26,7 @@ pub fn why_ui(
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    let (va, access, mode, process) = (walk.va, walk.access, walk.mode, m.active());
+    let (va, access, mode, process) = (walk.va.get(), walk.access, walk.mode, m.active());
     let title = if walk.fault().is_some() { "Why? and how to fix it" } else { "Why is this allowed?" };
     egui::CollapsingHeader::new(title).id_salt("why").show(ui, |ui| {
         let key = (generation, process, va, access, mode);

@@ -137,7 +137,7 @@ impl Builder {
             pattern.extend_from_slice(&0x0000_0073u32.to_le_bytes()); // ecall
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
-        machine.write_phys(DATA, &pattern).expect("data pages");
+        machine.write_phys(pagelab::sim::PhysAddr::new(DATA), &pattern).expect("data pages");
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
@@ -168,11 +168,16 @@ impl Builder {
     }
 
     fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, self.shape.pte_bytes, value).expect("entry write");
+        self.machine
+            .write_phys_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes, value)
+            .expect("entry write");
     }
 
     fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, self.shape.pte_bytes).expect("entry read")
+        self.machine
+            .mem()
+            .read_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes)
+            .expect("entry read")
     }
 
     /// Reserved bits 63:54 (Sv39 and up; Sv32 has none).
@@ -290,9 +295,9 @@ impl Builder {
             }
         }
         let request = MapRequest {
-            va,
+            va: pagelab::sim::VirtAddr::new(va),
             len: size,
-            target: MapTarget::To(pa_block),
+            target: MapTarget::To(pagelab::sim::PhysAddr::new(pa_block)),
             page_size: Some(size),
             flags: Some(flags),
         };
@@ -329,7 +334,7 @@ impl Builder {
             }
             (va & !7) + low
         };
-        let request = Request { va, access, mode };
+        let request = Request { va: pagelab::sim::VirtAddr::new(va), access, mode };
         let format = self.machine.format();
         let walk = mmu::translate(
             self.machine.mem(),
@@ -339,7 +344,7 @@ impl Builder {
             request,
         );
         // A successful access outside the data pages could reach a device: not asked.
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
+        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa.get())) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
@@ -357,13 +362,13 @@ fn expected(shape: &Shape, query: &Query) -> Seen {
     }
     match &query.walk.outcome {
         Outcome::Mapped(mapped) => {
-            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+            Seen { fault: None, address: 0, value: (mapped.pa.get() >> 3) & 0xffff_ffff, entries }
         }
         Outcome::Fault(fault) => {
             let ArchReport::RiscV { cause } = fault.report else { panic!("not a RISC-V report: {fault:?}") };
             Seen {
                 fault: Some(u64::from(cause)),
-                address: query.request.va & shape.xmask(),
+                address: query.request.va.get() & shape.xmask(),
                 value: 0,
                 entries,
             }
@@ -388,7 +393,7 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
     block[8..16].copy_from_slice(&shape.satp(TABLES >> 12).to_le_bytes());
     for query in queries {
         let mut record = [0u64; 8];
-        record[0] = query.request.va;
+        record[0] = query.request.va.get();
         let access = match query.request.access {
             Access::Read => 0,
             Access::Write => 1,
@@ -398,11 +403,11 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
         let steps = query.walk.steps.len() as u64;
         record[1] = access | user | u64::from(query.sum) << 3 | u64::from(query.mxr) << 4 | steps << 8;
         for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
+            *slot = step.entry_addr.get();
         }
         // Where the probe looks for a store's mark (it reports 0xdead when it is not there).
         if query.request.access == Access::Write {
-            record[7] = query.walk.pa().unwrap_or(0);
+            record[7] = query.walk.pa().unwrap_or(pagelab::sim::PhysAddr::new(0)).get();
         }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }

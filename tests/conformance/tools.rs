@@ -152,7 +152,7 @@ pub fn write_run_inputs(
     let ram = dir.join("ram.bin");
     let queries = dir.join("queries.bin");
     let mut bytes = vec![0u8; usize::try_from(to - from).expect("a small image")];
-    mem.read(from, &mut bytes).expect("RAM image");
+    mem.read(pagelab::sim::PhysAddr::new(from), &mut bytes).expect("RAM image");
     std::fs::write(&ram, &bytes).expect("write RAM image");
     std::fs::write(&queries, block).expect("write queries");
     (ram, queries)

@@ -199,7 +199,7 @@ impl Builder {
             pattern.extend_from_slice(&[0xcd, 0x80, 0x90, 0x90]); // int 0x80; nop; nop
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
-        machine.write_phys(DATA, &pattern).expect("data pages");
+        machine.write_phys(pagelab::sim::PhysAddr::new(DATA), &pattern).expect("data pages");
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
@@ -224,11 +224,16 @@ impl Builder {
     }
 
     fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, self.shape.pte_bytes, value).expect("entry write");
+        self.machine
+            .write_phys_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes, value)
+            .expect("entry write");
     }
 
     fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, self.shape.pte_bytes).expect("entry read")
+        self.machine
+            .mem()
+            .read_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes)
+            .expect("entry read")
     }
 
     fn entry_addr(&self, table: u64, va: u64, level: usize) -> u64 {
@@ -344,9 +349,9 @@ impl Builder {
             }
         }
         let request = MapRequest {
-            va,
+            va: pagelab::sim::VirtAddr::new(va),
             len: size,
-            target: MapTarget::To(pa_block),
+            target: MapTarget::To(pagelab::sim::PhysAddr::new(pa_block)),
             page_size: Some(size),
             flags: Some(flags),
         };
@@ -452,7 +457,7 @@ impl Builder {
         if self.shape.probes_own(va) {
             return None;
         }
-        let request = Request { va, access, mode };
+        let request = Request { va: pagelab::sim::VirtAddr::new(va), access, mode };
         let walk = mmu::translate(
             self.machine.mem(),
             self.machine.format(),
@@ -460,7 +465,7 @@ impl Builder {
             &switches.settings(),
             request,
         );
-        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa)) {
+        if walk.pa().is_some_and(|pa| !(DATA..DATA_END).contains(&pa.get())) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
@@ -515,12 +520,12 @@ fn expected_of(query: &Query, walk: &Translation) -> Seen {
     entries.truncate(query.walk.steps.len());
     match &walk.outcome {
         Outcome::Mapped(mapped) => {
-            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+            Seen { fault: None, address: 0, value: (mapped.pa.get() >> 3) & 0xffff_ffff, entries }
         }
         Outcome::Fault(fault) => match fault.report {
             ArchReport::X86PageFault { error_code } => Seen {
                 fault: Some(14 | u64::from(error_code) << 8),
-                address: query.request.va,
+                address: query.request.va.get(),
                 value: 0,
                 entries,
             },
@@ -571,7 +576,7 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
     block[16..24].copy_from_slice(&u64::from(mode).to_le_bytes());
     for query in queries {
         let mut record = [0u64; 8];
-        record[0] = query.request.va;
+        record[0] = query.request.va.get();
         let access = match query.request.access {
             Access::Read => 0,
             Access::Write => 1,
@@ -581,12 +586,12 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
         let steps = query.walk.steps.len() as u64;
         record[1] = access | user | query.switches.bits() | steps << 8;
         for (slot, step) in record[2..7].iter_mut().zip(&query.walk.steps) {
-            *slot = step.entry_addr;
+            *slot = step.entry_addr.get();
         }
         // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
         if query.request.access == Access::Write {
             let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
-            record[7] = landing.pa().unwrap_or(0);
+            record[7] = landing.pa().unwrap_or(pagelab::sim::PhysAddr::new(0)).get();
         }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }

@@ -29,9 +29,10 @@ pub(super) fn side_effects(
             Change::Field { level, entry_addr, field, from, to } => {
                 let f = after.format();
                 let role = f.field_named_at(field, *level).map_or(Role::Other, |d| d.role);
-                let step =
-                    walk_after.as_ref().and_then(|t| t.steps.iter().find(|s| s.entry_addr == *entry_addr));
-                let old_step = original.steps.iter().find(|s| s.entry_addr == *entry_addr);
+                let step = walk_after
+                    .as_ref()
+                    .and_then(|t| t.steps.iter().find(|s| s.entry_addr.get() == *entry_addr));
+                let old_step = original.steps.iter().find(|s| s.entry_addr.get() == *entry_addr);
                 if role == Role::Present
                     && let Some(slot) = old_step.and_then(|s| super::search::swap_slot(before, s))
                 {
@@ -67,7 +68,7 @@ pub(super) fn side_effects(
             Change::Map { .. } => {
                 let new_frames = after.mem().allocated_count().saturating_sub(before.mem().allocated_count());
                 let tables = new_frames.saturating_sub(1);
-                let pa = walk_after.as_ref().and_then(Translation::pa).unwrap_or(0);
+                let pa = walk_after.as_ref().and_then(Translation::pa).map_or(0, u64::from);
                 let mut text = format!(
                     "allocates a fresh, zeroed frame at {:#x} for the page",
                     pa & !(after.format().page_size() - 1)
@@ -141,7 +142,7 @@ fn mappings_under(m: &Machine, level: usize, raw: u64) -> (u64, bool) {
     let mut seen = BTreeSet::new();
     let (mut count, mut looked) = (0u64, 0u64);
     while let Some(t) = stack.pop() {
-        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= m.mem().size());
+        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e.get() <= m.mem().size());
         if t.level >= f.levels.len() || !fits || !seen.insert(t) {
             continue;
         }
@@ -241,13 +242,18 @@ mod tests {
     #[test]
     fn pages_under_a_pd_entry_are_counted_from_memory() {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
-        let request =
-            MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
+        let request = MapRequest {
+            va: crate::sim::VirtAddr::new(0x40_0000),
+            len: 0x3000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         m.map(0, &request).unwrap();
-        let t = m.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
         let pd = &t.steps[2];
         assert_eq!(mappings_under(&m, pd.level, pd.raw), (3, true));
-        let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr);
+        let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr.get());
         assert!(text.contains("other 2 mapped page(s)") && text.contains("2 MiB"), "{text}");
     }
 }

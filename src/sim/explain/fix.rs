@@ -3,6 +3,7 @@
 //! happen, used both to verify it on a copy and to apply it to a lab (through the document).
 
 use crate::sim::addr::{format_size, hex_grouped};
+use crate::sim::address::{EntryAddr, PhysAddr, VirtAddr};
 use crate::sim::format::{PagingFormat, low_mask};
 use crate::sim::machine::{Machine, MachineError, MapRequest, MapTarget};
 use crate::sim::mmu::{MmuSettings, RiscvAd};
@@ -122,7 +123,10 @@ impl Change {
                 let def = format
                     .field_named_at(field, *level)
                     .ok_or_else(|| MachineError::NoSuchField { name: field.clone(), level: *level })?;
-                let raw = m.mem().read_le(*entry_addr, format.pte_bytes).map_err(MachineError::from)?;
+                let raw = m
+                    .mem()
+                    .read_le(PhysAddr::new(*entry_addr), format.pte_bytes)
+                    .map_err(MachineError::from)?;
                 let found = def.get(raw);
                 if found != *from {
                     return Err(FixError::Stale {
@@ -131,7 +135,7 @@ impl Change {
                         found,
                     });
                 }
-                m.set_field(*entry_addr, *level, field, *to)?;
+                m.set_field(EntryAddr::new(*entry_addr), *level, field, *to)?;
             }
             Self::Switch { switch, from, to } => {
                 let found = switch.get(m.settings());
@@ -142,7 +146,7 @@ impl Change {
             }
             Self::Map { process, va, page_size, flags } => {
                 let request = MapRequest {
-                    va: *va,
+                    va: VirtAddr::new(*va),
                     len: *page_size,
                     target: MapTarget::Alloc,
                     page_size: Some(*page_size),

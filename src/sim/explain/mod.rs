@@ -25,6 +25,7 @@ pub use fix::{Change, Fix, FixError, Switch};
 use super::fault::{Access, Mode};
 use super::machine::{Machine, MachineError};
 use super::mmu::{Rights, Translation};
+use crate::sim::address::VirtAddr;
 use serde::Serialize;
 
 /// The entry (or, with no entry, the address or switch) and field that decided an access.
@@ -95,7 +96,7 @@ pub fn explain(
     access: Access,
     mode: Mode,
 ) -> Result<Explanation, MachineError> {
-    let translation = machine.translate(process, va, access, mode)?;
+    let translation = machine.translate(process, VirtAddr::new(va), access, mode)?;
     let (decided_by, rule, rights) = rule::decide(machine, &translation);
     let (grants, fixes) = match translation.fault() {
         None => (grants::grants(machine, &translation), Vec::new()),
@@ -103,7 +104,7 @@ pub fn explain(
     };
     let cow = translation
         .fault()
-        .filter(|f| machine.is_cow_fault(process, va, access, f.kind))
-        .and_then(|_| machine.cow_page(process, va));
+        .filter(|f| machine.is_cow_fault(process, VirtAddr::new(va), access, f.kind))
+        .and_then(|_| machine.cow_page(process, VirtAddr::new(va)));
     Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes, cow })
 }

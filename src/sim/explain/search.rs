@@ -132,7 +132,7 @@ fn bits_changed(before: &Machine, t: &Translation, chain: &[Change]) -> u32 {
         .steps
         .iter()
         .map(|s| {
-            let old = before.mem().read_le(s.entry_addr, bytes).unwrap_or(0);
+            let old = before.mem().read_le(s.entry_addr.phys(), bytes).unwrap_or(0);
             (old ^ s.raw).count_ones()
         })
         .sum();
@@ -146,7 +146,7 @@ fn set_role(m: &Machine, step: &WalkStep, role: Role, to: u64) -> Option<Change>
     let from = field.get(step.raw);
     (from != to).then(|| Change::Field {
         level: step.level,
-        entry_addr: step.entry_addr,
+        entry_addr: step.entry_addr.get(),
         field: field.name.clone(),
         from,
         to,
@@ -154,7 +154,7 @@ fn set_role(m: &Machine, step: &WalkStep, role: Role, to: u64) -> Option<Change>
 }
 
 fn set_named(step: &WalkStep, name: &str, from: u64, to: u64) -> Change {
-    Change::Field { level: step.level, entry_addr: step.entry_addr, field: name.to_string(), from, to }
+    Change::Field { level: step.level, entry_addr: step.entry_addr.get(), field: name.to_string(), from, to }
 }
 
 fn flip(m: &Machine, switch: Switch, to: u64) -> Option<Change> {
@@ -320,5 +320,5 @@ fn map_change(m: &Machine, process: usize, t: &Translation) -> Change {
     }
     let flags = roles.into_iter().filter_map(|r| f.field(r, leaf).map(|field| field.name.clone())).collect();
     let page_size = f.page_size();
-    Change::Map { process, va: t.va & !(page_size - 1), page_size, flags }
+    Change::Map { process, va: t.va.get() & !(page_size - 1), page_size, flags }
 }

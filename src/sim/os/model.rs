@@ -13,6 +13,7 @@ use super::future::{Future, PageKey};
 use super::settings::{OsModel, OsSettings, SettingsError};
 use super::stats::{OsCounters, OsReport};
 use super::swap::{SwapArea, SwapEncoding, SwapPages};
+use crate::sim::address::{Pfn, VirtAddr};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
@@ -72,7 +73,7 @@ pub struct Resident {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserFrame {
     /// Physical frame number.
-    pub pfn: u64,
+    pub pfn: Pfn,
     pub page: Option<Resident>,
 }
 
@@ -404,7 +405,7 @@ impl Os {
         let mut handled = Vec::new();
         // A not-present fault, then an Svade fault at most: three rounds always suffice.
         for _ in 0..3 {
-            let translation = machine.access(process, va, access, mode)?;
+            let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
             let takes = |kind: FaultKind| self.takes(machine, process, va, access, kind);
             let Some(kind) = translation.fault().map(|f| f.kind).filter(|&kind| takes(kind)) else {
                 return Ok(OsAccess { key, access, translation, handled, error: None });
@@ -414,7 +415,7 @@ impl Os {
                 Err(error) => return Ok(OsAccess { key, access, translation, handled, error: Some(error) }),
             }
         }
-        let translation = machine.access(process, va, access, mode)?;
+        let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
         Ok(OsAccess { key, access, translation, handled, error: None })
     }
 
@@ -423,7 +424,7 @@ impl Os {
     #[must_use]
     pub fn leaf_entry(&self, machine: &Machine, key: PageKey) -> Option<EntryRef> {
         let root = machine.processes.get(key.process)?.root;
-        let path = table::entry_path(&machine.mem, &machine.format, root, key.va).ok()?;
+        let path = table::entry_path(&machine.mem, &machine.format, root, VirtAddr::new(key.va)).ok()?;
         path.last().copied().filter(|e| e.level == self.leaf_level)
     }
 
@@ -436,11 +437,13 @@ impl Os {
         let format = &machine.format;
         let level = self.leaf_level;
         match self.leaf_entry(machine, page.key) {
-            Some(e) if format.present(e.raw, level) && format.frame(e.raw, level) == frame.pfn => FrameBits {
-                referenced: format.flag(e.raw, Role::Accessed, level, page.soft_referenced),
-                dirty: format.flag(e.raw, Role::Dirty, level, true),
-                stale: false,
-            },
+            Some(e) if format.present(e.raw, level) && format.frame(e.raw, level) == frame.pfn.get() => {
+                FrameBits {
+                    referenced: format.flag(e.raw, Role::Accessed, level, page.soft_referenced),
+                    dirty: format.flag(e.raw, Role::Dirty, level, true),
+                    stale: false,
+                }
+            }
             _ => stale,
         }
     }

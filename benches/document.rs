@@ -2,6 +2,7 @@
 //! the undo history that 100 such edits keep, mapping 64 GiB as 32,768 pages of 2 MiB, and
 //! opening a lab of 64 pages of 1 GiB. Run: `cargo bench --bench document`.
 
+use pagelab::sim::VirtAddr;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -12,7 +13,7 @@ use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets};
 const GIB: u64 = 1 << 30;
 
 fn request(va: u64, len: u64, page_size: Option<u64>) -> MapRequest {
-    MapRequest { va: pagelab::sim::VirtAddr::new(va), len, target: MapTarget::Alloc, page_size, flags: None }
+    MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size, flags: None }
 }
 
 fn machine(memory: u64) -> Machine {
@@ -25,7 +26,7 @@ fn million_page_document() -> (Document, u64) {
     let mut m = machine(8 * GIB);
     m.map(0, &request(0x1_0000_0000, 4 * GIB, None)).unwrap_or_else(|e| panic!("{e}"));
     let leaf = m
-        .translate(0, pagelab::sim::VirtAddr::new(0x1_2345_6000), Access::Read, Mode::User)
+        .translate(0, VirtAddr::new(0x1_2345_6000), Access::Read, Mode::User)
         .unwrap_or_else(|e| panic!("{e}"))
         .steps
         .last()

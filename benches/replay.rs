@@ -5,6 +5,7 @@
 //! whole sort trace (tests/data/traces), decompressed in memory, parsed and replayed with
 //! demand mapping, in records per second. Run: `cargo bench --no-default-features --bench replay`.
 
+use pagelab::sim::VirtAddr;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -25,7 +26,7 @@ fn machine(pages: u64) -> Machine {
     let mut machine = Machine::new(format, 64 << 20).unwrap_or_else(|e| panic!("machine: {e}"));
     if pages > 0 {
         let request = MapRequest {
-            va: pagelab::sim::VirtAddr::new(BASE),
+            va: VirtAddr::new(BASE),
             len: pages << 12,
             target: MapTarget::Alloc,
             page_size: None,

@@ -4,6 +4,7 @@
 //! that it leaves empty and every data frame no mapping uses.
 
 use pagelab::sim::Pfn;
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::collections::{BTreeMap, BTreeSet};
 
 use pagelab::lab::Lab;
@@ -83,26 +84,26 @@ proptest! {
         let slots = memory / size;
         // Stay clear of the first slot, where the allocator puts tables.
         let pa = (1 + frame_bits % (slots - 1)) * size;
-        let target = if allocate { MapTarget::Alloc } else { MapTarget::To(pagelab::sim::PhysAddr::new(pa)) };
-        let request = MapRequest { va: pagelab::sim::VirtAddr::new(va), len: size, target, page_size: Some(size), flags: None };
+        let target = if allocate { MapTarget::Alloc } else { MapTarget::To(PhysAddr::new(pa)) };
+        let request = MapRequest { va: VirtAddr::new(va), len: size, target, page_size: Some(size), flags: None };
         prop_assert_eq!(m.map(0, &request), Ok(1));
         let offset = offset % size;
         let access = if write { Access::Write } else { Access::Read };
-        let t = m.translate(0, pagelab::sim::VirtAddr::new(va + offset), access, Mode::User).expect("process");
+        let t = m.translate(0, VirtAddr::new(va + offset), access, Mode::User).expect("process");
         let Outcome::Mapped(mapped) = &t.outcome else { panic!("{name} {va:#x}+{offset:#x}: {:?}", t.outcome) };
         prop_assert_eq!(1u64 << mapped.page_shift, size);
         prop_assert_eq!(mapped.pa.get() & (size - 1), offset);
         let base = mapped.pa.get() - offset;
         if allocate {
             for frame in (base >> 12)..((base + size) >> 12) {
-                prop_assert!(m.mem().is_allocated(pagelab::sim::Pfn::new(frame)), "frame {frame:#x} of the page is allocated");
+                prop_assert!(m.mem().is_allocated(Pfn::new(frame)), "frame {frame:#x} of the page is allocated");
             }
         } else {
             prop_assert_eq!(base, pa);
         }
         for neighbour in [va.wrapping_sub(1), va.wrapping_add(size)] {
             if is_valid_va(name, neighbour) {
-                assert_not_present(&m.translate(0, pagelab::sim::VirtAddr::new(neighbour), Access::Read, Mode::User).expect("process"));
+                assert_not_present(&m.translate(0, VirtAddr::new(neighbour), Access::Read, Mode::User).expect("process"));
             }
         }
     }
@@ -164,10 +165,7 @@ fn reachable_tables(m: &Machine, root: u64) -> Vec<(usize, u64)> {
         for index in 0..f.entries_at(level) {
             let raw = m
                 .mem()
-                .read_le(
-                    pagelab::sim::PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)),
-                    f.pte_bytes,
-                )
+                .read_le(PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)), f.pte_bytes)
                 .expect("entry");
             if f.present(raw, level) && !f.is_leaf(raw, level) {
                 found.push((level + 1, f.frame(raw, level)));
@@ -182,10 +180,7 @@ fn table_has_present_entry(m: &Machine, level: usize, frame: u64) -> bool {
     (0..f.entries_at(level)).any(|index| {
         let raw = m
             .mem()
-            .read_le(
-                pagelab::sim::PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)),
-                f.pte_bytes,
-            )
+            .read_le(PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)), f.pte_bytes)
             .expect("entry");
         f.present(raw, level)
     })
@@ -218,7 +213,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                 };
                 let va = if size == GIB { window_start + slot * size } else { middle + slot * size };
                 let request = MapRequest {
-                    va: pagelab::sim::VirtAddr::new(va),
+                    va: VirtAddr::new(va),
                     len: size,
                     target: MapTarget::Alloc,
                     page_size: Some(size),
@@ -229,7 +224,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                         assert_eq!(pages, 1);
                         assert!(!overlaps(&model, va, va + size), "mapped {va:#x} over an existing page");
                         let pa = m
-                            .translate(0, pagelab::sim::VirtAddr::new(va), Access::Read, Mode::User)
+                            .translate(0, VirtAddr::new(va), Access::Read, Mode::User)
                             .expect("process")
                             .pa()
                             .expect("mapped");
@@ -265,7 +260,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                 let split = model
                     .iter()
                     .any(|(&va, p)| va < end && start < va + p.size && (va < start || va + p.size > end));
-                match m.unmap(0, pagelab::sim::VirtAddr::new(start), end - start) {
+                match m.unmap(0, VirtAddr::new(start), end - start) {
                     Ok(gone) => {
                         assert!(!split, "unmap [{start:#x}, {end:#x}) split a page");
                         let doomed: Vec<u64> = model.range(start..end).map(|(&va, _)| va).collect();
@@ -299,14 +294,8 @@ fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     let mut data: Vec<(u64, u64)> = Vec::new();
     for (&va, page) in model {
         for probe in [va, va + page.size / 2 + 5, va + page.size - 1] {
-            let t = m
-                .translate(0, pagelab::sim::VirtAddr::new(probe), Access::Read, Mode::User)
-                .expect("process");
-            assert_eq!(
-                t.pa(),
-                Some(pagelab::sim::PhysAddr::new(page.pa + (probe - va))),
-                "{name} {probe:#x}"
-            );
+            let t = m.translate(0, VirtAddr::new(probe), Access::Read, Mode::User).expect("process");
+            assert_eq!(t.pa(), Some(PhysAddr::new(page.pa + (probe - va))), "{name} {probe:#x}");
         }
         data.push((page.pa >> 12, (page.pa + page.size) >> 12));
         assert_not_present_unless_mapped(m, name, model, va.wrapping_sub(4 * KIB));
@@ -342,9 +331,7 @@ fn assert_not_present_unless_mapped(m: &Machine, name: &str, model: &BTreeMap<u6
     if !is_valid_va(name, va) || model.iter().any(|(&start, p)| start <= va && va < start + p.size) {
         return;
     }
-    assert_not_present(
-        &m.translate(0, pagelab::sim::VirtAddr::new(va), Access::Write, Mode::User).expect("process"),
-    );
+    assert_not_present(&m.translate(0, VirtAddr::new(va), Access::Write, Mode::User).expect("process"));
 }
 
 proptest! {
@@ -410,7 +397,7 @@ fn unmap_across_the_canonical_hole_leaves_the_upper_half_alone() {
             m.map(
                 0,
                 &MapRequest {
-                    va: pagelab::sim::VirtAddr::new(va),
+                    va: VirtAddr::new(va),
                     len: 4 * KIB,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -419,12 +406,9 @@ fn unmap_across_the_canonical_hole_leaves_the_upper_half_alone() {
             )
             .expect("map");
         }
-        let result = m.unmap(0, pagelab::sim::VirtAddr::new(low_top), 8 * KIB);
+        let result = m.unmap(0, VirtAddr::new(low_top), 8 * KIB);
         assert!(
-            m.translate(0, pagelab::sim::VirtAddr::new(high), Access::Read, Mode::User)
-                .expect("process")
-                .pa()
-                .is_some(),
+            m.translate(0, VirtAddr::new(high), Access::Read, Mode::User).expect("process").pa().is_some(),
             "{name}: {result:?} unmapped the upper half"
         );
     }
@@ -476,7 +460,7 @@ fn random_memory(format: &PagingFormat, seed: u64, style: u8) -> PhysMem {
                     frame_field.set(noise & 0x1ff | high, target)
                 }
             };
-            let _ = mem.write_le(pagelab::sim::PhysAddr::new(base + offset), format.pte_bytes, raw);
+            let _ = mem.write_le(PhysAddr::new(base + offset), format.pte_bytes, raw);
             offset += entry_bytes;
         }
     }
@@ -518,7 +502,7 @@ proptest! {
                 let va = if i % 2 == 0 { va_bits } else { va_bits & format.va_space().wrapping_sub(1) };
                 let access = [Access::Read, Access::Write, Access::Execute][i % 3];
                 let mode = if (usize::from(choice) + i).is_multiple_of(2) { Mode::User } else { Mode::Supervisor };
-                let t = mmu::translate(&mem, &format, Pfn::new(root_pick), &settings, Request { va: pagelab::sim::VirtAddr::new(va), access, mode });
+                let t = mmu::translate(&mem, &format, Pfn::new(root_pick), &settings, Request { va: VirtAddr::new(va), access, mode });
                 prop_assert!(t.steps.len() <= format.levels.len());
                 for step in &t.steps {
                     prop_assert!(step.entry_addr.get() + u64::from(format.pte_bytes) <= mem.size());
@@ -538,11 +522,11 @@ proptest! {
             let processes = vec![Process { name: "p".into(), root: Pfn::new(root), asid: 1 }];
             let Ok(mut m) = Machine::from_parts(format.clone(), mem, processes, 0, settings) else { continue };
             for &va in &vas {
-                let _ = m.access(0, pagelab::sim::VirtAddr::new(va), Access::Write, Mode::User);
+                let _ = m.access(0, VirtAddr::new(va), Access::Write, Mode::User);
             }
             let _ = m.clone_process(0, "copy");
             let _ = m.table_size(0);
-            let _ = m.unmap(0, pagelab::sim::VirtAddr::new(vas[0] & format.va_space().wrapping_sub(1) & !(format.page_size() - 1)), unmap_len);
+            let _ = m.unmap(0, VirtAddr::new(vas[0] & format.va_space().wrapping_sub(1) & !(format.page_size() - 1)), unmap_len);
             let _ = m.data_frames_in_use();
             let _ = m.remove_process(1);
             let lab = Lab::new("random", "", m);

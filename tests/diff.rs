@@ -5,6 +5,7 @@
 
 use pagelab::sim::compare::{self, RangeKind};
 use pagelab::sim::machine::{MapRequest, MapTarget};
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 use pagelab::sim::{Machine, presets};
 use serde_json::Value;
 use std::process::Command;
@@ -73,9 +74,9 @@ fn machine() -> Machine {
 
 fn map(m: &mut Machine, process: usize, va: u64, pages: u64, to: Option<u64>, flags: &[&str]) {
     let request = MapRequest {
-        va: pagelab::sim::VirtAddr::new(va),
+        va: VirtAddr::new(va),
         len: pages * 4096,
-        target: to.map_or(MapTarget::Alloc, |pa| MapTarget::To(pagelab::sim::PhysAddr::new(pa))),
+        target: to.map_or(MapTarget::Alloc, |pa| MapTarget::To(PhysAddr::new(pa))),
         page_size: None,
         flags: Some(flags.iter().map(|f| f.to_string()).collect()),
     };
@@ -110,9 +111,9 @@ fn a_2mib_page_against_4kib_pages_is_compared_page_by_page() {
     let mut m = machine();
     let b = m.add_process("b").expect("process");
     let huge = MapRequest {
-        va: pagelab::sim::VirtAddr::new(0x20_0000),
+        va: VirtAddr::new(0x20_0000),
         len: 2 << 20,
-        target: MapTarget::To(pagelab::sim::PhysAddr::new(0x40_0000)),
+        target: MapTarget::To(PhysAddr::new(0x40_0000)),
         page_size: Some(2 << 20),
         flags: None,
     };
@@ -155,15 +156,10 @@ fn cyclic_tables_end_and_are_compared_once() {
     let b = m.clone_process(0, "b").expect("clone");
     // Point a's PDPT entry 1 back at the PML4 (frame 0): a cycle through the root.
     let t = m
-        .translate(
-            0,
-            pagelab::sim::VirtAddr::new(0x40_0000),
-            pagelab::sim::Access::Read,
-            pagelab::sim::Mode::User,
-        )
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
         .expect("walk");
     let pdpt_entry_1 = t.steps[1].entry_addr.get() + 8;
-    m.set_entry(pagelab::sim::EntryAddr::new(pdpt_entry_1), 0x7).expect("entry");
+    m.set_entry(EntryAddr::new(pdpt_entry_1), 0x7).expect("entry");
     let d = compare::diff(&m, 0, b).expect("diff");
     assert!(d.ranges.iter().any(|r| r.start == 0x40_0000 && r.kind == RangeKind::Shared));
     let explained = pagelab::sim::explain::explain(

@@ -9,6 +9,7 @@ mod fixes;
 use fixes::{PAGE, explain_fault, machine, map, set};
 use pagelab::sim::explain::{self, Change, Switch};
 use pagelab::sim::{Access, FaultKind, Mode};
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 
 const MIB: u64 = 1 << 20;
 
@@ -38,10 +39,10 @@ const VA: u64 = 0x40_0000;
 fn x86_64_layout_is_as_worked_out_by_hand() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
-    let t = m.translate(0, pagelab::sim::VirtAddr::new(VA), Access::Read, Mode::User).unwrap();
+    let t = m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap();
     let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr.get()).collect();
     assert_eq!(addrs, vec![0x0, 0x2000, 0x3010, 0x4000]);
-    assert_eq!(t.pa(), Some(pagelab::sim::PhysAddr::new(0x1000)));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x1000)));
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn x86_64_an_entry_that_reads_as_a_swap_slot_says_so() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
     // The OS model's swap entry for slot 5: P=0, marker bit 1, slot from bit 2 (sim/os/swap.rs).
-    m.set_entry(pagelab::sim::EntryAddr::new(0x4000), 5 << 2 | 0b10).unwrap();
+    m.set_entry(EntryAddr::new(0x4000), 5 << 2 | 0b10).unwrap();
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert!(e.rule.text.contains("swap slot 5"), "{}", e.rule.text);
     // Setting P (the slot bits read as U/S and PCD, frame 0) or mapping afresh: both warn.
@@ -200,8 +201,8 @@ fn x86_64_misaligned_2mib_page_has_reserved_bits() {
     map(&mut m, VA, PAGE, &["U/S"]);
     map(&mut m, 0x60_0000, 2 * MIB, &["U/S"]);
     assert_eq!(
-        m.translate(0, pagelab::sim::VirtAddr::new(0x60_0000), Access::Read, Mode::User).unwrap().pa(),
-        Some(pagelab::sim::PhysAddr::new(0x20_0000))
+        m.translate(0, VirtAddr::new(0x60_0000), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x20_0000))
     );
     // Bit 13 of the entry is frame bit 1: reserved in a PDE that maps 2 MiB (bit 12 is PAT).
     set(&mut m, 0x3018, 2, "Frame", 0x202);
@@ -293,8 +294,8 @@ fn x86_32_faults() {
     let mut m = machine("x86-32");
     map(&mut m, VA, PAGE, &["U/S"]);
     assert_eq!(
-        m.translate(0, pagelab::sim::VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
-        Some(pagelab::sim::PhysAddr::new(0x1000))
+        m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x1000))
     );
     let np = explain_fault(&m, 0x80_0000, Access::Read, Mode::User);
     assert_eq!(
@@ -363,8 +364,8 @@ fn pae_faults() {
     let mut m = machine("x86-pae");
     map(&mut m, VA, PAGE, &["U/S", "NX"]);
     assert_eq!(
-        m.translate(0, pagelab::sim::VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
-        Some(pagelab::sim::PhysAddr::new(0x1000))
+        m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x1000))
     );
     let np = explain_fault(&m, 0xc000_0000, Access::Read, Mode::Supervisor);
     assert_eq!(
@@ -457,10 +458,10 @@ fn sv39(flags: &[&str]) -> pagelab::sim::Machine {
 #[test]
 fn sv39_layout_is_as_worked_out_by_hand() {
     let m = sv39(&["R", "W", "U", "A", "D"]);
-    let t = m.translate(0, pagelab::sim::VirtAddr::new(RV), Access::Read, Mode::User).unwrap();
+    let t = m.translate(0, VirtAddr::new(RV), Access::Read, Mode::User).unwrap();
     let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr.get()).collect();
     assert_eq!(addrs, vec![0x0, 0x2000, RV_LEAF]);
-    assert_eq!(t.pa(), Some(pagelab::sim::PhysAddr::new(0x1000)));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x1000)));
 }
 
 #[test]
@@ -718,7 +719,7 @@ mod random_entries {
     fn scrambled(preset: &str, va: u64, flags: &[&str], noise: [u64; 4]) -> pagelab::sim::Machine {
         let mut m = machine(preset);
         map(&mut m, va, PAGE, flags);
-        let t = m.translate(0, pagelab::sim::VirtAddr::new(va), Access::Read, Mode::Supervisor).unwrap();
+        let t = m.translate(0, VirtAddr::new(va), Access::Read, Mode::Supervisor).unwrap();
         let f = m.format().clone();
         for (step, bits) in t.steps.iter().zip(noise) {
             let frame_mask = f.field(Role::Frame, step.level).map_or(0, |fr| fr.mask());

@@ -2,6 +2,7 @@
 //! retyped, extended with unknown fields, with bad versions, huge numbers, bad hex, broken custom
 //! formats or random byte mutations; and bad addresses, sizes and files given to the CLI binary.
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -15,7 +16,7 @@ fn sample_lab(format: &str) -> Lab {
     m.map(
         0,
         &MapRequest {
-            va: pagelab::sim::VirtAddr::new(0x40_0000),
+            va: VirtAddr::new(0x40_0000),
             len: 0x3000,
             target: MapTarget::Alloc,
             page_size: None,
@@ -24,7 +25,7 @@ fn sample_lab(format: &str) -> Lab {
     )
     .expect("map");
     m.add_process("second").expect("process");
-    m.write_phys(pagelab::sim::PhysAddr::new(0x10_0010), b"pagelab").expect("write");
+    m.write_phys(PhysAddr::new(0x10_0010), b"pagelab").expect("write");
     Lab::new("sample", "a *small* lab", m)
 }
 
@@ -344,7 +345,7 @@ proptest! {
                 prop_assert_eq!(again.as_ref(), Ok(&lab));
                 for va in [0u64, 0x40_0000, 0x40_2fff, u64::MAX] {
                     for p in 0..lab.machine.processes().len() {
-                        let _ = lab.machine.translate(p, pagelab::sim::VirtAddr::new(va), pagelab::sim::Access::Write, pagelab::sim::Mode::User);
+                        let _ = lab.machine.translate(p, VirtAddr::new(va), pagelab::sim::Access::Write, pagelab::sim::Mode::User);
                     }
                 }
                 let _ = lab.machine.table_size(0);

@@ -5,6 +5,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use pagelab::sim::VirtAddr;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::dock::Pane;
 
@@ -53,7 +54,7 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     let marks = SharedMarks::of(m, &d, "shell", "editor");
     let pa = |process: usize, va: u64| match m.translate(
         process,
-        pagelab::sim::VirtAddr::new(va),
+        VirtAddr::new(va),
         Access::Read,
         Mode::Supervisor,
     ) {

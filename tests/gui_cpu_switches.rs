@@ -9,15 +9,16 @@ use pagelab::doc::Edit;
 use pagelab::lab::Lab;
 use pagelab::sim::mmu::AdTiming;
 use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
+use pagelab::sim::{PhysAddr, VirtAddr};
 use pagelab::ui::app::PagelabApp;
 
 /// PAE: 0x4000_0000 (PDPTE 1) mapped to 0x50_0000.
 fn pae_lab() -> Lab {
     let mut m = Machine::new(presets::by_name("x86-pae").expect("preset"), 64 << 20).expect("machine");
     let request = MapRequest {
-        va: pagelab::sim::VirtAddr::new(0x4000_0000),
+        va: VirtAddr::new(0x4000_0000),
         len: 0x1000,
-        target: MapTarget::To(pagelab::sim::PhysAddr::new(0x50_0000)),
+        target: MapTarget::To(PhysAddr::new(0x50_0000)),
         page_size: None,
         flags: None,
     };
@@ -84,12 +85,7 @@ fn an_edited_pdpte_shows_stale_until_load_cr3() {
     assert!(h.query_by_label_contains("STALE").is_none());
     let m = &h.state().doc.lab().machine;
     let t = m
-        .translate(
-            0,
-            pagelab::sim::VirtAddr::new(0x4000_0000),
-            pagelab::sim::Access::Read,
-            pagelab::sim::Mode::Supervisor,
-        )
+        .translate(0, VirtAddr::new(0x4000_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::Supervisor)
         .expect("walk");
     assert!(t.fault().is_some(), "the register now holds the cleared PDPTE");
 }

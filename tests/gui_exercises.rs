@@ -8,6 +8,7 @@ mod course;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
+use pagelab::sim::VirtAddr;
 use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::{Access, Machine, Mode, presets};
 use pagelab::ui::app::PagelabApp;
@@ -18,7 +19,7 @@ fn lab() -> Lab {
     m.map(
         0,
         &MapRequest {
-            va: pagelab::sim::VirtAddr::new(0x60_0000),
+            va: VirtAddr::new(0x60_0000),
             len: 0x1000,
             target: MapTarget::Alloc,
             page_size: None,
@@ -26,11 +27,7 @@ fn lab() -> Lab {
         },
     )
     .unwrap();
-    let pa = m
-        .translate(0, pagelab::sim::VirtAddr::new(0x60_0010), Access::Read, Mode::User)
-        .unwrap()
-        .pa()
-        .unwrap();
+    let pa = m.translate(0, VirtAddr::new(0x60_0010), Access::Read, Mode::User).unwrap().pa().unwrap();
     m.write_phys(pa, &[0x5a]).unwrap();
     Lab::new("Exercise test", "", m)
 }
@@ -75,7 +72,7 @@ fn author_a_translation_task_then_answer_it_as_a_student() {
         .doc
         .lab()
         .machine
-        .translate(0, pagelab::sim::VirtAddr::new(0x60_0010), Access::Read, Mode::User)
+        .translate(0, VirtAddr::new(0x60_0010), Access::Read, Mode::User)
         .unwrap()
         .pa()
         .unwrap();

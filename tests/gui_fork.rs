@@ -9,6 +9,7 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
+use pagelab::sim::VirtAddr;
 use pagelab::sim::os::{OsModel, OsSettings};
 use pagelab::sim::replace::Policy;
 use pagelab::sim::{Access, Mode, Outcome, table};
@@ -43,12 +44,7 @@ fn fork_shell(h: &mut Harness<'static, PagelabApp>) {
 }
 
 fn pa(lab: &Lab, process: usize, va: u64) -> Option<u64> {
-    match lab
-        .machine
-        .translate(process, pagelab::sim::VirtAddr::new(va), Access::Read, Mode::User)
-        .ok()?
-        .outcome
-    {
+    match lab.machine.translate(process, VirtAddr::new(va), Access::Read, Mode::User).ok()?.outcome {
         Outcome::Mapped(m) => Some(m.pa.get()),
         Outcome::Fault(_) => None,
     }

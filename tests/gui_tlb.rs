@@ -9,6 +9,7 @@
 #[path = "common/gui.rs"]
 mod gui;
 use gui::{click, stats};
+use pagelab::sim::VirtAddr;
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -33,13 +34,7 @@ fn test_lab() -> Lab {
         let flags = Some(flags.iter().map(|f| f.to_string()).collect());
         m.map(
             0,
-            &MapRequest {
-                va: pagelab::sim::VirtAddr::new(va),
-                len,
-                target: MapTarget::Alloc,
-                page_size: None,
-                flags,
-            },
+            &MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags },
         )
         .unwrap();
     }
@@ -121,12 +116,7 @@ fn an_edited_pte_keeps_its_old_translation_marked_stale_until_a_page_fault_or_in
     h.get_by_label_contains("Last access: TLB hit -> page fault: write to a read-only page");
     let m = &h.state().doc.lab().machine;
     let walk = m
-        .translate(
-            0,
-            pagelab::sim::VirtAddr::new(0x40_0000),
-            pagelab::sim::Access::Write,
-            pagelab::sim::Mode::User,
-        )
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Write, pagelab::sim::Mode::User)
         .unwrap();
     assert!(walk.fault().is_none(), "memory already allows the write");
     // SDM 4.10.4.1: the #PF invalidated the faulting page's entry, so the retry walks again.
@@ -405,7 +395,7 @@ fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
 
     // Map one more page: the numbers stay, marked outdated.
     let request = MapRequest {
-        va: pagelab::sim::VirtAddr::new(0x80_0000),
+        va: VirtAddr::new(0x80_0000),
         len: 0x1000,
         target: MapTarget::Alloc,
         page_size: None,
@@ -450,12 +440,7 @@ fn playing_a_trace_stops_where_demand_mapping_would_change_a_locked_process() {
     assert_eq!(stats(&h).total.counters.demand_maps, 0);
     let after = &h.state().doc.lab().machine;
     let translate = |m: &Machine| {
-        m.translate(
-            0,
-            pagelab::sim::VirtAddr::new(0x90_0000),
-            pagelab::sim::Access::Read,
-            pagelab::sim::Mode::User,
-        )
+        m.translate(0, VirtAddr::new(0x90_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
     };
     assert!(translate(after).unwrap().fault().is_some(), "nothing was mapped into the locked process");
     assert_eq!(translate(&before).unwrap().fault(), translate(after).unwrap().fault());
@@ -482,12 +467,7 @@ fn outcomes_are_worded_as_the_architecture_reports_them() {
     click(&mut h, "Translate");
     let m = &h.state().doc.lab().machine;
     let leaf = m
-        .translate(
-            0,
-            pagelab::sim::VirtAddr::new(0x40_0000),
-            pagelab::sim::Access::Read,
-            pagelab::sim::Mode::User,
-        )
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
         .unwrap();
     let entry_addr = leaf.steps.last().unwrap().entry_addr;
     let clear_p =

@@ -2,6 +2,7 @@
 //! swap slots kept in not-present entries, TLB invalidation on eviction, the statistics of a
 //! trace replay, and agreement with the pure replacement simulator (`sim::replace`).
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::fs::File;
 use std::io::BufReader;
 
@@ -53,7 +54,7 @@ fn accessed_bit(m: &Machine, raw: u64) -> bool {
 }
 
 fn pa_of(m: &Machine, n: u64) -> u64 {
-    (m.translate(0, pagelab::sim::VirtAddr::new(page(m, n)), Access::Read, Mode::User)
+    (m.translate(0, VirtAddr::new(page(m, n)), Access::Read, Mode::User)
         .expect("process")
         .pa()
         .expect("mapped"))
@@ -69,9 +70,9 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
 
         let first = access(&mut os, &mut m, 0, Access::Write);
         assert_eq!(first.page_load().map(|h| h.resolution), Some(Resolution::FirstTouch), "{preset}");
-        m.write_phys(pagelab::sim::PhysAddr::new(pa_of(&m, 0)), b"page A").expect("write");
+        m.write_phys(PhysAddr::new(pa_of(&m, 0)), b"page A").expect("write");
         access(&mut os, &mut m, 1, Access::Write);
-        m.write_phys(pagelab::sim::PhysAddr::new(pa_of(&m, 1)), b"page B").expect("write");
+        m.write_phys(PhysAddr::new(pa_of(&m, 1)), b"page B").expect("write");
         // Page 0 went to slot 0 when page 1 came in; page 1 goes to slot 1 now.
         let back = access(&mut os, &mut m, 0, Access::Read);
         let load = back.page_load().expect("a page load");
@@ -89,12 +90,12 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
             assert_eq!(raw, 1 << 2 | 0b10, "{preset}");
         }
         let mut bytes = [0u8; 6];
-        m.mem().read(pagelab::sim::PhysAddr::new(pa_of(&m, 0)), &mut bytes).expect("read");
+        m.mem().read(PhysAddr::new(pa_of(&m, 0)), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page A", "{preset}: contents after swap-in");
 
         let again = access(&mut os, &mut m, 1, Access::Read);
         assert_eq!(again.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { slot: 1 }));
-        m.mem().read(pagelab::sim::PhysAddr::new(pa_of(&m, 1)), &mut bytes).expect("read");
+        m.mem().read(PhysAddr::new(pa_of(&m, 1)), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page B", "{preset}");
         // Page 0 was clean since its swap-in: its PTE names slot 0 again (dropped without a write
         // where the format has a dirty bit).
@@ -409,7 +410,7 @@ fn read_back(lab: &pagelab::lab::Lab, swap: os::SwapPages, n: u64, len: usize) -
     let done = access(&mut os, &mut m, n, Access::Read);
     assert!(matches!(done.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { .. })));
     let mut bytes = vec![0; len];
-    m.mem().read(pagelab::sim::PhysAddr::new(pa_of(&m, n)), &mut bytes).expect("read");
+    m.mem().read(PhysAddr::new(pa_of(&m, n)), &mut bytes).expect("read");
     bytes
 }
 
@@ -420,9 +421,7 @@ fn a_page_swapped_out_before_a_save_reads_its_bytes_back_after_reopening() {
         lab.os = demand(1, Policy::Fifo);
         let mut os = Os::new(lab.os, lab.machine.format()).expect("os");
         access(&mut os, &mut lab.machine, 0, Access::Write);
-        lab.machine
-            .write_phys(pagelab::sim::PhysAddr::new(pa_of(&lab.machine, 0)), b"page A")
-            .expect("write");
+        lab.machine.write_phys(PhysAddr::new(pa_of(&lab.machine, 0)), b"page A").expect("write");
         access(&mut os, &mut lab.machine, 1, Access::Read);
         assert_eq!(os.encoding().decode(pte(&os, &lab.machine, 0)), Some(0), "{preset}: page 0 in slot 0");
         lab.swap = os.swap().pages().clone();
@@ -473,11 +472,7 @@ fn replay_save_keeps_the_swap_area_and_the_next_replay_starts_from_it() {
     let (stats, second) = replay("edited.json", &trace("read.trace", "0x10000000 r\n"), "second.json");
     assert_eq!(stats["os"]["swap_ins"], 1);
     let mut bytes = [0u8; 2];
-    second
-        .machine
-        .mem()
-        .read(pagelab::sim::PhysAddr::new(pa_of(&second.machine, 0)), &mut bytes)
-        .expect("read");
+    second.machine.mem().read(PhysAddr::new(pa_of(&second.machine, 0)), &mut bytes).expect("read");
     assert_eq!(&bytes, b"hi");
     assert_eq!(second.swap, edited.swap, "the slot stays: the page keeps a clean copy there");
 }

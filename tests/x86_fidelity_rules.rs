@@ -7,6 +7,7 @@ use pagelab::lab::Lab;
 use pagelab::sim::fault::x86_error::{P, RSVD, U, W};
 use pagelab::sim::mmu::MmuSettings;
 use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
+use pagelab::sim::{PhysAddr, VirtAddr};
 
 const PRESENT: u64 = 1 << 0;
 const RW: u64 = 1 << 1;
@@ -20,7 +21,7 @@ fn machine(format: &str) -> Machine {
 }
 
 fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(m.active(), pagelab::sim::VirtAddr::new(va), access, mode).expect("process")
+    m.translate(m.active(), VirtAddr::new(va), access, mode).expect("process")
 }
 
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
@@ -43,7 +44,7 @@ fn user_page() -> Machine {
     let mut table = m.processes()[0].root.get() << 12;
     for (level, index) in [0u64, 0, 2, 1].into_iter().enumerate() {
         let target = if level == 3 { 0x0080_0000 } else { m.alloc_frames(1, 1).expect("frame").get() << 12 };
-        m.write_phys_le(pagelab::sim::PhysAddr::new(table + index * 8), 8, ALL | target).expect("entry");
+        m.write_phys_le(PhysAddr::new(table + index * 8), 8, ALL | target).expect("entry");
         table = target;
     }
     m
@@ -60,14 +61,8 @@ fn eflags_ac_lifts_smap_for_explicit_supervisor_data_accesses() {
     assert_eq!(fault(&m, USER_VA, Access::Read, Mode::Supervisor), (FaultKind::SupervisorProtection, P));
     assert_eq!(fault(&m, USER_VA, Access::Write, Mode::Supervisor), (FaultKind::SupervisorProtection, P | W));
     m.settings_mut().ac = true;
-    assert_eq!(
-        walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0080_0abc))
-    );
-    assert_eq!(
-        walk(&m, USER_VA, Access::Write, Mode::Supervisor).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0080_0abc))
-    );
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
+    assert_eq!(walk(&m, USER_VA, Access::Write, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
     // AC does not touch SMEP: "If CR4.SMEP = 1, instructions may be fetched from any
     // supervisor-mode address" only; user-mode addresses stay refused.
     m.settings_mut().smep = true;
@@ -79,14 +74,8 @@ fn eflags_ac_lifts_smap_for_explicit_supervisor_data_accesses() {
     // Without SMAP, AC changes nothing.
     let mut m = user_page();
     m.settings_mut().ac = true;
-    assert_eq!(
-        walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0080_0abc))
-    );
-    assert_eq!(
-        walk(&m, USER_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0080_0abc))
-    );
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0080_0abc)));
 }
 
 // ---------------------------------------------------------------- PSE-36
@@ -98,7 +87,7 @@ const BIG_VA: u64 = 0x8765_4321;
 fn four_mib(pde: u64, pse36: bool, maxphyaddr: u8) -> Machine {
     let mut m = machine("x86-32");
     let entry = (m.processes()[0].root.get() << 12) + 0x21d * 4;
-    m.write_phys_le(pagelab::sim::PhysAddr::new(entry), 4, ALL | PS | pde).expect("PDE");
+    m.write_phys_le(PhysAddr::new(entry), 4, ALL | PS | pde).expect("PDE");
     m.set_settings(MmuSettings { pse36, maxphyaddr, ..MmuSettings::default() });
     m
 }
@@ -114,10 +103,7 @@ fn pse36_puts_pde_bits_20_13_above_bit_31() {
     let pde = 0x0c00_0000 | (0xa5 << 13);
     let m = four_mib(pde, true, 52);
     // 0xa5 << 32 | 0x0c00_0000 | offset 0x25_4321
-    assert_eq!(
-        walk(&m, BIG_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0xa5_0c25_4321))
-    );
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0xa5_0c25_4321)));
     // PSE-36 off: the same bits are reserved.
     let m = four_mib(pde, false, 52);
     assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD));
@@ -128,10 +114,7 @@ fn pse36_puts_pde_bits_20_13_above_bit_31() {
 #[test]
 fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
     let m = four_mib(0x0c00_0000 | (0xf << 13), true, 36);
-    assert_eq!(
-        walk(&m, BIG_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0xf_0c25_4321))
-    );
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0xf_0c25_4321)));
     for bit in 17..=21 {
         let m = four_mib(0x0c00_0000 | (1 << bit), true, 36);
         assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User).0, FaultKind::ReservedBit, "M=36, bit {bit}");
@@ -139,19 +122,13 @@ fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
     // M = 40 (and any larger MAXPHYADDR, limited to 40): bits 20:13 are all address bits.
     for maxphyaddr in [40, 52] {
         let m = four_mib(0x0c00_0000 | (1 << 20), true, maxphyaddr);
-        assert_eq!(
-            walk(&m, BIG_VA, Access::Read, Mode::User).pa(),
-            Some(pagelab::sim::PhysAddr::new(0x80_0c25_4321))
-        );
+        assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x80_0c25_4321)));
         let m = four_mib(0x0c00_0000 | (1 << 21), true, maxphyaddr);
         assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User).0, FaultKind::ReservedBit, "bit 21");
     }
     // Bit 12 is PAT, not an address bit, in both cases (Table 4-4: "12 (PAT)").
     let m = four_mib(0x0c00_0000 | (1 << 12), true, 40);
-    assert_eq!(
-        walk(&m, BIG_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0c25_4321))
-    );
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0c25_4321)));
 }
 
 /// PSE-36 is about 4 MiB pages: a 4 KiB page's PTE (Table 4-6) has no such bits, and PAE
@@ -161,15 +138,11 @@ fn pse36_leaves_4k_pages_and_pae_alone() {
     let mut m = machine("x86-32");
     let root = m.processes()[0].root.get() << 12;
     let pt = m.alloc_frames(1, 1).expect("frame").get() << 12;
-    m.write_phys_le(pagelab::sim::PhysAddr::new(root + 0x21d * 4), 4, ALL | pt).expect("PDE");
-    m.write_phys_le(pagelab::sim::PhysAddr::new(pt + 0x254 * 4), 4, ALL | 0x0030_0000 | (1 << 13))
-        .expect("PTE");
+    m.write_phys_le(PhysAddr::new(root + 0x21d * 4), 4, ALL | pt).expect("PDE");
+    m.write_phys_le(PhysAddr::new(pt + 0x254 * 4), 4, ALL | 0x0030_0000 | (1 << 13)).expect("PTE");
     m.settings_mut().pse36 = true;
     // PTE bits 31:12 are the frame: bit 13 is address bit 13.
-    assert_eq!(
-        walk(&m, BIG_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0030_2321))
-    );
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0030_2321)));
 }
 
 // ---------------------------------------------------------------- PAE PDPTE registers
@@ -184,9 +157,9 @@ fn pae_doc() -> Document {
     m.map(
         0,
         &pagelab::sim::MapRequest {
-            va: pagelab::sim::VirtAddr::new(PAE_VA & !0xfff),
+            va: VirtAddr::new(PAE_VA & !0xfff),
             len: 0x1000,
-            target: pagelab::sim::MapTarget::To(pagelab::sim::PhysAddr::new(0x0050_0000)),
+            target: pagelab::sim::MapTarget::To(PhysAddr::new(0x0050_0000)),
             page_size: None,
             flags: None,
         },
@@ -217,7 +190,7 @@ fn a_pdpte_edit_takes_effect_only_after_load_cr3() {
     let m = &doc.lab().machine;
     assert_eq!(m.stale_pdptes(), vec![1], "memory and register 1 disagree");
     let t = walk(m, PAE_VA, Access::Read, Mode::Supervisor);
-    assert_eq!(t.pa(), Some(pagelab::sim::PhysAddr::new(0x0050_0123)), "the walk uses the register");
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x0050_0123)), "the walk uses the register");
     assert!(t.steps[0].from_register && !t.steps[1].from_register);
     doc.apply(&Edit::LoadCr3 { process: 0 }).expect("load CR3");
     assert!(doc.lab().machine.stale_pdptes().is_empty());
@@ -235,20 +208,20 @@ fn a_pdpte_edit_takes_effect_only_after_load_cr3() {
 fn a_process_switch_loads_the_pdptes() {
     let mut doc = pae_doc();
     let entry = pdpte_addr(&doc, 0, 1);
-    let old = doc.lab().machine.mem().read_le(pagelab::sim::PhysAddr::new(entry), 8).expect("PDPTE");
+    let old = doc.lab().machine.mem().read_le(PhysAddr::new(entry), 8).expect("PDPTE");
     doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     // Walked from "other" (not active): process 0's PDPTE comes from memory, not present.
     let t = doc
         .lab()
         .machine
-        .translate(0, pagelab::sim::VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .translate(0, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
         .expect("process");
     assert!(t.steps[0].from_register);
     let other = doc
         .lab()
         .machine
-        .translate(1, pagelab::sim::VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .translate(1, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
         .expect("process");
     assert!(!other.steps[0].from_register, "another process's PDPTEs are read from memory");
     doc.apply(&Edit::SwitchProcess { process: 1 }).expect("switch");
@@ -256,7 +229,7 @@ fn a_process_switch_loads_the_pdptes() {
     let t = doc
         .lab()
         .machine
-        .translate(0, pagelab::sim::VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .translate(0, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
         .expect("process");
     assert!(!t.steps[0].from_register);
     assert_eq!(t.fault().map(|f| f.kind), Some(FaultKind::NotPresent));
@@ -283,7 +256,7 @@ fn pdpte_registers_survive_save_and_load() {
     assert_eq!(back.machine.pdpte_registers(), doc.lab().machine.pdpte_registers());
     assert_eq!(
         walk(&back.machine, PAE_VA, Access::Read, Mode::Supervisor).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0050_0123))
+        Some(PhysAddr::new(0x0050_0123))
     );
     // Without the field, the registers are loaded from memory: PDPTE 1 is not present now.
     let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
@@ -311,9 +284,9 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
     doc.apply(&Edit::Map {
         process: 0,
         request: pagelab::sim::MapRequest {
-            va: pagelab::sim::VirtAddr::new(va),
+            va: VirtAddr::new(va),
             len: 0x1000,
-            target: pagelab::sim::MapTarget::To(pagelab::sim::PhysAddr::new(0x0060_0000)),
+            target: pagelab::sim::MapTarget::To(PhysAddr::new(0x0060_0000)),
             page_size: None,
             flags: None,
         },
@@ -322,7 +295,7 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
     assert!(doc.lab().machine.stale_pdptes().is_empty());
     assert_eq!(
         walk(&doc.lab().machine, va, Access::Read, Mode::Supervisor).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x0060_0000))
+        Some(PhysAddr::new(0x0060_0000))
     );
 }
 
@@ -338,8 +311,5 @@ fn explain_clears_only_the_reserved_bits_of_a_pse36_pde() {
     let mut fixed = m.clone();
     fix.apply(&mut fixed).expect("apply");
     // 0x9 << 32 | 0x0c00_0000 | 0x25_4321
-    assert_eq!(
-        walk(&fixed, BIG_VA, Access::Read, Mode::User).pa(),
-        Some(pagelab::sim::PhysAddr::new(0x9_0c25_4321))
-    );
+    assert_eq!(walk(&fixed, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x9_0c25_4321)));
 }

@@ -292,7 +292,7 @@ mod tests {
         Edit::Map {
             process: 0,
             request: MapRequest {
-                va: crate::sim::VirtAddr::new(va),
+                va: VirtAddr::new(va),
                 len,
                 target: MapTarget::Alloc,
                 page_size: None,
@@ -370,7 +370,7 @@ mod tests {
                 lab.machine.map(
                     0,
                     &MapRequest {
-                        va: crate::sim::VirtAddr::new(0x5000),
+                        va: VirtAddr::new(0x5000),
                         len: 0x1000,
                         target: MapTarget::Alloc,
                         page_size: None,
@@ -398,12 +398,9 @@ mod tests {
         );
         d.apply(&map(0x40_0000, 64 << 20)).unwrap();
         let after_map = d.history_bytes();
-        let leaf = d
-            .lab()
-            .machine
-            .translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Read, Mode::User)
-            .unwrap()
-            .steps[3]
+        let leaf =
+            d.lab().machine.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap().steps
+                [3]
             .entry_addr;
         d.apply(&Edit::SetField { entry_addr: leaf.get(), level: 3, field: "R/W".into(), value: 1 }).unwrap();
         let edit_bytes = d.history_bytes() - after_map;

@@ -269,9 +269,9 @@ mod tests {
     fn machine() -> Machine {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
         let req = MapRequest {
-            va: crate::sim::VirtAddr::new(0x40_0000),
+            va: VirtAddr::new(0x40_0000),
             len: 0x1000,
-            target: MapTarget::To(crate::sim::PhysAddr::new(0x2a000)),
+            target: MapTarget::To(PhysAddr::new(0x2a000)),
             page_size: None,
             flags: Some(vec!["U/S".into()]),
         };
@@ -324,7 +324,7 @@ mod tests {
     fn kernel_half_sharing() {
         let mut m = machine();
         let req = MapRequest {
-            va: crate::sim::VirtAddr::new(0xffff_8000_0000_0000),
+            va: VirtAddr::new(0xffff_8000_0000_0000),
             len: 0x1000,
             target: MapTarget::Alloc,
             page_size: None,

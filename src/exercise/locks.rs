@@ -220,11 +220,12 @@ fn tree_entries(machine: &Machine, root: Pfn, mask: u64) -> Vec<(usize, u64, u64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::{Access, MapRequest, MapTarget, Mode, presets};
 
     fn req(va: u64) -> MapRequest {
         MapRequest {
-            va: crate::sim::VirtAddr::new(va),
+            va: VirtAddr::new(va),
             len: 0x1000,
             target: MapTarget::Alloc,
             page_size: None,
@@ -239,7 +240,7 @@ mod tests {
         let mut locks = Locks::default();
         locks.lock(LockTarget::Process("init"));
         let before = m.clone();
-        m.access(0, crate::sim::VirtAddr::new(0x1000), Access::Write, Mode::User).unwrap();
+        m.access(0, VirtAddr::new(0x1000), Access::Write, Mode::User).unwrap();
         assert_eq!(locks.check_change(&before, &m), Ok(()));
         m.map(0, &req(0x2000)).unwrap();
         assert_eq!(locks.check_change(&before, &m), Err(LockError::Process("init".into())));
@@ -252,7 +253,7 @@ mod tests {
     fn locked_entry_refuses_a_write() {
         let mut m = Machine::new(presets::by_name("sv39").unwrap(), 16 << 20).unwrap();
         m.map(0, &req(0x1000)).unwrap();
-        let t = m.translate(0, crate::sim::VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
         let leaf = t.steps.last().unwrap().entry_addr;
         let mut locks = Locks::default();
         locks.lock(LockTarget::Entry(leaf.get()));

@@ -193,7 +193,7 @@ mod tests {
             ..*m.settings()
         });
         let req = MapRequest {
-            va: crate::sim::VirtAddr::new(0x1000),
+            va: VirtAddr::new(0x1000),
             len: 0x3000,
             target: MapTarget::Alloc,
             page_size: None,

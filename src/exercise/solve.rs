@@ -78,10 +78,18 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
                 .map(|f| f.name.clone())
                 .collect();
             let page = va & !(m.format().page_size() - 1);
+            let frame = Pfn::new(*frame);
+            // A frame number too large to have an address is beyond any memory.
+            let pa = frame.base(m.format().page_shift).ok_or_else(|| {
+                MachineError::from(table::TableError::FrameOutOfRange {
+                    frame,
+                    frames: m.mem().frame_count(),
+                })
+            })?;
             let request = MapRequest {
                 va: VirtAddr::new(page),
                 len: m.format().page_size(),
-                target: MapTarget::To(Pfn::new(*frame).base(m.format().page_shift).unwrap_or_default()),
+                target: MapTarget::To(pa),
                 page_size: None,
                 flags: Some(flags),
             };

@@ -389,6 +389,7 @@ fn check_header(value: &serde_json::Value) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::machine::{MapRequest, MapTarget};
 
     fn sample() -> Lab {
@@ -396,7 +397,7 @@ mod tests {
         m.map(
             0,
             &MapRequest {
-                va: crate::sim::VirtAddr::new(0x40_0000),
+                va: VirtAddr::new(0x40_0000),
                 len: 0x3000,
                 target: MapTarget::Alloc,
                 page_size: None,
@@ -404,7 +405,7 @@ mod tests {
             },
         )
         .unwrap();
-        m.write_phys(crate::sim::PhysAddr::new(0x5_0010), b"hello").unwrap();
+        m.write_phys(PhysAddr::new(0x5_0010), b"hello").unwrap();
         Lab::new("t", "d", m)
     }
 

@@ -423,7 +423,7 @@ mod tests {
         let mut m = Machine::new(presets::x86_64(4), 64 << 20).expect("machine");
         let flags = Some(vec!["U/S".to_string(), "R/W".to_string()]);
         let request = MapRequest {
-            va: crate::sim::VirtAddr::new(0x60_0000),
+            va: VirtAddr::new(0x60_0000),
             len: 2 << 20,
             target: MapTarget::Alloc,
             page_size: Some(M2),

@@ -670,16 +670,12 @@ mod tests {
         let m = &lab.machine;
         assert_eq!(m.active_process().name, "cat");
         use crate::sim::{Access, Mode};
-        let code = m
-            .translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Execute, Mode::User)
-            .expect("process");
+        let code = m.translate(0, VirtAddr::new(0x40_0000), Access::Execute, Mode::User).expect("process");
         assert!(code.fault().is_none());
         let write_code =
-            m.translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Write, Mode::User).expect("process");
+            m.translate(0, VirtAddr::new(0x40_0000), Access::Write, Mode::User).expect("process");
         assert!(write_code.fault().is_some());
-        let guard = m
-            .translate(0, crate::sim::VirtAddr::new(0x7ffe_0000), Access::Read, Mode::User)
-            .expect("process");
+        let guard = m.translate(0, VirtAddr::new(0x7ffe_0000), Access::Read, Mode::User).expect("process");
         assert!(guard.fault().is_some(), "---p gets no entry");
     }
 
@@ -717,7 +713,7 @@ mod tests {
         for (va, len, page, flags) in maps {
             let flags = Some(flags.iter().map(|f| f.to_string()).collect());
             let request = MapRequest {
-                va: crate::sim::VirtAddr::new(va),
+                va: VirtAddr::new(va),
                 len,
                 target: MapTarget::Alloc,
                 page_size: Some(page),
@@ -779,8 +775,7 @@ mod tests {
             build_lab(&parse(SAMPLE).expect("parses"), presets::x86_64(4), 2 << 20, "t").expect("builds");
         let m = &lab.machine;
         use crate::sim::{Access, Mode};
-        let heap =
-            m.translate(0, crate::sim::VirtAddr::new(0x70_0000), Access::Write, Mode::User).expect("process");
+        let heap = m.translate(0, VirtAddr::new(0x70_0000), Access::Write, Mode::User).expect("process");
         assert!(heap.fault().is_none());
         assert_eq!(heap.steps.len(), 3, "PML4, PDPT, PD leaf");
         let levels: Vec<u64> = m.table_size(0).expect("size").levels.iter().map(|l| l.tables).collect();

@@ -232,10 +232,11 @@ mod tests {
     use super::*;
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::presets;
+    use crate::sim::{PhysAddr, VirtAddr};
 
     fn req(va: u64, len: u64, to: Option<u64>) -> MapRequest {
-        let target = to.map_or(MapTarget::Alloc, |pa| MapTarget::To(crate::sim::PhysAddr::new(pa)));
-        MapRequest { va: crate::sim::VirtAddr::new(va), len, target, page_size: None, flags: None }
+        let target = to.map_or(MapTarget::Alloc, |pa| MapTarget::To(PhysAddr::new(pa)));
+        MapRequest { va: VirtAddr::new(va), len, target, page_size: None, flags: None }
     }
 
     #[test]

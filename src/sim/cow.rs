@@ -117,7 +117,7 @@ impl Machine {
         let f = &self.format;
         let level = page.leaf.level;
         let span = f.entry_span_shift(level);
-        let base = va.get() & !super::format::low_mask(span);
+        let base = va.get().checked_shr(span).and_then(|v| v.checked_shl(span)).unwrap_or(va.get());
         let new_frame = if page.owners > 1 {
             let copy = self.mem.alloc_aligned(page.frames, page.frames).map_err(MachineError::from)?;
             if let Err(e) = self.mem.copy_frames(page.frame, copy, page.frames) {

@@ -839,13 +839,7 @@ mod tests {
     }
 
     fn map_req(va: u64, len: u64) -> MapRequest {
-        MapRequest {
-            va: crate::sim::VirtAddr::new(va),
-            len,
-            target: MapTarget::Alloc,
-            page_size: None,
-            flags: None,
-        }
+        MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags: None }
     }
 
     #[test]
@@ -854,7 +848,7 @@ mod tests {
         let last = map_req(0xffff_ffff_ffff_f000, 0x1000);
         assert_eq!(m.map(0, &last), Ok(1));
         assert!(
-            m.translate(0, crate::sim::VirtAddr::new(0xffff_ffff_ffff_ffff), Access::Read, Mode::Supervisor)
+            m.translate(0, VirtAddr::new(0xffff_ffff_ffff_ffff), Access::Read, Mode::Supervisor)
                 .unwrap()
                 .pa()
                 .is_some()
@@ -863,10 +857,7 @@ mod tests {
             m.map(0, &map_req(0xffff_ffff_ffff_f000, 0x2000)),
             Err(MachineError::Table(TableError::RangeOverflow { .. }))
         ));
-        assert_eq!(
-            m.unmap(0, crate::sim::VirtAddr::new(0xffff_ffff_ffff_f000), 0x1000).map(|u| u.len()),
-            Ok(1)
-        );
+        assert_eq!(m.unmap(0, VirtAddr::new(0xffff_ffff_ffff_f000), 0x1000).map(|u| u.len()), Ok(1));
     }
 
     #[test]
@@ -883,16 +874,12 @@ mod tests {
     fn unmap_releases_allocated_data_frames_not_shared_ones() {
         let mut m = machine("x86-64");
         m.map(0, &map_req(0x1000, 0x1000)).unwrap();
-        let frame = m
-            .translate(0, crate::sim::VirtAddr::new(0x1000), Access::Read, Mode::User)
-            .unwrap()
-            .pa()
-            .unwrap()
-            .pfn(12);
+        let frame =
+            m.translate(0, VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap().pa().unwrap().pfn(12);
         let b = m.clone_process(0, "child").unwrap();
-        m.unmap(0, crate::sim::VirtAddr::new(0x1000), 0x1000).unwrap();
+        m.unmap(0, VirtAddr::new(0x1000), 0x1000).unwrap();
         assert!(m.mem.is_allocated(frame), "still mapped by the clone");
-        m.unmap(b, crate::sim::VirtAddr::new(0x1000), 0x1000).unwrap();
+        m.unmap(b, VirtAddr::new(0x1000), 0x1000).unwrap();
         assert!(!m.mem.is_allocated(frame));
     }
 
@@ -901,17 +888,12 @@ mod tests {
         let mut m = machine("sv39");
         m.map(0, &map_req(0x4000, 0x1000)).unwrap();
         let child = m.clone_process(0, "child").unwrap();
-        let a = m.translate(0, crate::sim::VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
-        let b = m.translate(child, crate::sim::VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
+        let a = m.translate(0, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
+        let b = m.translate(child, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
         assert_eq!(a.pa(), b.pa());
         assert_ne!(a.steps[0].entry_addr, b.steps[0].entry_addr);
-        m.unmap(child, crate::sim::VirtAddr::new(0x4000), 0x1000).unwrap();
-        assert!(
-            m.translate(0, crate::sim::VirtAddr::new(0x4000), Access::Read, Mode::User)
-                .unwrap()
-                .pa()
-                .is_some()
-        );
+        m.unmap(child, VirtAddr::new(0x4000), 0x1000).unwrap();
+        assert!(m.translate(0, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap().pa().is_some());
     }
 
     #[test]
@@ -921,19 +903,17 @@ mod tests {
         m.map(0, &kernel).unwrap();
         let b = m.add_process("other").unwrap();
         assert!(
-            m.translate(b, crate::sim::VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
+            m.translate(b, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
                 .unwrap()
                 .fault()
                 .is_some()
         );
         assert_eq!(m.share_kernel_half(0, b).unwrap(), 1);
-        let t = m
-            .translate(b, crate::sim::VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
-            .unwrap();
+        let t = m.translate(b, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor).unwrap();
         assert!(matches!(t.outcome, Outcome::Mapped(_)));
         assert_eq!(
             t.steps[1].table_addr,
-            m.translate(0, crate::sim::VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
+            m.translate(0, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
                 .unwrap()
                 .steps[1]
                 .table_addr
@@ -948,7 +928,7 @@ mod tests {
         m.share_kernel_half(0, b).unwrap();
         m.remove_process(b).unwrap();
         assert!(
-            m.translate(0, crate::sim::VirtAddr::new(0xffff_8000_0000_0000), Access::Read, Mode::Supervisor)
+            m.translate(0, VirtAddr::new(0xffff_8000_0000_0000), Access::Read, Mode::Supervisor)
                 .unwrap()
                 .pa()
                 .is_some()

@@ -518,25 +518,25 @@ mod tests {
     #[test]
     fn unwritten_memory_reads_zero_and_stores_nothing() {
         let mut m = PhysMem::new(1 << 20, 12).unwrap();
-        assert_eq!(m.read_le(crate::sim::PhysAddr::new(0x1234), 8).unwrap(), 0);
-        m.write_le(crate::sim::PhysAddr::new(0x2000), 8, 0).unwrap();
+        assert_eq!(m.read_le(PhysAddr::new(0x1234), 8).unwrap(), 0);
+        m.write_le(PhysAddr::new(0x2000), 8, 0).unwrap();
         assert_eq!(m.stored_chunks().count(), 0);
     }
 
     #[test]
     fn little_endian_round_trip_across_a_frame_boundary() {
         let mut m = PhysMem::new(1 << 20, 12).unwrap();
-        m.write_le(crate::sim::PhysAddr::new(0xffc), 8, 0x1122_3344_5566_7788).unwrap();
-        assert_eq!(m.read_u8(crate::sim::PhysAddr::new(0xffc)).unwrap(), 0x88);
-        assert_eq!(m.read_u8(crate::sim::PhysAddr::new(0x1003)).unwrap(), 0x11);
-        assert_eq!(m.read_le(crate::sim::PhysAddr::new(0xffc), 8).unwrap(), 0x1122_3344_5566_7788);
+        m.write_le(PhysAddr::new(0xffc), 8, 0x1122_3344_5566_7788).unwrap();
+        assert_eq!(m.read_u8(PhysAddr::new(0xffc)).unwrap(), 0x88);
+        assert_eq!(m.read_u8(PhysAddr::new(0x1003)).unwrap(), 0x11);
+        assert_eq!(m.read_le(PhysAddr::new(0xffc), 8).unwrap(), 0x1122_3344_5566_7788);
     }
 
     #[test]
     fn out_of_range_is_an_error_not_a_panic() {
         let mut m = PhysMem::new(0x2000, 12).unwrap();
-        assert!(m.read_le(crate::sim::PhysAddr::new(0x1ffc), 8).is_err());
-        assert!(m.write_le(crate::sim::PhysAddr::new(u64::MAX - 2), 8, 1).is_err());
+        assert!(m.read_le(PhysAddr::new(0x1ffc), 8).is_err());
+        assert!(m.write_le(PhysAddr::new(u64::MAX - 2), 8, 1).is_err());
         assert!(PhysMem::new(0x1001, 12).is_err());
         assert!(PhysMem::new(0, 12).is_err());
     }
@@ -544,26 +544,26 @@ mod tests {
     #[test]
     fn allocator_takes_lowest_free_runs() {
         let mut m = PhysMem::new(16 << 12, 12).unwrap();
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(0));
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(1));
-        m.reserve(crate::sim::Pfn::new(3)).unwrap();
-        assert_eq!(m.alloc(2).unwrap(), crate::sim::Pfn::new(4));
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(2));
-        m.free(crate::sim::Pfn::new(1), 1);
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(1));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(0));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
+        m.reserve(Pfn::new(3)).unwrap();
+        assert_eq!(m.alloc(2).unwrap(), Pfn::new(4));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(2));
+        m.free(Pfn::new(1), 1);
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
         assert!(m.alloc(11).is_err());
-        assert_eq!(m.alloc(10).unwrap(), crate::sim::Pfn::new(6));
+        assert_eq!(m.alloc(10).unwrap(), Pfn::new(6));
         assert!(m.alloc(1).is_err());
     }
 
     #[test]
     fn aligned_allocation_skips_to_the_alignment() {
         let mut m = PhysMem::new(64 << 12, 12).unwrap();
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(0));
-        assert_eq!(m.alloc_aligned(8, 8).unwrap(), crate::sim::Pfn::new(8));
-        assert_eq!(m.alloc(1).unwrap(), crate::sim::Pfn::new(1));
-        m.reserve(crate::sim::Pfn::new(20)).unwrap();
-        assert_eq!(m.alloc_aligned(16, 16).unwrap(), crate::sim::Pfn::new(32));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(0));
+        assert_eq!(m.alloc_aligned(8, 8).unwrap(), Pfn::new(8));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
+        m.reserve(Pfn::new(20)).unwrap();
+        assert_eq!(m.alloc_aligned(16, 16).unwrap(), Pfn::new(32));
         assert!(m.alloc_aligned(32, 32).is_err());
     }
 
@@ -579,7 +579,7 @@ mod tests {
     #[test]
     fn resize_refuses_to_drop_used_frames() {
         let mut m = PhysMem::new(8 << 12, 12).unwrap();
-        m.reserve(crate::sim::Pfn::new(6)).unwrap();
+        m.reserve(Pfn::new(6)).unwrap();
         assert!(m.resize(4 << 12).is_err());
         assert!(m.resize(16 << 12).is_ok());
         assert_eq!(m.frame_count(), 16);
@@ -593,7 +593,7 @@ mod tests {
         let before = m.clone();
         m.begin();
         m.write_le(f.base(12).unwrap(), 8, 0x3344).unwrap();
-        m.write_le(crate::sim::PhysAddr::new(0x9000), 4, 7).unwrap();
+        m.write_le(PhysAddr::new(0x9000), 4, 7).unwrap();
         m.alloc_aligned(8, 8).unwrap();
         m.free(f, 2);
         m.rollback();
@@ -606,10 +606,10 @@ mod tests {
         let mut m = PhysMem::new(64 << 12, 12).unwrap();
         let original = m.clone();
         m.begin();
-        m.write_le(crate::sim::PhysAddr::new(0x1000), 8, 1).unwrap();
+        m.write_le(PhysAddr::new(0x1000), 8, 1).unwrap();
         m.begin();
-        m.write_le(crate::sim::PhysAddr::new(0x1000), 8, 2).unwrap();
-        m.reserve_range(crate::sim::Pfn::new(10), 5).unwrap();
+        m.write_le(PhysAddr::new(0x1000), 8, 2).unwrap();
+        m.reserve_range(Pfn::new(10), 5).unwrap();
         assert!(m.commit().is_empty(), "an inner commit hands its record to the outer journal");
         let undo = m.commit();
         let edited = m.clone();
@@ -626,17 +626,17 @@ mod tests {
         // 4 frames of 1 TiB (a custom format may have 2^40-byte pages).
         let mut m = PhysMem::new(4 << 40, 40).unwrap();
         for frame in 0..4u64 {
-            m.write_le(crate::sim::PhysAddr::new((frame << 40) + 0x1234_5678), 8, 0xfeed).unwrap();
+            m.write_le(PhysAddr::new((frame << 40) + 0x1234_5678), 8, 0xfeed).unwrap();
         }
         assert_eq!(m.stored_bytes(), 4 * 4096, "one 4 KiB chunk per write, not a whole frame");
-        assert_eq!(m.read_le(crate::sim::PhysAddr::new((2 << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
+        assert_eq!(m.read_le(PhysAddr::new((2 << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
         assert!(
-            m.frame_copy(crate::sim::Pfn::new(1), 1 << 21).is_err(),
+            m.frame_copy(Pfn::new(1), 1 << 21).is_err(),
             "a whole 1 TiB frame is refused, not materialised"
         );
         let dst = 3;
-        m.copy_frames(Pfn::new(0), crate::sim::Pfn::new(dst), 1).unwrap();
-        assert_eq!(m.read_le(crate::sim::PhysAddr::new((dst << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
+        m.copy_frames(Pfn::new(0), Pfn::new(dst), 1).unwrap();
+        assert_eq!(m.read_le(PhysAddr::new((dst << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
         assert_eq!(m.stored_bytes(), 4 * 4096);
     }
 
@@ -648,7 +648,7 @@ mod tests {
         for _ in 0..32_767 {
             m.alloc_aligned(512, 512).unwrap();
         }
-        assert_eq!(root, crate::sim::Pfn::new(0));
+        assert_eq!(root, Pfn::new(0));
         assert_eq!(m.allocated_count(), 1 + 32_767 * 512);
         assert_eq!(m.allocated_runs().run_count(), 2, "the root, then one run of pages");
         assert!(m.alloc_aligned(512, 512).is_err(), "memory is full: the one 2 MiB slot left holds the root");

@@ -1101,7 +1101,7 @@ mod tests {
                 let format = presets::by_name(preset).expect("preset");
                 let mut machine = Machine::new(format, 1 << 20).expect("machine");
                 let request = MapRequest {
-                    va: crate::sim::VirtAddr::new(0x40_0000),
+                    va: VirtAddr::new(0x40_0000),
                     len: 0x1000,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -1124,7 +1124,7 @@ mod tests {
                     for access in Access::ALL {
                         for mode in [Mode::User, Mode::Supervisor] {
                             let t = machine
-                                .translate(0, crate::sim::VirtAddr::new(0x40_0123), access, mode)
+                                .translate(0, VirtAddr::new(0x40_0123), access, mode)
                                 .expect("process");
                             let Some(rights) = t.steps.last().map(|s| s.rights) else { continue };
                             let expected = match &t.outcome {

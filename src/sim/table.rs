@@ -127,10 +127,10 @@ pub fn table_entry(format: &PagingFormat, level: usize, frame: Pfn) -> u64 {
     format.with(raw, Role::Frame, level, frame.get())
 }
 
-/// Physical address of the table a non-leaf entry points to (`None` when the frame field holds
-/// a frame whose address does not fit in 64 bits).
+/// Physical address of the table a non-leaf entry points to, computed as the walk computes it
+/// (see `mmu`), so that the tree and the walk always agree on where a table is.
 pub fn child_table_addr(format: &PagingFormat, raw: u64, level: usize) -> Option<PhysAddr> {
-    Pfn::new(format.frame(raw, level)).base(format.page_shift)
+    format.frame(raw, level).checked_shl(format.page_shift).map(PhysAddr::new)
 }
 
 pub fn read_entry(
@@ -577,7 +577,7 @@ mod tests {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &["R/W".into()]).unwrap();
         map_page(&mut mem, &f, root, VirtAddr::new(0x40_0000), 3, Pfn::new(0x123), bits).unwrap();
-        let path = entry_path(&mem, &f, root, crate::sim::VirtAddr::new(0x40_0000)).unwrap();
+        let path = entry_path(&mem, &f, root, VirtAddr::new(0x40_0000)).unwrap();
         assert_eq!(path.len(), 4);
         assert_eq!(path[3].raw, 0x123_003);
         assert_eq!(tables(&mem, &f, root).len(), 4);
@@ -621,14 +621,10 @@ mod tests {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &[]).unwrap();
         map_page(&mut mem, &f, root, VirtAddr::new(0x7000_0000), 3, Pfn::new(0x100), bits).unwrap();
-        let gone = unmap_range(&mut mem, &f, root, crate::sim::VirtAddr::new(0x7000_0000), 0x1000).unwrap();
+        let gone = unmap_range(&mut mem, &f, root, VirtAddr::new(0x7000_0000), 0x1000).unwrap();
         assert_eq!(
             gone.pages,
-            vec![Unmapped {
-                va: crate::sim::VirtAddr::new(0x7000_0000),
-                frame: crate::sim::Pfn::new(0x100),
-                frames: 1
-            }]
+            vec![Unmapped { va: VirtAddr::new(0x7000_0000), frame: Pfn::new(0x100), frames: 1 }]
         );
         // The PT, PD and PDPT under the root (frames 1, 2 and 3) were unhooked, leaf first.
         assert_eq!(
@@ -636,7 +632,7 @@ mod tests {
             vec![(Pfn::new(root.get() + 3), 1), (Pfn::new(root.get() + 2), 1), (Pfn::new(root.get() + 1), 1)]
         );
         assert_eq!(tables(&mem, &f, root).len(), 1);
-        assert_eq!(mem.read_le(crate::sim::PhysAddr::new(root.get() << 12), 8).unwrap(), 0);
+        assert_eq!(mem.read_le(PhysAddr::new(root.get() << 12), 8).unwrap(), 0);
     }
 
     #[test]
@@ -644,7 +640,7 @@ mod tests {
         let (mut mem, f, root) = setup("x86-64");
         let huge = leaf_bits(&f, 2, &[]).unwrap();
         map_page(&mut mem, &f, root, VirtAddr::new(0x20_0000), 2, Pfn::new(0x200), huge).unwrap();
-        let err = unmap_range(&mut mem, &f, root, crate::sim::VirtAddr::new(0x20_0000), 0x1000).unwrap_err();
+        let err = unmap_range(&mut mem, &f, root, VirtAddr::new(0x20_0000), 0x1000).unwrap_err();
         assert!(matches!(err, TableError::SplitHugePage { .. }));
         assert_eq!(leaves(&mem, &f, root).len(), 1);
     }

@@ -2,12 +2,13 @@
 //! address or a fault, with a message naming the access when the other happens.
 #![allow(dead_code)] // each test file uses some of these
 
+use pagelab::sim::VirtAddr;
 use pagelab::sim::fault::PageFault;
 use pagelab::sim::mmu::Outcome;
 use pagelab::sim::{Access, Machine, Mode, Translation};
 
 pub fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(0, pagelab::sim::VirtAddr::new(va), access, mode).expect("process 0")
+    m.translate(0, VirtAddr::new(va), access, mode).expect("process 0")
 }
 
 /// The physical address an access that must succeed reaches.

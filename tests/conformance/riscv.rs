@@ -15,6 +15,7 @@ use pagelab::sim::rng::SplitMix64;
 use pagelab::sim::{
     Access, ArchReport, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Pfn, Translation, presets,
 };
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::process::Command;
 use std::time::Duration;
 
@@ -137,7 +138,7 @@ impl Builder {
             pattern.extend_from_slice(&0x0000_0073u32.to_le_bytes()); // ecall
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
-        machine.write_phys(pagelab::sim::PhysAddr::new(DATA), &pattern).expect("data pages");
+        machine.write_phys(PhysAddr::new(DATA), &pattern).expect("data pages");
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
@@ -168,16 +169,11 @@ impl Builder {
     }
 
     fn write(&mut self, addr: u64, value: u64) {
-        self.machine
-            .write_phys_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes, value)
-            .expect("entry write");
+        self.machine.write_phys_le(PhysAddr::new(addr), self.shape.pte_bytes, value).expect("entry write");
     }
 
     fn read(&self, addr: u64) -> u64 {
-        self.machine
-            .mem()
-            .read_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes)
-            .expect("entry read")
+        self.machine.mem().read_le(PhysAddr::new(addr), self.shape.pte_bytes).expect("entry read")
     }
 
     /// Reserved bits 63:54 (Sv39 and up; Sv32 has none).
@@ -295,9 +291,9 @@ impl Builder {
             }
         }
         let request = MapRequest {
-            va: pagelab::sim::VirtAddr::new(va),
+            va: VirtAddr::new(va),
             len: size,
-            target: MapTarget::To(pagelab::sim::PhysAddr::new(pa_block)),
+            target: MapTarget::To(PhysAddr::new(pa_block)),
             page_size: Some(size),
             flags: Some(flags),
         };
@@ -334,7 +330,7 @@ impl Builder {
             }
             (va & !7) + low
         };
-        let request = Request { va: pagelab::sim::VirtAddr::new(va), access, mode };
+        let request = Request { va: VirtAddr::new(va), access, mode };
         let format = self.machine.format();
         let walk = mmu::translate(
             self.machine.mem(),
@@ -407,7 +403,7 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
         }
         // Where the probe looks for a store's mark (it reports 0xdead when it is not there).
         if query.request.access == Access::Write {
-            record[7] = query.walk.pa().unwrap_or(pagelab::sim::PhysAddr::new(0)).get();
+            record[7] = query.walk.pa().unwrap_or(PhysAddr::new(0)).get();
         }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }

@@ -2,6 +2,7 @@
 //! time, and running QEMU with a watchdog. Without the tools the suite skips loudly, unless
 //! `CI=true`, where a missing tool fails the test.
 
+use pagelab::sim::PhysAddr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -152,7 +153,7 @@ pub fn write_run_inputs(
     let ram = dir.join("ram.bin");
     let queries = dir.join("queries.bin");
     let mut bytes = vec![0u8; usize::try_from(to - from).expect("a small image")];
-    mem.read(pagelab::sim::PhysAddr::new(from), &mut bytes).expect("RAM image");
+    mem.read(PhysAddr::new(from), &mut bytes).expect("RAM image");
     std::fs::write(&ram, &bytes).expect("write RAM image");
     std::fs::write(&queries, block).expect("write queries");
     (ram, queries)

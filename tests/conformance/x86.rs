@@ -17,6 +17,7 @@ use pagelab::sim::{
     Access, ArchReport, FaultKind, Machine, MapRequest, MapTarget, MmuSettings, Mode, Outcome, Pfn,
     Translation, presets,
 };
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::process::Command;
 use std::time::Duration;
 
@@ -199,7 +200,7 @@ impl Builder {
             pattern.extend_from_slice(&[0xcd, 0x80, 0x90, 0x90]); // int 0x80; nop; nop
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
-        machine.write_phys(pagelab::sim::PhysAddr::new(DATA), &pattern).expect("data pages");
+        machine.write_phys(PhysAddr::new(DATA), &pattern).expect("data pages");
         // Tables come from the allocator, kept inside the table frames: everything else is
         // reserved. The conformance process's root is then the first table frame.
         let frames = machine.mem().frame_count();
@@ -224,16 +225,11 @@ impl Builder {
     }
 
     fn write(&mut self, addr: u64, value: u64) {
-        self.machine
-            .write_phys_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes, value)
-            .expect("entry write");
+        self.machine.write_phys_le(PhysAddr::new(addr), self.shape.pte_bytes, value).expect("entry write");
     }
 
     fn read(&self, addr: u64) -> u64 {
-        self.machine
-            .mem()
-            .read_le(pagelab::sim::PhysAddr::new(addr), self.shape.pte_bytes)
-            .expect("entry read")
+        self.machine.mem().read_le(PhysAddr::new(addr), self.shape.pte_bytes).expect("entry read")
     }
 
     fn entry_addr(&self, table: u64, va: u64, level: usize) -> u64 {
@@ -349,9 +345,9 @@ impl Builder {
             }
         }
         let request = MapRequest {
-            va: pagelab::sim::VirtAddr::new(va),
+            va: VirtAddr::new(va),
             len: size,
-            target: MapTarget::To(pagelab::sim::PhysAddr::new(pa_block)),
+            target: MapTarget::To(PhysAddr::new(pa_block)),
             page_size: Some(size),
             flags: Some(flags),
         };
@@ -457,7 +453,7 @@ impl Builder {
         if self.shape.probes_own(va) {
             return None;
         }
-        let request = Request { va: pagelab::sim::VirtAddr::new(va), access, mode };
+        let request = Request { va: VirtAddr::new(va), access, mode };
         let walk = mmu::translate(
             self.machine.mem(),
             self.machine.format(),
@@ -591,7 +587,7 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
         // Where the probe looks for a write's mark (it reports 0xdead when it is not there).
         if query.request.access == Access::Write {
             let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
-            record[7] = landing.pa().unwrap_or(pagelab::sim::PhysAddr::new(0)).get();
+            record[7] = landing.pa().unwrap_or(PhysAddr::new(0)).get();
         }
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }

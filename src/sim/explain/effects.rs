@@ -236,6 +236,7 @@ fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::presets;
 
@@ -243,14 +244,14 @@ mod tests {
     fn pages_under_a_pd_entry_are_counted_from_memory() {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
         let request = MapRequest {
-            va: crate::sim::VirtAddr::new(0x40_0000),
+            va: VirtAddr::new(0x40_0000),
             len: 0x3000,
             target: MapTarget::Alloc,
             page_size: None,
             flags: None,
         };
         m.map(0, &request).unwrap();
-        let t = m.translate(0, crate::sim::VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
         let pd = &t.steps[2];
         assert_eq!(mappings_under(&m, pd.level, pd.raw), (3, true));
         let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr.get());

@@ -2,6 +2,7 @@
 //! the undo history that 100 such edits keep, mapping 64 GiB as 32,768 pages of 2 MiB, and
 //! opening a lab of 64 pages of 1 GiB. Run: `cargo bench --bench document`.
 
+use pagelab::sim::EntryAddr;
 use pagelab::sim::VirtAddr;
 use std::hint::black_box;
 
@@ -40,7 +41,8 @@ fn edit_on_a_big_lab(c: &mut Criterion) {
     c.bench_function("doc/edit-entry-1M-pages", |b| {
         b.iter(|| {
             value ^= 1;
-            let edit = Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value };
+            let edit =
+                Edit::SetField { entry_addr: EntryAddr::new(leaf), level: 3, field: "R/W".into(), value };
             black_box(doc.apply(&edit).unwrap_or_else(|e| panic!("{e}")));
         });
     });
@@ -50,14 +52,15 @@ fn edit_on_a_big_lab(c: &mut Criterion) {
         b.iter(|| {
             let map = Edit::Map { process: 0, request: request(0x7000_0000, 0x1000, None) };
             black_box(doc.apply(&map).unwrap_or_else(|e| panic!("{e}")));
-            let unmap = Edit::Unmap { process: 0, va: 0x7000_0000, len: 0x1000 };
+            let unmap = Edit::Unmap { process: 0, va: VirtAddr::new(0x7000_0000), len: 0x1000 };
             black_box(doc.apply(&unmap).unwrap_or_else(|e| panic!("{e}")));
         });
     });
     // The memory 100 undo steps keep (a measurement printed beside the timings).
     let (mut doc, leaf) = million_page_document();
     for i in 0..100u64 {
-        let edit = Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: i % 2 };
+        let edit =
+            Edit::SetField { entry_addr: EntryAddr::new(leaf), level: 3, field: "R/W".into(), value: i % 2 };
         doc.apply(&edit).unwrap_or_else(|e| panic!("{e}"));
     }
     println!("doc/undo-100-edits-1M-pages: {} bytes of history", doc.history_bytes());

@@ -165,7 +165,7 @@ fn cyclic_tables_end_and_are_compared_once() {
     let explained = pagelab::sim::explain::explain(
         &m,
         0,
-        0x4000_0000,
+        VirtAddr::new(0x4000_0000),
         pagelab::sim::Access::Read,
         pagelab::sim::Mode::User,
     );

@@ -274,7 +274,7 @@ fn x86_64_non_canonical_address_has_no_entry_and_no_fix() {
 fn x86_64_success_names_the_bits_that_granted_it() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
-    let e = explain::explain(&m, 0, VA, Access::Write, Mode::User).unwrap();
+    let e = explain::explain(&m, 0, VirtAddr::new(VA), Access::Write, Mode::User).unwrap();
     assert!(!e.is_fault() && e.fixes.is_empty());
     // P, U/S and R/W at each of the four levels.
     for (field, count) in [("P", 4), ("U/S", 4), ("R/W", 4)] {
@@ -693,7 +693,8 @@ fn every_fix_offered_for_the_sample_labs_works() {
                 for &va in &vas {
                     for mode in [Mode::User, Mode::Supervisor] {
                         for access in Access::ALL {
-                            let e = explain::explain(m, process, va, access, mode).expect("explain");
+                            let e = explain::explain(m, process, VirtAddr::new(va), access, mode)
+                                .expect("explain");
                             if e.is_fault() {
                                 fixes::check_fixes(m, process, &e);
                                 explained += 1;
@@ -732,7 +733,7 @@ mod random_entries {
     fn check_all(m: &pagelab::sim::Machine, va: u64) {
         for mode in [Mode::User, Mode::Supervisor] {
             for access in Access::ALL {
-                let e = explain::explain(m, 0, va, access, mode).unwrap();
+                let e = explain::explain(m, 0, VirtAddr::new(va), access, mode).unwrap();
                 if e.is_fault() {
                     fixes::check_fixes(m, 0, &e);
                 } else {

@@ -7,6 +7,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::doc::Edit;
 use pagelab::lab::Lab;
+use pagelab::sim::EntryAddr;
 use pagelab::sim::mmu::AdTiming;
 use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
 use pagelab::sim::{PhysAddr, VirtAddr};
@@ -68,7 +69,7 @@ fn an_edited_pdpte_shows_stale_until_load_cr3() {
     let mut h = harness(pae_lab());
     assert!(h.query_by_label_contains("STALE").is_none());
     let pdpte1 = (h.state().doc.lab().machine.processes()[0].root.get() << 12) + 8;
-    h.state_mut().doc.apply(&Edit::SetEntry { entry_addr: pdpte1, raw: 0 }).expect("edit");
+    h.state_mut().doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(pdpte1), raw: 0 }).expect("edit");
     let field = h.get_by_label("Virtual address:");
     field.focus();
     field.type_text("0x40000000");

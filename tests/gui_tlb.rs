@@ -470,8 +470,7 @@ fn outcomes_are_worded_as_the_architecture_reports_them() {
         .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
         .unwrap();
     let entry_addr = leaf.steps.last().unwrap().entry_addr;
-    let clear_p =
-        pagelab::doc::Edit::SetField { entry_addr: entry_addr.get(), level: 3, field: "P".into(), value: 0 };
+    let clear_p = pagelab::doc::Edit::SetField { entry_addr, level: 3, field: "P".into(), value: 0 };
     h.state_mut().push(pagelab::ui::state::Action::Edit(clear_p));
     h.run();
     click(&mut h, "Translate");

@@ -4,6 +4,7 @@
 
 use pagelab::doc::{Document, Edit};
 use pagelab::lab::Lab;
+use pagelab::sim::EntryAddr;
 use pagelab::sim::fault::x86_error::{P, RSVD, U, W};
 use pagelab::sim::mmu::MmuSettings;
 use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
@@ -186,7 +187,7 @@ fn a_pdpte_edit_takes_effect_only_after_load_cr3() {
     let mut doc = pae_doc();
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     let entry = pdpte_addr(&doc, 0, 1);
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     let m = &doc.lab().machine;
     assert_eq!(m.stale_pdptes(), vec![1], "memory and register 1 disagree");
     let t = walk(m, PAE_VA, Access::Read, Mode::Supervisor);
@@ -209,7 +210,7 @@ fn a_process_switch_loads_the_pdptes() {
     let mut doc = pae_doc();
     let entry = pdpte_addr(&doc, 0, 1);
     let old = doc.lab().machine.mem().read_le(PhysAddr::new(entry), 8).expect("PDPTE");
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     // Walked from "other" (not active): process 0's PDPTE comes from memory, not present.
     let t = doc
@@ -234,7 +235,7 @@ fn a_process_switch_loads_the_pdptes() {
     assert!(!t.steps[0].from_register);
     assert_eq!(t.fault().map(|f| f.kind), Some(FaultKind::NotPresent));
     // Put the PDPTE back while "other" runs, switch back: the register is loaded from memory.
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: old }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: old }).expect("edit");
     doc.apply(&Edit::SwitchProcess { process: 0 }).expect("switch");
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     assert!(doc.lab().machine.stale_pdptes().is_empty());
@@ -248,7 +249,7 @@ fn pdpte_registers_survive_save_and_load() {
     let fresh = doc.lab().to_json();
     assert!(!fresh.contains("pdpte_registers"), "in step with memory: not written");
     let entry = pdpte_addr(&doc, 0, 1);
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     let json = doc.lab().to_json();
     assert!(json.contains("pdpte_registers"));
     let back = Lab::from_json(&json).expect("load");
@@ -305,7 +306,8 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
 fn explain_clears_only_the_reserved_bits_of_a_pse36_pde() {
     // M = 36: bits 16:13 = 0x9 are address bits 35:32; bit 18 is reserved.
     let m = four_mib(0x0c00_0000 | (0x9 << 13) | (1 << 18), true, 36);
-    let e = pagelab::sim::explain::explain(&m, 0, BIG_VA, Access::Read, Mode::User).expect("explain");
+    let e = pagelab::sim::explain::explain(&m, 0, VirtAddr::new(BIG_VA), Access::Read, Mode::User)
+        .expect("explain");
     assert!(e.is_fault());
     let fix = e.fixes.first().expect("a fix");
     let mut fixed = m.clone();

@@ -276,7 +276,7 @@ pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
     let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format().page_size());
     let name = lab.machine.processes()[process].name.clone();
     let mut doc = editing(lab);
-    let applied = doc.apply(&Edit::Unmap { process, va, len })?;
+    let applied = doc.apply(&Edit::Unmap { process, va: VirtAddr::new(va), len })?;
     save_lab(doc.lab(), &args.lab)?;
     Ok(format!("unmapped {} page(s) in process \"{name}\"\n", applied.pages))
 }

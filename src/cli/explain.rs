@@ -8,6 +8,7 @@ use crate::doc::EditError;
 use crate::doc::history::StepKind;
 use crate::exercise::LockTarget;
 use crate::lab::Lab;
+use crate::sim::VirtAddr;
 use crate::sim::addr::{field_value, hex_grouped};
 use crate::sim::explain::{self, Change, Explanation, Fix};
 use crate::sim::format::PagingFormat;
@@ -46,7 +47,7 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
     let process = pick_process(&lab.machine, args.process.as_deref())?;
     let va = parse_addr("virtual address", &args.addr)?;
     let (access, mode) = (Access::from(args.access), Mode::from(args.mode));
-    let explanation = explain::explain(&lab.machine, process, va, access, mode)?;
+    let explanation = explain::explain(&lab.machine, process, VirtAddr::new(va), access, mode)?;
     if let Some(n) = args.apply {
         return apply(lab, &explanation, n, args);
     }

@@ -8,7 +8,6 @@ pub mod edit;
 pub mod history;
 pub mod tlb;
 
-use crate::sim::{EntryAddr, VirtAddr};
 pub use edit::{Applied, Edit, EditError};
 use history::{History, LabParts, Step, StepKind};
 
@@ -199,7 +198,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
     let m = &mut lab.machine;
     let mut applied = Applied { message: edit.describe(), ..Applied::default() };
     match edit {
-        Edit::SetEntry { entry_addr, raw } => m.set_entry(EntryAddr::new(*entry_addr), *raw)?,
+        Edit::SetEntry { entry_addr, raw } => m.set_entry(*entry_addr, *raw)?,
         Edit::ApplyFix { process, va, access, mode, fix } => {
             let explanation = crate::sim::explain::explain(m, *process, *va, *access, *mode)?;
             let chosen = explanation
@@ -210,7 +209,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("applied {}", chosen.label());
         }
         Edit::SetField { entry_addr, level, field, value } => {
-            m.set_field(EntryAddr::new(*entry_addr), *level, field, *value)?;
+            m.set_field(*entry_addr, *level, field, *value)?;
         }
         Edit::Map { process, request } => {
             let pages = m.map(*process, request)?;
@@ -218,7 +217,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("mapped {pages} page(s) at {:#x}", request.va);
         }
         Edit::Unmap { process, va, len } => {
-            let gone = m.unmap(*process, VirtAddr::new(*va), *len)?;
+            let gone = m.unmap(*process, *va, *len)?;
             applied.pages = gone.len() as u64;
             applied.message = format!("unmapped {} page(s) at {va:#x}", gone.len());
         }
@@ -251,7 +250,7 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
             applied.message = format!("shared {n} kernel root entr{}", if n == 1 { "y" } else { "ies" });
         }
         Edit::Access { process, va, access, mode } => {
-            let t = m.access(*process, VirtAddr::new(*va), *access, *mode)?;
+            let t = m.access(*process, *va, *access, *mode)?;
             applied.message = match t.fault() {
                 Some(f) => format!("{va:#x}: page fault: {}", f.kind.describe()),
                 None => format!("{va:#x} -> {:#x}", t.pa().unwrap_or_default()),
@@ -280,6 +279,7 @@ mod tests {
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::os::{OsModel, OsSettings};
     use crate::sim::{Access, Machine, Mode, presets};
+    use crate::sim::{EntryAddr, VirtAddr};
 
     fn doc() -> Document {
         Document::new(
@@ -302,7 +302,7 @@ mod tests {
     }
 
     fn access(va: u64) -> Edit {
-        Edit::Access { process: 0, va, access: Access::Write, mode: Mode::User }
+        Edit::Access { process: 0, va: VirtAddr::new(va), access: Access::Write, mode: Mode::User }
     }
 
     #[test]
@@ -336,7 +336,13 @@ mod tests {
         let accessed = d.lab().clone();
         assert_ne!(accessed, mapped, "the accesses set A and D bits");
         let root_entry = accessed.machine.processes()[0].root.get() << 12;
-        d.apply(&Edit::SetField { entry_addr: root_entry, level: 0, field: "U/S".into(), value: 0 }).unwrap();
+        d.apply(&Edit::SetField {
+            entry_addr: EntryAddr::new(root_entry),
+            level: 0,
+            field: "U/S".into(),
+            value: 0,
+        })
+        .unwrap();
         assert_eq!(d.undo(), Some(format!("set U/S of entry at {root_entry:#x}")));
         assert_eq!(*d.lab(), accessed, "one press undid the edit, not an access");
         assert_eq!(d.undo(), Some("3 accesses".into()));
@@ -402,7 +408,7 @@ mod tests {
             d.lab().machine.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap().steps
                 [3]
             .entry_addr;
-        d.apply(&Edit::SetField { entry_addr: leaf.get(), level: 3, field: "R/W".into(), value: 1 }).unwrap();
+        d.apply(&Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: 1 }).unwrap();
         let edit_bytes = d.history_bytes() - after_map;
         assert!(edit_bytes < 3 * 4096, "one entry edit keeps one chunk: {edit_bytes} bytes");
     }

@@ -460,7 +460,7 @@ impl PagelabApp {
             }
         } else if process != self.doc.lab().machine.active() {
             // A re-run from the history of another process: its tables, without the TLB.
-            self.edit(&Edit::Access { process, va, access, mode });
+            self.edit(&Edit::Access { process, va: VirtAddr::new(va), access, mode });
         } else {
             // Through the TLB, in the active address space, as the CPU does.
             match self.perform_through_tlb(va, access, mode) {

@@ -181,7 +181,9 @@ fn unmap_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: 
             Ok((va, len))
         });
         match parsed {
-            Ok((va, len)) => actions.push(Action::Edit(Edit::Unmap { process: m.active(), va, len })),
+            Ok((va, len)) => {
+                actions.push(Action::Edit(Edit::Unmap { process: m.active(), va: VirtAddr::new(va), len }))
+            }
             Err(e) => dialog.error = Some(e),
         }
     }

@@ -8,6 +8,7 @@ use super::tree_columns::{self, Col};
 use super::{dialogs, theme};
 use crate::doc::Document;
 use crate::sim::Machine;
+use crate::sim::VirtAddr;
 use crate::sim::addr::{hex_grouped, parse_u64};
 use egui::text::LayoutJob;
 use egui::{Color32, Sense, TextFormat, vec2};
@@ -337,7 +338,7 @@ fn row_ui(
             if ui.button("Unmap this page").clicked() {
                 actions.push(Action::Edit(crate::doc::Edit::Unmap {
                     process: m.active(),
-                    va: row.va,
+                    va: VirtAddr::new(row.va),
                     len: 1u64 << row.span_shift.min(63),
                 }));
                 ui.close();

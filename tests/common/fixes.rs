@@ -35,7 +35,7 @@ pub fn set(m: &mut Machine, entry_addr: u64, level: usize, field: &str, value: u
 
 /// Explains an access that must fault, and checks every fix the explanation offers.
 pub fn explain_fault(m: &Machine, va: u64, access: Access, mode: Mode) -> Explanation {
-    let e = explain::explain(m, 0, va, access, mode).expect("explain");
+    let e = explain::explain(m, 0, VirtAddr::new(va), access, mode).expect("explain");
     assert!(e.is_fault(), "expected a fault at {va:#x}: {:?}", e.translation.outcome);
     check_fixes(m, 0, &e);
     e

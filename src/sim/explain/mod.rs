@@ -92,11 +92,11 @@ impl Explanation {
 pub fn explain(
     machine: &Machine,
     process: usize,
-    va: u64,
+    va: VirtAddr,
     access: Access,
     mode: Mode,
 ) -> Result<Explanation, MachineError> {
-    let translation = machine.translate(process, VirtAddr::new(va), access, mode)?;
+    let translation = machine.translate(process, va, access, mode)?;
     let (decided_by, rule, rights) = rule::decide(machine, &translation);
     let (grants, fixes) = match translation.fault() {
         None => (grants::grants(machine, &translation), Vec::new()),
@@ -104,7 +104,7 @@ pub fn explain(
     };
     let cow = translation
         .fault()
-        .filter(|f| machine.is_cow_fault(process, VirtAddr::new(va), access, f.kind))
-        .and_then(|_| machine.cow_page(process, VirtAddr::new(va)));
+        .filter(|f| machine.is_cow_fault(process, va, access, f.kind))
+        .and_then(|_| machine.cow_page(process, va));
     Ok(Explanation { process, translation, decided_by, rule, rights, grants, fixes, cow })
 }

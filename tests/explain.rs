@@ -14,7 +14,7 @@ use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 const MIB: u64 = 1 << 20;
 
 fn field(level: usize, entry_addr: u64, name: &str, from: u64, to: u64) -> Change {
-    Change::Field { level, entry_addr, field: name.into(), from, to }
+    Change::Field { level, entry_addr: EntryAddr::new(entry_addr), field: name.into(), from, to }
 }
 
 fn switch(switch: Switch, from: u64, to: u64) -> Change {
@@ -51,14 +51,14 @@ fn x86_64_not_present_leaf_is_decided_by_p_and_fixed_by_mapping() {
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
     let e = explain_fault(&m, VA + PAGE, Access::Write, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::NotPresent);
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr), (Some(3), Some(0x4008)));
+    assert_eq!((e.decided_by.level, e.decided_by.entry_addr.map(u64::from)), (Some(3), Some(0x4008)));
     assert_eq!((e.decided_by.field.as_str(), e.decided_by.value), ("P", 0));
     assert!(e.rule.reference.contains("4.7"), "{}", e.rule.reference);
     assert_eq!(
         changes(&e),
         vec![vec![Change::Map {
             process: 0,
-            va: VA + PAGE,
+            va: VirtAddr::new(VA + PAGE),
             page_size: PAGE,
             flags: vec!["R/W".into(), "U/S".into()]
         }]]
@@ -69,7 +69,10 @@ fn x86_64_not_present_leaf_is_decided_by_p_and_fixed_by_mapping() {
 fn x86_64_not_present_root_entry() {
     let m = machine("x86-64");
     let e = explain_fault(&m, 0x1234, Access::Read, Mode::User);
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr, e.decided_by.value), (Some(0), Some(0x0), 0));
+    assert_eq!(
+        (e.decided_by.level, e.decided_by.entry_addr.map(u64::from), e.decided_by.value),
+        (Some(0), Some(0x0), 0)
+    );
     assert_eq!(e.fixes.len(), 1, "{:?}", fixes::labels(&e));
     assert!(
         e.fixes[0].side_effects.iter().any(|s| s.contains("3 new table frame")),
@@ -112,7 +115,7 @@ fn x86_64_user_write_to_read_only_leaf() {
     let e = explain_fault(&m, VA, Access::Write, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::WriteProtection);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x4000), "R/W", 0)
     );
     assert!(e.rule.reference.contains("4.6.1") && e.rule.text.contains("user-mode write"), "{:?}", e.rule);
@@ -128,7 +131,7 @@ fn x86_64_write_refused_at_the_pd_needs_every_level() {
     set(&mut m, 0x3010, 2, "R/W", 0);
     let e = explain_fault(&m, VA, Access::Write, Mode::User);
     // The first entry without R/W decides; the fix must set it at both levels (SDM 4.6.1).
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr), (Some(2), Some(0x3010)));
+    assert_eq!((e.decided_by.level, e.decided_by.entry_addr.map(u64::from)), (Some(2), Some(0x3010)));
     assert_eq!(changes(&e), vec![vec![field(2, 0x3010, "R/W", 0, 1), field(3, 0x4000, "R/W", 0, 1)]]);
     assert!(
         e.fixes[0].side_effects.iter().any(|s| s.contains("PD entry at 0x3010") && s.contains("writable")),
@@ -154,7 +157,7 @@ fn x86_64_user_access_to_supervisor_page() {
     map(&mut m, VA, PAGE, &["R/W"]);
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::UserProtection);
-    assert_eq!((e.decided_by.entry_addr, e.decided_by.field.as_str()), (Some(0x4000), "U/S"));
+    assert_eq!((e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str()), (Some(0x4000), "U/S"));
     assert_eq!(changes(&e), vec![vec![field(3, 0x4000, "U/S", 0, 1)]]);
 }
 
@@ -278,8 +281,12 @@ fn x86_64_success_names_the_bits_that_granted_it() {
     assert!(!e.is_fault() && e.fixes.is_empty());
     // P, U/S and R/W at each of the four levels.
     for (field, count) in [("P", 4), ("U/S", 4), ("R/W", 4)] {
-        let at: Vec<u64> =
-            e.grants.iter().filter(|g| g.field == field).filter_map(|g| g.entry_addr).collect();
+        let at: Vec<u64> = e
+            .grants
+            .iter()
+            .filter(|g| g.field == field)
+            .filter_map(|g| g.entry_addr.map(u64::from))
+            .collect();
         assert_eq!(at, vec![0x0, 0x2000, 0x3010, 0x4000], "{field}");
         assert_eq!(at.len(), count);
     }
@@ -299,7 +306,7 @@ fn x86_32_faults() {
     );
     let np = explain_fault(&m, 0x80_0000, Access::Read, Mode::User);
     assert_eq!(
-        (np.decided_by.level, np.decided_by.entry_addr, np.decided_by.field.as_str()),
+        (np.decided_by.level, np.decided_by.entry_addr.map(u64::from), np.decided_by.field.as_str()),
         (Some(0), Some(0x8), "P")
     );
     let w = explain_fault(&m, VA, Access::Write, Mode::User);
@@ -307,7 +314,7 @@ fn x86_32_faults() {
     set(&mut m, 0x4, 0, "U/S", 0);
     let u = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(
-        (u.decided_by.level, u.decided_by.entry_addr, u.decided_by.field.as_str()),
+        (u.decided_by.level, u.decided_by.entry_addr.map(u64::from), u.decided_by.field.as_str()),
         (Some(0), Some(0x4), "U/S")
     );
     assert_eq!(changes(&u), vec![vec![field(0, 0x4, "U/S", 0, 1)]]);
@@ -369,7 +376,7 @@ fn pae_faults() {
     );
     let np = explain_fault(&m, 0xc000_0000, Access::Read, Mode::Supervisor);
     assert_eq!(
-        (np.decided_by.level, np.decided_by.entry_addr, np.decided_by.index),
+        (np.decided_by.level, np.decided_by.entry_addr.map(u64::from), np.decided_by.index),
         (Some(0), Some(0x18), Some(3))
     );
     let x = explain_fault(&m, VA, Access::Execute, Mode::User);
@@ -400,7 +407,7 @@ fn pae_user_protection_nx_without_nxe_and_a_misaligned_2mib_page() {
     let u = explain_fault(&m, VA, Access::Read, Mode::User);
     // The PDPTE has no U/S (SDM table 4-8): the PDE decides and is the only one to change.
     assert_eq!(
-        (u.decided_by.level, u.decided_by.entry_addr, u.decided_by.field.as_str()),
+        (u.decided_by.level, u.decided_by.entry_addr.map(u64::from), u.decided_by.field.as_str()),
         (Some(1), Some(0x2010), "U/S")
     );
     assert_eq!(changes(&u), vec![vec![field(1, 0x2010, "U/S", 0, 1)]]);
@@ -431,14 +438,14 @@ fn a_table_pointer_beyond_memory_is_unhooked_and_the_page_mapped_again() {
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x3010), "Frame", 0x10_0000)
     );
     assert_eq!(
         changes(&e),
         vec![vec![
             field(2, 0x3010, "P", 1, 0),
-            Change::Map { process: 0, va: VA, page_size: PAGE, flags: vec!["U/S".into()] },
+            Change::Map { process: 0, va: VirtAddr::new(VA), page_size: PAGE, flags: vec!["U/S".into()] },
         ]]
     );
 }
@@ -469,7 +476,7 @@ fn sv39_not_valid() {
     let m = sv39(&["R", "U", "A"]);
     let e = explain_fault(&m, RV + PAGE, Access::Read, Mode::User);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x3010), "V", 0)
     );
     assert!(e.rule.reference.contains("4.3.2 step 3"), "{}", e.rule.reference);
@@ -477,7 +484,7 @@ fn sv39_not_valid() {
         changes(&e),
         vec![vec![Change::Map {
             process: 0,
-            va: RV + PAGE,
+            va: VirtAddr::new(RV + PAGE),
             page_size: PAGE,
             flags: vec!["R".into(), "U".into(), "A".into()]
         }]]
@@ -628,7 +635,7 @@ fn sv39_table_beyond_memory_is_an_access_fault() {
     let e = explain_fault(&m, RV, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
     assert_eq!(e.translation.fault().unwrap().report.describe(), "scause 5 (load access fault)");
-    assert_eq!((e.decided_by.entry_addr, e.decided_by.field.as_str()), (Some(0x2000), "PPN"));
+    assert_eq!((e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str()), (Some(0x2000), "PPN"));
     assert!(e.rule.reference.contains("step 2"), "{}", e.rule.reference);
     assert_eq!(
         changes(&e),
@@ -636,7 +643,7 @@ fn sv39_table_beyond_memory_is_an_access_fault() {
             field(1, 0x2000, "V", 1, 0),
             Change::Map {
                 process: 0,
-                va: RV,
+                va: VirtAddr::new(RV),
                 page_size: PAGE,
                 flags: vec!["R".into(), "U".into(), "A".into()]
             },

@@ -94,7 +94,7 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
 fn locked(lab: &Lab, process: usize, change: &Change) -> bool {
     let m = &lab.machine;
     match change {
-        Change::Field { entry_addr, .. } => lab.locks.is_locked(m, LockTarget::Entry(*entry_addr)),
+        Change::Field { entry_addr, .. } => lab.locks.is_locked(m, LockTarget::Entry(entry_addr.get())),
         Change::Map { .. } => {
             m.processes().get(process).is_some_and(|p| lab.locks.is_locked(m, LockTarget::Process(&p.name)))
         }

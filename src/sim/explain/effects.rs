@@ -29,10 +29,9 @@ pub(super) fn side_effects(
             Change::Field { level, entry_addr, field, from, to } => {
                 let f = after.format();
                 let role = f.field_named_at(field, *level).map_or(Role::Other, |d| d.role);
-                let step = walk_after
-                    .as_ref()
-                    .and_then(|t| t.steps.iter().find(|s| s.entry_addr.get() == *entry_addr));
-                let old_step = original.steps.iter().find(|s| s.entry_addr.get() == *entry_addr);
+                let step =
+                    walk_after.as_ref().and_then(|t| t.steps.iter().find(|s| s.entry_addr == *entry_addr));
+                let old_step = original.steps.iter().find(|s| s.entry_addr == *entry_addr);
                 if role == Role::Present
                     && let Some(slot) = old_step.and_then(|s| super::search::swap_slot(before, s))
                 {
@@ -49,7 +48,7 @@ pub(super) fn side_effects(
                     ));
                 }
                 if let Some(step) = step.filter(|s| !s.leaf) {
-                    out.push(under_entry(after, step.level, step.raw, role, *to, *entry_addr));
+                    out.push(under_entry(after, step.level, step.raw, role, *to, entry_addr.get()));
                 }
                 if let Some(step) = step {
                     let sharing =

@@ -65,7 +65,7 @@ pub(super) fn grants(m: &Machine, t: &Translation) -> Vec<Grant> {
         let field = f.field(role, step.level)?;
         Some(Grant {
             level: Some(step.level),
-            entry_addr: Some(step.entry_addr.get()),
+            entry_addr: Some(step.entry_addr),
             field: field.name.clone(),
             value: field.get(step.raw),
             why: why.to_string(),

@@ -25,7 +25,7 @@ pub use fix::{Change, Fix, FixError, Switch};
 use super::fault::{Access, Mode};
 use super::machine::{Machine, MachineError};
 use super::mmu::{Rights, Translation};
-use crate::sim::address::VirtAddr;
+use crate::sim::address::{EntryAddr, VirtAddr};
 use serde::Serialize;
 
 /// The entry (or, with no entry, the address or switch) and field that decided an access.
@@ -35,7 +35,7 @@ pub struct Decider {
     pub level: Option<usize>,
     pub level_name: Option<String>,
     pub index: Option<u64>,
-    pub entry_addr: Option<u64>,
+    pub entry_addr: Option<EntryAddr>,
     /// The field as the format names it ("P", "R/W", "U/S", "NX", "V", "W", "PPN", ...), or what
     /// stands in for it ("address bits 63:47", "CR4.SMAP").
     pub field: String,
@@ -54,7 +54,7 @@ pub struct Rule {
 pub struct Grant {
     pub level: Option<usize>,
     /// `None` for a switch (CR0.WP, sstatus.SUM, ...).
-    pub entry_addr: Option<u64>,
+    pub entry_addr: Option<EntryAddr>,
     pub field: String,
     pub value: u64,
     /// What this bit contributed, e.g. "user-mode access allowed at this level".

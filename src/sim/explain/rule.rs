@@ -51,7 +51,7 @@ pub(super) fn entry(f: &PagingFormat, step: &WalkStep, field: &str, value: u64) 
         level: Some(step.level),
         level_name: Some(level_name(f, step.level)),
         index: Some(step.index),
-        entry_addr: Some(step.entry_addr.get()),
+        entry_addr: Some(step.entry_addr),
         field: field.to_string(),
         value,
     }

@@ -8,6 +8,7 @@ use super::effects;
 use super::fix::{Change, Fix, Switch, clear_low};
 use super::reserved::{self, Cause};
 use super::rule::{pointer_to_outside, step_at};
+use crate::sim::VirtAddr;
 use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, Role};
 use crate::sim::machine::Machine;
@@ -146,7 +147,7 @@ fn set_role(m: &Machine, step: &WalkStep, role: Role, to: u64) -> Option<Change>
     let from = field.get(step.raw);
     (from != to).then(|| Change::Field {
         level: step.level,
-        entry_addr: step.entry_addr.get(),
+        entry_addr: step.entry_addr,
         field: field.name.clone(),
         from,
         to,
@@ -154,7 +155,7 @@ fn set_role(m: &Machine, step: &WalkStep, role: Role, to: u64) -> Option<Change>
 }
 
 fn set_named(step: &WalkStep, name: &str, from: u64, to: u64) -> Change {
-    Change::Field { level: step.level, entry_addr: step.entry_addr.get(), field: name.to_string(), from, to }
+    Change::Field { level: step.level, entry_addr: step.entry_addr, field: name.to_string(), from, to }
 }
 
 fn flip(m: &Machine, switch: Switch, to: u64) -> Option<Change> {
@@ -320,5 +321,5 @@ fn map_change(m: &Machine, process: usize, t: &Translation) -> Change {
     }
     let flags = roles.into_iter().filter_map(|r| f.field(r, leaf).map(|field| field.name.clone())).collect();
     let page_size = f.page_size();
-    Change::Map { process, va: t.va.get() & !(page_size - 1), page_size, flags }
+    Change::Map { process, va: VirtAddr::new(t.va.get() & !(page_size - 1)), page_size, flags }
 }

@@ -94,7 +94,7 @@ fn rights_that_differ_split_a_shared_range() {
     map(&mut m, b, 0x10_3000, 1, Some(0x80_3000), &["R/W", "U/S"]);
     let d = compare::diff(&m, 0, b).expect("diff");
     let got: Vec<(u64, u64, RangeKind, bool)> =
-        d.ranges.iter().map(|r| (r.start, r.bytes, r.kind, r.rights_differ())).collect();
+        d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind, r.rights_differ())).collect();
     assert_eq!(
         got,
         vec![
@@ -122,7 +122,7 @@ fn a_2mib_page_against_4kib_pages_is_compared_page_by_page() {
     map(&mut m, b, 0x20_1000, 1, Some(0x40_1000), &["R/W", "U/S"]);
     map(&mut m, b, 0x20_2000, 1, None, &["R/W", "U/S"]);
     let d = compare::diff(&m, 0, b).expect("diff");
-    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
     assert_eq!(
         got,
         vec![
@@ -141,7 +141,7 @@ fn a_clone_shares_every_page_and_no_table() {
     map(&mut m, 0, 0x7fff_0000_0000, 1, None, &["U/S"]);
     let child = m.clone_process(0, "child").expect("clone");
     let d = compare::diff(&m, 0, child).expect("diff");
-    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
     assert_eq!(
         got,
         vec![(0x40_0000, 0x3000, RangeKind::Shared), (0x7fff_0000_0000, 0x1000, RangeKind::Shared)]
@@ -161,7 +161,7 @@ fn cyclic_tables_end_and_are_compared_once() {
     let pdpt_entry_1 = t.steps[1].entry_addr.get() + 8;
     m.set_entry(EntryAddr::new(pdpt_entry_1), 0x7).expect("entry");
     let d = compare::diff(&m, 0, b).expect("diff");
-    assert!(d.ranges.iter().any(|r| r.start == 0x40_0000 && r.kind == RangeKind::Shared));
+    assert!(d.ranges.iter().any(|r| r.start.get() == 0x40_0000 && r.kind == RangeKind::Shared));
     let explained = pagelab::sim::explain::explain(
         &m,
         0,

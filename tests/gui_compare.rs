@@ -76,7 +76,7 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     // Tables: the roots differ; the kernel half's tables are reached by both.
     let root_of = |p: usize| m.processes()[p].root.get() << m.format().page_shift;
     assert!(!marks.entry_shared(root_of(shell)) && !marks.entry_shared(root_of(editor)));
-    assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr)));
+    assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr.get())));
 
     // In the app: rows of shared pages and tables carry the mark in their label, others don't.
     let mut app = PagelabApp::new(lab.clone(), None);

@@ -2,7 +2,7 @@
 //! different frames, or in only one of them, with the rights each gives; and the page tables
 //! both roots reach (a shared kernel half). Ranges are merged: one per run of pages that agree.
 
-use super::address::Pfn;
+use super::address::{Pfn, PhysAddr, VirtAddr};
 use super::fault::{Access, Mode};
 use super::format::PagingFormat;
 use super::machine::{Machine, MachineError};
@@ -41,15 +41,15 @@ impl RangeKind {
 /// and rights.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Range {
-    pub start: u64,
+    pub start: VirtAddr,
     pub bytes: u64,
     pub kind: RangeKind,
     /// Rights combined over the walk in each process (`None` where it is not mapped).
     pub rights_a: Option<Rights>,
     pub rights_b: Option<Rights>,
     /// Physical address `start` maps to in each process.
-    pub pa_a: Option<u64>,
-    pub pa_b: Option<u64>,
+    pub pa_a: Option<PhysAddr>,
+    pub pa_b: Option<PhysAddr>,
 }
 
 impl Range {
@@ -59,8 +59,8 @@ impl Range {
     }
 
     /// The last address of the range.
-    pub fn last(&self) -> u64 {
-        self.start.saturating_add(self.bytes.saturating_sub(1))
+    pub fn last(&self) -> VirtAddr {
+        VirtAddr::new(self.start.get().saturating_add(self.bytes.saturating_sub(1)))
     }
 }
 
@@ -68,9 +68,9 @@ impl Range {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SharedTable {
     pub level: usize,
-    pub addr: u64,
+    pub addr: PhysAddr,
     /// The first virtual address it translates (in the first process) and the bytes it covers.
-    pub va: u64,
+    pub va: VirtAddr,
     pub span: u64,
     /// Its parent table is not shared: it is where the sharing starts.
     pub top: bool,
@@ -141,7 +141,8 @@ fn sweep(a: &[Mapping], b: &[Mapping]) -> Vec<Range> {
             j += 1;
         }
         let (pa, pb) = (covering(a, i, x), covering(b, j, x));
-        let offset = |p: &Mapping| p.pa.wrapping_add(u64::try_from(x - p.start).unwrap_or(0));
+        // A corrupt tree can map a page at the top of physical addresses: wrap as before.
+        let offset = |p: &Mapping| PhysAddr::new(p.pa.wrapping_add(u64::try_from(x - p.start).unwrap_or(0)));
         let kind = match (pa, pb) {
             (Some(p), Some(q)) if offset(p) == offset(q) => RangeKind::Shared,
             (Some(_), Some(_)) => RangeKind::DifferentFrames,
@@ -150,7 +151,7 @@ fn sweep(a: &[Mapping], b: &[Mapping]) -> Vec<Range> {
             (None, None) => continue,
         };
         out.push(Range {
-            start: u64::try_from(x).unwrap_or(u64::MAX),
+            start: VirtAddr::new(u64::try_from(x).unwrap_or(u64::MAX)),
             bytes: u64::try_from(y - x).unwrap_or(u64::MAX),
             kind,
             rights_a: pa.map(|p| p.rights),
@@ -171,7 +172,7 @@ fn merge(ranges: Vec<Range>) -> Vec<Range> {
     let mut out: Vec<Range> = Vec::with_capacity(ranges.len());
     for r in ranges {
         if let Some(last) = out.last_mut()
-            && u128::from(last.start) + u128::from(last.bytes) == u128::from(r.start)
+            && u128::from(last.start.get()) + u128::from(last.bytes) == u128::from(r.start.get())
             && last.kind == r.kind
             && last.rights_a == r.rights_a
             && last.rights_b == r.rights_b
@@ -217,8 +218,8 @@ fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: Pfn, root_b: Pfn) -> V
         .filter(|(t, _)| in_b.contains(t))
         .map(|(t, &(va, parent))| SharedTable {
             level: t.level,
-            addr: t.addr.get(),
-            va: f.canonicalize(va),
+            addr: t.addr,
+            va: VirtAddr::new(f.canonicalize(va)),
             span: t.level.checked_sub(1).map_or(f.va_space(), |p| 1u64 << f.entry_span_shift(p).min(63)),
             top: parent.is_none_or(|p| !in_b.contains(&p)),
         })
@@ -247,7 +248,8 @@ mod tests {
         m.map(b, &req(0x2000, 0x1000, Some(0x40_1000))).unwrap(); // same frame as a's 0x2000
         m.map(b, &req(0x3000, 0x2000, None)).unwrap();
         let d = diff(&m, 0, b).unwrap();
-        let kinds: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+        let kinds: Vec<(u64, u64, RangeKind)> =
+            d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
         assert_eq!(
             kinds,
             vec![

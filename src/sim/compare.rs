@@ -118,7 +118,8 @@ fn mappings(m: &Machine, process: usize, root: Pfn) -> Result<Vec<Mapping>, Mach
             continue; // reached only through a corrupt tree: not a page the walk can use
         };
         let size = 1u128 << leaf.page_shift.min(64);
-        let pa = leaf.frame.base(f.page_shift).map_or(u64::MAX, u64::from);
+        // Shifted as the walk shifts a leaf's frame (high bits of a corrupt frame are dropped).
+        let pa = leaf.frame.get().checked_shl(f.page_shift).unwrap_or(u64::MAX);
         let start = u128::from(leaf.va.get());
         out.push(Mapping { start, end: start + size, pa, rights: step.rights });
     }

@@ -392,7 +392,7 @@ impl PhysMem {
             return Ok(None);
         }
         // A frame with stored data lies in memory, so its base address exists.
-        let base = frame.base(self.frame_shift).unwrap_or_default();
+        let Some(base) = frame.base(self.frame_shift) else { return Ok(None) };
         if self.frame_size() > max_bytes {
             return Err(MemError::OutOfRange { addr: base.get(), len: self.frame_size(), size: max_bytes });
         }

@@ -568,7 +568,7 @@ mod tests {
     fn setup(name: &str) -> (PhysMem, PagingFormat, Pfn) {
         let f = presets::by_name(name).unwrap();
         let mut mem = PhysMem::new(64 << 20, f.page_shift).unwrap();
-        let root = Pfn::new(mem.alloc(f.table_frames(0)).unwrap().get());
+        let root = mem.alloc(f.table_frames(0)).unwrap();
         (mem, f, root)
     }
 

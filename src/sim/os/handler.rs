@@ -83,10 +83,11 @@ impl Os {
                 let mut page = vec![0u8; usize::try_from(machine.format.page_size()).unwrap_or(0)];
                 // A slot the swap area does not have (a lab saved mid-run) reads as zeros.
                 if self.swap.load(swap_slot, &mut page) && page.iter().any(|&b| b != 0) {
-                    machine
-                        .mem
-                        .write(pfn.base(self.page_shift).unwrap_or_default(), &page)
-                        .map_err(super::super::table::TableError::from)?;
+                    let frames = machine.mem.frame_count();
+                    let base = pfn
+                        .base(self.page_shift)
+                        .ok_or(table::TableError::FrameOutOfRange { frame: pfn, frames })?;
+                    machine.mem.write(base, &page).map_err(table::TableError::from)?;
                 }
                 Resolution::SwapIn { slot: swap_slot }
             }

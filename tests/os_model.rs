@@ -141,8 +141,8 @@ fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
         // Every A bit is set: the hand clears all three and comes back to slot 0 (page 1).
         let full_turn = access(&mut os, &mut m, 4, Access::Read);
         let load = full_turn.page_load().expect("a page load");
-        assert_eq!(load.evicted.map(|e| e.key.va), Some(page(&m, 1)), "{preset}");
-        let cleared: Vec<u64> = load.cleared.iter().map(|k| k.va).collect();
+        assert_eq!(load.evicted.map(|e| e.key.va.get()), Some(page(&m, 1)), "{preset}");
+        let cleared: Vec<u64> = load.cleared.iter().map(|k| k.va.get()).collect();
         assert_eq!(cleared, vec![page(&m, 1), page(&m, 2), page(&m, 3)]);
         for n in [2, 3] {
             assert!(!accessed_bit(&m, pte(&os, &m, n)), "{preset}: page {n}'s A bit in memory");
@@ -155,8 +155,8 @@ fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
         assert_eq!(os.next_victim(&m), Some(2), "{preset}: page 2 gets a second chance, page 3 goes");
         let second_chance = access(&mut os, &mut m, 5, Access::Read);
         let load = second_chance.page_load().expect("a page load");
-        assert_eq!(load.evicted.map(|e| e.key.va), Some(page(&m, 3)));
-        assert_eq!(load.cleared.iter().map(|k| k.va).collect::<Vec<_>>(), vec![page(&m, 2)]);
+        assert_eq!(load.evicted.map(|e| e.key.va.get()), Some(page(&m, 3)));
+        assert_eq!(load.cleared.iter().map(|k| k.va.get()).collect::<Vec<_>>(), vec![page(&m, 2)]);
         assert!(!accessed_bit(&m, pte(&os, &m, 2)), "{preset}: cleared as the hand passed");
         assert_eq!(os.hand(), Some(0));
     }
@@ -171,7 +171,7 @@ fn enhanced_clock_reads_the_dirty_bits_and_spares_the_dirty_page() {
     access(&mut os, &mut m, 3, Access::Write);
     let done = access(&mut os, &mut m, 4, Access::Read);
     let evicted = done.page_load().and_then(|h| h.evicted).expect("an eviction");
-    assert_eq!(evicted.key.va, page(&m, 2), "the only clean page goes first");
+    assert_eq!(evicted.key.va.get(), page(&m, 2), "the only clean page goes first");
     assert!(!evicted.written_back);
 }
 
@@ -342,7 +342,7 @@ fn compare_with_simulator(preset: &str, policy: Policy, frames: u32, seed: u64, 
         assert!(got.error.is_none() && got.fault.is_none(), "{got:?}");
         assert_eq!(got.hit, step.outcome.hit, "{policy} {preset} step {}", got.index);
         let victim = got.load.as_ref().and_then(|l| l.evicted);
-        let victim_page = victim.map(|e| (e.key.va - page(&m, 0)) >> m.format().page_shift);
+        let victim_page = victim.map(|e| (e.key.va.get() - page(&m, 0)) >> m.format().page_shift);
         assert_eq!(victim_page, step.outcome.victim, "{policy} {preset} step {}", got.index);
         assert_eq!(victim.is_some_and(|e| e.written_back), step.outcome.victim_dirty);
     }

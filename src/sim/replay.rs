@@ -981,7 +981,7 @@ fn walk(
                                 walked.demand_mapped = true;
                             }
                             if let Some(eviction) = handled.evicted {
-                                walked.evicted.push((eviction.key.va, eviction.asid));
+                                walked.evicted.push((eviction.key.va.get(), eviction.asid));
                             }
                             if let Some(cow) = &handled.cow {
                                 // The kernel's INVLPG / SFENCE.VMA of the writer's read-only entry.

@@ -52,7 +52,7 @@ impl Os {
         Ok(Handled {
             key: self.key(process, va),
             resolution: Resolution::CopyOnWrite { copied },
-            frame: event.new_frame.map(u64::from),
+            frame: event.new_frame,
             evicted: None,
             cleared: Vec::new(),
             cow: Some(event),

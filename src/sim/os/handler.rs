@@ -119,7 +119,7 @@ impl Os {
             Resolution::AccessBits => counters.ad_faults += 1,
             Resolution::CopyOnWrite { .. } => {}
         }
-        Ok(Handled { key, resolution, frame: Some(pfn.get()), evicted, cleared, cow: None })
+        Ok(Handled { key, resolution, frame: Some(pfn), evicted, cleared, cow: None })
     }
 
     /// Svade: the hardware refused to set A (or D); the handler does it.
@@ -155,18 +155,21 @@ impl Os {
     fn ensure_leaf_entry(&self, machine: &mut Machine, key: PageKey) -> Result<EntryRef, OsError> {
         let root = machine.processes.get(key.process).ok_or(OsError::NoProcess(key.process))?.root;
         let format = &machine.format;
-        if !format.va_in_range(key.va) {
-            return Err(
-                table::TableError::VaOutOfRange { va: VirtAddr::new(key.va), bits: format.va_bits }.into()
-            );
+        if !format.va_in_range(key.va.get()) {
+            return Err(table::TableError::VaOutOfRange { va: key.va, bits: format.va_bits }.into());
         }
         let mut table_addr = root.base(format.page_shift).unwrap_or(PhysAddr::new(u64::MAX));
         for level in 0..self.leaf_level {
-            let entry =
-                table::read_entry(&machine.mem, format, table_addr, level, format.index_of(key.va, level))?;
+            let entry = table::read_entry(
+                &machine.mem,
+                format,
+                table_addr,
+                level,
+                format.index_of(key.va.get(), level),
+            )?;
             if format.present(entry.raw, level) {
                 if format.is_leaf(entry.raw, level) {
-                    return Err(OsError::LargePage { va: key.va });
+                    return Err(OsError::LargePage { va: key.va.get() });
                 }
                 table_addr =
                     table::child_table_addr(format, entry.raw, level).unwrap_or(PhysAddr::new(u64::MAX));
@@ -182,7 +185,7 @@ impl Os {
                 table_addr = child.base(format.page_shift).unwrap_or(PhysAddr::new(u64::MAX));
             }
         }
-        let index = format.index_of(key.va, self.leaf_level);
+        let index = format.index_of(key.va.get(), self.leaf_level);
         Ok(table::read_entry(&machine.mem, format, table_addr, self.leaf_level, index)?)
     }
 
@@ -299,7 +302,7 @@ impl Os {
             counters.write_backs += 1;
         }
         let asid = machine.processes.get(key.process).map_or(0, |p| p.asid);
-        Ok(Eviction { key, frame: pfn.get(), asid, dirty, swap_slot, written_back: dirty, pte })
+        Ok(Eviction { key, frame: pfn, asid, dirty, swap_slot, written_back: dirty, pte })
     }
 
     /// Drops the record of frame `slot`, whose page is no longer mapped there. The frame stays

@@ -122,7 +122,7 @@ impl Resolution {
 pub struct Eviction {
     pub key: PageKey,
     /// The frame it left.
-    pub frame: u64,
+    pub frame: Pfn,
     /// Its process's ASID, for the TLB invalidation.
     pub asid: u16,
     /// The PTE's dirty bit when it was evicted.
@@ -141,7 +141,7 @@ pub struct Handled {
     pub key: PageKey,
     pub resolution: Resolution,
     /// The frame the page went into (page loads).
-    pub frame: Option<u64>,
+    pub frame: Option<Pfn>,
     pub evicted: Option<Eviction>,
     /// Pages whose accessed bit the clock hand cleared on its way to the victim.
     pub cleared: Vec<PageKey>,
@@ -304,7 +304,7 @@ impl Os {
     /// The page containing `va` in `process`.
     #[must_use]
     pub fn key(&self, process: usize, va: u64) -> PageKey {
-        PageKey { process, va: va & !low_mask(self.page_shift) }
+        PageKey { process, va: VirtAddr::new(va & !low_mask(self.page_shift)) }
     }
 
     /// The frame slot holding a page, if it is resident.
@@ -424,7 +424,7 @@ impl Os {
     #[must_use]
     pub fn leaf_entry(&self, machine: &Machine, key: PageKey) -> Option<EntryRef> {
         let root = machine.processes.get(key.process)?.root;
-        let path = table::entry_path(&machine.mem, &machine.format, root, VirtAddr::new(key.va)).ok()?;
+        let path = table::entry_path(&machine.mem, &machine.format, root, key.va).ok()?;
         path.last().copied().filter(|e| e.level == self.leaf_level)
     }
 

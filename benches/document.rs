@@ -2,6 +2,8 @@
 //! the undo history that 100 such edits keep, mapping 64 GiB as 32,768 pages of 2 MiB, and
 //! opening a lab of 64 pages of 1 GiB. Run: `cargo bench --bench document`.
 
+use pagelab::sim::EntryAddr;
+use pagelab::sim::VirtAddr;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -12,7 +14,7 @@ use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets};
 const GIB: u64 = 1 << 30;
 
 fn request(va: u64, len: u64, page_size: Option<u64>) -> MapRequest {
-    MapRequest { va, len, target: MapTarget::Alloc, page_size, flags: None }
+    MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size, flags: None }
 }
 
 fn machine(memory: u64) -> Machine {
@@ -25,11 +27,11 @@ fn million_page_document() -> (Document, u64) {
     let mut m = machine(8 * GIB);
     m.map(0, &request(0x1_0000_0000, 4 * GIB, None)).unwrap_or_else(|e| panic!("{e}"));
     let leaf = m
-        .translate(0, 0x1_2345_6000, Access::Read, Mode::User)
+        .translate(0, VirtAddr::new(0x1_2345_6000), Access::Read, Mode::User)
         .unwrap_or_else(|e| panic!("{e}"))
         .steps
         .last()
-        .map_or(0, |s| s.entry_addr);
+        .map_or(0, |s| s.entry_addr.get());
     (Document::new(Lab::new("1M pages", "", m), None), leaf)
 }
 
@@ -39,7 +41,8 @@ fn edit_on_a_big_lab(c: &mut Criterion) {
     c.bench_function("doc/edit-entry-1M-pages", |b| {
         b.iter(|| {
             value ^= 1;
-            let edit = Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value };
+            let edit =
+                Edit::SetField { entry_addr: EntryAddr::new(leaf), level: 3, field: "R/W".into(), value };
             black_box(doc.apply(&edit).unwrap_or_else(|e| panic!("{e}")));
         });
     });
@@ -49,14 +52,15 @@ fn edit_on_a_big_lab(c: &mut Criterion) {
         b.iter(|| {
             let map = Edit::Map { process: 0, request: request(0x7000_0000, 0x1000, None) };
             black_box(doc.apply(&map).unwrap_or_else(|e| panic!("{e}")));
-            let unmap = Edit::Unmap { process: 0, va: 0x7000_0000, len: 0x1000 };
+            let unmap = Edit::Unmap { process: 0, va: VirtAddr::new(0x7000_0000), len: 0x1000 };
             black_box(doc.apply(&unmap).unwrap_or_else(|e| panic!("{e}")));
         });
     });
     // The memory 100 undo steps keep (a measurement printed beside the timings).
     let (mut doc, leaf) = million_page_document();
     for i in 0..100u64 {
-        let edit = Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: i % 2 };
+        let edit =
+            Edit::SetField { entry_addr: EntryAddr::new(leaf), level: 3, field: "R/W".into(), value: i % 2 };
         doc.apply(&edit).unwrap_or_else(|e| panic!("{e}"));
     }
     println!("doc/undo-100-edits-1M-pages: {} bytes of history", doc.history_bytes());

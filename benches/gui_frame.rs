@@ -8,13 +8,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn frame(c: &mut Criterion) {
     use pagelab::lab::Lab;
     use pagelab::sim::machine::{MapRequest, MapTarget};
-    use pagelab::sim::{Machine, presets};
+    use pagelab::sim::{Machine, VirtAddr, presets};
     use pagelab::ui::app::PagelabApp;
 
     const PAGES: u64 = 100_000;
     let mut m = Machine::new(presets::x86_64(4), 1 << 30).expect("machine");
     let request = MapRequest {
-        va: 0x1000_0000,
+        va: VirtAddr::new(0x1000_0000),
         len: PAGES << 12,
         target: MapTarget::Alloc,
         page_size: None,

@@ -5,6 +5,7 @@
 //! whole sort trace (tests/data/traces), decompressed in memory, parsed and replayed with
 //! demand mapping, in records per second; and the walk alone (`walk/`), compiled and not. Run: `cargo bench --no-default-features --bench replay`.
 
+use pagelab::sim::VirtAddr;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -26,8 +27,13 @@ fn machine(pages: u64) -> Machine {
     let format = presets::by_name("x86-64").unwrap_or_else(|| panic!("x86-64 preset"));
     let mut machine = Machine::new(format, 64 << 20).unwrap_or_else(|e| panic!("machine: {e}"));
     if pages > 0 {
-        let request =
-            MapRequest { va: BASE, len: pages << 12, target: MapTarget::Alloc, page_size: None, flags: None };
+        let request = MapRequest {
+            va: VirtAddr::new(BASE),
+            len: pages << 12,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         machine.map(0, &request).unwrap_or_else(|e| panic!("map: {e}"));
     }
     machine
@@ -92,8 +98,10 @@ fn walks(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH));
     let mut machine = machine(2);
     let root = machine.walk_root(0).unwrap_or_else(|e| panic!("{e}"));
-    let requests: Vec<Request> =
-        records(2).iter().map(|r| Request { va: r.addr, access: Access::Read, mode: Mode::User }).collect();
+    let requests: Vec<Request> = records(2)
+        .iter()
+        .map(|r| Request { va: VirtAddr::new(r.addr), access: Access::Read, mode: Mode::User })
+        .collect();
     // Set A everywhere, so that the walks measured are warm (they write nothing).
     for request in &requests {
         let t =

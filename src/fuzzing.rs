@@ -4,6 +4,7 @@
 
 use crate::doc::{Document, Edit};
 use crate::lab::{Lab, procmaps};
+use crate::sim::VirtAddr;
 use crate::sim::machine::{MapRequest, MapTarget};
 use crate::sim::replay::{ReplayConfig, Replayer};
 use crate::sim::trace::TraceReader;
@@ -24,7 +25,7 @@ pub fn lab_file(data: &[u8]) {
     for p in 0..m.processes().len() {
         for va in [0, 0x1000, 0x7fff_ffff_f000, 0xffff_8000_0000_0000, u64::MAX] {
             for mode in [Mode::User, Mode::Supervisor] {
-                let _ = m.translate(p, va, Access::Write, mode);
+                let _ = m.translate(p, VirtAddr::new(va), Access::Write, mode);
             }
         }
     }
@@ -36,8 +37,13 @@ pub fn lab_file(data: &[u8]) {
     }
     let page = m.format().page_size();
     let mut doc = Document::new(lab, None);
-    let request =
-        MapRequest { va: 0x4000_0000, len: page, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request = MapRequest {
+        va: VirtAddr::new(0x4000_0000),
+        len: page,
+        target: MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
     if doc.apply(&Edit::Map { process: 0, request }).is_ok() {
         let saved = doc.lab().to_json();
         assert!(Lab::from_json(&saved).is_ok(), "what the write path produces loads");

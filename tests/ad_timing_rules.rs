@@ -11,6 +11,7 @@
 use pagelab::sim::fault::x86_error::{P, U, W};
 use pagelab::sim::mmu::{self, AdTiming, FastTranslation, MmuSettings, Request};
 use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
+use pagelab::sim::{PhysAddr, VirtAddr};
 
 // SDM Table 4-15..4-19: the same low bits in every 4-level entry.
 const PRESENT: u64 = 1 << 0;
@@ -32,12 +33,12 @@ const INDEXES: [u64; 4] = [0xfe, 0x48, 0x1a2, 0x167];
 fn machine(bits: [u64; 4], timing: AdTiming) -> (Machine, Vec<u64>) {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 64 << 20).expect("machine");
     m.set_settings(MmuSettings { ad_timing: timing, ..MmuSettings::default() });
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, entry) in bits.iter().enumerate() {
         let addr = table + INDEXES[level] * 8;
-        let target = if level == 3 { PAGE } else { m.alloc_frames(1, 1).expect("frame") << 12 };
-        m.write_phys_le(addr, 8, entry | target).expect("entry");
+        let target = if level == 3 { PAGE } else { m.alloc_frames(1, 1).expect("frame").get() << 12 };
+        m.write_phys_le(PhysAddr::new(addr), 8, entry | target).expect("entry");
         addrs.push(addr);
         table = target;
     }
@@ -45,13 +46,13 @@ fn machine(bits: [u64; 4], timing: AdTiming) -> (Machine, Vec<u64>) {
 }
 
 fn entry(m: &Machine, addr: u64) -> u64 {
-    m.mem().read_le(addr, 8).expect("entry")
+    m.mem().read_le(PhysAddr::new(addr), 8).expect("entry")
 }
 
 /// Performs the access (A/D written, as the document's Access edit does), after checking that
 /// replay's walk would make the same writes.
 fn access(m: &mut Machine, access: Access, mode: Mode) -> Translation {
-    let t = m.translate(0, VA, access, mode).expect("process 0");
+    let t = m.translate(0, VirtAddr::new(VA), access, mode).expect("process 0");
     assert_fast_agrees(m, &t);
     m.apply_ad(&t);
     t
@@ -115,7 +116,7 @@ fn an_allowed_write_sets_a_everywhere_and_d_on_the_leaf_under_both_timings() {
     for timing in [AdTiming::AfterWalk, AdTiming::AsWalked] {
         let (mut m, addrs) = machine([ALL; 4], timing);
         let t = access(&mut m, Access::Write, Mode::User);
-        assert_eq!(t.pa(), Some(PAGE | 0xabc));
+        assert_eq!(t.pa(), Some(PhysAddr::new(PAGE | 0xabc)));
         assert_eq!(t.steps.len(), 4);
         for (level, (&addr, step)) in addrs.iter().zip(&t.steps).enumerate() {
             let raw = entry(&m, addr);
@@ -152,7 +153,7 @@ fn riscv_ignores_the_timing() {
             m.map(
                 0,
                 &pagelab::sim::MapRequest {
-                    va: 0x40_0000,
+                    va: VirtAddr::new(0x40_0000),
                     len: 0x1000,
                     target: pagelab::sim::MapTarget::Alloc,
                     page_size: None,
@@ -161,7 +162,7 @@ fn riscv_ignores_the_timing() {
             )
             .expect("map");
             m.set_settings(MmuSettings { ad_timing: timing, riscv_ad, ..MmuSettings::default() });
-            m.translate(0, 0x40_0000, Access::Write, Mode::User).expect("process")
+            m.translate(0, VirtAddr::new(0x40_0000), Access::Write, Mode::User).expect("process")
         };
         assert_eq!(walk(AdTiming::AfterWalk), walk(AdTiming::AsWalked), "{riscv_ad:?}");
     }

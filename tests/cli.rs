@@ -1,6 +1,7 @@
 //! The CLI binary end to end in a temporary directory: new, map, unmap, validate, translate
 //! (text and JSON), size and import, with the lab file checked between steps.
 
+use pagelab::sim::Pfn;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -152,7 +153,7 @@ fn access_mode_and_flags_reach_the_walk() {
 
     let loaded = load(&lab);
     assert_eq!(loaded.machine.table_size(0).expect("size").mapped_pages, 2);
-    assert!(loaded.machine.mem().is_allocated(0x200), "a --to frame is reserved");
+    assert!(loaded.machine.mem().is_allocated(Pfn::new(0x200)), "a --to frame is reserved");
 }
 
 #[test]

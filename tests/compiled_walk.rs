@@ -7,7 +7,7 @@
 
 use pagelab::sim::fast_walk::{CompiledFormat, FastTranslation, translate_compiled};
 use pagelab::sim::mmu::{self, AdTiming, MmuSettings, Outcome, Request, RiscvAd, WalkRoot};
-use pagelab::sim::{Access, Machine, Mode, PagingFormat, Role, presets};
+use pagelab::sim::{Access, Machine, Mode, PagingFormat, PhysAddr, Role, VirtAddr, presets};
 use proptest::prelude::*;
 
 /// Frames of memory each test machine has; frame numbers are drawn up to a quarter beyond it.
@@ -72,12 +72,12 @@ fn compare(
     // then start; a few non-canonical ones check the early exit.
     let va =
         if va_bits & 0xf == 0 { va_bits } else { format.canonicalize(va_bits & (format.va_space() - 1)) };
-    let mut table = machine.processes()[0].root << format.page_shift;
+    let mut table = machine.processes()[0].root.get() << format.page_shift;
     for (level, random) in levels.iter().enumerate().take(format.levels.len()) {
         let raw = entry(&format, level, random.bits, random.sparse, random.frame, random.present);
         let addr = table + format.index_of(va, level) * u64::from(format.pte_bytes);
         // An entry beyond memory stays unwritten (the walk reports the table outside memory).
-        if machine.write_phys_le(addr, format.pte_bytes, raw).is_err() {
+        if machine.write_phys_le(PhysAddr::new(addr), format.pte_bytes, raw).is_err() {
             break;
         }
         table = random.frame << format.page_shift;
@@ -88,7 +88,7 @@ fn compare(
     let mut mapped = 0;
     for access in Access::ALL {
         for mode in [Mode::User, Mode::Supervisor] {
-            let request = Request { va, access, mode };
+            let request = Request { va: VirtAddr::new(va), access, mode };
             let full = mmu::translate(machine.mem(), &format, root, machine.settings(), request);
             translate_compiled(machine.mem(), &compiled, root, machine.settings(), request, &mut fast);
             assert_eq!(fast.steps(), full.steps.as_slice(), "{name} steps at {va:#x}");

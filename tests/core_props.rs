@@ -3,6 +3,8 @@
 //! panic; lab files round-trip exactly after random map/unmap sequences; unmap frees every table
 //! that it leaves empty and every data frame no mapping uses.
 
+use pagelab::sim::Pfn;
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::collections::{BTreeMap, BTreeSet};
 
 use pagelab::lab::Lab;
@@ -82,26 +84,26 @@ proptest! {
         let slots = memory / size;
         // Stay clear of the first slot, where the allocator puts tables.
         let pa = (1 + frame_bits % (slots - 1)) * size;
-        let target = if allocate { MapTarget::Alloc } else { MapTarget::To(pa) };
-        let request = MapRequest { va, len: size, target, page_size: Some(size), flags: None };
+        let target = if allocate { MapTarget::Alloc } else { MapTarget::To(PhysAddr::new(pa)) };
+        let request = MapRequest { va: VirtAddr::new(va), len: size, target, page_size: Some(size), flags: None };
         prop_assert_eq!(m.map(0, &request), Ok(1));
         let offset = offset % size;
         let access = if write { Access::Write } else { Access::Read };
-        let t = m.translate(0, va + offset, access, Mode::User).expect("process");
+        let t = m.translate(0, VirtAddr::new(va + offset), access, Mode::User).expect("process");
         let Outcome::Mapped(mapped) = &t.outcome else { panic!("{name} {va:#x}+{offset:#x}: {:?}", t.outcome) };
         prop_assert_eq!(1u64 << mapped.page_shift, size);
-        prop_assert_eq!(mapped.pa & (size - 1), offset);
-        let base = mapped.pa - offset;
+        prop_assert_eq!(mapped.pa.get() & (size - 1), offset);
+        let base = mapped.pa.get() - offset;
         if allocate {
             for frame in (base >> 12)..((base + size) >> 12) {
-                prop_assert!(m.mem().is_allocated(frame), "frame {frame:#x} of the page is allocated");
+                prop_assert!(m.mem().is_allocated(Pfn::new(frame)), "frame {frame:#x} of the page is allocated");
             }
         } else {
             prop_assert_eq!(base, pa);
         }
         for neighbour in [va.wrapping_sub(1), va.wrapping_add(size)] {
             if is_valid_va(name, neighbour) {
-                assert_not_present(&m.translate(0, neighbour, Access::Read, Mode::User).expect("process"));
+                assert_not_present(&m.translate(0, VirtAddr::new(neighbour), Access::Read, Mode::User).expect("process"));
             }
         }
     }
@@ -163,7 +165,7 @@ fn reachable_tables(m: &Machine, root: u64) -> Vec<(usize, u64)> {
         for index in 0..f.entries_at(level) {
             let raw = m
                 .mem()
-                .read_le((frame << f.page_shift) + index * u64::from(f.pte_bytes), f.pte_bytes)
+                .read_le(PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)), f.pte_bytes)
                 .expect("entry");
             if f.present(raw, level) && !f.is_leaf(raw, level) {
                 found.push((level + 1, f.frame(raw, level)));
@@ -178,7 +180,7 @@ fn table_has_present_entry(m: &Machine, level: usize, frame: u64) -> bool {
     (0..f.entries_at(level)).any(|index| {
         let raw = m
             .mem()
-            .read_le((frame << f.page_shift) + index * u64::from(f.pte_bytes), f.pte_bytes)
+            .read_le(PhysAddr::new((frame << f.page_shift) + index * u64::from(f.pte_bytes)), f.pte_bytes)
             .expect("entry");
         f.present(raw, level)
     })
@@ -211,7 +213,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                 };
                 let va = if size == GIB { window_start + slot * size } else { middle + slot * size };
                 let request = MapRequest {
-                    va,
+                    va: VirtAddr::new(va),
                     len: size,
                     target: MapTarget::Alloc,
                     page_size: Some(size),
@@ -222,11 +224,11 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                         assert_eq!(pages, 1);
                         assert!(!overlaps(&model, va, va + size), "mapped {va:#x} over an existing page");
                         let pa = m
-                            .translate(0, va, Access::Read, Mode::User)
+                            .translate(0, VirtAddr::new(va), Access::Read, Mode::User)
                             .expect("process")
                             .pa()
                             .expect("mapped");
-                        model.insert(va, Page { size, pa });
+                        model.insert(va, Page { size, pa: pa.get() });
                     }
                     Err(e) => {
                         assert!(
@@ -258,11 +260,11 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
                 let split = model
                     .iter()
                     .any(|(&va, p)| va < end && start < va + p.size && (va < start || va + p.size > end));
-                match m.unmap(0, start, end - start) {
+                match m.unmap(0, VirtAddr::new(start), end - start) {
                     Ok(gone) => {
                         assert!(!split, "unmap [{start:#x}, {end:#x}) split a page");
                         let doomed: Vec<u64> = model.range(start..end).map(|(&va, _)| va).collect();
-                        assert_eq!(gone.iter().map(|u| u.va).collect::<Vec<_>>(), doomed);
+                        assert_eq!(gone.iter().map(|u| u.va.get()).collect::<Vec<_>>(), doomed);
                         for va in doomed {
                             model.remove(&va);
                         }
@@ -281,7 +283,7 @@ fn run_ops(name: &str, sizes: &[u64], memory: u64, ops: &[Op]) -> Machine {
 
 fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     let root = m.processes()[0].root;
-    let tables = reachable_tables(m, root);
+    let tables = reachable_tables(m, root.get());
     for &(level, frame) in &tables[1..] {
         assert!(
             table_has_present_entry(m, level, frame),
@@ -292,8 +294,8 @@ fn check_against_model(m: &Machine, name: &str, model: &BTreeMap<u64, Page>) {
     let mut data: Vec<(u64, u64)> = Vec::new();
     for (&va, page) in model {
         for probe in [va, va + page.size / 2 + 5, va + page.size - 1] {
-            let t = m.translate(0, probe, Access::Read, Mode::User).expect("process");
-            assert_eq!(t.pa(), Some(page.pa + (probe - va)), "{name} {probe:#x}");
+            let t = m.translate(0, VirtAddr::new(probe), Access::Read, Mode::User).expect("process");
+            assert_eq!(t.pa(), Some(PhysAddr::new(page.pa + (probe - va))), "{name} {probe:#x}");
         }
         data.push((page.pa >> 12, (page.pa + page.size) >> 12));
         assert_not_present_unless_mapped(m, name, model, va.wrapping_sub(4 * KIB));
@@ -329,7 +331,7 @@ fn assert_not_present_unless_mapped(m: &Machine, name: &str, model: &BTreeMap<u6
     if !is_valid_va(name, va) || model.iter().any(|(&start, p)| start <= va && va < start + p.size) {
         return;
     }
-    assert_not_present(&m.translate(0, va, Access::Write, Mode::User).expect("process"));
+    assert_not_present(&m.translate(0, VirtAddr::new(va), Access::Write, Mode::User).expect("process"));
 }
 
 proptest! {
@@ -359,7 +361,7 @@ fn unmapping_everything_leaves_only_the_root() {
         let m = run_ops(name, sizes, memory, &ops);
         assert_eq!(
             m.mem().allocated_runs().values().collect::<Vec<_>>(),
-            vec![m.processes()[0].root],
+            vec![m.processes()[0].root.get()],
             "{name}"
         );
     }
@@ -394,13 +396,19 @@ fn unmap_across_the_canonical_hole_leaves_the_upper_half_alone() {
         for va in [low_top, high] {
             m.map(
                 0,
-                &MapRequest { va, len: 4 * KIB, target: MapTarget::Alloc, page_size: None, flags: None },
+                &MapRequest {
+                    va: VirtAddr::new(va),
+                    len: 4 * KIB,
+                    target: MapTarget::Alloc,
+                    page_size: None,
+                    flags: None,
+                },
             )
             .expect("map");
         }
-        let result = m.unmap(0, low_top, 8 * KIB);
+        let result = m.unmap(0, VirtAddr::new(low_top), 8 * KIB);
         assert!(
-            m.translate(0, high, Access::Read, Mode::User).expect("process").pa().is_some(),
+            m.translate(0, VirtAddr::new(high), Access::Read, Mode::User).expect("process").pa().is_some(),
             "{name}: {result:?} unmapped the upper half"
         );
     }
@@ -452,7 +460,7 @@ fn random_memory(format: &PagingFormat, seed: u64, style: u8) -> PhysMem {
                     frame_field.set(noise & 0x1ff | high, target)
                 }
             };
-            let _ = mem.write_le(base + offset, format.pte_bytes, raw);
+            let _ = mem.write_le(PhysAddr::new(base + offset), format.pte_bytes, raw);
             offset += entry_bytes;
         }
     }
@@ -494,10 +502,10 @@ proptest! {
                 let va = if i % 2 == 0 { va_bits } else { va_bits & format.va_space().wrapping_sub(1) };
                 let access = [Access::Read, Access::Write, Access::Execute][i % 3];
                 let mode = if (usize::from(choice) + i).is_multiple_of(2) { Mode::User } else { Mode::Supervisor };
-                let t = mmu::translate(&mem, &format, root_pick, &settings, Request { va, access, mode });
+                let t = mmu::translate(&mem, &format, Pfn::new(root_pick), &settings, Request { va: VirtAddr::new(va), access, mode });
                 prop_assert!(t.steps.len() <= format.levels.len());
                 for step in &t.steps {
-                    prop_assert!(step.entry_addr + u64::from(format.pte_bytes) <= mem.size());
+                    prop_assert!(step.entry_addr.get() + u64::from(format.pte_bytes) <= mem.size());
                 }
                 for update in &t.ad_updates {
                     prop_assert!(t.steps.iter().any(|s| s.entry_addr == update.entry_addr));
@@ -506,19 +514,19 @@ proptest! {
                     prop_assert!(level < format.levels.len());
                 }
             }
-            let _ = table::tables(&mem, &format, root_pick);
-            let _ = table::leaves(&mem, &format, root_pick);
-            let _ = size::table_size(&mem, &format, root_pick);
+            let _ = table::tables(&mem, &format, Pfn::new(root_pick));
+            let _ = table::leaves(&mem, &format, Pfn::new(root_pick));
+            let _ = size::table_size(&mem, &format, Pfn::new(root_pick));
 
             let root = root_pick % FRAMES.saturating_sub(format.table_frames(0)).max(1);
-            let processes = vec![Process { name: "p".into(), root, asid: 1 }];
+            let processes = vec![Process { name: "p".into(), root: Pfn::new(root), asid: 1 }];
             let Ok(mut m) = Machine::from_parts(format.clone(), mem, processes, 0, settings) else { continue };
             for &va in &vas {
-                let _ = m.access(0, va, Access::Write, Mode::User);
+                let _ = m.access(0, VirtAddr::new(va), Access::Write, Mode::User);
             }
             let _ = m.clone_process(0, "copy");
             let _ = m.table_size(0);
-            let _ = m.unmap(0, vas[0] & format.va_space().wrapping_sub(1) & !(format.page_size() - 1), unmap_len);
+            let _ = m.unmap(0, VirtAddr::new(vas[0] & format.va_space().wrapping_sub(1) & !(format.page_size() - 1)), unmap_len);
             let _ = m.data_frames_in_use();
             let _ = m.remove_process(1);
             let lab = Lab::new("random", "", m);

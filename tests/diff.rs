@@ -5,6 +5,7 @@
 
 use pagelab::sim::compare::{self, RangeKind};
 use pagelab::sim::machine::{MapRequest, MapTarget};
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 use pagelab::sim::{Machine, presets};
 use serde_json::Value;
 use std::process::Command;
@@ -73,9 +74,9 @@ fn machine() -> Machine {
 
 fn map(m: &mut Machine, process: usize, va: u64, pages: u64, to: Option<u64>, flags: &[&str]) {
     let request = MapRequest {
-        va,
+        va: VirtAddr::new(va),
         len: pages * 4096,
-        target: to.map_or(MapTarget::Alloc, MapTarget::To),
+        target: to.map_or(MapTarget::Alloc, |pa| MapTarget::To(PhysAddr::new(pa))),
         page_size: None,
         flags: Some(flags.iter().map(|f| f.to_string()).collect()),
     };
@@ -93,7 +94,7 @@ fn rights_that_differ_split_a_shared_range() {
     map(&mut m, b, 0x10_3000, 1, Some(0x80_3000), &["R/W", "U/S"]);
     let d = compare::diff(&m, 0, b).expect("diff");
     let got: Vec<(u64, u64, RangeKind, bool)> =
-        d.ranges.iter().map(|r| (r.start, r.bytes, r.kind, r.rights_differ())).collect();
+        d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind, r.rights_differ())).collect();
     assert_eq!(
         got,
         vec![
@@ -110,9 +111,9 @@ fn a_2mib_page_against_4kib_pages_is_compared_page_by_page() {
     let mut m = machine();
     let b = m.add_process("b").expect("process");
     let huge = MapRequest {
-        va: 0x20_0000,
+        va: VirtAddr::new(0x20_0000),
         len: 2 << 20,
-        target: MapTarget::To(0x40_0000),
+        target: MapTarget::To(PhysAddr::new(0x40_0000)),
         page_size: Some(2 << 20),
         flags: None,
     };
@@ -121,7 +122,7 @@ fn a_2mib_page_against_4kib_pages_is_compared_page_by_page() {
     map(&mut m, b, 0x20_1000, 1, Some(0x40_1000), &["R/W", "U/S"]);
     map(&mut m, b, 0x20_2000, 1, None, &["R/W", "U/S"]);
     let d = compare::diff(&m, 0, b).expect("diff");
-    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
     assert_eq!(
         got,
         vec![
@@ -140,7 +141,7 @@ fn a_clone_shares_every_page_and_no_table() {
     map(&mut m, 0, 0x7fff_0000_0000, 1, None, &["U/S"]);
     let child = m.clone_process(0, "child").expect("clone");
     let d = compare::diff(&m, 0, child).expect("diff");
-    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+    let got: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
     assert_eq!(
         got,
         vec![(0x40_0000, 0x3000, RangeKind::Shared), (0x7fff_0000_0000, 0x1000, RangeKind::Shared)]
@@ -154,15 +155,17 @@ fn cyclic_tables_end_and_are_compared_once() {
     map(&mut m, 0, 0x40_0000, 1, None, &["R/W", "U/S"]);
     let b = m.clone_process(0, "b").expect("clone");
     // Point a's PDPT entry 1 back at the PML4 (frame 0): a cycle through the root.
-    let t = m.translate(0, 0x40_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User).expect("walk");
-    let pdpt_entry_1 = t.steps[1].entry_addr + 8;
-    m.set_entry(pdpt_entry_1, 0x7).expect("entry");
+    let t = m
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
+        .expect("walk");
+    let pdpt_entry_1 = t.steps[1].entry_addr.get() + 8;
+    m.set_entry(EntryAddr::new(pdpt_entry_1), 0x7).expect("entry");
     let d = compare::diff(&m, 0, b).expect("diff");
-    assert!(d.ranges.iter().any(|r| r.start == 0x40_0000 && r.kind == RangeKind::Shared));
+    assert!(d.ranges.iter().any(|r| r.start.get() == 0x40_0000 && r.kind == RangeKind::Shared));
     let explained = pagelab::sim::explain::explain(
         &m,
         0,
-        0x4000_0000,
+        VirtAddr::new(0x4000_0000),
         pagelab::sim::Access::Read,
         pagelab::sim::Mode::User,
     );

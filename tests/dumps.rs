@@ -4,6 +4,7 @@
 
 use pagelab::lab::{Lab, io};
 use pagelab::sim::{Access, Mode};
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,7 +44,7 @@ fn import_text(kind: &str, text: &str) -> (bool, String, String) {
 }
 
 fn walk(lab: &Lab, va: u64, access: Access, mode: Mode) -> pagelab::sim::mmu::Translation {
-    lab.machine.translate(0, va, access, mode).expect("process 0")
+    lab.machine.translate(0, VirtAddr::new(va), access, mode).expect("process 0")
 }
 
 // ---- xv6 vmprint ----
@@ -76,14 +77,14 @@ fn vmprint_tables_sit_at_their_real_physical_addresses() {
     assert_eq!(lab.machine.format().name, "sv39");
     let t = walk(&lab, 0x1234, Access::Write, Mode::User);
     assert!(t.fault().is_none(), "{:?}", t.outcome);
-    let entries: Vec<u64> = t.steps.iter().map(|s| s.entry_addr).collect();
+    let entries: Vec<u64> = t.steps.iter().map(|s| s.entry_addr.get()).collect();
     assert_eq!(entries, vec![0x87f2_2000, 0x87f1_e000, 0x87f1_d008]);
     assert_eq!(t.steps.last().map(|s| s.raw), Some(0x21fc_70d7));
-    assert_eq!(t.pa(), Some(0x87f1_c234));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x87f1_c234)));
     // The trampoline (last line): VPN[2] = 255 (sign-extended 0xffffffffc0000000), VPN[1] = 511,
     // VPN[0] = 511; pte 0x2000184b is V, R, X, A without U: a supervisor fetch reaches 0x80006000.
     let t = walk(&lab, 0xffff_ffff_ffff_f000, Access::Execute, Mode::Supervisor);
-    assert_eq!(t.pa(), Some(0x8000_6000));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x8000_6000)));
     assert!(walk(&lab, 0xffff_ffff_ffff_f000, Access::Read, Mode::User).fault().is_some(), "no U");
     // Memory reaches the highest page printed (0x87f53000, ending 0x87f54000), to the next MiB.
     assert_eq!(lab.machine.mem().size(), 0x8800_0000);
@@ -257,14 +258,14 @@ fn info_tlb_pages_sit_at_their_physical_addresses() {
     let (lab, _dir, out) = import("qemu-info-tlb", &data("qemu-info-tlb.txt"));
     assert!(out.contains("6 range(s) mapped (2 x 4 KiB, 3 x 2 MiB, 1 x 1 GiB"), "{out}");
     let pa = |va, access, mode| walk(&lab, va, access, mode).pa();
-    assert_eq!(pa(0x40_0123, Access::Execute, Mode::User), Some(0x123_4123));
+    assert_eq!(pa(0x40_0123, Access::Execute, Mode::User), Some(PhysAddr::new(0x123_4123)));
     assert_eq!(pa(0x40_0123, Access::Write, Mode::User), None, "no W");
-    assert_eq!(pa(0x40_1008, Access::Write, Mode::User), Some(0x123_5008));
+    assert_eq!(pa(0x40_1008, Access::Write, Mode::User), Some(PhysAddr::new(0x123_5008)));
     assert_eq!(pa(0x40_1008, Access::Execute, Mode::User), None, "X is NX");
-    assert_eq!(pa(0x60_1234, Access::Write, Mode::User), Some(0x140_1234));
-    assert_eq!(pa(0xffff_8880_1234_5678, Access::Write, Mode::Supervisor), Some(0x1234_5678));
+    assert_eq!(pa(0x60_1234, Access::Write, Mode::User), Some(PhysAddr::new(0x140_1234)));
+    assert_eq!(pa(0xffff_8880_1234_5678, Access::Write, Mode::Supervisor), Some(PhysAddr::new(0x1234_5678)));
     assert_eq!(walk(&lab, 0xffff_8880_1234_5678, Access::Read, Mode::Supervisor).steps.len(), 2, "1 GiB");
-    assert_eq!(pa(0xffff_ffff_8120_0010, Access::Execute, Mode::Supervisor), Some(0x120_0010));
+    assert_eq!(pa(0xffff_ffff_8120_0010, Access::Execute, Mode::Supervisor), Some(PhysAddr::new(0x120_0010)));
     assert_eq!(pa(0xffff_ffff_8100_0000, Access::Write, Mode::Supervisor), None, "no W");
     assert_eq!(walk(&lab, 0xffff_ffff_8100_0000, Access::Read, Mode::Supervisor).steps.len(), 3, "2 MiB");
     let (ok, _, stderr) = import_text("qemu-info-tlb", "0000000000400000: 0000000001234000 ----A--Z-\n");

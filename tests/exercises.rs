@@ -5,6 +5,7 @@
 #[path = "common/course.rs"]
 mod course;
 use pagelab::exercise::solve;
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 
 use pagelab::exercise::author::{
     self, add_task, ask_choice, ask_number, ask_translation, goal, solution_answers,
@@ -26,14 +27,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_pagelab");
 fn small_lab() -> Lab {
     let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
     let req = MapRequest {
-        va: 0x40_0000,
+        va: VirtAddr::new(0x40_0000),
         len: 0x1000,
-        target: MapTarget::To(0x12_3000),
+        target: MapTarget::To(PhysAddr::new(0x12_3000)),
         page_size: None,
         flags: Some(vec!["U/S".into()]),
     };
     m.map(0, &req).unwrap();
-    m.write_phys(0x12_3045, &[0xab]).unwrap();
+    m.write_phys(PhysAddr::new(0x12_3045), &[0xab]).unwrap();
     Lab::new("small", "", m)
 }
 
@@ -152,9 +153,9 @@ fn goal_tasks_are_graded_on_the_state() {
     // A wrong edit: the right page, the wrong frame.
     let mut wrong = lab.clone();
     let req = |to: u64| MapRequest {
-        va: 0x80_0000,
+        va: VirtAddr::new(0x80_0000),
         len: 0x1000,
-        target: MapTarget::To(to),
+        target: MapTarget::To(PhysAddr::new(to)),
         page_size: None,
         flags: Some(vec!["R/W".into(), "U/S".into()]),
     };
@@ -165,7 +166,7 @@ fn goal_tasks_are_graded_on_the_state() {
 
     lab.machine.map(0, &req(0x2a000)).unwrap();
     assert_eq!(report_of(&lab, "map"), (3, true, 3));
-    let t = lab.machine.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap();
+    let t = lab.machine.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
     let leaf = t.steps.last().unwrap();
     lab.machine.set_field(leaf.entry_addr, leaf.level, "NX", 1).unwrap();
     assert_eq!(report_of(&lab, "nx"), (2, true, 2));
@@ -176,7 +177,7 @@ fn goal_tasks_are_graded_on_the_state() {
 fn entry_state_tasks_come_from_the_instructors_screen() {
     let lab = small_lab();
     let mut solved = lab.clone();
-    let t = solved.machine.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap();
+    let t = solved.machine.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
     let leaf = t.steps.last().unwrap().clone();
     solved.machine.set_field(leaf.entry_addr, leaf.level, "R/W", 1).unwrap();
     let task = author::require_entry_state(&solved, "rw", 0, 0x40_0000, leaf.level).unwrap();
@@ -426,7 +427,7 @@ fn a_reference_defeats_edited_keys() {
     // An edited locked entry is reported too.
     let mut edited = handed_out.clone();
     let entry = *edited.locks.entries.iter().next().unwrap();
-    edited.machine.set_entry(entry, 0).unwrap();
+    edited.machine.set_entry(EntryAddr::new(entry), 0).unwrap();
     assert!(grade_against(&edited, &handed_out).warnings.iter().any(|w| w.contains("locked")));
 }
 

@@ -9,11 +9,12 @@ mod fixes;
 use fixes::{PAGE, explain_fault, machine, map, set};
 use pagelab::sim::explain::{self, Change, Switch};
 use pagelab::sim::{Access, FaultKind, Mode};
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 
 const MIB: u64 = 1 << 20;
 
 fn field(level: usize, entry_addr: u64, name: &str, from: u64, to: u64) -> Change {
-    Change::Field { level, entry_addr, field: name.into(), from, to }
+    Change::Field { level, entry_addr: EntryAddr::new(entry_addr), field: name.into(), from, to }
 }
 
 fn switch(switch: Switch, from: u64, to: u64) -> Change {
@@ -38,10 +39,10 @@ const VA: u64 = 0x40_0000;
 fn x86_64_layout_is_as_worked_out_by_hand() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
-    let t = m.translate(0, VA, Access::Read, Mode::User).unwrap();
-    let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr).collect();
+    let t = m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap();
+    let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr.get()).collect();
     assert_eq!(addrs, vec![0x0, 0x2000, 0x3010, 0x4000]);
-    assert_eq!(t.pa(), Some(0x1000));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x1000)));
 }
 
 #[test]
@@ -50,14 +51,14 @@ fn x86_64_not_present_leaf_is_decided_by_p_and_fixed_by_mapping() {
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
     let e = explain_fault(&m, VA + PAGE, Access::Write, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::NotPresent);
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr), (Some(3), Some(0x4008)));
+    assert_eq!((e.decided_by.level, e.decided_by.entry_addr.map(u64::from)), (Some(3), Some(0x4008)));
     assert_eq!((e.decided_by.field.as_str(), e.decided_by.value), ("P", 0));
     assert!(e.rule.reference.contains("4.7"), "{}", e.rule.reference);
     assert_eq!(
         changes(&e),
         vec![vec![Change::Map {
             process: 0,
-            va: VA + PAGE,
+            va: VirtAddr::new(VA + PAGE),
             page_size: PAGE,
             flags: vec!["R/W".into(), "U/S".into()]
         }]]
@@ -68,7 +69,10 @@ fn x86_64_not_present_leaf_is_decided_by_p_and_fixed_by_mapping() {
 fn x86_64_not_present_root_entry() {
     let m = machine("x86-64");
     let e = explain_fault(&m, 0x1234, Access::Read, Mode::User);
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr, e.decided_by.value), (Some(0), Some(0x0), 0));
+    assert_eq!(
+        (e.decided_by.level, e.decided_by.entry_addr.map(u64::from), e.decided_by.value),
+        (Some(0), Some(0x0), 0)
+    );
     assert_eq!(e.fixes.len(), 1, "{:?}", fixes::labels(&e));
     assert!(
         e.fixes[0].side_effects.iter().any(|s| s.contains("3 new table frame")),
@@ -92,7 +96,7 @@ fn x86_64_an_entry_that_reads_as_a_swap_slot_says_so() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
     // The OS model's swap entry for slot 5: P=0, marker bit 1, slot from bit 2 (sim/os/swap.rs).
-    m.set_entry(0x4000, 5 << 2 | 0b10).unwrap();
+    m.set_entry(EntryAddr::new(0x4000), 5 << 2 | 0b10).unwrap();
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert!(e.rule.text.contains("swap slot 5"), "{}", e.rule.text);
     // Setting P (the slot bits read as U/S and PCD, frame 0) or mapping afresh: both warn.
@@ -111,7 +115,7 @@ fn x86_64_user_write_to_read_only_leaf() {
     let e = explain_fault(&m, VA, Access::Write, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::WriteProtection);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x4000), "R/W", 0)
     );
     assert!(e.rule.reference.contains("4.6.1") && e.rule.text.contains("user-mode write"), "{:?}", e.rule);
@@ -127,7 +131,7 @@ fn x86_64_write_refused_at_the_pd_needs_every_level() {
     set(&mut m, 0x3010, 2, "R/W", 0);
     let e = explain_fault(&m, VA, Access::Write, Mode::User);
     // The first entry without R/W decides; the fix must set it at both levels (SDM 4.6.1).
-    assert_eq!((e.decided_by.level, e.decided_by.entry_addr), (Some(2), Some(0x3010)));
+    assert_eq!((e.decided_by.level, e.decided_by.entry_addr.map(u64::from)), (Some(2), Some(0x3010)));
     assert_eq!(changes(&e), vec![vec![field(2, 0x3010, "R/W", 0, 1), field(3, 0x4000, "R/W", 0, 1)]]);
     assert!(
         e.fixes[0].side_effects.iter().any(|s| s.contains("PD entry at 0x3010") && s.contains("writable")),
@@ -153,7 +157,7 @@ fn x86_64_user_access_to_supervisor_page() {
     map(&mut m, VA, PAGE, &["R/W"]);
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::UserProtection);
-    assert_eq!((e.decided_by.entry_addr, e.decided_by.field.as_str()), (Some(0x4000), "U/S"));
+    assert_eq!((e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str()), (Some(0x4000), "U/S"));
     assert_eq!(changes(&e), vec![vec![field(3, 0x4000, "U/S", 0, 1)]]);
 }
 
@@ -199,7 +203,10 @@ fn x86_64_misaligned_2mib_page_has_reserved_bits() {
     // the first 2 MiB-aligned free frames, 0x200 (frames 0-4 are in use).
     map(&mut m, VA, PAGE, &["U/S"]);
     map(&mut m, 0x60_0000, 2 * MIB, &["U/S"]);
-    assert_eq!(m.translate(0, 0x60_0000, Access::Read, Mode::User).unwrap().pa(), Some(0x20_0000));
+    assert_eq!(
+        m.translate(0, VirtAddr::new(0x60_0000), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x20_0000))
+    );
     // Bit 13 of the entry is frame bit 1: reserved in a PDE that maps 2 MiB (bit 12 is PAT).
     set(&mut m, 0x3018, 2, "Frame", 0x202);
     let e = explain_fault(&m, 0x60_0000, Access::Read, Mode::User);
@@ -270,12 +277,16 @@ fn x86_64_non_canonical_address_has_no_entry_and_no_fix() {
 fn x86_64_success_names_the_bits_that_granted_it() {
     let mut m = machine("x86-64");
     map(&mut m, VA, PAGE, &["R/W", "U/S"]);
-    let e = explain::explain(&m, 0, VA, Access::Write, Mode::User).unwrap();
+    let e = explain::explain(&m, 0, VirtAddr::new(VA), Access::Write, Mode::User).unwrap();
     assert!(!e.is_fault() && e.fixes.is_empty());
     // P, U/S and R/W at each of the four levels.
     for (field, count) in [("P", 4), ("U/S", 4), ("R/W", 4)] {
-        let at: Vec<u64> =
-            e.grants.iter().filter(|g| g.field == field).filter_map(|g| g.entry_addr).collect();
+        let at: Vec<u64> = e
+            .grants
+            .iter()
+            .filter(|g| g.field == field)
+            .filter_map(|g| g.entry_addr.map(u64::from))
+            .collect();
         assert_eq!(at, vec![0x0, 0x2000, 0x3010, 0x4000], "{field}");
         assert_eq!(at.len(), count);
     }
@@ -289,10 +300,13 @@ fn x86_64_success_names_the_bits_that_granted_it() {
 fn x86_32_faults() {
     let mut m = machine("x86-32");
     map(&mut m, VA, PAGE, &["U/S"]);
-    assert_eq!(m.translate(0, VA, Access::Read, Mode::User).unwrap().pa(), Some(0x1000));
+    assert_eq!(
+        m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x1000))
+    );
     let np = explain_fault(&m, 0x80_0000, Access::Read, Mode::User);
     assert_eq!(
-        (np.decided_by.level, np.decided_by.entry_addr, np.decided_by.field.as_str()),
+        (np.decided_by.level, np.decided_by.entry_addr.map(u64::from), np.decided_by.field.as_str()),
         (Some(0), Some(0x8), "P")
     );
     let w = explain_fault(&m, VA, Access::Write, Mode::User);
@@ -300,7 +314,7 @@ fn x86_32_faults() {
     set(&mut m, 0x4, 0, "U/S", 0);
     let u = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(
-        (u.decided_by.level, u.decided_by.entry_addr, u.decided_by.field.as_str()),
+        (u.decided_by.level, u.decided_by.entry_addr.map(u64::from), u.decided_by.field.as_str()),
         (Some(0), Some(0x4), "U/S")
     );
     assert_eq!(changes(&u), vec![vec![field(0, 0x4, "U/S", 0, 1)]]);
@@ -356,10 +370,13 @@ fn x86_32_supervisor_write_and_smap() {
 fn pae_faults() {
     let mut m = machine("x86-pae");
     map(&mut m, VA, PAGE, &["U/S", "NX"]);
-    assert_eq!(m.translate(0, VA, Access::Read, Mode::User).unwrap().pa(), Some(0x1000));
+    assert_eq!(
+        m.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x1000))
+    );
     let np = explain_fault(&m, 0xc000_0000, Access::Read, Mode::Supervisor);
     assert_eq!(
-        (np.decided_by.level, np.decided_by.entry_addr, np.decided_by.index),
+        (np.decided_by.level, np.decided_by.entry_addr.map(u64::from), np.decided_by.index),
         (Some(0), Some(0x18), Some(3))
     );
     let x = explain_fault(&m, VA, Access::Execute, Mode::User);
@@ -388,7 +405,10 @@ fn pae_a_stale_pdpte_register_is_fixed_by_loading_cr3() {
     let mut fixed = m.clone();
     e.fixes[0].apply(&mut fixed).expect("applies");
     assert!(fixed.stale_pdptes().is_empty());
-    assert_eq!(fixed.translate(0, VA, Access::Read, Mode::User).unwrap().pa(), Some(0x1000));
+    assert_eq!(
+        fixed.translate(0, VirtAddr::new(VA), Access::Read, Mode::User).unwrap().pa(),
+        Some(PhysAddr::new(0x1000))
+    );
     // Applied again, the register is no longer stale: the fix refuses instead of doing nothing.
     assert!(e.fixes[0].apply(&mut fixed).is_err());
 }
@@ -415,7 +435,7 @@ fn pae_user_protection_nx_without_nxe_and_a_misaligned_2mib_page() {
     let u = explain_fault(&m, VA, Access::Read, Mode::User);
     // The PDPTE has no U/S (SDM table 4-8): the PDE decides and is the only one to change.
     assert_eq!(
-        (u.decided_by.level, u.decided_by.entry_addr, u.decided_by.field.as_str()),
+        (u.decided_by.level, u.decided_by.entry_addr.map(u64::from), u.decided_by.field.as_str()),
         (Some(1), Some(0x2010), "U/S")
     );
     assert_eq!(changes(&u), vec![vec![field(1, 0x2010, "U/S", 0, 1)]]);
@@ -446,14 +466,14 @@ fn a_table_pointer_beyond_memory_is_unhooked_and_the_page_mapped_again() {
     let e = explain_fault(&m, VA, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x3010), "Frame", 0x10_0000)
     );
     assert_eq!(
         changes(&e),
         vec![vec![
             field(2, 0x3010, "P", 1, 0),
-            Change::Map { process: 0, va: VA, page_size: PAGE, flags: vec!["U/S".into()] },
+            Change::Map { process: 0, va: VirtAddr::new(VA), page_size: PAGE, flags: vec!["U/S".into()] },
         ]]
     );
 }
@@ -473,10 +493,10 @@ fn sv39(flags: &[&str]) -> pagelab::sim::Machine {
 #[test]
 fn sv39_layout_is_as_worked_out_by_hand() {
     let m = sv39(&["R", "W", "U", "A", "D"]);
-    let t = m.translate(0, RV, Access::Read, Mode::User).unwrap();
-    let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr).collect();
+    let t = m.translate(0, VirtAddr::new(RV), Access::Read, Mode::User).unwrap();
+    let addrs: Vec<u64> = t.steps.iter().map(|s| s.entry_addr.get()).collect();
     assert_eq!(addrs, vec![0x0, 0x2000, RV_LEAF]);
-    assert_eq!(t.pa(), Some(0x1000));
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x1000)));
 }
 
 #[test]
@@ -484,7 +504,7 @@ fn sv39_not_valid() {
     let m = sv39(&["R", "U", "A"]);
     let e = explain_fault(&m, RV + PAGE, Access::Read, Mode::User);
     assert_eq!(
-        (e.decided_by.entry_addr, e.decided_by.field.as_str(), e.decided_by.value),
+        (e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str(), e.decided_by.value),
         (Some(0x3010), "V", 0)
     );
     assert!(e.rule.reference.contains("4.3.2 step 3"), "{}", e.rule.reference);
@@ -492,7 +512,7 @@ fn sv39_not_valid() {
         changes(&e),
         vec![vec![Change::Map {
             process: 0,
-            va: RV + PAGE,
+            va: VirtAddr::new(RV + PAGE),
             page_size: PAGE,
             flags: vec!["R".into(), "U".into(), "A".into()]
         }]]
@@ -643,7 +663,7 @@ fn sv39_table_beyond_memory_is_an_access_fault() {
     let e = explain_fault(&m, RV, Access::Read, Mode::User);
     assert_eq!(fault_kind(&e), FaultKind::TableOutsideMemory);
     assert_eq!(e.translation.fault().unwrap().report.describe(), "scause 5 (load access fault)");
-    assert_eq!((e.decided_by.entry_addr, e.decided_by.field.as_str()), (Some(0x2000), "PPN"));
+    assert_eq!((e.decided_by.entry_addr.map(u64::from), e.decided_by.field.as_str()), (Some(0x2000), "PPN"));
     assert!(e.rule.reference.contains("step 2"), "{}", e.rule.reference);
     assert_eq!(
         changes(&e),
@@ -651,7 +671,7 @@ fn sv39_table_beyond_memory_is_an_access_fault() {
             field(1, 0x2000, "V", 1, 0),
             Change::Map {
                 process: 0,
-                va: RV,
+                va: VirtAddr::new(RV),
                 page_size: PAGE,
                 flags: vec!["R".into(), "U".into(), "A".into()]
             },
@@ -700,15 +720,16 @@ fn every_fix_offered_for_the_sample_labs_works() {
             for (process, p) in m.processes().iter().enumerate() {
                 let mut vas = vec![0];
                 for leaf in table::leaves(m.mem(), m.format(), p.root) {
-                    vas.push(leaf.va);
-                    vas.push(leaf.va.wrapping_add(1u64 << leaf.page_shift.min(63)));
+                    vas.push(leaf.va.get());
+                    vas.push(leaf.va.get().wrapping_add(1u64 << leaf.page_shift.min(63)));
                 }
                 vas.sort_unstable();
                 vas.dedup();
                 for &va in &vas {
                     for mode in [Mode::User, Mode::Supervisor] {
                         for access in Access::ALL {
-                            let e = explain::explain(m, process, va, access, mode).expect("explain");
+                            let e = explain::explain(m, process, VirtAddr::new(va), access, mode)
+                                .expect("explain");
                             if e.is_fault() {
                                 fixes::check_fixes(m, process, &e);
                                 explained += 1;
@@ -734,7 +755,7 @@ mod random_entries {
     fn scrambled(preset: &str, va: u64, flags: &[&str], noise: [u64; 4]) -> pagelab::sim::Machine {
         let mut m = machine(preset);
         map(&mut m, va, PAGE, flags);
-        let t = m.translate(0, va, Access::Read, Mode::Supervisor).unwrap();
+        let t = m.translate(0, VirtAddr::new(va), Access::Read, Mode::Supervisor).unwrap();
         let f = m.format().clone();
         for (step, bits) in t.steps.iter().zip(noise) {
             let frame_mask = f.field(Role::Frame, step.level).map_or(0, |fr| fr.mask());
@@ -747,7 +768,7 @@ mod random_entries {
     fn check_all(m: &pagelab::sim::Machine, va: u64) {
         for mode in [Mode::User, Mode::Supervisor] {
             for access in Access::ALL {
-                let e = explain::explain(m, 0, va, access, mode).unwrap();
+                let e = explain::explain(m, 0, VirtAddr::new(va), access, mode).unwrap();
                 if e.is_fault() {
                     fixes::check_fixes(m, 0, &e);
                 } else {

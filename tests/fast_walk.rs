@@ -3,6 +3,7 @@
 //! Checked on every access of the sort trace (1.48M records) while a replay with demand mapping
 //! grows the tables, for x86-64, for Sv39 with Svade (A/D faults) and with Svadu (A/D writes).
 
+use pagelab::sim::VirtAddr;
 use std::fs::File;
 use std::io::BufReader;
 
@@ -29,7 +30,7 @@ fn compare_on_the_sort_trace(mut machine: Machine, limit: usize) -> u64 {
         let root = machine.active_process().root;
         for page in pages_touched(record.addr, record.size, shift) {
             let va = (page << shift).max(record.addr);
-            let request = Request { va, access: access_of(record.kind), mode: Mode::User };
+            let request = Request { va: VirtAddr::new(va), access: access_of(record.kind), mode: Mode::User };
             let (mem, format, settings) = (machine.mem(), machine.format(), machine.settings());
             let full = mmu::translate(mem, format, root, settings, request);
             assert!(

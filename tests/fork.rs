@@ -20,6 +20,7 @@ use pagelab::sim::fork::{CowBit, ForkError, table_usage};
 use pagelab::sim::os::{Os, OsModel, OsSettings, Resolution};
 use pagelab::sim::replace::Policy;
 use pagelab::sim::{Access, FaultKind, Machine, Mode};
+use pagelab::sim::{Pfn, PhysAddr, VirtAddr};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -63,11 +64,11 @@ fn load(path: &str) -> Lab {
 }
 
 fn pa(m: &Machine, process: usize, va: u64) -> Option<u64> {
-    m.translate(process, va, Access::Read, Mode::User).ok()?.pa()
+    (m.translate(process, VirtAddr::new(va), Access::Read, Mode::User).ok()?.pa()).map(u64::from)
 }
 
 fn leaf_raw(m: &Machine, process: usize, va: u64) -> u64 {
-    let t = m.translate(process, va, Access::Read, Mode::User).expect("walk");
+    let t = m.translate(process, VirtAddr::new(va), Access::Read, Mode::User).expect("walk");
     t.steps.last().expect("a step").raw
 }
 
@@ -87,7 +88,7 @@ fn user_leaves(m: &Machine, process: usize) -> Vec<pagelab::sim::table::Leaf> {
     let half = f.entries_at(0) / 2;
     pagelab::sim::table::leaves(m.mem(), f, m.processes()[process].root)
         .into_iter()
-        .filter(|l| f.index_of(l.va, 0) < half)
+        .filter(|l| f.index_of(l.va.get(), 0) < half)
         .collect()
 }
 
@@ -103,13 +104,19 @@ fn after_a_fork_both_processes_read_the_same_frames_read_only_and_marked() {
         assert_eq!(cow.bit, sample.cow_bit);
         let f = m.format();
         for leaf in &leaves {
-            assert_eq!(pa(m, child, leaf.va), pa(m, shell, leaf.va), "{} {:#x}", sample.path, leaf.va);
-            assert!(pa(m, shell, leaf.va).is_some());
+            assert_eq!(
+                pa(m, child, leaf.va.get()),
+                pa(m, shell, leaf.va.get()),
+                "{} {:#x}",
+                sample.path,
+                leaf.va
+            );
+            assert!(pa(m, shell, leaf.va.get()).is_some());
             // Nothing is writable any more; what was writable carries the mark in both.
             for process in [shell, child] {
-                let raw = leaf_raw(m, process, leaf.va);
+                let raw = leaf_raw(m, process, leaf.va.get());
                 assert!(!f.flag(raw, pagelab::sim::Role::Writable, leaf.level, false));
-                assert_eq!(raw, leaf_raw(m, shell, leaf.va), "the same leaf bits in both");
+                assert_eq!(raw, leaf_raw(m, shell, leaf.va.get()), "the same leaf bits in both");
             }
             assert!(m.shares().owners(leaf.frame) >= 2, "{:#x} counted", leaf.va);
         }
@@ -161,7 +168,7 @@ fn the_childs_first_write_copies_one_frame_and_the_parents_later_write_copies_no
         let shell = m.find_process("shell").expect("shell");
         let shared = pa(&m, shell, sample.data).expect("mapped") >> 12;
         let parent_leaf = leaf_raw(&m, shell, sample.data);
-        assert_eq!(m.shares().owners(shared), 2);
+        assert_eq!(m.shares().owners(Pfn::new(shared)), 2);
         let settings = OsSettings { model: OsModel::Demand, ..OsSettings::demand(8, Policy::Clock) };
         let mut os = Os::new(settings, m.format()).expect("OS model");
 
@@ -174,9 +181,12 @@ fn the_childs_first_write_copies_one_frame_and_the_parents_later_write_copies_no
         let copy = pa(&m, child, sample.data).expect("mapped") >> 12;
         assert_ne!(copy, shared);
         assert_eq!(leaf_raw(&m, shell, sample.data), parent_leaf, "the parent's mapping is untouched");
-        assert_eq!(m.shares().owners(shared), 1);
+        assert_eq!(m.shares().owners(Pfn::new(shared)), 1);
         let event = done.handled[0].cow.clone().expect("an event");
-        assert_eq!((event.va, event.old_frame, event.new_frame), (sample.data, shared, Some(copy)));
+        assert_eq!(
+            (event.va.get(), event.old_frame.get(), event.new_frame.map(u64::from)),
+            (sample.data, shared, Some(copy))
+        );
         assert_eq!((event.owners_before, event.owners_after), (2, 1));
         assert_eq!(event.process_name, "child");
 
@@ -191,7 +201,7 @@ fn the_childs_first_write_copies_one_frame_and_the_parents_later_write_copies_no
         // invalidations issued.
         let cow = CowBit::of(m.format()).expect("bit");
         for p in [shell, child] {
-            let t = m.translate(p, sample.data, Access::Write, Mode::User).expect("walk");
+            let t = m.translate(p, VirtAddr::new(sample.data), Access::Write, Mode::User).expect("walk");
             assert!(t.fault().is_none());
             assert!(!cow.is_set(leaf_raw(&m, p, sample.data)));
         }
@@ -211,10 +221,15 @@ fn the_manual_os_model_only_reports_a_cow_fault() {
     let done = os.access(&mut m, child, X86_64.data, Access::Write, Mode::User).expect("access");
     assert_eq!(done.translation.fault().map(|f| f.kind), Some(FaultKind::WriteProtection));
     assert!(done.handled.is_empty());
-    assert!(m.is_cow_fault(child, X86_64.data, Access::Write, FaultKind::WriteProtection));
+    assert!(m.is_cow_fault(child, VirtAddr::new(X86_64.data), Access::Write, FaultKind::WriteProtection));
     assert_eq!(m.shares(), before.shares());
     // A write to a read-only page that fork did not mark (code) is a real fault, not COW.
-    assert!(!m.is_cow_fault(child, 0x5555_5555_4000, Access::Write, FaultKind::WriteProtection));
+    assert!(!m.is_cow_fault(
+        child,
+        VirtAddr::new(0x5555_5555_4000),
+        Access::Write,
+        FaultKind::WriteProtection
+    ));
 }
 
 #[test]
@@ -239,7 +254,7 @@ fn save_and_load_keep_the_share_counts_and_old_labs_have_none() {
     let json = lab.to_json();
     let back = Lab::from_json(&json).expect("loads");
     assert_eq!(back, lab);
-    let counts: Vec<(u64, u32)> = back.machine.shares().iter().collect();
+    let counts: Vec<(u64, u32)> = back.machine.shares().iter().map(|(f, n)| (f.get(), n)).collect();
     assert_eq!(counts.len(), 9, "one per user page of shell");
     // The C library page was shared with "editor" already: three owners; the others two.
     let shell = back.machine.find_process("shell").expect("shell");
@@ -289,8 +304,9 @@ fn an_eager_fork_copies_every_user_page_and_leaves_the_parent_alone() {
         assert_eq!(r.kind, RangeKind::DifferentFrames, "{r:?}");
     }
     for leaf in &leaves_before {
-        let (a, b) = (pa(m, shell, leaf.va).expect("a"), pa(m, report.child, leaf.va).expect("b"));
-        let byte = |pa: u64| m.mem().read_u8(pa).expect("byte");
+        let (a, b) =
+            (pa(m, shell, leaf.va.get()).expect("a"), pa(m, report.child, leaf.va.get()).expect("b"));
+        let byte = |pa: u64| m.mem().read_u8(PhysAddr::new(pa)).expect("byte");
         assert_eq!(byte(a), byte(b), "the same contents at {:#x}", leaf.va);
     }
 }
@@ -442,9 +458,9 @@ fn a_large_page_is_copied_whole_and_an_unmap_gives_up_its_share() {
     // The child unmaps its stack: the parent is the stack's only owner again and writes in place.
     let stack = 0x7fff_ffff_d000;
     let frame = pa(m, editor, stack).expect("stack") >> 12;
-    assert_eq!(m.shares().owners(frame), 2);
-    m.unmap(child, stack, 0x1000).expect("unmap");
-    assert_eq!(m.shares().owners(frame), 1);
+    assert_eq!(m.shares().owners(Pfn::new(frame)), 2);
+    m.unmap(child, VirtAddr::new(stack), 0x1000).expect("unmap");
+    assert_eq!(m.shares().owners(Pfn::new(frame)), 1);
     let allocated = m.mem().allocated_count();
     let done = os.access(m, editor, stack, Access::Write, Mode::User).expect("access");
     assert_eq!(done.handled[0].resolution, Resolution::CopyOnWrite { copied: false });
@@ -459,7 +475,7 @@ fn a_page_the_os_model_loaded_and_a_fork_shared_is_not_evicted_from_under_the_ch
     let (a, b) = (0x40_0000, 0x40_1000);
     os.access(&mut m, 0, a, Access::Write, Mode::User).expect("load a");
     let frame = pa(&m, 0, a).expect("a mapped");
-    m.write_phys(frame, b"parent data").expect("write");
+    m.write_phys(PhysAddr::new(frame), b"parent data").expect("write");
     let child = m.fork(0, "child", true).expect("fork").child;
     // The pool's one frame holds a, which the child now shares: b needs a frame, and a's must
     // not be the victim.
@@ -468,7 +484,7 @@ fn a_page_the_os_model_loaded_and_a_fork_shared_is_not_evicted_from_under_the_ch
     assert!(done.handled.iter().all(|h| h.evicted.is_none()), "nothing evicted");
     assert_eq!(pa(&m, child, a), Some(frame));
     assert_eq!(pa(&m, 0, a), Some(frame));
-    assert_eq!(m.mem().read_u8(frame).expect("byte"), b'p');
+    assert_eq!(m.mem().read_u8(PhysAddr::new(frame)).expect("byte"), b'p');
     assert_ne!(pa(&m, 0, b).map(|pa| pa >> 12), Some(frame >> 12));
 }
 

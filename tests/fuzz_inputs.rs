@@ -2,6 +2,7 @@
 //! retyped, extended with unknown fields, with bad versions, huge numbers, bad hex, broken custom
 //! formats or random byte mutations; and bad addresses, sizes and files given to the CLI binary.
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -14,11 +15,17 @@ fn sample_lab(format: &str) -> Lab {
     let mut m = Machine::new(presets::by_name(format).expect("preset"), 64 << 20).expect("machine");
     m.map(
         0,
-        &MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None },
+        &MapRequest {
+            va: VirtAddr::new(0x40_0000),
+            len: 0x3000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        },
     )
     .expect("map");
     m.add_process("second").expect("process");
-    m.write_phys(0x10_0010, b"pagelab").expect("write");
+    m.write_phys(PhysAddr::new(0x10_0010), b"pagelab").expect("write");
     Lab::new("sample", "a *small* lab", m)
 }
 
@@ -338,7 +345,7 @@ proptest! {
                 prop_assert_eq!(again.as_ref(), Ok(&lab));
                 for va in [0u64, 0x40_0000, 0x40_2fff, u64::MAX] {
                     for p in 0..lab.machine.processes().len() {
-                        let _ = lab.machine.translate(p, va, pagelab::sim::Access::Write, pagelab::sim::Mode::User);
+                        let _ = lab.machine.translate(p, VirtAddr::new(va), pagelab::sim::Access::Write, pagelab::sim::Mode::User);
                     }
                 }
                 let _ = lab.machine.table_size(0);

@@ -5,6 +5,7 @@
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use pagelab::sim::VirtAddr;
 use pagelab::sim::table;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::welcome_lab;
@@ -22,7 +23,11 @@ fn test_lab() -> pagelab::lab::Lab {
     ];
     for (va, len, flags) in regions {
         let flags = Some(flags.iter().map(|f| f.to_string()).collect());
-        m.map(0, &MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags }).unwrap();
+        m.map(
+            0,
+            &MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags },
+        )
+        .unwrap();
     }
     pagelab::lab::Lab::new("GUI test lab", "", m)
 }
@@ -39,7 +44,7 @@ fn harness() -> Harness<'static, PagelabApp> {
 
 fn leaf_raw(app: &PagelabApp, va: u64) -> u64 {
     let m = &app.doc.lab().machine;
-    let path = table::entry_path(m.mem(), m.format(), m.active_process().root, va).unwrap();
+    let path = table::entry_path(m.mem(), m.format(), m.active_process().root, VirtAddr::new(va)).unwrap();
     path.last().unwrap().raw
 }
 
@@ -76,11 +81,11 @@ fn typing_an_address_shows_the_physical_address_or_the_fault() {
     type_address(&mut h, "0x600010");
     let m = &h.state().doc.lab().machine;
     let pa = m
-        .translate(0, 0x60_0010, pagelab::sim::Access::Read, pagelab::sim::Mode::User)
+        .translate(0, VirtAddr::new(0x60_0010), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
         .unwrap()
         .pa()
         .unwrap();
-    h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa)));
+    h.get_by_label_contains(&format!("physical address {}", pagelab::sim::addr::hex_grouped(pa.get())));
     // The live walk's path is highlighted in the tree as a preview, level by level; nothing was
     // performed yet, so nothing says it wrote.
     for step in 1..=4 {

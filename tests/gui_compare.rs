@@ -5,6 +5,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use pagelab::sim::VirtAddr;
 use pagelab::ui::app::PagelabApp;
 use pagelab::ui::dock::Pane;
 
@@ -51,7 +52,12 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     let (shell, editor) = (index("shell"), index("editor"));
     let d = compare::diff(m, shell, editor).unwrap();
     let marks = SharedMarks::of(m, &d, "shell", "editor");
-    let pa = |process: usize, va: u64| match m.translate(process, va, Access::Read, Mode::Supervisor) {
+    let pa = |process: usize, va: u64| match m.translate(
+        process,
+        VirtAddr::new(va),
+        Access::Read,
+        Mode::Supervisor,
+    ) {
         Ok(t) => match t.outcome {
             Outcome::Mapped(mapped) => Some(mapped.pa),
             Outcome::Fault(_) => None,
@@ -60,16 +66,17 @@ fn the_tree_and_the_memory_map_mark_what_the_compared_processes_share() {
     };
     let (mut shared, mut own) = (0, 0);
     for leaf in table::leaves(m.mem(), m.format(), m.processes()[shell].root) {
-        let same = pa(shell, leaf.va).is_some() && pa(shell, leaf.va) == pa(editor, leaf.va);
-        assert_eq!(marks.page_shared(leaf.va, 1 << leaf.page_shift), same, "page {:#x}", leaf.va);
-        assert_eq!(marks.frames_shared(leaf.frame, 1), same, "frame of page {:#x}", leaf.va);
+        let same =
+            pa(shell, leaf.va.get()).is_some() && pa(shell, leaf.va.get()) == pa(editor, leaf.va.get());
+        assert_eq!(marks.page_shared(leaf.va.get(), 1 << leaf.page_shift), same, "page {:#x}", leaf.va);
+        assert_eq!(marks.frames_shared(leaf.frame.get(), 1), same, "frame of page {:#x}", leaf.va);
         if same { shared += 1 } else { own += 1 }
     }
     assert!(shared >= 2 && own >= 3, "the C library and kernel pages; code, data, stack ({shared}, {own})");
     // Tables: the roots differ; the kernel half's tables are reached by both.
-    let root_of = |p: usize| m.processes()[p].root << m.format().page_shift;
+    let root_of = |p: usize| m.processes()[p].root.get() << m.format().page_shift;
     assert!(!marks.entry_shared(root_of(shell)) && !marks.entry_shared(root_of(editor)));
-    assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr)));
+    assert!(d.shared_tables.iter().all(|t| marks.entry_shared(t.addr.get())));
 
     // In the app: rows of shared pages and tables carry the mark in their label, others don't.
     let mut app = PagelabApp::new(lab.clone(), None);

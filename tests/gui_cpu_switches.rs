@@ -7,17 +7,19 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::doc::Edit;
 use pagelab::lab::Lab;
+use pagelab::sim::EntryAddr;
 use pagelab::sim::mmu::AdTiming;
 use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
+use pagelab::sim::{PhysAddr, VirtAddr};
 use pagelab::ui::app::PagelabApp;
 
 /// PAE: 0x4000_0000 (PDPTE 1) mapped to 0x50_0000.
 fn pae_lab() -> Lab {
     let mut m = Machine::new(presets::by_name("x86-pae").expect("preset"), 64 << 20).expect("machine");
     let request = MapRequest {
-        va: 0x4000_0000,
+        va: VirtAddr::new(0x4000_0000),
         len: 0x1000,
-        target: MapTarget::To(0x50_0000),
+        target: MapTarget::To(PhysAddr::new(0x50_0000)),
         page_size: None,
         flags: None,
     };
@@ -66,8 +68,8 @@ fn switches_change_the_settings_and_pse36_is_offered_for_x86_32_only() {
 fn an_edited_pdpte_shows_stale_until_load_cr3() {
     let mut h = harness(pae_lab());
     assert!(h.query_by_label_contains("STALE").is_none());
-    let pdpte1 = (h.state().doc.lab().machine.processes()[0].root << 12) + 8;
-    h.state_mut().doc.apply(&Edit::SetEntry { entry_addr: pdpte1, raw: 0 }).expect("edit");
+    let pdpte1 = (h.state().doc.lab().machine.processes()[0].root.get() << 12) + 8;
+    h.state_mut().doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(pdpte1), raw: 0 }).expect("edit");
     let field = h.get_by_label("Virtual address:");
     field.focus();
     field.type_text("0x40000000");
@@ -84,7 +86,7 @@ fn an_edited_pdpte_shows_stale_until_load_cr3() {
     assert!(h.query_by_label_contains("STALE").is_none());
     let m = &h.state().doc.lab().machine;
     let t = m
-        .translate(0, 0x4000_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::Supervisor)
+        .translate(0, VirtAddr::new(0x4000_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::Supervisor)
         .expect("walk");
     assert!(t.fault().is_some(), "the register now holds the cleared PDPTE");
 }

@@ -46,7 +46,7 @@ fn a_vmprint_dump_becomes_the_lab() {
     assert_eq!(lab.machine.format().name, "sv39");
     // The file prints one "page table 0x0000000087f22000": one process, its root at that address.
     assert_eq!(lab.machine.processes().len(), 1);
-    assert_eq!(lab.machine.processes()[0].root << 12, 0x87f2_2000);
+    assert_eq!(lab.machine.processes()[0].root.get() << 12, 0x87f2_2000);
     assert!(h.state().state.dump_dialog.is_none(), "the dialog closes");
 }
 

@@ -8,6 +8,7 @@ mod course;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
+use pagelab::sim::VirtAddr;
 use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::{Access, Machine, Mode, presets};
 use pagelab::ui::app::PagelabApp;
@@ -15,9 +16,18 @@ use pagelab::ui::app::PagelabApp;
 fn lab() -> Lab {
     let mut m = Machine::new(presets::x86_64(4), 16 << 20).unwrap();
     let flags = Some(vec!["R/W".to_string(), "U/S".to_string()]);
-    m.map(0, &MapRequest { va: 0x60_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags })
-        .unwrap();
-    let pa = m.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
+    m.map(
+        0,
+        &MapRequest {
+            va: VirtAddr::new(0x60_0000),
+            len: 0x1000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags,
+        },
+    )
+    .unwrap();
+    let pa = m.translate(0, VirtAddr::new(0x60_0010), Access::Read, Mode::User).unwrap().pa().unwrap();
     m.write_phys(pa, &[0x5a]).unwrap();
     Lab::new("Exercise test", "", m)
 }
@@ -57,8 +67,15 @@ fn author_a_translation_task_then_answer_it_as_a_student() {
     let tasks = &h.state().doc.lab().exercises.tasks;
     assert_eq!(tasks.len(), 1, "the task was added to the lab");
     let json = h.state().doc.lab().to_json();
-    let pa =
-        h.state().doc.lab().machine.translate(0, 0x60_0010, Access::Read, Mode::User).unwrap().pa().unwrap();
+    let pa = h
+        .state()
+        .doc
+        .lab()
+        .machine
+        .translate(0, VirtAddr::new(0x60_0010), Access::Read, Mode::User)
+        .unwrap()
+        .pa()
+        .unwrap();
     assert!(!json.contains(&pa.to_string()), "the expected address is sealed, not stored");
 
     h.get_by_label("Preview as student").click();

@@ -9,6 +9,7 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
+use pagelab::sim::VirtAddr;
 use pagelab::sim::os::{OsModel, OsSettings};
 use pagelab::sim::replace::Policy;
 use pagelab::sim::{Access, Mode, Outcome, table};
@@ -43,8 +44,8 @@ fn fork_shell(h: &mut Harness<'static, PagelabApp>) {
 }
 
 fn pa(lab: &Lab, process: usize, va: u64) -> Option<u64> {
-    match lab.machine.translate(process, va, Access::Read, Mode::User).ok()?.outcome {
-        Outcome::Mapped(m) => Some(m.pa),
+    match lab.machine.translate(process, VirtAddr::new(va), Access::Read, Mode::User).ok()?.outcome {
+        Outcome::Mapped(m) => Some(m.pa.get()),
         Outcome::Fault(_) => None,
     }
 }
@@ -61,7 +62,7 @@ fn fork_shares_every_user_page_and_one_undo_takes_it_back() {
     let user_pages: Vec<u64> =
         table::leaves(lab.machine.mem(), lab.machine.format(), lab.machine.processes()[0].root)
             .iter()
-            .map(|leaf| leaf.va)
+            .map(|leaf| leaf.va.get())
             .filter(|&va| pa(&lab, 0, va).is_some())
             .collect();
     assert!(user_pages.len() >= 6);

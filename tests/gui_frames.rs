@@ -69,7 +69,7 @@ fn stepping_beladys_string_fills_frames_then_evicts_the_oldest() {
     let run = h.state().state.frames.run.as_ref().expect("a run");
     let last = run.log().last().expect("a step");
     let evicted = last.load.as_ref().and_then(|l| l.evicted).expect("the fourth page evicts");
-    assert_eq!(evicted.key.va, 0x1000_1000, "FIFO: page 1, the oldest, goes");
+    assert_eq!(evicted.key.va.get(), 0x1000_1000, "FIFO: page 1, the oldest, goes");
     shows(&h, "evicted page 1 of init (clean, dropped)");
 
     click(&mut h, "Run");

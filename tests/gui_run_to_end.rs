@@ -7,6 +7,7 @@
 #[path = "common/gui.rs"]
 mod gui;
 use gui::{click, stats};
+use pagelab::sim::VirtAddr;
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 fn test_lab() -> Lab {
     let mut m = Machine::new(presets::x86_64(4), 64 << 20).unwrap();
     let request = MapRequest {
-        va: 0x40_0000,
+        va: VirtAddr::new(0x40_0000),
         len: 0x1000,
         target: MapTarget::Alloc,
         page_size: None,

@@ -9,6 +9,7 @@
 #[path = "common/gui.rs"]
 mod gui;
 use gui::{click, stats};
+use pagelab::sim::VirtAddr;
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -31,7 +32,11 @@ fn test_lab() -> Lab {
     ];
     for (va, len, flags) in regions {
         let flags = Some(flags.iter().map(|f| f.to_string()).collect());
-        m.map(0, &MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags }).unwrap();
+        m.map(
+            0,
+            &MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags },
+        )
+        .unwrap();
     }
     Lab::new("TLB test lab", "", m)
 }
@@ -110,7 +115,9 @@ fn an_edited_pte_keeps_its_old_translation_marked_stale_until_a_page_fault_or_in
     click(&mut h, "Translate");
     h.get_by_label_contains("Last access: TLB hit -> page fault: write to a read-only page");
     let m = &h.state().doc.lab().machine;
-    let walk = m.translate(0, 0x40_0000, pagelab::sim::Access::Write, pagelab::sim::Mode::User).unwrap();
+    let walk = m
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Write, pagelab::sim::Mode::User)
+        .unwrap();
     assert!(walk.fault().is_none(), "memory already allows the write");
     // SDM 4.10.4.1: the #PF invalidated the faulting page's entry, so the retry walks again.
     assert!(h.query_by_label("STALE").is_none(), "the page fault dropped the stale entry");
@@ -387,8 +394,13 @@ fn the_comparison_lists_every_format_and_goes_outdated_when_the_lab_changes() {
     assert!(h.query_by_label_contains("The lab changed since").is_none());
 
     // Map one more page: the numbers stay, marked outdated.
-    let request =
-        MapRequest { va: 0x80_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request = MapRequest {
+        va: VirtAddr::new(0x80_0000),
+        len: 0x1000,
+        target: MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
     h.state_mut().push(pagelab::ui::state::Action::Edit(pagelab::doc::Edit::Map { process: 0, request }));
     h.run();
     assert_eq!(h.state().doc.lab().machine.table_size(0).unwrap().mapped_pages, 7);
@@ -427,8 +439,9 @@ fn playing_a_trace_stops_where_demand_mapping_would_change_a_locked_process() {
     );
     assert_eq!(stats(&h).total.counters.demand_maps, 0);
     let after = &h.state().doc.lab().machine;
-    let translate =
-        |m: &Machine| m.translate(0, 0x90_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User);
+    let translate = |m: &Machine| {
+        m.translate(0, VirtAddr::new(0x90_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
+    };
     assert!(translate(after).unwrap().fault().is_some(), "nothing was mapped into the locked process");
     assert_eq!(translate(&before).unwrap().fault(), translate(after).unwrap().fault());
 }
@@ -453,7 +466,9 @@ fn outcomes_are_worded_as_the_architecture_reports_them() {
     type_into(&mut h, "Virtual address:", "0x400000");
     click(&mut h, "Translate");
     let m = &h.state().doc.lab().machine;
-    let leaf = m.translate(0, 0x40_0000, pagelab::sim::Access::Read, pagelab::sim::Mode::User).unwrap();
+    let leaf = m
+        .translate(0, VirtAddr::new(0x40_0000), pagelab::sim::Access::Read, pagelab::sim::Mode::User)
+        .unwrap();
     let entry_addr = leaf.steps.last().unwrap().entry_addr;
     let clear_p = pagelab::doc::Edit::SetField { entry_addr, level: 3, field: "P".into(), value: 0 };
     h.state_mut().push(pagelab::ui::state::Action::Edit(clear_p));

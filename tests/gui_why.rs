@@ -5,6 +5,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use pagelab::sim::VirtAddr;
 use pagelab::sim::{Access, Mode};
 use pagelab::ui::app::PagelabApp;
 
@@ -12,7 +13,7 @@ const CODE: u64 = 0x5555_5555_4000;
 
 fn write_succeeds(app: &PagelabApp) -> bool {
     let m = &app.doc.lab().machine;
-    m.translate(m.active(), CODE, Access::Write, Mode::User).unwrap().fault().is_none()
+    m.translate(m.active(), VirtAddr::new(CODE), Access::Write, Mode::User).unwrap().fault().is_none()
 }
 
 #[test]

@@ -9,6 +9,7 @@ use pagelab::sim::os::{Os, OsError, OsModel, OsSettings};
 use pagelab::sim::replay::{ReplayConfig, Replayer};
 use pagelab::sim::trace::{LineProblem, TraceError, TraceReader};
 use pagelab::sim::{Access, Machine, MapRequest, MapTarget, Mode, presets};
+use pagelab::sim::{EntryAddr, VirtAddr};
 
 mod common;
 
@@ -32,12 +33,18 @@ fn four_gib_pages_load_map_and_replay_in_bounded_memory() {
     let m = &mut lab.machine;
     assert!(m.mem().stored_bytes() <= 4 * 4096, "{} bytes materialised", m.mem().stored_bytes());
     // Map two 4 GiB pages: the allocator hands out whole frames without touching their bytes.
-    let request = MapRequest { va: 0, len: 2 * PAGE, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request = MapRequest {
+        va: VirtAddr::new(0),
+        len: 2 * PAGE,
+        target: MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
     assert_eq!(m.map(0, &request), Ok(2));
     assert!(m.mem().stored_bytes() <= 8 * 4096, "{} bytes materialised", m.mem().stored_bytes());
-    let t = m.translate(0, PAGE + 0x1234, Access::Read, Mode::User).expect("walk");
+    let t = m.translate(0, VirtAddr::new(PAGE + 0x1234), Access::Read, Mode::User).expect("walk");
     let pa = t.pa().unwrap_or_else(|| panic!("{:?}", t.outcome));
-    assert_eq!(pa & (PAGE - 1), 0x1234);
+    assert_eq!(pa.get() & (PAGE - 1), 0x1234);
     // Replay with demand mapping: each new page maps a whole 4 GiB frame, cheaply.
     let mut replayer =
         Replayer::new(ReplayConfig { demand_map: true, ..ReplayConfig::default() }).expect("replayer");
@@ -75,11 +82,11 @@ fn a_record_spanning_gigabytes_is_refused_with_its_line() {
 #[test]
 fn comparing_a_self_aliasing_lab_is_bounded() {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 30).expect("machine");
-    let root = m.processes()[0].root;
+    let root = m.processes()[0].root.get();
     // PS (bit 7) makes each entry a 1 GiB leaf when read as a PDPT entry; at the PML4 it is a
     // pointer to the root itself.
     for index in 256..512u64 {
-        m.set_entry((root << 12) + index * 8, (root << 12) | 0x83).expect("write");
+        m.set_entry(EntryAddr::new((root << 12) + index * 8), (root << 12) | 0x83).expect("write");
     }
     let regions = procmaps::regions_of(&m, 0).expect("regions");
     let total: u64 = regions.iter().map(|r| r.end - r.start).sum();

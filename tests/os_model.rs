@@ -2,6 +2,7 @@
 //! swap slots kept in not-present entries, TLB invalidation on eviction, the statistics of a
 //! trace replay, and agreement with the pure replacement simulator (`sim::replace`).
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::fs::File;
 use std::io::BufReader;
 
@@ -45,7 +46,7 @@ fn access(os: &mut Os, m: &mut Machine, n: u64, kind: Access) -> OsAccess {
 /// The raw bytes of page `n`'s last-level entry, read straight from memory.
 fn pte(os: &Os, m: &Machine, n: u64) -> u64 {
     let entry = os.leaf_entry(m, os.key(0, page(m, n))).expect("the tables exist");
-    m.mem().read_le(entry.entry_addr, m.format().pte_bytes).expect("entry in memory")
+    m.mem().read_le(entry.entry_addr.phys(), m.format().pte_bytes).expect("entry in memory")
 }
 
 fn accessed_bit(m: &Machine, raw: u64) -> bool {
@@ -53,7 +54,11 @@ fn accessed_bit(m: &Machine, raw: u64) -> bool {
 }
 
 fn pa_of(m: &Machine, n: u64) -> u64 {
-    m.translate(0, page(m, n), Access::Read, Mode::User).expect("process").pa().expect("mapped")
+    (m.translate(0, VirtAddr::new(page(m, n)), Access::Read, Mode::User)
+        .expect("process")
+        .pa()
+        .expect("mapped"))
+    .get()
 }
 
 #[test]
@@ -65,9 +70,9 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
 
         let first = access(&mut os, &mut m, 0, Access::Write);
         assert_eq!(first.page_load().map(|h| h.resolution), Some(Resolution::FirstTouch), "{preset}");
-        m.write_phys(pa_of(&m, 0), b"page A").expect("write");
+        m.write_phys(PhysAddr::new(pa_of(&m, 0)), b"page A").expect("write");
         access(&mut os, &mut m, 1, Access::Write);
-        m.write_phys(pa_of(&m, 1), b"page B").expect("write");
+        m.write_phys(PhysAddr::new(pa_of(&m, 1)), b"page B").expect("write");
         // Page 0 went to slot 0 when page 1 came in; page 1 goes to slot 1 now.
         let back = access(&mut os, &mut m, 0, Access::Read);
         let load = back.page_load().expect("a page load");
@@ -85,12 +90,12 @@ fn swap_slot_is_kept_in_the_not_present_pte_and_the_page_comes_back_intact() {
             assert_eq!(raw, 1 << 2 | 0b10, "{preset}");
         }
         let mut bytes = [0u8; 6];
-        m.mem().read(pa_of(&m, 0), &mut bytes).expect("read");
+        m.mem().read(PhysAddr::new(pa_of(&m, 0)), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page A", "{preset}: contents after swap-in");
 
         let again = access(&mut os, &mut m, 1, Access::Read);
         assert_eq!(again.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { slot: 1 }));
-        m.mem().read(pa_of(&m, 1), &mut bytes).expect("read");
+        m.mem().read(PhysAddr::new(pa_of(&m, 1)), &mut bytes).expect("read");
         assert_eq!(&bytes, b"page B", "{preset}");
         // Page 0 was clean since its swap-in: its PTE names slot 0 again (dropped without a write
         // where the format has a dirty bit).
@@ -136,8 +141,8 @@ fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
         // Every A bit is set: the hand clears all three and comes back to slot 0 (page 1).
         let full_turn = access(&mut os, &mut m, 4, Access::Read);
         let load = full_turn.page_load().expect("a page load");
-        assert_eq!(load.evicted.map(|e| e.key.va), Some(page(&m, 1)), "{preset}");
-        let cleared: Vec<u64> = load.cleared.iter().map(|k| k.va).collect();
+        assert_eq!(load.evicted.map(|e| e.key.va.get()), Some(page(&m, 1)), "{preset}");
+        let cleared: Vec<u64> = load.cleared.iter().map(|k| k.va.get()).collect();
         assert_eq!(cleared, vec![page(&m, 1), page(&m, 2), page(&m, 3)]);
         for n in [2, 3] {
             assert!(!accessed_bit(&m, pte(&os, &m, n)), "{preset}: page {n}'s A bit in memory");
@@ -150,8 +155,8 @@ fn clock_clears_accessed_bits_in_the_ptes_it_passes() {
         assert_eq!(os.next_victim(&m), Some(2), "{preset}: page 2 gets a second chance, page 3 goes");
         let second_chance = access(&mut os, &mut m, 5, Access::Read);
         let load = second_chance.page_load().expect("a page load");
-        assert_eq!(load.evicted.map(|e| e.key.va), Some(page(&m, 3)));
-        assert_eq!(load.cleared.iter().map(|k| k.va).collect::<Vec<_>>(), vec![page(&m, 2)]);
+        assert_eq!(load.evicted.map(|e| e.key.va.get()), Some(page(&m, 3)));
+        assert_eq!(load.cleared.iter().map(|k| k.va.get()).collect::<Vec<_>>(), vec![page(&m, 2)]);
         assert!(!accessed_bit(&m, pte(&os, &m, 2)), "{preset}: cleared as the hand passed");
         assert_eq!(os.hand(), Some(0));
     }
@@ -166,7 +171,7 @@ fn enhanced_clock_reads_the_dirty_bits_and_spares_the_dirty_page() {
     access(&mut os, &mut m, 3, Access::Write);
     let done = access(&mut os, &mut m, 4, Access::Read);
     let evicted = done.page_load().and_then(|h| h.evicted).expect("an eviction");
-    assert_eq!(evicted.key.va, page(&m, 2), "the only clean page goes first");
+    assert_eq!(evicted.key.va.get(), page(&m, 2), "the only clean page goes first");
     assert!(!evicted.written_back);
 }
 
@@ -337,7 +342,7 @@ fn compare_with_simulator(preset: &str, policy: Policy, frames: u32, seed: u64, 
         assert!(got.error.is_none() && got.fault.is_none(), "{got:?}");
         assert_eq!(got.hit, step.outcome.hit, "{policy} {preset} step {}", got.index);
         let victim = got.load.as_ref().and_then(|l| l.evicted);
-        let victim_page = victim.map(|e| (e.key.va - page(&m, 0)) >> m.format().page_shift);
+        let victim_page = victim.map(|e| (e.key.va.get() - page(&m, 0)) >> m.format().page_shift);
         assert_eq!(victim_page, step.outcome.victim, "{policy} {preset} step {}", got.index);
         assert_eq!(victim.is_some_and(|e| e.written_back), step.outcome.victim_dirty);
     }
@@ -405,7 +410,7 @@ fn read_back(lab: &pagelab::lab::Lab, swap: os::SwapPages, n: u64, len: usize) -
     let done = access(&mut os, &mut m, n, Access::Read);
     assert!(matches!(done.page_load().map(|h| h.resolution), Some(Resolution::SwapIn { .. })));
     let mut bytes = vec![0; len];
-    m.mem().read(pa_of(&m, n), &mut bytes).expect("read");
+    m.mem().read(PhysAddr::new(pa_of(&m, n)), &mut bytes).expect("read");
     bytes
 }
 
@@ -416,7 +421,7 @@ fn a_page_swapped_out_before_a_save_reads_its_bytes_back_after_reopening() {
         lab.os = demand(1, Policy::Fifo);
         let mut os = Os::new(lab.os, lab.machine.format()).expect("os");
         access(&mut os, &mut lab.machine, 0, Access::Write);
-        lab.machine.write_phys(pa_of(&lab.machine, 0), b"page A").expect("write");
+        lab.machine.write_phys(PhysAddr::new(pa_of(&lab.machine, 0)), b"page A").expect("write");
         access(&mut os, &mut lab.machine, 1, Access::Read);
         assert_eq!(os.encoding().decode(pte(&os, &lab.machine, 0)), Some(0), "{preset}: page 0 in slot 0");
         lab.swap = os.swap().pages().clone();
@@ -467,7 +472,7 @@ fn replay_save_keeps_the_swap_area_and_the_next_replay_starts_from_it() {
     let (stats, second) = replay("edited.json", &trace("read.trace", "0x10000000 r\n"), "second.json");
     assert_eq!(stats["os"]["swap_ins"], 1);
     let mut bytes = [0u8; 2];
-    second.machine.mem().read(pa_of(&second.machine, 0), &mut bytes).expect("read");
+    second.machine.mem().read(PhysAddr::new(pa_of(&second.machine, 0)), &mut bytes).expect("read");
     assert_eq!(&bytes, b"hi");
     assert_eq!(second.swap, edited.swap, "the slot stays: the page keeps a clean copy there");
 }

@@ -5,6 +5,7 @@
 // Test arithmetic on small, known values: the cast lints guard src/.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -110,7 +111,7 @@ fn linear_answers(solved: &str) -> Vec<(u64, Expected)> {
 fn check_walk(context: &str, t: &Translation, expected: Expected) {
     match (expected, &t.outcome) {
         (Expected::Translated { pa, value }, Outcome::Mapped(m)) => {
-            assert_eq!(m.pa, pa, "{context}: physical address");
+            assert_eq!(m.pa, PhysAddr::new(pa), "{context}: physical address");
             if let Some(value) = value {
                 assert_eq!(m.value, Some(value), "{context}: value at {pa:#x}");
             }
@@ -126,7 +127,7 @@ fn check_walk(context: &str, t: &Translation, expected: Expected) {
 }
 
 fn walk(lab: &Lab, va: u64) -> Translation {
-    lab.machine.translate(0, va, Access::Read, Mode::User).expect("process 0 exists")
+    lab.machine.translate(0, VirtAddr::new(va), Access::Read, Mode::User).expect("process 0 exists")
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! Also through the real binary: `pagelab import proc-maps` then `pagelab size --json`.
 
 use pagelab::lab::procmaps::{self, SkipReason};
+use pagelab::sim::VirtAddr;
 use pagelab::sim::size::table_size;
 use pagelab::sim::{Access, Mode, presets};
 use serde_json::Value;
@@ -93,7 +94,8 @@ fn pages_and_rights_follow_the_maps_file() {
     // 4 KiB: code 2 + libc data 4 + stack 33 + vsyscall 1; 2 MiB: heap 2 + libc text 1.
     assert_eq!(summary.pages_by_size.into_iter().collect::<Vec<_>>(), vec![(KIB4, 40), (MIB2, 3)]);
     let m = &lab.machine;
-    let walk = |va: u64, access: Access| m.translate(0, va, access, Mode::User).expect("process");
+    let walk =
+        |va: u64, access: Access| m.translate(0, VirtAddr::new(va), access, Mode::User).expect("process");
     assert!(walk(0x40_0000, Access::Read).fault().is_none());
     assert!(walk(0x40_0000, Access::Execute).fault().is_some(), "r--p is NX");
     assert!(walk(0x40_1000, Access::Execute).fault().is_none(), "r-xp executes");

@@ -3,6 +3,7 @@
 //! hand-worked sequences through the `Replayer` check stale entries, ASIDs, global pages, huge
 //! pages, demand mapping and dirty-bit assists.
 
+use pagelab::sim::{EntryAddr, VirtAddr};
 use std::path::Path;
 use std::process::Command;
 
@@ -143,7 +144,7 @@ fn x86_64() -> Machine {
 fn map(machine: &mut Machine, process: usize, va: u64, size: u64, flags: &[&str]) {
     let flags = Some(flags.iter().map(|f| (*f).to_string()).collect());
     let page_size = (size != PAGE).then_some(size);
-    let request = MapRequest { va, len: size, target: MapTarget::Alloc, page_size, flags };
+    let request = MapRequest { va: VirtAddr::new(va), len: size, target: MapTarget::Alloc, page_size, flags };
     machine.map(process, &request).unwrap_or_else(|e| panic!("map {va:#x}: {e}"));
 }
 
@@ -178,15 +179,18 @@ fn write(replayer: &mut Replayer, machine: &mut Machine, va: u64) -> (bool, Page
 
 /// The leaf entry of `va` in `process`: (address, raw value, level).
 fn leaf(machine: &Machine, process: usize, va: u64) -> (u64, u64, usize) {
-    let walk =
-        machine.translate(process, va, Access::Read, Mode::Supervisor).unwrap_or_else(|e| panic!("{e}"));
+    let walk = machine
+        .translate(process, VirtAddr::new(va), Access::Read, Mode::Supervisor)
+        .unwrap_or_else(|e| panic!("{e}"));
     let step = walk.steps.last().unwrap_or_else(|| panic!("no walk"));
-    (step.entry_addr, step.raw, step.level)
+    (step.entry_addr.get(), step.raw, step.level)
 }
 
 fn pa(machine: &Machine, process: usize, va: u64) -> u64 {
-    let walk = machine.translate(process, va, Access::Read, Mode::User).unwrap_or_else(|e| panic!("{e}"));
-    walk.pa().unwrap_or_else(|| panic!("{va:#x} is not mapped"))
+    let walk = machine
+        .translate(process, VirtAddr::new(va), Access::Read, Mode::User)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (walk.pa().unwrap_or_else(|| panic!("{va:#x} is not mapped"))).get()
 }
 
 #[test]
@@ -200,9 +204,9 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     // Point the leaf at another frame, without INVLPG.
     let new_frame = machine.alloc_frames(1, 1).unwrap_or_else(|e| panic!("{e}"));
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
-    let raw = machine.format().with(raw, Role::Frame, level, new_frame);
-    machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
-    let new_pa = (new_frame << 12) + 0x10;
+    let raw = machine.format().with(raw, Role::Frame, level, new_frame.get());
+    machine.set_entry(EntryAddr::new(entry_addr), raw).unwrap_or_else(|e| panic!("{e}"));
+    let new_pa = (new_frame.get() << 12) + 0x10;
     assert_eq!(pa(&machine, 0, A + 0x10), new_pa, "memory says the new frame");
     assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (true, PageResult::Mapped { pa: old_pa }));
     let entry = replayer.tlb().peek(1, A).unwrap_or_else(|| panic!("cached")).clone();
@@ -225,7 +229,7 @@ fn a_stale_entry_keeps_its_old_rights_too() {
     // Make the page read-only in memory only: the cached entry still allows the write.
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
     machine
-        .set_entry(entry_addr, machine.format().with(raw, Role::Writable, level, 0))
+        .set_entry(EntryAddr::new(entry_addr), machine.format().with(raw, Role::Writable, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(write(&mut replayer, &mut machine, A), (true, PageResult::Mapped { pa: page_pa }));
     replayer.tlbs_mut().invalidate_page(A, None);
@@ -457,14 +461,14 @@ fn split_tlbs_stop_code_and_data_from_evicting_each_other() {
     access(&mut split_replayer, &mut machine, &both);
     assert_eq!(split_replayer.tlbs_mut().invalidate_page(code, None), 2, "the iTLB's and the dTLB's");
     let (entry_addr, raw, level) = leaf(&machine, 0, code);
-    machine.set_entry(entry_addr, raw & !1).unwrap_or_else(|e| panic!("{e}"));
+    machine.set_entry(EntryAddr::new(entry_addr), raw & !1).unwrap_or_else(|e| panic!("{e}"));
     let before = split_replayer.stats(&machine).total.counters.faults;
     let _ = split_replayer.step(&mut machine, &fetch);
     assert_eq!(split_replayer.stats(&machine).total.counters.faults, before + 1, "not present now");
-    machine.set_entry(entry_addr, raw).unwrap_or_else(|e| panic!("{e}"));
+    machine.set_entry(EntryAddr::new(entry_addr), raw).unwrap_or_else(|e| panic!("{e}"));
     assert!(!access(&mut split_replayer, &mut machine, &fetch).0);
     machine
-        .set_entry(entry_addr, machine.format().with(raw, Role::Present, level, 0))
+        .set_entry(EntryAddr::new(entry_addr), machine.format().with(raw, Role::Present, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
     let (hit, result) = access(&mut split_replayer, &mut machine, &fetch);
     assert!(hit && matches!(result, PageResult::Mapped { .. }), "the stale iTLB entry still translates");
@@ -581,7 +585,7 @@ fn retried_write_after_a_stale_fault(mut machine: Machine, writable: &str) -> (b
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
     let field =
         machine.format().field_named_at(writable, level).unwrap_or_else(|| panic!("{writable}")).clone();
-    machine.set_entry(entry_addr, field.set(raw, 1)).unwrap_or_else(|e| panic!("{e}"));
+    machine.set_entry(EntryAddr::new(entry_addr), field.set(raw, 1)).unwrap_or_else(|e| panic!("{e}"));
     let (hit, first) = write(&mut replayer, &mut machine, A);
     assert!(hit && matches!(first, PageResult::Fault(FaultKind::WriteProtection)), "{first:?}");
     write(&mut replayer, &mut machine, A)

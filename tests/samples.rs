@@ -2,6 +2,7 @@
 //! the files stay up to date), `pagelab sample` writes them, and the x86-64 and Sv39 layouts
 //! behave as their descriptions say.
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,15 +102,15 @@ fn try_access(
     access: Access,
     mode: Mode,
 ) -> Result<(u64, u32, bool), FaultKind> {
-    let walk = m.translate(process, va, access, mode).unwrap_or_else(|e| panic!("{e}"));
+    let walk = m.translate(process, VirtAddr::new(va), access, mode).unwrap_or_else(|e| panic!("{e}"));
     match walk.outcome {
-        Outcome::Mapped(mapped) => Ok((mapped.pa, mapped.page_shift, mapped.global)),
+        Outcome::Mapped(mapped) => Ok((mapped.pa.get(), mapped.page_shift, mapped.global)),
         Outcome::Fault(fault) => Err(fault.kind),
     }
 }
 
 fn byte_at(m: &Machine, pa: u64) -> u8 {
-    m.mem().read_u8(pa).unwrap_or_else(|e| panic!("{e}"))
+    m.mem().read_u8(PhysAddr::new(pa)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What both layouts promise: code is executable and not writable from user mode, data is not
@@ -144,8 +145,9 @@ fn check_layout(lab: &str, code: u64, data: u64, stack: u64, kernel: u64) {
     assert_eq!(pa(0, kernel, Mode::Supervisor), pa(1, kernel, Mode::Supervisor), "{lab}: one kernel");
     // Shared below the root: the kernel walk reads the same second-level table in both.
     let second_table = |process| {
-        let walk =
-            m.translate(process, kernel, Access::Read, Mode::Supervisor).unwrap_or_else(|e| panic!("{e}"));
+        let walk = m
+            .translate(process, VirtAddr::new(kernel), Access::Read, Mode::Supervisor)
+            .unwrap_or_else(|e| panic!("{e}"));
         (walk.steps[0].table_addr, walk.steps[1].table_addr)
     };
     let (root0, below0) = second_table(0);

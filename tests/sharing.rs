@@ -1,6 +1,7 @@
 //! Tables shared between processes are never freed while a root reaches them, the frame allocator
 //! copes with huge pages, and a lab the write path produces always loads back.
 
+use pagelab::sim::{Pfn, PhysAddr, VirtAddr};
 use std::collections::BTreeMap;
 
 use pagelab::lab::{Lab, io};
@@ -13,7 +14,7 @@ mod common;
 const GIB: u64 = 1 << 30;
 
 fn map(va: u64, len: u64) -> MapRequest {
-    MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None }
+    MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags: None }
 }
 
 fn x86_64_lab() -> Lab {
@@ -26,7 +27,7 @@ fn reachable_tables(m: &Machine) -> BTreeMap<u64, String> {
     let mut out = BTreeMap::new();
     for p in m.processes() {
         for t in table::tables(m.mem(), m.format(), p.root) {
-            let first = t.addr >> m.format().page_shift;
+            let first = t.addr.get() >> m.format().page_shift;
             for f in first..first + m.format().table_frames(t.level) {
                 out.insert(f, p.name.clone());
             }
@@ -40,14 +41,14 @@ fn assert_tables_are_safe(m: &Machine, context: &str) {
     let tables = reachable_tables(m);
     for (&frame, owner) in &tables {
         assert!(
-            m.mem().is_allocated(frame),
+            m.mem().is_allocated(Pfn::new(frame)),
             "{context}: frame {frame:#x} is a table of {owner} but the allocator has it free"
         );
     }
     for p in m.processes() {
         for leaf in table::leaves(m.mem(), m.format(), p.root) {
             let count = 1u64 << (leaf.page_shift - m.format().page_shift);
-            for f in leaf.frame..leaf.frame + count {
+            for f in leaf.frame.get()..leaf.frame.get() + count {
                 if let Some(owner) = tables.get(&f) {
                     panic!(
                         "{context}: {}'s page {:#x} maps frame {f:#x}, a table of {owner}",
@@ -68,15 +69,20 @@ fn unmapping_the_shared_kernel_half_keeps_the_other_process_tables() {
     let shell = m.find_process("shell").expect("shell");
     let editor = m.find_process("editor").expect("editor");
     let va = 0xffff_c900_0000_0000;
-    let editor_walk = m.translate(editor, va, Access::Read, Mode::Supervisor).expect("walk");
-    let editor_pdpt = editor_walk.steps[1].table_addr >> 12;
-    m.unmap(shell, va, 1 << 20).expect("unmap");
+    let editor_walk = m.translate(editor, VirtAddr::new(va), Access::Read, Mode::Supervisor).expect("walk");
+    let editor_pdpt = editor_walk.steps[1].table_addr.get() >> 12;
+    m.unmap(shell, VirtAddr::new(va), 1 << 20).expect("unmap");
     m.map(shell, &map(0x2000_0000, 64 << 10)).expect("map");
-    assert!(m.mem().is_allocated(editor_pdpt), "editor's PDPT at frame {editor_pdpt:#x} is still allocated");
+    assert!(
+        m.mem().is_allocated(Pfn::new(editor_pdpt)),
+        "editor's PDPT at frame {editor_pdpt:#x} is still allocated"
+    );
     for page in 0..16u64 {
-        let t = m.translate(shell, 0x2000_0000 + page * 0x1000, Access::Read, Mode::User).expect("walk");
+        let t = m
+            .translate(shell, VirtAddr::new(0x2000_0000 + page * 0x1000), Access::Read, Mode::User)
+            .expect("walk");
         let pa = t.pa().expect("mapped");
-        assert_ne!(pa >> 12, editor_pdpt, "shell's page {page} got editor's PDPT");
+        assert_ne!(pa.get() >> 12, editor_pdpt, "shell's page {page} got editor's PDPT");
     }
     assert_tables_are_safe(m, "after the reproducer");
 }
@@ -94,7 +100,10 @@ fn sixty_four_gib_pages_map_save_and_load() {
     assert!(json.len() < 16 << 10, "the file is small: {} bytes", json.len());
     let back = Lab::from_json(&json).expect("what is saved loads");
     assert_eq!(back, lab);
-    let t = back.machine.translate(0, 0x40_0000_0000 + 63 * GIB + 5, Access::Read, Mode::User).expect("walk");
+    let t = back
+        .machine
+        .translate(0, VirtAddr::new(0x40_0000_0000 + 63 * GIB + 5), Access::Read, Mode::User)
+        .expect("walk");
     assert!(t.pa().is_some());
 }
 
@@ -109,8 +118,8 @@ fn a_lab_with_one_tib_pages_opens_in_bounded_memory() {
     let value = common::huge_page_lab_json(40, 16, 8, 8, stored);
     let lab = Lab::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
     assert!(lab.machine.mem().stored_bytes() <= 4 * 4096, "{} bytes", lab.machine.mem().stored_bytes());
-    assert_eq!(lab.machine.mem().read_u8((1 << 40) + 0x0012_3456_789b).ok(), Some(2));
-    assert_eq!(lab.machine.mem().read_u8((5 << 40) + 0xff_ffff_fff0).ok(), Some(0xaa));
+    assert_eq!(lab.machine.mem().read_u8(PhysAddr::new((1 << 40) + 0x0012_3456_789b)).ok(), Some(2));
+    assert_eq!(lab.machine.mem().read_u8(PhysAddr::new((5 << 40) + 0xff_ffff_fff0)).ok(), Some(0xaa));
     let again = Lab::from_json(&lab.to_json()).expect("round trip");
     assert_eq!(again, lab);
 }
@@ -167,10 +176,10 @@ proptest! {
                     m.map(process % n, &request).map(|_| ())
                 }
                 Op::Unmap { process, slot, pages } => {
-                    m.unmap(process % n, 0x4000_0000 + slot * (2 << 20), pages * 0x1000).map(|_| ())
+                    m.unmap(process % n, VirtAddr::new(0x4000_0000 + slot * (2 << 20)), pages * 0x1000).map(|_| ())
                 }
                 Op::MapKernel { process, slot } => m.map(process % n, &map(kernel_va(slot), 0x2000)).map(|_| ()),
-                Op::UnmapKernel { process, slot } => m.unmap(process % n, kernel_va(slot), 0x2000).map(|_| ()),
+                Op::UnmapKernel { process, slot } => m.unmap(process % n, VirtAddr::new(kernel_va(slot)), 0x2000).map(|_| ()),
                 Op::ShareKernelHalf { from, to } => m.share_kernel_half(from % n, to % n).map(|_| ()),
                 Op::Clone { from } => {
                     clones += 1;

@@ -4,6 +4,7 @@
 
 #[path = "common/walks.rs"]
 mod walks;
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 use walks::{must_fault, pa, walk};
 
 use pagelab::sim::mmu::RiscvAd;
@@ -37,12 +38,13 @@ fn vpn(va: u64, level: usize) -> u64 {
 /// read at step i (root first); intermediate entries point to fresh tables, the last one holds
 /// `leaf_ppn`. Returns the entry addresses.
 fn build(m: &mut Machine, va: u64, entries: &[u64], leaf_ppn: u64) -> Vec<u64> {
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + vpn(va, level) * 8;
-        let ppn = if level + 1 == entries.len() { leaf_ppn } else { m.alloc_frames(1, 1).expect("frame") };
-        m.write_phys_le(entry_addr, 8, bits | (ppn << 10)).expect("write");
+        let ppn =
+            if level + 1 == entries.len() { leaf_ppn } else { m.alloc_frames(1, 1).expect("frame").get() };
+        m.write_phys_le(PhysAddr::new(entry_addr), 8, bits | (ppn << 10)).expect("write");
         addrs.push(entry_addr);
         table = ppn << 12;
     }
@@ -87,18 +89,18 @@ const LEAF: u64 = V | R | W | X | U | AD;
 fn r_or_x_makes_a_leaf_at_any_level() {
     let (m, _) = rig(VA, &[V, V, LEAF], PPN);
     let t = walk(&m, VA, Access::Read, Mode::User);
-    assert_eq!((t.pa(), t.steps.len()), (Some((PPN << 12) | 0xabc), 3));
+    assert_eq!((t.pa(), t.steps.len()), (Some(PhysAddr::new((PPN << 12) | 0xabc)), 3));
 
     for leaf_bits in [V | R | U | AD, V | X | U | AD, V | R | X | U | AD] {
         let mega = 0x4_0000u64;
         let (m, addrs) = rig(VA, &[V, leaf_bits], mega);
         let t = walk(&m, VA, Access::Execute, Mode::User);
         assert_eq!(t.steps.len(), 2, "{leaf_bits:#x}: a level-1 leaf ends the walk");
-        assert_eq!(t.steps[1].entry_addr, addrs[1]);
+        assert_eq!(t.steps[1].entry_addr, EntryAddr::new(addrs[1]));
         assert!(t.steps[1].leaf);
         let expected = (mega << 12) | (VA & (2 * MIB - 1));
         if leaf_bits & X != 0 {
-            assert_eq!(t.pa(), Some(expected));
+            assert_eq!(t.pa(), Some(PhysAddr::new(expected)));
         }
         if leaf_bits & R != 0 {
             assert_eq!(pa(&m, VA, Access::Read, Mode::User), expected);
@@ -214,18 +216,18 @@ fn svade_faults_on_clear_a_and_on_stores_with_clear_d() {
 fn svadu_sets_a_and_on_stores_d() {
     let (mut m, addrs) = rig(VA, &[V, V, V | R | W | U], PPN);
     m.settings_mut().riscv_ad = RiscvAd::Svadu;
-    let entry = |m: &Machine, i: usize| m.mem().read_le(addrs[i], 8).expect("entry");
-    m.access(0, VA, Access::Read, Mode::User).expect("access");
+    let entry = |m: &Machine, i: usize| m.mem().read_le(PhysAddr::new(addrs[i]), 8).expect("entry");
+    m.access(0, VirtAddr::new(VA), Access::Read, Mode::User).expect("access");
     assert_eq!(entry(&m, 2) & AD, A);
-    m.access(0, VA, Access::Write, Mode::User).expect("access");
+    m.access(0, VirtAddr::new(VA), Access::Write, Mode::User).expect("access");
     assert_eq!(entry(&m, 2), V | R | W | U | AD | (PPN << 10));
     assert_eq!(entry(&m, 0) & 0x3ff, V, "non-leaf entries are untouched");
     assert_eq!(entry(&m, 1) & 0x3ff, V);
 
     let (mut m, addrs) = rig(VA, &[V, V, V | R | W | U], PPN);
     m.settings_mut().riscv_ad = RiscvAd::Svadu;
-    m.access(0, VA, Access::Write, Mode::User).expect("access");
-    assert_eq!(m.mem().read_le(addrs[2], 8).expect("entry") & AD, AD, "one store sets both");
+    m.access(0, VirtAddr::new(VA), Access::Write, Mode::User).expect("access");
+    assert_eq!(m.mem().read_le(PhysAddr::new(addrs[2]), 8).expect("entry") & AD, AD, "one store sets both");
 }
 
 // ---------------------------------------------------------------- privilege, SUM and MXR
@@ -320,8 +322,8 @@ fn invalid_entries_report_the_cause_of_the_access() {
 fn a_table_outside_memory_raises_an_access_fault() {
     let beyond = (8 * GIB) >> 12; // the first PPN past the machine's 8 GiB
     let mut m = machine();
-    let root_entry = (m.processes()[0].root << 12) + vpn(VA, 0) * 8;
-    m.write_phys_le(root_entry, 8, V | (beyond << 10)).expect("write");
+    let root_entry = (m.processes()[0].root.get() << 12) + vpn(VA, 0) * 8;
+    m.write_phys_le(PhysAddr::new(root_entry), 8, V | (beyond << 10)).expect("write");
     for (access, code) in [(Access::Execute, 1), (Access::Read, 5), (Access::Write, 7)] {
         assert_eq!(fault(&m, VA, access, Mode::User), (FaultKind::TableOutsideMemory, code), "{access:?}");
     }

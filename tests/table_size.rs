@@ -3,6 +3,7 @@
 //! five tables (24 KiB); x86-64 with 4 GiB of 4 KiB pages needs 2048 + 4 + 1 + 1 tables (about
 //! 8 MiB); a linear table is 4 MiB for x86-32 and 512 GiB for x86-64.
 
+use pagelab::sim::{PhysAddr, VirtAddr};
 use std::process::Command;
 
 use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
@@ -90,9 +91,9 @@ fn x86_64_four_gib_of_small_pages_needs_2054_tables() {
 fn x86_64_large_pages_need_no_page_tables() {
     let mut m = Machine::new(presets::by_name("x86-64").expect("preset"), 8 * GIB).expect("machine");
     let request = MapRequest {
-        va: 0x7f00_0000_0000,
+        va: VirtAddr::new(0x7f00_0000_0000),
         len: GIB,
-        target: MapTarget::To(2 * GIB),
+        target: MapTarget::To(PhysAddr::new(2 * GIB)),
         page_size: Some(2 * MIB),
         flags: None,
     };

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use pagelab::sim::replay::{ReplayConfig, ReplayError, Replayer};
 use pagelab::sim::trace::{AccessKind, LackeyRecord, TraceReader, TraceRecord};
-use pagelab::sim::{Machine, MapRequest, MapTarget, presets};
+use pagelab::sim::{Machine, MapRequest, MapTarget, VirtAddr, presets};
 use proptest::prelude::*;
 
 /// What reading a trace gives, record by record: a record, or an error's line and message.
@@ -117,8 +117,13 @@ proptest! {
 #[test]
 fn a_batched_run_stops_at_the_line_of_a_refused_record() {
     let mut machine = Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 24).expect("machine");
-    let request =
-        MapRequest { va: 0x40_0000, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None };
+    let request = MapRequest {
+        va: VirtAddr::new(0x40_0000),
+        len: 0x1000,
+        target: MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
     machine.map(0, &request).expect("map");
     let mut text = String::from("==1== Lackey\n");
     for i in 0..600 {

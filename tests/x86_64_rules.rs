@@ -4,6 +4,7 @@
 
 #[path = "common/walks.rs"]
 mod walks;
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 use walks::{must_fault, pa, walk};
 
 use pagelab::sim::fault::x86_error::{ID, P, RSVD, U, W};
@@ -42,13 +43,16 @@ fn index(format: &str, va: u64, level: usize) -> u64 {
 /// address bits are `leaf_addr`. Returns the entry addresses, root first.
 fn build(m: &mut Machine, format: &str, va: u64, entries: &[u64], leaf_addr: u64) -> Vec<u64> {
     let entry_bytes = m.format().pte_bytes;
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     let mut addrs = Vec::new();
     for (level, &bits) in entries.iter().enumerate() {
         let entry_addr = table + index(format, va, level) * u64::from(entry_bytes);
-        let target =
-            if level + 1 == entries.len() { leaf_addr } else { m.alloc_frames(1, 1).expect("frame") << 12 };
-        m.write_phys_le(entry_addr, entry_bytes, bits | target).expect("write entry");
+        let target = if level + 1 == entries.len() {
+            leaf_addr
+        } else {
+            m.alloc_frames(1, 1).expect("frame").get() << 12
+        };
+        m.write_phys_le(PhysAddr::new(entry_addr), entry_bytes, bits | target).expect("write entry");
         addrs.push(entry_addr);
         table = target;
     }
@@ -207,9 +211,9 @@ fn two_mib_pages_take_bits_51_21_from_the_pde() {
     let page = 0x0000_0001_2340_0000 & !(2 * MIB - 1);
     let (m, addrs) = x86_64(va, &[ALL, ALL, ALL | PS], page);
     let t = walk(&m, va, Access::Read, Mode::User);
-    assert_eq!(t.pa(), Some(page | (va & (2 * MIB - 1))));
+    assert_eq!(t.pa(), Some(PhysAddr::new(page | (va & (2 * MIB - 1)))));
     assert_eq!(t.steps.len(), 3, "the walk stops at the PDE");
-    assert_eq!(t.steps[2].entry_addr, addrs[2]);
+    assert_eq!(t.steps[2].entry_addr, EntryAddr::new(addrs[2]));
 
     for bit in 13..=20 {
         let (m, _) = x86_64(va, &[ALL, ALL, ALL | PS | (1 << bit)], page);
@@ -233,7 +237,7 @@ fn one_gib_pages_take_bits_51_30_from_the_pdpte() {
     let page = 3 * GIB;
     let (m, _) = x86_64(va, &[ALL, ALL | PS], page);
     let t = walk(&m, va, Access::Write, Mode::User);
-    assert_eq!(t.pa(), Some(page | (va & (GIB - 1))));
+    assert_eq!(t.pa(), Some(PhysAddr::new(page | (va & (GIB - 1)))));
     assert_eq!(t.steps.len(), 2);
     for bit in 13..=29 {
         let (m, _) = x86_64(va, &[ALL, ALL | PS | (1 << bit)], page);
@@ -295,12 +299,12 @@ fn non_canonical_addresses_raise_gp_without_a_walk() {
 #[test]
 fn accessed_on_every_entry_dirty_on_the_leaf_only() {
     let (mut m, addrs) = x86_64(VA, &[ALL; 4], PAGE);
-    let read = |m: &Machine, addr: u64| m.mem().read_le(addr, 8).expect("entry");
-    m.access(0, VA, Access::Read, Mode::User).expect("access");
+    let read = |m: &Machine, addr: u64| m.mem().read_le(PhysAddr::new(addr), 8).expect("entry");
+    m.access(0, VirtAddr::new(VA), Access::Read, Mode::User).expect("access");
     for &a in &addrs {
         assert_eq!(read(&m, a) & (ACCESSED | DIRTY), ACCESSED, "entry at {a:#x} after a read");
     }
-    m.access(0, VA, Access::Write, Mode::User).expect("access");
+    m.access(0, VirtAddr::new(VA), Access::Write, Mode::User).expect("access");
     for &a in &addrs[..3] {
         assert_eq!(read(&m, a) & (ACCESSED | DIRTY), ACCESSED, "non-leaf entry at {a:#x} after a write");
     }
@@ -309,14 +313,14 @@ fn accessed_on_every_entry_dirty_on_the_leaf_only() {
 
     let va = 0x4020_0000;
     let (mut m, addrs) = x86_64(va, &[ALL, ALL, ALL | PS], 0x0060_0000);
-    m.access(0, va + 8, Access::Write, Mode::Supervisor).expect("access");
+    m.access(0, VirtAddr::new(va + 8), Access::Write, Mode::Supervisor).expect("access");
     assert_eq!(read(&m, addrs[0]) & (ACCESSED | DIRTY), ACCESSED);
     assert_eq!(read(&m, addrs[1]) & (ACCESSED | DIRTY), ACCESSED);
     assert_eq!(read(&m, addrs[2]) & (ACCESSED | DIRTY), ACCESSED | DIRTY, "the 2 MiB PDE is the leaf");
 
     let (mut m, addrs) = x86_64(VA, &[ALL, ALL, ALL, PRESENT | US], PAGE);
     let before = m.mem().clone();
-    m.access(0, VA, Access::Write, Mode::User).expect("access");
+    m.access(0, VirtAddr::new(VA), Access::Write, Mode::User).expect("access");
     assert_eq!(read(&m, addrs[3]) & DIRTY, 0, "a refused write sets no dirty flag");
     assert_eq!(*m.mem(), before);
 }
@@ -342,8 +346,13 @@ fn error_codes_of_representative_faults() {
     let (rsvd, _) = x86_64(VA, &[ALL | PS, ALL, ALL, ALL], PAGE);
     assert_eq!(fault(&rsvd, VA, Access::Read, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
     // Bits 62:52 are ignored (software-available) in a PTE: not reserved.
-    m.write_phys_le(addrs[3], 8, ALL | (1 << 62) | (1 << 52) | PAGE).expect("write");
-    m.write_phys_le(addrs[2], 8, ALL | m.mem().read_le(addrs[2], 8).expect("read")).expect("write");
+    m.write_phys_le(PhysAddr::new(addrs[3]), 8, ALL | (1 << 62) | (1 << 52) | PAGE).expect("write");
+    m.write_phys_le(
+        PhysAddr::new(addrs[2]),
+        8,
+        ALL | m.mem().read_le(PhysAddr::new(addrs[2]), 8).expect("read"),
+    )
+    .expect("write");
     assert_eq!(pa(&m, VA, Access::Read, Mode::User), PAGE | 0xabc);
 
     // Without NXE (and without SMEP) an instruction fetch does not set I/D.
@@ -473,18 +482,20 @@ fn pae_two_mib_pages_and_execute_disable() {
 fn address_bits_at_or_above_maxphyaddr_are_reserved() {
     let (mut m, addrs) = x86_64(VA, &[ALL; 4], PAGE);
     // The page's address with bit 40 set: representable with 52 physical-address bits.
-    m.write_phys_le(addrs[3], 8, ALL | PAGE | (1 << 40)).expect("write");
-    let walk = m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk");
+    m.write_phys_le(PhysAddr::new(addrs[3]), 8, ALL | PAGE | (1 << 40)).expect("write");
+    let walk = m.translate(0, VirtAddr::new(VA), Access::Read, Mode::Supervisor).expect("walk");
     assert!(walk.fault().is_none(), "MAXPHYADDR 52: bit 40 is an address bit");
     m.settings_mut().maxphyaddr = 41;
-    assert!(m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk").fault().is_none());
+    assert!(
+        m.translate(0, VirtAddr::new(VA), Access::Read, Mode::Supervisor).expect("walk").fault().is_none()
+    );
     m.settings_mut().maxphyaddr = 40;
     assert_eq!(fault(&m, VA, Access::Read, Mode::Supervisor), (FaultKind::ReservedBit, P | RSVD));
     // A table pointer (the PDPTE) with bit 45 set is refused at its own level.
-    m.write_phys_le(addrs[3], 8, ALL | PAGE).expect("write");
-    let pdpte = m.mem().read_le(addrs[1], 8).expect("read");
-    m.write_phys_le(addrs[1], 8, pdpte | (1 << 45)).expect("write");
-    let walk = m.translate(0, VA, Access::Read, Mode::Supervisor).expect("walk");
+    m.write_phys_le(PhysAddr::new(addrs[3]), 8, ALL | PAGE).expect("write");
+    let pdpte = m.mem().read_le(PhysAddr::new(addrs[1]), 8).expect("read");
+    m.write_phys_le(PhysAddr::new(addrs[1]), 8, pdpte | (1 << 45)).expect("write");
+    let walk = m.translate(0, VirtAddr::new(VA), Access::Read, Mode::Supervisor).expect("walk");
     let f = walk.fault().expect("faults");
     assert_eq!((f.kind, f.level), (FaultKind::ReservedBit, Some(1)));
     // The setting is saved with the lab (and left out while it is 52).

@@ -4,9 +4,11 @@
 
 use pagelab::doc::{Document, Edit};
 use pagelab::lab::Lab;
+use pagelab::sim::EntryAddr;
 use pagelab::sim::fault::x86_error::{P, RSVD, U, W};
 use pagelab::sim::mmu::{MmuSettings, leaf_frame};
 use pagelab::sim::{Access, ArchReport, FaultKind, Machine, Mode, Translation, presets};
+use pagelab::sim::{PhysAddr, VirtAddr};
 
 const PRESENT: u64 = 1 << 0;
 const RW: u64 = 1 << 1;
@@ -20,7 +22,7 @@ fn machine(format: &str) -> Machine {
 }
 
 fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(m.active(), va, access, mode).expect("process")
+    m.translate(m.active(), VirtAddr::new(va), access, mode).expect("process")
 }
 
 fn fault(m: &Machine, va: u64, access: Access, mode: Mode) -> (FaultKind, u32) {
@@ -40,10 +42,10 @@ const USER_VA: u64 = 0x40_1abc;
 /// A user page (U/S=1 at every level) at 0x40_1000 -> 0x0080_0000.
 fn user_page() -> Machine {
     let mut m = machine("x86-64");
-    let mut table = m.processes()[0].root << 12;
+    let mut table = m.processes()[0].root.get() << 12;
     for (level, index) in [0u64, 0, 2, 1].into_iter().enumerate() {
-        let target = if level == 3 { 0x0080_0000 } else { m.alloc_frames(1, 1).expect("frame") << 12 };
-        m.write_phys_le(table + index * 8, 8, ALL | target).expect("entry");
+        let target = if level == 3 { 0x0080_0000 } else { m.alloc_frames(1, 1).expect("frame").get() << 12 };
+        m.write_phys_le(PhysAddr::new(table + index * 8), 8, ALL | target).expect("entry");
         table = target;
     }
     m
@@ -60,8 +62,8 @@ fn eflags_ac_lifts_smap_for_explicit_supervisor_data_accesses() {
     assert_eq!(fault(&m, USER_VA, Access::Read, Mode::Supervisor), (FaultKind::SupervisorProtection, P));
     assert_eq!(fault(&m, USER_VA, Access::Write, Mode::Supervisor), (FaultKind::SupervisorProtection, P | W));
     m.settings_mut().ac = true;
-    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(0x0080_0abc));
-    assert_eq!(walk(&m, USER_VA, Access::Write, Mode::Supervisor).pa(), Some(0x0080_0abc));
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
+    assert_eq!(walk(&m, USER_VA, Access::Write, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
     // AC does not touch SMEP: "If CR4.SMEP = 1, instructions may be fetched from any
     // supervisor-mode address" only; user-mode addresses stay refused.
     m.settings_mut().smep = true;
@@ -73,8 +75,8 @@ fn eflags_ac_lifts_smap_for_explicit_supervisor_data_accesses() {
     // Without SMAP, AC changes nothing.
     let mut m = user_page();
     m.settings_mut().ac = true;
-    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(0x0080_0abc));
-    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::User).pa(), Some(0x0080_0abc));
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::Supervisor).pa(), Some(PhysAddr::new(0x0080_0abc)));
+    assert_eq!(walk(&m, USER_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0080_0abc)));
 }
 
 // ---------------------------------------------------------------- PSE-36
@@ -85,8 +87,8 @@ const BIG_VA: u64 = 0x8765_4321;
 /// A 4 MiB page at `pde` (PS=1, P, R/W, U/S plus `pde`'s address bits) for BIG_VA.
 fn four_mib(pde: u64, pse36: bool, maxphyaddr: u8) -> Machine {
     let mut m = machine("x86-32");
-    let entry = (m.processes()[0].root << 12) + 0x21d * 4;
-    m.write_phys_le(entry, 4, ALL | PS | pde).expect("PDE");
+    let entry = (m.processes()[0].root.get() << 12) + 0x21d * 4;
+    m.write_phys_le(PhysAddr::new(entry), 4, ALL | PS | pde).expect("PDE");
     m.set_settings(MmuSettings { pse36, maxphyaddr, ..MmuSettings::default() });
     m
 }
@@ -102,7 +104,7 @@ fn pse36_puts_pde_bits_20_13_above_bit_31() {
     let pde = 0x0c00_0000 | (0xa5 << 13);
     let m = four_mib(pde, true, 52);
     // 0xa5 << 32 | 0x0c00_0000 | offset 0x25_4321
-    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(0xa5_0c25_4321));
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0xa5_0c25_4321)));
     // PSE-36 off: the same bits are reserved.
     let m = four_mib(pde, false, 52);
     assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User), (FaultKind::ReservedBit, P | U | RSVD));
@@ -126,7 +128,7 @@ fn the_shown_frame_of_a_pse36_page_includes_bits_39_32() {
 #[test]
 fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
     let m = four_mib(0x0c00_0000 | (0xf << 13), true, 36);
-    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(0xf_0c25_4321));
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0xf_0c25_4321)));
     for bit in 17..=21 {
         let m = four_mib(0x0c00_0000 | (1 << bit), true, 36);
         assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User).0, FaultKind::ReservedBit, "M=36, bit {bit}");
@@ -134,13 +136,13 @@ fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
     // M = 40 (and any larger MAXPHYADDR, limited to 40): bits 20:13 are all address bits.
     for maxphyaddr in [40, 52] {
         let m = four_mib(0x0c00_0000 | (1 << 20), true, maxphyaddr);
-        assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(0x80_0c25_4321));
+        assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x80_0c25_4321)));
         let m = four_mib(0x0c00_0000 | (1 << 21), true, maxphyaddr);
         assert_eq!(fault(&m, BIG_VA, Access::Read, Mode::User).0, FaultKind::ReservedBit, "bit 21");
     }
     // Bit 12 is PAT, not an address bit, in both cases (Table 4-4: "12 (PAT)").
     let m = four_mib(0x0c00_0000 | (1 << 12), true, 40);
-    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(0x0c25_4321));
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0c25_4321)));
 }
 
 /// PSE-36 is about 4 MiB pages: a 4 KiB page's PTE (Table 4-6) has no such bits, and PAE
@@ -148,13 +150,13 @@ fn pse36_bits_above_maxphyaddr_and_bit_21_are_reserved() {
 #[test]
 fn pse36_leaves_4k_pages_and_pae_alone() {
     let mut m = machine("x86-32");
-    let root = m.processes()[0].root << 12;
-    let pt = m.alloc_frames(1, 1).expect("frame") << 12;
-    m.write_phys_le(root + 0x21d * 4, 4, ALL | pt).expect("PDE");
-    m.write_phys_le(pt + 0x254 * 4, 4, ALL | 0x0030_0000 | (1 << 13)).expect("PTE");
+    let root = m.processes()[0].root.get() << 12;
+    let pt = m.alloc_frames(1, 1).expect("frame").get() << 12;
+    m.write_phys_le(PhysAddr::new(root + 0x21d * 4), 4, ALL | pt).expect("PDE");
+    m.write_phys_le(PhysAddr::new(pt + 0x254 * 4), 4, ALL | 0x0030_0000 | (1 << 13)).expect("PTE");
     m.settings_mut().pse36 = true;
     // PTE bits 31:12 are the frame: bit 13 is address bit 13.
-    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(0x0030_2321));
+    assert_eq!(walk(&m, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x0030_2321)));
 }
 
 // ---------------------------------------------------------------- PAE PDPTE registers
@@ -169,9 +171,9 @@ fn pae_doc() -> Document {
     m.map(
         0,
         &pagelab::sim::MapRequest {
-            va: PAE_VA & !0xfff,
+            va: VirtAddr::new(PAE_VA & !0xfff),
             len: 0x1000,
-            target: pagelab::sim::MapTarget::To(0x0050_0000),
+            target: pagelab::sim::MapTarget::To(PhysAddr::new(0x0050_0000)),
             page_size: None,
             flags: None,
         },
@@ -182,11 +184,11 @@ fn pae_doc() -> Document {
 }
 
 fn pdpte_addr(doc: &Document, process: usize, index: u64) -> u64 {
-    (doc.lab().machine.processes()[process].root << 12) + index * 8
+    (doc.lab().machine.processes()[process].root.get() << 12) + index * 8
 }
 
 fn pa_of(doc: &Document) -> Option<u64> {
-    walk(&doc.lab().machine, PAE_VA, Access::Read, Mode::Supervisor).pa()
+    (walk(&doc.lab().machine, PAE_VA, Access::Read, Mode::Supervisor).pa()).map(u64::from)
 }
 
 /// SDM 4.4.1: "the logical processor maintains a set of four (4) internal, non-architectural
@@ -198,11 +200,11 @@ fn a_pdpte_edit_takes_effect_only_after_load_cr3() {
     let mut doc = pae_doc();
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     let entry = pdpte_addr(&doc, 0, 1);
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     let m = &doc.lab().machine;
     assert_eq!(m.stale_pdptes(), vec![1], "memory and register 1 disagree");
     let t = walk(m, PAE_VA, Access::Read, Mode::Supervisor);
-    assert_eq!(t.pa(), Some(0x0050_0123), "the walk uses the register");
+    assert_eq!(t.pa(), Some(PhysAddr::new(0x0050_0123)), "the walk uses the register");
     assert!(t.steps[0].from_register && !t.steps[1].from_register);
     doc.apply(&Edit::LoadCr3 { process: 0 }).expect("load CR3");
     assert!(doc.lab().machine.stale_pdptes().is_empty());
@@ -220,21 +222,33 @@ fn a_pdpte_edit_takes_effect_only_after_load_cr3() {
 fn a_process_switch_loads_the_pdptes() {
     let mut doc = pae_doc();
     let entry = pdpte_addr(&doc, 0, 1);
-    let old = doc.lab().machine.mem().read_le(entry, 8).expect("PDPTE");
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    let old = doc.lab().machine.mem().read_le(PhysAddr::new(entry), 8).expect("PDPTE");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     // Walked from "other" (not active): process 0's PDPTE comes from memory, not present.
-    let t = doc.lab().machine.translate(0, PAE_VA, Access::Read, Mode::Supervisor).expect("process");
+    let t = doc
+        .lab()
+        .machine
+        .translate(0, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .expect("process");
     assert!(t.steps[0].from_register);
-    let other = doc.lab().machine.translate(1, PAE_VA, Access::Read, Mode::Supervisor).expect("process");
+    let other = doc
+        .lab()
+        .machine
+        .translate(1, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .expect("process");
     assert!(!other.steps[0].from_register, "another process's PDPTEs are read from memory");
     doc.apply(&Edit::SwitchProcess { process: 1 }).expect("switch");
     assert!(doc.lab().machine.stale_pdptes().is_empty());
-    let t = doc.lab().machine.translate(0, PAE_VA, Access::Read, Mode::Supervisor).expect("process");
+    let t = doc
+        .lab()
+        .machine
+        .translate(0, VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor)
+        .expect("process");
     assert!(!t.steps[0].from_register);
     assert_eq!(t.fault().map(|f| f.kind), Some(FaultKind::NotPresent));
     // Put the PDPTE back while "other" runs, switch back: the register is loaded from memory.
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: old }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: old }).expect("edit");
     doc.apply(&Edit::SwitchProcess { process: 0 }).expect("switch");
     assert_eq!(pa_of(&doc), Some(0x0050_0123));
     assert!(doc.lab().machine.stale_pdptes().is_empty());
@@ -248,13 +262,16 @@ fn pdpte_registers_survive_save_and_load() {
     let fresh = doc.lab().to_json();
     assert!(!fresh.contains("pdpte_registers"), "in step with memory: not written");
     let entry = pdpte_addr(&doc, 0, 1);
-    doc.apply(&Edit::SetEntry { entry_addr: entry, raw: 0 }).expect("edit");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("edit");
     let json = doc.lab().to_json();
     assert!(json.contains("pdpte_registers"));
     let back = Lab::from_json(&json).expect("load");
     assert_eq!(back.machine.stale_pdptes(), vec![1]);
     assert_eq!(back.machine.pdpte_registers(), doc.lab().machine.pdpte_registers());
-    assert_eq!(walk(&back.machine, PAE_VA, Access::Read, Mode::Supervisor).pa(), Some(0x0050_0123));
+    assert_eq!(
+        walk(&back.machine, PAE_VA, Access::Read, Mode::Supervisor).pa(),
+        Some(PhysAddr::new(0x0050_0123))
+    );
     // Without the field, the registers are loaded from memory: PDPTE 1 is not present now.
     let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
     value.as_object_mut().expect("object").remove("pdpte_registers");
@@ -281,16 +298,19 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
     doc.apply(&Edit::Map {
         process: 0,
         request: pagelab::sim::MapRequest {
-            va,
+            va: VirtAddr::new(va),
             len: 0x1000,
-            target: pagelab::sim::MapTarget::To(0x0060_0000),
+            target: pagelab::sim::MapTarget::To(PhysAddr::new(0x0060_0000)),
             page_size: None,
             flags: None,
         },
     })
     .expect("map");
     assert!(doc.lab().machine.stale_pdptes().is_empty());
-    assert_eq!(walk(&doc.lab().machine, va, Access::Read, Mode::Supervisor).pa(), Some(0x0060_0000));
+    assert_eq!(
+        walk(&doc.lab().machine, va, Access::Read, Mode::Supervisor).pa(),
+        Some(PhysAddr::new(0x0060_0000))
+    );
 }
 
 /// Why?'s fix for a reserved bit of a PSE-36 PDE clears only the reserved bits (Table 4-4's
@@ -299,11 +319,12 @@ fn map_reloads_cr3_when_it_writes_a_pdpte() {
 fn explain_clears_only_the_reserved_bits_of_a_pse36_pde() {
     // M = 36: bits 16:13 = 0x9 are address bits 35:32; bit 18 is reserved.
     let m = four_mib(0x0c00_0000 | (0x9 << 13) | (1 << 18), true, 36);
-    let e = pagelab::sim::explain::explain(&m, 0, BIG_VA, Access::Read, Mode::User).expect("explain");
+    let e = pagelab::sim::explain::explain(&m, 0, VirtAddr::new(BIG_VA), Access::Read, Mode::User)
+        .expect("explain");
     assert!(e.is_fault());
     let fix = e.fixes.first().expect("a fix");
     let mut fixed = m.clone();
     fix.apply(&mut fixed).expect("apply");
     // 0x9 << 32 | 0x0c00_0000 | 0x25_4321
-    assert_eq!(walk(&fixed, BIG_VA, Access::Read, Mode::User).pa(), Some(0x9_0c25_4321));
+    assert_eq!(walk(&fixed, BIG_VA, Access::Read, Mode::User).pa(), Some(PhysAddr::new(0x9_0c25_4321)));
 }

@@ -71,8 +71,8 @@ pub fn diff_text(m: &Machine, d: &ProcessDiff) -> String {
         let _ = writeln!(
             out,
             "  {:>21}-{:<21} {:>9}  {:<18} {rights}",
-            hex_grouped(r.start),
-            hex_grouped(r.last()),
+            hex_grouped(r.start.get()),
+            hex_grouped(r.last().get()),
             format_size(r.bytes),
             kind_text(m, d, r.kind)
         );
@@ -84,14 +84,16 @@ pub fn diff_text(m: &Machine, d: &ProcessDiff) -> String {
         let below = d
             .shared_tables
             .iter()
-            .filter(|s| s.va >= t.va && s.va <= t.va.saturating_add(t.span - 1) && s.level > t.level)
+            .filter(|s| {
+                s.va >= t.va && s.va.get() <= t.va.get().saturating_add(t.span - 1) && s.level > t.level
+            })
             .count();
         let _ = writeln!(
             out,
             "  the {level} at {:#x} (the {} from {}) and {below} shared table(s) below it",
             t.addr,
             format_size(t.span),
-            hex_grouped(t.va)
+            hex_grouped(t.va.get())
         );
     }
     out

@@ -6,6 +6,7 @@ use crate::sim::addr::{format_size, parse_size, parse_u64};
 use crate::sim::machine::{MapRequest, MapTarget};
 use crate::sim::mmu::{AdTiming, MAX_PHYS_BITS};
 use crate::sim::{Arch, Machine, presets};
+use crate::sim::{PhysAddr, VirtAddr};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -252,7 +253,7 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
         .map(|p| parse_size(p).map_err(|e| anyhow!("--page-size: {e}")))
         .transpose()?;
     let target = match &args.to {
-        Some(pa) => MapTarget::To(parse_addr("--to", pa)?),
+        Some(pa) => MapTarget::To(PhysAddr::new(parse_addr("--to", pa)?)),
         None => MapTarget::Alloc,
     };
     let flags = args
@@ -260,7 +261,7 @@ pub fn map(args: &MapArgs) -> anyhow::Result<String> {
         .as_ref()
         .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     let size = page_size.unwrap_or(lab.machine.format().page_size());
-    let request = MapRequest { va, len: len.unwrap_or(size), target, page_size, flags };
+    let request = MapRequest { va: VirtAddr::new(va), len: len.unwrap_or(size), target, page_size, flags };
     let name = lab.machine.processes()[process].name.clone();
     let mut doc = editing(lab);
     let pages = doc.apply(&Edit::Map { process, request })?.pages;
@@ -275,7 +276,7 @@ pub fn unmap(args: &UnmapArgs) -> anyhow::Result<String> {
     let len = parse_len(args.length.as_deref())?.unwrap_or(lab.machine.format().page_size());
     let name = lab.machine.processes()[process].name.clone();
     let mut doc = editing(lab);
-    let applied = doc.apply(&Edit::Unmap { process, va, len })?;
+    let applied = doc.apply(&Edit::Unmap { process, va: VirtAddr::new(va), len })?;
     save_lab(doc.lab(), &args.lab)?;
     Ok(format!("unmapped {} page(s) in process \"{name}\"\n", applied.pages))
 }

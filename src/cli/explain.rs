@@ -9,6 +9,7 @@ use crate::doc::history::StepKind;
 use crate::exercise::LockTarget;
 use crate::lab::Lab;
 use crate::sim::ArchReport;
+use crate::sim::VirtAddr;
 use crate::sim::addr::{field_value, hex_grouped};
 use crate::sim::explain::{self, Change, Explanation, Fix};
 use crate::sim::format::PagingFormat;
@@ -41,7 +42,7 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<String> {
     let lab = load_lab(&args.lab)?;
     let (process, access, mode) = args.walk.resolve(&lab.machine)?;
     let va = parse_addr("virtual address", &args.addr)?;
-    let explanation = explain::explain(&lab.machine, process, va, access, mode)?;
+    let explanation = explain::explain(&lab.machine, process, VirtAddr::new(va), access, mode)?;
     if let Some(n) = args.apply {
         return apply(lab, &explanation, n, args);
     }
@@ -69,7 +70,9 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
     save_lab(doc.lab(), out_path)?;
     let after = doc.lab().machine.translate(e.process, t.va, t.access, t.mode)?;
     let result = match &after.outcome {
-        Outcome::Mapped(m) => format!("now succeeds: {} -> {}", hex_grouped(t.va), hex_grouped(m.pa)),
+        Outcome::Mapped(m) => {
+            format!("now succeeds: {} -> {}", hex_grouped(t.va.get()), hex_grouped(m.pa.get()))
+        }
         Outcome::Fault(f) => format!("still faults: {}", f.kind.describe()),
     };
     let changes: Vec<String> = fix.changes.iter().map(|c| c.describe(doc.lab().machine.format())).collect();
@@ -86,7 +89,7 @@ fn apply(lab: Lab, e: &Explanation, n: usize, args: &ExplainArgs) -> anyhow::Res
 fn locked(lab: &Lab, process: usize, change: &Change) -> bool {
     let m = &lab.machine;
     match change {
-        Change::Field { entry_addr, .. } => lab.locks.is_locked(m, LockTarget::Entry(*entry_addr)),
+        Change::Field { entry_addr, .. } => lab.locks.is_locked(m, LockTarget::Entry(entry_addr.get())),
         Change::Map { .. } => {
             m.processes().get(process).is_some_and(|p| lab.locks.is_locked(m, LockTarget::Process(&p.name)))
         }
@@ -201,11 +204,15 @@ pub fn explanation_text(lab: &Lab, e: &Explanation) -> String {
     let m = &lab.machine;
     let t = &e.translation;
     let name = m.processes().get(e.process).map_or("?", |p| p.name.as_str());
-    let mut out =
-        format!("{} {} of {} in process \"{name}\": ", t.mode.label(), t.access.label(), hex_grouped(t.va));
+    let mut out = format!(
+        "{} {} of {} in process \"{name}\": ",
+        t.mode.label(),
+        t.access.label(),
+        hex_grouped(t.va.get())
+    );
     match &t.outcome {
         Outcome::Mapped(mapped) => {
-            let _ = writeln!(out, "allowed, physical address {}", hex_grouped(mapped.pa));
+            let _ = writeln!(out, "allowed, physical address {}", hex_grouped(mapped.pa.get()));
         }
         Outcome::Fault(fault) => {
             let report = fault.report.describe();

@@ -105,8 +105,11 @@ pub fn map(path: &Path, lab: Lab, req: &NestedMap<'_>) -> anyhow::Result<String>
                 Some(to) => to.checked_add(offset).ok_or_else(|| EditError::Other("--to wraps".into()))?,
                 None if req.host => {
                     let frames = size / 4096;
-                    lab.machine.alloc_frames(frames, frames).map_err(|e| EditError::Other(e.to_string()))?
-                        << 12
+                    let first = lab
+                        .machine
+                        .alloc_frames(frames, frames)
+                        .map_err(|e| EditError::Other(e.to_string()))?;
+                    first.get() << 12
                 }
                 None => setup.alloc_guest_frame(&mut lab.machine).map_err(err)? << 12,
             };

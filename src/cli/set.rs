@@ -7,6 +7,7 @@ use crate::sim::Machine;
 use crate::sim::addr::parse_u64;
 use crate::sim::format::low_mask;
 use crate::sim::table::{self, TableRef};
+use crate::sim::{EntryAddr, PhysAddr};
 use anyhow::{anyhow, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ fn entry_table(m: &Machine, process: usize, entry_addr: u64) -> anyhow::Result<T
     }
     table::tables(m.mem(), f, p.root)
         .into_iter()
-        .find(|t| t.addr <= entry_addr && entry_addr - t.addr < f.table_bytes(t.level))
+        .find(|t| t.addr.get() <= entry_addr && entry_addr - t.addr.get() < f.table_bytes(t.level))
         .ok_or_else(|| {
             anyhow!(
                 "--entry {entry_addr:#x} is not in any page table of process \"{}\" (see `pagelab translate` for entry addresses)",
@@ -80,20 +81,20 @@ pub fn run(args: &SetArgs) -> anyhow::Result<String> {
         }
         assignments.push((field.name.clone(), value));
     }
-    let before = m.mem().read_le(entry, f.pte_bytes)?;
+    let before = m.mem().read_le(PhysAddr::new(entry), f.pte_bytes)?;
     let names: Vec<String> = assignments.iter().map(|(n, v)| format!("{n}={v:#x}")).collect();
     let label = format!("set {} of entry at {entry:#x}", names.join(" "));
     let mut doc = editing(lab);
     doc.run(&label, StepKind::Edit, |lab| {
         for (name, value) in &assignments {
-            lab.machine.set_field(entry, level, name, *value)?;
+            lab.machine.set_field(EntryAddr::new(entry), level, name, *value)?;
         }
         Ok(())
     })?;
     let out_path = args.output.as_ref().unwrap_or(&args.lab);
     save_lab(doc.lab(), out_path)?;
     let m = &doc.lab().machine;
-    let after = m.mem().read_le(entry, m.format().pte_bytes)?;
+    let after = m.mem().read_le(PhysAddr::new(entry), m.format().pte_bytes)?;
     let digits = (m.format().pte_bytes * 2) as usize + 2;
     let mut out = format!(
         "{level_name} entry at {entry:#x}: {before:#0digits$x} [{}] -> {after:#0digits$x} [{}]\n",

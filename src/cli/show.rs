@@ -2,6 +2,7 @@
 
 use super::edit::{load_lab, parse_addr, pick_process};
 use crate::lab::{format_compare, procmaps};
+use crate::sim::VirtAddr;
 use crate::sim::addr::{format_size, format_size_u128, hex_grouped};
 use crate::sim::fork::CowBit;
 use crate::sim::mmu::{Outcome, Translation};
@@ -169,7 +170,7 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<String> {
     let mut walks = Vec::with_capacity(args.addrs.len());
     for text in &args.addrs {
         let va = parse_addr(&format!("address {text:?}"), text)?;
-        walks.push(m.translate(process, va, access, mode)?);
+        walks.push(m.translate(process, VirtAddr::new(va), access, mode)?);
     }
     if args.json {
         let array: Vec<Value> = walks.iter().map(|t| walk_json(m, process, t)).collect();
@@ -212,7 +213,7 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
     let cow_bit = CowBit::of(f);
     let mut out = format!(
         "Virtual address {} ({} {}, process \"{}\", {}):\n",
-        hex_grouped(t.va),
+        hex_grouped(t.va.get()),
         t.mode.label(),
         t.access.label(),
         p.name,
@@ -249,7 +250,8 @@ pub fn walk_text(m: &Machine, process: usize, t: &Translation) -> String {
     match &t.outcome {
         Outcome::Mapped(mp) => {
             let value = mp.value.map_or("(beyond physical memory)".to_string(), |v| format!("{v:#04x}"));
-            let _ = writeln!(out, "{indent}--> physical address {} --> value {value}", hex_grouped(mp.pa));
+            let _ =
+                writeln!(out, "{indent}--> physical address {} --> value {value}", hex_grouped(mp.pa.get()));
         }
         Outcome::Fault(fault) => {
             let level = fault

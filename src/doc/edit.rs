@@ -8,16 +8,17 @@ use crate::sim::fork::{ForkError, ForkReport};
 use crate::sim::machine::{MachineError, MapRequest};
 use crate::sim::mmu::{MmuSettings, Translation};
 use crate::sim::os::OsSettings;
+use crate::sim::{EntryAddr, VirtAddr};
 
 /// A change to the lab. Views and commands build these; the document applies them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Edit {
     SetEntry {
-        entry_addr: u64,
+        entry_addr: EntryAddr,
         raw: u64,
     },
     SetField {
-        entry_addr: u64,
+        entry_addr: EntryAddr,
         level: usize,
         field: String,
         value: u64,
@@ -28,7 +29,7 @@ pub enum Edit {
     },
     Unmap {
         process: usize,
-        va: u64,
+        va: VirtAddr,
         len: u64,
     },
     AddProcess {
@@ -67,7 +68,7 @@ pub enum Edit {
     /// A translation that writes its A/D bits (the access really happens).
     Access {
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     },
@@ -78,7 +79,7 @@ pub enum Edit {
     /// the lab as it is now.
     ApplyFix {
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
         fix: usize,

@@ -285,6 +285,7 @@ mod tests {
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::os::{OsModel, OsSettings};
     use crate::sim::{Access, Machine, Mode, presets};
+    use crate::sim::{EntryAddr, VirtAddr};
 
     fn doc() -> Document {
         Document::new(
@@ -296,12 +297,18 @@ mod tests {
     fn map(va: u64, len: u64) -> Edit {
         Edit::Map {
             process: 0,
-            request: MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None },
+            request: MapRequest {
+                va: VirtAddr::new(va),
+                len,
+                target: MapTarget::Alloc,
+                page_size: None,
+                flags: None,
+            },
         }
     }
 
     fn access(va: u64) -> Edit {
-        Edit::Access { process: 0, va, access: Access::Write, mode: Mode::User }
+        Edit::Access { process: 0, va: VirtAddr::new(va), access: Access::Write, mode: Mode::User }
     }
 
     #[test]
@@ -334,8 +341,14 @@ mod tests {
         }
         let accessed = d.lab().clone();
         assert_ne!(accessed, mapped, "the accesses set A and D bits");
-        let root_entry = accessed.machine.processes()[0].root << 12;
-        d.apply(&Edit::SetField { entry_addr: root_entry, level: 0, field: "U/S".into(), value: 0 }).unwrap();
+        let root_entry = accessed.machine.processes()[0].root.get() << 12;
+        d.apply(&Edit::SetField {
+            entry_addr: EntryAddr::new(root_entry),
+            level: 0,
+            field: "U/S".into(),
+            value: 0,
+        })
+        .unwrap();
         assert_eq!(d.undo(), Some(format!("set U/S of entry at {root_entry:#x}")));
         assert_eq!(*d.lab(), accessed, "one press undid the edit, not an access");
         assert_eq!(d.undo(), Some("3 accesses".into()));
@@ -369,7 +382,7 @@ mod tests {
                 lab.machine.map(
                     0,
                     &MapRequest {
-                        va: 0x5000,
+                        va: VirtAddr::new(0x5000),
                         len: 0x1000,
                         target: MapTarget::Alloc,
                         page_size: None,
@@ -398,7 +411,9 @@ mod tests {
         d.apply(&map(0x40_0000, 64 << 20)).unwrap();
         let after_map = d.history_bytes();
         let leaf =
-            d.lab().machine.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap().steps[3].entry_addr;
+            d.lab().machine.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap().steps
+                [3]
+            .entry_addr;
         d.apply(&Edit::SetField { entry_addr: leaf, level: 3, field: "R/W".into(), value: 1 }).unwrap();
         let edit_bytes = d.history_bytes() - after_map;
         assert!(edit_bytes < 3 * 4096, "one entry edit keeps one chunk: {edit_bytes} bytes");

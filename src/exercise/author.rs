@@ -13,6 +13,7 @@ use crate::sim::format::{Arch, Role};
 use crate::sim::mmu::RiscvAd;
 use crate::sim::table;
 use crate::sim::{Access, Machine, MachineError, Mode};
+use crate::sim::{Pfn, VirtAddr};
 use std::collections::BTreeSet;
 
 /// A task with no text yet: the caller sets the prompt, hints and explanation.
@@ -90,8 +91,8 @@ pub fn require_entry_state(
 ) -> Result<Task, ExerciseError> {
     let m = &lab.machine;
     let name = process_name(m, process)?;
-    let root = m.processes().get(process).map_or(0, |p| p.root);
-    let path = table::entry_path(m.mem(), m.format(), root, va).unwrap_or_default();
+    let root = m.processes().get(process).map_or(Pfn::new(0), |p| p.root);
+    let path = table::entry_path(m.mem(), m.format(), root, VirtAddr::new(va)).unwrap_or_default();
     let entry = path.iter().find(|e| e.level == level).ok_or_else(|| SealError::Query {
         id: id.to_string(),
         message: format!("the walk for {} does not reach level {level}", hex_grouped(va)),
@@ -251,10 +252,10 @@ pub fn solution_answers(lab: &Lab) -> Vec<(String, super::task::Answer)> {
         let answer = match &task.question {
             Question::Translate(q) => {
                 let Ok(p) = m.find_process(&q.process) else { continue };
-                let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { continue };
+                let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { continue };
                 match t.outcome {
                     Outcome::Mapped(mp) => {
-                        Answer::Address { pa: mp.pa, byte: mp.value.filter(|_| q.ask_byte) }
+                        Answer::Address { pa: mp.pa.get(), byte: mp.value.filter(|_| q.ask_byte) }
                     }
                     Outcome::Fault(f) => Answer::Fault(f.kind),
                 }

@@ -16,6 +16,7 @@ use crate::sim::format::{Role, low_mask};
 use crate::sim::replace::SplitMix64;
 use crate::sim::table;
 use crate::sim::{Machine, MachineError};
+use crate::sim::{Pfn, VirtAddr};
 pub use crate::tasks::randomize::{FrameSlot, PageSlot, Randomize};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
@@ -142,8 +143,8 @@ fn referenced(lab: &Lab) -> BTreeSet<(usize, u64)> {
 
 /// Whether a page mapped at `level` could be placed at `base` in the tree under `root`: the walk
 /// stops at a non-present entry at or above that level.
-fn page_is_free(m: &Machine, root: u64, base: u64, level: usize) -> bool {
-    let path = table::entry_path(m.mem(), m.format(), root, base).unwrap_or_default();
+fn page_is_free(m: &Machine, root: Pfn, base: u64, level: usize) -> bool {
+    let path = table::entry_path(m.mem(), m.format(), root, VirtAddr::new(base)).unwrap_or_default();
     path.last().is_some_and(|last| !m.format().present(last.raw, last.level) && last.level <= level)
 }
 
@@ -177,7 +178,9 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
         let in_use = m.data_frames_in_use();
         let pick = (0..TRIES)
             .map(|_| lo + v.below(hi - lo))
-            .find(|f| !m.mem().is_allocated(*f) && !in_use.contains(*f) && !taken_frames.contains(f))
+            .find(|f| {
+                !m.mem().is_allocated(Pfn::new(*f)) && !in_use.contains(*f) && !taken_frames.contains(f)
+            })
             .ok_or_else(|| err("no free frame found in the range"))?;
         taken_frames.insert(pick);
         v.frames.push(FrameMove { old: fs.frame, count: 1, new: pick });
@@ -207,7 +210,7 @@ fn move_page(
     let root =
         m.processes().get(process).map(|p| p.root).ok_or_else(|| err(format!("no process {process}")))?;
     let f = m.format().clone();
-    let path = table::entry_path(m.mem(), &f, root, page.va).unwrap_or_default();
+    let path = table::entry_path(m.mem(), &f, root, VirtAddr::new(page.va)).unwrap_or_default();
     let leaf = path.last().copied().filter(|e| f.present(e.raw, e.level) && f.is_leaf(e.raw, e.level));
     let level = leaf.map_or(f.last_level(), |e| e.level);
     let span = f.entry_span_shift(level).min(63);
@@ -243,7 +246,7 @@ fn move_page(
             let slots = m.mem().frame_count() / frames_per_page;
             let free = |first: u64| {
                 (first..first + frames_per_page).all(|fr| {
-                    !m.mem().is_allocated(fr) && !in_use.contains(fr) && !taken_frames.contains(&fr)
+                    !m.mem().is_allocated(Pfn::new(fr)) && !in_use.contains(fr) && !taken_frames.contains(&fr)
                 })
             };
             match (0..TRIES).map(|_| v.below(slots) * frames_per_page).find(|&fr| free(fr)) {
@@ -255,17 +258,17 @@ fn move_page(
         };
         let backup = m.clone();
         let result = (|| -> Result<(), MachineError> {
-            m.reserve_frames(new_frame, frames_per_page)?;
+            m.reserve_frames(Pfn::new(new_frame), frames_per_page)?;
             if page.move_frame {
-                m.copy_frames(old_frame, new_frame, frames_per_page)?;
+                m.copy_frames(Pfn::new(old_frame), Pfn::new(new_frame), frames_per_page)?;
             }
             let bits = f.with(entry.raw, Role::Frame, level, 0);
-            m.map_page_raw(root, base, level, new_frame, bits)?;
-            m.unmap(process, old_base, size)?;
+            m.map_page_raw(root, VirtAddr::new(base), level, Pfn::new(new_frame), bits)?;
+            m.unmap(process, VirtAddr::new(old_base), size)?;
             if page.move_frame {
                 for fr in old_frame..old_frame + frames_per_page {
-                    if !m.mem().is_allocated(fr) {
-                        m.zero_frames(fr, 1);
+                    if !m.mem().is_allocated(Pfn::new(fr)) {
+                        m.zero_frames(Pfn::new(fr), 1);
                     }
                 }
             }

@@ -9,6 +9,7 @@ use super::generate;
 use super::seal;
 use super::task::{Question, Task};
 use crate::lab::Lab;
+use crate::sim::VirtAddr;
 use crate::sim::addr::hex_grouped;
 use crate::sim::mmu::Outcome;
 
@@ -104,7 +105,7 @@ fn translate_checks(lab: &Lab, task: &Task, out: &mut Vec<AuthorWarning>) {
     }
     let m = &lab.machine;
     let Ok(p) = m.find_process(&q.process) else { return };
-    let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { return };
+    let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { return };
     match t.outcome {
         Outcome::Fault(_) => out.push(AuthorWarning::task(
             task,
@@ -114,7 +115,7 @@ fn translate_checks(lab: &Lab, task: &Task, out: &mut Vec<AuthorWarning>) {
             task,
             format!(
                 "the byte at {} is 0x00, the value of untouched memory: a guess gets it right",
-                hex_grouped(mapped.pa)
+                hex_grouped(mapped.pa.get())
             ),
         )),
         Outcome::Mapped(_) => {}
@@ -127,9 +128,9 @@ fn answer_texts(lab: &Lab, task: &Task) -> Vec<String> {
     match &task.question {
         Question::Translate(q) => {
             let Ok(p) = m.find_process(&q.process) else { return Vec::new() };
-            let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { return Vec::new() };
+            let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { return Vec::new() };
             match t.outcome {
-                Outcome::Mapped(mapped) => vec![format!("{:#x}", mapped.pa), hex_grouped(mapped.pa)],
+                Outcome::Mapped(mapped) => vec![format!("{:#x}", mapped.pa), hex_grouped(mapped.pa.get())],
                 Outcome::Fault(f) => {
                     let id = f.kind.id();
                     let mut texts = vec![id.to_string(), id.replace('-', " "), f.kind.describe().to_string()];

@@ -10,6 +10,7 @@ use crate::lab::Lab;
 use crate::sim::format::Role;
 use crate::sim::table;
 use crate::sim::{Access, Machine, MachineError, MapRequest, MapTarget, Mode};
+use crate::sim::{Pfn, VirtAddr};
 
 /// Why a goal could not be reached on the student's copy.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,7 @@ pub enum SolveError {
 
 fn leaf_entry(m: &Machine, process: usize, va: u64) -> Option<table::EntryRef> {
     let root = m.processes().get(process)?.root;
-    table::entry_path(m.mem(), m.format(), root, va).ok()?.last().copied()
+    table::entry_path(m.mem(), m.format(), root, VirtAddr::new(va)).ok()?.last().copied()
 }
 
 /// The instructor's solution to a lab (or a variant generated from one): the goal edits made on
@@ -77,10 +78,18 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
                 .map(|f| f.name.clone())
                 .collect();
             let page = va & !(m.format().page_size() - 1);
+            let frame = Pfn::new(*frame);
+            // A frame number too large to have an address is beyond any memory.
+            let pa = frame.base(m.format().page_shift).ok_or_else(|| {
+                MachineError::from(table::TableError::FrameOutOfRange {
+                    frame,
+                    frames: m.mem().frame_count(),
+                })
+            })?;
             let request = MapRequest {
-                va: page,
+                va: VirtAddr::new(page),
                 len: m.format().page_size(),
-                target: MapTarget::To(frame << m.format().page_shift),
+                target: MapTarget::To(pa),
                 page_size: None,
                 flags: Some(flags),
             };
@@ -96,8 +105,8 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
             if *mode == Mode::User {
                 roles.push(Role::User);
             }
-            let root = m.processes().get(p).map_or(0, |p| p.root);
-            let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
+            let root = m.processes().get(p).map_or(Pfn::new(0), |p| p.root);
+            let path = table::entry_path(m.mem(), m.format(), root, VirtAddr::new(*va)).unwrap_or_default();
             for entry in path {
                 for role in &roles {
                     if let Some(name) = m.format().field(*role, entry.level).map(|f| f.name.clone()) {
@@ -121,8 +130,8 @@ fn reach(m: &mut Machine, leaf: &Condition, whole: &Condition) -> Result<(), Sol
         }
         Condition::EntryField { process, va, level, field, value } => {
             let p = find(m, process)?;
-            let root = m.processes().get(p).map_or(0, |p| p.root);
-            let path = table::entry_path(m.mem(), m.format(), root, *va).unwrap_or_default();
+            let root = m.processes().get(p).map_or(Pfn::new(0), |p| p.root);
+            let path = table::entry_path(m.mem(), m.format(), root, VirtAddr::new(*va)).unwrap_or_default();
             if let Some(entry) = path.iter().find(|e| e.level == *level) {
                 m.set_field(entry.entry_addr, *level, field, *value)?;
             }

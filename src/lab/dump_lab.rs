@@ -12,6 +12,7 @@ use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
 use crate::sim::table;
+use crate::sim::{Pfn, PhysAddr, VirtAddr};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -164,7 +165,8 @@ pub fn build_lab(
     // lands in a page (shared pages are reserved once).
     for m in &kept {
         if let Some(pa) = m.pa {
-            mem.reserve_range(pa >> 12, (m.end - m.start) >> 12).map_err(MachineError::from)?;
+            mem.reserve_range(PhysAddr::new(pa).pfn(12), (m.end - m.start) >> 12)
+                .map_err(MachineError::from)?;
         }
     }
     let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;
@@ -180,7 +182,7 @@ pub fn build_lab(
         let first = machine
             .alloc_frames(count * frames_per_page, frames_per_page)
             .map_err(|e| DumpLabError::Machine(e.into()))?;
-        next_frame.insert(size.trailing_zeros(), first);
+        next_frame.insert(size.trailing_zeros(), first.get());
     }
     for m in kept {
         let format = machine.format();
@@ -200,11 +202,9 @@ pub fn build_lab(
                     frame
                 }
             };
-            machine.map_page_raw(root, va, level, frame, leaf).map_err(|source| DumpLabError::Map {
-                line: m.line,
-                va,
-                source,
-            })?;
+            machine
+                .map_page_raw(root, VirtAddr::new(va), level, Pfn::new(frame), leaf)
+                .map_err(|source| DumpLabError::Map { line: m.line, va, source })?;
         }
     }
     let mut description = format!("{describe}\n\n");

@@ -14,6 +14,7 @@ use crate::sim::nested::NestedSetup;
 use crate::sim::os::{OsSettings, SwapPages};
 use crate::sim::presets;
 use crate::sim::process::Process;
+use crate::sim::{Pfn, PhysAddr};
 use crate::tasks::locks::Locks;
 use crate::tasks::task::Exercises;
 use serde::{Deserialize, Serialize};
@@ -221,7 +222,7 @@ impl Lab {
             pdpte_registers: m.pdpte_registers().filter(|_| !m.stale_pdptes().is_empty()),
             os: self.os,
             swap: swap::to_stored(&self.swap),
-            shares: m.shares().iter().map(|(frame, owners)| [frame, u64::from(owners)]).collect(),
+            shares: m.shares().iter().map(|(frame, owners)| [frame.get(), u64::from(owners)]).collect(),
             exercises: self.exercises.clone(),
             locks: self.locks.clone(),
             nested: self.nested.as_ref().map(StoredNested::of),
@@ -264,7 +265,7 @@ impl Lab {
         let mut mem =
             PhysMem::new(file.memory.size, format.page_shift).map_err(|e| LabError::new("memory.size", e))?;
         for (i, [first, count]) in file.memory.allocated.iter().copied().enumerate() {
-            mem.reserve_range(first, count).map_err(|_| {
+            mem.reserve_range(Pfn::new(first), count).map_err(|_| {
                 LabError::new(
                     format!("memory.allocated[{i}]"),
                     format!(
@@ -277,7 +278,7 @@ impl Lab {
         let frame_size = mem.frame_size();
         for (i, stored) in file.memory.frames.iter().enumerate() {
             let path = format!("memory.frames[{i}]");
-            if !mem.contains_frame(stored.frame) {
+            if !mem.contains_frame(Pfn::new(stored.frame)) {
                 return Err(LabError::new(
                     format!("{path}.frame"),
                     format!("frame {:#x} is beyond physical memory", stored.frame),
@@ -295,13 +296,13 @@ impl Lab {
                         ),
                     ));
                 }
-                mem.write((stored.frame << format.page_shift) + offset, &bytes)
+                mem.write(PhysAddr::new((stored.frame << format.page_shift) + offset), &bytes)
                     .map_err(|e| LabError::new(&run_path, e))?;
             }
         }
         for (i, p) in file.processes.iter().enumerate() {
             let end = p.root.checked_add(format.table_frames(0));
-            if end.is_none_or(|e| e > mem.frame_count()) {
+            if end.is_none_or(|e| e.get() > mem.frame_count()) {
                 return Err(LabError::new(
                     format!("processes[{i}].root"),
                     format!("root frame {:#x} is beyond physical memory", p.root),
@@ -352,10 +353,10 @@ fn share_counts(stored: &[[u64; 2]], frames: u64) -> Result<ShareCounts, LabErro
         let owners = u32::try_from(owners).ok().filter(|&n| n >= 2).ok_or_else(|| {
             LabError::new(format!("shares[{i}]"), format!("a share count is 2 or more, not {owners}"))
         })?;
-        if shares.is_shared(frame) {
+        if shares.is_shared(Pfn::new(frame)) {
             return Err(LabError::new(format!("shares[{i}]"), format!("frame {frame:#x} is listed twice")));
         }
-        shares.set(frame, owners);
+        shares.set(Pfn::new(frame), owners);
     }
     Ok(shares)
 }
@@ -389,6 +390,7 @@ fn check_header(value: &serde_json::Value) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::machine::{MapRequest, MapTarget};
 
     fn sample() -> Lab {
@@ -396,7 +398,7 @@ mod tests {
         m.map(
             0,
             &MapRequest {
-                va: 0x40_0000,
+                va: VirtAddr::new(0x40_0000),
                 len: 0x3000,
                 target: MapTarget::Alloc,
                 page_size: None,
@@ -404,7 +406,7 @@ mod tests {
             },
         )
         .unwrap();
-        m.write_phys(0x5_0010, b"hello").unwrap();
+        m.write_phys(PhysAddr::new(0x5_0010), b"hello").unwrap();
         Lab::new("t", "d", m)
     }
 

@@ -11,6 +11,7 @@
 //! `/proc/PID/maps` layout's are); contents are not copied.
 
 use super::procmaps::{self, ProcMapsError, Region, SkipReason};
+use crate::sim::VirtAddr;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
@@ -234,7 +235,7 @@ fn walk_one(
     if !format.va_in_range(va) {
         return row;
     }
-    let t = match machine.translate(machine.active(), va, access, mode) {
+    let t = match machine.translate(machine.active(), VirtAddr::new(va), access, mode) {
         Ok(t) => t,
         Err(e) => {
             row.outcome = FormatOutcome::CannotBuild(e.to_string());
@@ -248,14 +249,14 @@ fn walk_one(
             level: s.level,
             level_name: format.levels.get(s.level).map_or_else(|| "?".into(), |l| l.name.clone()),
             index: s.index,
-            entry_addr: s.entry_addr,
+            entry_addr: s.entry_addr.get(),
             raw: s.raw,
             leaf: s.leaf,
         })
         .collect();
     row.outcome = match &t.outcome {
         Outcome::Mapped(mp) => {
-            FormatOutcome::Mapped { pa: mp.pa, page_size: 1u64.checked_shl(mp.page_shift).unwrap_or(0) }
+            FormatOutcome::Mapped { pa: mp.pa.get(), page_size: 1u64.checked_shl(mp.page_shift).unwrap_or(0) }
         }
         Outcome::Fault(f) => FormatOutcome::Fault {
             kind: f.kind.id().to_string(),
@@ -421,8 +422,13 @@ mod tests {
         use crate::sim::machine::{MapRequest, MapTarget};
         let mut m = Machine::new(presets::x86_64(4), 64 << 20).expect("machine");
         let flags = Some(vec!["U/S".to_string(), "R/W".to_string()]);
-        let request =
-            MapRequest { va: 0x60_0000, len: 2 << 20, target: MapTarget::Alloc, page_size: Some(M2), flags };
+        let request = MapRequest {
+            va: VirtAddr::new(0x60_0000),
+            len: 2 << 20,
+            target: MapTarget::Alloc,
+            page_size: Some(M2),
+            flags,
+        };
         m.map(0, &request).expect("maps");
         let rows = compare_process(&m, 0, 0x60_0000, Access::Write, Mode::User).expect("process 0");
         assert_eq!(by_format(&rows, "x86-64", M2).refs_per_walk(), 3);

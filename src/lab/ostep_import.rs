@@ -9,6 +9,7 @@ use crate::sim::mem::PhysMem;
 use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
+use crate::sim::{Pfn, PhysAddr};
 use std::fmt::Write as _;
 
 fn address_list(addresses: &[u64]) -> String {
@@ -26,14 +27,14 @@ pub fn multilevel_lab(problem: &OstepMultilevel) -> Result<Lab, LabError> {
     let mut mem = PhysMem::new(pages * format.page_size(), format.page_shift)
         .map_err(|e| LabError::new("memory", e))?;
     for (frame, bytes) in &problem.pages {
-        mem.write(frame << format.page_shift, bytes)
+        mem.write(PhysAddr::new(frame << format.page_shift), bytes)
             .map_err(|e| LabError::new(format!("page {frame}"), e))?;
         if bytes.iter().any(|&b| b != 0) {
-            let _ = mem.reserve(*frame);
+            let _ = mem.reserve(Pfn::new(*frame));
         }
     }
-    let _ = mem.reserve(problem.pdbr);
-    let processes = vec![Process { name: "ostep".into(), root: problem.pdbr, asid: 1 }];
+    let _ = mem.reserve(Pfn::new(problem.pdbr));
+    let processes = vec![Process { name: "ostep".into(), root: Pfn::new(problem.pdbr), asid: 1 }];
     let machine = Machine::from_parts(format, mem, processes, 0, MmuSettings::default())
         .map_err(|e| LabError::new("PDBR", e))?;
     let seed = problem.seed.map_or(String::new(), |s| format!(" (seed {s})"));
@@ -66,17 +67,19 @@ pub fn linear_lab(problem: &OstepLinear) -> Result<Lab, LabError> {
     let table_frames = format.table_frames(0);
     let mem_size = (data_frames + table_frames) << page_shift;
     let mut mem = PhysMem::new(mem_size, page_shift).map_err(|e| LabError::new("memory", e))?;
-    let root = data_frames;
-    for f in root..root + table_frames {
-        let _ = mem.reserve(f);
-    }
-    let table_addr = root << page_shift;
-    for (vpn, &raw) in problem.entries.iter().enumerate() {
-        let entry_addr = table_addr + vpn as u64 * 4;
-        mem.write_le(entry_addr, 4, u64::from(raw))
+    // The linear table sits in the frames just above the data frames.
+    let root = Pfn::new(data_frames);
+    let _ = mem.reserve_range(root, table_frames);
+    let table_addr =
+        root.base(page_shift).ok_or_else(|| LabError::new("table", "the table has no address"))?;
+    for (vpn, &raw) in (0u64..).zip(&problem.entries) {
+        let entry_addr = table_addr
+            .entry(vpn, 4)
+            .ok_or_else(|| LabError::new(format!("page table entry {vpn}"), "beyond physical memory"))?;
+        mem.write_le(entry_addr.phys(), 4, u64::from(raw))
             .map_err(|e| LabError::new(format!("page table entry {vpn}"), e))?;
         if format.present(u64::from(raw), 0) {
-            let _ = mem.reserve(format.frame(u64::from(raw), 0));
+            let _ = mem.reserve(Pfn::new(format.frame(u64::from(raw), 0)));
         }
     }
     let processes = vec![Process { name: "ostep".into(), root, asid: 1 }];

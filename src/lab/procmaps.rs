@@ -11,6 +11,7 @@
 //! layout (an imported one, or one built by hand) can be compared across formats with [`compare`].
 
 use super::file::Lab;
+use crate::sim::VirtAddr;
 use crate::sim::addr::format_size;
 use crate::sim::format::{Arch, PagingFormat, Role};
 use crate::sim::machine::{MAX_PAGES_PER_CALL, Machine, MachineError};
@@ -408,7 +409,7 @@ pub fn build_lab(
                 let page_va = va + (i << shift);
                 let map = |m: &mut Machine| -> Result<(), table::TableError> {
                     let frame = m.alloc_frames(frames, frames)?;
-                    m.map_page_raw(root, page_va, level, frame, leaf)
+                    m.map_page_raw(root, VirtAddr::new(page_va), level, frame, leaf)
                 };
                 map(&mut machine).map_err(|source| ProcMapsError::Map {
                     line: region.line,
@@ -489,13 +490,14 @@ pub fn regions_of(machine: &Machine, process: usize) -> Result<Vec<Region>, Proc
     let format = machine.format();
     let mut regions: Vec<Region> = Vec::new();
     for leaf in table::leaves(machine.mem(), format, root) {
-        let Some(end) = 1u64.checked_shl(leaf.page_shift).and_then(|size| leaf.va.checked_add(size)) else {
+        let Some(end) = 1u64.checked_shl(leaf.page_shift).and_then(|size| leaf.va.get().checked_add(size))
+        else {
             continue;
         };
         let (read, write, exec) = leaf_rights(format, leaf.entry.raw, leaf.level);
         match regions.last_mut() {
             Some(last)
-                if last.end == leaf.va && (last.read, last.write, last.exec) == (read, write, exec) =>
+                if last.end == leaf.va.get() && (last.read, last.write, last.exec) == (read, write, exec) =>
             {
                 last.end = end;
             }
@@ -503,7 +505,7 @@ pub fn regions_of(machine: &Machine, process: usize) -> Result<Vec<Region>, Proc
                 let line = regions.len() + 1;
                 let path = String::new();
                 regions.push(Region {
-                    start: leaf.va,
+                    start: leaf.va.get(),
                     end,
                     read,
                     write,
@@ -668,11 +670,12 @@ mod tests {
         let m = &lab.machine;
         assert_eq!(m.active_process().name, "cat");
         use crate::sim::{Access, Mode};
-        let code = m.translate(0, 0x40_0000, Access::Execute, Mode::User).expect("process");
+        let code = m.translate(0, VirtAddr::new(0x40_0000), Access::Execute, Mode::User).expect("process");
         assert!(code.fault().is_none());
-        let write_code = m.translate(0, 0x40_0000, Access::Write, Mode::User).expect("process");
+        let write_code =
+            m.translate(0, VirtAddr::new(0x40_0000), Access::Write, Mode::User).expect("process");
         assert!(write_code.fault().is_some());
-        let guard = m.translate(0, 0x7ffe_0000, Access::Read, Mode::User).expect("process");
+        let guard = m.translate(0, VirtAddr::new(0x7ffe_0000), Access::Read, Mode::User).expect("process");
         assert!(guard.fault().is_some(), "---p gets no entry");
     }
 
@@ -709,7 +712,13 @@ mod tests {
         ];
         for (va, len, page, flags) in maps {
             let flags = Some(flags.iter().map(|f| f.to_string()).collect());
-            let request = MapRequest { va, len, target: MapTarget::Alloc, page_size: Some(page), flags };
+            let request = MapRequest {
+                va: VirtAddr::new(va),
+                len,
+                target: MapTarget::Alloc,
+                page_size: Some(page),
+                flags,
+            };
             m.map(0, &request).expect("maps");
         }
         let regions = regions_of(&m, 0).expect("process 0");
@@ -766,7 +775,7 @@ mod tests {
             build_lab(&parse(SAMPLE).expect("parses"), presets::x86_64(4), 2 << 20, "t").expect("builds");
         let m = &lab.machine;
         use crate::sim::{Access, Mode};
-        let heap = m.translate(0, 0x70_0000, Access::Write, Mode::User).expect("process");
+        let heap = m.translate(0, VirtAddr::new(0x70_0000), Access::Write, Mode::User).expect("process");
         assert!(heap.fault().is_none());
         assert_eq!(heap.steps.len(), 3, "PML4, PDPT, PD leaf");
         let levels: Vec<u64> = m.table_size(0).expect("size").levels.iter().map(|l| l.tables).collect();

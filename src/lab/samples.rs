@@ -8,6 +8,7 @@
 use super::file::Lab;
 use crate::sim::machine::{Machine, MachineError, MapRequest, MapTarget};
 use crate::sim::{Access, Mode, presets};
+use crate::sim::{PhysAddr, VirtAddr};
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -94,15 +95,20 @@ impl Builder {
 
     /// Maps `len` bytes at `va` in base pages of fresh frames.
     fn map(&mut self, process: usize, va: u64, len: u64, flags: &[&str]) -> Result<(), SampleError> {
-        let request =
-            MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: Some(owned(flags)) };
+        let request = MapRequest {
+            va: VirtAddr::new(va),
+            len,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: Some(owned(flags)),
+        };
         self.map_request(process, &request)
     }
 
     /// Maps one large page of `size` bytes at `va` to fresh (aligned) frames.
     fn map_large(&mut self, process: usize, va: u64, size: u64, flags: &[&str]) -> Result<(), SampleError> {
         let request = MapRequest {
-            va,
+            va: VirtAddr::new(va),
             len: size,
             target: MapTarget::Alloc,
             page_size: Some(size),
@@ -112,10 +118,10 @@ impl Builder {
     }
 
     /// Maps one base page at `va` to the frame at physical address `pa` (sharing it).
-    fn map_to(&mut self, process: usize, va: u64, pa: u64, flags: &[&str]) -> Result<(), SampleError> {
+    fn map_to(&mut self, process: usize, va: u64, pa: PhysAddr, flags: &[&str]) -> Result<(), SampleError> {
         let page = self.machine.format().page_size();
         let request = MapRequest {
-            va,
+            va: VirtAddr::new(va),
             len: page,
             target: MapTarget::To(pa),
             page_size: None,
@@ -130,10 +136,12 @@ impl Builder {
     }
 
     /// The physical address `va` maps to in `process`, whatever the page's rights.
-    fn pa_of(&self, process: usize, va: u64) -> Result<u64, SampleError> {
+    fn pa_of(&self, process: usize, va: u64) -> Result<PhysAddr, SampleError> {
         [Mode::User, Mode::Supervisor]
             .into_iter()
-            .find_map(|mode| self.machine.translate(process, va, Access::Read, mode).ok()?.pa())
+            .find_map(|mode| {
+                self.machine.translate(process, VirtAddr::new(va), Access::Read, mode).ok()?.pa()
+            })
             .ok_or(SampleError::NotMapped { name: self.name, va })
     }
 

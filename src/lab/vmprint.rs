@@ -17,6 +17,7 @@ use crate::sim::mmu::MmuSettings;
 use crate::sim::presets;
 use crate::sim::process::Process;
 use crate::sim::table::{self, TableRef};
+use crate::sim::{Pfn, PhysAddr};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -285,14 +286,14 @@ pub fn build_lab(parsed: &Vmprint, source: &str) -> Result<(Lab, ImportSummary),
     let memory = placed.top.0.next_multiple_of(1 << 20).max(1 << 20);
     let mut mem = PhysMem::new(memory, PAGE_SHIFT).map_err(|e| line_error(placed.top.1, e.to_string()))?;
     for (&addr, &(raw, line)) in &placed.writes {
-        mem.write_le(addr, 8, raw).map_err(|e| line_error(line, e.to_string()))?;
+        mem.write_le(PhysAddr::new(addr), 8, raw).map_err(|e| line_error(line, e.to_string()))?;
     }
     // Pages may be shared or overlap tables (a kernel maps its own memory): reserve what is free.
     for &table in &placed.tables {
-        let _ = mem.reserve(table >> PAGE_SHIFT);
+        let _ = mem.reserve(PhysAddr::new(table).pfn(PAGE_SHIFT));
     }
     for &(first, count) in &placed.leaves {
-        let _ = mem.reserve_range(first, count);
+        let _ = mem.reserve_range(Pfn::new(first), count);
     }
     let processes: Vec<Process> = parsed
         .dumps
@@ -300,7 +301,7 @@ pub fn build_lab(parsed: &Vmprint, source: &str) -> Result<(Lab, ImportSummary),
         .enumerate()
         .map(|(i, d)| Process {
             name: if i == 0 { "xv6".into() } else { format!("xv6-{}", i + 1) },
-            root: d.root_pa >> PAGE_SHIFT,
+            root: PhysAddr::new(d.root_pa).pfn(PAGE_SHIFT),
             asid: u16::try_from(i + 1).unwrap_or(u16::MAX),
         })
         .collect();
@@ -337,7 +338,7 @@ pub fn export(machine: &Machine, process: Option<usize>, style: Style) -> Result
     let mut out = String::new();
     for p in chosen {
         let Some(proc_) = machine.processes().get(p) else { continue };
-        let root = proc_.root << PAGE_SHIFT;
+        let Some(root) = proc_.root.base(PAGE_SHIFT) else { continue };
         let _ = writeln!(out, "page table 0x{root:016x}");
         print_table(machine, TableRef { level: 0, addr: root }, 0, style, &mut out);
     }
@@ -349,7 +350,7 @@ pub fn export(machine: &Machine, process: Option<usize>, style: Style) -> Result
 fn print_table(machine: &Machine, table: TableRef, base: u64, style: Style, out: &mut String) {
     let format = machine.format();
     let mem = machine.mem();
-    if table.addr.checked_add(4096).is_none_or(|end| end > mem.size()) {
+    if table.addr.checked_add(4096).is_none_or(|end| end.get() > mem.size()) {
         return;
     }
     let mut entries = Vec::new();
@@ -365,7 +366,7 @@ fn print_table(machine: &Machine, table: TableRef, base: u64, style: Style, out:
         };
         let _ = writeln!(out, "{key}: pte 0x{:016x} pa 0x{pa:016x}", e.raw);
         if !is_leaf(e.raw) && depth < 3 {
-            print_table(machine, TableRef { level: depth, addr: pa }, va, style, out);
+            print_table(machine, TableRef { level: depth, addr: PhysAddr::new(pa) }, va, style, out);
         }
     }
 }

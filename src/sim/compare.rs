@@ -2,6 +2,7 @@
 //! different frames, or in only one of them, with the rights each gives; and the page tables
 //! both roots reach (a shared kernel half). Ranges are merged: one per run of pages that agree.
 
+use super::address::{Pfn, PhysAddr, VirtAddr};
 use super::fault::{Access, Mode};
 use super::format::PagingFormat;
 use super::machine::{Machine, MachineError};
@@ -40,15 +41,15 @@ impl RangeKind {
 /// and rights.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Range {
-    pub start: u64,
+    pub start: VirtAddr,
     pub bytes: u64,
     pub kind: RangeKind,
     /// Rights combined over the walk in each process (`None` where it is not mapped).
     pub rights_a: Option<Rights>,
     pub rights_b: Option<Rights>,
     /// Physical address `start` maps to in each process.
-    pub pa_a: Option<u64>,
-    pub pa_b: Option<u64>,
+    pub pa_a: Option<PhysAddr>,
+    pub pa_b: Option<PhysAddr>,
 }
 
 impl Range {
@@ -58,8 +59,8 @@ impl Range {
     }
 
     /// The last address of the range.
-    pub fn last(&self) -> u64 {
-        self.start.saturating_add(self.bytes.saturating_sub(1))
+    pub fn last(&self) -> VirtAddr {
+        VirtAddr::new(self.start.get().saturating_add(self.bytes.saturating_sub(1)))
     }
 }
 
@@ -67,9 +68,9 @@ impl Range {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SharedTable {
     pub level: usize,
-    pub addr: u64,
+    pub addr: PhysAddr,
     /// The first virtual address it translates (in the first process) and the bytes it covers.
-    pub va: u64,
+    pub va: VirtAddr,
     pub span: u64,
     /// Its parent table is not shared: it is where the sharing starts.
     pub top: bool,
@@ -107,7 +108,7 @@ pub fn diff(m: &Machine, a: usize, b: usize) -> Result<ProcessDiff, MachineError
     })
 }
 
-fn mappings(m: &Machine, process: usize, root: u64) -> Result<Vec<Mapping>, MachineError> {
+fn mappings(m: &Machine, process: usize, root: Pfn) -> Result<Vec<Mapping>, MachineError> {
     let f = m.format();
     let mut out = Vec::new();
     for leaf in table::leaves(m.mem(), f, root) {
@@ -117,8 +118,9 @@ fn mappings(m: &Machine, process: usize, root: u64) -> Result<Vec<Mapping>, Mach
             continue; // reached only through a corrupt tree: not a page the walk can use
         };
         let size = 1u128 << leaf.page_shift.min(64);
-        let pa = leaf.frame.checked_shl(f.page_shift).unwrap_or(u64::MAX);
-        let start = u128::from(leaf.va);
+        // Shifted as the walk shifts a leaf's frame (high bits of a corrupt frame are dropped).
+        let pa = leaf.frame.get().checked_shl(f.page_shift).unwrap_or(u64::MAX);
+        let start = u128::from(leaf.va.get());
         out.push(Mapping { start, end: start + size, pa, rights: step.rights });
     }
     Ok(out)
@@ -140,7 +142,8 @@ fn sweep(a: &[Mapping], b: &[Mapping]) -> Vec<Range> {
             j += 1;
         }
         let (pa, pb) = (covering(a, i, x), covering(b, j, x));
-        let offset = |p: &Mapping| p.pa.wrapping_add(u64::try_from(x - p.start).unwrap_or(0));
+        // A corrupt tree can map a page at the top of physical addresses: wrap as before.
+        let offset = |p: &Mapping| PhysAddr::new(p.pa.wrapping_add(u64::try_from(x - p.start).unwrap_or(0)));
         let kind = match (pa, pb) {
             (Some(p), Some(q)) if offset(p) == offset(q) => RangeKind::Shared,
             (Some(_), Some(_)) => RangeKind::DifferentFrames,
@@ -149,7 +152,7 @@ fn sweep(a: &[Mapping], b: &[Mapping]) -> Vec<Range> {
             (None, None) => continue,
         };
         out.push(Range {
-            start: u64::try_from(x).unwrap_or(u64::MAX),
+            start: VirtAddr::new(u64::try_from(x).unwrap_or(u64::MAX)),
             bytes: u64::try_from(y - x).unwrap_or(u64::MAX),
             kind,
             rights_a: pa.map(|p| p.rights),
@@ -170,7 +173,7 @@ fn merge(ranges: Vec<Range>) -> Vec<Range> {
     let mut out: Vec<Range> = Vec::with_capacity(ranges.len());
     for r in ranges {
         if let Some(last) = out.last_mut()
-            && u128::from(last.start) + u128::from(last.bytes) == u128::from(r.start)
+            && u128::from(last.start.get()) + u128::from(last.bytes) == u128::from(r.start.get())
             && last.kind == r.kind
             && last.rights_a == r.rights_a
             && last.rights_b == r.rights_b
@@ -185,12 +188,12 @@ fn merge(ranges: Vec<Range>) -> Vec<Range> {
 
 /// Every table reachable from a root, with the first virtual address it translates and its
 /// parent table.
-fn reach(mem: &PhysMem, f: &PagingFormat, root: u64) -> BTreeMap<TableRef, (u64, Option<TableRef>)> {
+fn reach(mem: &PhysMem, f: &PagingFormat, root: Pfn) -> BTreeMap<TableRef, (u64, Option<TableRef>)> {
     let mut found = BTreeMap::new();
-    let Some(addr) = root.checked_shl(f.page_shift) else { return found };
+    let Some(addr) = root.base(f.page_shift) else { return found };
     let mut stack = vec![(TableRef { level: 0, addr }, 0u64, None)];
     while let Some((t, va, parent)) = stack.pop() {
-        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= mem.size());
+        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e.get() <= mem.size());
         if t.level >= f.levels.len() || !fits || found.contains_key(&t) {
             continue;
         }
@@ -208,7 +211,7 @@ fn reach(mem: &PhysMem, f: &PagingFormat, root: u64) -> BTreeMap<TableRef, (u64,
     found
 }
 
-fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: u64, root_b: u64) -> Vec<SharedTable> {
+fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: Pfn, root_b: Pfn) -> Vec<SharedTable> {
     let in_a = reach(mem, f, root_a);
     let in_b: BTreeSet<TableRef> = reach(mem, f, root_b).into_keys().collect();
     let mut out: Vec<SharedTable> = in_a
@@ -217,7 +220,7 @@ fn shared_tables(mem: &PhysMem, f: &PagingFormat, root_a: u64, root_b: u64) -> V
         .map(|(t, &(va, parent))| SharedTable {
             level: t.level,
             addr: t.addr,
-            va: f.canonicalize(va),
+            va: VirtAddr::new(f.canonicalize(va)),
             span: t.level.checked_sub(1).map_or(f.va_space(), |p| 1u64 << f.entry_span_shift(p).min(63)),
             top: parent.is_none_or(|p| !in_b.contains(&p)),
         })
@@ -231,10 +234,11 @@ mod tests {
     use super::*;
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::presets;
+    use crate::sim::{PhysAddr, VirtAddr};
 
     fn req(va: u64, len: u64, to: Option<u64>) -> MapRequest {
-        let target = to.map_or(MapTarget::Alloc, MapTarget::To);
-        MapRequest { va, len, target, page_size: None, flags: None }
+        let target = to.map_or(MapTarget::Alloc, |pa| MapTarget::To(PhysAddr::new(pa)));
+        MapRequest { va: VirtAddr::new(va), len, target, page_size: None, flags: None }
     }
 
     #[test]
@@ -245,7 +249,8 @@ mod tests {
         m.map(b, &req(0x2000, 0x1000, Some(0x40_1000))).unwrap(); // same frame as a's 0x2000
         m.map(b, &req(0x3000, 0x2000, None)).unwrap();
         let d = diff(&m, 0, b).unwrap();
-        let kinds: Vec<(u64, u64, RangeKind)> = d.ranges.iter().map(|r| (r.start, r.bytes, r.kind)).collect();
+        let kinds: Vec<(u64, u64, RangeKind)> =
+            d.ranges.iter().map(|r| (r.start.get(), r.bytes, r.kind)).collect();
         assert_eq!(
             kinds,
             vec![

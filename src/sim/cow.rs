@@ -5,6 +5,7 @@
 //! for the page is stale (read-only) and must be invalidated: each [`CowEvent`] names the page
 //! and ASID for that.
 
+use super::address::{Pfn, VirtAddr};
 use super::fault::{Access, FaultKind};
 use super::fork::CowBit;
 use super::format::Role;
@@ -18,7 +19,7 @@ pub struct CowPage {
     /// The page's leaf entry.
     pub leaf: EntryRef,
     /// The first frame of the page (large pages cover several).
-    pub frame: u64,
+    pub frame: Pfn,
     /// Frames the page covers.
     pub frames: u64,
     /// Processes mapping the frame (from the share counts).
@@ -35,11 +36,11 @@ pub struct CowEvent {
     pub process_name: String,
     pub asid: u16,
     /// The page's base address.
-    pub va: u64,
+    pub va: VirtAddr,
     /// The shared frame the writer left (or kept, without a copy).
-    pub old_frame: u64,
+    pub old_frame: Pfn,
     /// The writer's new frame; `None` when the last owner kept its frame ("no copy").
-    pub new_frame: Option<u64>,
+    pub new_frame: Option<Pfn>,
     /// Owners of `old_frame` before and after.
     pub owners_before: u32,
     pub owners_after: u32,
@@ -58,14 +59,14 @@ impl CowEvent {
             ),
             None => format!("last owner of frame {:#x}: made writable, no copy", self.old_frame),
         };
-        format!("\"{}\" wrote {}: {what}", self.process_name, crate::sim::addr::hex_grouped(self.va))
+        format!("\"{}\" wrote {}: {what}", self.process_name, crate::sim::addr::hex_grouped(self.va.get()))
     }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CowError {
     #[error("{va:#x} is not a copy-on-write page of process {process}")]
-    NotCow { process: usize, va: u64 },
+    NotCow { process: usize, va: VirtAddr },
     #[error(transparent)]
     Machine(#[from] MachineError),
 }
@@ -75,7 +76,7 @@ impl Machine {
     /// format's COW bit, under upper entries that allow writes (else making the leaf writable
     /// would not let the write through, and the fault is a real one).
     #[must_use]
-    pub fn cow_page(&self, process: usize, va: u64) -> Option<CowPage> {
+    pub fn cow_page(&self, process: usize, va: VirtAddr) -> Option<CowPage> {
         let f = &self.format;
         let bit = CowBit::of(f)?;
         let root = self.processes.get(process)?.root;
@@ -93,7 +94,7 @@ impl Machine {
         if combined && upper.iter().any(|e| !f.flag(e.raw, Role::Writable, e.level, true)) {
             return None;
         }
-        let frame = f.frame(leaf.raw, leaf.level);
+        let frame = Pfn::new(f.frame(leaf.raw, leaf.level));
         let frames = 1u64 << f.entry_span_shift(leaf.level).saturating_sub(f.page_shift).min(63);
         Some(CowPage { leaf, frame, frames, owners: self.shares.owners(frame), bit })
     }
@@ -101,13 +102,13 @@ impl Machine {
     /// Whether a fault of `kind` on a `access` to `va` is a copy-on-write fault (a write to a
     /// copy-on-write page).
     #[must_use]
-    pub fn is_cow_fault(&self, process: usize, va: u64, access: Access, kind: FaultKind) -> bool {
+    pub fn is_cow_fault(&self, process: usize, va: VirtAddr, access: Access, kind: FaultKind) -> bool {
         access == Access::Write && kind == FaultKind::WriteProtection && self.cow_page(process, va).is_some()
     }
 
     /// Resolves a write fault on a copy-on-write page (see the module doc). The page gets A and
     /// D set (the access that follows is a write). On error nothing changes.
-    pub fn resolve_cow(&mut self, process: usize, va: u64) -> Result<CowEvent, CowError> {
+    pub fn resolve_cow(&mut self, process: usize, va: VirtAddr) -> Result<CowEvent, CowError> {
         let page = self.cow_page(process, va).ok_or(CowError::NotCow { process, va })?;
         let Some(p) = self.processes.get(process) else {
             return Err(MachineError::NoSuchProcess(process.to_string()).into());
@@ -116,7 +117,7 @@ impl Machine {
         let f = &self.format;
         let level = page.leaf.level;
         let span = f.entry_span_shift(level);
-        let base = va.checked_shr(span).and_then(|v| v.checked_shl(span)).unwrap_or(va);
+        let base = va.get().checked_shr(span).and_then(|v| v.checked_shl(span)).unwrap_or(va.get());
         let new_frame = if page.owners > 1 {
             let copy = self.mem.alloc_aligned(page.frames, page.frames).map_err(MachineError::from)?;
             if let Err(e) = self.mem.copy_frames(page.frame, copy, page.frames) {
@@ -132,7 +133,7 @@ impl Machine {
         raw = f.with(raw, Role::Accessed, level, 1);
         raw = f.with(raw, Role::Dirty, level, 1);
         if let Some(copy) = new_frame {
-            raw = f.with(raw, Role::Frame, level, copy);
+            raw = f.with(raw, Role::Frame, level, copy.get());
         }
         if let Err(e) = self.set_entry(page.leaf.entry_addr, raw) {
             if let Some(copy) = new_frame {
@@ -140,7 +141,7 @@ impl Machine {
             }
             return Err(e.into());
         }
-        let va = self.format.canonicalize(base);
+        let va = VirtAddr::new(self.format.canonicalize(base));
         let owners_after = if new_frame.is_some() {
             self.shares.release(page.frame)
         } else {

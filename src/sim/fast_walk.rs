@@ -10,6 +10,7 @@
 //! The MMU switches ([`MmuSettings`]) are read at every walk, not compiled in, since they can
 //! change between two walks through `Machine::settings_mut`.
 
+use super::address::{EntryAddr, PhysAddr};
 use super::fault::{Access, FaultKind};
 use super::format::{Arch, LeafRule, PagingFormat, Role, SuperpageLowBits, low_mask};
 use super::mem::PhysMem;
@@ -287,8 +288,8 @@ impl Default for FastTranslation {
         const NO_STEP: WalkStep = WalkStep {
             level: 0,
             index: 0,
-            table_addr: 0,
-            entry_addr: 0,
+            table_addr: PhysAddr::new(0),
+            entry_addr: EntryAddr::new(0),
             raw: 0,
             leaf: false,
             rights: NO_RIGHTS,
@@ -296,7 +297,7 @@ impl Default for FastTranslation {
             sets_accessed: false,
             sets_dirty: false,
         };
-        const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: 0, old: 0, new: 0 };
+        const NO_UPDATE: AdUpdate = AdUpdate { level: 0, entry_addr: EntryAddr::new(0), old: 0, new: 0 };
         Self {
             steps: [NO_STEP; MAX_FAST_LEVELS],
             step_count: 0,
@@ -386,8 +387,8 @@ fn read_entry(mem: &PhysMem, addr: u64, bytes: u32) -> Option<u64> {
     if end > mem.size() {
         return None;
     }
-    let Some((start, chunk)) = mem.chunk_at(addr) else { return Some(0) };
-    let offset = usize::try_from(addr - start).ok()?;
+    let Some((start, chunk)) = mem.chunk_at(PhysAddr::new(addr)) else { return Some(0) };
+    let offset = usize::try_from(addr - start.get()).ok()?;
     // Fixed widths, so that each read is one load rather than a copy of a variable length.
     let entry = match bytes {
         8 => chunk.get(offset..offset + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes),
@@ -403,7 +404,7 @@ fn read_entry(mem: &PhysMem, addr: u64, bytes: u32) -> Option<u64> {
         _ => None,
     };
     // An entry wider than a chunk (a format with 2-byte pages), or an odd width: the general read.
-    entry.or_else(|| mem.read_le(addr, bytes).ok())
+    entry.or_else(|| mem.read_le(PhysAddr::new(addr), bytes).ok())
 }
 
 type Stop = FaultKind;
@@ -432,7 +433,7 @@ fn walk(
     request: Request,
     out: &mut FastTranslation,
 ) -> Result<Mapped, Stop> {
-    let va = request.va;
+    let va = request.va.get();
     if !compiled.va_in_range(va) {
         return Err(if compiled.canonical { FaultKind::NonCanonical } else { FaultKind::OutOfRange });
     }
@@ -440,7 +441,8 @@ fn walk(
     let pdptes = root.pdptes.filter(|_| compiled.has_pdpte_registers);
     let page_shift = compiled.page_shift;
     let pte_bytes = compiled.pte_bytes;
-    let mut table_addr = root.frame.checked_shl(page_shift).filter(|a| a >> page_shift == root.frame);
+    let mut table_addr =
+        root.frame.get().checked_shl(page_shift).filter(|a| a >> page_shift == root.frame.get());
     let mut rights = READ | WRITE | EXECUTE | USER;
     // Whether an entry read from memory still lacks its A bit (warm tables: none does).
     let mut lacks_accessed = false;
@@ -468,8 +470,8 @@ fn walk(
         out.push_step(WalkStep {
             level,
             index,
-            table_addr: table_addr.unwrap_or_default(),
-            entry_addr,
+            table_addr: PhysAddr::new(table_addr.unwrap_or_default()),
+            entry_addr: EntryAddr::new(entry_addr),
             raw,
             leaf,
             rights: rights_of(rights),
@@ -641,7 +643,7 @@ fn finish_leaf(
     if !masks.always_leaf {
         base |= ((raw & switches.pse36) >> PSE36_LSB) << 32;
     }
-    let pa = base | (request.va & low_mask(span));
+    let pa = base | (request.va.get() & low_mask(span));
     let global = masks.global.test(raw);
-    Ok(Mapped { pa, value: None, page_shift: span, leaf_level: level, global, rights })
+    Ok(Mapped { pa: PhysAddr::new(pa), value: None, page_shift: span, leaf_level: level, global, rights })
 }

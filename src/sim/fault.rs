@@ -1,6 +1,7 @@
 //! Accesses and page faults: what was attempted, why it failed, at which level, and how the
 //! architecture reports it (x86 #PF error code or #GP, RISC-V exception cause).
 
+use super::address::VirtAddr;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -266,7 +267,7 @@ pub struct PageFault {
     pub kind: FaultKind,
     /// Level (0 = root) where the walk stopped; `None` when no entry was read.
     pub level: Option<usize>,
-    pub va: u64,
+    pub va: VirtAddr,
     pub access: Access,
     pub mode: Mode,
     pub report: ArchReport,

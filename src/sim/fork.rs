@@ -14,6 +14,7 @@
 //! The "kernel half" is the upper half of the root table (x86 and RISC-V: the addresses with the
 //! top bit set); the teaching formats have no kernel half, so all of their root is user.
 
+use super::address::{EntryAddr, Pfn};
 use super::format::{Arch, PagingFormat, Role};
 use super::machine::{Machine, MachineError};
 use super::process::Process;
@@ -24,7 +25,7 @@ use thiserror::Error;
 /// How many processes map each shared frame (the first frame of a large page). Only frames
 /// with two or more owners are listed; an unlisted frame has one owner (or is no data page).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ShareCounts(BTreeMap<u64, u32>);
+pub struct ShareCounts(BTreeMap<Pfn, u32>);
 
 impl ShareCounts {
     #[must_use]
@@ -34,18 +35,18 @@ impl ShareCounts {
 
     /// The owners of `frame`: 1 when it is not listed.
     #[must_use]
-    pub fn owners(&self, frame: u64) -> u32 {
+    pub fn owners(&self, frame: Pfn) -> u32 {
         self.0.get(&frame).copied().unwrap_or(1)
     }
 
     /// Whether `frame` is mapped by more than one process through a fork.
     #[must_use]
-    pub fn is_shared(&self, frame: u64) -> bool {
+    pub fn is_shared(&self, frame: Pfn) -> bool {
         self.owners(frame) > 1
     }
 
     /// Shared frames and their counts, by frame.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Pfn, u32)> + '_ {
         self.0.iter().map(|(&frame, &count)| (frame, count))
     }
 
@@ -60,7 +61,7 @@ impl ShareCounts {
     }
 
     /// Sets a frame's count (1 or 0 removes it).
-    pub fn set(&mut self, frame: u64, count: u32) {
+    pub fn set(&mut self, frame: Pfn, count: u32) {
         if count > 1 {
             self.0.insert(frame, count);
         } else {
@@ -69,14 +70,14 @@ impl ShareCounts {
     }
 
     /// One owner fewer (an unmap, a copy-on-write copy); returns the count left.
-    pub fn release(&mut self, frame: u64) -> u32 {
+    pub fn release(&mut self, frame: Pfn) -> u32 {
         let left = self.owners(frame).saturating_sub(1);
         self.set(frame, left);
         left
     }
 
     /// One owner more (a clone of a process that maps it); only counted frames change.
-    pub(in crate::sim) fn add_if_counted(&mut self, frame: u64) {
+    pub(in crate::sim) fn add_if_counted(&mut self, frame: Pfn) {
         if let Some(count) = self.0.get_mut(&frame) {
             *count = count.saturating_add(1);
         }
@@ -207,9 +208,9 @@ fn kernel_start(format: &PagingFormat) -> u64 {
 /// happens to leaves, and the counts for the report.
 struct Copier {
     cow: Option<CowBit>,
-    copies: BTreeMap<TableRef, u64>,
+    copies: BTreeMap<TableRef, Pfn>,
     /// Leaf mappings of each frame before the fork, for frames not yet counted.
-    owners_before: BTreeMap<u64, u32>,
+    owners_before: BTreeMap<Pfn, u32>,
     report: ForkReport,
 }
 
@@ -258,12 +259,12 @@ impl Machine {
     }
 
     /// For each frame the user half of `root` maps, how many leaves of all processes map it.
-    fn user_owners(&self, root: u64) -> BTreeMap<u64, u32> {
+    fn user_owners(&self, root: Pfn) -> BTreeMap<Pfn, u32> {
         let f = &self.format;
         let half = kernel_start(f) << f.entry_span_shift(0);
-        let mut owners: BTreeMap<u64, u32> = table::leaves(&self.mem, f, root)
+        let mut owners: BTreeMap<Pfn, u32> = table::leaves(&self.mem, f, root)
             .into_iter()
-            .filter(|l| f.index_of(l.va, 0) << f.entry_span_shift(0) < half)
+            .filter(|l| f.index_of(l.va.get(), 0) << f.entry_span_shift(0) < half)
             .map(|l| (l.frame, 0))
             .collect();
         for p in &self.processes {
@@ -278,14 +279,18 @@ impl Machine {
 
     /// The child's root: a copy of the parent's, whose user entries point to copies of the
     /// user tables and whose kernel entries stay as they are (the same kernel tables).
-    fn fork_tables(&mut self, source_root: u64, copier: &mut Copier) -> Result<u64, ForkError> {
+    fn fork_tables(&mut self, source_root: Pfn, copier: &mut Copier) -> Result<Pfn, ForkError> {
         let f = &self.format;
         let shift = f.page_shift;
         let root_frames = f.table_frames(0);
         let root = self.mem.alloc(root_frames)?;
         self.mem.copy_frames(source_root, root, root_frames)?;
         copier.report.tables_copied += 1;
-        let source = TableRef { level: 0, addr: source_root << shift };
+        // Both roots lie in memory (the copy above checked it), so both have an address.
+        let (Some(source_addr), Some(root_addr)) = (source_root.base(shift), root.base(shift)) else {
+            return Ok(root);
+        };
+        let source = TableRef { level: 0, addr: source_addr };
         let mut entries = Vec::new();
         table::for_each_present(&self.mem, f, source, |e| entries.push(e));
         let kernel = kernel_start(f);
@@ -294,14 +299,19 @@ impl Machine {
                 copier.report.kernel_entries_shared += 1;
                 continue;
             }
-            let child_entry = (root << shift) + e.index * u64::from(self.format.pte_bytes);
+            let Some(child_entry) = root_addr.entry(e.index, self.format.pte_bytes) else { continue };
             self.fork_entry(e, child_entry, copier)?;
         }
         Ok(root)
     }
 
     /// Forks what one parent entry (at `e`) maps into the child's entry at `child_entry`.
-    fn fork_entry(&mut self, e: EntryRef, child_entry: u64, copier: &mut Copier) -> Result<(), ForkError> {
+    fn fork_entry(
+        &mut self,
+        e: EntryRef,
+        child_entry: EntryAddr,
+        copier: &mut Copier,
+    ) -> Result<(), ForkError> {
         let f = &self.format;
         if f.is_leaf(e.raw, e.level) {
             let (parent_raw, child_raw) = self.fork_leaf(e, copier)?;
@@ -312,34 +322,38 @@ impl Machine {
             return Ok(());
         }
         let level = e.level + 1;
-        let child = f.frame(e.raw, e.level);
-        if child.checked_add(f.table_frames(level)).is_none_or(|end| end > self.mem.frame_count()) {
+        let child = Pfn::new(f.frame(e.raw, e.level));
+        let in_memory =
+            child.checked_add(f.table_frames(level)).is_some_and(|end| end.get() <= self.mem.frame_count());
+        let Some(addr) = child.base(f.page_shift).filter(|_| in_memory) else {
             return Ok(()); // a corrupt pointer is copied as it is
-        }
-        let table = TableRef { level, addr: child << f.page_shift };
+        };
+        let table = TableRef { level, addr };
         let copy = match copier.copies.get(&table) {
             Some(&copy) => copy,
             None => self.fork_table(table, copier)?,
         };
-        let raw = self.format.with(e.raw, Role::Frame, e.level, copy);
+        let raw = self.format.with(e.raw, Role::Frame, e.level, copy.get());
         table::write_entry(&mut self.mem, &self.format, child_entry, raw)?;
         Ok(())
     }
 
     /// Copies one user table and forks every entry in it; returns the copy's frame.
-    fn fork_table(&mut self, table: TableRef, copier: &mut Copier) -> Result<u64, ForkError> {
+    fn fork_table(&mut self, table: TableRef, copier: &mut Copier) -> Result<Pfn, ForkError> {
         let f = &self.format;
         let count = f.table_frames(table.level);
-        let frame = table.addr >> f.page_shift;
+        let frame = table.addr.pfn(f.page_shift);
         let copy = self.mem.alloc(count)?;
         copier.copies.insert(table, copy);
         copier.report.tables_copied += 1;
         self.mem.copy_frames(frame, copy, count)?;
         let mut entries = Vec::new();
         table::for_each_present(&self.mem, f, table, |e| entries.push(e));
-        let pte = u64::from(f.pte_bytes);
+        let bytes = f.pte_bytes;
+        let Some(copy_addr) = copy.base(f.page_shift) else { return Ok(copy) };
         for e in entries {
-            self.fork_entry(e, (copy << self.format.page_shift) + e.index * pte, copier)?;
+            let Some(child_entry) = copy_addr.entry(e.index, bytes) else { continue };
+            self.fork_entry(e, child_entry, copier)?;
         }
         Ok(copy)
     }
@@ -347,17 +361,17 @@ impl Machine {
     /// The parent's and the child's leaf for one user page.
     fn fork_leaf(&mut self, e: EntryRef, copier: &mut Copier) -> Result<(u64, u64), ForkError> {
         let f = &self.format;
-        let frame = f.frame(e.raw, e.level);
+        let frame = Pfn::new(f.frame(e.raw, e.level));
         let frames = 1u64 << f.entry_span_shift(e.level).saturating_sub(f.page_shift).min(63);
         let Some(cow) = &copier.cow else {
             // The eager fork: a fresh frame with the same bytes, for the child alone.
-            if frame.checked_add(frames).is_none_or(|end| end > self.mem.frame_count()) {
+            if frame.checked_add(frames).is_none_or(|end| end.get() > self.mem.frame_count()) {
                 return Ok((e.raw, e.raw)); // a frame beyond memory is copied as it is
             }
             let copy = self.mem.alloc_aligned(frames, frames)?;
             self.mem.copy_frames(frame, copy, frames)?;
             copier.report.copied_pages += 1;
-            return Ok((e.raw, f.with(e.raw, Role::Frame, e.level, copy)));
+            return Ok((e.raw, f.with(e.raw, Role::Frame, e.level, copy.get())));
         };
         let owners = match self.shares.owners(frame) {
             1 => copier.owners_before.get(&frame).copied().unwrap_or(1).max(1),
@@ -393,12 +407,13 @@ mod tests {
     #[test]
     fn share_counts_drop_frames_with_one_owner() {
         let mut s = ShareCounts::new();
-        s.set(7, 3);
-        assert_eq!(s.release(7), 2);
-        assert_eq!(s.release(7), 1);
+        let frame = Pfn::new(7);
+        s.set(frame, 3);
+        assert_eq!(s.release(frame), 2);
+        assert_eq!(s.release(frame), 1);
         assert!(s.is_empty());
-        assert_eq!(s.owners(7), 1);
-        s.add_if_counted(7);
+        assert_eq!(s.owners(frame), 1);
+        s.add_if_counted(frame);
         assert!(s.is_empty(), "an uncounted frame stays uncounted");
     }
 }

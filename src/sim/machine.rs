@@ -1,6 +1,7 @@
 //! The machine: a paging format, physical memory, processes and the active one, and the MMU
 //! switches. Every operation either succeeds or leaves the machine exactly as it was.
 
+use super::address::{EntryAddr, Pfn, PhysAddr, VirtAddr};
 use super::fast_walk::CompiledFormat;
 use super::fault::{Access, Mode};
 use super::fork::ShareCounts;
@@ -34,13 +35,13 @@ pub enum MachineError {
     #[error("physical memory ({mem_frame:#x}-byte frames) must use the format's page size ({page:#x})")]
     FrameSizeMismatch { mem_frame: u64, page: u64 },
     #[error("process {name}: root frame {root:#x} is beyond physical memory")]
-    RootOutOfRange { name: String, root: u64 },
+    RootOutOfRange { name: String, root: Pfn },
     #[error("no ASID is free (all 65536 are used)")]
     NoFreeAsid,
     #[error("the range of {len:#x} bytes at {va:#x} holds {pages} pages; at most {max} at once")]
-    RangeTooLarge { va: u64, len: u64, pages: u64, max: u64 },
+    RangeTooLarge { va: VirtAddr, len: u64, pages: u64, max: u64 },
     #[error("entry address {addr:#x} is not aligned to the {bytes}-byte entry size")]
-    EntryMisaligned { addr: u64, bytes: u32 },
+    EntryMisaligned { addr: EntryAddr, bytes: u32 },
     #[error("field {name:?} does not exist at level {level} of this format")]
     NoSuchField { name: String, level: usize },
     #[error(
@@ -53,7 +54,7 @@ pub enum MachineError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapTarget {
     /// Consecutive frames starting at this physical address.
-    To(u64),
+    To(PhysAddr),
     /// Fresh frames from the allocator.
     Alloc,
 }
@@ -61,7 +62,7 @@ pub enum MapTarget {
 /// A request to map `[va, va + len)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapRequest {
-    pub va: u64,
+    pub va: VirtAddr,
     pub len: u64,
     pub target: MapTarget,
     /// Page size in bytes; `None` for the base page size.
@@ -196,7 +197,7 @@ impl Machine {
                 return Err(MachineError::DuplicateName(p.name.clone()));
             }
             let end = p.root.checked_add(format.table_frames(0));
-            if end.is_none_or(|e| e > mem.frame_count()) {
+            if end.is_none_or(|e| e.get() > mem.frame_count()) {
                 return Err(MachineError::RootOutOfRange { name: p.name.clone(), root: p.root });
             }
         }
@@ -247,12 +248,12 @@ impl Machine {
         if !self.format.has_pdpte_registers() {
             return None;
         }
-        let table = self.processes.get(self.active)?.root.checked_shl(self.format.page_shift)?;
+        let table = self.processes.get(self.active)?.root.base(self.format.page_shift)?;
         let bytes = self.format.pte_bytes;
         let mut entries = [0; PDPTE_REGISTERS];
         for (index, entry) in (0u64..).zip(entries.iter_mut()) {
-            let addr = table.checked_add(index * u64::from(bytes))?;
-            *entry = self.mem.read_le(addr, bytes).ok()?;
+            let addr = table.entry(index, bytes)?;
+            *entry = self.mem.read_le(addr.phys(), bytes).ok()?;
         }
         Some(entries)
     }
@@ -333,33 +334,33 @@ impl Machine {
 
     /// Writes bytes into physical memory (a data page's contents; importers and tests that build
     /// tables by hand). Not journaled by itself: inside a document step it is.
-    pub fn write_phys(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MachineError> {
+    pub fn write_phys(&mut self, addr: PhysAddr, bytes: &[u8]) -> Result<(), MachineError> {
         self.mem.write(addr, bytes)?;
         Ok(())
     }
 
     /// Writes a little-endian value of `bytes` bytes into physical memory (a hand-built entry).
-    pub fn write_phys_le(&mut self, addr: u64, bytes: u32, value: u64) -> Result<(), MemError> {
+    pub fn write_phys_le(&mut self, addr: PhysAddr, bytes: u32, value: u64) -> Result<(), MemError> {
         self.mem.write_le(addr, bytes, value)
     }
 
     /// Allocates `count` contiguous frames aligned to `align` frames (zeroed).
-    pub fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
+    pub fn alloc_frames(&mut self, count: u64, align: u64) -> Result<Pfn, MemError> {
         self.mem.alloc_aligned(count, align)
     }
 
     /// Marks `count` frames from `first` as allocated.
-    pub fn reserve_frames(&mut self, first: u64, count: u64) -> Result<(), MachineError> {
+    pub fn reserve_frames(&mut self, first: Pfn, count: u64) -> Result<(), MachineError> {
         Ok(self.mem.reserve_range(first, count)?)
     }
 
     /// Copies frames (only their stored chunks) from `src` to `dst`.
-    pub fn copy_frames(&mut self, src: u64, dst: u64, count: u64) -> Result<(), MachineError> {
+    pub fn copy_frames(&mut self, src: Pfn, dst: Pfn, count: u64) -> Result<(), MachineError> {
         Ok(self.mem.copy_frames(src, dst, count)?)
     }
 
     /// Zeroes frames that no mapping or allocation holds any more.
-    pub fn zero_frames(&mut self, first: u64, count: u64) {
+    pub fn zero_frames(&mut self, first: Pfn, count: u64) {
         self.mem.zero_frames(first, count);
     }
 
@@ -367,10 +368,10 @@ impl Machine {
     /// [`Machine::map`] is the checked, all-or-nothing way).
     pub fn map_page_raw(
         &mut self,
-        root: u64,
-        va: u64,
+        root: Pfn,
+        va: VirtAddr,
         level: usize,
-        frame: u64,
+        frame: Pfn,
         leaf: u64,
     ) -> Result<(), TableError> {
         let pdptes_before = self.pdptes_in_memory();
@@ -431,6 +432,14 @@ impl Machine {
         self.processes.get(index).ok_or_else(|| MachineError::NoSuchProcess(index.to_string()))
     }
 
+    /// The physical address of `process`'s root table (in memory, as `from_parts` checked).
+    fn root_table_addr(&self, process: usize) -> Result<PhysAddr, MachineError> {
+        let p = self.process(process)?;
+        p.root
+            .base(self.format.page_shift)
+            .ok_or_else(|| MachineError::RootOutOfRange { name: p.name.clone(), root: p.root })
+    }
+
     pub(in crate::sim) fn check_new_name(&self, name: &str) -> Result<(), MachineError> {
         if name.trim().is_empty() {
             return Err(MachineError::EmptyName);
@@ -477,10 +486,10 @@ impl Machine {
     /// so aliasing tables cost their number, not the number of paths to them.
     fn copy_tree(
         &mut self,
-        frame: u64,
+        frame: Pfn,
         level: usize,
-        copies: &mut BTreeMap<(u64, usize), u64>,
-    ) -> Result<u64, MachineError> {
+        copies: &mut BTreeMap<(Pfn, usize), Pfn>,
+    ) -> Result<Pfn, MachineError> {
         if let Some(&copy) = copies.get(&(frame, level)) {
             return Ok(copy);
         }
@@ -488,29 +497,28 @@ impl Machine {
         let copy = self.mem.alloc(count)?;
         copies.insert((frame, level), copy);
         self.mem.copy_frames(frame, copy, count)?;
-        let copy_addr = copy << self.format.page_shift;
+        // Both frames lie in memory (allocated, or checked below before the call).
+        let shift = self.format.page_shift;
+        let (Some(addr), Some(copy_addr)) = (frame.base(shift), copy.base(shift)) else { return Ok(copy) };
         if level + 1 < self.format.levels.len() {
             let mut children = Vec::new();
-            let table = table::TableRef { level, addr: frame << self.format.page_shift };
+            let table = table::TableRef { level, addr };
             table::for_each_present(&self.mem, &self.format, table, |e| {
                 if !self.format.is_leaf(e.raw, e.level) {
                     children.push(e);
                 }
             });
             for e in children {
-                let child = self.format.frame(e.raw, level);
+                let child = Pfn::new(self.format.frame(e.raw, level));
                 let child_end = child.checked_add(self.format.table_frames(level + 1));
-                if child_end.is_none_or(|end| end > self.mem.frame_count()) {
+                let entry = copy_addr.entry(e.index, self.format.pte_bytes);
+                let (Some(entry), Some(end)) = (entry, child_end) else { continue };
+                if end.get() > self.mem.frame_count() {
                     continue; // a corrupt pointer is copied as it is
                 }
                 let child_copy = self.copy_tree(child, level + 1, copies)?;
-                let raw = self.format.with(e.raw, Role::Frame, level, child_copy);
-                table::write_entry(
-                    &mut self.mem,
-                    &self.format,
-                    copy_addr + e.index * u64::from(self.format.pte_bytes),
-                    raw,
-                )?;
+                let raw = self.format.with(e.raw, Role::Frame, level, child_copy.get());
+                table::write_entry(&mut self.mem, &self.format, entry, raw)?;
             }
         }
         Ok(copy)
@@ -536,7 +544,7 @@ impl Machine {
         let kept_tables = self.table_frames_in_use();
         let mut doomed_tables = Runs::new();
         for t in table::tables(&self.mem, &self.format, gone.root) {
-            let frame = t.addr >> self.format.page_shift;
+            let frame = t.addr.pfn(self.format.page_shift).get();
             doomed_tables.insert(frame, frame.saturating_add(self.format.table_frames(t.level)));
         }
         doomed_tables.subtract(&kept_tables);
@@ -544,13 +552,13 @@ impl Machine {
         // Leaves in tables other processes still reach (a kernel half) are not the process's
         // own mappings; the others give up one owner each.
         for leaf in &leaves {
-            let table_frame = leaf.entry.table_addr >> self.format.page_shift;
-            if doomed_tables.contains(table_frame) {
+            let table_frame = leaf.entry.table_addr.pfn(self.format.page_shift);
+            if doomed_tables.contains(table_frame.get()) {
                 self.shares.release(leaf.frame);
             }
         }
         for (start, end) in doomed_tables.iter() {
-            self.mem.free(start, end - start);
+            self.mem.free(Pfn::new(start), end - start);
         }
         let mut kept = self.data_frames_in_use();
         for (start, end) in kept_tables.iter() {
@@ -558,7 +566,7 @@ impl Machine {
         }
         for leaf in leaves {
             let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(63);
-            self.release_data_frames(leaf.frame, count, &kept);
+            self.release_data_frames(leaf.frame.get(), count, &kept);
         }
         if self.active > index || self.active >= self.processes.len() {
             self.active = self.active.saturating_sub(1);
@@ -582,19 +590,21 @@ impl Machine {
     /// Makes process `to` use the same upper-half root entries (the kernel's tables) as `from`.
     /// Returns how many root entries were shared.
     pub fn share_kernel_half(&mut self, from: usize, to: usize) -> Result<u64, MachineError> {
-        let src = self.process(from)?.root << self.format.page_shift;
-        let dst = self.process(to)?.root << self.format.page_shift;
+        let src = self.root_table_addr(from)?;
+        let dst = self.root_table_addr(to)?;
         let entries = self.format.entries_at(0);
-        let pte = u64::from(self.format.pte_bytes);
         let bytes = self.format.pte_bytes;
         self.transact(|m| {
             let mut shared = 0;
             for index in entries / 2..entries {
-                let raw = m.mem.read_le(src + index * pte, bytes)?;
+                let (Some(from), Some(to)) = (src.entry(index, bytes), dst.entry(index, bytes)) else {
+                    continue; // unreachable: both roots lie in memory
+                };
+                let raw = m.mem.read_le(from.phys(), bytes)?;
                 if m.format.present(raw, 0) {
                     shared += 1;
                 }
-                m.mem.write_le(dst + index * pte, bytes, raw)?;
+                m.mem.write_le(to.phys(), bytes, raw)?;
             }
             Ok(shared)
         })
@@ -610,8 +620,8 @@ impl Machine {
         let len = request.len.max(1);
         // The range may end exactly at the top of the address space (the last page of the
         // canonical upper half), so check its last byte rather than the end.
-        request.va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va: request.va, len })?;
-        if !request.va.is_multiple_of(size) {
+        request.va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va: request.va.get(), len })?;
+        if !request.va.is_aligned(size) {
             return Err(TableError::Misaligned { va: request.va, size }.into());
         }
         let pages = len.div_ceil(size);
@@ -621,27 +631,34 @@ impl Machine {
         let frames_per_page = size >> self.format.page_shift;
         let parent_shift = level.checked_sub(1).map_or(64, |parent| self.format.entry_span_shift(parent));
         self.transact(|m| {
-            let mut leaf_table: Option<(u64, u64)> = None;
+            let mut leaf_table: Option<(u64, PhysAddr)> = None;
+            let shift = m.format.page_shift;
             for i in 0..pages {
-                let va = request.va + i * size;
+                // Within the range checked above: no page start overflows.
+                let va = request
+                    .va
+                    .checked_add(i * size)
+                    .ok_or(TableError::RangeOverflow { va: request.va.get(), len })?;
                 let frame = match request.target {
                     MapTarget::To(pa) => {
-                        if pa % size != 0 {
+                        if !pa.is_aligned(size) {
                             return Err(TableError::FrameMisaligned {
-                                frame: pa >> m.format.page_shift,
+                                frame: pa.pfn(shift),
                                 size,
                                 align: frames_per_page,
                             }
                             .into());
                         }
-                        let frame = (pa >> m.format.page_shift) + i * frames_per_page;
+                        let frame = pa.pfn(shift).checked_add(i * frames_per_page).ok_or(
+                            TableError::FrameOutOfRange { frame: pa.pfn(shift), frames: m.mem.frame_count() },
+                        )?;
                         table::check_frame(&m.mem, &m.format, level, frame)?;
                         m.mem.reserve_range(frame, frames_per_page)?;
                         frame
                     }
                     MapTarget::Alloc => m.mem.alloc_aligned(frames_per_page, frames_per_page)?,
                 };
-                let parent = va.checked_shr(parent_shift).unwrap_or(0);
+                let parent = va.get().checked_shr(parent_shift).unwrap_or(0);
                 match leaf_table {
                     Some((p, table_addr)) if p == parent => {
                         table::map_page_in(&mut m.mem, &m.format, table_addr, va, level, frame, leaf)?;
@@ -660,7 +677,7 @@ impl Machine {
     /// Unmaps every page in `[va, va + len)`; frees tables that become empty unless another
     /// root still reaches them (a shared kernel half), and data frames no other mapping uses.
     /// On error nothing changes.
-    pub fn unmap(&mut self, process: usize, va: u64, len: u64) -> Result<Vec<Unmapped>, MachineError> {
+    pub fn unmap(&mut self, process: usize, va: VirtAddr, len: u64) -> Result<Vec<Unmapped>, MachineError> {
         let root = self.process(process)?.root;
         self.transact(|m| {
             let outcome = table::unmap_range(&mut m.mem, &m.format, root, va, len)?;
@@ -672,7 +689,7 @@ impl Machine {
             }
             let reachable = m.table_frames_in_use();
             for &(first, count) in &outcome.unhooked_tables {
-                if reachable.last_overlap(first, first.saturating_add(count)).is_none() {
+                if reachable.last_overlap(first.get(), first.saturating_add(count).get()).is_none() {
                     m.mem.free(first, count);
                 }
             }
@@ -680,8 +697,8 @@ impl Machine {
             // mappings of just those (one pass over the leaves, no set of every mapped frame).
             let mut candidates = Runs::new();
             for u in &outcome.pages {
-                let end = u.frame.saturating_add(u.frames).min(m.mem.frame_count());
-                for (s, e) in m.mem.allocated_runs().intersect(u.frame, end) {
+                let end = u.frame.saturating_add(u.frames).get().min(m.mem.frame_count());
+                for (s, e) in m.mem.allocated_runs().intersect(u.frame.get(), end) {
                     candidates.insert(s, e);
                 }
             }
@@ -698,7 +715,7 @@ impl Machine {
     fn release_data_frames(&mut self, first: u64, count: u64, in_use: &Runs) {
         let end = first.saturating_add(count).min(self.mem.frame_count());
         for (start, stop) in in_use.gaps(first, end) {
-            self.mem.release_range(start, stop - start);
+            self.mem.release_range(Pfn::new(start), stop - start);
         }
     }
 
@@ -707,7 +724,7 @@ impl Machine {
         let mut frames = Runs::new();
         for p in &self.processes {
             for t in table::tables(&self.mem, &self.format, p.root) {
-                let first = t.addr >> self.format.page_shift;
+                let first = t.addr.pfn(self.format.page_shift).get();
                 frames.insert(first, first.saturating_add(self.format.table_frames(t.level)));
             }
         }
@@ -748,7 +765,8 @@ impl Machine {
         for p in &self.processes {
             for leaf in table::leaves(&self.mem, &self.format, p.root) {
                 let count = 1u64 << (leaf.page_shift - self.format.page_shift).min(63);
-                frames.insert(leaf.frame, leaf.frame.saturating_add(count).min(self.mem.frame_count()));
+                let first = leaf.frame.get();
+                frames.insert(first, first.saturating_add(count).min(self.mem.frame_count()));
             }
         }
         frames
@@ -758,7 +776,7 @@ impl Machine {
     pub fn translate(
         &self,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> Result<Translation, MachineError> {
@@ -770,7 +788,7 @@ impl Machine {
     pub fn access(
         &mut self,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> Result<Translation, MachineError> {
@@ -789,16 +807,16 @@ impl Machine {
     pub fn apply_ad_updates(&mut self, updates: &[super::mmu::AdUpdate]) {
         let bytes = self.format.pte_bytes;
         for u in updates {
-            if self.mem.read_le(u.entry_addr, bytes) == Ok(u.old) {
-                let _ = self.mem.write_le(u.entry_addr, bytes, u.new);
+            if self.mem.read_le(u.entry_addr.phys(), bytes) == Ok(u.old) {
+                let _ = self.mem.write_le(u.entry_addr.phys(), bytes, u.new);
             }
         }
     }
 
     /// Writes a whole entry.
-    pub fn set_entry(&mut self, entry_addr: u64, raw: u64) -> Result<(), MachineError> {
+    pub fn set_entry(&mut self, entry_addr: EntryAddr, raw: u64) -> Result<(), MachineError> {
         let bytes = self.format.pte_bytes;
-        if !entry_addr.is_multiple_of(u64::from(bytes)) {
+        if !entry_addr.is_aligned(bytes) {
             return Err(MachineError::EntryMisaligned { addr: entry_addr, bytes });
         }
         table::write_entry(&mut self.mem, &self.format, entry_addr, raw)?;
@@ -808,7 +826,7 @@ impl Machine {
     /// Sets one named field of the entry at `entry_addr` (an entry of a table at `level`).
     pub fn set_field(
         &mut self,
-        entry_addr: u64,
+        entry_addr: EntryAddr,
         level: usize,
         name: &str,
         value: u64,
@@ -821,7 +839,7 @@ impl Machine {
         if value > low_mask(field.width) {
             return Err(TableError::ValueTooWide { name: field.name, value, width: field.width }.into());
         }
-        let raw = self.mem.read_le(entry_addr, self.format.pte_bytes)?;
+        let raw = self.mem.read_le(entry_addr.phys(), self.format.pte_bytes)?;
         let new = field.set(raw, value);
         self.set_entry(entry_addr, new)?;
         Ok(new)
@@ -844,7 +862,7 @@ mod tests {
     }
 
     fn map_req(va: u64, len: u64) -> MapRequest {
-        MapRequest { va, len, target: MapTarget::Alloc, page_size: None, flags: None }
+        MapRequest { va: VirtAddr::new(va), len, target: MapTarget::Alloc, page_size: None, flags: None }
     }
 
     #[test]
@@ -853,13 +871,16 @@ mod tests {
         let last = map_req(0xffff_ffff_ffff_f000, 0x1000);
         assert_eq!(m.map(0, &last), Ok(1));
         assert!(
-            m.translate(0, 0xffff_ffff_ffff_ffff, Access::Read, Mode::Supervisor).unwrap().pa().is_some()
+            m.translate(0, VirtAddr::new(0xffff_ffff_ffff_ffff), Access::Read, Mode::Supervisor)
+                .unwrap()
+                .pa()
+                .is_some()
         );
         assert!(matches!(
             m.map(0, &map_req(0xffff_ffff_ffff_f000, 0x2000)),
             Err(MachineError::Table(TableError::RangeOverflow { .. }))
         ));
-        assert_eq!(m.unmap(0, 0xffff_ffff_ffff_f000, 0x1000).map(|u| u.len()), Ok(1));
+        assert_eq!(m.unmap(0, VirtAddr::new(0xffff_ffff_ffff_f000), 0x1000).map(|u| u.len()), Ok(1));
     }
 
     #[test]
@@ -876,11 +897,12 @@ mod tests {
     fn unmap_releases_allocated_data_frames_not_shared_ones() {
         let mut m = machine("x86-64");
         m.map(0, &map_req(0x1000, 0x1000)).unwrap();
-        let frame = m.translate(0, 0x1000, Access::Read, Mode::User).unwrap().pa().unwrap() >> 12;
+        let frame =
+            m.translate(0, VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap().pa().unwrap().pfn(12);
         let b = m.clone_process(0, "child").unwrap();
-        m.unmap(0, 0x1000, 0x1000).unwrap();
+        m.unmap(0, VirtAddr::new(0x1000), 0x1000).unwrap();
         assert!(m.mem.is_allocated(frame), "still mapped by the clone");
-        m.unmap(b, 0x1000, 0x1000).unwrap();
+        m.unmap(b, VirtAddr::new(0x1000), 0x1000).unwrap();
         assert!(!m.mem.is_allocated(frame));
     }
 
@@ -889,12 +911,12 @@ mod tests {
         let mut m = machine("sv39");
         m.map(0, &map_req(0x4000, 0x1000)).unwrap();
         let child = m.clone_process(0, "child").unwrap();
-        let a = m.translate(0, 0x4000, Access::Read, Mode::User).unwrap();
-        let b = m.translate(child, 0x4000, Access::Read, Mode::User).unwrap();
+        let a = m.translate(0, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
+        let b = m.translate(child, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap();
         assert_eq!(a.pa(), b.pa());
         assert_ne!(a.steps[0].entry_addr, b.steps[0].entry_addr);
-        m.unmap(child, 0x4000, 0x1000).unwrap();
-        assert!(m.translate(0, 0x4000, Access::Read, Mode::User).unwrap().pa().is_some());
+        m.unmap(child, VirtAddr::new(0x4000), 0x1000).unwrap();
+        assert!(m.translate(0, VirtAddr::new(0x4000), Access::Read, Mode::User).unwrap().pa().is_some());
     }
 
     #[test]
@@ -904,14 +926,19 @@ mod tests {
         m.map(0, &kernel).unwrap();
         let b = m.add_process("other").unwrap();
         assert!(
-            m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().fault().is_some()
+            m.translate(b, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
+                .unwrap()
+                .fault()
+                .is_some()
         );
         assert_eq!(m.share_kernel_half(0, b).unwrap(), 1);
-        let t = m.translate(b, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap();
+        let t = m.translate(b, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor).unwrap();
         assert!(matches!(t.outcome, Outcome::Mapped(_)));
         assert_eq!(
             t.steps[1].table_addr,
-            m.translate(0, 0xffff_8000_0000_1000, Access::Read, Mode::Supervisor).unwrap().steps[1]
+            m.translate(0, VirtAddr::new(0xffff_8000_0000_1000), Access::Read, Mode::Supervisor)
+                .unwrap()
+                .steps[1]
                 .table_addr
         );
     }
@@ -924,7 +951,10 @@ mod tests {
         m.share_kernel_half(0, b).unwrap();
         m.remove_process(b).unwrap();
         assert!(
-            m.translate(0, 0xffff_8000_0000_0000, Access::Read, Mode::Supervisor).unwrap().pa().is_some()
+            m.translate(0, VirtAddr::new(0xffff_8000_0000_0000), Access::Read, Mode::Supervisor)
+                .unwrap()
+                .pa()
+                .is_some()
         );
         assert!(matches!(m.remove_process(0), Err(MachineError::LastProcess)));
     }

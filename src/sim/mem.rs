@@ -5,6 +5,7 @@
 //! change overwrote, so a failed operation rolls back and an undo step restores, without ever
 //! copying the whole memory.
 
+use super::address::{Pfn, PhysAddr};
 use super::runs::Runs;
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -147,8 +148,8 @@ impl PhysMem {
         1 << self.chunk_shift
     }
 
-    pub fn contains_frame(&self, frame: u64) -> bool {
-        frame < self.frame_count
+    pub fn contains_frame(&self, frame: Pfn) -> bool {
+        frame.get() < self.frame_count
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<(), MemError> {
@@ -254,7 +255,8 @@ impl PhysMem {
 
     /// Reads `buf.len()` bytes at `addr`; the range may cross frames.
     #[allow(clippy::cast_possible_truncation)] // offsets within a chunk, and chunks fit in memory
-    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+    pub fn read(&self, addr: PhysAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        let addr = addr.get();
         self.check(addr, buf.len() as u64)?;
         let chunk_size = self.chunk_size();
         let mut done = 0usize;
@@ -275,7 +277,8 @@ impl PhysMem {
 
     /// Writes `bytes` at `addr`; the range may cross frames.
     #[allow(clippy::cast_possible_truncation)] // offsets within a chunk, and chunks fit in memory
-    pub fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+    pub fn write(&mut self, addr: PhysAddr, bytes: &[u8]) -> Result<(), MemError> {
+        let addr = addr.get();
         self.check(addr, bytes.len() as u64)?;
         let chunk_size = self.chunk_size() as usize;
         let mut done = 0usize;
@@ -297,14 +300,14 @@ impl PhysMem {
         Ok(())
     }
 
-    pub fn read_u8(&self, addr: u64) -> Result<u8, MemError> {
+    pub fn read_u8(&self, addr: PhysAddr) -> Result<u8, MemError> {
         let mut b = [0u8; 1];
         self.read(addr, &mut b)?;
         Ok(b[0])
     }
 
     /// Reads a little-endian value of `bytes` (1..=8) bytes.
-    pub fn read_le(&self, addr: u64, bytes: u32) -> Result<u64, MemError> {
+    pub fn read_le(&self, addr: PhysAddr, bytes: u32) -> Result<u64, MemError> {
         let mut buf = [0u8; 8];
         let n = (bytes as usize).min(8);
         self.read(addr, &mut buf[..n])?;
@@ -312,7 +315,7 @@ impl PhysMem {
     }
 
     /// Writes the low `bytes` (1..=8) bytes of `value`, little-endian.
-    pub fn write_le(&mut self, addr: u64, bytes: u32, value: u64) -> Result<(), MemError> {
+    pub fn write_le(&mut self, addr: PhysAddr, bytes: u32, value: u64) -> Result<(), MemError> {
         let n = (bytes as usize).min(8);
         self.write(addr, &value.to_le_bytes()[..n])
     }
@@ -327,8 +330,8 @@ impl PhysMem {
     }
 
     /// Zeroes `count` frames from `first` (drops their storage).
-    pub fn zero_frames(&mut self, first: u64, count: u64) {
-        let (start, end) = self.chunk_range(first, count);
+    pub fn zero_frames(&mut self, first: Pfn, count: u64) {
+        let (start, end) = self.chunk_range(first.get(), count);
         if start >= end {
             return;
         }
@@ -341,12 +344,13 @@ impl PhysMem {
 
     /// Copies `count` frames from `src` to `dst` (which must not overlap), chunk by chunk: only
     /// stored chunks are copied, so a huge, sparse frame costs what it stores.
-    pub fn copy_frames(&mut self, src: u64, dst: u64, count: u64) -> Result<(), MemError> {
+    pub fn copy_frames(&mut self, src: Pfn, dst: Pfn, count: u64) -> Result<(), MemError> {
+        let (src, dst) = (src.get(), dst.get());
         let in_range = |f: u64| f.checked_add(count).is_some_and(|end| end <= self.frame_count);
         if !in_range(src) || !in_range(dst) {
             return Err(MemError::FrameOutOfRange { frame: src.max(dst), frames: self.frame_count });
         }
-        self.zero_frames(dst, count);
+        self.zero_frames(Pfn::new(dst), count);
         let (start, end) = self.chunk_range(src, count);
         let (dst_start, _) = self.chunk_range(dst, count);
         let stored: Vec<(u64, Box<[u8]>)> =
@@ -360,15 +364,15 @@ impl PhysMem {
     }
 
     /// Whether frame `frame` holds any stored byte (a frame without one reads as zeros).
-    pub fn frame_has_data(&self, frame: u64) -> bool {
-        let (start, end) = self.chunk_range(frame, 1);
+    pub fn frame_has_data(&self, frame: Pfn) -> bool {
+        let (start, end) = self.chunk_range(frame.get(), 1);
         start < end && self.data.range(start..end).next().is_some()
     }
 
     /// The stored chunk holding `addr`, as (its first address, its bytes); `None` reads as zeros.
-    pub fn chunk_at(&self, addr: u64) -> Option<(u64, &[u8])> {
-        let chunk = addr >> self.chunk_shift;
-        self.data.get(&chunk).map(|b| (chunk << self.chunk_shift, &b[..]))
+    pub fn chunk_at(&self, addr: PhysAddr) -> Option<(PhysAddr, &[u8])> {
+        let chunk = addr.get() >> self.chunk_shift;
+        self.data.get(&chunk).map(|b| (PhysAddr::new(chunk << self.chunk_shift), &b[..]))
     }
 
     /// Stored chunks as (first address, bytes), in address order.
@@ -383,19 +387,17 @@ impl PhysMem {
 
     /// The bytes of a whole frame, or `None` when it holds no stored byte. Frames beyond
     /// `max_bytes` are refused (`Err`) rather than materialised.
-    pub fn frame_copy(&self, frame: u64, max_bytes: u64) -> Result<Option<Vec<u8>>, MemError> {
+    pub fn frame_copy(&self, frame: Pfn, max_bytes: u64) -> Result<Option<Vec<u8>>, MemError> {
         if !self.frame_has_data(frame) {
             return Ok(None);
         }
+        // A frame with stored data lies in memory, so its base address exists.
+        let Some(base) = frame.base(self.frame_shift) else { return Ok(None) };
         if self.frame_size() > max_bytes {
-            return Err(MemError::OutOfRange {
-                addr: frame << self.frame_shift,
-                len: self.frame_size(),
-                size: max_bytes,
-            });
+            return Err(MemError::OutOfRange { addr: base.get(), len: self.frame_size(), size: max_bytes });
         }
         let mut bytes = vec![0u8; usize::try_from(self.frame_size()).unwrap_or(0)];
-        self.read(frame << self.frame_shift, &mut bytes)?;
+        self.read(base, &mut bytes)?;
         Ok(Some(bytes))
     }
 
@@ -411,8 +413,8 @@ impl PhysMem {
 
     // ---- the allocator ----
 
-    pub fn is_allocated(&self, frame: u64) -> bool {
-        self.allocated.contains(frame)
+    pub fn is_allocated(&self, frame: Pfn) -> bool {
+        self.allocated.contains(frame.get())
     }
 
     /// Allocated frames as runs.
@@ -425,12 +427,13 @@ impl PhysMem {
     }
 
     /// Marks a frame as in use (for frames chosen by the user rather than the allocator).
-    pub fn reserve(&mut self, frame: u64) -> Result<(), MemError> {
+    pub fn reserve(&mut self, frame: Pfn) -> Result<(), MemError> {
         self.reserve_range(frame, 1)
     }
 
     /// Marks `count` frames from `first` as in use.
-    pub fn reserve_range(&mut self, first: u64, count: u64) -> Result<(), MemError> {
+    pub fn reserve_range(&mut self, first: Pfn, count: u64) -> Result<(), MemError> {
+        let first = first.get();
         let end = first.checked_add(count).filter(|&e| e <= self.frame_count);
         let Some(end) = end else {
             return Err(MemError::FrameOutOfRange {
@@ -446,14 +449,14 @@ impl PhysMem {
     }
 
     /// Allocates the lowest run of `count` free contiguous frames, zeroed.
-    pub fn alloc(&mut self, count: u64) -> Result<u64, MemError> {
+    pub fn alloc(&mut self, count: u64) -> Result<Pfn, MemError> {
         self.alloc_aligned(count, 1)
     }
 
     /// Allocates the lowest run of `count` free contiguous frames starting at a multiple of
     /// `align` frames (large pages need aligned frames), zeroed. Each step skips a whole
     /// allocated run, so the cost grows with the runs passed, not with the frames.
-    pub fn alloc_aligned(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
+    pub fn alloc_aligned(&mut self, count: u64, align: u64) -> Result<Pfn, MemError> {
         let count = count.max(1);
         let align = align.max(1);
         let out_of_frames = || MemError::OutOfFrames { count, frames: self.frame_count };
@@ -468,28 +471,26 @@ impl PhysMem {
             }
         }
         self.set_allocation(start, start + count, true);
-        self.zero_frames(start, count);
-        Ok(start)
+        self.zero_frames(Pfn::new(start), count);
+        Ok(Pfn::new(start))
     }
 
     /// Returns frames to the allocator and zeroes them.
-    pub fn free(&mut self, first: u64, count: u64) {
-        let end = first.saturating_add(count).min(self.frame_count);
-        if self.allocated.last_overlap(first, end).is_some() {
-            self.set_allocation(first, end, false);
-        }
+    pub fn free(&mut self, first: Pfn, count: u64) {
+        self.release_range(first, count);
         self.zero_frames(first, count);
     }
 
     /// Frees frames without zeroing them (a data page whose contents the user may still inspect).
-    pub fn release_range(&mut self, first: u64, count: u64) {
+    pub fn release_range(&mut self, first: Pfn, count: u64) {
+        let first = first.get();
         let end = first.saturating_add(count).min(self.frame_count);
         if self.allocated.last_overlap(first, end).is_some() {
             self.set_allocation(first, end, false);
         }
     }
 
-    pub fn release(&mut self, frame: u64) {
+    pub fn release(&mut self, frame: Pfn) {
         self.release_range(frame, 1);
     }
 
@@ -517,25 +518,25 @@ mod tests {
     #[test]
     fn unwritten_memory_reads_zero_and_stores_nothing() {
         let mut m = PhysMem::new(1 << 20, 12).unwrap();
-        assert_eq!(m.read_le(0x1234, 8).unwrap(), 0);
-        m.write_le(0x2000, 8, 0).unwrap();
+        assert_eq!(m.read_le(PhysAddr::new(0x1234), 8).unwrap(), 0);
+        m.write_le(PhysAddr::new(0x2000), 8, 0).unwrap();
         assert_eq!(m.stored_chunks().count(), 0);
     }
 
     #[test]
     fn little_endian_round_trip_across_a_frame_boundary() {
         let mut m = PhysMem::new(1 << 20, 12).unwrap();
-        m.write_le(0xffc, 8, 0x1122_3344_5566_7788).unwrap();
-        assert_eq!(m.read_u8(0xffc).unwrap(), 0x88);
-        assert_eq!(m.read_u8(0x1003).unwrap(), 0x11);
-        assert_eq!(m.read_le(0xffc, 8).unwrap(), 0x1122_3344_5566_7788);
+        m.write_le(PhysAddr::new(0xffc), 8, 0x1122_3344_5566_7788).unwrap();
+        assert_eq!(m.read_u8(PhysAddr::new(0xffc)).unwrap(), 0x88);
+        assert_eq!(m.read_u8(PhysAddr::new(0x1003)).unwrap(), 0x11);
+        assert_eq!(m.read_le(PhysAddr::new(0xffc), 8).unwrap(), 0x1122_3344_5566_7788);
     }
 
     #[test]
     fn out_of_range_is_an_error_not_a_panic() {
         let mut m = PhysMem::new(0x2000, 12).unwrap();
-        assert!(m.read_le(0x1ffc, 8).is_err());
-        assert!(m.write_le(u64::MAX - 2, 8, 1).is_err());
+        assert!(m.read_le(PhysAddr::new(0x1ffc), 8).is_err());
+        assert!(m.write_le(PhysAddr::new(u64::MAX - 2), 8, 1).is_err());
         assert!(PhysMem::new(0x1001, 12).is_err());
         assert!(PhysMem::new(0, 12).is_err());
     }
@@ -543,26 +544,26 @@ mod tests {
     #[test]
     fn allocator_takes_lowest_free_runs() {
         let mut m = PhysMem::new(16 << 12, 12).unwrap();
-        assert_eq!(m.alloc(1).unwrap(), 0);
-        assert_eq!(m.alloc(1).unwrap(), 1);
-        m.reserve(3).unwrap();
-        assert_eq!(m.alloc(2).unwrap(), 4);
-        assert_eq!(m.alloc(1).unwrap(), 2);
-        m.free(1, 1);
-        assert_eq!(m.alloc(1).unwrap(), 1);
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(0));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
+        m.reserve(Pfn::new(3)).unwrap();
+        assert_eq!(m.alloc(2).unwrap(), Pfn::new(4));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(2));
+        m.free(Pfn::new(1), 1);
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
         assert!(m.alloc(11).is_err());
-        assert_eq!(m.alloc(10).unwrap(), 6);
+        assert_eq!(m.alloc(10).unwrap(), Pfn::new(6));
         assert!(m.alloc(1).is_err());
     }
 
     #[test]
     fn aligned_allocation_skips_to_the_alignment() {
         let mut m = PhysMem::new(64 << 12, 12).unwrap();
-        assert_eq!(m.alloc(1).unwrap(), 0);
-        assert_eq!(m.alloc_aligned(8, 8).unwrap(), 8);
-        assert_eq!(m.alloc(1).unwrap(), 1);
-        m.reserve(20).unwrap();
-        assert_eq!(m.alloc_aligned(16, 16).unwrap(), 32);
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(0));
+        assert_eq!(m.alloc_aligned(8, 8).unwrap(), Pfn::new(8));
+        assert_eq!(m.alloc(1).unwrap(), Pfn::new(1));
+        m.reserve(Pfn::new(20)).unwrap();
+        assert_eq!(m.alloc_aligned(16, 16).unwrap(), Pfn::new(32));
         assert!(m.alloc_aligned(32, 32).is_err());
     }
 
@@ -570,15 +571,15 @@ mod tests {
     fn freed_frames_are_zeroed() {
         let mut m = PhysMem::new(4 << 12, 12).unwrap();
         let f = m.alloc(1).unwrap();
-        m.write_le(f << 12, 4, 0xdead_beef).unwrap();
+        m.write_le(f.base(12).unwrap(), 4, 0xdead_beef).unwrap();
         m.free(f, 1);
-        assert_eq!(m.read_le(f << 12, 4).unwrap(), 0);
+        assert_eq!(m.read_le(f.base(12).unwrap(), 4).unwrap(), 0);
     }
 
     #[test]
     fn resize_refuses_to_drop_used_frames() {
         let mut m = PhysMem::new(8 << 12, 12).unwrap();
-        m.reserve(6).unwrap();
+        m.reserve(Pfn::new(6)).unwrap();
         assert!(m.resize(4 << 12).is_err());
         assert!(m.resize(16 << 12).is_ok());
         assert_eq!(m.frame_count(), 16);
@@ -588,16 +589,16 @@ mod tests {
     fn a_rolled_back_change_leaves_bytes_and_allocation_as_they_were() {
         let mut m = PhysMem::new(64 << 12, 12).unwrap();
         let f = m.alloc(2).unwrap();
-        m.write_le(f << 12, 8, 0x1122).unwrap();
+        m.write_le(f.base(12).unwrap(), 8, 0x1122).unwrap();
         let before = m.clone();
         m.begin();
-        m.write_le(f << 12, 8, 0x3344).unwrap();
-        m.write_le(0x9000, 4, 7).unwrap();
+        m.write_le(f.base(12).unwrap(), 8, 0x3344).unwrap();
+        m.write_le(PhysAddr::new(0x9000), 4, 7).unwrap();
         m.alloc_aligned(8, 8).unwrap();
         m.free(f, 2);
         m.rollback();
         assert_eq!(m, before);
-        assert_eq!(m.read_le(f << 12, 8).unwrap(), 0x1122);
+        assert_eq!(m.read_le(f.base(12).unwrap(), 8).unwrap(), 0x1122);
     }
 
     #[test]
@@ -605,10 +606,10 @@ mod tests {
         let mut m = PhysMem::new(64 << 12, 12).unwrap();
         let original = m.clone();
         m.begin();
-        m.write_le(0x1000, 8, 1).unwrap();
+        m.write_le(PhysAddr::new(0x1000), 8, 1).unwrap();
         m.begin();
-        m.write_le(0x1000, 8, 2).unwrap();
-        m.reserve_range(10, 5).unwrap();
+        m.write_le(PhysAddr::new(0x1000), 8, 2).unwrap();
+        m.reserve_range(Pfn::new(10), 5).unwrap();
         assert!(m.commit().is_empty(), "an inner commit hands its record to the outer journal");
         let undo = m.commit();
         let edited = m.clone();
@@ -625,14 +626,17 @@ mod tests {
         // 4 frames of 1 TiB (a custom format may have 2^40-byte pages).
         let mut m = PhysMem::new(4 << 40, 40).unwrap();
         for frame in 0..4u64 {
-            m.write_le((frame << 40) + 0x1234_5678, 8, 0xfeed).unwrap();
+            m.write_le(PhysAddr::new((frame << 40) + 0x1234_5678), 8, 0xfeed).unwrap();
         }
         assert_eq!(m.stored_bytes(), 4 * 4096, "one 4 KiB chunk per write, not a whole frame");
-        assert_eq!(m.read_le((2 << 40) + 0x1234_5678, 8).unwrap(), 0xfeed);
-        assert!(m.frame_copy(1, 1 << 21).is_err(), "a whole 1 TiB frame is refused, not materialised");
+        assert_eq!(m.read_le(PhysAddr::new((2 << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
+        assert!(
+            m.frame_copy(Pfn::new(1), 1 << 21).is_err(),
+            "a whole 1 TiB frame is refused, not materialised"
+        );
         let dst = 3;
-        m.copy_frames(0, dst, 1).unwrap();
-        assert_eq!(m.read_le((dst << 40) + 0x1234_5678, 8).unwrap(), 0xfeed);
+        m.copy_frames(Pfn::new(0), Pfn::new(dst), 1).unwrap();
+        assert_eq!(m.read_le(PhysAddr::new((dst << 40) + 0x1234_5678), 8).unwrap(), 0xfeed);
         assert_eq!(m.stored_bytes(), 4 * 4096);
     }
 
@@ -644,7 +648,7 @@ mod tests {
         for _ in 0..32_767 {
             m.alloc_aligned(512, 512).unwrap();
         }
-        assert_eq!(root, 0);
+        assert_eq!(root, Pfn::new(0));
         assert_eq!(m.allocated_count(), 1 + 32_767 * 512);
         assert_eq!(m.allocated_runs().run_count(), 2, "the root, then one run of pages");
         assert!(m.alloc_aligned(512, 512).is_err(), "memory is full: the one 2 MiB slot left holds the root");

@@ -2,6 +2,7 @@
 //! the accessed/dirty writes that hardware would make; the caller decides whether to apply them.
 //! The loop runs at most `levels` times, so corrupt or cyclic tables cannot hang it.
 
+use super::address::{EntryAddr, Pfn, PhysAddr, VirtAddr};
 use super::fault::{Access, ArchReport, FaultKind, Mode, PageFault, x86_error};
 use super::format::{Arch, LeafRule, PDPTE_REGISTERS, PagingFormat, Role, SuperpageLowBits, low_mask};
 use super::mem::PhysMem;
@@ -144,8 +145,8 @@ pub struct WalkStep {
     pub level: usize,
     pub index: u64,
     /// Physical address of the table this entry belongs to.
-    pub table_addr: u64,
-    pub entry_addr: u64,
+    pub table_addr: PhysAddr,
+    pub entry_addr: EntryAddr,
     pub raw: u64,
     /// The entry maps a page (rather than pointing to the next table).
     pub leaf: bool,
@@ -167,7 +168,7 @@ pub struct WalkStep {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdUpdate {
     pub level: usize,
-    pub entry_addr: u64,
+    pub entry_addr: EntryAddr,
     pub old: u64,
     pub new: u64,
 }
@@ -175,7 +176,7 @@ pub struct AdUpdate {
 /// The physical page a successful walk reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mapped {
-    pub pa: u64,
+    pub pa: PhysAddr,
     /// The byte at `pa`, or `None` when `pa` is beyond physical memory.
     pub value: Option<u8>,
     /// log2 of the page size (12 for 4 KiB, 21 for 2 MiB, ...).
@@ -194,7 +195,7 @@ pub enum Outcome {
 /// The full record of one translation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Translation {
-    pub va: u64,
+    pub va: VirtAddr,
     pub access: Access,
     pub mode: Mode,
     pub steps: Vec<WalkStep>,
@@ -203,7 +204,7 @@ pub struct Translation {
 }
 
 impl Translation {
-    pub fn pa(&self) -> Option<u64> {
+    pub fn pa(&self) -> Option<PhysAddr> {
         match &self.outcome {
             Outcome::Mapped(m) => Some(m.pa),
             Outcome::Fault(_) => None,
@@ -221,23 +222,23 @@ impl Translation {
 /// What the walk is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
-    pub va: u64,
+    pub va: VirtAddr,
     pub access: Access,
     pub mode: Mode,
 }
 
 /// Where a walk starts: the root table's frame (CR3 or satp) and, for PAE, the four PDPTEs the
 /// processor loaded into registers with CR3 (SDM Vol. 3A 4.4.1), which the walk uses instead of
-/// memory. A bare frame number (`From<u64>`) walks as if CR3 had just been loaded: the PDPTEs
+/// memory. A bare frame number (`From<Pfn>`) walks as if CR3 had just been loaded: the PDPTEs
 /// are read from memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WalkRoot {
-    pub frame: u64,
+    pub frame: Pfn,
     pub pdptes: Option<[u64; PDPTE_REGISTERS]>,
 }
 
-impl From<u64> for WalkRoot {
-    fn from(frame: u64) -> Self {
+impl From<Pfn> for WalkRoot {
+    fn from(frame: Pfn) -> Self {
         Self { frame, pdptes: None }
     }
 }
@@ -255,7 +256,7 @@ pub fn translate(
     let store = Growable { steps: Vec::with_capacity(format.levels.len()), updates: Vec::new() };
     let mut walk = Walk { mem, format, settings, request, store, pdptes: pdpte_registers(format, root) };
     // A faulting walk has writes only under AdTiming::AsWalked (the upper entries it passed).
-    let outcome = match walk.run(root.frame) {
+    let outcome = match walk.run(root.frame.get()) {
         Ok(mapped) => Outcome::Mapped(mapped),
         Err((kind, level)) => Outcome::Fault(walk.fault(kind, level)),
     };
@@ -284,7 +285,7 @@ trait WalkStore {
     fn steps(&self) -> &[WalkStep];
     fn step_mut(&mut self, at: usize) -> Option<&mut WalkStep>;
     fn push_update(&mut self, update: AdUpdate);
-    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate>;
+    fn update_for(&mut self, entry_addr: EntryAddr) -> Option<&mut AdUpdate>;
 }
 
 /// [`translate`]'s store: vectors, which become the [`Translation`].
@@ -312,7 +313,7 @@ impl WalkStore for Growable {
         self.updates.push(update);
     }
 
-    fn update_for(&mut self, entry_addr: u64) -> Option<&mut AdUpdate> {
+    fn update_for(&mut self, entry_addr: EntryAddr) -> Option<&mut AdUpdate> {
         self.updates.iter_mut().find(|u| u.entry_addr == entry_addr)
     }
 }
@@ -428,14 +429,14 @@ struct Walk<'a, S> {
 impl<S: WalkStore> Walk<'_, S> {
     fn run(&mut self, root: u64) -> Result<Mapped, Stop> {
         let format = self.format;
-        if !format.va_in_range(self.request.va) {
+        if !format.va_in_range(self.request.va.get()) {
             let kind = if format.canonical { FaultKind::NonCanonical } else { FaultKind::OutOfRange };
             return Err((kind, None));
         }
         let mut table_addr = root.checked_shl(format.page_shift).filter(|a| a >> format.page_shift == root);
         let mut rights = Rights { read: true, write: true, execute: true, user: true };
         for level in 0..format.levels.len() {
-            let index = format.index_of(self.request.va, level);
+            let index = format.index_of(self.request.va.get(), level);
             let entry_addr = table_addr
                 .and_then(|t| t.checked_add(index * u64::from(format.pte_bytes)))
                 .ok_or((FaultKind::TableOutsideMemory, Some(level)))?;
@@ -448,7 +449,7 @@ impl<S: WalkStore> Walk<'_, S> {
                 Some(raw) => raw,
                 None => self
                     .mem
-                    .read_le(entry_addr, format.pte_bytes)
+                    .read_le(PhysAddr::new(entry_addr), format.pte_bytes)
                     .map_err(|_| (FaultKind::TableOutsideMemory, Some(level)))?,
             };
             let present = format.present(raw, level);
@@ -459,8 +460,8 @@ impl<S: WalkStore> Walk<'_, S> {
             self.store.push_step(WalkStep {
                 level,
                 index,
-                table_addr: table_addr.unwrap_or_default(),
-                entry_addr,
+                table_addr: PhysAddr::new(table_addr.unwrap_or_default()),
+                entry_addr: EntryAddr::new(entry_addr),
                 raw,
                 leaf,
                 rights,
@@ -586,7 +587,8 @@ impl<S: WalkStore> Walk<'_, S> {
         let mut base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
         // PSE-36: physical address bits 39:32 come from entry bits 20:13.
         base |= ((raw & pse36_address_bits(f, self.settings, level)) >> PSE36_LSB) << 32;
-        let pa = base | (self.request.va & low_mask(span));
+        let pa = base | (self.request.va.get() & low_mask(span));
+        let pa = PhysAddr::new(pa);
         let value = if S::READS_VALUE { self.mem.read_u8(pa).ok() } else { None };
         let global = f.flag(raw, Role::Global, level, false);
         Ok(Mapped { pa, value, page_shift: span, leaf_level: level, global, rights })
@@ -651,7 +653,7 @@ impl<S: WalkStore> Walk<'_, S> {
         self.merge_update(level, entry_addr, old, new);
     }
 
-    fn merge_update(&mut self, level: usize, entry_addr: u64, old: u64, new: u64) {
+    fn merge_update(&mut self, level: usize, entry_addr: EntryAddr, old: u64, new: u64) {
         if old == new {
             return;
         }

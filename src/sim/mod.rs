@@ -2,6 +2,7 @@
 //! Pure Rust: no egui, no file I/O, and no panics on any input.
 
 pub mod addr;
+pub mod address;
 pub mod compare;
 pub mod cow;
 pub mod explain;
@@ -27,6 +28,7 @@ pub mod tlb;
 pub mod tlb_driver;
 pub mod trace;
 
+pub use address::{EntryAddr, Pfn, PhysAddr, VirtAddr};
 pub use fault::{Access, ArchReport, FaultKind, Mode, PageFault};
 pub use format::{Arch, PagingFormat, Role};
 pub use machine::{Machine, MachineError, MapRequest, MapTarget};

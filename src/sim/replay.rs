@@ -29,6 +29,7 @@
 //! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
+use super::address::VirtAddr;
 use super::fast_walk::{self, CompiledFormat};
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
@@ -127,7 +128,7 @@ pub struct CachedTranslation {
 impl CachedTranslation {
     fn new(mapped: &Mapped, dirty: bool) -> Self {
         Self {
-            frame_base: mapped.pa & !low_mask(mapped.page_shift),
+            frame_base: mapped.pa.get() & !low_mask(mapped.page_shift),
             page_shift: mapped.page_shift,
             rights: mapped.rights,
             global: mapped.global,
@@ -848,7 +849,7 @@ impl Replayer {
             .into_iter()
             .flat_map(|mode| [Access::Read, Access::Execute].map(|access| (access, mode)));
         for (access, mode) in attempts {
-            let request = Request { va: entry.base(), access, mode };
+            let request = Request { va: VirtAddr::new(entry.base()), access, mode };
             let walk = mmu::translate(&machine.mem, &machine.format, root, &machine.settings, request);
             if let Outcome::Mapped(mapped) = walk.outcome {
                 return !entry.payload().agrees_with(&mapped);
@@ -1120,13 +1121,13 @@ fn walk(
     loop {
         // Each round from the root again: the OS model or a demand map may reload CR3 (PAE).
         let Ok(root) = machine.walk_root(process) else { return walked };
-        let (refs, outcome) = walk_once(machine, fast, root, Request { va, access, mode });
+        let (refs, outcome) = walk_once(machine, fast, root, Request { va: VirtAddr::new(va), access, mode });
         counters.walks += 1;
         counters.walk_memory_refs += refs;
         walked.refs += refs;
         match outcome {
             Ok((mapped, dirty)) => {
-                walked.result = PageResult::Mapped { pa: mapped.pa };
+                walked.result = PageResult::Mapped { pa: mapped.pa.get() };
                 walked.fill = Some(CachedTranslation::new(&mapped, dirty));
                 return walked;
             }
@@ -1153,11 +1154,11 @@ fn walk(
                                 walked.demand_mapped = true;
                             }
                             if let Some(eviction) = handled.evicted {
-                                walked.evicted.push((eviction.key.va, eviction.asid));
+                                walked.evicted.push((eviction.key.va.get(), eviction.asid));
                             }
                             if let Some(cow) = &handled.cow {
                                 // The kernel's INVLPG / SFENCE.VMA of the writer's read-only entry.
-                                walked.evicted.push((cow.va, cow.asid));
+                                walked.evicted.push((cow.va.get(), cow.asid));
                             }
                             continue;
                         }
@@ -1172,7 +1173,7 @@ fn walk(
                 }
                 let page = machine.format.page_size();
                 let request = MapRequest {
-                    va: va & !(page - 1),
+                    va: VirtAddr::new(va & !(page - 1)),
                     len: page,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -1297,7 +1298,7 @@ mod tests {
                 let format = presets::by_name(preset).expect("preset");
                 let mut machine = Machine::new(format, 1 << 20).expect("machine");
                 let request = MapRequest {
-                    va: 0x40_0000,
+                    va: VirtAddr::new(0x40_0000),
                     len: 0x1000,
                     target: MapTarget::Alloc,
                     page_size: None,
@@ -1319,7 +1320,9 @@ mod tests {
                     };
                     for access in Access::ALL {
                         for mode in [Mode::User, Mode::Supervisor] {
-                            let t = machine.translate(0, 0x40_0123, access, mode).expect("process");
+                            let t = machine
+                                .translate(0, VirtAddr::new(0x40_0123), access, mode)
+                                .expect("process");
                             let Some(rights) = t.steps.last().map(|s| s.rights) else { continue };
                             let expected = match &t.outcome {
                                 Outcome::Mapped(_) => None,

@@ -1,6 +1,7 @@
 //! Table-size accounting: how many table frames and bytes each level of a process's tree uses,
 //! beside what a single linear table would need for the same format.
 
+use super::address::Pfn;
 use super::format::PagingFormat;
 use super::mem::PhysMem;
 use super::table;
@@ -31,7 +32,7 @@ pub struct SizeReport {
 }
 
 /// Counts the tables reachable from `root` (each shared or repeated table once).
-pub fn table_size(mem: &PhysMem, format: &PagingFormat, root: u64) -> SizeReport {
+pub fn table_size(mem: &PhysMem, format: &PagingFormat, root: Pfn) -> SizeReport {
     let mut levels: Vec<LevelSize> = format
         .levels
         .iter()

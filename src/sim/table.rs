@@ -1,6 +1,7 @@
 //! Table operations on tables held in physical memory: map, unmap, entry edits, and walking the
 //! tree of tables under a root (for the GUI tree, size accounting and frame usage).
 
+use super::address::{EntryAddr, Pfn, PhysAddr, VirtAddr};
 use super::format::{Field, PagingFormat, Role, low_mask};
 use super::mem::{MemError, PhysMem};
 use std::collections::BTreeSet;
@@ -9,25 +10,25 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TableError {
     #[error("virtual address {va:#x} is outside the format's {bits}-bit address space")]
-    VaOutOfRange { va: u64, bits: u32 },
+    VaOutOfRange { va: VirtAddr, bits: u32 },
     #[error("virtual address {va:#x} is not aligned to the page size {size:#x}")]
-    Misaligned { va: u64, size: u64 },
+    Misaligned { va: VirtAddr, size: u64 },
     #[error("frame {frame:#x} is not aligned for a {size:#x}-byte page (needs a multiple of {align:#x})")]
-    FrameMisaligned { frame: u64, size: u64, align: u64 },
+    FrameMisaligned { frame: Pfn, size: u64, align: u64 },
     #[error("frame {frame:#x} is beyond physical memory ({frames:#x} frames)")]
-    FrameOutOfRange { frame: u64, frames: u64 },
+    FrameOutOfRange { frame: Pfn, frames: u64 },
     #[error("frame {frame:#x} does not fit the {width}-bit frame field")]
-    FrameTooWide { frame: u64, width: u32 },
+    FrameTooWide { frame: Pfn, width: u32 },
     #[error(
         "{va:#x} lies inside a {size:#x}-byte page mapped by the {level_name} entry at {entry_addr:#x}; unmap it first"
     )]
-    InsideHugePage { va: u64, level_name: String, entry_addr: u64, size: u64 },
+    InsideHugePage { va: VirtAddr, level_name: String, entry_addr: EntryAddr, size: u64 },
     #[error(
         "a {level_name} table is already in place at {entry_addr:#x} for {va:#x}; a large page cannot replace it"
     )]
-    TableInTheWay { va: u64, level_name: String, entry_addr: u64 },
+    TableInTheWay { va: VirtAddr, level_name: String, entry_addr: EntryAddr },
     #[error("{va:#x} is already mapped (entry at {entry_addr:#x} holds {raw:#x}); unmap it first")]
-    AlreadyMapped { va: u64, entry_addr: u64, raw: u64 },
+    AlreadyMapped { va: VirtAddr, entry_addr: EntryAddr, raw: u64 },
     #[error("the format has no {size:#x}-byte pages (it has {available})")]
     NoSuchPageSize { size: u64, available: String },
     #[error("unknown flag {name:?}; this format's fields are {known}")]
@@ -51,8 +52,8 @@ pub enum TableError {
 pub struct EntryRef {
     pub level: usize,
     pub index: u64,
-    pub table_addr: u64,
-    pub entry_addr: u64,
+    pub table_addr: PhysAddr,
+    pub entry_addr: EntryAddr,
     pub raw: u64,
 }
 
@@ -116,50 +117,50 @@ fn apply_flag(format: &PagingFormat, level: usize, raw: u64, flag: &str) -> Resu
 }
 
 /// The entry for a new intermediate table at `level` pointing to `frame`.
-pub fn table_entry(format: &PagingFormat, level: usize, frame: u64) -> u64 {
+pub fn table_entry(format: &PagingFormat, level: usize, frame: Pfn) -> u64 {
     let mut raw = format.with(0, Role::Present, level, 1);
     for name in &format.table_flags {
         if let Some(f) = format.field_named_at(name, level) {
             raw = f.set(raw, 1);
         }
     }
-    format.with(raw, Role::Frame, level, frame)
+    format.with(raw, Role::Frame, level, frame.get())
 }
 
-/// Physical address of the table a non-leaf entry points to.
-pub fn child_table_addr(format: &PagingFormat, raw: u64, level: usize) -> Option<u64> {
-    format.frame(raw, level).checked_shl(format.page_shift)
+/// Physical address of the table a non-leaf entry points to, computed as the walk computes it
+/// (see `mmu`), so that the tree and the walk always agree on where a table is.
+pub fn child_table_addr(format: &PagingFormat, raw: u64, level: usize) -> Option<PhysAddr> {
+    format.frame(raw, level).checked_shl(format.page_shift).map(PhysAddr::new)
 }
 
 pub fn read_entry(
     mem: &PhysMem,
     format: &PagingFormat,
-    table_addr: u64,
+    table_addr: PhysAddr,
     level: usize,
     index: u64,
 ) -> Result<EntryRef, TableError> {
-    let entry_addr = index
-        .checked_mul(u64::from(format.pte_bytes))
-        .and_then(|o| table_addr.checked_add(o))
-        .ok_or(MemError::OutOfRange { addr: table_addr, len: 0, size: mem.size() })?;
-    let raw = mem.read_le(entry_addr, format.pte_bytes)?;
+    let entry_addr = table_addr.entry(index, format.pte_bytes).ok_or(MemError::OutOfRange {
+        addr: table_addr.get(),
+        len: 0,
+        size: mem.size(),
+    })?;
+    let raw = mem.read_le(entry_addr.phys(), format.pte_bytes)?;
     Ok(EntryRef { level, index, table_addr, entry_addr, raw })
 }
 
 pub fn write_entry(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    entry_addr: u64,
+    entry_addr: EntryAddr,
     raw: u64,
 ) -> Result<(), TableError> {
-    mem.write_le(entry_addr, format.pte_bytes, raw & low_mask(format.pte_bits()))?;
+    mem.write_le(entry_addr.phys(), format.pte_bytes, raw & low_mask(format.pte_bits()))?;
     Ok(())
 }
 
-fn root_addr(format: &PagingFormat, root: u64) -> Result<u64, TableError> {
-    root.checked_shl(format.page_shift)
-        .filter(|a| a >> format.page_shift == root)
-        .ok_or(TableError::FrameOutOfRange { frame: root, frames: 0 })
+fn root_addr(format: &PagingFormat, root: Pfn) -> Result<PhysAddr, TableError> {
+    root.base(format.page_shift).ok_or(TableError::FrameOutOfRange { frame: root, frames: 0 })
 }
 
 /// The level that maps pages of `size` bytes.
@@ -179,17 +180,17 @@ pub fn level_for_size(format: &PagingFormat, size: u64) -> Result<usize, TableEr
 }
 
 /// Checks a frame number for a page of `1 << span` bytes.
-pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: u64) -> Result<(), TableError> {
+pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: Pfn) -> Result<(), TableError> {
     let span = format.entry_span_shift(level);
     let pages = 1u64 << (span - format.page_shift).min(63);
-    if !frame.is_multiple_of(pages) {
+    if !frame.get().is_multiple_of(pages) {
         return Err(TableError::FrameMisaligned { frame, size: 1u64 << span.min(63), align: pages });
     }
     let width = format.field(Role::Frame, level).map_or(0, |f| f.width);
-    if frame > low_mask(width) {
+    if frame.get() > low_mask(width) {
         return Err(TableError::FrameTooWide { frame, width });
     }
-    if frame.checked_add(pages).is_none_or(|end| end > mem.frame_count()) {
+    if frame.checked_add(pages).is_none_or(|end| end.get() > mem.frame_count()) {
         return Err(TableError::FrameOutOfRange { frame, frames: mem.frame_count() });
     }
     Ok(())
@@ -200,16 +201,16 @@ pub fn check_frame(mem: &PhysMem, format: &PagingFormat, level: usize, frame: u6
 pub fn map_page(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
-    va: u64,
+    root: Pfn,
+    va: VirtAddr,
     level: usize,
-    frame: u64,
+    frame: Pfn,
     leaf: u64,
 ) -> Result<(), TableError> {
     check_leaf(mem, format, va, level, frame)?;
     let mut table_addr = root_addr(format, root)?;
     for l in 0..level {
-        let entry = read_entry(mem, format, table_addr, l, format.index_of(va, l))?;
+        let entry = read_entry(mem, format, table_addr, l, format.index_of(va.get(), l))?;
         if format.present(entry.raw, l) {
             if format.is_leaf(entry.raw, l) {
                 return Err(TableError::InsideHugePage {
@@ -219,12 +220,12 @@ pub fn map_page(
                     size: 1u64 << format.entry_span_shift(l).min(63),
                 });
             }
-            table_addr = child_table_addr(format, entry.raw, l).unwrap_or(u64::MAX);
+            table_addr = child_table_addr(format, entry.raw, l).unwrap_or(PhysAddr::new(u64::MAX));
         } else {
             let count = format.table_frames(l + 1);
             let child = mem.alloc(count)?;
             write_entry(mem, format, entry.entry_addr, table_entry(format, l, child))?;
-            table_addr = child << format.page_shift;
+            table_addr = child.base(format.page_shift).unwrap_or(PhysAddr::new(u64::MAX));
         }
     }
     write_leaf(mem, format, table_addr, va, level, frame, leaf)
@@ -235,10 +236,10 @@ pub fn map_page(
 pub fn map_page_in(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    table_addr: u64,
-    va: u64,
+    table_addr: PhysAddr,
+    va: VirtAddr,
     level: usize,
-    frame: u64,
+    frame: Pfn,
     leaf: u64,
 ) -> Result<(), TableError> {
     check_leaf(mem, format, va, level, frame)?;
@@ -248,18 +249,18 @@ pub fn map_page_in(
 fn check_leaf(
     mem: &PhysMem,
     format: &PagingFormat,
-    va: u64,
+    va: VirtAddr,
     level: usize,
-    frame: u64,
+    frame: Pfn,
 ) -> Result<(), TableError> {
     if level >= format.levels.len() {
         return Err(TableError::NoSuchLevel { level });
     }
-    if !format.va_in_range(va) {
+    if !format.va_in_range(va.get()) {
         return Err(TableError::VaOutOfRange { va, bits: format.va_bits });
     }
     let span = format.entry_span_shift(level);
-    if va & low_mask(span) != 0 {
+    if va.offset_in_page(span) != 0 {
         return Err(TableError::Misaligned { va, size: 1u64 << span.min(63) });
     }
     check_frame(mem, format, level, frame)
@@ -268,13 +269,13 @@ fn check_leaf(
 fn write_leaf(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    table_addr: u64,
-    va: u64,
+    table_addr: PhysAddr,
+    va: VirtAddr,
     level: usize,
-    frame: u64,
+    frame: Pfn,
     leaf: u64,
 ) -> Result<(), TableError> {
-    let entry = read_entry(mem, format, table_addr, level, format.index_of(va, level))?;
+    let entry = read_entry(mem, format, table_addr, level, format.index_of(va.get(), level))?;
     if format.present(entry.raw, level) {
         if level < format.last_level() && !format.is_leaf(entry.raw, level) {
             return Err(TableError::TableInTheWay {
@@ -285,25 +286,25 @@ fn write_leaf(
         }
         return Err(TableError::AlreadyMapped { va, entry_addr: entry.entry_addr, raw: entry.raw });
     }
-    write_entry(mem, format, entry.entry_addr, format.with(leaf, Role::Frame, level, frame))
+    write_entry(mem, format, entry.entry_addr, format.with(leaf, Role::Frame, level, frame.get()))
 }
 
 /// The entries from the root down to the leaf (or the first non-present entry) for `va`.
 pub fn entry_path(
     mem: &PhysMem,
     format: &PagingFormat,
-    root: u64,
-    va: u64,
+    root: Pfn,
+    va: VirtAddr,
 ) -> Result<Vec<EntryRef>, TableError> {
     let mut path = Vec::with_capacity(format.levels.len());
     let mut table_addr = root_addr(format, root)?;
     for l in 0..format.levels.len() {
-        let entry = read_entry(mem, format, table_addr, l, format.index_of(va, l))?;
+        let entry = read_entry(mem, format, table_addr, l, format.index_of(va.get(), l))?;
         path.push(entry);
         if !format.present(entry.raw, l) || format.is_leaf(entry.raw, l) {
             break;
         }
-        table_addr = child_table_addr(format, entry.raw, l).unwrap_or(u64::MAX);
+        table_addr = child_table_addr(format, entry.raw, l).unwrap_or(PhysAddr::new(u64::MAX));
     }
     Ok(path)
 }
@@ -311,8 +312,8 @@ pub fn entry_path(
 /// What one unmapped leaf pointed to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unmapped {
-    pub va: u64,
-    pub frame: u64,
+    pub va: VirtAddr,
+    pub frame: Pfn,
     pub frames: u64,
 }
 
@@ -323,7 +324,7 @@ pub struct Unmapped {
 pub struct UnmapOutcome {
     pub pages: Vec<Unmapped>,
     /// Unhooked tables as (first frame, frame count).
-    pub unhooked_tables: Vec<(u64, u64)>,
+    pub unhooked_tables: Vec<(Pfn, u64)>,
 }
 
 /// Unmaps every page in `[va, va + len)`, unhooking tables that become empty. Pages of the range
@@ -331,10 +332,12 @@ pub struct UnmapOutcome {
 pub fn unmap_range(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
-    va: u64,
+    root: Pfn,
+    va: VirtAddr,
     len: u64,
 ) -> Result<UnmapOutcome, TableError> {
+    // The walk over the range steps in raw numbers; each address becomes typed where it leaves.
+    let va = va.get();
     let len = len.max(1);
     // The last byte, not the end: a range may reach the very top of the address space.
     let last_byte = va.checked_add(len - 1).ok_or(TableError::RangeOverflow { va, len })?;
@@ -344,9 +347,9 @@ pub fn unmap_range(
     let mut leaves = Vec::new();
     while cursor <= last_byte {
         if !format.va_in_range(cursor) {
-            return Err(TableError::VaOutOfRange { va: cursor, bits: format.va_bits });
+            return Err(TableError::VaOutOfRange { va: VirtAddr::new(cursor), bits: format.va_bits });
         }
-        let path = entry_path(mem, format, root, cursor)?;
+        let path = entry_path(mem, format, root, VirtAddr::new(cursor))?;
         let last = path.last().copied();
         let step = match last {
             Some(e) if format.present(e.raw, e.level) && format.is_leaf(e.raw, e.level) => {
@@ -378,14 +381,15 @@ pub fn unmap_range(
     for (page, leaf) in leaves {
         write_entry(mem, format, leaf.entry_addr, 0)?;
         let pages = 1u64 << (format.entry_span_shift(leaf.level) - format.page_shift).min(63);
-        outcome.pages.push(Unmapped { va: page, frame: format.frame(leaf.raw, leaf.level), frames: pages });
+        let frame = Pfn::new(format.frame(leaf.raw, leaf.level));
+        outcome.pages.push(Unmapped { va: VirtAddr::new(page), frame, frames: pages });
         unhook_empty_tables(mem, format, root, page, &mut outcome.unhooked_tables)?;
     }
     Ok(outcome)
 }
 
 /// Whether a table holds no present entry (only stored chunks are scanned).
-fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: usize) -> bool {
+fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: PhysAddr, level: usize) -> bool {
     let mut empty = true;
     for_each_present(mem, format, TableRef { level, addr: table_addr }, |_| empty = false);
     empty
@@ -396,11 +400,11 @@ fn table_is_empty(mem: &PhysMem, format: &PagingFormat, table_addr: u64, level: 
 fn unhook_empty_tables(
     mem: &mut PhysMem,
     format: &PagingFormat,
-    root: u64,
+    root: Pfn,
     va: u64,
-    unhooked: &mut Vec<(u64, u64)>,
+    unhooked: &mut Vec<(Pfn, u64)>,
 ) -> Result<(), TableError> {
-    let path = entry_path(mem, format, root, va)?;
+    let path = entry_path(mem, format, root, VirtAddr::new(va))?;
     // path[l] is the entry at level l; the table at level l+1 hangs off path[l].
     for l in (0..path.len().saturating_sub(1)).rev() {
         let parent = path[l];
@@ -410,7 +414,7 @@ fn unhook_empty_tables(
             break;
         }
         write_entry(mem, format, parent.entry_addr, 0)?;
-        unhooked.push((child_addr >> format.page_shift, format.table_frames(child_level)));
+        unhooked.push((child_addr.pfn(format.page_shift), format.table_frames(child_level)));
     }
     Ok(())
 }
@@ -419,17 +423,18 @@ fn unhook_empty_tables(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TableRef {
     pub level: usize,
-    pub addr: u64,
+    pub addr: PhysAddr,
 }
 
 /// Every table reachable from `root` (each once, even if shared or cyclic), sorted by level then
 /// address. Tables outside physical memory are skipped.
-pub fn tables(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<TableRef> {
+pub fn tables(mem: &PhysMem, format: &PagingFormat, root: Pfn) -> Vec<TableRef> {
     let mut seen = BTreeSet::new();
     let Ok(root_addr) = root_addr(format, root) else { return Vec::new() };
     let mut stack = vec![TableRef { level: 0, addr: root_addr }];
     while let Some(table) = stack.pop() {
-        let fits = table.addr.checked_add(format.table_bytes(table.level)).is_some_and(|e| e <= mem.size());
+        let fits =
+            table.addr.checked_add(format.table_bytes(table.level)).is_some_and(|e| e.get() <= mem.size());
         if !fits || !seen.insert(table) {
             continue;
         }
@@ -458,18 +463,20 @@ pub fn for_each_present(
     let entries = format.entries_at(table.level);
     let pte = u64::from(format.pte_bytes);
     let n = format.pte_bytes as usize;
+    // Entries are stepped through as raw numbers (a hot loop); each becomes typed as it is visited.
+    let table_addr = table.addr.get();
     let mut index = 0;
     while index < entries {
-        let entry_addr = table.addr + index * pte;
-        let Some((chunk_addr, bytes)) = mem.chunk_at(entry_addr) else {
+        let entry_addr = table_addr + index * pte;
+        let Some((chunk_addr, bytes)) = mem.chunk_at(PhysAddr::new(entry_addr)) else {
             // An all-zero chunk holds no present entry (every format has a present bit).
             let next_chunk_addr = (entry_addr | (mem.chunk_size() - 1)).saturating_add(1);
-            index = (next_chunk_addr.saturating_sub(table.addr)).div_ceil(pte).max(index + 1);
+            index = (next_chunk_addr.saturating_sub(table_addr)).div_ceil(pte).max(index + 1);
             continue;
         };
         // Every entry of the table that lies wholly in this chunk, read from the chunk's bytes
         // (one look-up of the chunk for all of them).
-        let mut offset = usize::try_from(entry_addr - chunk_addr).unwrap_or(usize::MAX);
+        let mut offset = usize::try_from(entry_addr - chunk_addr.get()).unwrap_or(usize::MAX);
         let first = index;
         while index < entries
             && let Some(src) = offset.checked_add(n).and_then(|end| bytes.get(offset..end))
@@ -478,7 +485,7 @@ pub fn for_each_present(
             b[..n].copy_from_slice(src);
             let raw = u64::from_le_bytes(b);
             if format.present(raw, table.level) {
-                let entry_addr = table.addr + index * pte;
+                let entry_addr = EntryAddr::new(table_addr + index * pte);
                 visit(EntryRef { level: table.level, index, table_addr: table.addr, entry_addr, raw });
             }
             index += 1;
@@ -486,9 +493,10 @@ pub fn for_each_present(
         }
         if index == first {
             // An entry across a chunk boundary (not in any preset): read it whole.
-            if let Ok(raw) = mem.read_le(entry_addr, format.pte_bytes)
+            if let Ok(raw) = mem.read_le(PhysAddr::new(entry_addr), format.pte_bytes)
                 && format.present(raw, table.level)
             {
+                let entry_addr = EntryAddr::new(entry_addr);
                 visit(EntryRef { level: table.level, index, table_addr: table.addr, entry_addr, raw });
             }
             index += 1;
@@ -499,16 +507,16 @@ pub fn for_each_present(
 /// A mapped page found by walking the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Leaf {
-    pub va: u64,
+    pub va: VirtAddr,
     pub level: usize,
     pub page_shift: u32,
-    pub frame: u64,
+    pub frame: Pfn,
     pub entry: EntryRef,
 }
 
 /// Every present leaf under `root`, in virtual-address order (canonical addresses, so the upper
 /// half of x86-64 comes after the lower half as the tree order dictates).
-pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<Leaf> {
+pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: Pfn) -> Vec<Leaf> {
     let mut out = Vec::new();
     let Ok(addr) = root_addr(format, root) else { return out };
     let mut stack = vec![(TableRef { level: 0, addr }, 0u64)];
@@ -527,8 +535,9 @@ pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<Leaf> {
                 continue;
             }
             if let Some(child) = child_table_addr(format, e.raw, e.level) {
-                let fits =
-                    child.checked_add(format.table_bytes(table.level + 1)).is_some_and(|x| x <= mem.size());
+                let fits = child
+                    .checked_add(format.table_bytes(table.level + 1))
+                    .is_some_and(|x| x.get() <= mem.size());
                 if fits {
                     stack.push((TableRef { level: table.level + 1, addr: child }, va));
                 }
@@ -538,10 +547,10 @@ pub fn leaves(mem: &PhysMem, format: &PagingFormat, root: u64) -> Vec<Leaf> {
         for e in pending.iter().filter(|e| format.is_leaf(e.raw, e.level)) {
             let va = base | (e.index << span);
             out.push(Leaf {
-                va: format.canonicalize(va),
+                va: VirtAddr::new(format.canonicalize(va)),
                 level: e.level,
                 page_shift: span,
-                frame: format.frame(e.raw, e.level),
+                frame: Pfn::new(format.frame(e.raw, e.level)),
                 entry: *e,
             });
         }
@@ -556,7 +565,7 @@ mod tests {
     use super::*;
     use crate::sim::presets;
 
-    fn setup(name: &str) -> (PhysMem, PagingFormat, u64) {
+    fn setup(name: &str) -> (PhysMem, PagingFormat, Pfn) {
         let f = presets::by_name(name).unwrap();
         let mut mem = PhysMem::new(64 << 20, f.page_shift).unwrap();
         let root = mem.alloc(f.table_frames(0)).unwrap();
@@ -567,8 +576,8 @@ mod tests {
     fn map_creates_tables_and_writes_the_leaf() {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &["R/W".into()]).unwrap();
-        map_page(&mut mem, &f, root, 0x40_0000, 3, 0x123, bits).unwrap();
-        let path = entry_path(&mem, &f, root, 0x40_0000).unwrap();
+        map_page(&mut mem, &f, root, VirtAddr::new(0x40_0000), 3, Pfn::new(0x123), bits).unwrap();
+        let path = entry_path(&mem, &f, root, VirtAddr::new(0x40_0000)).unwrap();
         assert_eq!(path.len(), 4);
         assert_eq!(path[3].raw, 0x123_003);
         assert_eq!(tables(&mem, &f, root).len(), 4);
@@ -578,30 +587,31 @@ mod tests {
     fn conflicts_are_errors_that_name_the_entry() {
         let (mut mem, f, root) = setup("x86-64");
         let huge = leaf_bits(&f, 2, &[]).unwrap();
-        map_page(&mut mem, &f, root, 0x20_0000, 2, 0x200, huge).unwrap();
+        map_page(&mut mem, &f, root, VirtAddr::new(0x20_0000), 2, Pfn::new(0x200), huge).unwrap();
         let small = leaf_bits(&f, 3, &[]).unwrap();
-        let err = map_page(&mut mem, &f, root, 0x20_1000, 3, 0x50, small).unwrap_err();
+        let err =
+            map_page(&mut mem, &f, root, VirtAddr::new(0x20_1000), 3, Pfn::new(0x50), small).unwrap_err();
         assert!(matches!(err, TableError::InsideHugePage { .. }), "{err}");
         assert!(err.to_string().contains("PD"));
         assert!(matches!(
-            map_page(&mut mem, &f, root, 0x20_0000, 2, 0x400, huge),
+            map_page(&mut mem, &f, root, VirtAddr::new(0x20_0000), 2, Pfn::new(0x400), huge),
             Err(TableError::AlreadyMapped { .. })
         ));
         assert!(matches!(
-            map_page(&mut mem, &f, root, 0x30_0000, 2, 0x200, huge),
+            map_page(&mut mem, &f, root, VirtAddr::new(0x30_0000), 2, Pfn::new(0x200), huge),
             Err(TableError::Misaligned { .. })
         ));
         assert!(matches!(
-            map_page(&mut mem, &f, root, 0x40_0000, 2, 0x201, huge),
+            map_page(&mut mem, &f, root, VirtAddr::new(0x40_0000), 2, Pfn::new(0x201), huge),
             Err(TableError::FrameMisaligned { .. })
         ));
         assert!(matches!(
-            map_page(&mut mem, &f, root, 0x60_0000, 2, 0x10_0000, huge),
+            map_page(&mut mem, &f, root, VirtAddr::new(0x60_0000), 2, Pfn::new(0x10_0000), huge),
             Err(TableError::FrameOutOfRange { .. })
         ));
-        map_page(&mut mem, &f, root, 0x60_1000, 3, 0x51, small).unwrap();
+        map_page(&mut mem, &f, root, VirtAddr::new(0x60_1000), 3, Pfn::new(0x51), small).unwrap();
         assert!(matches!(
-            map_page(&mut mem, &f, root, 0x60_0000, 2, 0x400, huge),
+            map_page(&mut mem, &f, root, VirtAddr::new(0x60_0000), 2, Pfn::new(0x400), huge),
             Err(TableError::TableInTheWay { .. })
         ));
     }
@@ -610,21 +620,27 @@ mod tests {
     fn unmap_unhooks_tables_that_become_empty() {
         let (mut mem, f, root) = setup("x86-64");
         let bits = leaf_bits(&f, 3, &[]).unwrap();
-        map_page(&mut mem, &f, root, 0x7000_0000, 3, 0x100, bits).unwrap();
-        let gone = unmap_range(&mut mem, &f, root, 0x7000_0000, 0x1000).unwrap();
-        assert_eq!(gone.pages, vec![Unmapped { va: 0x7000_0000, frame: 0x100, frames: 1 }]);
+        map_page(&mut mem, &f, root, VirtAddr::new(0x7000_0000), 3, Pfn::new(0x100), bits).unwrap();
+        let gone = unmap_range(&mut mem, &f, root, VirtAddr::new(0x7000_0000), 0x1000).unwrap();
+        assert_eq!(
+            gone.pages,
+            vec![Unmapped { va: VirtAddr::new(0x7000_0000), frame: Pfn::new(0x100), frames: 1 }]
+        );
         // The PT, PD and PDPT under the root (frames 1, 2 and 3) were unhooked, leaf first.
-        assert_eq!(gone.unhooked_tables, vec![(root + 3, 1), (root + 2, 1), (root + 1, 1)]);
+        assert_eq!(
+            gone.unhooked_tables,
+            vec![(Pfn::new(root.get() + 3), 1), (Pfn::new(root.get() + 2), 1), (Pfn::new(root.get() + 1), 1)]
+        );
         assert_eq!(tables(&mem, &f, root).len(), 1);
-        assert_eq!(mem.read_le(root << 12, 8).unwrap(), 0);
+        assert_eq!(mem.read_le(PhysAddr::new(root.get() << 12), 8).unwrap(), 0);
     }
 
     #[test]
     fn unmap_refuses_to_split_a_large_page() {
         let (mut mem, f, root) = setup("x86-64");
         let huge = leaf_bits(&f, 2, &[]).unwrap();
-        map_page(&mut mem, &f, root, 0x20_0000, 2, 0x200, huge).unwrap();
-        let err = unmap_range(&mut mem, &f, root, 0x20_0000, 0x1000).unwrap_err();
+        map_page(&mut mem, &f, root, VirtAddr::new(0x20_0000), 2, Pfn::new(0x200), huge).unwrap();
+        let err = unmap_range(&mut mem, &f, root, VirtAddr::new(0x20_0000), 0x1000).unwrap_err();
         assert!(matches!(err, TableError::SplitHugePage { .. }));
         assert_eq!(leaves(&mem, &f, root).len(), 1);
     }
@@ -649,9 +665,9 @@ mod tests {
         let bits = leaf_bits(&f, 3, &[]).unwrap();
         for (va, frame) in [(0xffff_8000_0000_0000u64, 1u64 << 8), (0x1000, 0x101), (0x7fff_ffff_f000, 0x102)]
         {
-            map_page(&mut mem, &f, root, va, 3, frame, bits).unwrap();
+            map_page(&mut mem, &f, root, VirtAddr::new(va), 3, Pfn::new(frame), bits).unwrap();
         }
-        let vas: Vec<u64> = leaves(&mem, &f, root).iter().map(|l| l.va).collect();
+        let vas: Vec<u64> = leaves(&mem, &f, root).iter().map(|l| l.va.get()).collect();
         assert_eq!(vas, vec![0x1000, 0x7fff_ffff_f000, 0xffff_8000_0000_0000]);
     }
 }

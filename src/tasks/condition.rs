@@ -6,6 +6,7 @@ use crate::sim::addr::hex_grouped;
 use crate::sim::mmu::Outcome;
 use crate::sim::table;
 use crate::sim::{Access, FaultKind, Machine, Mode};
+use crate::sim::{PhysAddr, VirtAddr};
 use serde::{Deserialize, Serialize};
 
 /// A checkable condition. Processes are named (or numbered) as `--process` takes them.
@@ -121,14 +122,16 @@ impl Condition {
             }
             Self::Translates { process, va, access, mode, frame } => {
                 let Some(p) = find(machine, process) else { return no_process(process) };
-                let Ok(t) = machine.translate(p, *va, *access, *mode) else { return no_process(process) };
+                let Ok(t) = machine.translate(p, VirtAddr::new(*va), *access, *mode) else {
+                    return no_process(process);
+                };
                 let what = format!("{} at {}", access_words(*access, *mode), hex_grouped(*va));
                 match (&t.outcome, frame) {
                     (Outcome::Fault(fault), _) => {
                         Verdict::fail(format!("{what} faults: {}", fault.kind.describe()))
                     }
                     (Outcome::Mapped(mapped), Some(want)) => {
-                        let got = mapped.pa >> machine.format().page_shift;
+                        let got = mapped.pa.pfn(machine.format().page_shift).get();
                         if got == *want {
                             Verdict::pass(format!("{what} lands in frame {want:#x}"))
                         } else {
@@ -142,7 +145,9 @@ impl Condition {
             }
             Self::Faults { process, va, access, mode, kind } => {
                 let Some(p) = find(machine, process) else { return no_process(process) };
-                let Ok(t) = machine.translate(p, *va, *access, *mode) else { return no_process(process) };
+                let Ok(t) = machine.translate(p, VirtAddr::new(*va), *access, *mode) else {
+                    return no_process(process);
+                };
                 let what = format!("{} at {}", access_words(*access, *mode), hex_grouped(*va));
                 match (&t.outcome, kind) {
                     (Outcome::Mapped(_), _) => Verdict::fail(format!("{what} does not fault")),
@@ -176,7 +181,8 @@ impl Condition {
                 let Some(def) = f.field_named_at(field, *level) else {
                     return Verdict::fail(format!("the format has no field {field} at level {level}"));
                 };
-                let path = table::entry_path(machine.mem(), f, proc_ref.root, *va).unwrap_or_default();
+                let path = table::entry_path(machine.mem(), f, proc_ref.root, VirtAddr::new(*va))
+                    .unwrap_or_default();
                 let Some(entry) = path.iter().find(|e| e.level == *level) else {
                     return Verdict::fail(format!(
                         "the walk for {} stops before level {level}",
@@ -227,13 +233,14 @@ fn kernel_half_shared(machine: &Machine, a: &str, b: &str) -> Verdict {
         return Verdict::fail(format!("processes \"{a}\" and \"{b}\" must both exist"));
     };
     let f = machine.format();
-    let root = |p: usize| machine.processes().get(p).map_or(0, |p| p.root) << f.page_shift;
+    let root = |p: usize| machine.processes().get(p).map_or(0, |p| p.root.get()) << f.page_shift;
     let (root_a, root_b) = (root(pa), root(pb));
     let entries = f.entries_at(0);
     let pte = u64::from(f.pte_bytes);
     let mut present = 0;
     for index in entries / 2..entries {
-        let read = |root: u64| machine.mem().read_le(root + index * pte, f.pte_bytes).unwrap_or(0);
+        let read =
+            |root: u64| machine.mem().read_le(PhysAddr::new(root + index * pte), f.pte_bytes).unwrap_or(0);
         let (ra, rb) = (read(root_a), read(root_b));
         let (pres_a, pres_b) = (f.present(ra, 0), f.present(rb, 0));
         // Hardware sets A bits per walk, so only presence and the frame must agree.
@@ -262,9 +269,9 @@ mod tests {
     fn machine() -> Machine {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
         let req = MapRequest {
-            va: 0x40_0000,
+            va: VirtAddr::new(0x40_0000),
             len: 0x1000,
-            target: MapTarget::To(0x2a000),
+            target: MapTarget::To(PhysAddr::new(0x2a000)),
             page_size: None,
             flags: Some(vec!["U/S".into()]),
         };
@@ -317,7 +324,7 @@ mod tests {
     fn kernel_half_sharing() {
         let mut m = machine();
         let req = MapRequest {
-            va: 0xffff_8000_0000_0000,
+            va: VirtAddr::new(0xffff_8000_0000_0000),
             len: 0x1000,
             target: MapTarget::Alloc,
             page_size: None,

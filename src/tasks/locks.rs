@@ -12,6 +12,7 @@ use crate::sim::process::Process;
 use crate::sim::runs::Runs;
 use crate::sim::table;
 use crate::sim::{Machine, PagingFormat};
+use crate::sim::{Pfn, PhysAddr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -92,7 +93,7 @@ impl Locks {
         let mut frames = BTreeSet::new();
         for p in machine.processes().iter().filter(|p| self.processes.contains(&p.name)) {
             for t in table::tables(machine.mem(), f, p.root) {
-                let first = t.addr >> f.page_shift;
+                let first = t.addr.pfn(f.page_shift).get();
                 frames.extend(first..first.saturating_add(f.table_frames(t.level)));
             }
         }
@@ -117,7 +118,9 @@ impl Locks {
             }
         }
         for &addr in &self.entries {
-            let read = |m: &Machine| m.mem().read_le(addr, m.format().pte_bytes).ok().map(|raw| raw & mask);
+            let read = |m: &Machine| {
+                m.mem().read_le(PhysAddr::new(addr), m.format().pte_bytes).ok().map(|raw| raw & mask)
+            };
             if read(before) != read(after) {
                 return Err(LockError::Entry(addr));
             }
@@ -165,7 +168,7 @@ impl Locks {
         for p in after.processes().iter().filter(|p| self.processes.contains(&p.name)) {
             let mut runs = Runs::new();
             for t in table::tables(after.mem(), f, p.root) {
-                let first = t.addr >> f.page_shift;
+                let first = t.addr.pfn(f.page_shift).get();
                 runs.insert(first, first.saturating_add(f.table_frames(t.level)));
             }
             locked_tables.push((p.name.clone(), runs));
@@ -175,7 +178,7 @@ impl Locks {
             let mut offset = 0;
             while offset + pte <= chunk {
                 let entry_addr = addr + offset;
-                let new = after.mem().read_le(entry_addr, f.pte_bytes).unwrap_or(0);
+                let new = after.mem().read_le(PhysAddr::new(entry_addr), f.pte_bytes).unwrap_or(0);
                 let changed = (entry_at(old, offset) ^ new) & mask != 0;
                 if changed {
                     if self.entries.contains(&entry_addr) {
@@ -204,11 +207,11 @@ fn ad_mask(format: &PagingFormat) -> u64 {
 }
 
 /// Every present entry of every table under `root`, with A/D masked off.
-fn tree_entries(machine: &Machine, root: u64, mask: u64) -> Vec<(usize, u64, u64)> {
+fn tree_entries(machine: &Machine, root: Pfn, mask: u64) -> Vec<(usize, u64, u64)> {
     let mut out = Vec::new();
     for t in table::tables(machine.mem(), machine.format(), root) {
         table::for_each_present(machine.mem(), machine.format(), t, |e| {
-            out.push((e.level, e.entry_addr, e.raw & mask))
+            out.push((e.level, e.entry_addr.get(), e.raw & mask))
         });
     }
     out
@@ -217,10 +220,17 @@ fn tree_entries(machine: &Machine, root: u64, mask: u64) -> Vec<(usize, u64, u64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::{Access, MapRequest, MapTarget, Mode, presets};
 
     fn req(va: u64) -> MapRequest {
-        MapRequest { va, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None }
+        MapRequest {
+            va: VirtAddr::new(va),
+            len: 0x1000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        }
     }
 
     #[test]
@@ -230,11 +240,11 @@ mod tests {
         let mut locks = Locks::default();
         locks.lock(LockTarget::Process("init"));
         let before = m.clone();
-        m.access(0, 0x1000, Access::Write, Mode::User).unwrap();
+        m.access(0, VirtAddr::new(0x1000), Access::Write, Mode::User).unwrap();
         assert_eq!(locks.check_change(&before, &m), Ok(()));
         m.map(0, &req(0x2000)).unwrap();
         assert_eq!(locks.check_change(&before, &m), Err(LockError::Process("init".into())));
-        let root_entry = m.processes()[0].root << 12;
+        let root_entry = m.processes()[0].root.get() << 12;
         assert!(locks.is_locked(&m, LockTarget::Entry(root_entry)));
         assert!(!locks.is_locked(&m, LockTarget::Entry(0x70_0000)));
     }
@@ -243,14 +253,14 @@ mod tests {
     fn locked_entry_refuses_a_write() {
         let mut m = Machine::new(presets::by_name("sv39").unwrap(), 16 << 20).unwrap();
         m.map(0, &req(0x1000)).unwrap();
-        let t = m.translate(0, 0x1000, Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
         let leaf = t.steps.last().unwrap().entry_addr;
         let mut locks = Locks::default();
-        locks.lock(LockTarget::Entry(leaf));
+        locks.lock(LockTarget::Entry(leaf.get()));
         let before = m.clone();
         m.set_field(leaf, 2, "W", 0).unwrap();
-        assert_eq!(locks.check_change(&before, &m), Err(LockError::Entry(leaf)));
-        locks.unlock(LockTarget::Entry(leaf));
+        assert_eq!(locks.check_change(&before, &m), Err(LockError::Entry(leaf.get())));
+        locks.unlock(LockTarget::Entry(leaf.get()));
         assert!(locks.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! replay, ...), or given as a plain value.
 
 use super::task::Real;
+use crate::sim::VirtAddr;
 use crate::sim::mmu::Outcome;
 use crate::sim::tlb::{AccessClass, TlbConfig, Tlbs};
 use crate::sim::tlb_driver::Fill;
@@ -155,10 +156,10 @@ fn tlb_replay(
     tlb.switch_asid(asid);
     for &va in addresses {
         tlb.lookup_or_walk(AccessClass::of(access), va, |_| {
-            let t = machine.translate(process, va, access, mode).map_err(|e| e.to_string())?;
+            let t = machine.translate(process, VirtAddr::new(va), access, mode).map_err(|e| e.to_string())?;
             Ok::<_, String>(match t.outcome {
                 Outcome::Mapped(m) => {
-                    Some(Fill { page_shift: m.page_shift, global: m.global, payload: m.pa })
+                    Some(Fill { page_shift: m.page_shift, global: m.global, payload: m.pa.get() })
                 }
                 _ => None,
             })
@@ -192,8 +193,13 @@ mod tests {
             riscv_ad: crate::sim::mmu::RiscvAd::Svadu,
             ..*m.settings()
         });
-        let req =
-            MapRequest { va: 0x1000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
+        let req = MapRequest {
+            va: VirtAddr::new(0x1000),
+            len: 0x3000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         m.map(0, &req).unwrap();
         let tlb = TlbConfig { entries: 2, ways: 2, policy: TlbPolicy::Lru, seed: 0, asid_tagging: true };
         let query = NumericQuery::TlbReplay {

@@ -8,6 +8,7 @@ use super::state::{Action, PendingDiscard, Prefs, UiState};
 use super::{dialogs, menus, theme};
 use crate::doc::{Document, Edit};
 use crate::lab::{Lab, io};
+use crate::sim::VirtAddr;
 use crate::sim::addr::parse_u64;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -414,7 +415,7 @@ impl PagelabApp {
                 match edit {
                     Edit::Map { request, .. } => {
                         self.state.map_dialog = None;
-                        self.actions.push(Action::RevealVa(request.va));
+                        self.actions.push(Action::RevealVa(request.va.get()));
                     }
                     // What fork shares shows at once: the comparison with the parent marks it in
                     // the tree and the memory map.
@@ -447,7 +448,7 @@ impl PagelabApp {
         self.state.mmu.access = access;
         self.state.mmu.mode = mode;
         if self.state.mmu.dry_run {
-            match self.doc.lab().machine.translate(process, va, access, mode) {
+            match self.doc.lab().machine.translate(process, VirtAddr::new(va), access, mode) {
                 Ok(mut t) => {
                     // A dry run writes nothing: there is nothing for "The last access wrote".
                     t.ad_updates.clear();
@@ -459,7 +460,7 @@ impl PagelabApp {
             }
         } else if process != self.doc.lab().machine.active() {
             // A re-run from the history of another process: its tables, without the TLB.
-            self.edit(&Edit::Access { process, va, access, mode });
+            self.edit(&Edit::Access { process, va: VirtAddr::new(va), access, mode });
         } else {
             // Through the TLB, in the active address space, as the CPU does.
             match self.perform_through_tlb(va, access, mode) {
@@ -491,7 +492,7 @@ impl PagelabApp {
         let arch = m.format().arch;
         let outcome = outcome.unwrap_or(match t.fault() {
             Some(f) => PageResult::Fault(f.kind),
-            None => PageResult::Mapped { pa: t.pa().unwrap_or_default() },
+            None => PageResult::Mapped { pa: t.pa().map_or(0, u64::from) },
         });
         let summary = match outcome {
             PageResult::Fault(kind) => format!("fault: {}", kind.describe_in(arch)),
@@ -501,7 +502,7 @@ impl PagelabApp {
             0,
             super::state::HistoryItem {
                 process: m.active(),
-                va: t.va,
+                va: t.va.get(),
                 access: t.access,
                 mode: t.mode,
                 summary,

@@ -69,19 +69,19 @@ impl SharedMarks {
         let f = m.format();
         let mut marks = Self { names: format!("{a} and {b}"), processes: (d.a, d.b), ..Self::default() };
         for t in &d.shared_tables {
-            marks.tables.insert(t.addr, t.addr.saturating_add(f.table_bytes(t.level)));
-            let first = t.addr >> f.page_shift;
+            marks.tables.insert(t.addr.get(), t.addr.get().saturating_add(f.table_bytes(t.level)));
+            let first = t.addr.pfn(f.page_shift).get();
             marks.frames.insert(first, first.saturating_add(f.table_frames(t.level)));
         }
         for r in d.ranges.iter().filter(|r| r.kind == RangeKind::Shared) {
-            marks.pages.insert(r.start, r.start.saturating_add(r.bytes));
+            marks.pages.insert(r.start.get(), r.start.get().saturating_add(r.bytes));
         }
         if let Some(p) = m.processes().get(d.a) {
             for leaf in table::leaves(m.mem(), f, p.root) {
                 let bytes = 1u64.checked_shl(leaf.page_shift).unwrap_or(u64::MAX);
-                if marks.page_shared(leaf.va, bytes) {
+                if marks.page_shared(leaf.va.get(), bytes) {
                     let frames = bytes >> f.page_shift;
-                    marks.frames.insert(leaf.frame, leaf.frame.saturating_add(frames.max(1)));
+                    marks.frames.insert(leaf.frame.get(), leaf.frame.saturating_add(frames.max(1)).get());
                 }
             }
         }
@@ -157,7 +157,7 @@ fn grid_ui(ui: &mut egui::Ui, d: &ProcessDiff, a: &str, b: &str) {
         }
         ui.end_row();
         for r in d.ranges.iter().take(MAX_ROWS) {
-            ui.monospace(hex_grouped(r.start));
+            ui.monospace(hex_grouped(r.start.get()));
             ui.label(format_size(r.bytes));
             let kind = match r.kind {
                 RangeKind::Shared => "shared".to_string(),

@@ -31,7 +31,7 @@ pub fn cow_ui(ui: &mut egui::Ui, run: &RefRun) {
                     ui.label(
                         egui::RichText::new(format!(
                             "   TLB: invalidated {} for ASID {} (the read-only entry is stale)",
-                            hex_grouped(event.va),
+                            hex_grouped(event.va.get()),
                             event.asid
                         ))
                         .weak(),
@@ -50,7 +50,7 @@ pub fn cow_ui(ui: &mut egui::Ui, run: &RefRun) {
                 ui.strong("Owners");
                 ui.end_row();
                 for (frame, owners) in shares.iter().take(MAX_ROWS) {
-                    ui.monospace(hex_grouped(frame));
+                    ui.monospace(hex_grouped(frame.get()));
                     ui.label(owners.to_string());
                     ui.end_row();
                 }

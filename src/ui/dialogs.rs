@@ -10,6 +10,7 @@ use crate::sim::Machine;
 use crate::sim::addr::{format_size, parse_size, parse_u64};
 use crate::sim::format::Role;
 use crate::sim::machine::{MapRequest, MapTarget};
+use crate::sim::{PhysAddr, VirtAddr};
 use std::path::PathBuf;
 
 /// A map dialog with the format's default flags, optionally at `va`.
@@ -133,10 +134,12 @@ fn map_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: &m
             let target = if dialog.alloc {
                 MapTarget::Alloc
             } else {
-                MapTarget::To(parse_u64(&dialog.frame_pa).map_err(|e| format!("physical address: {e}"))?)
+                MapTarget::To(
+                    PhysAddr::parse(&dialog.frame_pa).map_err(|e| format!("physical address: {e}"))?,
+                )
             };
             let flags = Some(dialog.flags.iter().cloned().collect());
-            Ok(MapRequest { va, len, target, page_size: Some(size), flags })
+            Ok(MapRequest { va: VirtAddr::new(va), len, target, page_size: Some(size), flags })
         })();
         match request {
             Ok(request) => actions.push(Action::Edit(Edit::Map { process: m.active(), request })),
@@ -178,7 +181,9 @@ fn unmap_window(ctx: &egui::Context, m: &Machine, state: &mut UiState, actions: 
             Ok((va, len))
         });
         match parsed {
-            Ok((va, len)) => actions.push(Action::Edit(Edit::Unmap { process: m.active(), va, len })),
+            Ok((va, len)) => {
+                actions.push(Action::Edit(Edit::Unmap { process: m.active(), va: VirtAddr::new(va), len }))
+            }
             Err(e) => dialog.error = Some(e),
         }
     }

@@ -97,7 +97,7 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
                 let free = String::from("-");
                 return FrameRow {
                     slot,
-                    pfn: frame.pfn,
+                    pfn: frame.pfn.get(),
                     process: free.clone(),
                     page: free,
                     accessed: None,
@@ -114,9 +114,9 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
             let has = |role| m.format().field(role, level).is_some();
             FrameRow {
                 slot,
-                pfn: frame.pfn,
+                pfn: frame.pfn.get(),
                 process: process_name(m, page.key.process),
-                page: page_name(m, page.key.va),
+                page: page_name(m, page.key.va.get()),
                 accessed: has(crate::sim::Role::Accessed).then_some(bits.referenced),
                 dirty: has(crate::sim::Role::Dirty).then_some(bits.dirty),
                 pte: entry.map(|e| e.raw),
@@ -151,7 +151,7 @@ pub fn describe_step(machine: &Machine, step: &StepRecord) -> String {
     let mut text = format!(
         "{head}: page fault, {} into frame {}",
         load.resolution.describe(),
-        hex_grouped(load.frame.unwrap_or_default())
+        hex_grouped(load.frame.unwrap_or_default().get())
     );
     if let Some(evicted) = load.evicted {
         let fate = match (evicted.written_back, evicted.swap_slot) {
@@ -161,7 +161,7 @@ pub fn describe_step(machine: &Machine, step: &StepRecord) -> String {
         };
         text += &format!(
             "; evicted {} of {} ({fate})",
-            page_name(machine, evicted.key.va),
+            page_name(machine, evicted.key.va.get()),
             process_name(machine, evicted.key.process)
         );
     }
@@ -461,7 +461,7 @@ fn swap_ui(ui: &mut egui::Ui, run: &RefRun) {
                 ui.end_row();
                 continue;
             };
-            ui.label(format!("{} of {}", page_name(m, key.va), process_name(m, key.process)));
+            ui.label(format!("{} of {}", page_name(m, key.va.get()), process_name(m, key.process)));
             let raw = model.leaf_entry(m, *key).map(|e| e.raw);
             ui.monospace(raw.map_or("-".into(), hex_grouped));
             let decoded = match raw {

@@ -7,8 +7,10 @@ use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
 use crate::lab::Lab;
+use crate::sim::PhysAddr;
 use crate::sim::addr::{format_size, parse_u64};
 use crate::sim::format::{Role, low_mask};
+use crate::sim::{EntryAddr, VirtAddr};
 
 pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut Vec<Action>) {
     let m = &lab.machine;
@@ -19,7 +21,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         return;
     };
     // Read the live bytes: the row cache may be a frame old.
-    let raw = m.mem().read_le(row.entry_addr, f.pte_bytes).unwrap_or(row.raw);
+    let raw = m.mem().read_le(PhysAddr::new(row.entry_addr), f.pte_bytes).unwrap_or(row.raw);
     if state.raw_edit_source != Some(raw) {
         state.raw_edit = format!("{raw:#x}");
         state.raw_edit_source = Some(raw);
@@ -59,7 +61,10 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         {
             match parse_u64(&state.raw_edit) {
                 Ok(value) if value <= low_mask(f.pte_bits()) => {
-                    actions.push(Action::Edit(Edit::SetEntry { entry_addr: row.entry_addr, raw: value }));
+                    actions.push(Action::Edit(Edit::SetEntry {
+                        entry_addr: EntryAddr::new(row.entry_addr),
+                        raw: value,
+                    }));
                 }
                 Ok(value) => state.error(format!("{value:#x} does not fit a {}-byte entry", f.pte_bytes)),
                 Err(e) => state.error(format!("raw value: {e}")),
@@ -90,7 +95,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 }
                 if ui.checkbox(&mut on, text).on_hover_text(tooltip).changed() {
                     actions.push(Action::Edit(Edit::SetField {
-                        entry_addr: row.entry_addr,
+                        entry_addr: EntryAddr::new(row.entry_addr),
                         level: row.level,
                         field: field.name.clone(),
                         value: u64::from(on),
@@ -103,7 +108,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                     egui::DragValue::new(&mut v).hexadecimal(1, false, true).range(0..=low_mask(field.width));
                 if ui.add(drag).on_hover_text(tooltip).changed() {
                     actions.push(Action::Edit(Edit::SetField {
-                        entry_addr: row.entry_addr,
+                        entry_addr: EntryAddr::new(row.entry_addr),
                         level: row.level,
                         field: field.name.clone(),
                         value: v,
@@ -117,7 +122,7 @@ pub fn inspector_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
     {
         actions.push(Action::Edit(Edit::Unmap {
             process: m.active(),
-            va: row.va,
+            va: VirtAddr::new(row.va),
             len: 1u64 << row.span_shift.min(63),
         }));
     }

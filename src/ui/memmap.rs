@@ -6,6 +6,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Document;
 use crate::sim::Machine;
+use crate::sim::Pfn;
 use crate::sim::runs::Runs;
 use crate::sim::table;
 use egui::{Sense, vec2};
@@ -39,7 +40,7 @@ pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
     let mut tables = vec![Runs::new(); f.levels.len()];
     for p in m.processes() {
         for t in table::tables(m.mem(), f, p.root) {
-            let first = t.addr >> f.page_shift;
+            let first = t.addr.pfn(f.page_shift).get();
             if let Some(runs) = tables.get_mut(t.level) {
                 runs.insert(first, first.saturating_add(f.table_frames(t.level)));
             }
@@ -53,7 +54,7 @@ pub fn frame_map(m: &Machine, generation: u64) -> FrameMap {
         forked: {
             let mut runs = Runs::new();
             for (frame, _) in m.shares().iter() {
-                runs.insert(frame, frame.saturating_add(1));
+                runs.insert(frame.get(), frame.saturating_add(1).get());
             }
             runs
         },
@@ -214,7 +215,7 @@ pub fn memory_ui(ui: &mut egui::Ui, doc: &Document, state: &mut UiState, actions
                     format!("frames {first:#x}–{:#x}: {what}", first + per_cell - 1)
                 };
                 let text = if map.forked.last_overlap(first, first + per_cell).is_some() {
-                    let owners = m.shares().owners(first);
+                    let owners = m.shares().owners(Pfn::new(first));
                     if per_cell == 1 {
                         format!("{text}, shared by fork: {owners} owners (copy-on-write)")
                     } else {

@@ -6,6 +6,7 @@ use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
 use crate::lab::Lab;
+use crate::sim::VirtAddr;
 use crate::sim::addr::{format_size, hex_grouped, parse_u64};
 use crate::sim::format::{Arch, PagingFormat, low_mask};
 use crate::sim::mmu::{AdTiming, MmuSettings, Outcome, RiscvAd, Translation};
@@ -31,7 +32,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState
         if let Some(va) = va {
             address_strip_ui(ui, m.format(), va, dark);
             ui.add_space(6.0);
-            let t = match m.translate(m.active(), va, state.mmu.access, state.mmu.mode) {
+            let t = match m.translate(m.active(), VirtAddr::new(va), state.mmu.access, state.mmu.mode) {
                 Ok(t) => t,
                 Err(e) => {
                     ui.colored_label(theme::fault_color(dark), e.to_string());
@@ -41,7 +42,7 @@ pub fn mmu_ui(ui: &mut egui::Ui, lab: &Lab, generation: u64, state: &mut UiState
             walk_ui(ui, m, &t, dark);
             outcome_ui(ui, m, &t, dark);
             super::why::why_ui(ui, m, generation, &t, state, actions);
-            super::tlb_panel::access_report_ui(ui, state, t.va, t.access, t.mode);
+            super::tlb_panel::access_report_ui(ui, state, t.va.get(), t.access, t.mode);
             let performed =
                 state.last_walk.as_ref().filter(|w| w.va == t.va && w.access == t.access && w.mode == t.mode);
             if let Some(done) = performed.filter(|w| !w.ad_updates.is_empty()) {
@@ -272,9 +273,12 @@ fn outcome_ui(ui: &mut egui::Ui, m: &Machine, t: &Translation, dark: bool) {
         Outcome::Mapped(mp) => {
             let value = mp.value.map_or("(beyond physical memory)".into(), |v| format!("{v:#04x}"));
             ui.label(
-                RichText::new(format!("-> physical address {}   byte there: {value}", hex_grouped(mp.pa)))
-                    .size(18.0)
-                    .color(theme::ok_color(dark)),
+                RichText::new(format!(
+                    "-> physical address {}   byte there: {value}",
+                    hex_grouped(mp.pa.get())
+                ))
+                .size(18.0)
+                .color(theme::ok_color(dark)),
             );
             ui.label(format!(
                 "{} page{}",

@@ -4,6 +4,7 @@
 use crate::sim::Machine;
 use crate::sim::format::low_mask;
 use crate::sim::table::{self, TableRef};
+use crate::sim::{PhysAddr, VirtAddr};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub fn build_rows(
     let mut rows = Vec::new();
     let Some(p) = machine.processes().get(process) else { return rows };
     let f = machine.format();
-    let Some(root_addr) = p.root.checked_shl(f.page_shift) else { return rows };
+    let Some(root_addr) = p.root.base(f.page_shift) else { return rows };
     let mut on_path = BTreeSet::new();
     push_table(
         machine,
@@ -89,9 +90,10 @@ fn push_table(
     rows: &mut Vec<TreeRow>,
 ) {
     let f = machine.format();
-    let fits = table.addr.checked_add(f.table_bytes(table.level)).is_some_and(|e| e <= machine.mem().size());
+    let fits =
+        table.addr.checked_add(f.table_bytes(table.level)).is_some_and(|e| e.get() <= machine.mem().size());
     // A table that (through corrupt pointers) contains itself is shown once, not forever.
-    if !fits || !on_path.insert(table.addr) {
+    if !fits || !on_path.insert(table.addr.get()) {
         return;
     }
     let span = f.entry_span_shift(table.level);
@@ -100,7 +102,7 @@ fn push_table(
         table::for_each_present(machine.mem(), f, table, |e| entries.push(e));
         let pte = u64::from(f.pte_bytes);
         let kept = shown.keep.and_then(|addr| {
-            let offset = addr.checked_sub(table.addr)?;
+            let offset = addr.checked_sub(table.addr.get())?;
             let index = offset / pte;
             (offset % pte == 0 && index < f.entries_at(table.level)).then_some(index)
         });
@@ -125,34 +127,34 @@ fn push_table(
         } else if f.is_leaf(e.raw, e.level) {
             RowKind::Page { frame: crate::sim::mmu::leaf_frame(f, machine.settings(), e.raw, e.level) }
         } else {
-            let child_addr = table::child_table_addr(f, e.raw, e.level).unwrap_or(u64::MAX);
-            RowKind::Table { child_addr, expanded: expanded.contains(&e.entry_addr) }
+            let child_addr = table::child_table_addr(f, e.raw, e.level).map_or(u64::MAX, u64::from);
+            RowKind::Table { child_addr, expanded: expanded.contains(&e.entry_addr.get()) }
         };
         rows.push(TreeRow {
             level: e.level,
             index: e.index,
-            entry_addr: e.entry_addr,
+            entry_addr: e.entry_addr.get(),
             raw: e.raw,
             va,
             span_shift: span,
             kind,
         });
         if let RowKind::Table { child_addr, expanded: true } = kind {
-            let child = TableRef { level: table.level + 1, addr: child_addr };
+            let child = TableRef { level: table.level + 1, addr: PhysAddr::new(child_addr) };
             push_table(machine, child, base_va | (e.index << span), expanded, shown, on_path, rows);
         }
     }
-    on_path.remove(&table.addr);
+    on_path.remove(&table.addr.get());
 }
 
 /// Entry addresses to expand so that `va`'s path is visible, and the entry that maps it.
 pub fn path_to(machine: &Machine, process: usize, va: u64) -> (Vec<u64>, Option<u64>) {
     let Some(p) = machine.processes().get(process) else { return (Vec::new(), None) };
-    let Ok(path) = table::entry_path(machine.mem(), machine.format(), p.root, va) else {
+    let Ok(path) = table::entry_path(machine.mem(), machine.format(), p.root, VirtAddr::new(va)) else {
         return (Vec::new(), None);
     };
-    let expand = path.iter().take(path.len().saturating_sub(1)).map(|e| e.entry_addr).collect();
-    (expand, path.last().map(|e| e.entry_addr))
+    let expand = path.iter().take(path.len().saturating_sub(1)).map(|e| e.entry_addr.get()).collect();
+    (expand, path.last().map(|e| e.entry_addr.get()))
 }
 
 /// Expands every table under the root (used by "Expand all" and the frame-time benchmark).
@@ -166,7 +168,7 @@ pub fn all_table_entries(machine: &Machine, process: usize) -> BTreeSet<u64> {
         }
         table::for_each_present(machine.mem(), f, t, |e| {
             if !f.is_leaf(e.raw, e.level) {
-                out.insert(e.entry_addr);
+                out.insert(e.entry_addr.get());
             }
         });
     }
@@ -178,8 +180,8 @@ pub fn all_table_entries(machine: &Machine, process: usize) -> BTreeSet<u64> {
 pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Option<Vec<u64>> {
     let p = machine.processes().get(process)?;
     let f = machine.format();
-    let root = p.root.checked_shl(f.page_shift)?;
-    if root == table_addr {
+    let root = p.root.base(f.page_shift)?;
+    if root.get() == table_addr {
         return Some(Vec::new());
     }
     let mut stack = vec![(TableRef { level: 0, addr: root }, Vec::<u64>::new())];
@@ -198,8 +200,8 @@ pub fn path_to_table(machine: &Machine, process: usize, table_addr: u64) -> Opti
         });
         for (entry_addr, child) in children {
             let mut next = chain.clone();
-            next.push(entry_addr);
-            if child == table_addr {
+            next.push(entry_addr.get());
+            if child.get() == table_addr {
                 return Some(next);
             }
             stack.push((TableRef { level: t.level + 1, addr: child }, next));
@@ -217,8 +219,17 @@ mod tests {
     fn machine() -> Machine {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 64 << 20).unwrap();
         for va in [0x40_0000u64, 0x40_1000, 0x7fff_f000] {
-            m.map(0, &MapRequest { va, len: 0x1000, target: MapTarget::Alloc, page_size: None, flags: None })
-                .unwrap();
+            m.map(
+                0,
+                &MapRequest {
+                    va: VirtAddr::new(va),
+                    len: 0x1000,
+                    target: MapTarget::Alloc,
+                    page_size: None,
+                    flags: None,
+                },
+            )
+            .unwrap();
         }
         m
     }
@@ -256,9 +267,15 @@ mod tests {
     #[test]
     fn tables_are_found_from_the_memory_map() {
         let m = machine();
-        let leaf_table =
-            crate::sim::table::entry_path(m.mem(), m.format(), 0, 0x40_0000).unwrap()[3].table_addr;
-        let chain = path_to_table(&m, 0, leaf_table).unwrap();
+        let leaf_table = crate::sim::table::entry_path(
+            m.mem(),
+            m.format(),
+            m.processes()[0].root,
+            VirtAddr::new(0x40_0000),
+        )
+        .unwrap()[3]
+            .table_addr;
+        let chain = path_to_table(&m, 0, leaf_table.get()).unwrap();
         assert_eq!(chain.len(), 3);
     }
 }

@@ -10,6 +10,7 @@ use super::run_to_end::RunToEnd;
 use super::trace_player::TracePlayer;
 use crate::doc::Document;
 use crate::doc::tlb::TlbCommand;
+use crate::sim::VirtAddr;
 use crate::sim::mmu::{Outcome, Translation};
 use crate::sim::replay::{Costs, PageResult, ReplayConfig};
 use crate::sim::tlb::{AccessClass, TlbConfig};
@@ -254,11 +255,14 @@ impl TlbSim {
         let tlb = tlbs.get(class);
         let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| doc.tlb().is_stale(m, entry));
         let which = tlbs.is_split().then_some(class);
-        let mut walk = m.translate(m.active(), va, access, mode).map_err(|e| e.to_string())?;
+        let mut walk = m.translate(m.active(), VirtAddr::new(va), access, mode).map_err(|e| e.to_string())?;
         let outcome = doc.access_through_tlb(va, access, mode).map_err(|e| e.to_string())?;
         let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
             Outcome::Mapped(mapped) => {
-                format!("the tables now say physical address {}", crate::sim::addr::hex_grouped(mapped.pa))
+                format!(
+                    "the tables now say physical address {}",
+                    crate::sim::addr::hex_grouped(mapped.pa.get())
+                )
             }
             Outcome::Fault(fault) => {
                 format!("the tables now say: page fault, {}", fault.kind.describe_in(arch))

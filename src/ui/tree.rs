@@ -8,6 +8,7 @@ use super::tree_columns::{self, Col};
 use super::{dialogs, theme};
 use crate::doc::Document;
 use crate::sim::Machine;
+use crate::sim::VirtAddr;
 use crate::sim::addr::{hex_grouped, parse_u64};
 use egui::text::LayoutJob;
 use egui::{Color32, Sense, TextFormat, vec2};
@@ -147,7 +148,7 @@ fn rows_ui(ui: &mut egui::Ui, m: &Machine, state: &mut UiState, actions: &mut Ve
         area = area.vertical_scroll_offset(((i as f32) - 3.0).max(0.0) * (row_height + spacing));
     }
     let steps_of = |t: &Option<crate::sim::Translation>| -> Vec<u64> {
-        t.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr)).collect()
+        t.iter().flat_map(|t| t.steps.iter().map(|s| s.entry_addr.get())).collect()
     };
     let walk = steps_of(&state.last_walk);
     // The preview is drawn only where it differs from the access performed.
@@ -337,7 +338,7 @@ fn row_ui(
             if ui.button("Unmap this page").clicked() {
                 actions.push(Action::Edit(crate::doc::Edit::Unmap {
                     process: m.active(),
-                    va: row.va,
+                    va: VirtAddr::new(row.va),
                     len: 1u64 << row.span_shift.min(63),
                 }));
                 ui.close();

@@ -4,6 +4,7 @@
 
 use super::rows::{RowKind, TreeRow};
 use crate::sim::Machine;
+use crate::sim::Pfn;
 use crate::sim::addr::{format_size, hex_grouped};
 
 /// A column of the tree, in display order.
@@ -87,7 +88,7 @@ pub struct Cells {
 pub fn page_words(m: &Machine, row: &TreeRow, frame: u64) -> String {
     let page = format!("{} page, frame {frame:#x}", format_size(1u64 << row.span_shift.min(63)));
     let cow = crate::sim::fork::CowBit::of(m.format()).is_some_and(|bit| bit.is_set(row.raw));
-    match (cow, m.shares().owners(frame)) {
+    match (cow, m.shares().owners(Pfn::new(frame))) {
         (true, owners) => {
             format!("{page}, copy-on-write, {owners} owner{}", if owners == 1 { "" } else { "s" })
         }

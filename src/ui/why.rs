@@ -7,6 +7,7 @@
 use super::state::{Action, UiState};
 use super::theme;
 use crate::doc::Edit;
+use crate::sim::VirtAddr;
 use crate::sim::addr::field_value;
 use crate::sim::explain::{self, Explanation};
 use crate::sim::{Access, Machine, Mode, Translation};
@@ -26,12 +27,13 @@ pub fn why_ui(
     state: &mut UiState,
     actions: &mut Vec<Action>,
 ) {
-    let (va, access, mode, process) = (walk.va, walk.access, walk.mode, m.active());
+    let (va, access, mode, process) = (walk.va.get(), walk.access, walk.mode, m.active());
     let title = if walk.fault().is_some() { "Why? and how to fix it" } else { "Why is this allowed?" };
     egui::CollapsingHeader::new(title).id_salt("why").show(ui, |ui| {
         let key = (generation, process, va, access, mode);
         if state.why.as_ref().is_none_or(|c| c.key != key) {
-            let result = explain::explain(m, process, va, access, mode).map_err(|e| e.to_string());
+            let result =
+                explain::explain(m, process, VirtAddr::new(va), access, mode).map_err(|e| e.to_string());
             state.why = Some(WhyCache { key, result });
         }
         let Some(cache) = state.why.as_ref() else { return };
@@ -88,7 +90,13 @@ fn explanation_ui(
                         .on_hover_text("One undoable step; an exercise's locks refuse it")
                         .clicked()
                     {
-                        actions.push(Action::Edit(Edit::ApplyFix { process, va, access, mode, fix: n }));
+                        actions.push(Action::Edit(Edit::ApplyFix {
+                            process,
+                            va: VirtAddr::new(va),
+                            access,
+                            mode,
+                            fix: n,
+                        }));
                         // A CR3 load flushes the TLB's non-global entries too, as "Load CR3" does.
                         if fix.changes.iter().any(|c| matches!(c, explain::Change::LoadCr3 { .. })) {
                             actions.push(Action::Tlb(super::tlb_state::TlbAction::FlushNonGlobal));

@@ -6,6 +6,7 @@
 use pagelab::sim::explain::{self, Explanation};
 use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::sim::{EntryAddr, VirtAddr};
 
 pub const PAGE: u64 = 0x1000;
 
@@ -18,7 +19,7 @@ pub fn machine(preset: &str) -> Machine {
 /// Maps one page of `size` bytes at `va` to fresh frames with exactly these leaf flags.
 pub fn map(m: &mut Machine, va: u64, size: u64, flags: &[&str]) {
     let request = MapRequest {
-        va,
+        va: VirtAddr::new(va),
         len: size,
         target: MapTarget::Alloc,
         page_size: Some(size),
@@ -29,12 +30,12 @@ pub fn map(m: &mut Machine, va: u64, size: u64, flags: &[&str]) {
 
 /// Sets a field of an entry (a hand edit, as the inspector makes).
 pub fn set(m: &mut Machine, entry_addr: u64, level: usize, field: &str, value: u64) {
-    m.set_field(entry_addr, level, field, value).expect("set field");
+    m.set_field(EntryAddr::new(entry_addr), level, field, value).expect("set field");
 }
 
 /// Explains an access that must fault, and checks every fix the explanation offers.
 pub fn explain_fault(m: &Machine, va: u64, access: Access, mode: Mode) -> Explanation {
-    let e = explain::explain(m, 0, va, access, mode).expect("explain");
+    let e = explain::explain(m, 0, VirtAddr::new(va), access, mode).expect("explain");
     assert!(e.is_fault(), "expected a fault at {va:#x}: {:?}", e.translation.outcome);
     check_fixes(m, 0, &e);
     e

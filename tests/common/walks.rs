@@ -2,19 +2,20 @@
 //! address or a fault, with a message naming the access when the other happens.
 #![allow(dead_code)] // each test file uses some of these
 
+use pagelab::sim::VirtAddr;
 use pagelab::sim::fault::PageFault;
 use pagelab::sim::mmu::Outcome;
 use pagelab::sim::{Access, Machine, Mode, Translation};
 
 pub fn walk(m: &Machine, va: u64, access: Access, mode: Mode) -> Translation {
-    m.translate(0, va, access, mode).expect("process 0")
+    m.translate(0, VirtAddr::new(va), access, mode).expect("process 0")
 }
 
 /// The physical address an access that must succeed reaches.
 pub fn pa(m: &Machine, va: u64, access: Access, mode: Mode) -> u64 {
     let t = walk(m, va, access, mode);
     match &t.outcome {
-        Outcome::Mapped(mapped) => mapped.pa,
+        Outcome::Mapped(mapped) => mapped.pa.get(),
         Outcome::Fault(f) => panic!("{va:#x} {access:?} {mode:?}: unexpected fault {f}"),
     }
 }

@@ -12,7 +12,7 @@ use super::compare::{self, Case, Seen, Tally};
 use super::scenario::{self, Base, Layout, Page, Scenario};
 use super::tools;
 use pagelab::sim::mmu::{Request, RiscvAd};
-use pagelab::sim::{Access, ArchReport, MmuSettings, Outcome, Translation};
+use pagelab::sim::{Access, ArchReport, MmuSettings, Outcome, Pfn, Translation, VirtAddr};
 use std::process::Command;
 
 const RAM_BASE: u64 = 0x8000_0000;
@@ -185,13 +185,13 @@ fn expected(shape: &Shape, query: &Query) -> Seen {
     }
     match &query.walk.outcome {
         Outcome::Mapped(mapped) => {
-            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+            Seen { fault: None, address: 0, value: (mapped.pa.get() >> 3) & 0xffff_ffff, entries }
         }
         Outcome::Fault(fault) => {
             let ArchReport::RiscV { cause } = fault.report else { panic!("not a RISC-V report: {fault:?}") };
             Seen {
                 fault: Some(u64::from(cause)),
-                address: query.request.va & shape.xmask(),
+                address: query.request.va.get() & shape.xmask(),
                 value: 0,
                 entries,
             }
@@ -216,7 +216,8 @@ fn query_block(shape: &Shape, queries: &[Query]) -> Vec<u8> {
     block[8..16].copy_from_slice(&shape.satp(TABLES >> 12).to_le_bytes());
     for query in queries {
         let switches = u64::from(query.sum) << 3 | u64::from(query.mxr) << 4;
-        let record = tools::query_record(&query.request, &query.walk, switches, query.walk.pa());
+        let record =
+            tools::query_record(&query.request, &query.walk, switches, query.walk.pa().map(u64::from));
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
@@ -359,8 +360,8 @@ impl Scenario for Builder {
             }
             (va & !7) + low
         };
-        let request = Request { va, access, mode };
-        let walk = self.base.walk(TABLES >> 12, &Self::settings(sum, mxr), request);
+        let request = Request { va: VirtAddr::new(va), access, mode };
+        let walk = self.base.walk(Pfn::new(TABLES >> 12), &Self::settings(sum, mxr), request);
         if self.base.lands_outside_data(&walk) {
             return None;
         }

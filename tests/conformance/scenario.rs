@@ -6,7 +6,9 @@
 use super::tools;
 use pagelab::sim::mmu::{self, Request, WalkRoot};
 use pagelab::sim::rng::SplitMix64;
-use pagelab::sim::{Access, Machine, MapRequest, MapTarget, MmuSettings, Mode, Translation, presets};
+use pagelab::sim::{
+    Access, Machine, MapRequest, MapTarget, MmuSettings, Mode, Pfn, PhysAddr, Translation, VirtAddr, presets,
+};
 use std::path::{Path, PathBuf};
 
 /// Where a suite keeps things in physical memory.
@@ -56,12 +58,16 @@ impl Base {
             pattern.extend_from_slice(&code);
             pattern.extend_from_slice(&((word >> 3) as u32).to_le_bytes());
         }
-        machine.write_phys(data, &pattern).expect("data pages");
+        machine.write_phys(PhysAddr::new(data), &pattern).expect("data pages");
         let frames = machine.mem().frame_count();
-        machine.reserve_frames(0, tables >> 12).expect("reserve below the tables");
-        machine.reserve_frames(data >> 12, frames - (data >> 12)).expect("reserve the rest");
+        machine.reserve_frames(Pfn::new(0), tables >> 12).expect("reserve below the tables");
+        machine.reserve_frames(Pfn::new(data >> 12), frames - (data >> 12)).expect("reserve the rest");
         let process = machine.add_process("conformance").expect("process");
-        assert_eq!(machine.processes()[process].root, tables >> 12, "the root is the first table frame");
+        assert_eq!(
+            machine.processes()[process].root,
+            Pfn::new(tables >> 12),
+            "the root is the first table frame"
+        );
         Base {
             machine,
             rng: SplitMix64::new(seed),
@@ -78,15 +84,15 @@ impl Base {
     }
 
     pub fn alloc_table(&mut self) -> Option<u64> {
-        self.machine.alloc_frames(1, 1).ok().map(|frame| frame << 12)
+        self.machine.alloc_frames(1, 1).ok().map(|frame| frame.get() << 12)
     }
 
     pub fn write(&mut self, addr: u64, value: u64) {
-        self.machine.write_phys_le(addr, self.pte_bytes, value).expect("entry write");
+        self.machine.write_phys_le(PhysAddr::new(addr), self.pte_bytes, value).expect("entry write");
     }
 
     pub fn read(&self, addr: u64) -> u64 {
-        self.machine.mem().read_le(addr, self.pte_bytes).expect("entry read")
+        self.machine.mem().read_le(PhysAddr::new(addr), self.pte_bytes).expect("entry read")
     }
 
     /// Where a page of `size` bytes goes: inside the data pages if it fits, else the aligned
@@ -108,9 +114,9 @@ impl Base {
         let size = 1u64 << shift;
         let va = va & !(size - 1);
         let request = MapRequest {
-            va,
+            va: VirtAddr::new(va),
             len: size,
-            target: MapTarget::To(pa_block),
+            target: MapTarget::To(PhysAddr::new(pa_block)),
             page_size: Some(size),
             flags: Some(flags),
         };
@@ -168,7 +174,7 @@ impl Base {
     /// Whether `walk` succeeds outside the data pages (where an access could reach a device:
     /// such a query is not asked).
     pub fn lands_outside_data(&self, walk: &Translation) -> bool {
-        walk.pa().is_some_and(|pa| !(self.layout.data..self.layout.data_end).contains(&pa))
+        walk.pa().is_some_and(|pa| !(self.layout.data..self.layout.data_end).contains(&pa.get()))
     }
 }
 

@@ -3,7 +3,7 @@
 //! `CI=true`, where a missing tool fails the test.
 
 use pagelab::sim::mmu::Request;
-use pagelab::sim::{Access, Mode, Translation};
+use pagelab::sim::{Access, Mode, PhysAddr, Translation};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -167,7 +167,7 @@ pub fn write_run_inputs(
     let ram = dir.join("ram.bin");
     let queries = dir.join("queries.bin");
     let mut bytes = vec![0u8; usize::try_from(to - from).expect("a small image")];
-    mem.read(from, &mut bytes).expect("RAM image");
+    mem.read(PhysAddr::new(from), &mut bytes).expect("RAM image");
     std::fs::write(&ram, &bytes).expect("write RAM image");
     std::fs::write(&queries, block).expect("write queries");
     (ram, queries)
@@ -198,7 +198,7 @@ pub fn run_probe(
 /// its mark should land (`lands_at`; the probe reports 0xdead when it is not there).
 pub fn query_record(request: &Request, walk: &Translation, switches: u64, lands_at: Option<u64>) -> [u64; 8] {
     let mut record = [0u64; 8];
-    record[0] = request.va;
+    record[0] = request.va.get();
     let access = match request.access {
         Access::Read => 0,
         Access::Write => 1,
@@ -208,7 +208,7 @@ pub fn query_record(request: &Request, walk: &Translation, switches: u64, lands_
     let steps = walk.steps.len() as u64;
     record[1] = access | user | switches | steps << 8;
     for (slot, step) in record[2..7].iter_mut().zip(&walk.steps) {
-        *slot = step.entry_addr;
+        *slot = step.entry_addr.get();
     }
     if request.access == Access::Write {
         record[7] = lands_at.unwrap_or(0);

@@ -13,7 +13,7 @@ use super::compare::{self, Case, Seen, Tally};
 use super::scenario::{self, Base, Layout, Page, Scenario};
 use super::tools;
 use pagelab::sim::mmu::{AdTiming, Request, WalkRoot};
-use pagelab::sim::{Access, ArchReport, FaultKind, MmuSettings, Mode, Outcome, Translation};
+use pagelab::sim::{Access, ArchReport, FaultKind, MmuSettings, Mode, Outcome, Pfn, Translation, VirtAddr};
 use std::process::Command;
 
 const RAM_SIZE: u64 = 256 << 20;
@@ -321,12 +321,12 @@ fn expected_of(query: &Query, walk: &Translation) -> Seen {
     entries.truncate(query.walk.steps.len());
     match &walk.outcome {
         Outcome::Mapped(mapped) => {
-            Seen { fault: None, address: 0, value: (mapped.pa >> 3) & 0xffff_ffff, entries }
+            Seen { fault: None, address: 0, value: (mapped.pa.get() >> 3) & 0xffff_ffff, entries }
         }
         Outcome::Fault(fault) => match fault.report {
             ArchReport::X86PageFault { error_code } => Seen {
                 fault: Some(14 | u64::from(error_code) << 8),
-                address: query.request.va,
+                address: query.request.va.get(),
                 value: 0,
                 entries,
             },
@@ -377,7 +377,12 @@ fn query_block(builder: &Builder, queries: &[Query]) -> Vec<u8> {
     block[16..24].copy_from_slice(&u64::from(mode).to_le_bytes());
     for query in queries {
         let landing = query.qemu_view.as_ref().unwrap_or(&query.walk);
-        let record = tools::query_record(&query.request, &query.walk, query.switches.bits(), landing.pa());
+        let record = tools::query_record(
+            &query.request,
+            &query.walk,
+            query.switches.bits(),
+            landing.pa().map(u64::from),
+        );
         block.extend(record.iter().flat_map(|word| word.to_le_bytes()));
     }
     block
@@ -554,15 +559,15 @@ impl Scenario for Builder {
         if self.shape.probes_own(va) {
             return None;
         }
-        let request = Request { va, access, mode };
-        let walk = self.base.walk(self.root >> 12, &switches.settings(), request);
+        let request = Request { va: VirtAddr::new(va), access, mode };
+        let walk = self.base.walk(Pfn::new(self.root >> 12), &switches.settings(), request);
         if self.base.lands_outside_data(&walk) {
             return None;
         }
         let originals = walk.steps.iter().map(|step| step.raw).collect();
-        let default_walk = self.base.walk(self.root >> 12, &switches.default_timing(), request);
+        let default_walk = self.base.walk(Pfn::new(self.root >> 12), &switches.default_timing(), request);
         let qemu_view = self.pdpte_bits_qemu_ignores(&walk).map(|pdptes| {
-            let root = WalkRoot { frame: self.root >> 12, pdptes: Some(pdptes) };
+            let root = WalkRoot { frame: Pfn::new(self.root >> 12), pdptes: Some(pdptes) };
             self.base.walk(root, &switches.settings(), request)
         });
         Some(Query { request, switches, walk, default_walk, qemu_view, originals })

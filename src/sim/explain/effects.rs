@@ -48,7 +48,7 @@ pub(super) fn side_effects(
                     ));
                 }
                 if let Some(step) = step.filter(|s| !s.leaf) {
-                    out.push(under_entry(after, step.level, step.raw, role, *to, *entry_addr));
+                    out.push(under_entry(after, step.level, step.raw, role, *to, entry_addr.get()));
                 }
                 if let Some(step) = step {
                     let sharing =
@@ -67,7 +67,7 @@ pub(super) fn side_effects(
             Change::Map { .. } => {
                 let new_frames = after.mem().allocated_count().saturating_sub(before.mem().allocated_count());
                 let tables = new_frames.saturating_sub(1);
-                let pa = walk_after.as_ref().and_then(Translation::pa).unwrap_or(0);
+                let pa = walk_after.as_ref().and_then(Translation::pa).map_or(0, u64::from);
                 let mut text = format!(
                     "allocates a fresh, zeroed frame at {:#x} for the page",
                     pa & !(after.format().page_size() - 1)
@@ -146,7 +146,7 @@ fn mappings_under(m: &Machine, level: usize, raw: u64) -> (u64, bool) {
     let mut seen = BTreeSet::new();
     let (mut count, mut looked) = (0u64, 0u64);
     while let Some(t) = stack.pop() {
-        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e <= m.mem().size());
+        let fits = t.addr.checked_add(f.table_bytes(t.level)).is_some_and(|e| e.get() <= m.mem().size());
         if t.level >= f.levels.len() || !fits || !seen.insert(t) {
             continue;
         }
@@ -240,19 +240,25 @@ fn other_accesses(before: &Machine, after: &Machine, process: usize, original: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::VirtAddr;
     use crate::sim::machine::{MapRequest, MapTarget};
     use crate::sim::presets;
 
     #[test]
     fn pages_under_a_pd_entry_are_counted_from_memory() {
         let mut m = Machine::new(presets::by_name("x86-64").unwrap(), 16 << 20).unwrap();
-        let request =
-            MapRequest { va: 0x40_0000, len: 0x3000, target: MapTarget::Alloc, page_size: None, flags: None };
+        let request = MapRequest {
+            va: VirtAddr::new(0x40_0000),
+            len: 0x3000,
+            target: MapTarget::Alloc,
+            page_size: None,
+            flags: None,
+        };
         m.map(0, &request).unwrap();
-        let t = m.translate(0, 0x40_0000, Access::Read, Mode::User).unwrap();
+        let t = m.translate(0, VirtAddr::new(0x40_0000), Access::Read, Mode::User).unwrap();
         let pd = &t.steps[2];
         assert_eq!(mappings_under(&m, pd.level, pd.raw), (3, true));
-        let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr);
+        let text = under_entry(&m, pd.level, pd.raw, Role::User, 1, pd.entry_addr.get());
         assert!(text.contains("other 2 mapped page(s)") && text.contains("2 MiB"), "{text}");
     }
 }

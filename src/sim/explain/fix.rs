@@ -3,6 +3,7 @@
 //! happen, used both to verify it on a copy and to apply it to a lab (through the document).
 
 use crate::sim::addr::{format_size, hex_grouped};
+use crate::sim::address::{EntryAddr, VirtAddr};
 use crate::sim::format::{PagingFormat, low_mask};
 use crate::sim::machine::{Machine, MachineError, MapRequest, MapTarget};
 use crate::sim::mmu::{MmuSettings, RiscvAd};
@@ -79,12 +80,12 @@ impl Switch {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Change {
     /// Set a named field of the entry at `entry_addr` (a table at `level`) from `from` to `to`.
-    Field { level: usize, entry_addr: u64, field: String, from: u64, to: u64 },
+    Field { level: usize, entry_addr: EntryAddr, field: String, from: u64, to: u64 },
     /// Flip an MMU switch.
     Switch { switch: Switch, from: u64, to: u64 },
     /// Map the page at `va` in `process` to a fresh frame with these leaf flags (tables created
     /// as needed), as `pagelab map` would.
-    Map { process: usize, va: u64, page_size: u64, flags: Vec<String> },
+    Map { process: usize, va: VirtAddr, page_size: u64, flags: Vec<String> },
     /// Load CR3 again, so that the PAE PDPTE registers (here `register`, which differs from the
     /// PDPTE in memory) reread memory (SDM Vol. 3A 4.4.1): an edit of a PDPTE counts only then.
     LoadCr3 { register: u64 },
@@ -92,7 +93,7 @@ pub enum Change {
 
 impl Change {
     /// The entry it writes (`None` for a switch).
-    pub fn entry_addr(&self) -> Option<u64> {
+    pub fn entry_addr(&self) -> Option<EntryAddr> {
         match self {
             Self::Field { entry_addr, .. } => Some(*entry_addr),
             Self::Switch { .. } | Self::Map { .. } | Self::LoadCr3 { .. } => None,
@@ -126,7 +127,7 @@ impl Change {
                 let def = format
                     .field_named_at(field, *level)
                     .ok_or_else(|| MachineError::NoSuchField { name: field.clone(), level: *level })?;
-                let raw = m.mem().read_le(*entry_addr, format.pte_bytes).map_err(MachineError::from)?;
+                let raw = m.mem().read_le(entry_addr.phys(), format.pte_bytes).map_err(MachineError::from)?;
                 let found = def.get(raw);
                 if found != *from {
                     return Err(FixError::Stale {
@@ -210,7 +211,7 @@ impl fmt::Display for Change {
                     f,
                     "map the {} page at {} to a fresh frame ({flags})",
                     format_size(*page_size),
-                    hex_grouped(*va)
+                    hex_grouped(va.get())
                 )
             }
             Self::LoadCr3 { register } => write!(
@@ -309,9 +310,21 @@ mod tests {
     #[test]
     fn changes_name_the_level_and_compare_as_sets() {
         let f = presets::by_name("x86-64").unwrap();
-        let c = Change::Field { level: 2, entry_addr: 0x3010, field: "R/W".into(), from: 0, to: 1 };
+        let c = Change::Field {
+            level: 2,
+            entry_addr: EntryAddr::new(0x3010),
+            field: "R/W".into(),
+            from: 0,
+            to: 1,
+        };
         assert_eq!(c.describe(&f), "set R/W 0 -> 1 in the PD entry at 0x3010");
-        let wide = Change::Field { level: 3, entry_addr: 0x8, field: "Frame".into(), from: 0x202, to: 0x200 };
+        let wide = Change::Field {
+            level: 3,
+            entry_addr: EntryAddr::new(0x8),
+            field: "Frame".into(),
+            from: 0x202,
+            to: 0x200,
+        };
         assert_eq!(wide.to_string(), "set Frame 0x202 -> 0x200 in the entry at 0x8");
         let wp = Change::Switch { switch: Switch::Wp, from: 1, to: 0 };
         let one = Fix { changes: vec![c.clone()], bits: 1, side_effects: vec![] };

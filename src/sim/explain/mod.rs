@@ -25,6 +25,7 @@ pub use fix::{Change, Fix, FixError, Switch};
 use super::fault::{Access, Mode};
 use super::machine::{Machine, MachineError};
 use super::mmu::{Rights, Translation};
+use crate::sim::address::{EntryAddr, VirtAddr};
 use serde::Serialize;
 
 /// The entry (or, with no entry, the address or switch) and field that decided an access.
@@ -34,7 +35,7 @@ pub struct Decider {
     pub level: Option<usize>,
     pub level_name: Option<String>,
     pub index: Option<u64>,
-    pub entry_addr: Option<u64>,
+    pub entry_addr: Option<EntryAddr>,
     /// The field as the format names it ("P", "R/W", "U/S", "NX", "V", "W", "PPN", ...), or what
     /// stands in for it ("address bits 63:47", "CR4.SMAP").
     pub field: String,
@@ -53,7 +54,7 @@ pub struct Rule {
 pub struct Grant {
     pub level: Option<usize>,
     /// `None` for a switch (CR0.WP, sstatus.SUM, ...).
-    pub entry_addr: Option<u64>,
+    pub entry_addr: Option<EntryAddr>,
     pub field: String,
     pub value: u64,
     /// What this bit contributed, e.g. "user-mode access allowed at this level".
@@ -91,7 +92,7 @@ impl Explanation {
 pub fn explain(
     machine: &Machine,
     process: usize,
-    va: u64,
+    va: VirtAddr,
     access: Access,
     mode: Mode,
 ) -> Result<Explanation, MachineError> {
@@ -115,7 +116,9 @@ fn stale_register_note(machine: &Machine, t: &Translation, decided_by: &Decider,
     let Some(step) = t.steps.first().filter(|s| s.from_register && decided_by.level == Some(s.level)) else {
         return;
     };
-    let Ok(in_memory) = machine.mem().read_le(step.entry_addr, machine.format().pte_bytes) else { return };
+    let Ok(in_memory) = machine.mem().read_le(step.entry_addr.phys(), machine.format().pte_bytes) else {
+        return;
+    };
     if in_memory != step.raw {
         rule.text.push_str(&format!(
             "; the walk read PDPTE {} from its register, loaded at the last CR3 load: memory at {:#x} now \

@@ -293,7 +293,7 @@ pub(super) fn outside_memory(
 /// Faults decided before any entry is read: the address itself.
 pub(super) fn no_entry_fault(f: &PagingFormat, fault: &PageFault) -> (Decider, Rule, Option<Rights>) {
     let top = f.va_bits.saturating_sub(1);
-    let upper = fault.va.checked_shr(top).unwrap_or(0);
+    let upper = fault.va.get().checked_shr(top).unwrap_or(0);
     match (fault.kind, f.arch) {
         (FaultKind::NonCanonical, Arch::RiscV) => (
             no_entry(format!("address bits 63:{top}"), upper),
@@ -318,7 +318,10 @@ pub(super) fn no_entry_fault(f: &PagingFormat, fault: &PageFault) -> (Decider, R
             None,
         ),
         _ => (
-            no_entry(format!("address bits 63:{}", f.va_bits), fault.va.checked_shr(f.va_bits).unwrap_or(0)),
+            no_entry(
+                format!("address bits 63:{}", f.va_bits),
+                fault.va.get().checked_shr(f.va_bits).unwrap_or(0),
+            ),
             rule(
                 format!("the address is wider than the format's {}-bit virtual address space", f.va_bits),
                 generic_reference(f),

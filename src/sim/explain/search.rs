@@ -8,6 +8,7 @@ use super::effects;
 use super::fix::{Change, Fix, Switch, clear_low};
 use super::reserved::{self, Cause};
 use super::rule::{pointer_to_outside, step_at};
+use crate::sim::VirtAddr;
 use crate::sim::fault::{Access, FaultKind, Mode, PageFault};
 use crate::sim::format::{Arch, Role};
 use crate::sim::machine::Machine;
@@ -132,7 +133,7 @@ fn bits_changed(before: &Machine, t: &Translation, chain: &[Change]) -> u32 {
         .steps
         .iter()
         .map(|s| {
-            let old = before.mem().read_le(s.entry_addr, bytes).unwrap_or(0);
+            let old = before.mem().read_le(s.entry_addr.phys(), bytes).unwrap_or(0);
             (old ^ s.raw).count_ones()
         })
         .sum();
@@ -327,5 +328,5 @@ fn map_change(m: &Machine, process: usize, t: &Translation) -> Change {
     }
     let flags = roles.into_iter().filter_map(|r| f.field(r, leaf).map(|field| field.name.clone())).collect();
     let page_size = f.page_size();
-    Change::Map { process, va: t.va & !(page_size - 1), page_size, flags }
+    Change::Map { process, va: VirtAddr::new(t.va.get() & !(page_size - 1)), page_size, flags }
 }

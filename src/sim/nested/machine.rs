@@ -5,6 +5,7 @@
 use super::host::HostKind;
 use super::setup::{NestedSetup, check_pair};
 use super::{NestedTranslation, NestedView};
+use crate::sim::address::PhysAddr;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::mem::{MemError, PhysMem};
@@ -128,7 +129,7 @@ impl NestedMachine {
 
     /// Writes a raw 8-byte entry at host-physical `hpa` (tests and exercises that break an entry).
     pub fn write_entry(&mut self, hpa: u64, raw: u64) -> Result<(), NestedError> {
-        self.mem.write_le(hpa, 8, raw)?;
+        self.mem.write_le(PhysAddr::new(hpa), 8, raw)?;
         Ok(())
     }
 }

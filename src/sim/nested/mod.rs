@@ -21,6 +21,7 @@ pub use host::{HostFaultKind, HostKind};
 pub use machine::{NestedError, NestedMachine};
 pub use setup::{HostMem, NestedSetup};
 
+use crate::sim::address::PhysAddr;
 use crate::sim::fault::{Access, FaultKind, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};
 use crate::sim::mem::PhysMem;
@@ -221,7 +222,7 @@ impl Walker<'_, '_> {
         for level in 0..host.levels() {
             let index = host.index_of(gpa, level);
             let entry_addr = table.saturating_add(index * 8);
-            let raw = self.v.mem.read_le(entry_addr, 8).unwrap_or(0);
+            let raw = self.v.mem.read_le(PhysAddr::new(entry_addr), 8).unwrap_or(0);
             let present = host.present(raw);
             let leaf = present && host.is_leaf(raw, level);
             let span = host.span_shift(level);
@@ -294,7 +295,7 @@ impl Walker<'_, '_> {
             let index = g.index_of(self.va, level);
             let entry_gpa = table_gpa.saturating_add(index * pte);
             let entry_hpa = self.host_walk(entry_gpa, Some(level))?;
-            let raw = self.v.mem.read_le(entry_hpa, g.pte_bytes).unwrap_or(0);
+            let raw = self.v.mem.read_le(PhysAddr::new(entry_hpa), g.pte_bytes).unwrap_or(0);
             let present = g.present(raw, level);
             let leaf = present && g.is_leaf(raw, level);
             self.push(NestedRef {

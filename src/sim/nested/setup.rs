@@ -7,6 +7,7 @@
 use super::host::HostKind;
 use super::machine::NestedError;
 use super::{NestedTranslation, NestedView};
+use crate::sim::address::{Pfn, PhysAddr};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};
 use crate::sim::machine::Machine;
@@ -26,10 +27,10 @@ impl HostMem for PhysMem {
         self
     }
     fn write_entry(&mut self, addr: u64, raw: u64) -> Result<(), MemError> {
-        self.write_le(addr, 8, raw)
+        self.write_le(PhysAddr::new(addr), 8, raw)
     }
     fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        self.alloc_aligned(count, align)
+        self.alloc_aligned(count, align).map(u64::from)
     }
 }
 
@@ -38,10 +39,10 @@ impl HostMem for Machine {
         self.mem()
     }
     fn write_entry(&mut self, addr: u64, raw: u64) -> Result<(), MemError> {
-        self.write_phys_le(addr, 8, raw)
+        self.write_phys_le(PhysAddr::new(addr), 8, raw)
     }
     fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        Machine::alloc_frames(self, count, align)
+        Machine::alloc_frames(self, count, align).map(u64::from)
     }
 }
 
@@ -132,7 +133,7 @@ impl NestedSetup {
         let mut table = self.host_root << 12;
         for l in 0..level {
             let entry = table + host.index_of(gpa, l) * 8;
-            let raw = mem.phys().read_le(entry, 8)?;
+            let raw = mem.phys().read_le(PhysAddr::new(entry), 8)?;
             if host.present(raw) && !host.is_leaf(raw, l) {
                 table = host.frame(raw) << 12;
                 continue;
@@ -156,7 +157,7 @@ impl NestedSetup {
         }
         let mut table = self.host_root << 12;
         for level in 0..host.levels() {
-            let raw = mem.read_le(table + host.index_of(gpa, level) * 8, 8).ok()?;
+            let raw = mem.read_le(PhysAddr::new(table + host.index_of(gpa, level) * 8), 8).ok()?;
             if !host.present(raw) {
                 return None;
             }
@@ -228,7 +229,7 @@ impl NestedSetup {
         for level in 0..last {
             let entry_gpa = table_gpa + guest.index_of(va, level) * 8;
             let hpa = self.host_address(mem.phys(), entry_gpa).ok_or(NestedError::Unbacked(entry_gpa))?;
-            let raw = mem.phys().read_le(hpa, 8)?;
+            let raw = mem.phys().read_le(PhysAddr::new(hpa), 8)?;
             if guest.present(raw, level) && !guest.is_leaf(raw, level) {
                 table_gpa = guest.frame(raw, level) << 12;
                 continue;
@@ -237,7 +238,7 @@ impl NestedSetup {
                 return Err(NestedError::GuestHugePage { va, level });
             }
             let frame = self.alloc_guest_frame(mem)?;
-            mem.write_entry(hpa, table::table_entry(guest, level, frame))?;
+            mem.write_entry(hpa, table::table_entry(guest, level, Pfn::new(frame)))?;
             table_gpa = frame << 12;
         }
         let entry_gpa = table_gpa + guest.index_of(va, last) * 8;

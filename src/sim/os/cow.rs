@@ -6,6 +6,7 @@ use super::super::fault::{Access, FaultKind};
 use super::super::machine::Machine;
 use super::model::{Handled, Os, OsError, Resolution};
 use super::settings::OsModel;
+use crate::sim::address::VirtAddr;
 
 impl Os {
     /// Whether the handler answers this fault: [`Os::handles`]'s kinds, and with demand paging
@@ -13,7 +14,8 @@ impl Os {
     #[must_use]
     pub fn takes(&self, machine: &Machine, process: usize, va: u64, access: Access, kind: FaultKind) -> bool {
         self.handles(kind)
-            || (self.settings.model == OsModel::Demand && machine.is_cow_fault(process, va, access, kind))
+            || (self.settings.model == OsModel::Demand
+                && machine.is_cow_fault(process, VirtAddr::new(va), access, kind))
     }
 
     /// Copy-on-write faults resolved so far, in order (the frames view's timeline).
@@ -30,7 +32,7 @@ impl Os {
         process: usize,
         va: u64,
     ) -> Result<Handled, OsError> {
-        let event = machine.resolve_cow(process, va).map_err(|e| match e {
+        let event = machine.resolve_cow(process, VirtAddr::new(va)).map_err(|e| match e {
             super::super::cow::CowError::Machine(m) => OsError::Machine(m),
             // Checked before the call: the page is copy-on-write.
             super::super::cow::CowError::NotCow { .. } => {

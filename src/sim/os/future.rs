@@ -1,5 +1,6 @@
 //! The future accesses, for OPT: known when a reference string or a recorded trace is replayed.
 
+use super::super::address::VirtAddr;
 use super::super::machine::Machine;
 use super::super::replay::UnknownProcess;
 use super::super::trace::{TraceRecord, pages_touched};
@@ -11,7 +12,7 @@ pub struct PageKey {
     /// Index of the process in the machine.
     pub process: usize,
     /// Base virtual address of the page.
-    pub va: u64,
+    pub va: VirtAddr,
 }
 
 /// Every access to come, as positions per page.
@@ -51,7 +52,7 @@ impl Future {
             }
             for page in pages_touched(record.addr, record.size, shift) {
                 let va = page.checked_shl(shift).unwrap_or(0);
-                keys.push(PageKey { process, va });
+                keys.push(PageKey { process, va: VirtAddr::new(va) });
             }
         }
         Ok(Self::new(keys))
@@ -83,7 +84,7 @@ mod tests {
 
     #[test]
     fn next_use_is_strictly_after_now() {
-        let key = |va| PageKey { process: 0, va };
+        let key = |va| PageKey { process: 0, va: VirtAddr::new(va) };
         let future = Future::new([key(1), key(2), key(1), key(3)]);
         assert_eq!(future.len(), 4);
         assert_eq!(future.next_use(key(1), 0), Some(2));

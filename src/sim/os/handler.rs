@@ -11,6 +11,7 @@ use super::super::table::{self, EntryRef};
 use super::future::PageKey;
 use super::model::{Eviction, Handled, Os, OsError, Resident, Resolution};
 use super::settings::OsModel;
+use crate::sim::address::{PhysAddr, VirtAddr};
 
 /// A frame ready for a page, and what freeing it took.
 struct Taken {
@@ -39,7 +40,7 @@ impl Os {
         }
         let pdptes_before = machine.pdptes_in_memory();
         let result = match kind {
-            FaultKind::WriteProtection if machine.is_cow_fault(process, va, access, kind) => {
+            FaultKind::WriteProtection if machine.is_cow_fault(process, VirtAddr::new(va), access, kind) => {
                 self.copy_on_write(machine, process, va)
             }
             FaultKind::NotPresent => self.page_in(machine, process, va, access),
@@ -82,10 +83,11 @@ impl Os {
                 let mut page = vec![0u8; usize::try_from(machine.format.page_size()).unwrap_or(0)];
                 // A slot the swap area does not have (a lab saved mid-run) reads as zeros.
                 if self.swap.load(swap_slot, &mut page) && page.iter().any(|&b| b != 0) {
-                    machine
-                        .mem
-                        .write(pfn << self.page_shift, &page)
-                        .map_err(super::super::table::TableError::from)?;
+                    let frames = machine.mem.frame_count();
+                    let base = pfn
+                        .base(self.page_shift)
+                        .ok_or(table::TableError::FrameOutOfRange { frame: pfn, frames })?;
+                    machine.mem.write(base, &page).map_err(table::TableError::from)?;
                 }
                 Resolution::SwapIn { slot: swap_slot }
             }
@@ -95,7 +97,7 @@ impl Os {
         let format = &machine.format;
         // A set up front (and D for a store), as Linux does: on RISC-V with Svade the retry
         // would fault again otherwise; on x86 the retry would set the same bits.
-        let mut raw = format.with(self.leaf_template, Role::Frame, level, pfn);
+        let mut raw = format.with(self.leaf_template, Role::Frame, level, pfn.get());
         raw = format.with(raw, Role::Accessed, level, 1);
         if access == Access::Write {
             raw = format.with(raw, Role::Dirty, level, 1);
@@ -153,18 +155,24 @@ impl Os {
     fn ensure_leaf_entry(&self, machine: &mut Machine, key: PageKey) -> Result<EntryRef, OsError> {
         let root = machine.processes.get(key.process).ok_or(OsError::NoProcess(key.process))?.root;
         let format = &machine.format;
-        if !format.va_in_range(key.va) {
+        if !format.va_in_range(key.va.get()) {
             return Err(table::TableError::VaOutOfRange { va: key.va, bits: format.va_bits }.into());
         }
-        let mut table_addr = root.checked_shl(format.page_shift).unwrap_or(u64::MAX);
+        let mut table_addr = root.base(format.page_shift).unwrap_or(PhysAddr::new(u64::MAX));
         for level in 0..self.leaf_level {
-            let entry =
-                table::read_entry(&machine.mem, format, table_addr, level, format.index_of(key.va, level))?;
+            let entry = table::read_entry(
+                &machine.mem,
+                format,
+                table_addr,
+                level,
+                format.index_of(key.va.get(), level),
+            )?;
             if format.present(entry.raw, level) {
                 if format.is_leaf(entry.raw, level) {
-                    return Err(OsError::LargePage { va: key.va });
+                    return Err(OsError::LargePage { va: key.va.get() });
                 }
-                table_addr = table::child_table_addr(format, entry.raw, level).unwrap_or(u64::MAX);
+                table_addr =
+                    table::child_table_addr(format, entry.raw, level).unwrap_or(PhysAddr::new(u64::MAX));
             } else {
                 let child =
                     machine.mem.alloc(format.table_frames(level + 1)).map_err(table::TableError::from)?;
@@ -174,10 +182,10 @@ impl Os {
                     entry.entry_addr,
                     table::table_entry(format, level, child),
                 )?;
-                table_addr = child << format.page_shift;
+                table_addr = child.base(format.page_shift).unwrap_or(PhysAddr::new(u64::MAX));
             }
         }
-        let index = format.index_of(key.va, self.leaf_level);
+        let index = format.index_of(key.va.get(), self.leaf_level);
         Ok(table::read_entry(&machine.mem, format, table_addr, self.leaf_level, index)?)
     }
 
@@ -305,7 +313,8 @@ impl Os {
             self.resident.remove(&page.key);
         }
         let pfn = frame.pfn;
-        let taken = machine.table_frames_in_use().contains(pfn) || machine.data_frames_in_use().contains(pfn);
+        let taken = machine.table_frames_in_use().contains(pfn.get())
+            || machine.data_frames_in_use().contains(pfn.get());
         if taken {
             self.frames.remove(slot);
             if self.hand > slot {

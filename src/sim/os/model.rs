@@ -13,6 +13,7 @@ use super::future::{Future, PageKey};
 use super::settings::{OsModel, OsSettings, SettingsError};
 use super::stats::{OsCounters, OsReport};
 use super::swap::{SwapArea, SwapEncoding, SwapPages};
+use crate::sim::address::{Pfn, VirtAddr};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
@@ -72,7 +73,7 @@ pub struct Resident {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserFrame {
     /// Physical frame number.
-    pub pfn: u64,
+    pub pfn: Pfn,
     pub page: Option<Resident>,
 }
 
@@ -121,7 +122,7 @@ impl Resolution {
 pub struct Eviction {
     pub key: PageKey,
     /// The frame it left.
-    pub frame: u64,
+    pub frame: Pfn,
     /// Its process's ASID, for the TLB invalidation.
     pub asid: u16,
     /// The PTE's dirty bit when it was evicted.
@@ -140,7 +141,7 @@ pub struct Handled {
     pub key: PageKey,
     pub resolution: Resolution,
     /// The frame the page went into (page loads).
-    pub frame: Option<u64>,
+    pub frame: Option<Pfn>,
     pub evicted: Option<Eviction>,
     /// Pages whose accessed bit the clock hand cleared on its way to the victim.
     pub cleared: Vec<PageKey>,
@@ -303,7 +304,7 @@ impl Os {
     /// The page containing `va` in `process`.
     #[must_use]
     pub fn key(&self, process: usize, va: u64) -> PageKey {
-        PageKey { process, va: va & !low_mask(self.page_shift) }
+        PageKey { process, va: VirtAddr::new(va & !low_mask(self.page_shift)) }
     }
 
     /// The frame slot holding a page, if it is resident.
@@ -404,7 +405,7 @@ impl Os {
         let mut handled = Vec::new();
         // A not-present fault, then an Svade fault at most: three rounds always suffice.
         for _ in 0..3 {
-            let translation = machine.access(process, va, access, mode)?;
+            let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
             let takes = |kind: FaultKind| self.takes(machine, process, va, access, kind);
             let Some(kind) = translation.fault().map(|f| f.kind).filter(|&kind| takes(kind)) else {
                 return Ok(OsAccess { key, access, translation, handled, error: None });
@@ -414,7 +415,7 @@ impl Os {
                 Err(error) => return Ok(OsAccess { key, access, translation, handled, error: Some(error) }),
             }
         }
-        let translation = machine.access(process, va, access, mode)?;
+        let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
         Ok(OsAccess { key, access, translation, handled, error: None })
     }
 
@@ -436,11 +437,13 @@ impl Os {
         let format = &machine.format;
         let level = self.leaf_level;
         match self.leaf_entry(machine, page.key) {
-            Some(e) if format.present(e.raw, level) && format.frame(e.raw, level) == frame.pfn => FrameBits {
-                referenced: format.flag(e.raw, Role::Accessed, level, page.soft_referenced),
-                dirty: format.flag(e.raw, Role::Dirty, level, true),
-                stale: false,
-            },
+            Some(e) if format.present(e.raw, level) && format.frame(e.raw, level) == frame.pfn.get() => {
+                FrameBits {
+                    referenced: format.flag(e.raw, Role::Accessed, level, page.soft_referenced),
+                    dirty: format.flag(e.raw, Role::Dirty, level, true),
+                    stale: false,
+                }
+            }
             _ => stale,
         }
     }

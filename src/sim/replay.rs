@@ -410,6 +410,35 @@ impl RightsTable {
 /// The replayer's [`HitHint`]s: the instruction fetches', then the two latest data pages'.
 type Hints = [HitHint; 3];
 
+/// A record's page found at a hint: the hint, and the cached rights and dirty state to check.
+struct AtHint<'h> {
+    hint: &'h HitHint,
+    rights: Rights,
+    dirty: bool,
+}
+
+/// Whether `addr` falls in the page of the last hit of `class` (one hint for fetches, two for
+/// data) while the TLB is unchanged since: the one look-up behind both the batch loop and the
+/// single-record path. Counts nothing.
+#[inline(always)]
+fn at_hint<'h>(
+    tlbs: &Tlbs<CachedTranslation>,
+    hints: &'h Hints,
+    class: AccessClass,
+    addr: u64,
+) -> Option<AtHint<'h>> {
+    let tlb = tlbs.get(class);
+    let asid = tlb.current_asid();
+    let candidates = match class {
+        AccessClass::Instruction => &hints[..1],
+        AccessClass::Data => &hints[1..],
+    };
+    candidates.iter().find_map(|hint| {
+        let cached = tlb.hinted(asid, addr, hint)?.payload();
+        Some(AtHint { hint, rights: cached.rights, dirty: cached.dirty() })
+    })
+}
+
 /// Replays traces through a TLB in front of a machine's page tables.
 #[derive(Clone, Debug)]
 pub struct Replayer {
@@ -708,22 +737,11 @@ impl Replayer {
             }
             let access = access_of(record.kind);
             let class = AccessClass::of(access);
-            let tlb = self.tlb.get_mut(class);
-            let asid = tlb.current_asid();
-            let candidates = match class {
-                AccessClass::Instruction => &self.hints[..1],
-                AccessClass::Data => &self.hints[1..],
-            };
-            let Some((hint, cached)) = candidates
-                .iter()
-                .find_map(|hint| tlb.hinted(asid, record.addr, hint).map(|entry| (hint, entry.payload())))
-            else {
-                break;
-            };
-            if !allowed.allows(cached.rights, access) || (access == Access::Write && !cached.dirty()) {
+            let Some(at) = at_hint(&self.tlb, &self.hints, class, record.addr) else { break };
+            if !allowed.allows(at.rights, access) || (access == Access::Write && !at.dirty) {
                 break;
             }
-            tlb.count_hinted_hit(hint);
+            self.tlb.get_mut(class).count_hinted_hit(at.hint);
             hits += 1;
         }
         let counted = hits as u64;
@@ -779,24 +797,12 @@ impl Replayer {
         }
         let access = access_of(record.kind);
         let class = AccessClass::of(access);
-        let tlb = self.tlb.get_mut(class);
-        let asid = tlb.current_asid();
-        let candidates = match class {
-            AccessClass::Instruction => &self.hints[..1],
-            AccessClass::Data => &self.hints[1..],
-        };
-        let Some((hint, cached)) = candidates
-            .iter()
-            .find_map(|hint| tlb.hinted(asid, record.addr, hint).map(|entry| (hint, entry.payload())))
-        else {
-            return false;
-        };
-        let refused =
-            check_rights(&machine.format, &machine.settings, cached.rights, access, self.config.mode);
-        if refused.is_some() || (access == Access::Write && !cached.dirty()) {
+        let Some(at) = at_hint(&self.tlb, &self.hints, class, record.addr) else { return false };
+        let refused = check_rights(&machine.format, &machine.settings, at.rights, access, self.config.mode);
+        if refused.is_some() || (access == Access::Write && !at.dirty) {
             return false;
         }
-        tlb.count_hinted_hit(hint);
+        self.tlb.get_mut(class).count_hinted_hit(at.hint);
         counters.lookups += 1;
         counters.hits += 1;
         self.records += 1;

@@ -983,7 +983,7 @@ fn lookup_in_tlb(
 ) -> PageOutcome {
     let mode = config.mode;
     if let Some(os) = os.as_deref_mut() {
-        os.touch(process, va);
+        os.touch(process, VirtAddr::new(va));
     }
     let class = AccessClass::of(access);
     let tlb = tlbs.get_mut(class);
@@ -1011,7 +1011,7 @@ fn lookup_in_tlb(
         outcome.hit = true;
         let cached = entry.payload();
         if let Some(kind) = check_rights(&machine.format, &machine.settings, cached.rights, access, mode) {
-            if os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind)) {
+            if os.as_deref().is_some_and(|os| os.takes(machine, process, VirtAddr::new(va), access, kind)) {
                 // A write to a copy-on-write page cached read-only: the walk faults the same
                 // way, the handler copies the page and invalidates this entry, the retry fills.
                 let walked = walk_and_fill(tlbs, class, va, || {
@@ -1135,19 +1135,21 @@ fn walk(
                 counters.count_fault(kind);
                 walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles =
-                        os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind));
+                    let os_handles = os
+                        .as_deref()
+                        .is_some_and(|os| os.takes(machine, process, VirtAddr::new(va), access, kind));
                     let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.takes(machine, process, va, access, kind))
+                if let Some(os) =
+                    os.as_deref_mut().filter(|os| os.takes(machine, process, VirtAddr::new(va), access, kind))
                 {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;
                     }
-                    match os.handle_fault(machine, process, va, access, kind) {
+                    match os.handle_fault(machine, process, VirtAddr::new(va), access, kind) {
                         Ok(handled) => {
                             if handled.resolution.loads_page() {
                                 counters.demand_maps += 1;

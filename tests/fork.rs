@@ -173,7 +173,9 @@ fn the_childs_first_write_copies_one_frame_and_the_parents_later_write_copies_no
         let mut os = Os::new(settings, m.format()).expect("OS model");
 
         let allocated = m.mem().allocated_count();
-        let done = os.access(&mut m, child, sample.data + 8, Access::Write, Mode::User).expect("access");
+        let done = os
+            .access(&mut m, child, VirtAddr::new(sample.data + 8), Access::Write, Mode::User)
+            .expect("access");
         assert!(done.translation.fault().is_none(), "{}: resolved", sample.path);
         let handled: Vec<_> = done.handled.iter().map(|h| h.resolution).collect();
         assert_eq!(handled, vec![Resolution::CopyOnWrite { copied: true }]);
@@ -190,7 +192,8 @@ fn the_childs_first_write_copies_one_frame_and_the_parents_later_write_copies_no
         assert_eq!((event.owners_before, event.owners_after), (2, 1));
         assert_eq!(event.process_name, "child");
 
-        let done = os.access(&mut m, shell, sample.data, Access::Write, Mode::User).expect("access");
+        let done =
+            os.access(&mut m, shell, VirtAddr::new(sample.data), Access::Write, Mode::User).expect("access");
         assert!(done.translation.fault().is_none());
         assert_eq!(m.mem().allocated_count(), allocated + 1, "no copy for the last owner");
         assert_eq!(pa(&m, shell, sample.data).map(|pa| pa >> 12), Some(shared), "it keeps its frame");
@@ -218,7 +221,8 @@ fn the_manual_os_model_only_reports_a_cow_fault() {
     let before = m.clone();
     let mut os = Os::new(OsSettings::default(), m.format()).expect("manual model");
     assert_eq!(os.settings().model, OsModel::Manual);
-    let done = os.access(&mut m, child, X86_64.data, Access::Write, Mode::User).expect("access");
+    let done =
+        os.access(&mut m, child, VirtAddr::new(X86_64.data), Access::Write, Mode::User).expect("access");
     assert_eq!(done.translation.fault().map(|f| f.kind), Some(FaultKind::WriteProtection));
     assert!(done.handled.is_empty());
     assert!(m.is_cow_fault(child, VirtAddr::new(X86_64.data), Access::Write, FaultKind::WriteProtection));
@@ -450,7 +454,7 @@ fn a_large_page_is_copied_whole_and_an_unmap_gives_up_its_share() {
     let child = m.fork(editor, "child", true).expect("fork").child;
     let mut os = Os::new(OsSettings::demand(4, Policy::Fifo), m.format()).expect("OS model");
     let allocated = m.mem().allocated_count();
-    let done = os.access(m, child, heap + 0x1234, Access::Write, Mode::User).expect("access");
+    let done = os.access(m, child, VirtAddr::new(heap + 0x1234), Access::Write, Mode::User).expect("access");
     assert!(done.translation.fault().is_none());
     assert_eq!(m.mem().allocated_count(), allocated + 512, "2 MiB = 512 frames of 4 KiB");
     let copy = pa(m, child, heap).expect("mapped");
@@ -462,7 +466,7 @@ fn a_large_page_is_copied_whole_and_an_unmap_gives_up_its_share() {
     m.unmap(child, VirtAddr::new(stack), 0x1000).expect("unmap");
     assert_eq!(m.shares().owners(Pfn::new(frame)), 1);
     let allocated = m.mem().allocated_count();
-    let done = os.access(m, editor, stack, Access::Write, Mode::User).expect("access");
+    let done = os.access(m, editor, VirtAddr::new(stack), Access::Write, Mode::User).expect("access");
     assert_eq!(done.handled[0].resolution, Resolution::CopyOnWrite { copied: false });
     assert_eq!(m.mem().allocated_count(), allocated);
 }
@@ -473,13 +477,13 @@ fn a_page_the_os_model_loaded_and_a_fork_shared_is_not_evicted_from_under_the_ch
     let mut m = Machine::new(format, 4 << 20).expect("machine");
     let mut os = Os::new(OsSettings::demand(1, Policy::Fifo), m.format()).expect("OS model");
     let (a, b) = (0x40_0000, 0x40_1000);
-    os.access(&mut m, 0, a, Access::Write, Mode::User).expect("load a");
+    os.access(&mut m, 0, VirtAddr::new(a), Access::Write, Mode::User).expect("load a");
     let frame = pa(&m, 0, a).expect("a mapped");
     m.write_phys(PhysAddr::new(frame), b"parent data").expect("write");
     let child = m.fork(0, "child", true).expect("fork").child;
     // The pool's one frame holds a, which the child now shares: b needs a frame, and a's must
     // not be the victim.
-    let done = os.access(&mut m, 0, b, Access::Read, Mode::User).expect("load b");
+    let done = os.access(&mut m, 0, VirtAddr::new(b), Access::Read, Mode::User).expect("load b");
     assert!(done.translation.fault().is_none());
     assert!(done.handled.iter().all(|h| h.evicted.is_none()), "nothing evicted");
     assert_eq!(pa(&m, child, a), Some(frame));

@@ -33,11 +33,11 @@ fn demand(frames: u32, policy: Policy) -> OsSettings {
 
 /// The address of reference-string page `n` in `machine`.
 fn page(machine: &Machine, n: u64) -> u64 {
-    ref_base(machine.format()) + n * machine.format().page_size()
+    ref_base(machine.format()).get() + n * machine.format().page_size()
 }
 
 fn access(os: &mut Os, m: &mut Machine, n: u64, kind: Access) -> OsAccess {
-    let va = page(m, n);
+    let va = VirtAddr::new(page(m, n));
     let done = os.access(m, 0, va, kind, Mode::User).expect("process 0 exists");
     assert!(done.error.is_none() && done.translation.fault().is_none(), "page {n}: {done:?}");
     done
@@ -45,7 +45,7 @@ fn access(os: &mut Os, m: &mut Machine, n: u64, kind: Access) -> OsAccess {
 
 /// The raw bytes of page `n`'s last-level entry, read straight from memory.
 fn pte(os: &Os, m: &Machine, n: u64) -> u64 {
-    let entry = os.leaf_entry(m, os.key(0, page(m, n))).expect("the tables exist");
+    let entry = os.leaf_entry(m, os.key(0, VirtAddr::new(page(m, n)))).expect("the tables exist");
     m.mem().read_le(entry.entry_addr.phys(), m.format().pte_bytes).expect("entry in memory")
 }
 
@@ -212,7 +212,7 @@ fn references(m: &Machine, records: &[TraceRecord]) -> Vec<Reference> {
     let accesses = os::from_trace(m, records, usize::MAX).expect("one process");
     accesses
         .iter()
-        .map(|a| Reference { page: a.va >> m.format().page_shift, write: a.access == Access::Write })
+        .map(|a| Reference { page: a.va.get() >> m.format().page_shift, write: a.access == Access::Write })
         .collect()
 }
 
@@ -299,8 +299,10 @@ fn with_frames_for_every_page_the_cli_matches_plain_demand_mapping() {
 #[test]
 fn beladys_anomaly_through_the_os_model() {
     let m = machine("x86-64");
-    let accesses: Vec<RefAccess> =
-        BELADY.iter().map(|&n| RefAccess { process: 0, va: page(&m, n), access: Access::Read }).collect();
+    let accesses: Vec<RefAccess> = BELADY
+        .iter()
+        .map(|&n| RefAccess { process: 0, va: VirtAddr::new(page(&m, n)), access: Access::Read })
+        .collect();
     let fifo = os::fault_curve(&m, demand(1, Policy::Fifo), &accesses, 5);
     assert_eq!(fifo, vec![(1, 12), (2, 12), (3, 9), (4, 10), (5, 5)]);
     let lru = os::fault_curve(&m, demand(1, Policy::Lru), &accesses, 5);
@@ -313,7 +315,7 @@ fn the_manual_model_reports_faults_and_leaves_the_tables_alone() {
     let before = m.clone();
     let settings = OsSettings { model: OsModel::Manual, ..OsSettings::default() };
     let mut os = Os::new(settings, m.format()).expect("os");
-    let va = page(&m, 3);
+    let va = VirtAddr::new(page(&m, 3));
     let done = os.access(&mut m, 0, va, Access::Read, Mode::User).expect("process");
     assert_eq!(done.translation.fault().map(|f| f.kind), Some(FaultKind::NotPresent));
     assert!(done.handled.is_empty() && done.error.is_none());
@@ -329,7 +331,7 @@ fn compare_with_simulator(preset: &str, policy: Policy, frames: u32, seed: u64, 
         .iter()
         .map(|&(n, write)| RefAccess {
             process: 0,
-            va: page(&m, n),
+            va: VirtAddr::new(page(&m, n)),
             access: if write { Access::Write } else { Access::Read },
         })
         .collect();

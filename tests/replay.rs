@@ -3,7 +3,7 @@
 //! hand-worked sequences through the `Replayer` check stale entries, ASIDs, global pages, huge
 //! pages, demand mapping and dirty-bit assists.
 
-use pagelab::sim::{EntryAddr, VirtAddr};
+use pagelab::sim::{EntryAddr, PhysAddr, VirtAddr};
 use std::path::Path;
 use std::process::Command;
 
@@ -199,7 +199,10 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     map(&mut machine, 0, A, PAGE, &["R/W", "U/S"]);
     let old_pa = pa(&machine, 0, A + 0x10);
     let mut replayer = replayer(ReplayConfig::default());
-    assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (false, PageResult::Mapped { pa: old_pa }));
+    assert_eq!(
+        read(&mut replayer, &mut machine, A + 0x10),
+        (false, PageResult::Mapped { pa: PhysAddr::new(old_pa) })
+    );
 
     // Point the leaf at another frame, without INVLPG.
     let new_frame = machine.alloc_frames(1, 1).unwrap_or_else(|e| panic!("{e}"));
@@ -208,13 +211,19 @@ fn an_edited_entry_is_ignored_until_the_page_is_invalidated() {
     machine.set_entry(EntryAddr::new(entry_addr), raw).unwrap_or_else(|e| panic!("{e}"));
     let new_pa = (new_frame.get() << 12) + 0x10;
     assert_eq!(pa(&machine, 0, A + 0x10), new_pa, "memory says the new frame");
-    assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (true, PageResult::Mapped { pa: old_pa }));
+    assert_eq!(
+        read(&mut replayer, &mut machine, A + 0x10),
+        (true, PageResult::Mapped { pa: PhysAddr::new(old_pa) })
+    );
     let entry = replayer.tlb().peek(1, A).unwrap_or_else(|| panic!("cached")).clone();
     assert!(replayer.is_stale(&machine, &entry), "the cached frame disagrees with memory");
 
     // INVLPG: the next access walks and sees the new frame.
     assert_eq!(replayer.tlbs_mut().invalidate_page(A, None), 1);
-    assert_eq!(read(&mut replayer, &mut machine, A + 0x10), (false, PageResult::Mapped { pa: new_pa }));
+    assert_eq!(
+        read(&mut replayer, &mut machine, A + 0x10),
+        (false, PageResult::Mapped { pa: PhysAddr::new(new_pa) })
+    );
     let entry = replayer.tlb().peek(1, A).unwrap_or_else(|| panic!("cached")).clone();
     assert!(!replayer.is_stale(&machine, &entry));
 }
@@ -225,13 +234,19 @@ fn a_stale_entry_keeps_its_old_rights_too() {
     map(&mut machine, 0, A, PAGE, &["R/W", "U/S"]);
     let mut replayer = replayer(ReplayConfig::default());
     let page_pa = pa(&machine, 0, A);
-    assert_eq!(write(&mut replayer, &mut machine, A), (false, PageResult::Mapped { pa: page_pa }));
+    assert_eq!(
+        write(&mut replayer, &mut machine, A),
+        (false, PageResult::Mapped { pa: PhysAddr::new(page_pa) })
+    );
     // Make the page read-only in memory only: the cached entry still allows the write.
     let (entry_addr, raw, level) = leaf(&machine, 0, A);
     machine
         .set_entry(EntryAddr::new(entry_addr), machine.format().with(raw, Role::Writable, level, 0))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(write(&mut replayer, &mut machine, A), (true, PageResult::Mapped { pa: page_pa }));
+    assert_eq!(
+        write(&mut replayer, &mut machine, A),
+        (true, PageResult::Mapped { pa: PhysAddr::new(page_pa) })
+    );
     replayer.tlbs_mut().invalidate_page(A, None);
     assert_eq!(write(&mut replayer, &mut machine, A), (false, PageResult::Fault(FaultKind::WriteProtection)));
     // The read-only translation is cached now: a write hit faults from the TLB without a walk.
@@ -266,8 +281,10 @@ fn asid_tagging_keeps_both_processes_entries() {
     }
     assert_eq!(stats.tlb.flushes, 0);
     // Same page, two ASIDs, two frames.
-    let one = replayer.tlb().peek(machine.processes()[0].asid, A).map(|e| e.payload().pa(A));
-    let two = replayer.tlb().peek(machine.processes()[1].asid, A).map(|e| e.payload().pa(A));
+    let one =
+        replayer.tlb().peek(machine.processes()[0].asid, A).map(|e| e.payload().pa(VirtAddr::new(A)).get());
+    let two =
+        replayer.tlb().peek(machine.processes()[1].asid, A).map(|e| e.payload().pa(VirtAddr::new(A)).get());
     assert_eq!((one, two), (Some(pa(&machine, 0, A)), Some(pa(&machine, 1, A))));
     assert_ne!(one, two);
 }
@@ -316,9 +333,9 @@ fn a_two_mib_page_fills_one_entry_that_covers_it_all() {
     assert_eq!(
         results,
         [
-            (false, PageResult::Mapped { pa: base }),
-            (true, PageResult::Mapped { pa: base + 0x10_0000 }),
-            (true, PageResult::Mapped { pa: base + 0x1f_f123 }),
+            (false, PageResult::Mapped { pa: PhysAddr::new(base) }),
+            (true, PageResult::Mapped { pa: PhysAddr::new(base + 0x10_0000) }),
+            (true, PageResult::Mapped { pa: PhysAddr::new(base + 0x1f_f123) }),
         ]
     );
     assert_eq!(replayer.tlb().len(), 1);
@@ -339,7 +356,7 @@ fn demand_mapping_counts_a_fault_and_a_second_walk_but_one_lookup() {
     let straddling = TraceRecord { kind: AccessKind::Modify, addr: 0x1ffc, size: 8, process: None };
     let step = replayer.step(&mut machine, &straddling).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(step.lookups, 2);
-    assert_eq!(step.pages.iter().map(|p| p.va).collect::<Vec<_>>(), [0x1ffc, 0x2000]);
+    assert_eq!(step.pages.iter().map(|p| p.va.get()).collect::<Vec<_>>(), [0x1ffc, 0x2000]);
     assert!(
         step.pages.iter().all(|p| !p.hit && p.demand_mapped && matches!(p.result, PageResult::Mapped { .. }))
     );

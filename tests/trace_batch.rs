@@ -136,7 +136,7 @@ fn a_batched_run_stops_at_the_line_of_a_refused_record() {
     let mut trace = TraceReader::new(text.as_bytes());
     match replayer.run(&mut machine, &mut trace) {
         Err(ReplayError::Locked { line, process, va }) => {
-            assert_eq!((line, process.as_str(), va), (602, "init", 0x80_0000));
+            assert_eq!((line, process.as_str(), va.get()), (602, "init", 0x80_0000));
         }
         other => panic!("expected the locked process to stop the run, got {other:?}"),
     }

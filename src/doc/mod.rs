@@ -425,8 +425,8 @@ mod tests {
         let mut d = doc();
         d.apply(&map(0x1000, 0x1000)).unwrap();
         let mapped = d.lab().clone();
-        let first = d.access_through_tlb(0x1000, Access::Read, Mode::User).unwrap();
-        let second = d.access_through_tlb(0x1000, Access::Read, Mode::User).unwrap();
+        let first = d.access_through_tlb(VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
+        let second = d.access_through_tlb(VirtAddr::new(0x1000), Access::Read, Mode::User).unwrap();
         assert!(!first.hit && second.hit, "a miss fills, the next access hits");
         assert_eq!(
             d.undo_label().as_deref(),

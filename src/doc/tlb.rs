@@ -5,10 +5,10 @@
 
 use super::history::{LabParts, StepKind};
 use super::{Document, EditError};
-use crate::sim::Machine;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::replay::{PageOutcome, ReplayConfig, Replayer};
 use crate::sim::tlb::TlbsConfigError;
+use crate::sim::{Machine, VirtAddr};
 
 /// A replay on another thread ("Run to end"): copies of the lab's machine (journaling what the
 /// replay overwrites) and of the TLB, taken at one document generation. The replay runs on the
@@ -68,7 +68,7 @@ impl Document {
     /// accesses around it) and fills.
     pub fn access_through_tlb(
         &mut self,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> Result<PageOutcome, EditError> {

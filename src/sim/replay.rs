@@ -29,7 +29,7 @@
 //! ([`HitHint`]s: one for fetches, two for data), and a miss walks with [`mmu::translate_fast`],
 //! the walk of [`mmu::translate`] without allocation; both are exact (see their tests).
 
-use super::address::VirtAddr;
+use super::address::{PhysAddr, VirtAddr};
 use super::fast_walk::{self, CompiledFormat};
 use super::fault::{Access, FaultKind, Mode};
 use super::format::{Arch, PagingFormat, Role, low_mask};
@@ -113,7 +113,7 @@ impl Default for ReplayConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedTranslation {
     /// Physical address of the first byte of the page.
-    pub frame_base: u64,
+    pub frame_base: PhysAddr,
     /// log2 of the page size (12, 21, 22, 30, ...).
     pub page_shift: u32,
     /// Rights combined over the walk, as the hardware checks them on a hit.
@@ -128,7 +128,7 @@ pub struct CachedTranslation {
 impl CachedTranslation {
     fn new(mapped: &Mapped, dirty: bool) -> Self {
         Self {
-            frame_base: mapped.pa.get() & !low_mask(mapped.page_shift),
+            frame_base: PhysAddr::new(mapped.pa.get() & !low_mask(mapped.page_shift)),
             page_shift: mapped.page_shift,
             rights: mapped.rights,
             global: mapped.global,
@@ -142,8 +142,14 @@ impl CachedTranslation {
     }
 
     /// The physical address of `va` (which must lie in the cached page).
-    pub fn pa(&self, va: u64) -> u64 {
-        self.frame_base | (va & low_mask(self.page_shift))
+    pub fn pa(&self, va: VirtAddr) -> PhysAddr {
+        PhysAddr::new(self.pa_raw(va.get()))
+    }
+
+    /// [`Self::pa`] on bare numbers, for the replay loop's hit path.
+    #[inline]
+    fn pa_raw(&self, va: u64) -> u64 {
+        self.frame_base.get() | (va & low_mask(self.page_shift))
     }
 
     /// Whether a fresh walk reached the same page with the same rights; when not, the entry is
@@ -280,7 +286,7 @@ pub struct ReplayStats {
 /// How one lookup ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageResult {
-    Mapped { pa: u64 },
+    Mapped { pa: PhysAddr },
     Fault(FaultKind),
 }
 
@@ -288,7 +294,7 @@ pub enum PageResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageOutcome {
     /// The address looked up: the record's own address in its first page, a page base after.
-    pub va: u64,
+    pub va: VirtAddr,
     pub hit: bool,
     /// Entries read by walks for this lookup (0 for a plain hit).
     pub walk_refs: u64,
@@ -338,7 +344,7 @@ pub enum RecordError {
     #[error(
         "the access to {va:#x} faults and resolving it would change process \"{process}\", which the exercise locks"
     )]
-    Locked { process: String, va: u64 },
+    Locked { process: String, va: VirtAddr },
 }
 
 #[derive(Debug, Error)]
@@ -350,7 +356,7 @@ pub enum ReplayError {
     #[error(
         "line {line}: the access to {va:#x} faults and resolving it would change process \"{process}\", which the exercise locks; replay stopped there"
     )]
-    Locked { line: u64, process: String, va: u64 },
+    Locked { line: u64, process: String, va: VirtAddr },
 }
 
 /// [`check_rights`] for every combination of cached rights and access under one set of MMU
@@ -626,7 +632,7 @@ impl Replayer {
             lookups += 1;
             if outcome.refused {
                 let process = machine.processes.get(process).map(|p| p.name.clone()).unwrap_or_default();
-                return Err(RecordError::Locked { process, va });
+                return Err(RecordError::Locked { process, va: VirtAddr::new(va) });
             }
             if detailed && self.details.len() < MAX_DETAILED_PAGES {
                 self.details.push(outcome);
@@ -877,7 +883,7 @@ impl Replayer {
 
     /// One access made outside a trace (the GUI's MMU panel): a lookup for the active process in
     /// `mode`, a walk and a fill on a miss, counted like a trace lookup but never demand-mapped.
-    pub fn access(&mut self, machine: &mut Machine, va: u64, access: Access, mode: Mode) -> PageOutcome {
+    pub fn access(&mut self, machine: &mut Machine, va: VirtAddr, access: Access, mode: Mode) -> PageOutcome {
         self.follow_active(machine);
         let process = self.current.unwrap_or(0);
         if self.per_process.len() <= process {
@@ -905,7 +911,7 @@ impl Replayer {
             machine,
             None,
             process,
-            va,
+            va.get(),
             access,
             Resolve::Off,
         )
@@ -989,19 +995,19 @@ fn lookup_in_tlb(
 ) -> PageOutcome {
     let mode = config.mode;
     if let Some(os) = os.as_deref_mut() {
-        os.touch(process, va);
+        os.touch(process, VirtAddr::new(va));
     }
     let class = AccessClass::of(access);
     let tlb = tlbs.get_mut(class);
     let asid = tlb.current_asid();
     counters.lookups += 1;
     let mut outcome = PageOutcome {
-        va,
+        va: VirtAddr::new(va),
         hit: false,
         walk_refs: 0,
         dirty_assist: false,
         demand_mapped: false,
-        result: PageResult::Mapped { pa: 0 },
+        result: PageResult::Mapped { pa: PhysAddr::new(0) },
         refused: false,
     };
     // A data lookup that missed both hints replaces the older one.
@@ -1017,7 +1023,7 @@ fn lookup_in_tlb(
         outcome.hit = true;
         let cached = entry.payload();
         if let Some(kind) = check_rights(&machine.format, &machine.settings, cached.rights, access, mode) {
-            if os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind)) {
+            if os.as_deref().is_some_and(|os| os.takes(machine, process, VirtAddr::new(va), access, kind)) {
                 // A write to a copy-on-write page cached read-only: the walk faults the same
                 // way, the handler copies the page and invalidates this entry, the retry fills.
                 let walked = walk_and_fill(tlbs, class, va, || {
@@ -1032,7 +1038,7 @@ fn lookup_in_tlb(
             outcome.result = PageResult::Fault(kind);
             return outcome;
         }
-        outcome.result = PageResult::Mapped { pa: cached.pa(va) };
+        outcome.result = PageResult::Mapped { pa: PhysAddr::new(cached.pa_raw(va)) };
         if access != Access::Write || cached.dirty() {
             return outcome;
         }
@@ -1133,7 +1139,7 @@ fn walk(
         walked.refs += refs;
         match outcome {
             Ok((mapped, dirty)) => {
-                walked.result = PageResult::Mapped { pa: mapped.pa.get() };
+                walked.result = PageResult::Mapped { pa: mapped.pa };
                 walked.fill = Some(CachedTranslation::new(&mapped, dirty));
                 return walked;
             }
@@ -1141,19 +1147,21 @@ fn walk(
                 counters.count_fault(kind);
                 walked.result = PageResult::Fault(kind);
                 if resolve == Resolve::Locked {
-                    let os_handles =
-                        os.as_deref().is_some_and(|os| os.takes(machine, process, va, access, kind));
+                    let os_handles = os
+                        .as_deref()
+                        .is_some_and(|os| os.takes(machine, process, VirtAddr::new(va), access, kind));
                     let would_map = os.is_none() && kind == FaultKind::NotPresent && !walked.demand_mapped;
                     walked.refused = os_handles || would_map;
                     return walked;
                 }
-                if let Some(os) = os.as_deref_mut().filter(|os| os.takes(machine, process, va, access, kind))
+                if let Some(os) =
+                    os.as_deref_mut().filter(|os| os.takes(machine, process, VirtAddr::new(va), access, kind))
                 {
                     os_rounds += 1;
                     if os_rounds > 2 {
                         return walked;
                     }
-                    match os.handle_fault(machine, process, va, access, kind) {
+                    match os.handle_fault(machine, process, VirtAddr::new(va), access, kind) {
                         Ok(handled) => {
                             if handled.resolution.loads_page() {
                                 counters.demand_maps += 1;

@@ -492,11 +492,11 @@ impl PagelabApp {
         let arch = m.format().arch;
         let outcome = outcome.unwrap_or(match t.fault() {
             Some(f) => PageResult::Fault(f.kind),
-            None => PageResult::Mapped { pa: t.pa().map_or(0, u64::from) },
+            None => PageResult::Mapped { pa: t.pa().unwrap_or_default() },
         });
         let summary = match outcome {
             PageResult::Fault(kind) => format!("fault: {}", kind.describe_in(arch)),
-            PageResult::Mapped { pa } => format!("-> {}", crate::sim::addr::hex_grouped(pa)),
+            PageResult::Mapped { pa } => format!("-> {}", crate::sim::addr::hex_grouped(pa.get())),
         };
         self.state.history.insert(
             0,

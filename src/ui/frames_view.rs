@@ -14,7 +14,7 @@ use crate::sim::addr::hex_grouped;
 use crate::sim::os::{self, OsCounters, OsModel, OsSettings, RefAccess, RefRun, StepRecord};
 use crate::sim::replace::Policy;
 use crate::sim::trace::TraceReader;
-use crate::sim::{Access, Machine};
+use crate::sim::{Access, Machine, VirtAddr};
 use egui::RichText;
 use std::path::Path;
 
@@ -69,12 +69,12 @@ pub struct FrameRow {
 }
 
 /// How a page is called: its number above the reference-string base, else its address.
-pub fn page_name(machine: &Machine, va: u64) -> String {
+pub fn page_name(machine: &Machine, va: VirtAddr) -> String {
     let base = os::ref_base(machine.format());
     let shift = machine.format().page_shift;
-    match va.checked_sub(base) {
+    match va.get().checked_sub(base.get()) {
         Some(offset) if offset >> shift < 1 << 20 => format!("page {}", offset >> shift),
-        _ => format!("page at {}", hex_grouped(va)),
+        _ => format!("page at {}", hex_grouped(va.get())),
     }
 }
 
@@ -116,7 +116,7 @@ pub fn frame_rows(run: &RefRun) -> Vec<FrameRow> {
                 slot,
                 pfn: frame.pfn.get(),
                 process: process_name(m, page.key.process),
-                page: page_name(m, page.key.va.get()),
+                page: page_name(m, page.key.va),
                 accessed: has(crate::sim::Role::Accessed).then_some(bits.referenced),
                 dirty: has(crate::sim::Role::Dirty).then_some(bits.dirty),
                 pte: entry.map(|e| e.raw),
@@ -161,7 +161,7 @@ pub fn describe_step(machine: &Machine, step: &StepRecord) -> String {
         };
         text += &format!(
             "; evicted {} of {} ({fate})",
-            page_name(machine, evicted.key.va.get()),
+            page_name(machine, evicted.key.va),
             process_name(machine, evicted.key.process)
         );
     }
@@ -225,7 +225,7 @@ fn plot_curves(
     accesses: &[RefAccess],
 ) -> Vec<(Policy, Vec<(u32, u64)>)> {
     let mut distinct: Vec<(usize, u64)> =
-        accesses.iter().map(|a| (a.process, a.va >> machine.format().page_shift)).collect();
+        accesses.iter().map(|a| (a.process, a.va.get() >> machine.format().page_shift)).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let max =
@@ -461,7 +461,7 @@ fn swap_ui(ui: &mut egui::Ui, run: &RefRun) {
                 ui.end_row();
                 continue;
             };
-            ui.label(format!("{} of {}", page_name(m, key.va.get()), process_name(m, key.process)));
+            ui.label(format!("{} of {}", page_name(m, key.va), process_name(m, key.process)));
             let raw = model.leaf_entry(m, *key).map(|e| e.raw);
             ui.monospace(raw.map_or("-".into(), hex_grouped));
             let decoded = match raw {

@@ -322,7 +322,7 @@ fn contents_table(
                     cell(ui, COLUMNS[1].1, mono(if e.global() { "-".into() } else { e.asid().to_string() }));
                     cell(ui, COLUMNS[2].1, mono(hex_grouped(e.base())));
                     cell(ui, COLUMNS[3].1, mono(format_size(e.page_size())));
-                    cell(ui, COLUMNS[4].1, mono(hex_grouped(c.frame_base)));
+                    cell(ui, COLUMNS[4].1, mono(hex_grouped(c.frame_base.get())));
                     cell(ui, COLUMNS[5].1, mono(rights));
                     cell(ui, COLUMNS[6].1, mono(if e.global() { "G".into() } else { String::new() }));
                     if is_stale {

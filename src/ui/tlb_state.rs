@@ -78,7 +78,9 @@ impl AccessReport {
     /// One line: "TLB hit -> 0x1234", "TLB miss: walk read 4 entries -> page fault: ...".
     pub fn summary(&self) -> String {
         let result = match self.result {
-            PageResult::Mapped { pa } => format!("-> physical address {}", crate::sim::addr::hex_grouped(pa)),
+            PageResult::Mapped { pa } => {
+                format!("-> physical address {}", crate::sim::addr::hex_grouped(pa.get()))
+            }
             PageResult::Fault(kind) => format!("-> page fault: {}", kind.describe_in(self.arch)),
         };
         let tlb = AccessClass::short_name(self.tlb);
@@ -256,7 +258,7 @@ impl TlbSim {
         let cached_stale = tlb.peek(tlb.current_asid(), va).map(|entry| doc.tlb().is_stale(m, entry));
         let which = tlbs.is_split().then_some(class);
         let mut walk = m.translate(m.active(), VirtAddr::new(va), access, mode).map_err(|e| e.to_string())?;
-        let outcome = doc.access_through_tlb(va, access, mode).map_err(|e| e.to_string())?;
+        let outcome = doc.access_through_tlb(VirtAddr::new(va), access, mode).map_err(|e| e.to_string())?;
         let stale = (outcome.hit && cached_stale == Some(true)).then(|| match &walk.outcome {
             Outcome::Mapped(mapped) => {
                 format!(

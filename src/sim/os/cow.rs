@@ -12,10 +12,16 @@ impl Os {
     /// Whether the handler answers this fault: [`Os::handles`]'s kinds, and with demand paging
     /// a write to a copy-on-write page.
     #[must_use]
-    pub fn takes(&self, machine: &Machine, process: usize, va: u64, access: Access, kind: FaultKind) -> bool {
+    pub fn takes(
+        &self,
+        machine: &Machine,
+        process: usize,
+        va: VirtAddr,
+        access: Access,
+        kind: FaultKind,
+    ) -> bool {
         self.handles(kind)
-            || (self.settings.model == OsModel::Demand
-                && machine.is_cow_fault(process, VirtAddr::new(va), access, kind))
+            || (self.settings.model == OsModel::Demand && machine.is_cow_fault(process, va, access, kind))
     }
 
     /// Copy-on-write faults resolved so far, in order (the frames view's timeline).
@@ -30,9 +36,9 @@ impl Os {
         &mut self,
         machine: &mut Machine,
         process: usize,
-        va: u64,
+        va: VirtAddr,
     ) -> Result<Handled, OsError> {
-        let event = machine.resolve_cow(process, VirtAddr::new(va)).map_err(|e| match e {
+        let event = machine.resolve_cow(process, va).map_err(|e| match e {
             super::super::cow::CowError::Machine(m) => OsError::Machine(m),
             // Checked before the call: the page is copy-on-write.
             super::super::cow::CowError::NotCow { .. } => {

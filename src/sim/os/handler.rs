@@ -31,7 +31,7 @@ impl Os {
         &mut self,
         machine: &mut Machine,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         kind: FaultKind,
     ) -> Result<Handled, OsError> {
@@ -40,7 +40,7 @@ impl Os {
         }
         let pdptes_before = machine.pdptes_in_memory();
         let result = match kind {
-            FaultKind::WriteProtection if machine.is_cow_fault(process, VirtAddr::new(va), access, kind) => {
+            FaultKind::WriteProtection if machine.is_cow_fault(process, va, access, kind) => {
                 self.copy_on_write(machine, process, va)
             }
             FaultKind::NotPresent => self.page_in(machine, process, va, access),
@@ -61,7 +61,7 @@ impl Os {
         &mut self,
         machine: &mut Machine,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
     ) -> Result<Handled, OsError> {
         let key = self.key(process, va);
@@ -127,7 +127,7 @@ impl Os {
         &mut self,
         machine: &mut Machine,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
     ) -> Result<Handled, OsError> {
         let key = self.key(process, va);
@@ -169,7 +169,7 @@ impl Os {
             )?;
             if format.present(entry.raw, level) {
                 if format.is_leaf(entry.raw, level) {
-                    return Err(OsError::LargePage { va: key.va.get() });
+                    return Err(OsError::LargePage { va: key.va });
                 }
                 table_addr =
                     table::child_table_addr(format, entry.raw, level).unwrap_or(PhysAddr::new(u64::MAX));

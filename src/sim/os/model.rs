@@ -37,9 +37,9 @@ pub enum OsError {
     #[error("there is no process {0}")]
     NoProcess(usize),
     #[error("{va:#x} lies in a large page; the OS model pages base pages only")]
-    LargePage { va: u64 },
+    LargePage { va: VirtAddr },
     #[error("{va:#x} is present already; there is nothing to load")]
-    AlreadyPresent { va: u64 },
+    AlreadyPresent { va: VirtAddr },
     #[error("no frame for a user page: physical memory is full and no page can be evicted")]
     NoFrame,
     #[error("the swap area is full ({slots} slots)")]
@@ -303,8 +303,8 @@ impl Os {
 
     /// The page containing `va` in `process`.
     #[must_use]
-    pub fn key(&self, process: usize, va: u64) -> PageKey {
-        PageKey { process, va: VirtAddr::new(va & !low_mask(self.page_shift)) }
+    pub fn key(&self, process: usize, va: VirtAddr) -> PageKey {
+        PageKey { process, va: VirtAddr::new(va.get() & !low_mask(self.page_shift)) }
     }
 
     /// The frame slot holding a page, if it is resident.
@@ -374,7 +374,7 @@ impl Os {
     /// Tells the model of an access (LRU's clock, OPT's position, the software reference bit).
     /// The replayer calls it for every TLB lookup, hits included: an idealized LRU that real
     /// hardware cannot give an OS, which is why kernels approximate it with the clock.
-    pub fn touch(&mut self, process: usize, va: u64) {
+    pub fn touch(&mut self, process: usize, va: VirtAddr) {
         self.now += 1;
         self.counters_mut(process).accesses += 1;
         let key = self.key(process, va);
@@ -396,7 +396,7 @@ impl Os {
         &mut self,
         machine: &mut Machine,
         process: usize,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> Result<OsAccess, MachineError> {
@@ -405,7 +405,7 @@ impl Os {
         let mut handled = Vec::new();
         // A not-present fault, then an Svade fault at most: three rounds always suffice.
         for _ in 0..3 {
-            let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
+            let translation = machine.access(process, va, access, mode)?;
             let takes = |kind: FaultKind| self.takes(machine, process, va, access, kind);
             let Some(kind) = translation.fault().map(|f| f.kind).filter(|&kind| takes(kind)) else {
                 return Ok(OsAccess { key, access, translation, handled, error: None });
@@ -415,7 +415,7 @@ impl Os {
                 Err(error) => return Ok(OsAccess { key, access, translation, handled, error: Some(error) }),
             }
         }
-        let translation = machine.access(process, VirtAddr::new(va), access, mode)?;
+        let translation = machine.access(process, va, access, mode)?;
         Ok(OsAccess { key, access, translation, handled, error: None })
     }
 

@@ -14,6 +14,7 @@ use super::future::{Future, PageKey};
 use super::model::{Handled, Os, OsError};
 use super::settings::{OsModel, OsSettings};
 use super::swap::SwapPages;
+use crate::sim::address::VirtAddr;
 use thiserror::Error;
 
 /// One entry of a reference string as typed.
@@ -30,7 +31,7 @@ pub enum RefTarget {
     /// A page number, counted from [`ref_base`].
     Page(u64),
     /// A virtual address (`0x...`).
-    Address(u64),
+    Address(VirtAddr),
 }
 
 /// An entry that does not parse or does not fit the lab.
@@ -70,9 +71,9 @@ fn parse_token(token: &str) -> Result<RefToken, String> {
     };
     let target = if let Some(hex) = number.strip_prefix("0x").or_else(|| number.strip_prefix("0X")) {
         let digits: String = hex.chars().filter(|&c| c != '_').collect();
-        RefTarget::Address(
+        RefTarget::Address(VirtAddr::new(
             u64::from_str_radix(&digits, 16).map_err(|_| format!("{number:?} is not a hex address"))?,
-        )
+        ))
     } else {
         RefTarget::Page(number.parse::<u64>().map_err(|_| {
             format!(
@@ -86,15 +87,15 @@ fn parse_token(token: &str) -> Result<RefToken, String> {
 /// The virtual address of page 0 of a reference string: 256 MiB up where the address space
 /// allows (clear of the sample labs' mappings), else 0.
 #[must_use]
-pub fn ref_base(format: &PagingFormat) -> u64 {
-    if format.va_bits >= 32 { 0x1000_0000 } else { 0 }
+pub fn ref_base(format: &PagingFormat) -> VirtAddr {
+    VirtAddr::new(if format.va_bits >= 32 { 0x1000_0000 } else { 0 })
 }
 
 /// One access of a run: a page of a process, read or written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefAccess {
     pub process: usize,
-    pub va: u64,
+    pub va: VirtAddr,
     pub access: Access,
 }
 
@@ -118,10 +119,10 @@ pub fn resolve(machine: &Machine, tokens: &[RefToken]) -> Result<Vec<RefAccess>,
                 RefTarget::Page(page) => page
                     .checked_shl(format.page_shift)
                     .filter(|offset| offset >> format.page_shift == page)
-                    .and_then(|offset| offset.checked_add(ref_base(format)))
+                    .and_then(|offset| ref_base(format).checked_add(offset))
                     .ok_or_else(|| fail(format!("page {page} is beyond the address space")))?,
             };
-            if !format.va_in_range(va) {
+            if !format.va_in_range(va.get()) {
                 return Err(fail(format!("{va:#x} is beyond the {}-bit address space", format.va_bits)));
             }
             let access = if token.write { Access::Write } else { Access::Read };
@@ -160,7 +161,7 @@ pub fn from_trace<'a>(
             if accesses.len() >= limit {
                 return Ok(accesses);
             }
-            let va = page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr));
+            let va = VirtAddr::new(page.checked_shl(shift).map_or(record.addr, |base| base.max(record.addr)));
             accesses.push(RefAccess { process, va, access: access_of(record.kind) });
         }
     }
@@ -308,7 +309,7 @@ mod tests {
         assert_eq!(tokens.len(), 5);
         assert_eq!(tokens[1], RefToken { process: None, target: RefTarget::Page(2), write: true });
         assert_eq!(tokens[2].process.as_deref(), Some("init"));
-        assert_eq!(tokens[3].target, RefTarget::Address(0x4000_1000));
+        assert_eq!(tokens[3].target, RefTarget::Address(VirtAddr::new(0x4000_1000)));
         assert!(tokens[3].write);
         assert!(!tokens[4].write);
         let error = parse_refs("1,x,3").expect_err("x is not a page");
@@ -320,11 +321,14 @@ mod tests {
     fn pages_resolve_above_the_base_and_unknown_processes_are_refused() {
         let machine = Machine::new(presets::by_name("x86-64").expect("preset"), 1 << 22).expect("machine");
         let accesses = resolve(&machine, &parse_refs("0,2w").expect("parses")).expect("resolves");
-        assert_eq!(accesses[1], RefAccess { process: 0, va: 0x1000_2000, access: Access::Write });
+        assert_eq!(
+            accesses[1],
+            RefAccess { process: 0, va: VirtAddr::new(0x1000_2000), access: Access::Write }
+        );
         assert!(resolve(&machine, &parse_refs("nobody:1").expect("parses")).is_err());
         let ostep =
             Machine::new(presets::by_name("ostep-multilevel").expect("preset"), 1 << 12).expect("machine");
-        assert_eq!(resolve(&ostep, &parse_refs("3").expect("parses")).expect("resolves")[0].va, 3 * 32);
+        assert_eq!(resolve(&ostep, &parse_refs("3").expect("parses")).expect("resolves")[0].va.get(), 3 * 32);
         assert!(resolve(&ostep, &parse_refs("1024").expect("parses")).is_err());
     }
 }

@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
 use pagelab::sim::nested::{HostKind, NestedMachine, NestedSetup, NestedTranslation};
-use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::sim::{Access, Machine, Mode, PhysAddr, VirtAddr, presets};
 use pagelab::ui::nested_view;
 
 const VA: u64 = 0x0000_7f12_3456_7abc;
@@ -15,8 +15,8 @@ const VA: u64 = 0x0000_7f12_3456_7abc;
 #[test]
 fn the_grid_numbers_all_24_references_by_guest_and_host_level() {
     let mut m = NestedMachine::new(presets::x86_64(4), HostKind::Ept4, 64 << 20).expect("machine");
-    m.map_guest(VA & !0xfff, &["R/W", "U/S"]).expect("maps");
-    let t = m.translate(VA, Access::Read, Mode::User);
+    m.map_guest(VirtAddr::new(VA & !0xfff), &["R/W", "U/S"]).expect("maps");
+    let t = m.translate(VirtAddr::new(VA), Access::Read, Mode::User);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1000.0, 400.0))
         .build_ui_state(|ui, t: &mut NestedTranslation| nested_view::nested_grid_ui(ui, t, 4), t);
@@ -34,7 +34,15 @@ fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
     let mut lab = Lab::new("n", "", Machine::new(presets::x86_64(4), 16 << 20).expect("machine"));
     let guest = lab.machine.format().clone();
     let mut setup = NestedSetup::create(&mut lab.machine, &guest, HostKind::Ept4).expect("setup");
-    setup.map_guest_to(&mut lab.machine, &guest, 0x40_0000, 0x8000_0000, &["R/W", "U/S"]).expect("maps");
+    setup
+        .map_guest_to(
+            &mut lab.machine,
+            &guest,
+            VirtAddr::new(0x40_0000),
+            PhysAddr::new(0x8000_0000),
+            &["R/W", "U/S"],
+        )
+        .expect("maps");
     lab.nested = Some(setup);
     let mut h = Harness::builder().with_size(egui::vec2(1200.0, 700.0)).build_ui_state(
         |ui, lab: &mut Lab| nested_view::nested_view_ui(ui, lab, "0x400010", Access::Read, Mode::User),
@@ -55,7 +63,15 @@ fn a_nested_lab_opens_its_walk_tab_in_the_app() {
     let mut lab = Lab::new("n", "", Machine::new(presets::x86_64(4), 16 << 20).expect("machine"));
     let guest = lab.machine.format().clone();
     let mut setup = NestedSetup::create(&mut lab.machine, &guest, HostKind::Ept4).expect("setup");
-    setup.map_guest_to(&mut lab.machine, &guest, 0x40_0000, 0x8000_0000, &["R/W", "U/S"]).expect("maps");
+    setup
+        .map_guest_to(
+            &mut lab.machine,
+            &guest,
+            VirtAddr::new(0x40_0000),
+            PhysAddr::new(0x8000_0000),
+            &["R/W", "U/S"],
+        )
+        .expect("maps");
     lab.nested = Some(setup);
     let mut app = PagelabApp::new(lab, None);
     app.state.mmu.addr_text = "0x400010".into();

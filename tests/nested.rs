@@ -7,7 +7,15 @@
 
 use pagelab::sim::nested::{Dimension, HostFaultKind, HostKind, NestedFault, NestedMachine, max_refs};
 use pagelab::sim::presets;
-use pagelab::sim::{Access, FaultKind, Mode};
+use pagelab::sim::{Access, FaultKind, Mode, PhysAddr, VirtAddr};
+
+fn va(raw: u64) -> VirtAddr {
+    VirtAddr::new(raw)
+}
+
+fn pa(raw: u64) -> PhysAddr {
+    PhysAddr::new(raw)
+}
 
 const VA: u64 = 0x0000_7f12_3456_7abc;
 
@@ -18,11 +26,11 @@ fn x86(levels: usize, host: HostKind) -> NestedMachine {
 #[test]
 fn four_level_on_four_level_takes_24_references_in_the_sdm_order() {
     let mut m = x86(4, HostKind::Ept4);
-    let gpa = m.map_guest(VA, &["R/W", "U/S"]).expect("maps");
-    let t = m.translate(VA, Access::Read, Mode::User);
+    let gpa = m.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
+    let t = m.translate(va(VA), Access::Read, Mode::User);
     let (got_gpa, hpa) = t.outcome.clone().expect("translates");
-    assert_eq!(got_gpa, gpa | (VA & 0xfff));
-    assert_eq!(hpa & 0xfff, VA & 0xfff);
+    assert_eq!(got_gpa.get(), gpa.get() | (VA & 0xfff));
+    assert_eq!(hpa.get() & 0xfff, VA & 0xfff);
     assert_eq!(t.refs.len(), 24);
     assert_eq!(max_refs(4, 4), 24);
     // Order: for each guest level, 4 EPT references translating the guest entry's address, then
@@ -38,14 +46,14 @@ fn four_level_on_four_level_takes_24_references_in_the_sdm_order() {
     let numbers: Vec<usize> = t.refs.iter().map(|r| r.number).collect();
     assert_eq!(numbers, (1..=24).collect::<Vec<_>>());
     // The guest root (CR3 = guest-physical 0) is the first address EPT translates.
-    assert_eq!(t.refs[0].gpa, m.guest_root_gpa() + (VA >> 39 & 0x1ff) * 8);
+    assert_eq!(t.refs[0].gpa.get(), m.guest_root_gpa() + (VA >> 39 & 0x1ff) * 8);
     // Each host walk ends with a leaf giving the guest entry's host-physical address, which the
     // guest reference then reads.
     for g in 0..4 {
         let host_leaf = &t.refs[g * 5 + 3];
         let guest = &t.refs[g * 5 + 4];
         assert!(host_leaf.leaf);
-        assert_eq!(host_leaf.hpa, Some(guest.entry_addr));
+        assert_eq!(host_leaf.hpa, Some(guest.entry_addr.phys()));
         assert_eq!(host_leaf.gpa, guest.gpa);
     }
     assert_eq!(t.refs[23].hpa, Some(hpa));
@@ -65,21 +73,21 @@ fn four_level_on_four_level_takes_24_references_in_the_sdm_order() {
 #[test]
 fn five_level_on_five_level_takes_35_references() {
     let mut m = x86(5, HostKind::Ept5);
-    m.map_guest(VA, &["R/W", "U/S"]).expect("maps");
-    let t = m.translate(VA, Access::Write, Mode::User);
+    m.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
+    let t = m.translate(va(VA), Access::Write, Mode::User);
     assert!(t.outcome.is_ok(), "{:?}", t.outcome);
     assert_eq!(t.refs.len(), 35, "5 x (5 + 1) + 5");
     // Mixed shapes: 4-level guest on a 5-level EPT: 4 x 6 + 5 = 29.
     let mut mixed = x86(4, HostKind::Ept5);
-    mixed.map_guest(VA, &["R/W", "U/S"]).expect("maps");
-    assert_eq!(mixed.translate(VA, Access::Read, Mode::User).refs.len(), 29);
+    mixed.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
+    assert_eq!(mixed.translate(va(VA), Access::Read, Mode::User).refs.len(), 29);
 }
 
 #[test]
 fn a_guest_page_fault_is_the_guest_s_own_with_no_vm_exit() {
     let mut m = x86(4, HostKind::Ept4);
-    m.map_guest(VA, &["U/S"]).expect("maps read-only");
-    let t = m.translate(VA, Access::Write, Mode::User);
+    m.map_guest(va(VA), &["U/S"]).expect("maps read-only");
+    let t = m.translate(va(VA), Access::Write, Mode::User);
     match t.outcome {
         Err(NestedFault::Guest { kind: FaultKind::WriteProtection, level: 3, ref report, .. }) => {
             // #PF error code: P=1 (bit 0), W/R=1 (bit 1), U/S=1 (bit 2): 0x7.
@@ -90,7 +98,7 @@ fn a_guest_page_fault_is_the_guest_s_own_with_no_vm_exit() {
     assert_eq!(t.refs.len(), 20, "the final address is never translated: 4 x 5");
     // Not present at the guest's PDPT: PML4 read (5), PDPT read (5), fault.
     let far = 0x0000_0100_0000_0000;
-    let t = m.translate(far, Access::Read, Mode::User);
+    let t = m.translate(va(far), Access::Read, Mode::User);
     assert!(matches!(t.outcome, Err(NestedFault::Guest { kind: FaultKind::NotPresent, level: 0, .. })));
     assert_eq!(t.refs.len(), 5);
     let grid = t.grid(4);
@@ -103,8 +111,8 @@ fn an_ept_violation_names_the_guest_physical_address_and_the_access() {
     let mut m = x86(4, HostKind::Ept4);
     // The guest maps its page at a guest-physical address its host never backed.
     let unbacked = 0x4000_0000;
-    m.map_guest_to(VA, unbacked, &["R/W", "U/S"]).expect("maps");
-    let t = m.translate(VA, Access::Read, Mode::User);
+    m.map_guest_to(va(VA), pa(unbacked), &["R/W", "U/S"]).expect("maps");
+    let t = m.translate(va(VA), Access::Read, Mode::User);
     match &t.outcome {
         Err(NestedFault::Host {
             kind: HostFaultKind::EptViolation,
@@ -113,7 +121,7 @@ fn an_ept_violation_names_the_guest_physical_address_and_the_access() {
             report,
             ..
         }) => {
-            assert_eq!(*gpa, unbacked | (VA & 0xfff));
+            assert_eq!(gpa.get(), unbacked | (VA & 0xfff));
             assert!(report.contains("VM exit 48"), "{report}");
         }
         other => panic!("expected an EPT violation, got {other:?}"),
@@ -121,30 +129,30 @@ fn an_ept_violation_names_the_guest_physical_address_and_the_access() {
     assert_eq!(t.outcome.as_ref().err().map(NestedFault::dimension), Some(Dimension::Host));
     // A write through an EPT page without W: a violation too, on the final translation.
     let mut ro = x86(4, HostKind::Ept4);
-    let gpa = ro.map_guest(VA, &["R/W", "U/S"]).expect("maps");
+    let gpa = ro.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
     ro.map_host(
-        gpa,
-        ro.translate(VA, Access::Read, Mode::User).outcome.expect("ok").1 & !0xfff,
+        gpa.get(),
+        ro.translate(va(VA), Access::Read, Mode::User).outcome.expect("ok").1.get() & !0xfff,
         4096,
         (true, false, true),
     )
     .expect("remaps read-only");
-    let t = ro.translate(VA, Access::Write, Mode::User);
+    let t = ro.translate(va(VA), Access::Write, Mode::User);
     assert!(matches!(t.outcome, Err(NestedFault::Host { kind: HostFaultKind::EptViolation, .. })));
-    assert!(ro.translate(VA, Access::Read, Mode::User).outcome.is_ok());
+    assert!(ro.translate(va(VA), Access::Read, Mode::User).outcome.is_ok());
 }
 
 #[test]
 fn an_ept_misconfiguration_is_write_without_read_or_a_reserved_memory_type() {
     for (bits, what) in [(0b010u64, "W without R"), ((2 << 3) | 0b111, "memory type 2")] {
         let mut m = x86(4, HostKind::Ept4);
-        m.map_guest(VA, &["R/W", "U/S"]).expect("maps");
+        m.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
         // Break the EPT leaf that maps the guest root (reference 4 of the walk).
-        let t = m.translate(VA, Access::Read, Mode::User);
+        let t = m.translate(va(VA), Access::Read, Mode::User);
         let leaf = &t.refs[3];
         let raw = (leaf.raw & !0x3f) | bits;
-        m.write_entry(leaf.entry_addr, raw).expect("writes");
-        let t = m.translate(VA, Access::Read, Mode::User);
+        m.write_entry(leaf.entry_addr.phys(), raw).expect("writes");
+        let t = m.translate(va(VA), Access::Read, Mode::User);
         match &t.outcome {
             Err(NestedFault::Host { kind, level: 3, guest_table_access: true, report, .. }) => {
                 assert_eq!(*kind, HostFaultKind::EptMisconfiguration, "{what}");
@@ -174,8 +182,8 @@ fn sv39x4_has_a_16_kib_root_and_two_more_index_bits() {
     assert_eq!(HostKind::Sv39x4.index_of(1 << 40, 0), 1024, "bit 40: an index Sv39 does not have");
     // Sv39 on Sv39x4: 3 x 4 + 3 = 15 references.
     let mut m = riscv(3, HostKind::Sv39x4);
-    m.map_guest(0x4000_1000, &["R", "W", "U", "A", "D"]).expect("maps");
-    assert_eq!(m.translate(0x4000_1234, Access::Read, Mode::User).refs.len(), 15);
+    m.map_guest(va(0x4000_1000), &["R", "W", "U", "A", "D"]).expect("maps");
+    assert_eq!(m.translate(va(0x4000_1234), Access::Read, Mode::User).refs.len(), 15);
     // The host can map guest-physical addresses above 39 bits, up to 41.
     m.map_host(1 << 40, 0x10_0000, 4096, (true, true, true)).expect("bit 40 fits");
     assert!(m.map_host(1 << 41, 0x10_0000, 4096, (true, true, true)).is_err(), "bit 41 does not");
@@ -186,29 +194,30 @@ fn riscv_guest_page_faults_carry_the_cause_of_the_access_and_the_guest_physical_
     // A G-stage leaf without U: every access through it is a guest-page fault.
     for (access, cause) in [(Access::Execute, 20), (Access::Read, 21), (Access::Write, 23)] {
         let mut m = riscv(4, HostKind::Sv48x4);
-        let gpa = m.map_guest(0x4000_0000, &["R", "W", "X", "U", "A", "D"]).expect("maps");
-        let hpa = m.translate(0x4000_0000, Access::Read, Mode::User).outcome.expect("ok").1;
-        let leaf = m.translate(0x4000_0000, Access::Read, Mode::User).refs.last().cloned().expect("a ref");
-        m.write_entry(leaf.entry_addr, leaf.raw & !(1 << 4)).expect("clears U");
-        let t = m.translate(0x4000_0008, access, Mode::User);
+        let gpa = m.map_guest(va(0x4000_0000), &["R", "W", "X", "U", "A", "D"]).expect("maps");
+        let hpa = m.translate(va(0x4000_0000), Access::Read, Mode::User).outcome.expect("ok").1;
+        let leaf =
+            m.translate(va(0x4000_0000), Access::Read, Mode::User).refs.last().cloned().expect("a ref");
+        m.write_entry(leaf.entry_addr.phys(), leaf.raw & !(1 << 4)).expect("clears U");
+        let t = m.translate(va(0x4000_0008), access, Mode::User);
         match &t.outcome {
             Err(NestedFault::Host { kind: HostFaultKind::GuestPageFault, gpa: g, report, .. }) => {
-                assert_eq!(*g, gpa | 8);
-                let htval = (gpa | 8) >> 2;
+                assert_eq!(g.get(), gpa.get() | 8);
+                let htval = (gpa.get() | 8) >> 2;
                 assert!(report.contains(&format!("scause {cause}, htval {htval:#x}")), "{report}");
             }
             other => panic!("{access:?}: expected a guest-page fault, got {other:?}"),
         }
-        assert_ne!(hpa, 0);
+        assert_ne!(hpa.get(), 0);
     }
     // A guest-physical address beyond 41 bits (Sv39x4): a guest-page fault, no host reference.
     let mut m = riscv(3, HostKind::Sv39x4);
-    m.map_guest_to(0x1000, 1 << 41, &["R", "W", "U", "A", "D"]).expect("maps");
-    let t = m.translate(0x1000, Access::Read, Mode::User);
+    m.map_guest_to(va(0x1000), pa(1 << 41), &["R", "W", "U", "A", "D"]).expect("maps");
+    let t = m.translate(va(0x1000), Access::Read, Mode::User);
     assert!(matches!(t.outcome, Err(NestedFault::Host { kind: HostFaultKind::GuestPageFault, .. })));
     assert_eq!(t.refs.len(), 12, "3 guest levels of 4 references; the final address is refused");
     // The guest's own fault (an unmapped address): no guest-page fault, a page fault in the guest.
-    let t = m.translate(0x20_0000_0000, Access::Read, Mode::User);
+    let t = m.translate(va(0x20_0000_0000), Access::Read, Mode::User);
     match &t.outcome {
         Err(NestedFault::Guest { kind: FaultKind::NotPresent, report, .. }) => {
             assert!(report.contains("vscause 13"), "{report}");
@@ -238,24 +247,24 @@ fn corrupt_tables_in_either_dimension_never_hang_or_panic() {
     };
     for (guest, host) in [(4, HostKind::Ept4), (5, HostKind::Ept5)] {
         let mut m = x86(guest, host);
-        m.map_guest(VA, &["R/W", "U/S"]).expect("maps");
-        let walk = m.translate(VA, Access::Read, Mode::User);
+        m.map_guest(va(VA), &["R/W", "U/S"]).expect("maps");
+        let walk = m.translate(va(VA), Access::Read, Mode::User);
         for r in walk.refs.clone() {
-            m.write_entry(r.entry_addr, next()).expect("writes");
+            m.write_entry(r.entry_addr.phys(), next()).expect("writes");
             for access in [Access::Read, Access::Write, Access::Execute] {
-                let t = m.translate(next() & 0x00ff_ffff_ffff_ffff, access, Mode::Supervisor);
+                let t = m.translate(va(next() & 0x00ff_ffff_ffff_ffff), access, Mode::Supervisor);
                 assert!(t.refs.len() <= max_refs(guest, host.levels()));
-                let t = m.translate(VA, access, Mode::User);
+                let t = m.translate(va(VA), access, Mode::User);
                 assert!(t.refs.len() <= max_refs(guest, host.levels()));
             }
         }
     }
     for (guest, host) in [(3, HostKind::Sv39x4), (4, HostKind::Sv48x4)] {
         let mut m = riscv(guest, host);
-        m.map_guest(0x4000_0000, &["R", "W", "U", "A", "D"]).expect("maps");
-        for r in m.translate(0x4000_0000, Access::Read, Mode::User).refs {
-            m.write_entry(r.entry_addr, next()).expect("writes");
-            let t = m.translate(next(), Access::Write, Mode::User);
+        m.map_guest(va(0x4000_0000), &["R", "W", "U", "A", "D"]).expect("maps");
+        for r in m.translate(va(0x4000_0000), Access::Read, Mode::User).refs {
+            m.write_entry(r.entry_addr.phys(), next()).expect("writes");
+            let t = m.translate(va(next()), Access::Write, Mode::User);
             assert!(t.refs.len() <= max_refs(guest, host.levels()));
         }
     }

@@ -8,15 +8,15 @@
 use pagelab::sim::nested::cache::{CacheConfig, CachedWalker, replay};
 use pagelab::sim::nested::{HostKind, NestedMachine};
 use pagelab::sim::presets;
-use pagelab::sim::{Access, Mode};
+use pagelab::sim::{Access, Mode, VirtAddr};
 
 const VA: u64 = 0x0000_7f12_3440_0000;
 const NEXT: u64 = VA + 0x1000;
 
 fn machine() -> NestedMachine {
     let mut m = NestedMachine::new(presets::x86_64(4), HostKind::Ept4, 64 << 20).expect("machine");
-    assert_eq!(m.map_guest(VA, &["R/W", "U/S"]).expect("maps"), 0x1000);
-    assert_eq!(m.map_guest(NEXT, &["R/W", "U/S"]).expect("maps"), 0x5000);
+    assert_eq!(m.map_guest(VirtAddr::new(VA), &["R/W", "U/S"]).expect("maps").get(), 0x1000);
+    assert_eq!(m.map_guest(VirtAddr::new(NEXT), &["R/W", "U/S"]).expect("maps").get(), 0x5000);
     m
 }
 
@@ -24,8 +24,8 @@ fn machine() -> NestedMachine {
 fn two_walks(config: CacheConfig) -> (usize, usize) {
     let m = machine();
     let mut w = CachedWalker::new(config, 4, 4);
-    let first = w.walk(m.setup(), m.mem(), m.guest_format(), VA, Access::Read, Mode::User);
-    let second = w.walk(m.setup(), m.mem(), m.guest_format(), NEXT, Access::Read, Mode::User);
+    let first = w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(VA), Access::Read, Mode::User);
+    let second = w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(NEXT), Access::Read, Mode::User);
     assert!(first.outcome.is_ok() && second.outcome.is_ok());
     let numbers: Vec<usize> = second.refs.iter().map(|r| r.number).collect();
     assert_eq!(numbers, (1..=second.refs.len()).collect::<Vec<_>>(), "renumbered from 1");
@@ -84,10 +84,11 @@ fn all_caches_together_leave_two_references() {
     // Walking VA again: the guest PTE (1), its page and the data page both in the nested TLB.
     let m = machine();
     let mut w = CachedWalker::new(all, 4, 4);
-    w.walk(m.setup(), m.mem(), m.guest_format(), VA, Access::Read, Mode::User);
-    let again = w.walk(m.setup(), m.mem(), m.guest_format(), VA | 0x10, Access::Read, Mode::User);
+    w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(VA), Access::Read, Mode::User);
+    let again =
+        w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(VA | 0x10), Access::Read, Mode::User);
     assert_eq!(again.refs.len(), 1);
-    assert_eq!(again.outcome, m.translate(VA | 0x10, Access::Read, Mode::User).outcome);
+    assert_eq!(again.outcome, m.translate(VirtAddr::new(VA | 0x10), Access::Read, Mode::User).outcome);
     assert_eq!(w.stats.guest_psc_hits, 1);
     assert_eq!(w.stats.nested_tlb_hits, 2);
 }
@@ -95,7 +96,7 @@ fn all_caches_together_leave_two_references() {
 #[test]
 fn replay_reports_references_per_walk_with_and_without_caches() {
     let m = machine();
-    let accesses = [(VA, Access::Read), (NEXT, Access::Write)];
+    let accesses = [(VirtAddr::new(VA), Access::Read), (VirtAddr::new(NEXT), Access::Write)];
     let all = CacheConfig { guest_psc: 16, host_psc: 16, nested_tlb: 16 };
     let r = replay(m.setup(), m.mem(), m.guest_format(), &accesses, Mode::User, all);
     // 12 + 2 (see above).
@@ -115,8 +116,8 @@ fn a_fault_caches_nothing_beyond_the_entry_that_failed() {
     let far = VA + (1 << 30);
     let config = CacheConfig { guest_psc: 16, ..CacheConfig::none() };
     let mut w = CachedWalker::new(config, 4, 4);
-    let first = w.walk(m.setup(), m.mem(), m.guest_format(), far, Access::Read, Mode::User);
-    let second = w.walk(m.setup(), m.mem(), m.guest_format(), far, Access::Read, Mode::User);
+    let first = w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(far), Access::Read, Mode::User);
+    let second = w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(far), Access::Read, Mode::User);
     assert_eq!((first.refs.len(), second.refs.len()), (10, 5));
     assert!(second.outcome.is_err());
     assert_eq!(first.outcome, second.outcome);
@@ -129,7 +130,7 @@ fn a_fault_caches_nothing_beyond_the_entry_that_failed() {
 fn cached_walks_agree_with_full_walks_and_only_skip_references() {
     let mut m = machine();
     for page in [0x40_0000u64, 0x40_1000, 0x7f00_0000_0000, 0x7f00_0020_0000] {
-        m.map_guest(page, &["R/W", "U/S"]).expect("maps");
+        m.map_guest(VirtAddr::new(page), &["R/W", "U/S"]).expect("maps");
     }
     let candidates =
         [VA, NEXT, 0x40_0008, 0x40_1ff8, 0x7f00_0000_0010, 0x7f00_0020_0000, 0x50_0000, 0x7f00_0040_0000];
@@ -146,8 +147,8 @@ fn cached_walks_agree_with_full_walks_and_only_skip_references() {
         for _ in 0..200 {
             let va = candidates[usize::try_from(next() % candidates.len() as u64).unwrap()];
             let access = [Access::Read, Access::Write, Access::Execute][usize::try_from(next() % 3).unwrap()];
-            let full = m.translate(va, access, Mode::User);
-            let cached = w.walk(m.setup(), m.mem(), m.guest_format(), va, access, Mode::User);
+            let full = m.translate(VirtAddr::new(va), access, Mode::User);
+            let cached = w.walk(m.setup(), m.mem(), m.guest_format(), VirtAddr::new(va), access, Mode::User);
             assert_eq!(cached.outcome, full.outcome, "{va:#x} {config:?}");
             let key =
                 |r: &pagelab::sim::nested::NestedRef| (r.dimension, r.level, r.guest_level, r.entry_addr);

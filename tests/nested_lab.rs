@@ -6,7 +6,7 @@ use pagelab::doc::Document;
 use pagelab::doc::history::StepKind;
 use pagelab::lab::Lab;
 use pagelab::sim::nested::{HostKind, NestedSetup};
-use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::sim::{Access, Machine, Mode, VirtAddr, presets};
 use serde_json::Value;
 
 const VA: u64 = 0x0000_7f12_3456_7000;
@@ -18,7 +18,7 @@ fn nested_lab(format: &str, host: HostKind) -> Lab {
     let mut setup = NestedSetup::create(&mut lab.machine, &guest, host).expect("setup");
     let flags: &[&str] = if host.is_ept() { &["R/W", "U/S"] } else { &["R", "W", "U", "A", "D"] };
     let va = if host.is_ept() { VA } else { 0x4000_0000 };
-    setup.map_guest(&mut lab.machine, &guest, va, flags).expect("maps");
+    setup.map_guest(&mut lab.machine, &guest, VirtAddr::new(va), flags).expect("maps");
     lab.nested = Some(setup);
     lab
 }
@@ -38,7 +38,13 @@ fn a_nested_lab_round_trips_exactly() {
         // The walk works on the loaded lab as on the built one.
         let setup = back.nested.expect("nested");
         let va = if host.is_ept() { VA } else { 0x4000_0000 };
-        let t = setup.translate(back.machine.mem(), back.machine.format(), va, Access::Read, Mode::User);
+        let t = setup.translate(
+            back.machine.mem(),
+            back.machine.format(),
+            VirtAddr::new(va),
+            Access::Read,
+            Mode::User,
+        );
         assert!(t.outcome.is_ok(), "{format}: {:?}", t.outcome);
     }
 }
@@ -95,7 +101,7 @@ fn a_nested_map_through_the_document_is_one_undo_step() {
         let Some(mut setup) = lab.nested else { return Ok(()) };
         let guest = lab.machine.format().clone();
         setup
-            .map_guest(&mut lab.machine, &guest, 0x40_0000, &["R/W"])
+            .map_guest(&mut lab.machine, &guest, VirtAddr::new(0x40_0000), &["R/W"])
             .map_err(|e| pagelab::doc::EditError::Other(e.to_string()))?;
         lab.nested = Some(setup);
         Ok(())
@@ -106,7 +112,7 @@ fn a_nested_map_through_the_document_is_one_undo_step() {
     let t = setup.translate(
         doc.lab().machine.mem(),
         doc.lab().machine.format(),
-        0x40_0000,
+        VirtAddr::new(0x40_0000),
         Access::Read,
         Mode::Supervisor,
     );

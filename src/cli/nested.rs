@@ -7,6 +7,7 @@ use crate::doc::EditError;
 use crate::doc::history::StepKind;
 use crate::lab::Lab;
 use crate::sim::addr::{format_size, parse_size};
+use crate::sim::address::{PhysAddr, VirtAddr};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::nested::cache::{CacheConfig, CachedWalker, NestedReplayer, TraceCost};
@@ -116,7 +117,15 @@ pub fn map(path: &Path, lab: Lab, req: &NestedMap<'_>) -> anyhow::Result<String>
             if req.host {
                 setup.map_host(&mut lab.machine, addr, target, size, rwx).map_err(err)?;
             } else {
-                setup.map_guest_to(&mut lab.machine, &guest, addr, target, &guest_flags).map_err(err)?;
+                setup
+                    .map_guest_to(
+                        &mut lab.machine,
+                        &guest,
+                        VirtAddr::new(addr),
+                        PhysAddr::new(target),
+                        &guest_flags,
+                    )
+                    .map_err(err)?;
             }
             first_target.get_or_insert(target);
         }
@@ -162,6 +171,7 @@ pub fn translate(
     let mut walks = Vec::with_capacity(addrs.len());
     let (mut refs_without, mut refs_with) = (0u64, 0u64);
     for &va in addrs {
+        let va = VirtAddr::new(va);
         let full = setup.translate(mem, guest, va, access, mode);
         refs_without += full.refs.len() as u64;
         let walk = if caches.is_off() { full } else { cached.walk(setup, mem, guest, va, access, mode) };
@@ -405,7 +415,7 @@ pub fn replay(
         };
         for page in record.pages(12) {
             let va = if page == record.addr >> 12 { record.addr } else { page << 12 };
-            replayer.access(setup, lab.machine.mem(), guest, va, access, mode);
+            replayer.access(setup, lab.machine.mem(), guest, VirtAddr::new(va), access, mode);
         }
     }
     Ok(replayer.finish())

@@ -8,7 +8,7 @@ use super::theme;
 use crate::lab::Lab;
 use crate::sim::addr::parse_u64;
 use crate::sim::nested::{Dimension, NestedFault, NestedTranslation};
-use crate::sim::{Access, Mode};
+use crate::sim::{Access, Mode, VirtAddr};
 use egui::RichText;
 
 /// The whole view for a lab: walks `addr_text` in the lab's nested setup and draws it.
@@ -21,7 +21,7 @@ pub fn nested_view_ui(ui: &mut egui::Ui, lab: &Lab, addr_text: &str, access: Acc
         ui.label("Type a guest-virtual address in the MMU panel to walk it in two dimensions.");
         return;
     };
-    let t = setup.translate(lab.machine.mem(), lab.machine.format(), va, access, mode);
+    let t = setup.translate(lab.machine.mem(), lab.machine.format(), VirtAddr::new(va), access, mode);
     ui.label(format!(
         "{va:#x} ({} {}): {} guest on {} host tables",
         mode.label(),

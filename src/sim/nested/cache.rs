@@ -10,6 +10,7 @@
 //! for. Every walk is a TLB miss: the caches are what a miss consults.
 
 use super::{Dimension, NestedRef, NestedSetup, NestedTranslation};
+use crate::sim::address::VirtAddr;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::mem::PhysMem;
@@ -145,17 +146,18 @@ impl CachedWalker {
         setup: &NestedSetup,
         mem: &PhysMem,
         guest: &PagingFormat,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> NestedTranslation {
         let full = setup.translate(mem, guest, va, access, mode);
+        let raw_va = va.get();
         let host = setup.host;
         let guest_levels = guest.levels.len();
         let guest_start = start_below_cached(
             &mut self.guest_psc,
             guest_levels,
-            va,
+            raw_va,
             |l| guest.entry_span_shift(l),
             &mut self.stats.guest_psc_hits,
         );
@@ -179,7 +181,7 @@ impl CachedWalker {
                         .position(|r| r.dimension != Dimension::Host || r.guest_level != row)
                         .map_or(full.refs.len(), |n| i + n);
                     let walk = &full.refs[i..end];
-                    let gpa = first.gpa;
+                    let gpa = first.gpa.get();
                     let page = gpa >> 12;
                     let completes = walk.last().is_some_and(|r| r.hpa.is_some());
                     if self.config.nested_tlb > 0 && self.nested_tlb.hit(page) {
@@ -214,7 +216,7 @@ impl CachedWalker {
             if guest.present(r.raw, r.level)
                 && let Some(c) = self.guest_psc.get_mut(r.level)
             {
-                c.insert(prefix(va, guest.entry_span_shift(r.level)));
+                c.insert(prefix(raw_va, guest.entry_span_shift(r.level)));
             }
         }
         for (n, r) in kept.iter_mut().enumerate() {
@@ -242,7 +244,7 @@ pub fn replay(
     setup: &NestedSetup,
     mem: &PhysMem,
     guest: &PagingFormat,
-    accesses: &[(u64, Access)],
+    accesses: &[(VirtAddr, Access)],
     mode: Mode,
     config: CacheConfig,
 ) -> WalkReplay {
@@ -307,12 +309,12 @@ impl NestedReplayer {
         setup: &NestedSetup,
         mem: &PhysMem,
         guest: &PagingFormat,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) {
         self.cost.accesses += 1;
-        let page = va >> 12;
+        let page = va.get() >> 12;
         if self.tlb.hit(page) {
             self.cost.tlb_hits += 1;
             return;

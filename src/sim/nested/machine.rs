@@ -5,7 +5,7 @@
 use super::host::HostKind;
 use super::setup::{NestedSetup, check_pair};
 use super::{NestedTranslation, NestedView};
-use crate::sim::address::PhysAddr;
+use crate::sim::address::{PhysAddr, VirtAddr};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::mem::{MemError, PhysMem};
@@ -89,7 +89,7 @@ impl NestedMachine {
         self.setup.view(&self.mem, &self.guest)
     }
 
-    pub fn translate(&self, va: u64, access: Access, mode: Mode) -> NestedTranslation {
+    pub fn translate(&self, va: VirtAddr, access: Access, mode: Mode) -> NestedTranslation {
         super::translate(&self.view(), va, access, mode)
     }
 
@@ -109,27 +109,29 @@ impl NestedMachine {
         self.setup.alloc_guest_frame(&mut self.mem)
     }
 
-    /// The host-physical address of `gpa`, ignoring rights (where the builder writes).
-    pub fn host_address(&self, gpa: u64) -> Option<u64> {
+    /// The host-physical address of guest-physical `gpa`, ignoring rights (where the builder
+    /// writes). Guest- and host-physical addresses are both [`PhysAddr`]: each is a physical
+    /// address, in the guest's or the host's space.
+    pub fn host_address(&self, gpa: PhysAddr) -> Option<PhysAddr> {
         self.setup.host_address(&self.mem, gpa)
     }
 
     /// Maps guest virtual page `va` to a fresh guest-physical frame (with host backing) with the
     /// guest format's `flags` (`R/W`, `U/S`, `NX`; `R`, `W`, `X`, `U`), allocating guest tables in
     /// guest-physical memory as needed. Returns the page's guest-physical address.
-    pub fn map_guest(&mut self, va: u64, flags: &[&str]) -> Result<u64, NestedError> {
+    pub fn map_guest(&mut self, va: VirtAddr, flags: &[&str]) -> Result<PhysAddr, NestedError> {
         self.setup.map_guest(&mut self.mem, &self.guest, va, flags)
     }
 
     /// Maps guest virtual page `va` to guest-physical `gpa` (4 KiB), whether or not the host maps
     /// `gpa` (a guest may point at memory its host never gave it: an EPT violation later).
-    pub fn map_guest_to(&mut self, va: u64, gpa: u64, flags: &[&str]) -> Result<(), NestedError> {
+    pub fn map_guest_to(&mut self, va: VirtAddr, gpa: PhysAddr, flags: &[&str]) -> Result<(), NestedError> {
         self.setup.map_guest_to(&mut self.mem, &self.guest, va, gpa, flags)
     }
 
     /// Writes a raw 8-byte entry at host-physical `hpa` (tests and exercises that break an entry).
-    pub fn write_entry(&mut self, hpa: u64, raw: u64) -> Result<(), NestedError> {
-        self.mem.write_le(PhysAddr::new(hpa), 8, raw)?;
+    pub fn write_entry(&mut self, hpa: PhysAddr, raw: u64) -> Result<(), NestedError> {
+        self.mem.write_le(hpa, 8, raw)?;
         Ok(())
     }
 }

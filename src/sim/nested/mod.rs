@@ -21,7 +21,7 @@ pub use host::{HostFaultKind, HostKind};
 pub use machine::{NestedError, NestedMachine};
 pub use setup::{HostMem, NestedSetup};
 
-use crate::sim::address::PhysAddr;
+use crate::sim::address::{EntryAddr, PhysAddr, VirtAddr};
 use crate::sim::fault::{Access, FaultKind, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};
 use crate::sim::mem::PhysMem;
@@ -49,14 +49,15 @@ pub struct NestedRef {
     pub guest_level: Option<usize>,
     pub index: u64,
     /// Host-physical address of the entry read (every reference reads host-physical memory).
-    pub entry_addr: u64,
+    pub entry_addr: EntryAddr,
     pub raw: u64,
     /// For a guest reference: the entry's guest-physical address. For a host reference: the
-    /// guest-physical address being translated.
-    pub gpa: u64,
+    /// guest-physical address being translated. Guest- and host-physical addresses are both
+    /// [`PhysAddr`]: each is a physical address, in the guest's or the host's space.
+    pub gpa: PhysAddr,
     /// The host-physical address the reference resolved, when it completed a translation: a host
     /// leaf gives the translated address.
-    pub hpa: Option<u64>,
+    pub hpa: Option<PhysAddr>,
     pub leaf: bool,
 }
 
@@ -66,14 +67,14 @@ pub struct NestedRef {
 pub enum NestedFault {
     /// The guest's own tables refused: a guest #PF (x86) or a guest page fault delivered to
     /// VS-mode (RISC-V causes 12/13/15).
-    Guest { kind: FaultKind, level: usize, va: u64, report: String },
+    Guest { kind: FaultKind, level: usize, va: VirtAddr, report: String },
     /// The host's tables refused while translating `gpa`: an EPT violation or misconfiguration
     /// (VM exit) or a RISC-V guest-page fault (cause 20/21/23, htval = gpa >> 2).
     Host {
         kind: HostFaultKind,
         level: usize,
-        gpa: u64,
-        va: u64,
+        gpa: PhysAddr,
+        va: VirtAddr,
         /// The translation was of a guest table entry (an implicit access), not the final address.
         guest_table_access: bool,
         report: String,
@@ -92,10 +93,10 @@ impl NestedFault {
 /// The result of [`translate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NestedTranslation {
-    pub va: u64,
+    pub va: VirtAddr,
     pub refs: Vec<NestedRef>,
     /// The guest-physical and host-physical addresses, or the fault.
-    pub outcome: Result<(u64, u64), NestedFault>,
+    pub outcome: Result<(PhysAddr, PhysAddr), NestedFault>,
 }
 
 /// One row of the two-dimensional grid: a guest level's entry (or, last, the final address)
@@ -202,7 +203,14 @@ impl Walker<'_, '_> {
                 format!("VM exit 49 (EPT misconfiguration), guest-physical address {gpa:#x}")
             }
         };
-        NestedFault::Host { kind, level, gpa, va: self.va, guest_table_access, report }
+        NestedFault::Host {
+            kind,
+            level,
+            gpa: PhysAddr::new(gpa),
+            va: VirtAddr::new(self.va),
+            guest_table_access,
+            report,
+        }
     }
 
     /// Walks `gpa` through the host tables; reads of guest tables are reads, the final address
@@ -235,10 +243,10 @@ impl Walker<'_, '_> {
                 level_name: host.level_name(level),
                 guest_level,
                 index,
-                entry_addr,
+                entry_addr: EntryAddr::new(entry_addr),
                 raw,
-                gpa,
-                hpa,
+                gpa: PhysAddr::new(gpa),
+                hpa: hpa.map(PhysAddr::new),
                 leaf,
             });
             if !present {
@@ -278,10 +286,10 @@ impl Walker<'_, '_> {
                 self.va
             )
         };
-        NestedFault::Guest { kind, level, va: self.va, report }
+        NestedFault::Guest { kind, level, va: VirtAddr::new(self.va), report }
     }
 
-    fn run(&mut self, mode: Mode) -> Result<(u64, u64), NestedFault> {
+    fn run(&mut self, mode: Mode) -> Result<(PhysAddr, PhysAddr), NestedFault> {
         let g = self.v.guest;
         if !g.va_in_range(self.va) {
             let kind = if g.canonical { FaultKind::NonCanonical } else { FaultKind::OutOfRange };
@@ -305,9 +313,9 @@ impl Walker<'_, '_> {
                 level_name: g.levels.get(level).map_or_else(|| "?".into(), |l| l.name.clone()),
                 guest_level: Some(level),
                 index,
-                entry_addr: entry_hpa,
+                entry_addr: EntryAddr::new(entry_hpa),
                 raw,
-                gpa: entry_gpa,
+                gpa: PhysAddr::new(entry_gpa),
                 hpa: None,
                 leaf,
             });
@@ -358,7 +366,7 @@ impl Walker<'_, '_> {
             let base = (frame & !low_mask(low_frames)).checked_shl(g.page_shift).unwrap_or(0);
             let gpa = base | (self.va & low_mask(span));
             let hpa = self.host_walk(gpa, None)?;
-            return Ok((gpa, hpa));
+            return Ok((PhysAddr::new(gpa), PhysAddr::new(hpa)));
         }
         Err(self.guest_fault(FaultKind::InvalidEntry, g.levels.len().saturating_sub(1), mode))
     }
@@ -366,11 +374,12 @@ impl Walker<'_, '_> {
 
 /// Walks `va` for `access` in `mode` through the guest's tables and, for every guest-physical
 /// address that walk touches, the host's. Never panics, never writes.
-pub fn translate(view: &NestedView<'_>, va: u64, access: Access, mode: Mode) -> NestedTranslation {
+pub fn translate(view: &NestedView<'_>, va: VirtAddr, access: Access, mode: Mode) -> NestedTranslation {
+    let va = va.get();
     let capacity = view.guest.levels.len() * (view.host.levels() + 1) + view.host.levels();
     let mut w = Walker { v: view, va, access, refs: Vec::with_capacity(capacity) };
     let outcome = w.run(mode);
-    NestedTranslation { va, refs: w.refs, outcome }
+    NestedTranslation { va: VirtAddr::new(va), refs: w.refs, outcome }
 }
 
 /// The most references a 2D walk of `guest_levels` on `host_levels` makes: each guest level's

@@ -7,7 +7,7 @@
 use super::host::HostKind;
 use super::machine::NestedError;
 use super::{NestedTranslation, NestedView};
-use crate::sim::address::{Pfn, PhysAddr};
+use crate::sim::address::{Pfn, PhysAddr, VirtAddr};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::{Arch, PagingFormat, Role, low_mask};
 use crate::sim::machine::Machine;
@@ -17,20 +17,21 @@ use crate::sim::table;
 /// Host-physical memory the builders read, write and allocate from.
 pub trait HostMem {
     fn phys(&self) -> &PhysMem;
-    fn write_entry(&mut self, addr: u64, raw: u64) -> Result<(), MemError>;
+    /// Writes an 8-byte entry at host-physical `addr`.
+    fn write_entry(&mut self, addr: PhysAddr, raw: u64) -> Result<(), MemError>;
     /// `count` zeroed contiguous frames aligned to `align` frames; returns the first.
-    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError>;
+    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<Pfn, MemError>;
 }
 
 impl HostMem for PhysMem {
     fn phys(&self) -> &PhysMem {
         self
     }
-    fn write_entry(&mut self, addr: u64, raw: u64) -> Result<(), MemError> {
-        self.write_le(PhysAddr::new(addr), 8, raw)
+    fn write_entry(&mut self, addr: PhysAddr, raw: u64) -> Result<(), MemError> {
+        self.write_le(addr, 8, raw)
     }
-    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        self.alloc_aligned(count, align).map(u64::from)
+    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<Pfn, MemError> {
+        self.alloc_aligned(count, align)
     }
 }
 
@@ -38,11 +39,11 @@ impl HostMem for Machine {
     fn phys(&self) -> &PhysMem {
         self.mem()
     }
-    fn write_entry(&mut self, addr: u64, raw: u64) -> Result<(), MemError> {
-        self.write_phys_le(PhysAddr::new(addr), 8, raw)
+    fn write_entry(&mut self, addr: PhysAddr, raw: u64) -> Result<(), MemError> {
+        self.write_phys_le(addr, 8, raw)
     }
-    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<u64, MemError> {
-        Machine::alloc_frames(self, count, align).map(u64::from)
+    fn alloc_frames(&mut self, count: u64, align: u64) -> Result<Pfn, MemError> {
+        Machine::alloc_frames(self, count, align)
     }
 }
 
@@ -74,7 +75,7 @@ impl NestedSetup {
     /// frame 0, backed by a fresh host frame.
     pub fn create(mem: &mut impl HostMem, guest: &PagingFormat, host: HostKind) -> Result<Self, NestedError> {
         check_pair(guest, host)?;
-        let host_root = mem.alloc_frames(host.root_frames(), host.root_frames())?;
+        let host_root = mem.alloc_frames(host.root_frames(), host.root_frames())?.get();
         let mut setup = Self { host, host_root, guest_root_gpa: 0, next_guest_frame: 0 };
         setup.guest_root_gpa = setup.alloc_guest_frame(mem)? << 12;
         Ok(setup)
@@ -95,7 +96,7 @@ impl NestedSetup {
         &self,
         mem: &PhysMem,
         guest: &PagingFormat,
-        va: u64,
+        va: VirtAddr,
         access: Access,
         mode: Mode,
     ) -> NestedTranslation {
@@ -138,20 +139,21 @@ impl NestedSetup {
                 table = host.frame(raw) << 12;
                 continue;
             }
-            let frame = mem.alloc_frames(1, 1)?;
-            mem.write_entry(entry, host.table_entry(frame))?;
+            let frame = mem.alloc_frames(1, 1)?.get();
+            mem.write_entry(PhysAddr::new(entry), host.table_entry(frame))?;
             table = frame << 12;
         }
         let (r, w, x) = rwx;
         let entry = table + host.index_of(gpa, level) * 8;
-        mem.write_entry(entry, host.leaf_entry(hpa >> 12, level, r, w, x))?;
+        mem.write_entry(PhysAddr::new(entry), host.leaf_entry(hpa >> 12, level, r, w, x))?;
         Ok(())
     }
 
-    /// The host leaf that maps `gpa`, ignoring rights: the host-physical address and the log2
-    /// of the leaf's span.
-    pub fn host_leaf(&self, mem: &PhysMem, gpa: u64) -> Option<(u64, u32)> {
+    /// The host leaf that maps guest-physical `gpa`, ignoring rights: the host-physical address
+    /// and the log2 of the leaf's span.
+    pub fn host_leaf(&self, mem: &PhysMem, gpa: PhysAddr) -> Option<(PhysAddr, u32)> {
         let host = self.host;
+        let gpa = gpa.get();
         if gpa >> host.gpa_bits() != 0 {
             return None;
         }
@@ -164,15 +166,16 @@ impl NestedSetup {
             if host.is_leaf(raw, level) {
                 let span = host.span_shift(level);
                 let mask = low_mask(span);
-                return Some((((host.frame(raw) << 12) & !mask) | (gpa & mask), span));
+                return Some((PhysAddr::new(((host.frame(raw) << 12) & !mask) | (gpa & mask)), span));
             }
             table = host.frame(raw) << 12;
         }
         None
     }
 
-    /// The host-physical address of `gpa`, ignoring rights (where the builders write).
-    pub fn host_address(&self, mem: &PhysMem, gpa: u64) -> Option<u64> {
+    /// The host-physical address of guest-physical `gpa`, ignoring rights (where the builders
+    /// write).
+    pub fn host_address(&self, mem: &PhysMem, gpa: PhysAddr) -> Option<PhysAddr> {
         self.host_leaf(mem, gpa).map(|(hpa, _)| hpa)
     }
 
@@ -181,11 +184,11 @@ impl NestedSetup {
     /// a time, so they are never remapped under the guest.
     pub fn alloc_guest_frame(&mut self, mem: &mut impl HostMem) -> Result<u64, NestedError> {
         let mut gpa_frame = self.next_guest_frame;
-        while let Some((_, span)) = self.host_leaf(mem.phys(), gpa_frame << 12) {
+        while let Some((_, span)) = self.host_leaf(mem.phys(), PhysAddr::new(gpa_frame << 12)) {
             let frames_per_leaf = 1u64 << (span - 12);
             gpa_frame = (gpa_frame | (frames_per_leaf - 1)) + 1;
         }
-        let hpa_frame = mem.alloc_frames(1, 1)?;
+        let hpa_frame = mem.alloc_frames(1, 1)?.get();
         self.map_host(mem, gpa_frame << 12, hpa_frame << 12, 4096, (true, true, true))?;
         self.next_guest_frame = gpa_frame + 1;
         Ok(gpa_frame)
@@ -197,10 +200,10 @@ impl NestedSetup {
         &mut self,
         mem: &mut impl HostMem,
         guest: &PagingFormat,
-        va: u64,
+        va: VirtAddr,
         flags: &[&str],
-    ) -> Result<u64, NestedError> {
-        let gpa = self.alloc_guest_frame(mem)? << 12;
+    ) -> Result<PhysAddr, NestedError> {
+        let gpa = PhysAddr::new(self.alloc_guest_frame(mem)? << 12);
         self.map_guest_to(mem, guest, va, gpa, flags)?;
         Ok(gpa)
     }
@@ -212,10 +215,11 @@ impl NestedSetup {
         &mut self,
         mem: &mut impl HostMem,
         guest: &PagingFormat,
-        va: u64,
-        gpa: u64,
+        va: VirtAddr,
+        gpa: PhysAddr,
         flags: &[&str],
     ) -> Result<(), NestedError> {
+        let (va, gpa) = (va.get(), gpa.get());
         if !guest.va_in_range(va) {
             return Err(NestedError::GuestVa(va));
         }
@@ -228,8 +232,10 @@ impl NestedSetup {
         let mut table_gpa = self.guest_root_gpa;
         for level in 0..last {
             let entry_gpa = table_gpa + guest.index_of(va, level) * 8;
-            let hpa = self.host_address(mem.phys(), entry_gpa).ok_or(NestedError::Unbacked(entry_gpa))?;
-            let raw = mem.phys().read_le(PhysAddr::new(hpa), 8)?;
+            let hpa = self
+                .host_address(mem.phys(), PhysAddr::new(entry_gpa))
+                .ok_or(NestedError::Unbacked(entry_gpa))?;
+            let raw = mem.phys().read_le(hpa, 8)?;
             if guest.present(raw, level) && !guest.is_leaf(raw, level) {
                 table_gpa = guest.frame(raw, level) << 12;
                 continue;
@@ -242,7 +248,9 @@ impl NestedSetup {
             table_gpa = frame << 12;
         }
         let entry_gpa = table_gpa + guest.index_of(va, last) * 8;
-        let hpa = self.host_address(mem.phys(), entry_gpa).ok_or(NestedError::Unbacked(entry_gpa))?;
+        let hpa = self
+            .host_address(mem.phys(), PhysAddr::new(entry_gpa))
+            .ok_or(NestedError::Unbacked(entry_gpa))?;
         let leaf = guest.with(leaf, Role::Frame, last, gpa >> 12);
         mem.write_entry(hpa, leaf)?;
         Ok(())

@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::format_compare;
 use pagelab::lab::samples;
-use pagelab::sim::{Access, Mode};
+use pagelab::sim::{Access, Mode, VirtAddr};
 use pagelab::ui::formats_view::{self, FormatsView};
 
 /// The x86-64 sample's stack page (0x7fff_ffff_d000, see src/lab/samples.rs): 47 bits.
@@ -21,7 +21,8 @@ fn sample() -> pagelab::lab::Lab {
 fn the_view_draws_one_row_per_format_with_levels_refs_and_outcomes() {
     let lab = sample();
     let rows =
-        format_compare::compare_process(&lab.machine, 0, STACK, Access::Read, Mode::User).expect("rows");
+        format_compare::compare_process(&lab.machine, 0, VirtAddr::new(STACK), Access::Read, Mode::User)
+            .expect("rows");
     let mut h = Harness::builder().with_size(egui::vec2(2400.0, 700.0)).build_ui_state(
         |ui, rows: &mut Vec<format_compare::FormatWalk>| formats_view::formats_ui(ui, rows),
         rows,

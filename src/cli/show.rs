@@ -196,7 +196,7 @@ fn compare_formats(
     };
     let va = parse_addr(&format!("address {text:?}"), text)?;
     let regions = procmaps::regions_of(m, process)?;
-    let rows = format_compare::compare_walks(&regions, va, access, mode);
+    let rows = format_compare::compare_walks(&regions, crate::sim::VirtAddr::new(va), access, mode);
     if args.json {
         return Ok(serde_json::to_string_pretty(&super::format_compare::json(&rows))? + "\n");
     }

@@ -124,7 +124,7 @@ impl FormatWalk {
 }
 
 /// The index bits of every level of `format` for `va`, root first.
-pub fn level_bits(format: &PagingFormat, va: u64) -> Vec<LevelBits> {
+pub fn level_bits(format: &PagingFormat, va: VirtAddr) -> Vec<LevelBits> {
     format
         .levels
         .iter()
@@ -135,7 +135,7 @@ pub fn level_bits(format: &PagingFormat, va: u64) -> Vec<LevelBits> {
                 name: l.name.clone(),
                 high: (low + l.index_bits).saturating_sub(1),
                 low,
-                index: format.index_of(va, level),
+                index: format.index_of(va.get(), level),
             }
         })
         .collect()
@@ -144,7 +144,7 @@ pub fn level_bits(format: &PagingFormat, va: u64) -> Vec<LevelBits> {
 /// Rebuilds `regions` in every format of [`procmaps::COMPARED`] (in that order) and walks `va`
 /// in each for `access` in `mode`. Never fails as a whole: a format that cannot take the layout
 /// says so in its row. Builds one lab per format, which takes a while for a large layout.
-pub fn compare_walks(regions: &[Region], va: u64, access: Access, mode: Mode) -> Vec<FormatWalk> {
+pub fn compare_walks(regions: &[Region], va: VirtAddr, access: Access, mode: Mode) -> Vec<FormatWalk> {
     procmaps::COMPARED
         .iter()
         .map(|&(name, max_page)| walk_one(regions, name, max_page, va, access, mode))
@@ -155,7 +155,7 @@ pub fn compare_walks(regions: &[Region], va: u64, access: Access, mode: Mode) ->
 pub fn compare_process(
     machine: &Machine,
     process: usize,
-    va: u64,
+    va: VirtAddr,
     access: Access,
     mode: Mode,
 ) -> Result<Vec<FormatWalk>, ProcMapsError> {
@@ -170,7 +170,7 @@ fn walk_one(
     regions: &[Region],
     name: &str,
     max_page: u64,
-    va: u64,
+    va: VirtAddr,
     access: Access,
     mode: Mode,
 ) -> FormatWalk {
@@ -232,10 +232,10 @@ fn walk_one(
     };
     let size = table_size(machine.mem(), machine.format(), machine.active_process().root);
     (row.tables, row.table_frames, row.table_bytes) = (size.tables, size.frames, size.bytes);
-    if !format.va_in_range(va) {
+    if !format.va_in_range(va.get()) {
         return row;
     }
-    let t = match machine.translate(machine.active(), VirtAddr::new(va), access, mode) {
+    let t = match machine.translate(machine.active(), va, access, mode) {
         Ok(t) => t,
         Err(e) => {
             row.outcome = FormatOutcome::CannotBuild(e.to_string());
@@ -281,16 +281,16 @@ mod tests {
     fn level_bits_split_the_address_as_the_manuals_do() {
         // SDM 4.5: PML4 47:39, PDPT 38:30, PD 29:21, PT 20:12. 0x7ffd_0000_1234:
         // 47:39 = 0xff, 38:30 = 0x1f4, 29:21 = 0, 20:12 = 1.
-        let bits = level_bits(&presets::x86_64(4), 0x7ffd_0000_1234);
+        let bits = level_bits(&presets::x86_64(4), VirtAddr::new(0x7ffd_0000_1234));
         let got: Vec<(u32, u32, u64)> = bits.iter().map(|b| (b.high, b.low, b.index)).collect();
         assert_eq!(got, vec![(47, 39, 0xff), (38, 30, 0x1f4), (29, 21, 0), (20, 12, 1)]);
         assert!(bits.iter().all(|b| b.width() == 9));
         // Sv39 (privileged spec 10.6): VPN[2] 38:30, VPN[1] 29:21, VPN[0] 20:12.
         let sv39: Vec<(u32, u32)> =
-            level_bits(&presets::riscv(3), 0).iter().map(|b| (b.high, b.low)).collect();
+            level_bits(&presets::riscv(3), VirtAddr::new(0)).iter().map(|b| (b.high, b.low)).collect();
         assert_eq!(sv39, vec![(38, 30), (29, 21), (20, 12)]);
         // LA57 adds PML5 56:48 on top.
-        let la57 = level_bits(&presets::x86_64(5), 0);
+        let la57 = level_bits(&presets::x86_64(5), VirtAddr::new(0));
         assert_eq!((la57[0].high, la57[0].low, la57.len()), (56, 48, 5));
     }
 
@@ -320,7 +320,7 @@ mod tests {
     /// root, one L1 (root[0]), two L0 tables: 4 = 16 KiB, and 3 with the heap a megapage.
     #[test]
     fn table_bytes_of_a_small_layout_match_a_count_by_hand() {
-        let rows = compare_walks(&layout(), 0x40_0000, Access::Read, Mode::User);
+        let rows = compare_walks(&layout(), VirtAddr::new(0x40_0000), Access::Read, Mode::User);
         let expected: [(&str, u64, u64, usize); 10] = [
             ("x86-64", K4, 8, 0),
             ("x86-64", M2, 7, 0),
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn references_per_walk_are_one_per_level_and_one_fewer_for_2_mib_pages() {
         let heap = 0x70_0123;
-        let rows = compare_walks(&layout(), heap, Access::Write, Mode::User);
+        let rows = compare_walks(&layout(), VirtAddr::new(heap), Access::Write, Mode::User);
         for (format, levels) in [("x86-64", 4), ("x86-64-la57", 5), ("sv39", 3), ("sv48", 4), ("sv57", 5)] {
             let small = by_format(&rows, format, K4);
             let large = by_format(&rows, format, M2);
@@ -366,14 +366,14 @@ mod tests {
             }
         }
         // The code page is 4 KiB in every row: no level saved there.
-        let code = compare_walks(&layout(), 0x40_0000, Access::Execute, Mode::User);
+        let code = compare_walks(&layout(), VirtAddr::new(0x40_0000), Access::Execute, Mode::User);
         assert_eq!(by_format(&code, "x86-64", M2).refs_per_walk(), 4);
     }
 
     #[test]
     fn sv39_cannot_represent_a_47_bit_stack_address() {
         let stack = 0x7ffd_0000_1008;
-        let rows = compare_walks(&layout(), stack, Access::Read, Mode::User);
+        let rows = compare_walks(&layout(), VirtAddr::new(stack), Access::Read, Mode::User);
         for page in [K4, M2] {
             let sv39 = by_format(&rows, "sv39", page);
             assert_eq!(sv39.outcome, FormatOutcome::NotRepresentable { va_bits: 39 });
@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn an_unmapped_address_faults_where_the_walk_stops() {
         // 0x4000_0000 is PDPT[1] of PML4[0]: PML4 and PDPT read, the PDPT entry not present.
-        let rows = compare_walks(&layout(), 0x4000_0000, Access::Read, Mode::User);
+        let rows = compare_walks(&layout(), VirtAddr::new(0x4000_0000), Access::Read, Mode::User);
         let x86 = by_format(&rows, "x86-64", K4);
         assert_eq!(x86.refs_per_walk(), 2);
         assert!(
@@ -404,17 +404,19 @@ mod tests {
     fn a_layout_with_nothing_in_a_format_still_walks_its_empty_root() {
         // Only the stack: Sv39 holds none of it, so its lab is a lone root table.
         let only_stack = vec![layout().remove(2)];
-        let rows = compare_walks(&only_stack, 0x1000, Access::Read, Mode::User);
+        let rows = compare_walks(&only_stack, VirtAddr::new(0x1000), Access::Read, Mode::User);
         let sv39 = by_format(&rows, "sv39", K4);
         assert_eq!((sv39.tables, sv39.table_bytes, sv39.skipped_regions), (1, 4096, 1));
         assert_eq!(sv39.refs_per_walk(), 1);
         assert_eq!(sv39.outcome.id(), "fault");
         // Nothing at all, or regions no layout can hold: rows with reasons, no panic.
         assert!(
-            compare_walks(&[], u64::MAX, Access::Read, Mode::User).iter().all(|r| r.refs_per_walk() <= 1)
+            compare_walks(&[], VirtAddr::new(u64::MAX), Access::Read, Mode::User)
+                .iter()
+                .all(|r| r.refs_per_walk() <= 1)
         );
         let odd = vec![region(u64::MAX - 10, u64::MAX, "rw-", 1), region(5, 3, "r--", 2)];
-        assert_eq!(compare_walks(&odd, 0, Access::Read, Mode::User).len(), 10);
+        assert_eq!(compare_walks(&odd, VirtAddr::new(0), Access::Read, Mode::User).len(), 10);
     }
 
     #[test]
@@ -430,9 +432,10 @@ mod tests {
             flags,
         };
         m.map(0, &request).expect("maps");
-        let rows = compare_process(&m, 0, 0x60_0000, Access::Write, Mode::User).expect("process 0");
+        let rows =
+            compare_process(&m, 0, VirtAddr::new(0x60_0000), Access::Write, Mode::User).expect("process 0");
         assert_eq!(by_format(&rows, "x86-64", M2).refs_per_walk(), 3);
         assert_eq!(by_format(&rows, "x86-64", K4).refs_per_walk(), 4);
-        assert!(compare_process(&m, 3, 0, Access::Read, Mode::User).is_err(), "no process 3");
+        assert!(compare_process(&m, 3, VirtAddr::new(0), Access::Read, Mode::User).is_err(), "no process 3");
     }
 }

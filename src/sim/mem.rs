@@ -13,7 +13,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum MemError {
     #[error("physical address {addr:#x} (+{len} bytes) is beyond physical memory ({size:#x} bytes)")]
-    OutOfRange { addr: u64, len: u64, size: u64 },
+    OutOfRange { addr: PhysAddr, len: u64, size: u64 },
     #[error("frame {frame:#x} is beyond physical memory ({frames} frames)")]
     FrameOutOfRange { frame: u64, frames: u64 },
     #[error("out of physical memory: no {count} free contiguous frame(s) among {frames}")]
@@ -155,7 +155,7 @@ impl PhysMem {
     fn check(&self, addr: u64, len: u64) -> Result<(), MemError> {
         match addr.checked_add(len) {
             Some(end) if end <= self.size() => Ok(()),
-            _ => Err(MemError::OutOfRange { addr, len, size: self.size() }),
+            _ => Err(MemError::OutOfRange { addr: PhysAddr::new(addr), len, size: self.size() }),
         }
     }
 
@@ -394,7 +394,7 @@ impl PhysMem {
         // A frame with stored data lies in memory, so its base address exists.
         let Some(base) = frame.base(self.frame_shift) else { return Ok(None) };
         if self.frame_size() > max_bytes {
-            return Err(MemError::OutOfRange { addr: base.get(), len: self.frame_size(), size: max_bytes });
+            return Err(MemError::OutOfRange { addr: base, len: self.frame_size(), size: max_bytes });
         }
         let mut bytes = vec![0u8; usize::try_from(self.frame_size()).unwrap_or(0)];
         self.read(base, &mut bytes)?;

@@ -141,7 +141,7 @@ pub fn read_entry(
     index: u64,
 ) -> Result<EntryRef, TableError> {
     let entry_addr = table_addr.entry(index, format.pte_bytes).ok_or(MemError::OutOfRange {
-        addr: table_addr.get(),
+        addr: table_addr,
         len: 0,
         size: mem.size(),
     })?;

@@ -51,7 +51,13 @@ impl FormatsView {
         let machine = machine.clone();
         let (_, process, va, access, mode) = key;
         let spawned = std::thread::Builder::new().name("pagelab-formats".into()).spawn(move || {
-            let rows = format_compare::compare_process(&machine, process, va, access, mode);
+            let rows = format_compare::compare_process(
+                &machine,
+                process,
+                crate::sim::VirtAddr::new(va),
+                access,
+                mode,
+            );
             let _ = tx.send(rows.map_err(|e| e.to_string()));
         });
         match spawned {

@@ -309,7 +309,7 @@ fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
         let pagelab::exercise::Question::Translate(q) = &variant.exercises.tasks[0].question else {
             panic!()
         };
-        assert!((0x1000_0000..0x2000_0000).contains(&q.va), "{:#x}", q.va);
+        assert!((0x1000_0000..0x2000_0000).contains(&q.va.get()), "{:#x}", q.va);
     }
 }
 

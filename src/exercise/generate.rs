@@ -119,7 +119,7 @@ fn referenced(lab: &Lab) -> BTreeSet<(usize, u64)> {
     };
     for task in &lab.exercises.tasks {
         match &task.question {
-            Question::Translate(q) => add(&q.process, q.va),
+            Question::Translate(q) => add(&q.process, q.va.get()),
             Question::Goal(g) => {
                 for c in g.condition.leaves() {
                     match c {
@@ -292,7 +292,7 @@ fn rewrite_task(m: &Machine, v: &mut Variant, task: &mut Task) {
     match &mut task.question {
         Question::Translate(q) => {
             if let Some(p) = find(&q.process) {
-                q.va = v.map_va(p, q.va);
+                q.va = VirtAddr::new(v.map_va(p, q.va.get()));
             }
         }
         Question::Goal(g) => g.condition.for_each_leaf_mut(&mut |c| match c {

@@ -8,9 +8,9 @@ mod course;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
-use pagelab::sim::{Pfn, VirtAddr};
 use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::sim::{Pfn, VirtAddr};
 use pagelab::ui::app::PagelabApp;
 
 fn lab() -> Lab {
@@ -367,7 +367,10 @@ fn an_instructor_declares_a_frame_to_vary_and_removes_it() {
     h.run();
     let frames = &h.state().doc.lab().exercises.randomize.frames;
     assert_eq!(frames.len(), 1);
-    assert_eq!((frames[0].frame.get(), frames[0].within.map(|w| w.map(Pfn::get))), (0x40, Some([0x100, 0x200])));
+    assert_eq!(
+        (frames[0].frame.get(), frames[0].within.map(|w| w.map(Pfn::get))),
+        (0x40, Some([0x100, 0x200]))
+    );
     h.get_by_label("Remove frame 1").click_accesskit();
     h.run();
     assert!(h.state().doc.lab().exercises.randomize.frames.is_empty());

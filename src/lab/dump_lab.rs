@@ -156,7 +156,8 @@ pub fn build_lab(
     // so alignment wastes at most one 1 GiB and one 2 MiB gap.
     let tables: u64 = kept.iter().map(|m| ((m.end - m.start) >> 21) + ((m.end - m.start) >> 30) + 6).sum();
     // Pages at given addresses sit where they say; fresh ones after them.
-    let given_top = kept.iter().filter_map(|m| m.pa.map(|pa| pa.get() + (m.end - m.start))).max().unwrap_or(0);
+    let given_top =
+        kept.iter().filter_map(|m| m.pa.map(|pa| pa.get() + (m.end - m.start))).max().unwrap_or(0);
     let memory = given_top + summary.mapped_bytes + (1 << 30) + (2 << 20) + (tables + 1) * 4096 + (1 << 20);
     let format = presets::x86_64(4);
     let mut mem =
@@ -165,8 +166,7 @@ pub fn build_lab(
     // lands in a page (shared pages are reserved once).
     for m in &kept {
         if let Some(pa) = m.pa {
-            mem.reserve_range(pa.pfn(12), (m.end - m.start) >> 12)
-                .map_err(MachineError::from)?;
+            mem.reserve_range(pa.pfn(12), (m.end - m.start) >> 12).map_err(MachineError::from)?;
         }
     }
     let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;

@@ -11,13 +11,13 @@
 //! `/proc/PID/maps` layout's are); contents are not copied.
 
 use super::procmaps::{self, ProcMapsError, Region, SkipReason};
-use crate::sim::{EntryAddr, PhysAddr, VirtAddr};
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mmu::Outcome;
 use crate::sim::presets;
 use crate::sim::size::table_size;
+use crate::sim::{EntryAddr, PhysAddr, VirtAddr};
 
 /// Where one level's index sits in a virtual address: bits `high..=low`, and the address's value
 /// there.

@@ -122,7 +122,8 @@ fn parse_entry(line: usize, text: &str) -> Result<(Entry, Style), VmprintError> 
     if *pte_word != "pte" || *pa_word != "pa" {
         return Err(line_error(line, "expected `pte 0x... pa 0x...` after the colon"));
     }
-    let entry = Entry { line, depth, key, pte: hex(line, "pte", pte)?, pa: PhysAddr::new(hex(line, "pa", pa)?) };
+    let entry =
+        Entry { line, depth, key, pte: hex(line, "pte", pte)?, pa: PhysAddr::new(hex(line, "pa", pa)?) };
     Ok((entry, style))
 }
 
@@ -208,10 +209,7 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
     for dump in &parsed.dumps {
         let root_pa = dump.root_pa.get();
         if !root_pa.is_multiple_of(1 << PAGE_SHIFT) {
-            return Err(line_error(
-                dump.line,
-                format!("table address {root_pa:#x} is not 4 KiB aligned"),
-            ));
+            return Err(line_error(dump.line, format!("table address {root_pa:#x} is not 4 KiB aligned")));
         }
         need(&mut placed, root_pa.checked_add(1 << PAGE_SHIFT), dump.line)?;
         placed.tables.insert(root_pa);

@@ -11,7 +11,7 @@ use pagelab::exercise::generate::PageSlot;
 use pagelab::exercise::lint::author_warnings;
 use pagelab::exercise::{FeedbackPolicy, Question, Reveal};
 use pagelab::lab::Lab;
-use pagelab::sim::{Access, Mode};
+use pagelab::sim::{Access, Mode, VirtAddr};
 
 fn warnings_for(lab: &Lab, id: &str) -> Vec<String> {
     author_warnings(lab).into_iter().filter(|w| w.task.as_deref() == Some(id)).map(|w| w.message).collect()
@@ -83,8 +83,8 @@ fn randomization_that_changes_nothing_is_flagged() {
     }
     lab.exercises.randomize.pages.push(PageSlot {
         process: "init".into(),
-        va: 0xf000,
-        within: [0xe000, 0xf000],
+        va: VirtAddr::new(0xf000),
+        within: [VirtAddr::new(0xe000), VirtAddr::new(0xf000)],
         move_frame: false,
         random_offset: false,
     });

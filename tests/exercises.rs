@@ -453,7 +453,7 @@ fn generate_is_deterministic_per_seed_and_differs_across_seeds() {
                 .tasks
                 .iter()
                 .filter_map(|t| match &t.question {
-                    Question::Translate(q) => Some(q.va),
+                    Question::Translate(q) => Some(q.va.get()),
                     _ => None,
                 })
                 .collect()
@@ -522,7 +522,7 @@ fn instructors_edit_and_reseal_tasks() {
     assert!(add_task(&mut lab, ask_choice("walk", 1, "?", &["a"], &[0]).unwrap()).is_err(), "duplicate id");
     // The instructor changes the address: the old key is stale until resealed.
     if let Some(Question::Translate(q)) = lab.exercises.task_mut("walk").map(|t| &mut t.question) {
-        q.va = 0x40_0008;
+        q.va = VirtAddr::new(0x40_0008);
     }
     let task = lab.exercises.task("walk").unwrap().clone();
     assert_eq!(pagelab::exercise::seal::is_current(&task, &lab.machine), Some(false));

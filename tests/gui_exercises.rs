@@ -8,9 +8,9 @@ mod course;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pagelab::lab::Lab;
-use pagelab::sim::VirtAddr;
 use pagelab::sim::machine::{MapRequest, MapTarget};
 use pagelab::sim::{Access, Machine, Mode, presets};
+use pagelab::sim::{Pfn, VirtAddr};
 use pagelab::ui::app::PagelabApp;
 
 fn lab() -> Lab {
@@ -295,7 +295,10 @@ fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
     h.run();
     let lab = h.state().doc.lab().clone();
     let slot = &lab.exercises.randomize.pages[0];
-    assert_eq!((slot.va, slot.within, slot.move_frame), (0x60_0000, [0x1000_0000, 0x2000_0000], true));
+    assert_eq!(
+        (slot.va.get(), slot.within.map(VirtAddr::get), slot.move_frame),
+        (0x60_0000, [0x1000_0000, 0x2000_0000], true)
+    );
     h.get_by_label("Preview variant").click_accesskit();
     h.run();
     h.get_by_label_contains("Variant 0:");
@@ -309,7 +312,7 @@ fn an_instructor_randomizes_the_asked_page_and_variants_differ() {
         let pagelab::exercise::Question::Translate(q) = &variant.exercises.tasks[0].question else {
             panic!()
         };
-        assert!((0x1000_0000..0x2000_0000).contains(&q.va), "{:#x}", q.va);
+        assert!((0x1000_0000..0x2000_0000).contains(&q.va.get()), "{:#x}", q.va);
     }
 }
 
@@ -364,7 +367,10 @@ fn an_instructor_declares_a_frame_to_vary_and_removes_it() {
     h.run();
     let frames = &h.state().doc.lab().exercises.randomize.frames;
     assert_eq!(frames.len(), 1);
-    assert_eq!((frames[0].frame, frames[0].within), (0x40, Some([0x100, 0x200])));
+    assert_eq!(
+        (frames[0].frame.get(), frames[0].within.map(|w| w.map(Pfn::get))),
+        (0x40, Some([0x100, 0x200]))
+    );
     h.get_by_label("Remove frame 1").click_accesskit();
     h.run();
     assert!(h.state().doc.lab().exercises.randomize.frames.is_empty());

@@ -58,7 +58,7 @@ pub fn ask_translation(
     let name = process_name(&lab.machine, process)?;
     let question = Question::Translate(TranslateQuestion {
         process: name.clone(),
-        va,
+        va: VirtAddr::new(va),
         access,
         mode,
         ask_byte,
@@ -252,7 +252,7 @@ pub fn solution_answers(lab: &Lab) -> Vec<(String, super::task::Answer)> {
         let answer = match &task.question {
             Question::Translate(q) => {
                 let Ok(p) = m.find_process(&q.process) else { continue };
-                let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { continue };
+                let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { continue };
                 match t.outcome {
                     Outcome::Mapped(mp) => {
                         Answer::Address { pa: mp.pa.get(), byte: mp.value.filter(|_| q.ask_byte) }

@@ -119,7 +119,7 @@ fn referenced(lab: &Lab) -> BTreeSet<(usize, u64)> {
     };
     for task in &lab.exercises.tasks {
         match &task.question {
-            Question::Translate(q) => add(&q.process, q.va),
+            Question::Translate(q) => add(&q.process, q.va.get()),
             Question::Goal(g) => {
                 for c in g.condition.leaves() {
                     match c {
@@ -169,7 +169,7 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
     }
     for (slot, fs) in randomize.frames.iter().enumerate() {
         let m = &lab.machine;
-        let [lo, hi] = fs.within.unwrap_or([0, m.mem().frame_count()]);
+        let [lo, hi] = fs.within.map_or([0, m.mem().frame_count()], |[lo, hi]| [lo.get(), hi.get()]);
         let hi = hi.min(m.mem().frame_count());
         let err = |message: &str| GenerateError::Frame { slot, message: message.into() };
         if lo >= hi {
@@ -183,7 +183,7 @@ pub fn generate(template: &Lab, seed: u64) -> Result<Lab, GenerateError> {
             })
             .ok_or_else(|| err("no free frame found in the range"))?;
         taken_frames.insert(pick);
-        v.frames.push(FrameMove { old: fs.frame, count: 1, new: pick });
+        v.frames.push(FrameMove { old: fs.frame.get(), count: 1, new: pick });
     }
     for task in &mut lab.exercises.tasks {
         rewrite_task(&lab.machine, &mut v, task);
@@ -210,14 +210,14 @@ fn move_page(
     let root =
         m.processes().get(process).map(|p| p.root).ok_or_else(|| err(format!("no process {process}")))?;
     let f = m.format().clone();
-    let path = table::entry_path(m.mem(), &f, root, VirtAddr::new(page.va)).unwrap_or_default();
+    let path = table::entry_path(m.mem(), &f, root, page.va).unwrap_or_default();
     let leaf = path.last().copied().filter(|e| f.present(e.raw, e.level) && f.is_leaf(e.raw, e.level));
     let level = leaf.map_or(f.last_level(), |e| e.level);
     let span = f.entry_span_shift(level).min(63);
     let size = 1u64 << span;
-    let old_base = page.va & !low_mask(span);
-    let lo = page.within[0].checked_next_multiple_of(size).unwrap_or(u64::MAX);
-    let hi = page.within[1];
+    let old_base = page.va.get() & !low_mask(span);
+    let lo = page.within[0].get().checked_next_multiple_of(size).unwrap_or(u64::MAX);
+    let hi = page.within[1].get();
     if lo >= hi || hi - lo < size {
         return Err(err(format!("no {size:#x}-byte page fits in [{:#x}, {hi:#x})", page.within[0])));
     }
@@ -292,7 +292,7 @@ fn rewrite_task(m: &Machine, v: &mut Variant, task: &mut Task) {
     match &mut task.question {
         Question::Translate(q) => {
             if let Some(p) = find(&q.process) {
-                q.va = v.map_va(p, q.va);
+                q.va = VirtAddr::new(v.map_va(p, q.va.get()));
             }
         }
         Question::Goal(g) => g.condition.for_each_leaf_mut(&mut |c| match c {

@@ -9,7 +9,6 @@ use super::generate;
 use super::seal;
 use super::task::{Question, Task};
 use crate::lab::Lab;
-use crate::sim::VirtAddr;
 use crate::sim::addr::hex_grouped;
 use crate::sim::mmu::Outcome;
 
@@ -105,7 +104,7 @@ fn translate_checks(lab: &Lab, task: &Task, out: &mut Vec<AuthorWarning>) {
     }
     let m = &lab.machine;
     let Ok(p) = m.find_process(&q.process) else { return };
-    let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { return };
+    let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { return };
     match t.outcome {
         Outcome::Fault(_) => out.push(AuthorWarning::task(
             task,
@@ -128,7 +127,7 @@ fn answer_texts(lab: &Lab, task: &Task) -> Vec<String> {
     match &task.question {
         Question::Translate(q) => {
             let Ok(p) = m.find_process(&q.process) else { return Vec::new() };
-            let Ok(t) = m.translate(p, VirtAddr::new(q.va), q.access, q.mode) else { return Vec::new() };
+            let Ok(t) = m.translate(p, q.va, q.access, q.mode) else { return Vec::new() };
             match t.outcome {
                 Outcome::Mapped(mapped) => vec![format!("{:#x}", mapped.pa), hex_grouped(mapped.pa.get())],
                 Outcome::Fault(f) => {

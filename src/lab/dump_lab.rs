@@ -36,7 +36,7 @@ pub struct Mapping {
     /// Leaf flags by the x86-64 format's names (`U/S`, `R/W`, `NX`, `G`, `PCD`, `PWT`).
     pub flags: Vec<String>,
     /// Physical address of `start`, when the dump gives it; fresh frames otherwise.
-    pub pa: Option<u64>,
+    pub pa: Option<PhysAddr>,
 }
 
 impl Mapping {
@@ -97,7 +97,7 @@ fn unrepresentable(mapping: &Mapping) -> Option<String> {
     if !format.va_in_range(mapping.start) || !format.va_in_range(last) || (mapping.start ^ last) >> 47 != 0 {
         return Some("not canonical in 48-bit x86-64 addresses".into());
     }
-    if let Some(pa) = mapping.pa {
+    if let Some(pa) = mapping.pa.map(PhysAddr::get) {
         if !pa.is_multiple_of(size) {
             return Some(format!("physical address {pa:#x} not aligned to its {} page", format_size(size)));
         }
@@ -156,7 +156,8 @@ pub fn build_lab(
     // so alignment wastes at most one 1 GiB and one 2 MiB gap.
     let tables: u64 = kept.iter().map(|m| ((m.end - m.start) >> 21) + ((m.end - m.start) >> 30) + 6).sum();
     // Pages at given addresses sit where they say; fresh ones after them.
-    let given_top = kept.iter().filter_map(|m| m.pa.map(|pa| pa + (m.end - m.start))).max().unwrap_or(0);
+    let given_top =
+        kept.iter().filter_map(|m| m.pa.map(|pa| pa.get() + (m.end - m.start))).max().unwrap_or(0);
     let memory = given_top + summary.mapped_bytes + (1 << 30) + (2 << 20) + (tables + 1) * 4096 + (1 << 20);
     let format = presets::x86_64(4);
     let mut mem =
@@ -165,8 +166,7 @@ pub fn build_lab(
     // lands in a page (shared pages are reserved once).
     for m in &kept {
         if let Some(pa) = m.pa {
-            mem.reserve_range(PhysAddr::new(pa).pfn(12), (m.end - m.start) >> 12)
-                .map_err(MachineError::from)?;
+            mem.reserve_range(pa.pfn(12), (m.end - m.start) >> 12).map_err(MachineError::from)?;
         }
     }
     let root = mem.alloc(format.table_frames(0)).map_err(MachineError::from)?;
@@ -195,7 +195,7 @@ pub fn build_lab(
         for i in 0..m.pages() {
             let va = m.start + (i << m.page_shift);
             let frame = match m.pa {
-                Some(pa) => (pa >> 12) + (i << (m.page_shift - 12)),
+                Some(pa) => (pa.get() >> 12) + (i << (m.page_shift - 12)),
                 None => {
                     let frame = next_frame.get(&m.page_shift).copied().unwrap_or(0);
                     next_frame.insert(m.page_shift, frame + (1u64 << (m.page_shift - 12)));

@@ -76,7 +76,7 @@ pub struct ByteRun(pub u64, pub String);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoredFrame {
-    pub frame: u64,
+    pub frame: Pfn,
     pub bytes: Vec<ByteRun>,
 }
 
@@ -177,8 +177,8 @@ fn stored_frames(mem: &PhysMem) -> Vec<StoredFrame> {
         let offset = addr - (frame << shift);
         let runs = byte_runs(bytes).into_iter().map(|ByteRun(at, hex)| ByteRun(at + offset, hex));
         match frames.last_mut() {
-            Some(last) if last.frame == frame => last.bytes.extend(runs),
-            _ => frames.push(StoredFrame { frame, bytes: runs.collect() }),
+            Some(last) if last.frame.get() == frame => last.bytes.extend(runs),
+            _ => frames.push(StoredFrame { frame: Pfn::new(frame), bytes: runs.collect() }),
         }
     }
     frames.retain(|f| !f.bytes.is_empty());
@@ -278,7 +278,7 @@ impl Lab {
         let frame_size = mem.frame_size();
         for (i, stored) in file.memory.frames.iter().enumerate() {
             let path = format!("memory.frames[{i}]");
-            if !mem.contains_frame(Pfn::new(stored.frame)) {
+            if !mem.contains_frame(stored.frame) {
                 return Err(LabError::new(
                     format!("{path}.frame"),
                     format!("frame {:#x} is beyond physical memory", stored.frame),
@@ -296,7 +296,7 @@ impl Lab {
                         ),
                     ));
                 }
-                mem.write(PhysAddr::new((stored.frame << format.page_shift) + offset), &bytes)
+                mem.write(PhysAddr::new((stored.frame.get() << format.page_shift) + offset), &bytes)
                     .map_err(|e| LabError::new(&run_path, e))?;
             }
         }

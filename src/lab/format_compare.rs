@@ -11,13 +11,13 @@
 //! `/proc/PID/maps` layout's are); contents are not copied.
 
 use super::procmaps::{self, ProcMapsError, Region, SkipReason};
-use crate::sim::VirtAddr;
 use crate::sim::fault::{Access, Mode};
 use crate::sim::format::PagingFormat;
 use crate::sim::machine::Machine;
 use crate::sim::mmu::Outcome;
 use crate::sim::presets;
 use crate::sim::size::table_size;
+use crate::sim::{EntryAddr, PhysAddr, VirtAddr};
 
 /// Where one level's index sits in a virtual address: bits `high..=low`, and the address's value
 /// there.
@@ -44,7 +44,7 @@ pub struct FormatStep {
     pub level_name: String,
     pub index: u64,
     /// Physical address of the entry.
-    pub entry_addr: u64,
+    pub entry_addr: EntryAddr,
     pub raw: u64,
     /// The entry maps the page (the walk ends here).
     pub leaf: bool,
@@ -54,7 +54,7 @@ pub struct FormatStep {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FormatOutcome {
     /// The address is mapped: its physical address in the rebuilt lab and the leaf's page size.
-    Mapped { pa: u64, page_size: u64 },
+    Mapped { pa: PhysAddr, page_size: u64 },
     /// The walk faulted (`kind` is the fault's id, as `translate --json` spells it).
     Fault { kind: String, description: String, level: Option<usize> },
     /// The address lies outside the format's virtual address space: no walk at all.
@@ -249,14 +249,14 @@ fn walk_one(
             level: s.level,
             level_name: format.levels.get(s.level).map_or_else(|| "?".into(), |l| l.name.clone()),
             index: s.index,
-            entry_addr: s.entry_addr.get(),
+            entry_addr: s.entry_addr,
             raw: s.raw,
             leaf: s.leaf,
         })
         .collect();
     row.outcome = match &t.outcome {
         Outcome::Mapped(mp) => {
-            FormatOutcome::Mapped { pa: mp.pa.get(), page_size: 1u64.checked_shl(mp.page_shift).unwrap_or(0) }
+            FormatOutcome::Mapped { pa: mp.pa, page_size: 1u64.checked_shl(mp.page_shift).unwrap_or(0) }
         }
         Outcome::Fault(f) => FormatOutcome::Fault {
             kind: f.kind.id().to_string(),
@@ -357,11 +357,11 @@ mod tests {
             assert_eq!(small.outcome.id(), "ok", "{format}");
             let FormatOutcome::Mapped { pa, page_size } = large.outcome else { panic!("{format} maps") };
             assert_eq!(page_size, M2);
-            assert_eq!(pa % M2, heap % M2, "{format}: the offset within the 2 MiB page is kept");
+            assert_eq!(pa.get() % M2, heap % M2, "{format}: the offset within the 2 MiB page is kept");
             assert!(large.steps.last().is_some_and(|s| s.leaf) && !small.steps[0].leaf);
             // Each entry sits at its table + index x 8 (tables are page-aligned frames here).
             for s in small.steps.iter().chain(&large.steps) {
-                assert_eq!(s.entry_addr % 4096, s.index * 8, "{format} level {}", s.level);
+                assert_eq!(s.entry_addr.get() % 4096, s.index * 8, "{format} level {}", s.level);
                 assert_eq!(s.index, small.index_bits[s.level].index);
             }
         }

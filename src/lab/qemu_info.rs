@@ -11,6 +11,7 @@
 
 use super::dump_lab::Mapping;
 use super::procmaps::page_runs;
+use crate::sim::PhysAddr;
 use thiserror::Error;
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -170,7 +171,7 @@ pub fn parse_info_tlb(text: &str) -> Result<Vec<Mapping>, InfoMemError> {
             end,
             page_shift,
             flags: l.flags.clone(),
-            pa: Some(l.pa),
+            pa: Some(PhysAddr::new(l.pa)),
         });
     }
     if mappings.is_empty() {

@@ -48,14 +48,14 @@ pub struct Entry {
     /// The index the line names, or the virtual address it names.
     pub key: u64,
     pub pte: u64,
-    pub pa: u64,
+    pub pa: PhysAddr,
 }
 
 /// One `page table 0x...` block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dump {
     pub line: usize,
-    pub root_pa: u64,
+    pub root_pa: PhysAddr,
     pub entries: Vec<Entry>,
 }
 
@@ -122,7 +122,8 @@ fn parse_entry(line: usize, text: &str) -> Result<(Entry, Style), VmprintError> 
     if *pte_word != "pte" || *pa_word != "pa" {
         return Err(line_error(line, "expected `pte 0x... pa 0x...` after the colon"));
     }
-    let entry = Entry { line, depth, key, pte: hex(line, "pte", pte)?, pa: hex(line, "pa", pa)? };
+    let entry =
+        Entry { line, depth, key, pte: hex(line, "pte", pte)?, pa: PhysAddr::new(hex(line, "pa", pa)?) };
     Ok((entry, style))
 }
 
@@ -135,7 +136,7 @@ pub fn parse(text: &str) -> Result<Vmprint, VmprintError> {
         let line = index + 1;
         let trimmed = raw.trim();
         if let Some(rest) = trimmed.strip_prefix("page table") {
-            let root_pa = hex(line, "table address", rest.trim())?;
+            let root_pa = PhysAddr::new(hex(line, "table address", rest.trim())?);
             dumps.push(Dump { line, root_pa, entries: Vec::new() });
         } else if trimmed.starts_with("..") {
             let (entry, entry_style) = parse_entry(line, raw)?;
@@ -206,16 +207,14 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
         Ok(())
     };
     for dump in &parsed.dumps {
-        if !dump.root_pa.is_multiple_of(1 << PAGE_SHIFT) {
-            return Err(line_error(
-                dump.line,
-                format!("table address {:#x} is not 4 KiB aligned", dump.root_pa),
-            ));
+        let root_pa = dump.root_pa.get();
+        if !root_pa.is_multiple_of(1 << PAGE_SHIFT) {
+            return Err(line_error(dump.line, format!("table address {root_pa:#x} is not 4 KiB aligned")));
         }
-        need(&mut placed, dump.root_pa.checked_add(1 << PAGE_SHIFT), dump.line)?;
-        placed.tables.insert(dump.root_pa);
+        need(&mut placed, root_pa.checked_add(1 << PAGE_SHIFT), dump.line)?;
+        placed.tables.insert(root_pa);
         // The open tables along the current path: (table address, first address it maps).
-        let mut path: Vec<(u64, u64)> = vec![(dump.root_pa, 0)];
+        let mut path: Vec<(u64, u64)> = vec![(root_pa, 0)];
         for e in &dump.entries {
             let &(table_pa, base) = path.get(e.depth.wrapping_sub(1)).ok_or_else(|| {
                 line_error(e.line, format!("a level-{} entry with no table entry above it", e.depth))
@@ -245,11 +244,12 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
             if e.pte & 1 == 0 {
                 return Err(line_error(e.line, "the pte has V=0; vmprint prints valid entries only"));
             }
+            let pa = e.pa.get();
             let frame_pa = format.frame(e.pte, level) << PAGE_SHIFT;
-            if e.pa != frame_pa {
+            if pa != frame_pa {
                 return Err(line_error(
                     e.line,
-                    format!("pa {:#x} is not the pte's PPN: that is pa {frame_pa:#x}", e.pa),
+                    format!("pa {pa:#x} is not the pte's PPN: that is pa {frame_pa:#x}"),
                 ));
             }
             let entry_addr = table_pa + index * 8;
@@ -264,13 +264,13 @@ fn place(format: &PagingFormat, parsed: &Vmprint) -> Result<Placed, VmprintError
             placed.writes.insert(entry_addr, (e.pte, e.line));
             if is_leaf(e.pte) {
                 let size = 1u64 << span;
-                need(&mut placed, e.pa.checked_add(size), e.line)?;
-                placed.leaves.push((e.pa >> PAGE_SHIFT, size >> PAGE_SHIFT));
+                need(&mut placed, pa.checked_add(size), e.line)?;
+                placed.leaves.push((pa >> PAGE_SHIFT, size >> PAGE_SHIFT));
                 *placed.pages_by_size.entry(size).or_insert(0) += 1;
             } else if e.depth < 3 {
-                need(&mut placed, e.pa.checked_add(1 << PAGE_SHIFT), e.line)?;
-                placed.tables.insert(e.pa);
-                path.push((e.pa, va));
+                need(&mut placed, pa.checked_add(1 << PAGE_SHIFT), e.line)?;
+                placed.tables.insert(pa);
+                path.push((pa, va));
             }
         }
     }
@@ -301,7 +301,7 @@ pub fn build_lab(parsed: &Vmprint, source: &str) -> Result<(Lab, ImportSummary),
         .enumerate()
         .map(|(i, d)| Process {
             name: if i == 0 { "xv6".into() } else { format!("xv6-{}", i + 1) },
-            root: PhysAddr::new(d.root_pa).pfn(PAGE_SHIFT),
+            root: d.root_pa.pfn(PAGE_SHIFT),
             asid: u16::try_from(i + 1).unwrap_or(u16::MAX),
         })
         .collect();
@@ -381,9 +381,9 @@ mod tests {
         let parsed = parse(text).expect("parses");
         assert_eq!(parsed.style, Style::Index);
         assert_eq!(parsed.ignored_lines, 1);
-        assert_eq!(parsed.dumps[0].root_pa, 0x87f6_e000);
+        assert_eq!(parsed.dumps[0].root_pa, PhysAddr::new(0x87f6_e000));
         let e = &parsed.dumps[0].entries[0];
-        assert_eq!((e.line, e.depth, e.key, e.pa), (3, 1, 0, 0x87f6_a000));
+        assert_eq!((e.line, e.depth, e.key, e.pa), (3, 1, 0, PhysAddr::new(0x87f6_a000)));
         assert_eq!(parse("nothing\n"), Err(VmprintError::Empty));
     }
 }

@@ -2,6 +2,7 @@
 //! drawn at random per student, stored in the lab's exercises. The generator that reads it is
 //! `exercise::generate`.
 
+use crate::sim::{Pfn, VirtAddr};
 use serde::{Deserialize, Serialize};
 
 /// What a template varies per student.
@@ -33,9 +34,9 @@ pub struct PageSlot {
     /// Process name (or number).
     pub process: String,
     /// Any address in the page. An unmapped page moves to another unmapped address.
-    pub va: u64,
+    pub va: VirtAddr,
     /// The new page starts in `[within[0], within[1])`.
-    pub within: [u64; 2],
+    pub within: [VirtAddr; 2],
     /// A mapped page also moves to random free frames (its bytes move along).
     #[serde(default = "yes")]
     pub move_frame: bool,
@@ -48,8 +49,8 @@ pub struct PageSlot {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FrameSlot {
-    pub frame: u64,
+    pub frame: Pfn,
     /// Draw among frames in `[within[0], within[1])`; default all of memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within: Option<[u64; 2]>,
+    pub within: Option<[Pfn; 2]>,
 }

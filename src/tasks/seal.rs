@@ -19,7 +19,6 @@
 use super::task::{
     Answer, ChoiceKey, NumericKey, NumericQuestion, Question, Real, Task, TranslateKey, TranslateQuestion,
 };
-use crate::sim::VirtAddr;
 use crate::sim::addr::parse_size;
 use crate::sim::mmu::Outcome;
 use crate::sim::{FaultKind, Machine};
@@ -137,7 +136,7 @@ fn translate_key(
         .find_process(&q.process)
         .map_err(|e| SealError::Query { id: id.into(), message: e.to_string() })?;
     let t = machine
-        .translate(process, VirtAddr::new(q.va), q.access, q.mode)
+        .translate(process, q.va, q.access, q.mode)
         .map_err(|e| SealError::Query { id: id.into(), message: e.to_string() })?;
     let (outcome, byte) = canonical_outcome(&t.outcome);
     Ok(TranslateKey {
@@ -290,7 +289,7 @@ pub fn expected_text(task: &Task, machine: &Machine) -> Option<String> {
     match &task.question {
         Question::Translate(q) => {
             let p = machine.find_process(&q.process).ok()?;
-            let t = machine.translate(p, VirtAddr::new(q.va), q.access, q.mode).ok()?;
+            let t = machine.translate(p, q.va, q.access, q.mode).ok()?;
             Some(match t.outcome {
                 Outcome::Mapped(m) if q.ask_byte => format!(
                     "physical address {:#x}, byte {}",
@@ -317,7 +316,7 @@ pub fn expected_canonical(task: &Task, machine: &Machine) -> Option<String> {
     match &task.question {
         Question::Translate(q) => {
             let p = machine.find_process(&q.process).ok()?;
-            let t = machine.translate(p, VirtAddr::new(q.va), q.access, q.mode).ok()?;
+            let t = machine.translate(p, q.va, q.access, q.mode).ok()?;
             let (outcome, byte) = canonical_outcome(&t.outcome);
             Some(if q.ask_byte { format!("{outcome}\n{byte}") } else { outcome })
         }

@@ -10,7 +10,7 @@ use super::feedback::{Attempt, FeedbackPolicy};
 use super::query::NumericQuery;
 use super::randomize::Randomize;
 use super::sealed_text::SealedExplanation;
-use crate::sim::{Access, FaultKind, Mode};
+use crate::sim::{Access, FaultKind, Mode, VirtAddr};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -230,7 +230,7 @@ impl Task {
 pub struct TranslateQuestion {
     /// Process name (or number).
     pub process: String,
-    pub va: u64,
+    pub va: VirtAddr,
     #[serde(default)]
     pub access: Access,
     #[serde(default)]

@@ -187,7 +187,7 @@ fn task_ui(ui: &mut egui::Ui, lab: &Lab, id: &str, state: &mut UiState, actions:
                     q.process,
                     q.mode.label(),
                     q.access.label(),
-                    crate::sim::addr::hex_grouped(q.va)
+                    crate::sim::addr::hex_grouped(q.va.get())
                 ))
                 .monospace(),
             );

@@ -10,6 +10,7 @@ use crate::exercise::generate::PageSlot;
 use crate::exercise::{generate, seal};
 use crate::lab::Lab;
 use crate::sim::addr::{hex_grouped, parse_u64};
+use crate::sim::{Pfn, VirtAddr};
 use egui::RichText;
 
 /// Each task's id and its answer in one variant.
@@ -54,10 +55,10 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "page {} of {} moves within {}..{}{}",
-                hex_grouped(slot.va),
+                hex_grouped(slot.va.get()),
                 slot.process,
-                hex_grouped(slot.within[0]),
-                hex_grouped(slot.within[1]),
+                hex_grouped(slot.within[0].get()),
+                hex_grouped(slot.within[1].get()),
                 if slot.move_frame { ", to new frames" } else { "" }
             ));
             if ui.small_button(format!("Remove page {}", i + 1)).clicked() {
@@ -107,8 +108,8 @@ pub fn randomize_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: 
                 let page = va & !(lab.machine.format().page_size() - 1);
                 let slot = PageSlot {
                     process: lab.machine.active_process().name.clone(),
-                    va: page,
-                    within: [from, to],
+                    va: VirtAddr::new(page),
+                    within: [VirtAddr::new(from), VirtAddr::new(to)],
                     move_frame: form.move_frame,
                     random_offset: form.random_offset,
                 };
@@ -168,14 +169,14 @@ fn frame_form_ui(ui: &mut egui::Ui, lab: &Lab, form: &mut RandomizeUi, actions: 
         let range = match (form.frame_from.trim(), form.frame_to.trim()) {
             ("", "") => Ok(None),
             (from, to) => match (parse_u64(from), parse_u64(to)) {
-                (Ok(from), Ok(to)) if from < to && to <= frames => Ok(Some([from, to])),
+                (Ok(from), Ok(to)) if from < to && to <= frames => Ok(Some([Pfn::new(from), Pfn::new(to)])),
                 _ => Err(format!("Type a range of frame numbers, a start below its end, up to {frames:#x}.")),
             },
         };
         match (parse_u64(&form.frame), range) {
             (Ok(frame), Ok(within)) if frame < frames => {
                 form.error = None;
-                let slot = crate::exercise::generate::FrameSlot { frame, within };
+                let slot = crate::exercise::generate::FrameSlot { frame: Pfn::new(frame), within };
                 change_exercises(lab, actions, |copy| copy.exercises.randomize.frames.push(slot));
             }
             (Ok(_), Ok(_)) | (Err(_), Ok(_)) => {

@@ -44,3 +44,39 @@ fn why_names_the_leafs_rw_bit_and_its_fix_makes_the_write_succeed_in_one_undoabl
     h.run();
     assert!(!write_succeeds(h.state()), "one undo takes the fix back");
 }
+
+/// PAE (SDM Vol. 3A 4.4.1): PDPTE 0 was made present in memory after the last CR3 load, so the
+/// walk, which reads the register, still finds P=0. Why? says the entry came from the register
+/// and offers loading CR3 as the fix; Apply reloads the registers and the read succeeds.
+#[test]
+fn why_offers_load_cr3_for_a_stale_pdpte_register_and_apply_reloads_it() {
+    const DATA: u64 = 0x0804_8000;
+    let mut lab = pagelab::lab::samples::build("x86-pae").expect("sample");
+    let m = &mut lab.machine;
+    let pdpte0 = pagelab::sim::EntryAddr::new(m.processes()[0].root.get() << 12);
+    m.set_field(pdpte0, 0, "P", 0).expect("clear P");
+    m.load_cr3();
+    m.set_field(pdpte0, 0, "P", 1).expect("set P in memory only");
+    assert_eq!(m.stale_pdptes(), vec![0]);
+    let app = PagelabApp::new(lab, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut PagelabApp| app.show(ui), app);
+    h.run();
+    let field = h.get_by_label("Virtual address:");
+    field.focus();
+    field.type_text("0x8048000");
+    h.run();
+    h.get_by_label("Why? and how to fix it").click();
+    h.run();
+    h.get_by_label_contains("PDPTE 0 from its register");
+    h.get_by_label_contains("load CR3 again");
+    h.get_by_label_contains("Fix 0 (no bit changed)");
+    h.get_by_label("Apply fix 0").click();
+    h.run();
+    let m = &h.state().doc.lab().machine;
+    assert!(m.stale_pdptes().is_empty(), "the registers were reloaded");
+    let t = m.translate(0, VirtAddr::new(DATA), Access::Read, Mode::User).unwrap();
+    assert!(t.fault().is_none(), "{:?}", t.outcome);
+}

@@ -32,7 +32,7 @@ fn a_goal_the_handout_already_meets_is_flagged() {
 fn byte_questions_that_need_no_reasoning_are_flagged() {
     let mut lab = course::lab("linear-table");
     for (id, va) in [("faulting-byte", 0x5000), ("zero-byte", 0x1000), ("real-byte", 0x1234)] {
-        let task = ask_translation(&lab, id, 0, va, Access::Read, Mode::User, true).unwrap();
+        let task = ask_translation(&lab, id, 0, VirtAddr::new(va), Access::Read, Mode::User, true).unwrap();
         author::add_task(&mut lab, task).unwrap();
     }
     assert!(warnings_for(&lab, "faulting-byte").iter().any(|w| w.contains("the access faults")));

@@ -47,9 +47,10 @@ fn report_of(lab: &Lab, id: &str) -> (u32, bool, u32) {
 #[test]
 fn translate_tasks_grade_address_byte_and_fault() {
     let mut lab = small_lab();
-    let t = ask_translation(&lab, "pa", 0, 0x40_0045, Access::Read, Mode::User, true).unwrap();
+    let t = ask_translation(&lab, "pa", 0, VirtAddr::new(0x40_0045), Access::Read, Mode::User, true).unwrap();
     add_task(&mut lab, t).unwrap();
-    let t = ask_translation(&lab, "fault", 0, 0x40_0045, Access::Write, Mode::User, false).unwrap();
+    let t = ask_translation(&lab, "fault", 0, VirtAddr::new(0x40_0045), Access::Write, Mode::User, false)
+        .unwrap();
     add_task(&mut lab, t).unwrap();
     assert_eq!(report_of(&lab, "pa"), (0, false, 1), "unanswered earns nothing");
 
@@ -516,7 +517,7 @@ fn example_data_files_are_current() {
 fn instructors_edit_and_reseal_tasks() {
     let mut lab = small_lab();
     let id = author::unused_id(&lab, "walk");
-    let t = ask_translation(&lab, &id, 0, 0x40_0000, Access::Read, Mode::User, false).unwrap();
+    let t = ask_translation(&lab, &id, 0, VirtAddr::new(0x40_0000), Access::Read, Mode::User, false).unwrap();
     add_task(&mut lab, t).unwrap();
     assert_eq!(author::unused_id(&lab, "walk"), "walk-2");
     assert!(add_task(&mut lab, ask_choice("walk", 1, "?", &["a"], &[0]).unwrap()).is_err(), "duplicate id");

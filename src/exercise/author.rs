@@ -50,7 +50,7 @@ pub fn ask_translation(
     lab: &Lab,
     id: &str,
     process: usize,
-    va: u64,
+    va: VirtAddr,
     access: Access,
     mode: Mode,
     ask_byte: bool,
@@ -58,7 +58,7 @@ pub fn ask_translation(
     let name = process_name(&lab.machine, process)?;
     let question = Question::Translate(TranslateQuestion {
         process: name.clone(),
-        va: VirtAddr::new(va),
+        va,
         access,
         mode,
         ask_byte,
@@ -71,7 +71,7 @@ pub fn ask_translation(
          If it faults, which fault is it?",
         mode.label(),
         access.label(),
-        hex_grouped(va)
+        hex_grouped(va.get())
     );
     seal::seal_task(&mut task, &lab.machine, &seal::fresh_salt(id))?;
     Ok(task)

@@ -361,7 +361,8 @@ fn authoring_ui(ui: &mut egui::Ui, lab: &Lab, state: &mut UiState, actions: &mut
     if ask.clicked()
         && let Some(va) = va
     {
-        let result = author::ask_translation(lab, &id, m.active(), va, access, mode, true);
+        let result =
+            author::ask_translation(lab, &id, m.active(), crate::sim::VirtAddr::new(va), access, mode, true);
         add_task(lab, result, state, actions, &id);
     }
     let selected_row =

@@ -191,6 +191,49 @@ fn pa_of(doc: &Document) -> Option<u64> {
     (walk(&doc.lab().machine, PAE_VA, Access::Read, Mode::Supervisor).pa()).map(u64::from)
 }
 
+/// SDM 4.10.4.1: MOV to CR3 "invalidates all TLB entries associated with PCID 000H except those
+/// for global pages". Load CR3, and a Why? fix that loads it, empty the document's TLB of the
+/// (non-global) entry an access had cached.
+#[test]
+fn load_cr3_flushes_the_documents_non_global_tlb_entries() {
+    let mut doc = pae_doc();
+    doc.access_through_tlb(VirtAddr::new(PAE_VA), Access::Read, Mode::Supervisor).expect("access");
+    assert_eq!(doc.tlb().tlbs().len(), 1, "the access cached its page");
+    doc.apply(&Edit::LoadCr3 { process: 0 }).expect("load CR3");
+    assert_eq!(doc.tlb().tlbs().len(), 0);
+
+    // Another page, in PDPTE 0's quarter, whose register stays current.
+    let other = pagelab::sim::MapRequest {
+        va: VirtAddr::new(0x1000),
+        len: 0x1000,
+        target: pagelab::sim::MapTarget::Alloc,
+        page_size: None,
+        flags: None,
+    };
+    doc.apply(&Edit::Map { process: 0, request: other }).expect("map");
+    // A stale register: PDPTE 1 cleared while loaded, then present again in memory only.
+    let entry = pdpte_addr(&doc, 0, 1);
+    let raw = doc.lab().machine.mem().read_le(PhysAddr::new(entry), 8).expect("PDPTE");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw: 0 }).expect("clear");
+    doc.apply(&Edit::LoadCr3 { process: 0 }).expect("load CR3");
+    doc.apply(&Edit::SetEntry { entry_addr: EntryAddr::new(entry), raw }).expect("restore in memory");
+    assert_eq!(doc.lab().machine.stale_pdptes(), vec![1]);
+    // The other page, cached before the fix.
+    doc.access_through_tlb(VirtAddr::new(0x1000), Access::Read, Mode::Supervisor).expect("access");
+    assert_eq!(doc.tlb().tlbs().len(), 1);
+    let fix = Edit::ApplyFix {
+        process: 0,
+        va: VirtAddr::new(PAE_VA),
+        access: Access::Read,
+        mode: Mode::Supervisor,
+        fix: 0,
+    };
+    let applied = doc.apply(&fix).expect("the fix applies");
+    assert!(applied.cr3_loaded, "{}", applied.message);
+    assert_eq!(doc.tlb().tlbs().len(), 0, "the fix's CR3 load flushed the TLB");
+    assert_eq!(pa_of(&doc), Some(0x0050_0123));
+}
+
 /// SDM 4.4.1: "the logical processor maintains a set of four (4) internal, non-architectural
 /// PDPTE registers, called PDPTE0, PDPTE1, PDPTE2, and PDPTE3" ... "the processor loads these
 /// registers from the PDPTEs in memory" on "MOV to CR3". So a PDPTE cleared in memory still

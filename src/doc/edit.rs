@@ -167,4 +167,7 @@ pub struct Applied {
     pub pages: u64,
     /// What a fork did.
     pub fork: Option<ForkReport>,
+    /// The edit loaded CR3 (Load CR3, or a fix that reloads stale PDPTE registers); the
+    /// document's TLB then flushed its non-global entries, as the CPU does (SDM 4.10.4.1).
+    pub cr3_loaded: bool,
 }

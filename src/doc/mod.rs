@@ -58,7 +58,14 @@ impl Document {
             }
             _ => None,
         };
-        let applied = self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))?;
+        let mut applied = self.run(&edit.describe(), kind, |lab| apply_to(lab, edit))?;
+        if applied.cr3_loaded {
+            // A CR3 load flushes the TLB's non-global entries (SDM Vol. 3A 4.10.4.1).
+            let n = self.tlb.tlbs_mut().flush_non_global();
+            applied
+                .message
+                .push_str(&format!("; {n} non-global TLB entr{} flushed", if n == 1 { "y" } else { "ies" }));
+        }
         if let Some(asid) = parent_asid {
             // The parent's writable pages are read-only now: Linux's dup_mmap flushes its TLB
             // entries, else a cached writable entry would let a write past the copy-on-write.
@@ -213,6 +220,8 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
                 .ok_or_else(|| EditError::Other(format!("the access to {va:#x} has no fix {fix} now")))?;
             chosen.apply(m)?;
             applied.message = format!("applied {}", chosen.label());
+            applied.cr3_loaded =
+                chosen.changes.iter().any(|c| matches!(c, crate::sim::explain::Change::LoadCr3 { .. }));
         }
         Edit::SetField { entry_addr, level, field, value } => {
             m.set_field(*entry_addr, *level, field, *value)?;
@@ -250,7 +259,11 @@ fn apply_to(lab: &mut Lab, edit: &Edit) -> Result<Applied, EditError> {
         }
         Edit::RenameProcess { process, name } => m.rename_process(*process, name)?,
         Edit::RemoveProcess { process } => m.remove_process(*process)?,
-        Edit::SwitchProcess { process } | Edit::LoadCr3 { process } => m.switch_to(*process)?,
+        Edit::SwitchProcess { process } => m.switch_to(*process)?,
+        Edit::LoadCr3 { process } => {
+            m.switch_to(*process)?;
+            applied.cr3_loaded = true;
+        }
         Edit::ShareKernelHalf { from, to } => {
             let n = m.share_kernel_half(*from, *to)?;
             applied.message = format!("shared {n} kernel root entr{}", if n == 1 { "y" } else { "ies" });

@@ -5,7 +5,6 @@
 
 use super::state::Action;
 use super::theme;
-use super::tlb_state::TlbAction;
 use crate::doc::Edit;
 use crate::sim::Machine;
 use egui::RichText;
@@ -58,7 +57,6 @@ pub fn pdpte_ui(ui: &mut egui::Ui, m: &Machine, actions: &mut Vec<Action>) {
             .clicked()
         {
             actions.push(Action::Edit(Edit::LoadCr3 { process: m.active() }));
-            actions.push(Action::Tlb(TlbAction::FlushNonGlobal));
         }
     });
     egui::Grid::new("pdpte-registers").num_columns(3).spacing(egui::vec2(10.0, 2.0)).show(ui, |ui| {

@@ -97,10 +97,6 @@ fn explanation_ui(
                             mode,
                             fix: n,
                         }));
-                        // A CR3 load flushes the TLB's non-global entries too, as "Load CR3" does.
-                        if fix.changes.iter().any(|c| matches!(c, explain::Change::LoadCr3 { .. })) {
-                            actions.push(Action::Tlb(super::tlb_state::TlbAction::FlushNonGlobal));
-                        }
                     }
                 });
                 for change in &fix.changes {

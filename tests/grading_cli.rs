@@ -90,6 +90,17 @@ fn check_gradescope_fields(results: &Value) {
     }
 }
 
+/// PATH with `first` searched before the rest.
+fn path_with(first: Option<&Path>) -> std::ffi::OsString {
+    let mut path = std::ffi::OsString::new();
+    if let Some(dir) = first {
+        path.push(dir);
+        path.push(":");
+    }
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
 struct Autograder {
     root: tempfile::TempDir,
     script: PathBuf,
@@ -127,17 +138,11 @@ impl Autograder {
     fn run_setup(&mut self) {
         let source = self.script.with_file_name("");
         let bin = self.root.path().join("bin");
-        let mut path = std::ffi::OsString::new();
-        if let Some(cargo_dir) =
-            std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
-        {
-            path.push(cargo_dir);
-            path.push(":");
-        }
-        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let cargo_dir = std::env::var_os("CARGO").map(PathBuf::from);
+        let cargo_dir = cargo_dir.as_deref().and_then(Path::parent);
         let out = Command::new("bash")
             .arg(source.join("setup.sh"))
-            .env("PATH", &path)
+            .env("PATH", path_with(cargo_dir))
             .env("CARGO_NET_OFFLINE", "true")
             .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("autograder-setup"))
             .env("PAGELAB_INSTALL_DIR", &bin)
@@ -165,12 +170,7 @@ impl Autograder {
         command.env("PAGELAB_AUTOGRADER_ROOT", self.root.path());
         match &self.installed {
             None => command.env("PAGELAB", BIN),
-            Some(bin) => {
-                let mut path = bin.clone().into_os_string();
-                path.push(":");
-                path.push(std::env::var_os("PATH").unwrap_or_default());
-                command.env_remove("PAGELAB").env("PATH", path)
-            }
+            Some(bin) => command.env_remove("PAGELAB").env("PATH", path_with(Some(bin))),
         };
         let status = command.status().unwrap();
         assert!(status.success());

@@ -137,6 +137,13 @@ pub struct LabFile {
     pub nested: Option<StoredNested>,
 }
 
+impl LabFile {
+    /// Pretty JSON ending in a newline, as every lab file is written.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}
+
 /// Splits a frame into runs of nonzero bytes (runs separated by 8 or more zeros).
 pub(super) fn byte_runs(bytes: &[u8]) -> Vec<ByteRun> {
     let mut runs = Vec::new();
@@ -231,7 +238,7 @@ impl Lab {
 
     /// Pretty JSON, stable across saves of the same lab.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.to_file()).unwrap_or_default() + "\n"
+        self.to_file().to_json()
     }
 
     /// Parses and validates a lab; errors carry the JSON path.

@@ -110,8 +110,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn save(lab: &Lab, path: &Path) -> std::io::Result<()> {
     let mut file = lab.to_file();
     file.schema = super::schema_link::link_to_save(file.schema.as_deref(), path);
-    let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)? + "\n";
-    write_atomic(path, &text)
+    write_atomic(path, &file.to_json())
 }
 
 #[cfg(test)]

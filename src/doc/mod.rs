@@ -183,12 +183,7 @@ impl Document {
     /// Saves to `path` (atomically) and makes it the document's path. The lab keeps the
     /// `"$schema"` link the file was saved with, so that what is open is what was saved.
     pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
-        let link = crate::lab::schema_link::link_to_save(self.lab.schema.as_deref(), &path);
-        let before = std::mem::replace(&mut self.lab.schema, link);
-        if let Err(e) = io::save(&self.lab, &path) {
-            self.lab.schema = before;
-            return Err(e);
-        }
+        self.lab.schema = io::save_linked(&self.lab, &path)?;
         self.path = Some(path);
         self.dirty = false;
         Ok(())

@@ -108,9 +108,15 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 /// where it is saved ([`super::schema_link::link_to_save`]); the lab in memory is left as it is,
 /// so that the link is worked out again wherever it is saved next.
 pub fn save(lab: &Lab, path: &Path) -> std::io::Result<()> {
+    save_linked(lab, path).map(drop)
+}
+
+/// [`save`], returning the `"$schema"` link the file was written with.
+pub fn save_linked(lab: &Lab, path: &Path) -> std::io::Result<Option<String>> {
     let mut file = lab.to_file();
     file.schema = super::schema_link::link_to_save(file.schema.as_deref(), path);
-    write_atomic(path, &file.to_json())
+    write_atomic(path, &file.to_json())?;
+    Ok(file.schema)
 }
 
 #[cfg(test)]

@@ -17,10 +17,10 @@ const TITLE_MARK: &str = "\"title\": \"pagelab lab file\"";
 /// How many folders above the lab's are searched.
 const MAX_UP: usize = 8;
 
-/// Whether the file at `path` is a pagelab lab schema (of any version).
-fn is_pagelab_schema(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .is_ok_and(|text| text.chars().take(512).collect::<String>().contains(TITLE_MARK))
+/// The text of the file at `path` if it is a pagelab lab schema (of any version).
+fn own_schema(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.chars().take(512).collect::<String>().contains(TITLE_MARK).then_some(text)
 }
 
 /// The nearest `docs/lab.schema.json` of pagelab's at or above `dir` (a checkout of pagelab, or
@@ -28,35 +28,40 @@ fn is_pagelab_schema(path: &Path) -> bool {
 fn nearest_docs(dir: &Path) -> Option<usize> {
     dir.ancestors()
         .take(MAX_UP + 1)
-        .position(|folder| is_pagelab_schema(&folder.join("docs").join(BESIDE_NAME)))
+        .position(|folder| own_schema(&folder.join("docs").join(BESIDE_NAME)).is_some())
 }
 
 /// The `$schema` to save a lab at `lab_path` with, given the one it has: a URL, or a relative
 /// path that still leads to a file from there, is kept; a missing one, or a path that the move
 /// to another folder broke, is worked out again ([`link_for`]), and kept as it was only when
-/// nothing better can be found.
+/// nothing better can be found. A copy of pagelab's schema beside the lab that the link names
+/// is brought up to this version's (a checkout's docs/ file is the repository's own).
 pub fn link_to_save(existing: Option<&str>, lab_path: &Path) -> Option<String> {
     let dir = lab_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    match existing {
+    let link = match existing {
         Some(link) if link.contains("://") || dir.join(link).is_file() => Some(link.to_string()),
-        _ => link_for(lab_path).or_else(|| existing.map(str::to_string)),
+        _ => link_for(dir).or_else(|| existing.map(str::to_string)),
+    };
+    if link.as_deref() == Some(BESIDE_NAME) {
+        let beside = dir.join(BESIDE_NAME);
+        if let Some(text) = own_schema(&beside) {
+            let current = lab_schema_json();
+            if text != current {
+                let _ = super::io::write_atomic(&beside, &current);
+            }
+        }
     }
+    link
 }
 
-/// The `$schema` for a lab about to be saved at `lab_path` when it has none: `lab.schema.json`
-/// when that file beside the lab is pagelab's (refreshed when it is from another version), else
-/// the nearest `docs/lab.schema.json` above, else a copy newly written beside the lab. Best
-/// effort: `None` when nothing fits or can be written (a file of that name that is not
-/// pagelab's is never overwritten), and the lab is then saved without the line.
-pub fn link_for(lab_path: &Path) -> Option<String> {
-    let dir = lab_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+/// A link for a lab in `dir` that has none: `lab.schema.json` when that file beside the lab is
+/// pagelab's, else the nearest `docs/lab.schema.json` above, else a copy newly written beside
+/// the lab. Best effort: `None` when nothing fits or can be written (a file of that name that
+/// is not pagelab's is never overwritten), and the lab is then saved without the line.
+fn link_for(dir: &Path) -> Option<String> {
     let dir = std::fs::canonicalize(dir).ok()?;
     let beside = dir.join(BESIDE_NAME);
-    let current = lab_schema_json();
-    if is_pagelab_schema(&beside) {
-        if std::fs::read_to_string(&beside).is_ok_and(|text| text != current) {
-            let _ = super::io::write_atomic(&beside, &current);
-        }
+    if own_schema(&beside).is_some() {
         return Some(BESIDE_NAME.to_string());
     }
     if let Some(up) = nearest_docs(&dir) {
@@ -67,7 +72,7 @@ pub fn link_for(lab_path: &Path) -> Option<String> {
     if beside.exists() {
         return None;
     }
-    super::io::write_atomic(&beside, &current).ok()?;
+    super::io::write_atomic(&beside, &lab_schema_json()).ok()?;
     Some(BESIDE_NAME.to_string())
 }
 
@@ -78,7 +83,7 @@ mod tests {
     #[test]
     fn a_lab_alone_gets_a_copy_beside_it() {
         let dir = tempfile::tempdir().unwrap();
-        let link = link_for(&dir.path().join("mine.json"));
+        let link = link_to_save(None, &dir.path().join("mine.json"));
         assert_eq!(link.as_deref(), Some("lab.schema.json"));
         let written = std::fs::read_to_string(dir.path().join(BESIDE_NAME)).unwrap();
         assert_eq!(written, lab_schema_json());
@@ -90,7 +95,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("docs")).unwrap();
         std::fs::create_dir_all(dir.path().join("labs/course")).unwrap();
         std::fs::write(dir.path().join("docs").join(BESIDE_NAME), lab_schema_json()).unwrap();
-        let link = link_for(&dir.path().join("labs/course/a.json"));
+        let link = link_to_save(None, &dir.path().join("labs/course/a.json"));
         assert_eq!(link.as_deref(), Some("../../docs/lab.schema.json"));
         // Nothing was written beside the lab.
         assert!(!dir.path().join("labs/course").join(BESIDE_NAME).exists());
@@ -111,13 +116,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let beside = dir.path().join(BESIDE_NAME);
         std::fs::write(&beside, "{\n  \"$schema\": \"x\",\n  \"title\": \"pagelab lab file\"\n}\n").unwrap();
-        assert_eq!(link_for(&dir.path().join("a.json")).as_deref(), Some("lab.schema.json"));
+        assert_eq!(link_to_save(None, &dir.path().join("a.json")).as_deref(), Some("lab.schema.json"));
+        assert_eq!(std::fs::read_to_string(&beside).unwrap(), lab_schema_json());
+        // A lab that already links to it, saved by a newer pagelab, refreshes it too.
+        std::fs::write(&beside, "{\n  \"title\": \"pagelab lab file\"\n}\n").unwrap();
+        assert_eq!(link_to_save(Some(BESIDE_NAME), &dir.path().join("a.json")).as_deref(), Some(BESIDE_NAME));
         assert_eq!(std::fs::read_to_string(&beside).unwrap(), lab_schema_json());
 
         let other = tempfile::tempdir().unwrap();
         std::fs::write(other.path().join(BESIDE_NAME), "{\"title\": \"someone else's\"}").unwrap();
         // Not pagelab's: it is neither used nor overwritten, and the lab gets no link.
-        assert_eq!(link_for(&other.path().join("a.json")), None);
+        assert_eq!(link_to_save(None, &other.path().join("a.json")), None);
         assert_eq!(
             std::fs::read_to_string(other.path().join(BESIDE_NAME)).unwrap(),
             "{\"title\": \"someone else's\"}"

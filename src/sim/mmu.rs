@@ -579,14 +579,13 @@ impl<S: WalkStore> Walk<'_, S> {
         self.check_rights(rights, level)?;
         let span = f.entry_span_shift(level);
         let low_frames = span - f.page_shift;
-        let frame = f.frame(raw, level);
+        // With PSE-36, physical address bits 39:32 come from entry bits 20:13.
+        let frame = leaf_frame(f, self.settings, raw, level);
         if f.superpage_low_bits == SuperpageLowBits::Misaligned && frame & low_mask(low_frames) != 0 {
             return Err((FaultKind::MisalignedSuperpage, Some(level)));
         }
         self.ad_updates(raw, level)?;
-        let mut base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
-        // PSE-36: physical address bits 39:32 come from entry bits 20:13.
-        base |= ((raw & pse36_address_bits(f, self.settings, level)) >> PSE36_LSB) << 32;
+        let base = (frame & !low_mask(low_frames)).checked_shl(f.page_shift).unwrap_or(0);
         let pa = base | (self.request.va.get() & low_mask(span));
         let pa = PhysAddr::new(pa);
         let value = if S::READS_VALUE { self.mem.read_u8(pa).ok() } else { None };

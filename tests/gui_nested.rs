@@ -29,8 +29,9 @@ fn the_grid_numbers_all_24_references_by_guest_and_host_level() {
     }
 }
 
-#[test]
-fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
+/// x86-64 on 4-level EPT: the guest maps 0x40_0000 to guest-physical 0x8000_0000, which the
+/// host never backed (an EPT violation on the final translation).
+fn unbacked_guest_page() -> Lab {
     let mut lab = Lab::new("n", "", Machine::new(presets::x86_64(4), 16 << 20).expect("machine"));
     let guest = lab.machine.format().clone();
     let mut setup = NestedSetup::create(&mut lab.machine, &guest, HostKind::Ept4).expect("setup");
@@ -44,6 +45,12 @@ fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
         )
         .expect("maps");
     lab.nested = Some(setup);
+    lab
+}
+
+#[test]
+fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
+    let lab = unbacked_guest_page();
     let mut h = Harness::builder().with_size(egui::vec2(1200.0, 700.0)).build_ui_state(
         |ui, lab: &mut Lab| nested_view::nested_view_ui(ui, lab, "0x400010", Access::Read, Mode::User),
         lab,
@@ -60,19 +67,7 @@ fn the_view_of_a_lab_names_a_host_fault_and_its_guest_physical_address() {
 fn a_nested_lab_opens_its_walk_tab_in_the_app() {
     use pagelab::ui::app::PagelabApp;
     use pagelab::ui::dock::Pane;
-    let mut lab = Lab::new("n", "", Machine::new(presets::x86_64(4), 16 << 20).expect("machine"));
-    let guest = lab.machine.format().clone();
-    let mut setup = NestedSetup::create(&mut lab.machine, &guest, HostKind::Ept4).expect("setup");
-    setup
-        .map_guest_to(
-            &mut lab.machine,
-            &guest,
-            VirtAddr::new(0x40_0000),
-            PhysAddr::new(0x8000_0000),
-            &["R/W", "U/S"],
-        )
-        .expect("maps");
-    lab.nested = Some(setup);
+    let lab = unbacked_guest_page();
     let mut app = PagelabApp::new(lab, None);
     app.state.mmu.addr_text = "0x400010".into();
     let mut h = Harness::builder()

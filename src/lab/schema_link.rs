@@ -33,8 +33,8 @@ fn nearest_docs(dir: &Path) -> Option<usize> {
 
 /// The `$schema` to save a lab at `lab_path` with, given the one it has: a URL, or a relative
 /// path that still leads to a file from there, is kept; a missing one, or a path that the move
-/// to another folder broke, is worked out again ([`link_for`]), and kept as it was only when
-/// nothing better can be found. A copy of pagelab's schema beside the lab that the link names
+/// to another folder broke, is worked out again (beside the lab, or a checkout's docs/), and
+/// kept as it was only when nothing better can be found. A copy of pagelab's schema beside the lab that the link names
 /// is brought up to this version's (a checkout's docs/ file is the repository's own).
 pub fn link_to_save(existing: Option<&str>, lab_path: &Path) -> Option<String> {
     let dir = lab_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
